@@ -1,0 +1,112 @@
+# sealbox - one non-recursive Makefile.
+#
+#   make            build sealbox and sealbox-relay into build/
+#   make check      install missing packages, build, run every test
+#   make check SANITIZE=1   the same with ASan+UBSan (objects in build-san/)
+#   make demo       the README's demo
+#
+# Each source folder is one module archive; a folder's main.c is its
+# program's entry point and stays out of the archive, so unit tests can link
+# every module.  New .c files are picked up by wildcard.
+
+ifeq ($(origin CC),default)
+CC = gcc
+endif
+PKGS     = fuse3 openssl libsecret-1 libevent_openssl libevent_pthreads sqlite3
+TESTPKGS = cmocka
+
+ifeq ($(SANITIZE),1)
+BUILD   := build-san
+SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+OPT      = -O1 -g
+else
+BUILD   := build
+SANFLAGS =
+OPT     ?= -O2 -g
+endif
+
+WARN     = -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Werror \
+           -Werror=deprecated-declarations
+DEFS     = -D_GNU_SOURCE -DOPENSSL_API_COMPAT=30000 -DOPENSSL_NO_DEPRECATED \
+           -DFUSE_USE_VERSION=35
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+TEST_CFLAGS := $(shell pkg-config --cflags $(TESTPKGS) 2>/dev/null)
+TEST_LIBS   := $(shell pkg-config --libs $(TESTPKGS) 2>/dev/null)
+CFLAGS  += $(OPT) $(WARN) $(DEFS) $(SANFLAGS) $(PKG_CFLAGS) -I. -MMD -MP
+LDFLAGS += $(SANFLAGS)
+
+# Modules, in link order (a module may use only those after it).
+MODULES = fs agent client relay proto keyring crypto common
+define module_vars
+$(1)_SRC := $$(filter-out $(1)/main.c,$$(wildcard $(1)/*.c))
+$(1)_OBJ := $$($(1)_SRC:%.c=$(BUILD)/%.o)
+$(1)_LIB := $$(if $$($(1)_SRC),$(BUILD)/lib$(1).a)
+endef
+$(foreach m,$(MODULES) cli,$(eval $(call module_vars,$(m))))
+LIBS := $(foreach m,$(MODULES),$($(m)_LIB))
+LINK_LIBS = -Wl,--start-group $(LIBS) -Wl,--end-group $(PKG_LIBS) -lm
+
+SEALBOX = $(BUILD)/sealbox
+RELAY   = $(BUILD)/sealbox-relay
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+HELPER_SRC := $(wildcard tests/helpers/*.c)
+HELPER_BINS := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
+
+.PHONY: all check unit integration deps demo clean bench fuzz lint
+all: $(SEALBOX) $(RELAY)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+.SECONDARY:
+.SECONDEXPANSION:
+$(BUILD)/lib%.a: $$($$*_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(SEALBOX): $(BUILD)/cli/main.o $(cli_LIB) $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(BUILD)/cli/main.o $(cli_LIB) $(LINK_LIBS)
+
+$(RELAY): $(BUILD)/relay/main.o $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(BUILD)/relay/main.o $(LINK_LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(TEST_CFLAGS) $< -o $@ $(LDFLAGS) $(LINK_LIBS) $(TEST_LIBS)
+
+$(BUILD)/tests/helpers/%: tests/helpers/%.c $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS) $(LINK_LIBS)
+
+deps:
+	@scripts/deps.sh
+
+# deps runs first and alone: the flags above are computed from pkg-config,
+# so a fresh machine re-enters make once the packages are there.
+check: deps
+	@$(MAKE) --no-print-directory SANITIZE=$(SANITIZE) run-tests
+
+.PHONY: run-tests
+run-tests: all $(UNIT_BINS) $(HELPER_BINS)
+	@scripts/run-tests.sh $(BUILD)
+
+unit: all $(UNIT_BINS)
+	@scripts/run-tests.sh $(BUILD) unit
+
+integration: all $(HELPER_BINS)
+	@scripts/run-tests.sh $(BUILD) integration
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/demo.sh $(BUILD)
+
+lint:
+	@scripts/lint.sh
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,148 @@
+/*
+ * crypto.h - the sealbox cryptographic core (DESIGN.md section 4,
+ * docs/PROTOCOL.md).
+ *
+ * Never does I/O and holds no global state: keys, identities and payloads go
+ * in and out as memory.  OpenSSL 3 EVP APIs only.  Every secret this module
+ * allocates is cleansed before it is freed.  All untrusted input is parsed
+ * through common/wire.h.
+ *
+ * Return values: SB_OK (0) or a negative SB_ERR_* (common/sberr.h).  On
+ * failure, outputs are left empty (NULL / length 0 / an empty sb_buf).
+ */
+#ifndef SB_CRYPTO_H
+#define SB_CRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/wire.h"
+
+enum crypto_suite {
+	CRYPTO_SUITE_PAIR = 1,  /* RSA-OAEP key wrap (the seed) */
+	CRYPTO_SUITE_EC   = 2,  /* ECIES to P-256 (the seed's iOS 13+ variant) */
+};
+
+#define CRYPTO_RSA_BITS_MIN      1280
+#define CRYPTO_RSA_BITS_MAX      4096
+#define CRYPTO_RSA_BITS_DEFAULT  2048
+#define CRYPTO_HASH_LEN          32     /* H(identity): SHA-256 */
+
+/* ---- Keys -------------------------------------------------------------- */
+
+/*
+ * One private key: a P-256 signing key, or an encryption key (RSA for suite
+ * pair, P-256 for suite ec).  Opaque; owned by the caller; free with
+ * crypto_key_free (NULL accepted).
+ */
+struct crypto_key;
+
+int  crypto_key_generate_sign(struct crypto_key **out);
+/* bits is ignored for CRYPTO_SUITE_EC; for pair it must be in
+ * [CRYPTO_RSA_BITS_MIN, CRYPTO_RSA_BITS_MAX]. */
+int  crypto_key_generate_encrypt(enum crypto_suite suite, unsigned bits,
+         struct crypto_key **out);
+void crypto_key_free(struct crypto_key *k);
+
+/*
+ * Serialisation of private keys as unencrypted PKCS#8, DER or PEM, into a
+ * cleansing sb_buf.  The keyring stores the DER form; the offline codec's
+ * files use PEM.  The parse functions accept only the algorithms above
+ * (SB_ERR_KEY_TYPE otherwise; SB_ERR_KEY_INVALID for bytes that do not
+ * decode).  `purpose` of a parsed key is checked by its user (seal wants a
+ * P-256 signing key; open wants the encryption key of the recipient's suite).
+ */
+int  crypto_key_to_pkcs8_der(const struct crypto_key *k, struct sb_buf *out);
+int  crypto_key_to_pkcs8_pem(const struct crypto_key *k, struct sb_buf *out);
+int  crypto_key_from_pkcs8_der(const uint8_t *der, size_t len, struct crypto_key **out);
+int  crypto_key_from_pkcs8_pem(const uint8_t *pem, size_t len, struct crypto_key **out);
+
+/* Signs msg with a P-256 key: ECDSA over SHA-256(msg), DER signature.
+ * Used by the relay protocol's challenge-response, not by payloads. */
+int  crypto_sign(const struct crypto_key *sign_key, const uint8_t *msg, size_t len,
+         struct sb_buf *sig);
+
+/* ---- Public identities -------------------------------------------------- */
+
+/* A parsed public identity (signing key + encryption key + suite). */
+struct crypto_identity;
+
+/* Builds the identity of a device from its two private keys. */
+int  crypto_identity_from_keys(const struct crypto_key *sign_key,
+         const struct crypto_key *enc_key, struct crypto_identity **out);
+/* Parses the DER identity blob strictly (no trailing bytes, minimal DER,
+ * valid points, RSA modulus within bounds). */
+int  crypto_identity_parse(const uint8_t *der, size_t len, struct crypto_identity **out);
+void crypto_identity_free(struct crypto_identity *id);
+/* Borrowed views, valid while id lives. */
+void crypto_identity_der(const struct crypto_identity *id, const uint8_t **der, size_t *len);
+const uint8_t *crypto_identity_hash(const struct crypto_identity *id);  /* CRYPTO_HASH_LEN bytes */
+enum crypto_suite crypto_identity_suite(const struct crypto_identity *id);
+/* 1 if id's public keys are those of the given private key(s), else 0. */
+int  crypto_identity_matches(const struct crypto_identity *id,
+         const struct crypto_key *sign_key, const struct crypto_key *enc_key);
+/* Verifies a crypto_sign() signature against id's signing key:
+ * SB_OK or SB_ERR_SIGNATURE. */
+int  crypto_verify(const struct crypto_identity *id, const uint8_t *msg, size_t len,
+         const uint8_t *sig, size_t sig_len);
+
+/* ---- Per-device payloads (suite chosen by the recipient identity) ------- */
+
+/*
+ * Seals plaintext m for one recipient device.  The payload is appended to
+ * `payload`.  SB_ERR_TOO_BIG when the body would not fit its u16 length.
+ */
+int  crypto_seal(const struct crypto_key *sender_sign,
+         const struct crypto_identity *sender,
+         const struct crypto_identity *recipient,
+         const uint8_t *m, size_t m_len, struct sb_buf *payload);
+
+/* Largest plaintext crypto_seal accepts for this recipient (the u16 body
+ * length bounds it; it depends on the suite and RSA modulus size). */
+size_t crypto_seal_max_plaintext(const struct crypto_identity *recipient);
+
+/*
+ * Opens a payload: verifies the sender's signature, unwraps K with the
+ * recipient's encryption key, decrypts, checks the 40-bit tag in constant
+ * time.  Plaintext is appended to `plain` only when everything verified;
+ * on any failure nothing is appended.
+ */
+int  crypto_open(const struct crypto_key *recipient_enc,
+         const struct crypto_identity *recipient,
+         const struct crypto_identity *sender,
+         const uint8_t *payload, size_t len, struct sb_buf *plain);
+
+/* ---- Attachments: AES-256-CTR, seekable, with running hashes ------------ */
+
+#define CRYPTO_ATTACH_KEY_LEN 32
+#define CRYPTO_SHA1_LEN       20
+#define CRYPTO_SHA256_LEN     32
+
+/* Fills key with CRYPTO_ATTACH_KEY_LEN fresh random bytes. */
+int  crypto_attach_key_generate(uint8_t key[CRYPTO_ATTACH_KEY_LEN]);
+
+/*
+ * En/decrypts len bytes that sit at byte `offset` of the attachment stream
+ * (any offset, not only block-aligned).  in and out may be equal.
+ */
+int  crypto_attach_xor(const uint8_t key[CRYPTO_ATTACH_KEY_LEN], uint64_t offset,
+         const uint8_t *in, uint8_t *out, size_t len);
+
+/* Incremental SHA-1 + SHA-256 of a ciphertext stream. */
+struct crypto_hasher;
+int  crypto_hasher_new(struct crypto_hasher **out);
+int  crypto_hasher_update(struct crypto_hasher *h, const uint8_t *p, size_t len);
+int  crypto_hasher_final(struct crypto_hasher *h, uint8_t sha1[CRYPTO_SHA1_LEN],
+         uint8_t sha256[CRYPTO_SHA256_LEN]);
+void crypto_hasher_free(struct crypto_hasher *h);
+
+/* ---- Small helpers ------------------------------------------------------ */
+
+/* Constant-time equality: 1 if equal, 0 otherwise. */
+int  crypto_ct_equal(const void *a, const void *b, size_t len);
+/* Fresh random bytes from the OS-seeded CSPRNG. */
+int  crypto_random(void *out, size_t len);
+/* Cleanses len bytes. */
+void crypto_wipe(void *p, size_t len);
+
+#endif
