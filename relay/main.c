@@ -1,15 +1,156 @@
 /*
- * main.c - sealbox-relay entry point.  The relay itself is issue 4's work;
- * until it lands this binary only prints its usage.
+ * main.c - sealbox-relay command line: init, serve, invite (docs/RELAY.md).
+ * Parses options and prints one line on error; the work is in the other relay/ files.
  */
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/sberr.h"
+#include "relay.h"
+
+static const char usage[] =
+	"usage: sealbox-relay init   --data DIR [--listen HOST:PORT] [--inline-limit 4096|16384]\n"
+	"                            [--retention-days N] [--blob-max BYTES]\n"
+	"       sealbox-relay serve  --data DIR [--listen HOST:PORT] [--idle-timeout S]\n"
+	"                            [--auth-timeout S] [--sweep-interval S]\n"
+	"                            [--test-clock-file FILE   (TEST ONLY: clock offset in s)]\n"
+	"       sealbox-relay invite --data DIR ADDRESS\n";
+
+enum { O_DATA = 256, O_LISTEN, O_INLINE, O_RETENTION, O_BLOBMAX, O_IDLE, O_AUTHTO,
+       O_SWEEP, O_TESTCLOCK, O_HELP };
+
+static const struct option longopts[] = {
+	{ "data",            required_argument, NULL, O_DATA },
+	{ "listen",          required_argument, NULL, O_LISTEN },
+	{ "inline-limit",    required_argument, NULL, O_INLINE },
+	{ "retention-days",  required_argument, NULL, O_RETENTION },
+	{ "blob-max",        required_argument, NULL, O_BLOBMAX },
+	{ "idle-timeout",    required_argument, NULL, O_IDLE },
+	{ "auth-timeout",    required_argument, NULL, O_AUTHTO },
+	{ "sweep-interval",  required_argument, NULL, O_SWEEP },
+	{ "test-clock-file", required_argument, NULL, O_TESTCLOCK },
+	{ "help",            no_argument,       NULL, O_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int
+die(const char *cmd, const char *what)
+{
+	fprintf(stderr, "sealbox-relay: %s: %s\n", cmd, what);
+	return 1;
+}
+
+static int
+number(const char *s, unsigned long long min, unsigned long long max,
+    unsigned long long *v)
+{
+	char *end;
+
+	if (s[0] < '0' || s[0] > '9')
+		return -1;
+	*v = strtoull(s, &end, 10);
+	return *end == '\0' && *v >= min && *v <= max ? 0 : -1;
+}
+
+static void
+print_fp(const uint8_t fp[RELAY_FP_LEN])
+{
+	int i;
+
+	for (i = 0; i < RELAY_FP_LEN; i++)
+		printf("%02x", fp[i]);
+	printf("\n");
+}
 
 int
 main(int argc, char **argv)
 {
-	(void)argv;
-	fprintf(argc > 1 ? stderr : stdout,
-	    "usage: sealbox-relay init|serve|invite --data DIR ...\n"
-	    "sealbox-relay: not built yet\n");
-	return argc > 1 ? 2 : 0;
+	struct relay_config cfg;
+	struct relay_serve_opts so;
+	const char *cmd, *data = NULL;
+	unsigned long long v;
+	uint8_t fp[RELAY_FP_LEN];
+	char code[RELAY_CODE_MAX];
+	int c, rc;
+
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	cmd = argv[1];
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "init") != 0 && strcmp(cmd, "serve") != 0 && strcmp(cmd, "invite") != 0)
+		return die(cmd, "unknown command (try --help)");
+	relay_config_defaults(&cfg);
+	relay_serve_defaults(&so);
+	optind = 2;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case O_DATA: data = optarg; break;
+		case O_LISTEN:
+			if (relay_parse_hostport(optarg, cfg.host, &cfg.port) != SB_OK)
+				return die(cmd, "--listen wants HOST:PORT");
+			so.listen = optarg;
+			break;
+		case O_INLINE:
+			if (number(optarg, 0, 1 << 20, &v) != 0 || (v != 4096 && v != 16384))
+				return die(cmd, "--inline-limit must be 4096 or 16384");
+			cfg.inline_limit = (unsigned)v;
+			break;
+		case O_RETENTION:
+			if (number(optarg, 1, 3650, &v) != 0)
+				return die(cmd, "--retention-days must be 1..3650");
+			cfg.retention_days = (unsigned)v;
+			break;
+		case O_BLOBMAX:
+			if (number(optarg, 1, UINT64_MAX >> 1, &v) != 0)
+				return die(cmd, "--blob-max wants a byte count");
+			cfg.blob_max = v;
+			break;
+		case O_IDLE: case O_AUTHTO: case O_SWEEP:
+			if (number(optarg, 1, 86400, &v) != 0)
+				return die(cmd, "timeouts and intervals are 1..86400 seconds");
+			if (c == O_IDLE) so.idle_timeout = (unsigned)v;
+			else if (c == O_AUTHTO) so.auth_timeout = (unsigned)v;
+			else so.sweep_interval = (unsigned)v;
+			break;
+		case O_TESTCLOCK: so.test_clock_file = optarg; break;
+		case O_HELP: fputs(usage, stdout); return 0;
+		default: return die(cmd, "unknown option or missing argument (try --help)");
+		}
+	}
+	if (data == NULL)
+		return die(cmd, "--data DIR is required");
+	if (strcmp(cmd, "init") == 0) {
+		if (optind != argc)
+			return die(cmd, "unexpected argument");
+		if ((rc = relay_init(data, &cfg, fp)) != SB_OK)
+			return die(cmd, rc == SB_ERR_EXISTS ? "already initialised" : sb_strerror(rc));
+		print_fp(fp);
+		return 0;
+	}
+	if (strcmp(cmd, "invite") == 0) {
+		if (optind + 1 != argc)
+			return die(cmd, "exactly one ADDRESS (e-mail or +E.164)");
+		if ((rc = relay_invite(data, argv[optind], code)) != SB_OK)
+			return die(cmd, rc == SB_ERR_INVALID_ARG ?
+			    "address must be an e-mail address or an E.164 number (+15551234567)" :
+			    rc == SB_ERR_CONFIG ? "no relay here (run sealbox-relay init)" :
+			    sb_strerror(rc));
+		printf("%s\n", code);
+		return 0;
+	}
+	if (optind != argc)
+		return die(cmd, "unexpected argument");
+	rc = relay_serve(data, &so);
+	if (rc != SB_OK)
+		return die(cmd, rc == SB_ERR_CONFIG ? "no relay here (run sealbox-relay init)" :
+		    sb_strerror(rc));
+	return 0;
 }

@@ -1,0 +1,81 @@
+/*
+ * relay.h - internal API of sealbox-relay (the directory, push relay and
+ * blob store of DESIGN.md section 5).  Used by relay/main.c and the relay's
+ * unit tests; the agent never links against it (it speaks proto/ through
+ * client/).
+ *
+ * The relay never sees plaintext: payloads and blobs are opaque bytes that
+ * it stores, forwards and expires.  It never writes its TLS private key
+ * anywhere but DIR/tls/key.pem (mode 0600).
+ */
+#ifndef SB_RELAY_H
+#define SB_RELAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RELAY_DEFAULT_LISTEN      "127.0.0.1:7443"
+#define RELAY_DEFAULT_INLINE      4096u
+#define RELAY_DEFAULT_RETENTION   30u                      /* days */
+#define RELAY_DEFAULT_BLOB_MAX    (4ull << 30)             /* 4 GiB */
+#define RELAY_INVITE_TTL          (7u * 86400u)            /* seconds */
+#define RELAY_FP_LEN              32                       /* SHA-256 */
+#define RELAY_MAX_HOST            255
+
+/* DIR/relay.conf: what `init` fixed.  Plain "key = value" lines. */
+struct relay_config {
+	char host[RELAY_MAX_HOST + 1];
+	uint16_t port;
+	unsigned inline_limit;        /* 4096 or 16384 (the seed's APNs limits) */
+	unsigned retention_days;
+	uint64_t blob_max;
+};
+
+/* Fills cfg with the defaults above. */
+void relay_config_defaults(struct relay_config *cfg);
+/* Parses "HOST:PORT" (IPv4 literal or name; port 1..65535). */
+int  relay_parse_hostport(const char *s, char host[RELAY_MAX_HOST + 1], uint16_t *port);
+/* Reads DIR/relay.conf: SB_ERR_CONFIG when missing or malformed. */
+int  relay_config_load(const char *datadir, struct relay_config *cfg);
+/* Writes DIR/relay.conf (fails with SB_ERR_EXISTS if it is there). */
+int  relay_config_save(const char *datadir, const struct relay_config *cfg);
+
+/*
+ * Creates DIR/tls/key.pem (P-256, PKCS#8 PEM, mode 0600) and DIR/tls/cert.pem
+ * (self-signed X.509v3, 10 years) and returns the certificate's SHA-256
+ * fingerprint (over its DER encoding).
+ */
+int  relay_tls_create(const char *datadir, uint8_t fp[RELAY_FP_LEN]);
+/* The fingerprint of DIR/tls/cert.pem. */
+int  relay_tls_fingerprint(const char *datadir, uint8_t fp[RELAY_FP_LEN]);
+
+/* Full `init`: directories, TLS, database, config. */
+int  relay_init(const char *datadir, const struct relay_config *cfg,
+         uint8_t fp[RELAY_FP_LEN]);
+/*
+ * `invite`: validates address, stores the SHA-256 of a fresh random code,
+ * writes the code (NUL-terminated) into code.  Single use, valid
+ * RELAY_INVITE_TTL seconds.
+ */
+#define RELAY_CODE_MAX 32
+int  relay_invite(const char *datadir, const char *address, char code[RELAY_CODE_MAX]);
+
+/* `serve` tunables (defaults in relay_serve_defaults). */
+struct relay_serve_opts {
+	const char *listen;           /* NULL: the config's */
+	unsigned idle_timeout;        /* s without a frame from the client */
+	unsigned auth_timeout;        /* s to finish TLS + auth/register */
+	unsigned write_timeout;       /* s a pending write may stall */
+	unsigned sweep_interval;      /* s between expiry sweeps */
+	/* TEST ONLY: a file holding a signed number of seconds added to the
+	 * real clock, re-read on every clock reading (expiry tests). */
+	const char *test_clock_file;
+};
+void relay_serve_defaults(struct relay_serve_opts *o);
+/* Runs until SIGINT/SIGTERM.  Returns SB_OK on a clean stop. */
+int  relay_serve(const char *datadir, const struct relay_serve_opts *o);
+
+/* One log line to stderr: "<UTC time> sealbox-relay: <text>". */
+void relay_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

@@ -1,0 +1,1341 @@
+/*
+ * server.c - `sealbox-relay serve`: the TLS 1.3 listener, sessions, and the
+ * request handlers of the directory, the push queues and the blob store
+ * (docs/PROTOCOL-relay.md, docs/RELAY.md).
+ *
+ * One libevent loop, one thread.  Every connection is a bufferevent_openssl;
+ * frames are cut with proto_frame_size and decoded with proto_decode, never
+ * by hand.  Memory per connection is bounded: input by the read high
+ * watermark (one maximal frame plus slack), output by OUT_HIGH - past it we
+ * stop reading from that client and stop generating pushes or blob chunks
+ * until the socket drains (flow control; a stalled reader cannot make the
+ * relay buffer).  A misbehaving client is closed with one logged reason and
+ * touches no other session.
+ *
+ * The relay never interprets payloads or blob bytes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+
+#include "../common/sberr.h"
+#include "../crypto/crypto.h"
+#include "../proto/proto.h"
+#include "relay.h"
+#include "store.h"
+
+#define OUT_HIGH      (256u * 1024u)   /* stop producing output past this */
+#define OUT_LOW       (64u * 1024u)    /* resume below this */
+#define IN_HIGH       (SB_MAX_FRAME + SB_MAX_BLOB_CHUNK + 64u)
+#define MAX_AUTH_FAILS 3               /* wrong code / signature per connection */
+#define URI_PREFIX    "sbblob:"
+#define URI_RAND      32               /* 256 random bits per blob URI */
+
+struct server;
+
+struct session {
+	struct server *srv;
+	struct bufferevent *bev;
+	struct event *auth_timer;
+	uint64_t conn;                  /* connection number, for logs */
+	char peer[64];
+	int hello_sent;
+	uint8_t challenge[PROTO_CHALLENGE_LEN];
+	uint8_t exporter[PROTO_EXPORTER_LEN];
+	int auth_fails;
+	uint64_t device;                /* 0 until authenticated */
+	char address[SB_MAX_ADDRESS + 1];
+	uint64_t push_cursor;           /* last item id pushed on this connection */
+	int read_paused;
+	/* one blob upload at a time */
+	int up_fd;
+	uint32_t up_rid;
+	uint64_t up_size, up_left;
+	char up_tmp[PATH_MAX];
+	/* one blob download at a time */
+	int down_fd;
+	uint32_t down_rid;
+	uint64_t down_left;
+	struct session *prev, *next;
+};
+
+struct server {
+	struct event_base *base;
+	SSL_CTX *ctx;
+	struct evconnlistener *listener;
+	struct relay_store *store;
+	struct relay_config cfg;
+	struct relay_serve_opts opts;
+	char datadir[PATH_MAX];
+	struct session *sessions;
+	uint64_t next_conn;
+	struct event *sweep_ev, *sigint_ev, *sigterm_ev;
+	struct sb_buf scratch;          /* reused for outgoing frames */
+};
+
+/* ---- clock ------------------------------------------------------------- */
+
+/* Real time plus, in tests only, the offset read from test_clock_file. */
+static uint64_t
+now_of(const struct server *srv)
+{
+	long long off = 0;
+	FILE *f;
+
+	if (srv->opts.test_clock_file != NULL &&
+	    (f = fopen(srv->opts.test_clock_file, "re")) != NULL) {
+		if (fscanf(f, "%lld", &off) != 1)
+			off = 0;
+		fclose(f);
+	}
+	return (uint64_t)((long long)time(NULL) + off);
+}
+
+static uint64_t
+retention_s(const struct server *srv)
+{
+	return (uint64_t)srv->cfg.retention_days * 86400u;
+}
+
+/* Items/blobs created before this are past retention. */
+static uint64_t
+cutoff_of(const struct server *srv)
+{
+	uint64_t now = now_of(srv), r = retention_s(srv);
+
+	return now > r ? now - r : 0;
+}
+
+static void
+hex8(const uint8_t *p, char out[17])
+{
+	static const char hx[] = "0123456789abcdef";
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		out[2 * i] = hx[p[i] >> 4];
+		out[2 * i + 1] = hx[p[i] & 15];
+	}
+	out[16] = '\0';
+}
+
+/* ---- session lifetime ---------------------------------------------------- */
+
+static void
+session_close(struct session *s, const char *reason)
+{
+	struct server *srv = s->srv;
+
+	relay_log("close conn=%llu peer=%s device=%llu reason=%s",
+	    (unsigned long long)s->conn, s->peer, (unsigned long long)s->device, reason);
+	if (s->up_fd >= 0) {
+		close(s->up_fd);
+		unlink(s->up_tmp);
+	}
+	if (s->down_fd >= 0)
+		close(s->down_fd);
+	if (s->auth_timer != NULL)
+		event_free(s->auth_timer);
+	if (s->bev != NULL)
+		bufferevent_free(s->bev);
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		srv->sessions = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	free(s);
+}
+
+static size_t
+out_len(struct session *s)
+{
+	return evbuffer_get_length(bufferevent_get_output(s->bev));
+}
+
+/* Queues one frame; a failure here is memory exhaustion. */
+static int
+send_msg(struct session *s, const struct proto_msg *m)
+{
+	struct sb_buf *b = &s->srv->scratch;
+	int rc;
+
+	sb_buf_truncate(b, 0);
+	b->err = SB_OK;
+	if ((rc = proto_encode(m, b)) != SB_OK)
+		return rc;
+	return bufferevent_write(s->bev, b->d, b->len) == 0 ? SB_OK : SB_ERR_ALLOC;
+}
+
+static int
+send_ok(struct session *s, uint32_t rid, uint64_t v)
+{
+	struct proto_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = PROTO_OK;
+	m.rid = rid;
+	m.u64 = v;
+	return send_msg(s, &m);
+}
+
+static int
+send_err(struct session *s, uint32_t rid, int err, const char *text)
+{
+	struct proto_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = PROTO_ERROR;
+	m.rid = rid;
+	m.err = err < 0 ? err : SB_ERR_INTERNAL;
+	m.text.p = (const uint8_t *)(text != NULL ? text : sb_strerror(err));
+	m.text.len = strlen((const char *)m.text.p);
+	if (m.text.len > SB_MAX_ERRMSG)
+		m.text.len = SB_MAX_ERRMSG;
+	return send_msg(s, &m);
+}
+
+/* Returns 0, or (rc failed: memory exhausted) closes s and returns -1. */
+static int
+reply(struct session *s, int rc)
+{
+	if (rc == SB_OK)
+		return 0;
+	session_close(s, "cannot queue a reply");
+	return -1;
+}
+
+static struct session *
+session_of_device(struct server *srv, uint64_t device, struct session *except)
+{
+	struct session *s;
+
+	for (s = srv->sessions; s != NULL; s = s->next)
+		if (s->device == device && s != except)
+			return s;
+	return NULL;
+}
+
+/* ---- pushes and blob downloads: produce while the socket keeps up -------- */
+
+static int
+pump_pushes(struct session *s)
+{
+	struct server *srv = s->srv;
+	struct relay_item it;
+	struct proto_msg m;
+	int rc;
+
+	while (s->device != 0 && out_len(s) < OUT_HIGH) {
+		rc = srv->store->ops->queue_next(srv->store, s->device, s->push_cursor,
+		    cutoff_of(srv), &it);
+		if (rc == SB_ERR_NOT_FOUND)
+			return SB_OK;
+		if (rc != SB_OK)
+			return rc;
+		memset(&m, 0, sizeof(m));
+		m.type = PROTO_PUSH;
+		m.item_id = it.id;
+		memcpy(m.msgid, it.msgid, PROTO_MSGID_LEN);
+		m.address.p = (const uint8_t *)it.sender;
+		m.address.len = strlen(it.sender);
+		m.sender_device = it.sender_device;
+		m.timestamp = it.timestamp;
+		m.data.p = it.payload;
+		m.data.len = it.payload_len;
+		rc = send_msg(s, &m);
+		if (rc == SB_OK) {
+			char h[17];
+
+			hex8(it.msgid, h);
+			relay_log("push conn=%llu device=%llu item=%llu msg=%s",
+			    (unsigned long long)s->conn, (unsigned long long)s->device,
+			    (unsigned long long)it.id, h);
+			s->push_cursor = it.id;
+		}
+		relay_item_clear(&it);
+		if (rc != SB_OK)
+			return rc;
+	}
+	return SB_OK;
+}
+
+static int
+pump_download(struct session *s)
+{
+	uint8_t chunk[SB_MAX_BLOB_CHUNK];
+	struct sb_buf *b = &s->srv->scratch;
+	size_t want;
+	ssize_t n;
+	int rc;
+
+	while (s->down_fd >= 0 && out_len(s) < OUT_HIGH) {
+		want = s->down_left < sizeof(chunk) ? (size_t)s->down_left : sizeof(chunk);
+		n = read(s->down_fd, chunk, want);
+		if (n <= 0)
+			return SB_ERR_SYSTEM;   /* the blob file shrank under us */
+		sb_buf_truncate(b, 0);
+		b->err = SB_OK;
+		if ((rc = proto_encode_blob_data(s->down_rid, chunk, (size_t)n, b)) != SB_OK)
+			return rc;
+		if (bufferevent_write(s->bev, b->d, b->len) != 0)
+			return SB_ERR_ALLOC;
+		s->down_left -= (uint64_t)n;
+		if (s->down_left == 0) {
+			relay_log("blob sent conn=%llu device=%llu",
+			    (unsigned long long)s->conn, (unsigned long long)s->device);
+			close(s->down_fd);
+			s->down_fd = -1;
+		}
+	}
+	return SB_OK;
+}
+
+/* Returns 0, or -1 when the session was closed. */
+static int
+produce(struct session *s)
+{
+	if (pump_download(s) != SB_OK) {
+		session_close(s, "blob read failed");
+		return -1;
+	}
+	if (pump_pushes(s) != SB_OK) {
+		session_close(s, "queue read failed");
+		return -1;
+	}
+	return 0;
+}
+
+/* After a commit: wake the recipient's connection, if it has one. */
+static void
+kick_device(struct server *srv, uint64_t device)
+{
+	struct session *s = session_of_device(srv, device, NULL);
+
+	if (s != NULL && !s->read_paused)
+		produce(s);
+	/* A paused session resumes producing from its write callback. */
+}
+
+/* ---- handlers ------------------------------------------------------------ */
+
+/* Copies a validated address into a C string. */
+static int
+addr_cstr(const struct proto_bytes *b, char out[SB_MAX_ADDRESS + 1])
+{
+	if (proto_address_valid(b->p, b->len) != SB_OK)
+		return SB_ERR_INVALID_ARG;
+	memcpy(out, b->p, b->len);
+	out[b->len] = '\0';
+	return SB_OK;
+}
+
+static int
+name_cstr(const struct proto_bytes *b, char out[SB_MAX_DEVICE_NAME + 1])
+{
+	size_t i;
+
+	if (b->len == 0 || b->len > SB_MAX_DEVICE_NAME)
+		return SB_ERR_INVALID_ARG;
+	for (i = 0; i < b->len; i++)
+		if (b->p[i] < 0x20 || b->p[i] == 0x7f)
+			return SB_ERR_INVALID_ARG;
+	memcpy(out, b->p, b->len);
+	out[b->len] = '\0';
+	return SB_OK;
+}
+
+/* Verifies sig over transcript with identity; parses the identity. */
+static int
+verify_with(const uint8_t *idb, size_t idlen, int want_suite,
+    const struct sb_buf *transcript, const struct proto_bytes *sig)
+{
+	struct crypto_identity *id = NULL;
+	int rc;
+
+	if ((rc = crypto_identity_parse(idb, idlen, &id)) != SB_OK)
+		return rc;
+	if (want_suite != 0 && (int)crypto_identity_suite(id) != want_suite)
+		rc = SB_ERR_KEY_TYPE;
+	else
+		rc = crypto_verify(id, transcript->d, transcript->len, sig->p, sig->len);
+	crypto_identity_free(id);
+	return rc;
+}
+
+/* Counts a failed auth/register; closes after MAX_AUTH_FAILS.  -1 = closed. */
+static int
+auth_failed(struct session *s, uint32_t rid, int err, const char *what)
+{
+	relay_log("%s refused conn=%llu peer=%s: %s", what,
+	    (unsigned long long)s->conn, s->peer, sb_strerror(err));
+	if (reply(s, send_err(s, rid, err, NULL)) != 0)
+		return -1;
+	if (++s->auth_fails >= MAX_AUTH_FAILS) {
+		session_close(s, "too many failed authentication attempts");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+become(struct session *s, const struct relay_device *d)
+{
+	struct session *old;
+
+	/* One live connection per device (as APNs): the newer one wins. */
+	while ((old = session_of_device(s->srv, d->id, s)) != NULL)
+		session_close(old, "replaced by a newer connection of the same device");
+	s->device = d->id;
+	memcpy(s->address, d->address, sizeof(s->address));
+	s->push_cursor = 0;
+	if (s->auth_timer != NULL) {
+		event_free(s->auth_timer);
+		s->auth_timer = NULL;
+	}
+}
+
+static int
+h_register(struct session *s, const struct proto_msg *m)
+{
+	struct server *srv = s->srv;
+	struct sb_buf tr = SB_BUF_INIT;
+	struct relay_device d;
+	uint8_t hash[RELAY_CODE_HASH_LEN];
+	uint64_t now = now_of(srv), id = 0;
+	int rc;
+
+	memset(&d, 0, sizeof(d));
+	if (s->device != 0)
+		return reply(s, send_err(s, m->rid, SB_ERR_PROTOCOL, "already authenticated"));
+	if (addr_cstr(&m->address, d.address) != SB_OK ||
+	    name_cstr(&m->name, d.name) != SB_OK ||
+	    (m->suite != CRYPTO_SUITE_PAIR && m->suite != CRYPTO_SUITE_EC))
+		return reply(s, send_err(s, m->rid, SB_ERR_INVALID_ARG, "bad address, device name or suite"));
+	proto_register_transcript(s->exporter, s->challenge, m->address.p, m->address.len,
+	    m->identity.p, m->identity.len, &tr);
+	rc = tr.err != SB_OK ? tr.err :
+	    verify_with(m->identity.p, m->identity.len, m->suite, &tr, &m->sig);
+	sb_buf_free(&tr);
+	if (rc != SB_OK)
+		return auth_failed(s, m->rid, rc == SB_ERR_SIGNATURE ? SB_ERR_AUTH : rc, "register");
+	if (EVP_Digest(m->code.p, m->code.len, hash, NULL, EVP_sha256(), NULL) != 1)
+		return reply(s, send_err(s, m->rid, SB_ERR_CRYPTO, NULL));
+	rc = srv->store->ops->enroll(srv->store, d.address, hash,
+	    now > RELAY_INVITE_TTL ? now - RELAY_INVITE_TTL : 0, d.name, m->suite,
+	    m->identity.p, m->identity.len, now, &id);
+	if (rc == SB_ERR_ENROLL_CODE)
+		return auth_failed(s, m->rid, rc, "register");
+	if (rc != SB_OK)
+		return reply(s, send_err(s, m->rid, rc, NULL));
+	d.id = id;
+	become(s, &d);
+	relay_log("register conn=%llu device=%llu address=%s name=\"%s\" suite=%u",
+	    (unsigned long long)s->conn, (unsigned long long)id, d.address, d.name, m->suite);
+	return reply(s, send_ok(s, m->rid, id));
+}
+
+static int
+h_auth(struct session *s, const struct proto_msg *m)
+{
+	struct server *srv = s->srv;
+	struct sb_buf tr = SB_BUF_INIT;
+	struct relay_device d;
+	int rc;
+
+	if (s->device != 0)
+		return reply(s, send_err(s, m->rid, SB_ERR_PROTOCOL, "already authenticated"));
+	rc = srv->store->ops->device_get(srv->store, m->u64, &d);
+	if (rc == SB_OK) {
+		proto_auth_transcript(s->exporter, s->challenge, m->u64, &tr);
+		rc = tr.err != SB_OK ? tr.err :
+		    verify_with(d.identity, d.identity_len, 0, &tr, &m->sig);
+		sb_buf_free(&tr);
+	}
+	if (rc != SB_OK) {
+		/* Unknown device and bad signature look the same to the peer. */
+		return auth_failed(s, m->rid, rc == SB_ERR_STORAGE ? rc : SB_ERR_AUTH, "auth");
+	}
+	become(s, &d);
+	relay_log("auth conn=%llu device=%llu address=%s", (unsigned long long)s->conn,
+	    (unsigned long long)d.id, d.address);
+	if (reply(s, send_ok(s, m->rid, d.id)) != 0)
+		return -1;
+	return produce(s);   /* the backlog, oldest first */
+}
+
+static int
+h_lookup(struct session *s, const struct proto_msg *m)
+{
+	struct server *srv = s->srv;
+	struct proto_msg r;
+	struct relay_device *devs[SB_MAX_LOOKUP_ADDRS];
+	char addr[SB_MAX_ADDRESS + 1];
+	size_t i, j, n;
+	int rc = SB_OK;
+
+	memset(&r, 0, sizeof(r));
+	memset(devs, 0, sizeof(devs));
+	r.type = PROTO_LOOKUP_RESULT;
+	r.rid = m->rid;
+	r.results = calloc(m->n_addrs, sizeof(*r.results));
+	if (r.results == NULL)
+		return -1;
+	r.n_results = m->n_addrs;
+	for (i = 0; rc == SB_OK && i < m->n_addrs; i++) {
+		struct proto_addr_devices *a = &r.results[i];
+
+		if ((rc = addr_cstr(&m->addrs[i], addr)) != SB_OK)
+			break;
+		rc = srv->store->ops->devices_of(srv->store, addr, &devs[i], &n);
+		a->address = m->addrs[i];
+		a->n_devices = n;
+		a->devices = n ? calloc(n, sizeof(*a->devices)) : NULL;
+		if (n && a->devices == NULL)
+			rc = SB_ERR_ALLOC;
+		for (j = 0; rc == SB_OK && j < n; j++) {
+			a->devices[j].id = devs[i][j].id;
+			a->devices[j].name.p = (const uint8_t *)devs[i][j].name;
+			a->devices[j].name.len = strlen(devs[i][j].name);
+			a->devices[j].identity.p = devs[i][j].identity;
+			a->devices[j].identity.len = devs[i][j].identity_len;
+		}
+	}
+	rc = rc == SB_OK ? send_msg(s, &r) : send_err(s, m->rid, rc, NULL);
+	for (i = 0; i < m->n_addrs; i++)
+		free(devs[i]);
+	proto_msg_clear(&r);
+	return reply(s, rc);
+}
+
+static int
+h_remove(struct session *s, const struct proto_msg *m)
+{
+	struct server *srv = s->srv;
+	struct relay_device d;
+	struct session *other;
+	int rc;
+
+	rc = srv->store->ops->device_get(srv->store, m->u64, &d);
+	/* Same answer for "no such device" and "not yours": no probing. */
+	if (rc == SB_ERR_NOT_FOUND || (rc == SB_OK && strcmp(d.address, s->address) != 0)) {
+		relay_log("remove refused conn=%llu device=%llu target=%llu",
+		    (unsigned long long)s->conn, (unsigned long long)s->device,
+		    (unsigned long long)m->u64);
+		return reply(s, send_err(s, m->rid, SB_ERR_PERMISSION, NULL));
+	}
+	if (rc == SB_OK)
+		rc = srv->store->ops->device_remove(srv->store, d.id);
+	if (rc != SB_OK)
+		return reply(s, send_err(s, m->rid, rc, NULL));
+	relay_log("remove conn=%llu device=%llu removed=%llu address=%s",
+	    (unsigned long long)s->conn, (unsigned long long)s->device,
+	    (unsigned long long)d.id, d.address);
+	if ((other = session_of_device(srv, d.id, s)) != NULL)
+		session_close(other, "device removed");
+	if (d.id == s->device)
+		s->device = 0;   /* the session may not act for a removed device */
+	return reply(s, send_ok(s, m->rid, d.id));
+}
+
+static int
+id_in(uint64_t id, const uint64_t *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (v[i] == id)
+			return 1;
+	return 0;
+}
+
+/* The set the relay expects: every device of each recipient address and
+ * the sender's own other devices.  NOT_FOUND names an unknown address. */
+static int
+expected_set(struct session *s, const struct proto_msg *m, uint64_t *exp,
+    size_t *n_exp, char *bad, size_t badcap)
+{
+	struct relay_store *st = s->srv->store;
+	struct relay_device *devs;
+	char addr[SB_MAX_ADDRESS + 1];
+	size_t i, j, n;
+	int rc;
+
+	*n_exp = 0;
+	for (i = 0; i <= m->n_addrs; i++) {
+		if (i < m->n_addrs) {
+			if (addr_cstr(&m->addrs[i], addr) != SB_OK)
+				return SB_ERR_INVALID_ARG;
+		} else {
+			memcpy(addr, s->address, sizeof(addr));
+		}
+		if ((rc = st->ops->devices_of(st, addr, &devs, &n)) != SB_OK)
+			return rc;
+		if (n == 0 && i < m->n_addrs) {
+			snprintf(bad, badcap, "unknown recipient %s", addr);
+			return SB_ERR_NOT_FOUND;
+		}
+		for (j = 0; j < n; j++)
+			if (devs[j].id != s->device && !id_in(devs[j].id, exp, *n_exp) &&
+			    *n_exp < SB_MAX_STALE_IDS)
+				exp[(*n_exp)++] = devs[j].id;
+		free(devs);
+	}
+	return SB_OK;
+}
+
+static int
+send_stale(struct session *s, const struct proto_msg *m, const uint64_t *exp, size_t n_exp)
+{
+	uint64_t miss[SB_MAX_STALE_IDS], extra[SB_MAX_BATCH_DEVICES];
+	struct proto_msg r;
+	size_t i, nm = 0, ne = 0;
+	char h[17];
+
+	for (i = 0; i < n_exp; i++) {
+		size_t j;
+		int found = 0;
+
+		for (j = 0; j < m->n_items; j++)
+			found |= m->items[j].device_id == exp[i];
+		if (!found)
+			miss[nm++] = exp[i];
+	}
+	for (i = 0; i < m->n_items; i++)
+		if (!id_in(m->items[i].device_id, exp, n_exp))
+			extra[ne++] = m->items[i].device_id;
+	if (nm == 0 && ne == 0)
+		return 1;   /* sets agree */
+	memset(&r, 0, sizeof(r));
+	r.type = PROTO_STALE;
+	r.rid = m->rid;
+	r.missing = miss;
+	r.n_missing = nm;
+	r.extra = extra;
+	r.n_extra = ne;
+	hex8(m->msgid, h);
+	relay_log("send stale conn=%llu device=%llu msg=%s missing=%zu extra=%zu",
+	    (unsigned long long)s->conn, (unsigned long long)s->device, h, nm, ne);
+	return reply(s, send_msg(s, &r));
+}
+
+static int
+h_send(struct session *s, const struct proto_msg *m)
+{
+	struct server *srv = s->srv;
+	uint64_t exp[SB_MAX_STALE_IDS], now;
+	struct relay_batch_entry e[SB_MAX_BATCH_DEVICES];
+	size_t i, j, n_exp = 0;
+	char bad[SB_MAX_ADDRESS + 40] = "", h[17];
+	int rc;
+
+	hex8(m->msgid, h);
+	for (i = 0; i < m->n_items; i++) {
+		if (m->items[i].payload.len > srv->cfg.inline_limit) {
+			relay_log("send refused conn=%llu device=%llu msg=%s: payload %zu > inline limit %u",
+			    (unsigned long long)s->conn, (unsigned long long)s->device, h,
+			    m->items[i].payload.len, srv->cfg.inline_limit);
+			return reply(s, send_err(s, m->rid, SB_ERR_TOO_BIG,
+			    "payload over the relay's inline limit"));
+		}
+		for (j = 0; j < i; j++)
+			if (m->items[j].device_id == m->items[i].device_id)
+				return reply(s, send_err(s, m->rid, SB_ERR_INVALID_ARG,
+				    "device listed twice"));
+	}
+	rc = expected_set(s, m, exp, &n_exp, bad, sizeof(bad));
+	if (rc != SB_OK) {
+		relay_log("send refused conn=%llu device=%llu msg=%s: %s",
+		    (unsigned long long)s->conn, (unsigned long long)s->device, h,
+		    bad[0] ? bad : sb_strerror(rc));
+		return reply(s, send_err(s, m->rid, rc, bad[0] ? bad : NULL));
+	}
+	if ((rc = send_stale(s, m, exp, n_exp)) != 1)
+		return rc;
+	for (i = 0; i < m->n_items; i++) {
+		e[i].device_id = m->items[i].device_id;
+		e[i].payload = m->items[i].payload.p;
+		e[i].payload_len = m->items[i].payload.len;
+	}
+	now = now_of(srv);
+	rc = srv->store->ops->batch_commit(srv->store, m->msgid, s->address, s->device,
+	    now, e, m->n_items);
+	if (rc != SB_OK) {
+		relay_log("send refused conn=%llu device=%llu msg=%s: %s",
+		    (unsigned long long)s->conn, (unsigned long long)s->device, h, sb_strerror(rc));
+		return reply(s, send_err(s, m->rid, rc, NULL));
+	}
+	/* Durable now (one committed transaction): only then "accepted". */
+	relay_log("send accepted conn=%llu device=%llu msg=%s devices=%zu",
+	    (unsigned long long)s->conn, (unsigned long long)s->device, h, m->n_items);
+	if (reply(s, send_ok(s, m->rid, now)) != 0)
+		return -1;
+	for (i = 0; i < m->n_items; i++)
+		kick_device(srv, m->items[i].device_id);
+	return 0;
+}
+
+static int
+h_ack(struct session *s, const struct proto_msg *m)
+{
+	struct relay_store *st = s->srv->store;
+	int rc = st->ops->queue_ack(st, s->device, m->u64);
+
+	relay_log("ack conn=%llu device=%llu item=%llu: %s", (unsigned long long)s->conn,
+	    (unsigned long long)s->device, (unsigned long long)m->u64,
+	    rc == SB_OK ? "deleted" : sb_strerror(rc));
+	if (rc != SB_OK)
+		return reply(s, send_err(s, m->rid, rc, NULL));
+	return reply(s, send_ok(s, m->rid, m->u64));
+}
+
+static int
+h_status(struct session *s, const struct proto_msg *m)
+{
+	struct relay_store *st = s->srv->store;
+	struct proto_msg r;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	r.type = PROTO_STATUS_RESULT;
+	r.rid = m->rid;
+	rc = st->ops->status(st, s->device, m->msgid, &r.status, &r.n_status);
+	if (rc != SB_OK)
+		return reply(s, send_err(s, m->rid, rc, NULL));
+	rc = send_msg(s, &r);
+	proto_msg_clear(&r);
+	return reply(s, rc);
+}
+
+static int
+blob_path(const struct server *srv, const char *name, char out[PATH_MAX])
+{
+	int n = snprintf(out, PATH_MAX, "%s/blobs/%s", srv->datadir, name);
+
+	return n < 0 || n >= PATH_MAX ? SB_ERR_INVALID_ARG : SB_OK;
+}
+
+static void
+rand_hex(char *out, size_t nbytes)
+{
+	static const char hx[] = "0123456789abcdef";
+	uint8_t r[URI_RAND];
+	size_t i;
+
+	RAND_bytes(r, (int)nbytes);
+	for (i = 0; i < nbytes; i++) {
+		out[2 * i] = hx[r[i] >> 4];
+		out[2 * i + 1] = hx[r[i] & 15];
+	}
+	out[2 * nbytes] = '\0';
+}
+
+static int
+h_blob_put(struct session *s, const struct proto_msg *m)
+{
+	struct server *srv = s->srv;
+	char name[2 * 16 + 16];
+
+	if (s->up_fd >= 0)
+		return reply(s, send_err(s, m->rid, SB_ERR_PROTOCOL, "an upload is already running"));
+	if (m->u64 == 0 || m->u64 > srv->cfg.blob_max) {
+		relay_log("blob refused conn=%llu device=%llu size=%llu max=%llu",
+		    (unsigned long long)s->conn, (unsigned long long)s->device,
+		    (unsigned long long)m->u64, (unsigned long long)srv->cfg.blob_max);
+		return reply(s, send_err(s, m->rid, SB_ERR_TOO_BIG, "blob over the relay's size cap"));
+	}
+	memcpy(name, "tmp/", 4);
+	rand_hex(name + 4, 16);
+	if (blob_path(srv, name, s->up_tmp) != SB_OK)
+		return -1;
+	s->up_fd = open(s->up_tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (s->up_fd < 0)
+		return reply(s, send_err(s, m->rid, SB_ERR_SYSTEM, strerror(errno)));
+	s->up_rid = m->rid;
+	s->up_size = s->up_left = m->u64;
+	relay_log("blob upload conn=%llu device=%llu size=%llu", (unsigned long long)s->conn,
+	    (unsigned long long)s->device, (unsigned long long)m->u64);
+	return reply(s, send_ok(s, m->rid, m->u64));
+}
+
+static int
+fsync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
+
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+/* The upload is complete: make it durable and give it its URI. */
+static int
+blob_finish(struct session *s, char uri[SB_MAX_URI])
+{
+	struct server *srv = s->srv;
+	char hex[2 * URI_RAND + 1], path[PATH_MAX], dir[PATH_MAX];
+	int rc;
+
+	/* write to temp, fsync, rename, fsync the folder: never a torn blob */
+	rc = fsync(s->up_fd) == 0 ? SB_OK : SB_ERR_SYSTEM;
+	close(s->up_fd);
+	s->up_fd = -1;
+	rand_hex(hex, URI_RAND);
+	if (rc == SB_OK)
+		rc = blob_path(srv, hex, path);
+	if (rc == SB_OK && rename(s->up_tmp, path) != 0)
+		rc = SB_ERR_SYSTEM;
+	if (rc == SB_OK && (blob_path(srv, "", dir) != SB_OK || fsync_dir(dir) != 0))
+		rc = SB_ERR_SYSTEM;
+	snprintf(uri, SB_MAX_URI, URI_PREFIX "%s", hex);
+	if (rc == SB_OK)
+		rc = srv->store->ops->blob_add(srv->store, uri, s->up_size, s->device, now_of(srv));
+	if (rc != SB_OK) {
+		unlink(s->up_tmp);
+		unlink(path);
+	}
+	return rc;
+}
+
+static int
+h_blob_data(struct session *s, const struct proto_msg *m)
+{
+	struct proto_msg r;
+	char uri[SB_MAX_URI];
+	const uint8_t *p = m->data.p;
+	size_t left = m->data.len;
+	ssize_t n;
+	int rc;
+
+	if (s->up_fd < 0 || m->rid != s->up_rid || m->data.len > s->up_left) {
+		session_close(s, "blob data outside a declared upload");
+		return -1;
+	}
+	while (left > 0) {
+		n = write(s->up_fd, p, left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			relay_log("blob write failed conn=%llu: %s", (unsigned long long)s->conn,
+			    strerror(errno));
+			session_close(s, "blob write failed");
+			return -1;
+		}
+		p += n;
+		left -= (size_t)n;
+	}
+	s->up_left -= m->data.len;
+	if (s->up_left > 0)
+		return 0;
+	if ((rc = blob_finish(s, uri)) != SB_OK)
+		return reply(s, send_err(s, s->up_rid, rc, NULL));
+	relay_log("blob stored conn=%llu device=%llu size=%llu", (unsigned long long)s->conn,
+	    (unsigned long long)s->device, (unsigned long long)s->up_size);
+	memset(&r, 0, sizeof(r));
+	r.type = PROTO_BLOB_URI;
+	r.rid = s->up_rid;
+	r.text.p = (const uint8_t *)uri;
+	r.text.len = strlen(uri);
+	return reply(s, send_msg(s, &r));
+}
+
+/* A URI is URI_PREFIX + 64 lower-case hex digits; nothing else touches
+ * the file system. */
+static int
+uri_file(const struct proto_bytes *u, char name[2 * URI_RAND + 1])
+{
+	size_t pl = strlen(URI_PREFIX), i;
+
+	if (u->len != pl + 2 * URI_RAND || memcmp(u->p, URI_PREFIX, pl) != 0)
+		return SB_ERR_INVALID_ARG;
+	for (i = 0; i < 2 * URI_RAND; i++) {
+		uint8_t c = u->p[pl + i];
+
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return SB_ERR_INVALID_ARG;
+		name[i] = (char)c;
+	}
+	name[2 * URI_RAND] = '\0';
+	return SB_OK;
+}
+
+static int
+h_blob_get(struct session *s, const struct proto_msg *m)
+{
+	struct server *srv = s->srv;
+	char name[2 * URI_RAND + 1], uri[SB_MAX_URI + 1], path[PATH_MAX];
+	uint64_t size;
+	int rc;
+
+	if (s->down_fd >= 0)
+		return reply(s, send_err(s, m->rid, SB_ERR_PROTOCOL, "a download is already running"));
+	rc = uri_file(&m->text, name);
+	if (rc == SB_OK) {
+		memcpy(uri, m->text.p, m->text.len);
+		uri[m->text.len] = '\0';
+		rc = srv->store->ops->blob_get(srv->store, uri, cutoff_of(srv), &size);
+	}
+	if (rc == SB_ERR_INVALID_ARG)
+		rc = SB_ERR_NOT_FOUND;
+	if (rc == SB_OK && blob_path(srv, name, path) == SB_OK &&
+	    (s->down_fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		rc = SB_ERR_NOT_FOUND;
+	if (rc != SB_OK) {
+		relay_log("blob get refused conn=%llu device=%llu: %s", (unsigned long long)s->conn,
+		    (unsigned long long)s->device, sb_strerror(rc));
+		return reply(s, send_err(s, m->rid, rc, NULL));
+	}
+	s->down_rid = m->rid;
+	s->down_left = size;
+	relay_log("blob download conn=%llu device=%llu size=%llu", (unsigned long long)s->conn,
+	    (unsigned long long)s->device, (unsigned long long)size);
+	if (reply(s, send_ok(s, m->rid, size)) != 0)
+		return -1;
+	if (size == 0) {
+		close(s->down_fd);
+		s->down_fd = -1;
+	}
+	return produce(s);
+}
+
+/* Returns 0 to go on, -1 when the session is gone. */
+static int
+dispatch(struct session *s, const struct proto_msg *m)
+{
+	if (!s->hello_sent) {
+		session_close(s, "frame before the handshake finished");
+		return -1;
+	}
+	switch (m->type) {
+	case PROTO_REGISTER: return h_register(s, m);
+	case PROTO_AUTH:     return h_auth(s, m);
+	case PROTO_PING:     return reply(s, send_ok(s, m->rid, 0));
+	default:             break;
+	}
+	if (s->device == 0)
+		return reply(s, send_err(s, m->rid, SB_ERR_AUTH, "authenticate first"));
+	switch (m->type) {
+	case PROTO_LOOKUP:    return h_lookup(s, m);
+	case PROTO_REMOVE:    return h_remove(s, m);
+	case PROTO_SEND:      return h_send(s, m);
+	case PROTO_ACK:       return h_ack(s, m);
+	case PROTO_STATUS:    return h_status(s, m);
+	case PROTO_BLOB_PUT:  return h_blob_put(s, m);
+	case PROTO_BLOB_DATA: return h_blob_data(s, m);
+	case PROTO_BLOB_GET:  return h_blob_get(s, m);
+	default:
+		session_close(s, "unexpected message type");
+		return -1;
+	}
+}
+
+/* ---- libevent callbacks -------------------------------------------------- */
+
+static void
+pause_reading(struct session *s)
+{
+	if (!s->read_paused && out_len(s) >= OUT_HIGH) {
+		bufferevent_disable(s->bev, EV_READ);
+		s->read_paused = 1;
+	}
+}
+
+static void
+read_cb(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	uint8_t hdr[SB_FRAME_HDR];
+	struct proto_msg m;
+	size_t total;
+	char why[96];
+	int rc;
+
+	while (!s->read_paused) {
+		size_t have = evbuffer_get_length(in);
+
+		if (have < 4)
+			return;
+		evbuffer_copyout(in, hdr, have < sizeof(hdr) ? have : sizeof(hdr));
+		rc = proto_frame_size(hdr, 4, &total);
+		if (rc != SB_OK) {
+			session_close(s, "oversized or undersized frame");
+			return;
+		}
+		if (have < total)
+			return;
+		if (!proto_type_from_client(hdr[4])) {
+			snprintf(why, sizeof(why), "unknown message type 0x%02x", hdr[4]);
+			session_close(s, why);
+			return;
+		}
+		rc = proto_decode(evbuffer_pullup(in, (ssize_t)total), total, &m);
+		if (rc != SB_OK) {
+			snprintf(why, sizeof(why), "malformed %s frame (%s)",
+			    proto_type_name(hdr[4]), sb_strerror(rc));
+			session_close(s, why);
+			return;
+		}
+		rc = dispatch(s, &m);
+		proto_msg_clear(&m);
+		if (rc != 0)
+			return;   /* session closed (or an encoder failed: see below) */
+		evbuffer_drain(in, total);
+		pause_reading(s);
+	}
+}
+
+static void
+write_cb(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+
+	(void)bev;
+	if (produce(s) != 0)
+		return;
+	if (s->read_paused && out_len(s) < OUT_HIGH) {
+		s->read_paused = 0;
+		bufferevent_enable(s->bev, EV_READ);
+		read_cb(s->bev, s);   /* frames may already be waiting */
+	}
+}
+
+/* libevent moves OpenSSL's error queue into the bufferevent: read it there. */
+static int
+tls_reason(struct bufferevent *bev, char *out, size_t cap)
+{
+	unsigned long e, first = 0;
+
+	while ((e = bufferevent_get_openssl_error(bev)) != 0)
+		if (first == 0)
+			first = e;
+	if (first == 0)
+		return 0;
+	snprintf(out, cap, "tls: %s", ERR_reason_error_string(first) ?
+	    ERR_reason_error_string(first) : "error");
+	return 1;
+}
+
+static void
+hello(struct session *s)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
+	struct proto_msg m;
+
+	if (RAND_bytes(s->challenge, sizeof(s->challenge)) != 1 ||
+	    SSL_export_keying_material(ssl, s->exporter, sizeof(s->exporter),
+	        PROTO_EXPORTER_LABEL, strlen(PROTO_EXPORTER_LABEL), NULL, 0, 0) != 1) {
+		session_close(s, "cannot derive the auth challenge");
+		return;
+	}
+	memset(&m, 0, sizeof(m));
+	m.type = PROTO_HELLO;
+	m.version = PROTO_VERSION;
+	memcpy(m.challenge, s->challenge, sizeof(m.challenge));
+	if (send_msg(s, &m) != SB_OK) {
+		session_close(s, "out of memory");
+		return;
+	}
+	s->hello_sent = 1;
+	relay_log("connect conn=%llu peer=%s tls=%s", (unsigned long long)s->conn, s->peer,
+	    SSL_get_version(ssl));
+}
+
+static void
+event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct session *s = arg;
+	char why[160];
+
+	if (what & BEV_EVENT_CONNECTED) {
+		hello(s);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT)
+		snprintf(why, sizeof(why), "%s timeout",
+		    (what & BEV_EVENT_READING) ? "idle" : "write");
+	else if (what & BEV_EVENT_EOF)
+		snprintf(why, sizeof(why), "peer closed");
+	else if (tls_reason(bev, why, sizeof(why)))
+		;
+	else
+		snprintf(why, sizeof(why), "connection error: %s",
+		    errno ? strerror(errno) : "reset");
+	session_close(s, why);
+}
+
+static void
+auth_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	(void)fd;
+	(void)what;
+	session_close(s, s->hello_sent ? "not authenticated in time" : "tls handshake timeout");
+}
+
+static void
+accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	struct server *srv = arg;
+	struct session *s;
+	struct timeval idle = { srv->opts.idle_timeout, 0 };
+	struct timeval wto = { srv->opts.write_timeout, 0 };
+	struct timeval ato = { srv->opts.auth_timeout, 0 };
+	SSL *ssl;
+
+	(void)l;
+	(void)salen;
+	if ((s = calloc(1, sizeof(*s))) == NULL || (ssl = SSL_new(srv->ctx)) == NULL) {
+		free(s);
+		evutil_closesocket(fd);
+		return;
+	}
+	s->srv = srv;
+	s->up_fd = s->down_fd = -1;
+	s->conn = ++srv->next_conn;
+	if (sa->sa_family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)sa;
+		char ip[INET_ADDRSTRLEN];
+
+		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+		snprintf(s->peer, sizeof(s->peer), "%s:%u", ip, ntohs(in->sin_port));
+	} else {
+		snprintf(s->peer, sizeof(s->peer), "?");
+	}
+	s->bev = bufferevent_openssl_socket_new(srv->base, fd, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	s->next = srv->sessions;
+	if (srv->sessions != NULL)
+		srv->sessions->prev = s;
+	srv->sessions = s;
+	if (s->bev == NULL) {
+		SSL_free(ssl);
+		evutil_closesocket(fd);
+		session_close(s, "out of memory");
+		return;
+	}
+	bufferevent_setcb(s->bev, read_cb, write_cb, event_cb, s);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, IN_HIGH);
+	bufferevent_setwatermark(s->bev, EV_WRITE, OUT_LOW, 0);
+	bufferevent_set_timeouts(s->bev, &idle, &wto);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	s->auth_timer = evtimer_new(srv->base, auth_timeout_cb, s);
+	if (s->auth_timer != NULL)
+		evtimer_add(s->auth_timer, &ato);
+}
+
+static void
+blob_gone(void *arg, const char *uri)
+{
+	struct server *srv = arg;
+	struct proto_bytes u = { (const uint8_t *)uri, strlen(uri) };
+	char name[2 * URI_RAND + 1], path[PATH_MAX];
+
+	if (uri_file(&u, name) == SB_OK && blob_path(srv, name, path) == SB_OK) {
+		unlink(path);
+		relay_log("blob expired %.*s...", 16, uri);
+	}
+}
+
+static void
+sweep(struct server *srv)
+{
+	uint64_t cut = cutoff_of(srv), n = 0, r = retention_s(srv);
+	int rc;
+
+	rc = srv->store->ops->expire(srv->store, cut, cut > r ? cut - r : 0, &n);
+	if (rc != SB_OK)
+		relay_log("expire failed: %s", sb_strerror(rc));
+	else if (n > 0)
+		relay_log("expire items=%llu", (unsigned long long)n);
+	rc = srv->store->ops->blob_expire(srv->store, cut, blob_gone, srv);
+	if (rc != SB_OK)
+		relay_log("blob expire failed: %s", sb_strerror(rc));
+}
+
+static void
+sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	sweep(arg);
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	(void)what;
+	relay_log("stopping on signal %d", (int)sig);
+	event_base_loopexit(srv->base, NULL);
+}
+
+/* ---- setup --------------------------------------------------------------- */
+
+void
+relay_serve_defaults(struct relay_serve_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->idle_timeout = 300;
+	o->auth_timeout = 10;
+	o->write_timeout = 60;
+	o->sweep_interval = 60;
+}
+
+static SSL_CTX *
+server_ctx(const char *datadir)
+{
+	char cert[PATH_MAX], key[PATH_MAX];
+	SSL_CTX *ctx;
+
+	if (snprintf(cert, sizeof(cert), "%s/tls/cert.pem", datadir) >= (int)sizeof(cert) ||
+	    snprintf(key, sizeof(key), "%s/tls/key.pem", datadir) >= (int)sizeof(key))
+		return NULL;
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL)
+		return NULL;
+	/* TLS 1.3 only: forward secret key exchange always (DESIGN.md 5). */
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) != 1 ||
+	    SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	return ctx;
+}
+
+static int
+listen_on(struct server *srv, const char *host, uint16_t port)
+{
+	struct sockaddr_in sin;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(port);
+	if (strcmp(host, "localhost") == 0)
+		host = "127.0.0.1";
+	if (inet_pton(AF_INET, host, &sin.sin_addr) != 1)
+		return SB_ERR_CONFIG;
+	srv->listener = evconnlistener_new_bind(srv->base, accept_cb, srv,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 128,
+	    (struct sockaddr *)&sin, sizeof(sin));
+	return srv->listener == NULL ? SB_ERR_SYSTEM : SB_OK;
+}
+
+static void
+server_free(struct server *srv)
+{
+	while (srv->sessions != NULL)
+		session_close(srv->sessions, "relay stopping");
+	if (srv->listener) evconnlistener_free(srv->listener);
+	if (srv->sweep_ev) event_free(srv->sweep_ev);
+	if (srv->sigint_ev) event_free(srv->sigint_ev);
+	if (srv->sigterm_ev) event_free(srv->sigterm_ev);
+	if (srv->base) event_base_free(srv->base);
+	SSL_CTX_free(srv->ctx);
+	relay_store_close(srv->store);
+	sb_buf_free(&srv->scratch);
+}
+
+static void
+clean_tmp(const char *datadir)
+{
+	char cmd[PATH_MAX];
+	DIR *d;
+	struct dirent *e;
+	int dfd;
+
+	/* Half-written uploads of a previous run have no URI: drop them. */
+	if (snprintf(cmd, sizeof(cmd), "%s/blobs/tmp", datadir) >= (int)sizeof(cmd))
+		return;
+	if ((d = opendir(cmd)) == NULL)
+		return;
+	dfd = dirfd(d);
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			unlinkat(dfd, e->d_name, 0);
+	closedir(d);
+}
+
+int
+relay_serve(const char *datadir, const struct relay_serve_opts *o)
+{
+	struct server srv;
+	char path[PATH_MAX], host[RELAY_MAX_HOST + 1];
+	struct timeval sw;
+	uint16_t port;
+	int rc;
+
+	memset(&srv, 0, sizeof(srv));
+	srv.opts = *o;
+	if (snprintf(srv.datadir, sizeof(srv.datadir), "%s", datadir) >= (int)sizeof(srv.datadir))
+		return SB_ERR_INVALID_ARG;
+	if ((rc = relay_config_load(datadir, &srv.cfg)) != SB_OK)
+		return rc;
+	memcpy(host, srv.cfg.host, sizeof(host));
+	port = srv.cfg.port;
+	if (o->listen != NULL && relay_parse_hostport(o->listen, host, &port) != SB_OK)
+		return SB_ERR_INVALID_ARG;
+	signal(SIGPIPE, SIG_IGN);
+	if (snprintf(path, sizeof(path), "%s/relay.db", datadir) >= (int)sizeof(path))
+		return SB_ERR_INVALID_ARG;
+	if ((rc = relay_store_open_sqlite(path, &srv.store)) != SB_OK)
+		goto out;
+	clean_tmp(datadir);
+	rc = SB_ERR_TLS;
+	if ((srv.ctx = server_ctx(datadir)) == NULL)
+		goto out;
+	rc = SB_ERR_SYSTEM;
+	if ((srv.base = event_base_new()) == NULL)
+		goto out;
+	if ((rc = listen_on(&srv, host, port)) != SB_OK)
+		goto out;
+	srv.sweep_ev = event_new(srv.base, -1, EV_PERSIST, sweep_cb, &srv);
+	srv.sigint_ev = evsignal_new(srv.base, SIGINT, signal_cb, &srv);
+	srv.sigterm_ev = evsignal_new(srv.base, SIGTERM, signal_cb, &srv);
+	if (srv.sweep_ev == NULL || srv.sigint_ev == NULL || srv.sigterm_ev == NULL) {
+		rc = SB_ERR_ALLOC;
+		goto out;
+	}
+	sw.tv_sec = o->sweep_interval > 0 ? o->sweep_interval : 60;
+	sw.tv_usec = 0;
+	event_add(srv.sweep_ev, &sw);
+	event_add(srv.sigint_ev, NULL);
+	event_add(srv.sigterm_ev, NULL);
+	sweep(&srv);
+	relay_log("listening on %s:%u inline_limit=%u retention_days=%u blob_max=%llu%s",
+	    host, port, srv.cfg.inline_limit, srv.cfg.retention_days,
+	    (unsigned long long)srv.cfg.blob_max,
+	    o->test_clock_file ? " TEST-CLOCK" : "");
+	rc = event_base_dispatch(srv.base) == 0 ? SB_OK : SB_ERR_SYSTEM;
+out:
+	server_free(&srv);
+	return rc;
+}

@@ -1,0 +1,395 @@
+/*
+ * setup.c - the relay's on-disk setup: relay.conf, the TLS key and
+ * self-signed certificate, `init` and `invite` (docs/RELAY.md).
+ *
+ * The TLS private key is written once, with O_EXCL and mode 0600, and read
+ * back only by the TLS context; nothing else of it is ever stored.
+ * Enrollment codes are stored as SHA-256 hashes, never in clear.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+
+#include "../common/sberr.h"
+#include "../proto/proto.h"
+#include "relay.h"
+#include "store.h"
+
+void
+relay_log(const char *fmt, ...)
+{
+	char ts[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	va_list ap;
+
+	gmtime_r(&now, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	flockfile(stderr);
+	fprintf(stderr, "%s sealbox-relay: ", ts);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	funlockfile(stderr);
+}
+
+void
+relay_config_defaults(struct relay_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	relay_parse_hostport(RELAY_DEFAULT_LISTEN, cfg->host, &cfg->port);
+	cfg->inline_limit = RELAY_DEFAULT_INLINE;
+	cfg->retention_days = RELAY_DEFAULT_RETENTION;
+	cfg->blob_max = RELAY_DEFAULT_BLOB_MAX;
+}
+
+static int
+parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *v)
+{
+	char *end;
+	unsigned long long x;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return SB_ERR_INVALID_ARG;
+	errno = 0;
+	x = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || x < min || x > max)
+		return SB_ERR_INVALID_ARG;
+	*v = x;
+	return SB_OK;
+}
+
+int
+relay_parse_hostport(const char *s, char host[RELAY_MAX_HOST + 1], uint16_t *port)
+{
+	const char *colon = strrchr(s, ':');
+	uint64_t p;
+	size_t hl;
+
+	host[0] = '\0';
+	*port = 0;
+	if (colon == NULL || colon == s)
+		return SB_ERR_INVALID_ARG;
+	hl = (size_t)(colon - s);
+	if (hl > RELAY_MAX_HOST || parse_u64(colon + 1, 1, 65535, &p) != SB_OK)
+		return SB_ERR_INVALID_ARG;
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	*port = (uint16_t)p;
+	return SB_OK;
+}
+
+static int
+path_join(char *out, size_t cap, const char *dir, const char *name)
+{
+	int n = snprintf(out, cap, "%s/%s", dir, name);
+
+	return n < 0 || (size_t)n >= cap ? SB_ERR_INVALID_ARG : SB_OK;
+}
+
+static int
+config_line(struct relay_config *cfg, char *line)
+{
+	char *eq = strchr(line, '='), *k = line, *v, *e;
+	uint64_t x;
+
+	if (eq == NULL)
+		return SB_ERR_CONFIG;
+	*eq = '\0';
+	v = eq + 1;
+	while (*k == ' ' || *k == '\t') k++;
+	for (e = eq; e > k && (e[-1] == ' ' || e[-1] == '\t'); e--) e[-1] = '\0';
+	while (*v == ' ' || *v == '\t') v++;
+	for (e = v + strlen(v); e > v && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' ||
+	    e[-1] == '\r'); e--) e[-1] = '\0';
+	if (strcmp(k, "listen") == 0)
+		return relay_parse_hostport(v, cfg->host, &cfg->port) == SB_OK ? SB_OK : SB_ERR_CONFIG;
+	if (strcmp(k, "inline_limit") == 0) {
+		if (parse_u64(v, 0, 1u << 20, &x) != SB_OK || (x != 4096 && x != 16384))
+			return SB_ERR_CONFIG;
+		cfg->inline_limit = (unsigned)x;
+		return SB_OK;
+	}
+	if (strcmp(k, "retention_days") == 0) {
+		if (parse_u64(v, 1, 3650, &x) != SB_OK)
+			return SB_ERR_CONFIG;
+		cfg->retention_days = (unsigned)x;
+		return SB_OK;
+	}
+	if (strcmp(k, "blob_max") == 0)
+		return parse_u64(v, 1, UINT64_MAX >> 1, &cfg->blob_max) == SB_OK ? SB_OK : SB_ERR_CONFIG;
+	return SB_ERR_CONFIG;
+}
+
+int
+relay_config_load(const char *datadir, struct relay_config *cfg)
+{
+	char path[PATH_MAX], line[512];
+	FILE *f;
+	int rc = SB_OK;
+
+	relay_config_defaults(cfg);
+	if (path_join(path, sizeof(path), datadir, "relay.conf") != SB_OK)
+		return SB_ERR_CONFIG;
+	if ((f = fopen(path, "re")) == NULL)
+		return SB_ERR_CONFIG;
+	while (rc == SB_OK && fgets(line, sizeof(line), f) != NULL) {
+		if (line[0] == '#' || line[0] == '\n')
+			continue;
+		rc = config_line(cfg, line);
+	}
+	fclose(f);
+	return rc;
+}
+
+int
+relay_config_save(const char *datadir, const struct relay_config *cfg)
+{
+	char path[PATH_MAX];
+	FILE *f;
+	int fd, rc;
+
+	if (path_join(path, sizeof(path), datadir, "relay.conf") != SB_OK)
+		return SB_ERR_INVALID_ARG;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return errno == EEXIST ? SB_ERR_EXISTS : SB_ERR_SYSTEM;
+	if ((f = fdopen(fd, "w")) == NULL) {
+		close(fd);
+		return SB_ERR_SYSTEM;
+	}
+	fprintf(f, "# sealbox-relay configuration, written by `sealbox-relay init`.\n"
+	    "listen = %s:%u\ninline_limit = %u\nretention_days = %u\nblob_max = %llu\n",
+	    cfg->host, cfg->port, cfg->inline_limit, cfg->retention_days,
+	    (unsigned long long)cfg->blob_max);
+	rc = fflush(f) == 0 && fsync(fd) == 0 ? SB_OK : SB_ERR_SYSTEM;
+	fclose(f);
+	return rc;
+}
+
+/* ---- TLS key and certificate --------------------------------------------- */
+
+static int
+write_pem_key(const char *path, EVP_PKEY *pk)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	BIO *b;
+	int ok;
+
+	if (fd < 0)
+		return errno == EEXIST ? SB_ERR_EXISTS : SB_ERR_SYSTEM;
+	if ((b = BIO_new_fd(fd, BIO_NOCLOSE)) == NULL) {
+		close(fd);
+		return SB_ERR_CRYPTO;
+	}
+	ok = PEM_write_bio_PrivateKey(b, pk, NULL, NULL, 0, NULL, NULL) == 1 &&
+	    BIO_flush(b) == 1;
+	BIO_free(b);
+	if (ok && fsync(fd) != 0)
+		ok = 0;
+	close(fd);
+	return ok ? SB_OK : SB_ERR_CRYPTO;
+}
+
+static int
+write_pem_cert(const char *path, X509 *x)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	BIO *b;
+	int ok;
+
+	if (fd < 0)
+		return errno == EEXIST ? SB_ERR_EXISTS : SB_ERR_SYSTEM;
+	if ((b = BIO_new_fd(fd, BIO_NOCLOSE)) == NULL) {
+		close(fd);
+		return SB_ERR_CRYPTO;
+	}
+	ok = PEM_write_bio_X509(b, x) == 1 && BIO_flush(b) == 1;
+	BIO_free(b);
+	if (ok && fsync(fd) != 0)
+		ok = 0;
+	close(fd);
+	return ok ? SB_OK : SB_ERR_CRYPTO;
+}
+
+static X509 *
+make_cert(EVP_PKEY *pk)
+{
+	X509 *x = X509_new();
+	X509_NAME *name;
+	uint64_t serial;
+
+	if (x == NULL)
+		return NULL;
+	if (RAND_bytes((unsigned char *)&serial, sizeof(serial)) != 1)
+		goto fail;
+	serial >>= 1;   /* a positive INTEGER */
+	name = X509_get_subject_name(x);
+	if (X509_set_version(x, X509_VERSION_3) != 1 ||
+	    ASN1_INTEGER_set_uint64(X509_get_serialNumber(x), serial | 1) != 1 ||
+	    X509_gmtime_adj(X509_getm_notBefore(x), -3600) == NULL ||
+	    X509_gmtime_adj(X509_getm_notAfter(x), 10L * 365 * 86400) == NULL ||
+	    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+	        (const unsigned char *)"sealbox-relay", -1, -1, 0) != 1 ||
+	    X509_set_issuer_name(x, name) != 1 ||
+	    X509_set_pubkey(x, pk) != 1 ||
+	    X509_sign(x, pk, EVP_sha256()) <= 0)
+		goto fail;
+	return x;
+fail:
+	X509_free(x);
+	return NULL;
+}
+
+static int
+cert_fp(X509 *x, uint8_t fp[RELAY_FP_LEN])
+{
+	unsigned int n = 0;
+
+	if (X509_digest(x, EVP_sha256(), fp, &n) != 1 || n != RELAY_FP_LEN)
+		return SB_ERR_CRYPTO;
+	return SB_OK;
+}
+
+int
+relay_tls_create(const char *datadir, uint8_t fp[RELAY_FP_LEN])
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	EVP_PKEY *pk;
+	X509 *x = NULL;
+	int rc;
+
+	if (path_join(dir, sizeof(dir), datadir, "tls") != SB_OK)
+		return SB_ERR_INVALID_ARG;
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return SB_ERR_SYSTEM;
+	if ((pk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) == NULL)
+		return SB_ERR_CRYPTO;
+	rc = (x = make_cert(pk)) == NULL ? SB_ERR_CRYPTO : SB_OK;
+	if (rc == SB_OK)
+		rc = path_join(path, sizeof(path), dir, "key.pem");
+	if (rc == SB_OK)
+		rc = write_pem_key(path, pk);
+	if (rc == SB_OK)
+		rc = path_join(path, sizeof(path), dir, "cert.pem");
+	if (rc == SB_OK)
+		rc = write_pem_cert(path, x);
+	if (rc == SB_OK)
+		rc = cert_fp(x, fp);
+	X509_free(x);
+	EVP_PKEY_free(pk);
+	return rc;
+}
+
+int
+relay_tls_fingerprint(const char *datadir, uint8_t fp[RELAY_FP_LEN])
+{
+	char path[PATH_MAX];
+	FILE *f;
+	X509 *x;
+	int rc;
+
+	if (path_join(path, sizeof(path), datadir, "tls/cert.pem") != SB_OK)
+		return SB_ERR_INVALID_ARG;
+	if ((f = fopen(path, "re")) == NULL)
+		return SB_ERR_CONFIG;
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (x == NULL)
+		return SB_ERR_CONFIG;
+	rc = cert_fp(x, fp);
+	X509_free(x);
+	return rc;
+}
+
+/* ---- init and invite ----------------------------------------------------- */
+
+static int
+open_store(const char *datadir, struct relay_store **s)
+{
+	char path[PATH_MAX];
+
+	if (path_join(path, sizeof(path), datadir, "relay.db") != SB_OK)
+		return SB_ERR_INVALID_ARG;
+	return relay_store_open_sqlite(path, s);
+}
+
+int
+relay_init(const char *datadir, const struct relay_config *cfg, uint8_t fp[RELAY_FP_LEN])
+{
+	char path[PATH_MAX];
+	struct relay_store *s;
+	struct stat st;
+	int rc;
+
+	if (mkdir(datadir, 0700) != 0 && errno != EEXIST)
+		return SB_ERR_SYSTEM;
+	if (path_join(path, sizeof(path), datadir, "relay.conf") != SB_OK)
+		return SB_ERR_INVALID_ARG;
+	if (stat(path, &st) == 0)
+		return SB_ERR_EXISTS;
+	if (path_join(path, sizeof(path), datadir, "blobs") != SB_OK ||
+	    (mkdir(path, 0700) != 0 && errno != EEXIST))
+		return SB_ERR_SYSTEM;
+	if (path_join(path, sizeof(path), datadir, "blobs/tmp") != SB_OK ||
+	    (mkdir(path, 0700) != 0 && errno != EEXIST))
+		return SB_ERR_SYSTEM;
+	if ((rc = relay_tls_create(datadir, fp)) != SB_OK)
+		return rc;
+	if ((rc = open_store(datadir, &s)) != SB_OK)
+		return rc;
+	relay_store_close(s);
+	/* The config goes last: its presence means "initialised". */
+	return relay_config_save(datadir, cfg);
+}
+
+int
+relay_invite(const char *datadir, const char *address, char code[RELAY_CODE_MAX])
+{
+	static const char hex[] = "0123456789abcdef";
+	struct relay_config cfg;
+	struct relay_store *s;
+	uint8_t rnd[10], hash[RELAY_CODE_HASH_LEN];
+	size_t i, o = 0;
+	int rc;
+
+	code[0] = '\0';
+	if (proto_address_valid((const uint8_t *)address, strlen(address)) != SB_OK)
+		return SB_ERR_INVALID_ARG;
+	if ((rc = relay_config_load(datadir, &cfg)) != SB_OK)
+		return rc;
+	/* 80 random bits, shown as 5 groups of 4 hex digits.  Single use and
+	 * tried at most a few times per connection, so 80 bits is ample. */
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return SB_ERR_CRYPTO;
+	for (i = 0; i < sizeof(rnd); i++) {
+		if (i > 0 && i % 2 == 0)
+			code[o++] = '-';
+		code[o++] = hex[rnd[i] >> 4];
+		code[o++] = hex[rnd[i] & 15];
+	}
+	code[o] = '\0';
+	OPENSSL_cleanse(rnd, sizeof(rnd));
+	if (EVP_Digest(code, o, hash, NULL, EVP_sha256(), NULL) != 1)
+		return SB_ERR_CRYPTO;
+	if ((rc = open_store(datadir, &s)) != SB_OK)
+		return rc;
+	rc = s->ops->invite_add(s, address, hash, (uint64_t)time(NULL));
+	relay_store_close(s);
+	if (rc != SB_OK)
+		code[0] = '\0';
+	return rc;
+}

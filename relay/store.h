@@ -1,0 +1,128 @@
+/*
+ * store.h - the relay's durable state behind one function-pointer table
+ * (DESIGN.md section 5: "the storage sits behind one interface so a shared
+ * database can take its place").  The embedded backend is SQLite
+ * (store_sqlite.c); a networked one implements the same ops.
+ *
+ * The store keeps metadata and opaque payload bytes only: it never sees a
+ * plaintext, never interprets a payload, never touches blob contents (the
+ * blob files live in the blob folder, managed by relay/blob.c).  Every call
+ * that changes state is one transaction, durable when it returns SB_OK.
+ *
+ * Times are seconds since the epoch, passed in by the caller (the relay's
+ * clock, injectable in tests); the store never reads the clock itself.
+ */
+#ifndef SB_RELAY_STORE_H
+#define SB_RELAY_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../proto/proto.h"
+
+#define RELAY_CODE_HASH_LEN 32
+
+struct relay_device {
+	uint64_t id;
+	char address[SB_MAX_ADDRESS + 1];
+	char name[SB_MAX_DEVICE_NAME + 1];
+	uint8_t suite;
+	uint8_t identity[SB_MAX_IDENTITY];
+	size_t identity_len;
+	uint64_t created;
+};
+
+/* One queued message for one device.  payload is owned: relay_item_clear. */
+struct relay_item {
+	uint64_t id;
+	uint64_t device_id;
+	uint8_t msgid[PROTO_MSGID_LEN];
+	char sender[SB_MAX_ADDRESS + 1];
+	uint64_t sender_device;
+	uint64_t timestamp;
+	uint8_t *payload;
+	size_t payload_len;
+};
+
+/* One entry of a send batch; payload borrowed from the caller. */
+struct relay_batch_entry {
+	uint64_t device_id;
+	const uint8_t *payload;
+	size_t payload_len;
+};
+
+struct relay_store;
+
+struct relay_store_ops {
+	void (*close)(struct relay_store *s);
+
+	/* Records a one-time enrollment code (by its SHA-256) for address. */
+	int (*invite_add)(struct relay_store *s, const char *address,
+	    const uint8_t code_hash[RELAY_CODE_HASH_LEN], uint64_t now);
+	/*
+	 * Atomically consumes the code (it must be unused, for this address,
+	 * and created at or after not_before) and adds the device.  Returns
+	 * SB_ERR_ENROLL_CODE for a wrong, used or expired code, SB_ERR_TOO_BIG
+	 * when the address already has SB_MAX_DEVICES_PER_ADDR devices.
+	 */
+	int (*enroll)(struct relay_store *s, const char *address,
+	    const uint8_t code_hash[RELAY_CODE_HASH_LEN], uint64_t not_before,
+	    const char *name, uint8_t suite, const uint8_t *identity,
+	    size_t identity_len, uint64_t now, uint64_t *device_id);
+	/* SB_ERR_NOT_FOUND if no such device. */
+	int (*device_get)(struct relay_store *s, uint64_t id, struct relay_device *out);
+	/* All devices of address, ordered by id; *out is malloc'd (free()),
+	 * NULL with *n = 0 when there are none. */
+	int (*devices_of)(struct relay_store *s, const char *address,
+	    struct relay_device **out, size_t *n);
+	/* Removes the device and its queue (status rows become "removed"). */
+	int (*device_remove)(struct relay_store *s, uint64_t id);
+
+	/*
+	 * Queues one payload per entry, all or nothing, in one transaction.
+	 * SB_ERR_EXISTS if this sender device already used msgid.
+	 */
+	int (*batch_commit)(struct relay_store *s, const uint8_t msgid[PROTO_MSGID_LEN],
+	    const char *sender, uint64_t sender_device, uint64_t now,
+	    const struct relay_batch_entry *e, size_t n);
+	/* The oldest item of device with id > after and timestamp >= not_before;
+	 * SB_ERR_NOT_FOUND when there is none. */
+	int (*queue_next)(struct relay_store *s, uint64_t device_id, uint64_t after,
+	    uint64_t not_before, struct relay_item *out);
+	/* Deletes item if it belongs to device_id (else SB_ERR_NOT_FOUND) and
+	 * marks its status delivered. */
+	int (*queue_ack)(struct relay_store *s, uint64_t device_id, uint64_t item_id);
+	/* Per-device states of (sender_device, msgid); *out malloc'd. */
+	int (*status)(struct relay_store *s, uint64_t sender_device,
+	    const uint8_t msgid[PROTO_MSGID_LEN], struct proto_status_entry **out,
+	    size_t *n);
+	/* Deletes queue items older than item_cutoff (status -> expired), status
+	 * rows older than status_cutoff, invites older than item_cutoff. */
+	int (*expire)(struct relay_store *s, uint64_t item_cutoff,
+	    uint64_t status_cutoff, uint64_t *n_expired);
+
+	int (*blob_add)(struct relay_store *s, const char *uri, uint64_t size,
+	    uint64_t owner_device, uint64_t now);
+	/* SB_ERR_NOT_FOUND if unknown or created before not_before. */
+	int (*blob_get)(struct relay_store *s, const char *uri, uint64_t not_before,
+	    uint64_t *size);
+	/* Deletes records created before cutoff, calling gone(arg, uri) first
+	 * for each (so the caller unlinks the file). */
+	int (*blob_expire)(struct relay_store *s, uint64_t cutoff,
+	    void (*gone)(void *arg, const char *uri), void *arg);
+	/* Counts (tests and logs): queued items of a device (0 = all devices). */
+	int (*queue_count)(struct relay_store *s, uint64_t device_id, uint64_t *n);
+};
+
+struct relay_store {
+	const struct relay_store_ops *ops;
+};
+
+/* Opens (creating if needed) the SQLite store at path: WAL journal,
+ * synchronous=FULL.  Close with s->ops->close(s). */
+int  relay_store_open_sqlite(const char *path, struct relay_store **out);
+/* Closes any store; accepts NULL. */
+void relay_store_close(struct relay_store *s);
+void relay_item_clear(struct relay_item *it);
+
+#endif

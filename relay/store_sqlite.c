@@ -1,0 +1,619 @@
+/*
+ * store_sqlite.c - the embedded relay store (store.h) on SQLite.
+ *
+ * Durability: journal_mode=WAL with synchronous=FULL, so a COMMIT has been
+ * fsync'd to the WAL before sqlite3_step returns; "accepted" is only sent
+ * after that (DESIGN.md section 5).  busy_timeout lets `sealbox-relay
+ * invite` write while `serve` runs.  Every statement binds its parameters;
+ * no SQL is ever built from input.  Payloads are stored as opaque BLOBs.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "../common/sberr.h"
+#include "store.h"
+
+struct sqlite_store {
+	struct relay_store base;   /* first: the ops table */
+	sqlite3 *db;
+};
+
+static const char schema[] =
+	"CREATE TABLE IF NOT EXISTS invites ("
+	"  code_hash BLOB PRIMARY KEY, address TEXT NOT NULL,"
+	"  created INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE IF NOT EXISTS devices ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT, address TEXT NOT NULL,"
+	"  name TEXT NOT NULL, suite INTEGER NOT NULL, identity BLOB NOT NULL,"
+	"  created INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS devices_addr ON devices(address);"
+	"CREATE TABLE IF NOT EXISTS queue ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT, device_id INTEGER NOT NULL,"
+	"  msgid BLOB NOT NULL, sender TEXT NOT NULL, sender_device INTEGER NOT NULL,"
+	"  ts INTEGER NOT NULL, payload BLOB NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS queue_dev ON queue(device_id, id);"
+	"CREATE INDEX IF NOT EXISTS queue_ts ON queue(ts);"
+	"CREATE TABLE IF NOT EXISTS status ("
+	"  sender_device INTEGER NOT NULL, msgid BLOB NOT NULL,"
+	"  device_id INTEGER NOT NULL, item_id INTEGER NOT NULL,"
+	"  state INTEGER NOT NULL, ts INTEGER NOT NULL,"
+	"  PRIMARY KEY (sender_device, msgid, device_id));"
+	"CREATE INDEX IF NOT EXISTS status_item ON status(item_id);"
+	"CREATE INDEX IF NOT EXISTS status_ts ON status(ts);"
+	"CREATE TABLE IF NOT EXISTS blobs ("
+	"  uri TEXT PRIMARY KEY, size INTEGER NOT NULL, owner INTEGER NOT NULL,"
+	"  created INTEGER NOT NULL);";
+
+static sqlite3 *
+db_of(struct relay_store *s)
+{
+	return ((struct sqlite_store *)s)->db;
+}
+
+static int
+exec(sqlite3 *db, const char *sql)
+{
+	return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ?
+	    SB_OK : SB_ERR_STORAGE;
+}
+
+static int
+prep(sqlite3 *db, const char *sql, sqlite3_stmt **st)
+{
+	return sqlite3_prepare_v2(db, sql, -1, st, NULL) == SQLITE_OK ?
+	    SB_OK : SB_ERR_STORAGE;
+}
+
+/* Runs a statement that returns no rows; finalizes it. */
+static int
+run(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? SB_OK : SB_ERR_STORAGE;
+}
+
+static int
+begin(sqlite3 *db)
+{
+	/* IMMEDIATE takes the write lock up front, so a transaction never has
+	 * to be retried halfway through because another writer got in. */
+	return exec(db, "BEGIN IMMEDIATE");
+}
+
+static int
+end(sqlite3 *db, int rc)
+{
+	if (rc == SB_OK)
+		rc = exec(db, "COMMIT");
+	if (rc != SB_OK)
+		exec(db, "ROLLBACK");
+	return rc;
+}
+
+static void
+copy_text(char *dst, size_t cap, const unsigned char *src)
+{
+	size_t n = src == NULL ? 0 : strlen((const char *)src);
+
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(dst, src == NULL ? (const unsigned char *)"" : src, n);
+	dst[n] = '\0';
+}
+
+static void
+sq_close(struct relay_store *s)
+{
+	if (s == NULL)
+		return;
+	sqlite3_close(db_of(s));
+	free(s);
+}
+
+static int
+sq_invite_add(struct relay_store *s, const char *address,
+    const uint8_t code_hash[RELAY_CODE_HASH_LEN], uint64_t now)
+{
+	sqlite3_stmt *st;
+
+	if (prep(db_of(s), "INSERT INTO invites(code_hash,address,created) VALUES(?,?,?)",
+	    &st) != SB_OK)
+		return SB_ERR_STORAGE;
+	sqlite3_bind_blob(st, 1, code_hash, RELAY_CODE_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, address, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)now);
+	return run(st);
+}
+
+static int
+count_devices(sqlite3 *db, const char *address, int64_t *n)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (prep(db, "SELECT count(*) FROM devices WHERE address=?", &st) != SB_OK)
+		return SB_ERR_STORAGE;
+	sqlite3_bind_text(st, 1, address, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st) == SQLITE_ROW ? SB_OK : SB_ERR_STORAGE;
+	*n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int
+consume_code(sqlite3 *db, const char *address,
+    const uint8_t code_hash[RELAY_CODE_HASH_LEN], uint64_t not_before)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	/* One UPDATE both checks and consumes: address, unused, fresh. */
+	if (prep(db, "UPDATE invites SET used=1 WHERE code_hash=? AND address=?"
+	    " AND used=0 AND created>=?", &st) != SB_OK)
+		return SB_ERR_STORAGE;
+	sqlite3_bind_blob(st, 1, code_hash, RELAY_CODE_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, address, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)not_before);
+	if ((rc = run(st)) != SB_OK)
+		return rc;
+	return sqlite3_changes(db) == 1 ? SB_OK : SB_ERR_ENROLL_CODE;
+}
+
+static int
+sq_enroll(struct relay_store *s, const char *address,
+    const uint8_t code_hash[RELAY_CODE_HASH_LEN], uint64_t not_before,
+    const char *name, uint8_t suite, const uint8_t *identity,
+    size_t identity_len, uint64_t now, uint64_t *device_id)
+{
+	sqlite3 *db = db_of(s);
+	sqlite3_stmt *st;
+	int64_t have = 0;
+	int rc;
+
+	*device_id = 0;
+	if ((rc = begin(db)) != SB_OK)
+		return rc;
+	rc = consume_code(db, address, code_hash, not_before);
+	if (rc == SB_OK)
+		rc = count_devices(db, address, &have);
+	if (rc == SB_OK && have >= (int64_t)SB_MAX_DEVICES_PER_ADDR)
+		rc = SB_ERR_TOO_BIG;
+	if (rc == SB_OK)
+		rc = prep(db, "INSERT INTO devices(address,name,suite,identity,created)"
+		    " VALUES(?,?,?,?,?)", &st);
+	if (rc == SB_OK) {
+		sqlite3_bind_text(st, 1, address, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 3, suite);
+		sqlite3_bind_blob(st, 4, identity, (int)identity_len, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 5, (sqlite3_int64)now);
+		rc = run(st);
+	}
+	if (rc == SB_OK)
+		*device_id = (uint64_t)sqlite3_last_insert_rowid(db);
+	rc = end(db, rc);
+	if (rc != SB_OK)
+		*device_id = 0;
+	return rc;
+}
+
+static void
+row_to_device(sqlite3_stmt *st, struct relay_device *d)
+{
+	const void *idb = sqlite3_column_blob(st, 4);
+	size_t n = (size_t)sqlite3_column_bytes(st, 4);
+
+	memset(d, 0, sizeof(*d));
+	d->id = (uint64_t)sqlite3_column_int64(st, 0);
+	copy_text(d->address, sizeof(d->address), sqlite3_column_text(st, 1));
+	copy_text(d->name, sizeof(d->name), sqlite3_column_text(st, 2));
+	d->suite = (uint8_t)sqlite3_column_int(st, 3);
+	if (n > sizeof(d->identity))
+		n = 0;   /* cannot happen: enroll checks SB_MAX_IDENTITY */
+	if (n > 0)
+		memcpy(d->identity, idb, n);
+	d->identity_len = n;
+	d->created = (uint64_t)sqlite3_column_int64(st, 5);
+}
+
+#define DEVICE_COLS "id,address,name,suite,identity,created"
+
+static int
+sq_device_get(struct relay_store *s, uint64_t id, struct relay_device *out)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (prep(db_of(s), "SELECT " DEVICE_COLS " FROM devices WHERE id=?", &st) != SB_OK)
+		return SB_ERR_STORAGE;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		row_to_device(st, out);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? SB_OK : rc == SQLITE_DONE ? SB_ERR_NOT_FOUND : SB_ERR_STORAGE;
+}
+
+static int
+sq_devices_of(struct relay_store *s, const char *address,
+    struct relay_device **out, size_t *n)
+{
+	sqlite3_stmt *st;
+	struct relay_device *v;
+	size_t cnt = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	v = calloc(SB_MAX_DEVICES_PER_ADDR, sizeof(*v));
+	if (v == NULL)
+		return SB_ERR_ALLOC;
+	if (prep(db_of(s), "SELECT " DEVICE_COLS " FROM devices WHERE address=?"
+	    " ORDER BY id LIMIT ?", &st) != SB_OK) {
+		free(v);
+		return SB_ERR_STORAGE;
+	}
+	sqlite3_bind_text(st, 1, address, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, SB_MAX_DEVICES_PER_ADDR);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		row_to_device(st, &v[cnt++]);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE || cnt == 0) {
+		free(v);
+		return rc == SQLITE_DONE ? SB_OK : SB_ERR_STORAGE;
+	}
+	*out = v;
+	*n = cnt;
+	return SB_OK;
+}
+
+static int
+bind_run_id(sqlite3 *db, const char *sql, uint64_t id)
+{
+	sqlite3_stmt *st;
+
+	if (prep(db, sql, &st) != SB_OK)
+		return SB_ERR_STORAGE;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	return run(st);
+}
+
+static int
+sq_device_remove(struct relay_store *s, uint64_t id)
+{
+	sqlite3 *db = db_of(s);
+	int rc;
+
+	if ((rc = begin(db)) != SB_OK)
+		return rc;
+	rc = bind_run_id(db, "DELETE FROM devices WHERE id=?", id);
+	if (rc == SB_OK && sqlite3_changes(db) != 1)
+		rc = SB_ERR_NOT_FOUND;
+	if (rc == SB_OK)
+		rc = bind_run_id(db, "UPDATE status SET state=4 WHERE device_id=? AND state=1", id);
+	if (rc == SB_OK)
+		rc = bind_run_id(db, "DELETE FROM queue WHERE device_id=?", id);
+	return end(db, rc);
+}
+
+static int
+insert_entry(sqlite3 *db, sqlite3_stmt *qi, sqlite3_stmt *si,
+    const struct relay_batch_entry *e)
+{
+	sqlite3_int64 item;
+	int rc;
+
+	sqlite3_reset(qi);
+	sqlite3_bind_int64(qi, 1, (sqlite3_int64)e->device_id);
+	sqlite3_bind_blob(qi, 6, e->payload, (int)e->payload_len, SQLITE_STATIC);
+	if (sqlite3_step(qi) != SQLITE_DONE)
+		return SB_ERR_STORAGE;
+	item = sqlite3_last_insert_rowid(db);
+	sqlite3_reset(si);
+	sqlite3_bind_int64(si, 3, (sqlite3_int64)e->device_id);
+	sqlite3_bind_int64(si, 4, item);
+	rc = sqlite3_step(si);
+	if (rc == SQLITE_CONSTRAINT)
+		return SB_ERR_EXISTS;
+	return rc == SQLITE_DONE ? SB_OK : SB_ERR_STORAGE;
+}
+
+static int
+sq_batch_commit(struct relay_store *s, const uint8_t msgid[PROTO_MSGID_LEN],
+    const char *sender, uint64_t sender_device, uint64_t now,
+    const struct relay_batch_entry *e, size_t n)
+{
+	sqlite3 *db = db_of(s);
+	sqlite3_stmt *qi = NULL, *si = NULL;
+	size_t i;
+	int rc;
+
+	if ((rc = begin(db)) != SB_OK)
+		return rc;
+	rc = prep(db, "INSERT INTO queue(device_id,msgid,sender,sender_device,ts,payload)"
+	    " VALUES(?,?,?,?,?,?)", &qi);
+	if (rc == SB_OK)
+		rc = prep(db, "INSERT INTO status(sender_device,msgid,device_id,item_id,state,ts)"
+		    " VALUES(?,?,?,?,1,?)", &si);
+	if (rc == SB_OK) {
+		sqlite3_bind_blob(qi, 2, msgid, PROTO_MSGID_LEN, SQLITE_STATIC);
+		sqlite3_bind_text(qi, 3, sender, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(qi, 4, (sqlite3_int64)sender_device);
+		sqlite3_bind_int64(qi, 5, (sqlite3_int64)now);
+		sqlite3_bind_int64(si, 1, (sqlite3_int64)sender_device);
+		sqlite3_bind_blob(si, 2, msgid, PROTO_MSGID_LEN, SQLITE_STATIC);
+		sqlite3_bind_int64(si, 5, (sqlite3_int64)now);
+	}
+	for (i = 0; rc == SB_OK && i < n; i++)
+		rc = insert_entry(db, qi, si, &e[i]);
+	sqlite3_finalize(qi);
+	sqlite3_finalize(si);
+	/* A repeated (sender device, message id, device) hits the status
+	 * primary key: SB_ERR_EXISTS, and the whole batch rolls back. */
+	return end(db, rc);
+}
+
+static int
+sq_queue_next(struct relay_store *s, uint64_t device_id, uint64_t after,
+    uint64_t not_before, struct relay_item *out)
+{
+	sqlite3_stmt *st;
+	const void *p;
+	size_t n;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (prep(db_of(s), "SELECT id,msgid,sender,sender_device,ts,payload FROM queue"
+	    " WHERE device_id=? AND id>? AND ts>=? ORDER BY id LIMIT 1", &st) != SB_OK)
+		return SB_ERR_STORAGE;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)device_id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)after);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)not_before);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return rc == SQLITE_DONE ? SB_ERR_NOT_FOUND : SB_ERR_STORAGE;
+	}
+	out->id = (uint64_t)sqlite3_column_int64(st, 0);
+	out->device_id = device_id;
+	if (sqlite3_column_bytes(st, 1) == PROTO_MSGID_LEN)
+		memcpy(out->msgid, sqlite3_column_blob(st, 1), PROTO_MSGID_LEN);
+	copy_text(out->sender, sizeof(out->sender), sqlite3_column_text(st, 2));
+	out->sender_device = (uint64_t)sqlite3_column_int64(st, 3);
+	out->timestamp = (uint64_t)sqlite3_column_int64(st, 4);
+	p = sqlite3_column_blob(st, 5);
+	n = (size_t)sqlite3_column_bytes(st, 5);
+	out->payload = malloc(n > 0 ? n : 1);
+	if (out->payload == NULL) {
+		sqlite3_finalize(st);
+		return SB_ERR_ALLOC;
+	}
+	if (n > 0)
+		memcpy(out->payload, p, n);
+	out->payload_len = n;
+	sqlite3_finalize(st);
+	return SB_OK;
+}
+
+static int
+sq_queue_ack(struct relay_store *s, uint64_t device_id, uint64_t item_id)
+{
+	sqlite3 *db = db_of(s);
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = begin(db)) != SB_OK)
+		return rc;
+	rc = prep(db, "DELETE FROM queue WHERE id=? AND device_id=?", &st);
+	if (rc == SB_OK) {
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)item_id);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)device_id);
+		rc = run(st);
+	}
+	if (rc == SB_OK && sqlite3_changes(db) != 1)
+		rc = SB_ERR_NOT_FOUND;
+	if (rc == SB_OK)
+		rc = bind_run_id(db, "UPDATE status SET state=2 WHERE item_id=?", item_id);
+	return end(db, rc);
+}
+
+static int
+sq_status(struct relay_store *s, uint64_t sender_device,
+    const uint8_t msgid[PROTO_MSGID_LEN], struct proto_status_entry **out, size_t *n)
+{
+	sqlite3_stmt *st;
+	struct proto_status_entry *v;
+	size_t cnt = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	v = calloc(SB_MAX_STATUS_DEVICES, sizeof(*v));
+	if (v == NULL)
+		return SB_ERR_ALLOC;
+	if (prep(db_of(s), "SELECT device_id,state FROM status WHERE sender_device=?"
+	    " AND msgid=? ORDER BY device_id LIMIT ?", &st) != SB_OK) {
+		free(v);
+		return SB_ERR_STORAGE;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)sender_device);
+	sqlite3_bind_blob(st, 2, msgid, PROTO_MSGID_LEN, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, SB_MAX_STATUS_DEVICES);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		v[cnt].device_id = (uint64_t)sqlite3_column_int64(st, 0);
+		v[cnt].state = (uint8_t)sqlite3_column_int(st, 1);
+		cnt++;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE || cnt == 0) {
+		free(v);
+		return rc == SQLITE_DONE ? SB_ERR_NOT_FOUND : SB_ERR_STORAGE;
+	}
+	*out = v;
+	*n = cnt;
+	return SB_OK;
+}
+
+static int
+sq_expire(struct relay_store *s, uint64_t item_cutoff, uint64_t status_cutoff,
+    uint64_t *n_expired)
+{
+	sqlite3 *db = db_of(s);
+	int rc;
+
+	*n_expired = 0;
+	if ((rc = begin(db)) != SB_OK)
+		return rc;
+	rc = bind_run_id(db, "UPDATE status SET state=3 WHERE state=1 AND item_id IN"
+	    " (SELECT id FROM queue WHERE ts<?)", item_cutoff);
+	if (rc == SB_OK)
+		rc = bind_run_id(db, "DELETE FROM queue WHERE ts<?", item_cutoff);
+	if (rc == SB_OK)
+		*n_expired = (uint64_t)sqlite3_changes(db);
+	if (rc == SB_OK)
+		rc = bind_run_id(db, "DELETE FROM status WHERE ts<?", status_cutoff);
+	if (rc == SB_OK)
+		rc = bind_run_id(db, "DELETE FROM invites WHERE created<?", item_cutoff);
+	rc = end(db, rc);
+	if (rc != SB_OK)
+		*n_expired = 0;
+	return rc;
+}
+
+static int
+sq_blob_add(struct relay_store *s, const char *uri, uint64_t size,
+    uint64_t owner_device, uint64_t now)
+{
+	sqlite3_stmt *st;
+
+	if (prep(db_of(s), "INSERT INTO blobs(uri,size,owner,created) VALUES(?,?,?,?)",
+	    &st) != SB_OK)
+		return SB_ERR_STORAGE;
+	sqlite3_bind_text(st, 1, uri, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)size);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)owner_device);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)now);
+	return run(st);
+}
+
+static int
+sq_blob_get(struct relay_store *s, const char *uri, uint64_t not_before,
+    uint64_t *size)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*size = 0;
+	if (prep(db_of(s), "SELECT size FROM blobs WHERE uri=? AND created>=?", &st) != SB_OK)
+		return SB_ERR_STORAGE;
+	sqlite3_bind_text(st, 1, uri, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)not_before);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*size = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? SB_OK : rc == SQLITE_DONE ? SB_ERR_NOT_FOUND : SB_ERR_STORAGE;
+}
+
+static int
+sq_blob_expire(struct relay_store *s, uint64_t cutoff,
+    void (*gone)(void *arg, const char *uri), void *arg)
+{
+	sqlite3 *db = db_of(s);
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = begin(db)) != SB_OK)
+		return rc;
+	rc = prep(db, "SELECT uri FROM blobs WHERE created<?", &st);
+	if (rc == SB_OK) {
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)cutoff);
+		while (sqlite3_step(st) == SQLITE_ROW)
+			gone(arg, (const char *)sqlite3_column_text(st, 0));
+		sqlite3_finalize(st);
+		rc = bind_run_id(db, "DELETE FROM blobs WHERE created<?", cutoff);
+	}
+	return end(db, rc);
+}
+
+static int
+sq_queue_count(struct relay_store *s, uint64_t device_id, uint64_t *n)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*n = 0;
+	if (prep(db_of(s), device_id == 0 ? "SELECT count(*) FROM queue WHERE ?=0" :
+	    "SELECT count(*) FROM queue WHERE device_id=?", &st) != SB_OK)
+		return SB_ERR_STORAGE;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)device_id);
+	rc = sqlite3_step(st) == SQLITE_ROW ? SB_OK : SB_ERR_STORAGE;
+	*n = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static const struct relay_store_ops sqlite_ops = {
+	.close = sq_close,
+	.invite_add = sq_invite_add,
+	.enroll = sq_enroll,
+	.device_get = sq_device_get,
+	.devices_of = sq_devices_of,
+	.device_remove = sq_device_remove,
+	.batch_commit = sq_batch_commit,
+	.queue_next = sq_queue_next,
+	.queue_ack = sq_queue_ack,
+	.status = sq_status,
+	.expire = sq_expire,
+	.blob_add = sq_blob_add,
+	.blob_get = sq_blob_get,
+	.blob_expire = sq_blob_expire,
+	.queue_count = sq_queue_count,
+};
+
+int
+relay_store_open_sqlite(const char *path, struct relay_store **out)
+{
+	struct sqlite_store *s;
+
+	*out = NULL;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return SB_ERR_ALLOC;
+	s->base.ops = &sqlite_ops;
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_busy_timeout(s->db, 5000);
+	if (exec(s->db, "PRAGMA journal_mode=WAL") != SB_OK ||
+	    exec(s->db, "PRAGMA synchronous=FULL") != SB_OK ||
+	    exec(s->db, schema) != SB_OK)
+		goto fail;
+	*out = &s->base;
+	return SB_OK;
+fail:
+	sqlite3_close(s->db);
+	free(s);
+	return SB_ERR_STORAGE;
+}
+
+void
+relay_store_close(struct relay_store *s)
+{
+	if (s != NULL)
+		s->ops->close(s);
+}
+
+void
+relay_item_clear(struct relay_item *it)
+{
+	if (it == NULL)
+		return;
+	free(it->payload);
+	memset(it, 0, sizeof(*it));
+}
