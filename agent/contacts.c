@@ -68,7 +68,6 @@ struct prop {
 	unsigned types;     /* CONTACTS_TYPE_* */
 	enum encoding enc;
 	enum charset cs;
-	int uri;            /* VALUE=uri */
 };
 
 /* The card being read. */
@@ -265,15 +264,17 @@ next_logical(struct parser *ps)
 		return rc;
 	for (;;) {
 		peek = ps->r;
-		if (sb_get_u8(&peek, &b) == SB_OK && is_ws(b)) {
-			/* RFC 6350 3.2: CRLF plus one white space is removed. */
-			next_physical(ps, &phys);
-			rc = line_append(ps, phys.p + 1, phys.n - 1);
-		} else if (!ps->oversize && qp_soft_break(&ps->line) &&
-		    sb_reader_remaining(&ps->r) > 0) {
+		if (sb_reader_remaining(&ps->r) > 0 && !ps->oversize &&
+		    qp_soft_break(&ps->line)) {
+			/* The soft break first: after "=" CRLF the next line is
+			 * all content, a leading space included. */
 			sb_buf_truncate(&ps->line, ps->line.len - 1);
 			next_physical(ps, &phys);
 			rc = line_append(ps, phys.p, phys.n);
+		} else if (sb_get_u8(&peek, &b) == SB_OK && is_ws(b)) {
+			/* RFC 6350 3.2: CRLF plus one white space is removed. */
+			next_physical(ps, &phys);
+			rc = line_append(ps, phys.p + 1, phys.n - 1);
 		} else {
 			return 1;
 		}
@@ -369,9 +370,9 @@ apply_param(struct prop *pr, struct span pname, struct span v)
 		apply_encoding(pr, v);
 	} else if (span_is(pname, "CHARSET")) {
 		apply_charset(pr, v);
-	} else if (span_is(pname, "VALUE")) {
-		pr->uri = span_is(v, "uri");
 	}
+	/* VALUE=uri needs nothing: a TEL value is read as a tel: URI whenever
+	 * it starts with "tel:", and any other URI is not a phone number. */
 }
 
 /* ";NAME=v1,v2" or ";v" (the ';' already consumed), up to ';' or ':'. */
@@ -645,10 +646,15 @@ name_from_n(struct parser *ps, char **out)
 	return rc;
 }
 
-/* A name property (FN, N or ORG): the first of each kind wins. */
+enum name_prop { NAME_FN, NAME_N, NAME_ORG };
+
+/* A name property: the first of each kind wins. */
 static int
-take_name(struct parser *ps, const struct prop *pr, char **slot, int is_n)
+take_name(struct parser *ps, const struct prop *pr, enum name_prop which)
 {
+	struct pending *pc = &ps->card;
+	char **slot = which == NAME_FN ? &pc->fn : which == NAME_N ? &pc->n :
+	    &pc->org;
 	struct sb_reader r;
 	int rc;
 
@@ -656,11 +662,11 @@ take_name(struct parser *ps, const struct prop *pr, char **slot, int is_n)
 		return SB_OK;
 	if ((rc = decode_value(ps, pr)) != SB_OK)
 		return rc == SB_ERR_FORMAT ? SB_OK : rc;
-	if (is_n)
+	if (which == NAME_N)
 		return name_from_n(ps, slot);
 	sb_reader_init(&r, ps->tmp.d, ps->tmp.len);
 	/* ORG is structured too (org;unit): its first component names it. */
-	*slot = text_value(&r, slot == &ps->card.org ? ';' : 0, &rc);
+	*slot = text_value(&r, which == NAME_ORG ? ';' : 0, &rc);
 	return rc;
 }
 
@@ -810,11 +816,11 @@ handle_line(struct parser *ps)
 		return SB_OK;
 	}
 	if (span_is(pr.name, "FN"))
-		return take_name(ps, &pr, &pc->fn, 0);
+		return take_name(ps, &pr, NAME_FN);
 	if (span_is(pr.name, "N"))
-		return take_name(ps, &pr, &pc->n, 1);
+		return take_name(ps, &pr, NAME_N);
 	if (span_is(pr.name, "ORG"))
-		return take_name(ps, &pr, &pc->org, 0);
+		return take_name(ps, &pr, NAME_ORG);
 	if (span_is(pr.name, "EMAIL"))
 		return take_address(ps, &pr, 0);
 	if (span_is(pr.name, "TEL"))

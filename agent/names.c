@@ -430,6 +430,13 @@ trim_cut(struct sink *s)
 		s->len--;
 }
 
+static int
+only_dots_or_space(const char *in, size_t len)
+{
+	trim(&in, &len);
+	return only_dots(in, len);
+}
+
 static void
 sanitize(const char *in, size_t len, size_t max, int keep_leading_dot,
     char *out)
@@ -769,12 +776,13 @@ names_inbox_folder(const struct contacts *contacts, const char *sender,
 		return SB_ERR_INVALID_ARG;
 	name = contacts_lookup_address(contacts, sender);
 	if (name != NULL) {
-		sanitize(name, strlen(name), NAMES_NAME_MAX, 0, out);
-		len = strlen(out);
+		len = strlen(name);
+		sanitize(name, len, NAMES_NAME_MAX, 0, out);
 		/* A card named "carol@example.com" holding dave's address must
-		 * not file dave's messages where carol's would go. */
-		if (names_kind(out, len) == NAMES_NOT_ADDRESS ||
-		    strcmp(out, sender) == 0)
+		 * not file dave's messages where carol's would go; a name that
+		 * is only dots says less than the address. */
+		if ((names_kind(out, strlen(out)) == NAMES_NOT_ADDRESS ||
+		    strcmp(out, sender) == 0) && !only_dots_or_space(name, len))
 			return SB_OK;
 	}
 	/* Canonical addresses are at most NAMES_ADDR_MAX < out_size bytes. */

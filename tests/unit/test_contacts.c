@@ -320,13 +320,21 @@ test_contacts_folding_and_escapes(void **state)
 	    "BEGIN:VCARD\r\n"
 	    "VERSION:4.0\r\n"
 	    "FN:Two\\nLines\r\n"
+	    "END:VCARD\r\n"
+	    "BEGIN:VCARD\r\n"
+	    "VERSION:2.1\r\n"
+	    "FN;ENCODING=QUOTED-PRINTABLE:Soft=\r\n"
+	    " Break=\r\n"
+	    "=3D\r\n"
 	    "END:VCARD\r\n");
 	const char *want[] = { "folded@example.com" };
 
 	(void)state;
-	assert_int_equal(contacts_count(c), 2);
+	assert_int_equal(contacts_count(c), 3);
 	assert_string_equal(contacts_card_name(c, 0),
 	    "Back\\slash; Semi, Comma");
+	/* after a quoted-printable soft break the next line is all content */
+	assert_string_equal(contacts_card_name(c, 2), "Soft Break=");
 	check_lookup(c, "Back\\slash; Semi, Comma", want, 1);
 	assert_string_equal(contacts_card_name(c, 1), "Two\nLines");
 	assert_int_equal(contacts_card_addr_count(c, 1), 0);

@@ -164,11 +164,13 @@ book(void)
 	    "BEGIN:VCARD\nVERSION:3.0\nFN:carol@example.org\n"
 	    "EMAIL:dave@example.com\nEND:VCARD\n"
 	    "BEGIN:VCARD\nVERSION:3.0\nFN:.hidden\xe2\x80\xae"
-	    "txt.exe\nEMAIL:mallory@example.com\nEND:VCARD\n";
+	    "txt.exe\nEMAIL:mallory@example.com\nEND:VCARD\n"
+	    "BEGIN:VCARD\nVERSION:3.0\nFN: .. \nEMAIL:dots@example.com\n"
+	    "END:VCARD\n";
 	struct contacts *c = NULL;
 
 	assert_int_equal(contacts_parse(vcf, sizeof(vcf) - 1, &c), SB_OK);
-	assert_int_equal(contacts_count(c), 7);
+	assert_int_equal(contacts_count(c), 8);
 	return c;
 }
 
@@ -339,6 +341,10 @@ test_names_inbox_folder(void **state)
 	assert_int_equal(names_inbox_folder(c, "mallory@example.com", out,
 	    sizeof(out)), SB_OK);
 	assert_string_equal(out, "_hidden_txt.exe");
+	/* a name of only dots: the address says more */
+	assert_int_equal(names_inbox_folder(c, "dots@example.com", out,
+	    sizeof(out)), SB_OK);
+	assert_string_equal(out, "dots@example.com");
 	assert_int_equal(names_inbox_folder(NULL, "bob@example.com", out,
 	    sizeof(out)), SB_OK);
 	assert_string_equal(out, "bob@example.com");
