@@ -597,7 +597,7 @@ test_contacts_truncated_at_every_byte(void **state)
 	}
 }
 
-/* xorshift32: deterministic corruption without libc rand(). */
+/* xorshift32: deterministic corruption, no libc generator. */
 static uint32_t
 next_rand(uint32_t *s)
 {
