@@ -1139,6 +1139,8 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		session_close(s, "out of memory");
 		return;
 	}
+	/* A client that just closes its socket is "peer closed", not a TLS error. */
+	bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
 	bufferevent_setcb(s->bev, read_cb, write_cb, event_cb, s);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, IN_HIGH);
 	bufferevent_setwatermark(s->bev, EV_WRITE, OUT_LOW, 0);

@@ -1,0 +1,1484 @@
+/*
+ * client.c - the agent-side relay client (see client.h for the threading
+ * model).  One I/O thread owns the libevent loop and the connection; caller
+ * threads queue requests under c->lock and sleep on c->cond.
+ *
+ * Locking: c->lock guards the request lists, the connection state and the
+ * blob streaming pointers.  The I/O thread holds it while it touches any of
+ * those and drops it only around the push callback.  Caller threads never
+ * touch the bufferevent.
+ *
+ * Never logs or stores a payload; never loads keys (the signing key is lent
+ * by the caller).  Every frame is cut and decoded with proto/.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "../common/sberr.h"
+#include "client.h"
+
+#define OUT_HIGH        (256u * 1024u)
+#define OUT_LOW         (64u * 1024u)
+#define IN_HIGH         (SB_MAX_FRAME + SB_MAX_BLOB_CHUNK + 64u)
+#define SEND_ROUNDS     3
+
+enum conn_state {
+	ST_DOWN,         /* no connection (a reconnect timer may be armed) */
+	ST_TLS,          /* TCP/TLS in progress, no HELLO yet */
+	ST_CONNECTED,    /* HELLO received, not authenticated */
+	ST_AUTHING,      /* AUTH sent */
+	ST_AUTHED,
+	ST_FAILED,       /* the relay refused our device: no more reconnects */
+};
+
+enum need { NEED_AUTH, NEED_UNAUTH };
+
+struct req {
+	uint32_t rid;
+	enum need need;
+	uint8_t type;
+	struct sb_buf frame;            /* built by the caller, or at send time */
+	/* REGISTER is built on the I/O thread (it signs the session's challenge). */
+	char reg_address[SB_MAX_ADDRESS + 1];
+	char reg_code[SB_MAX_CODE + 1];
+	char reg_name[SB_MAX_DEVICE_NAME + 1];
+	uint8_t *reg_identity;
+	size_t reg_identity_len;
+	uint8_t reg_suite;
+	int detached;                   /* nobody waits: free when answered */
+	int done, rc;
+	uint8_t *resp;                  /* a copy of the answer frame */
+	size_t resp_len;
+	struct timespec progress;       /* last sign of life (blob streaming) */
+	/* blob streaming */
+	int fd;
+	uint64_t left;
+	struct req *next;
+};
+
+struct client {
+	struct client_config cfg;
+	char *relay, *address;
+	char host[256], port[8];
+	pthread_t thread;
+	int thread_started;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct event_base *base;
+	struct event *wake_ev, *retry_ev, *ping_ev;
+	SSL_CTX *ctx;
+	struct bufferevent *bev;
+	enum conn_state state;
+	int last_err;
+	int stopping;
+	int reset_requested;
+	unsigned backoff_ms;
+	uint32_t next_rid;
+	uint8_t challenge[PROTO_CHALLENGE_LEN];
+	uint8_t exporter[PROTO_EXPORTER_LEN];
+	uint32_t auth_rid;
+	struct req *pending, *inflight;
+	struct req *upload, *download;  /* streaming now (also in inflight) */
+	int in_push_cb;
+	pthread_t io_thread_id;
+};
+
+static pthread_once_t evthread_once = PTHREAD_ONCE_INIT;
+
+static void
+evthread_init(void)
+{
+	evthread_use_pthreads();
+}
+
+static void
+mono_now(struct timespec *ts)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+}
+
+static long long
+ms_since(const struct timespec *t)
+{
+	struct timespec n;
+
+	mono_now(&n);
+	return (long long)(n.tv_sec - t->tv_sec) * 1000 + (n.tv_nsec - t->tv_nsec) / 1000000;
+}
+
+int
+client_parse_fingerprint(const char *hex, uint8_t fp[CLIENT_FP_LEN])
+{
+	size_t o = 0;
+	int hi = -1;
+
+	for (; *hex != '\0'; hex++) {
+		int v;
+
+		if (*hex == ':')
+			continue;
+		if (*hex >= '0' && *hex <= '9') v = *hex - '0';
+		else if (*hex >= 'a' && *hex <= 'f') v = *hex - 'a' + 10;
+		else if (*hex >= 'A' && *hex <= 'F') v = *hex - 'A' + 10;
+		else return SB_ERR_INVALID_ARG;
+		if (hi < 0) {
+			hi = v;
+			continue;
+		}
+		if (o == CLIENT_FP_LEN)
+			return SB_ERR_INVALID_ARG;
+		fp[o++] = (uint8_t)(hi << 4 | v);
+		hi = -1;
+	}
+	return o == CLIENT_FP_LEN && hi < 0 ? SB_OK : SB_ERR_INVALID_ARG;
+}
+
+/* ---- request bookkeeping (c->lock held) ---------------------------------- */
+
+static void
+req_free(struct req *r)
+{
+	if (r == NULL)
+		return;
+	sb_buf_free(&r->frame);
+	free(r->reg_identity);
+	free(r->resp);
+	OPENSSL_cleanse(r->reg_code, sizeof(r->reg_code));
+	free(r);
+}
+
+static void
+unlink_req(struct req **list, struct req *r)
+{
+	for (; *list != NULL; list = &(*list)->next)
+		if (*list == r) {
+			*list = r->next;
+			r->next = NULL;
+			return;
+		}
+}
+
+static void
+append(struct req **list, struct req *r)
+{
+	while (*list != NULL)
+		list = &(*list)->next;
+	r->next = NULL;
+	*list = r;
+}
+
+/* Completes r (already unlinked from every list). */
+static void
+finish(struct client *c, struct req *r, int rc)
+{
+	if (c->upload == r)
+		c->upload = NULL;
+	if (c->download == r)
+		c->download = NULL;
+	r->rc = rc;
+	r->done = 1;
+	if (r->detached)
+		req_free(r);
+	else
+		pthread_cond_broadcast(&c->cond);
+}
+
+static struct req *
+find_inflight(struct client *c, uint32_t rid)
+{
+	struct req *r;
+
+	for (r = c->inflight; r != NULL; r = r->next)
+		if (r->rid == rid)
+			return r;
+	return NULL;
+}
+
+/* ---- connection ----------------------------------------------------------- */
+
+static void conn_drop(struct client *c, int err);
+static void flush_pending(struct client *c);
+
+static int
+out_len(struct client *c)
+{
+	return (int)evbuffer_get_length(bufferevent_get_output(c->bev));
+}
+
+static int
+verify_pin(X509_STORE_CTX *xs, void *arg)
+{
+	struct client *c = arg;
+	X509 *leaf = X509_STORE_CTX_get0_cert(xs);
+	uint8_t fp[CLIENT_FP_LEN];
+	unsigned int n = 0;
+
+	/* Pinning replaces PKI validation: only the relay's own cert passes. */
+	if (leaf == NULL || X509_digest(leaf, EVP_sha256(), fp, &n) != 1 ||
+	    n != CLIENT_FP_LEN || CRYPTO_memcmp(fp, c->cfg.fingerprint, CLIENT_FP_LEN) != 0) {
+		c->last_err = SB_ERR_TLS;
+		X509_STORE_CTX_set_error(xs, X509_V_ERR_CERT_REJECTED);
+		return 0;
+	}
+	return 1;
+}
+
+static int
+write_frame(struct client *c, const struct sb_buf *b)
+{
+	return bufferevent_write(c->bev, b->d, b->len) == 0 ? SB_OK : SB_ERR_ALLOC;
+}
+
+static void
+send_auth(struct client *c)
+{
+	struct sb_buf tr = SB_BUF_INIT, sig = SB_BUF_INIT, out = SB_BUF_INIT;
+	struct proto_msg m;
+	int rc;
+
+	proto_auth_transcript(c->exporter, c->challenge, c->cfg.device_id, &tr);
+	rc = tr.err != SB_OK ? tr.err : crypto_sign(c->cfg.sign_key, tr.d, tr.len, &sig);
+	if (rc == SB_OK) {
+		memset(&m, 0, sizeof(m));
+		m.type = PROTO_AUTH;
+		m.rid = c->auth_rid = ++c->next_rid;
+		m.u64 = c->cfg.device_id;
+		m.sig.p = sig.d;
+		m.sig.len = sig.len;
+		rc = proto_encode(&m, &out);
+	}
+	if (rc == SB_OK)
+		rc = write_frame(c, &out);
+	sb_buf_free(&tr);
+	sb_buf_free(&sig);
+	sb_buf_free(&out);
+	if (rc != SB_OK) {
+		conn_drop(c, rc);
+		return;
+	}
+	c->state = ST_AUTHING;
+}
+
+static int
+build_register(struct client *c, struct req *r)
+{
+	struct sb_buf tr = SB_BUF_INIT, sig = SB_BUF_INIT;
+	struct proto_msg m;
+	int rc;
+
+	proto_register_transcript(c->exporter, c->challenge,
+	    (const uint8_t *)r->reg_address, strlen(r->reg_address),
+	    r->reg_identity, r->reg_identity_len, &tr);
+	rc = tr.err != SB_OK ? tr.err : crypto_sign(c->cfg.sign_key, tr.d, tr.len, &sig);
+	if (rc == SB_OK) {
+		memset(&m, 0, sizeof(m));
+		m.type = PROTO_REGISTER;
+		m.rid = r->rid;
+		m.address.p = (const uint8_t *)r->reg_address;
+		m.address.len = strlen(r->reg_address);
+		m.code.p = (const uint8_t *)r->reg_code;
+		m.code.len = strlen(r->reg_code);
+		m.suite = r->reg_suite;
+		m.identity.p = r->reg_identity;
+		m.identity.len = r->reg_identity_len;
+		m.name.p = (const uint8_t *)r->reg_name;
+		m.name.len = strlen(r->reg_name);
+		m.sig.p = sig.d;
+		m.sig.len = sig.len;
+		sb_buf_free(&r->frame);
+		rc = proto_encode(&m, &r->frame);
+	}
+	sb_buf_free(&tr);
+	sb_buf_free(&sig);
+	return rc;
+}
+
+/* Moves every sendable pending request onto the wire. */
+static void
+flush_pending(struct client *c)
+{
+	struct req **pp = &c->pending, *r;
+	int rc;
+
+	while ((r = *pp) != NULL) {
+		int ok = (r->need == NEED_AUTH && c->state == ST_AUTHED) ||
+		    (r->need == NEED_UNAUTH && c->state == ST_CONNECTED);
+
+		if (c->bev == NULL || !ok) {
+			pp = &r->next;
+			continue;
+		}
+		*pp = r->next;
+		rc = r->type == PROTO_REGISTER ? build_register(c, r) : SB_OK;
+		if (rc == SB_OK)
+			rc = write_frame(c, &r->frame);
+		if (rc != SB_OK) {
+			finish(c, r, rc);
+			continue;
+		}
+		mono_now(&r->progress);
+		append(&c->inflight, r);
+	}
+}
+
+static void
+schedule_retry(struct client *c)
+{
+	unsigned min = c->cfg.backoff_min_ms ? c->cfg.backoff_min_ms : 200;
+	unsigned max = c->cfg.backoff_max_ms ? c->cfg.backoff_max_ms : 30000;
+	struct timeval tv;
+	uint16_t jitter = 0;
+	unsigned d;
+
+	if (c->stopping || c->state == ST_FAILED)
+		return;
+	if (c->backoff_ms < min)
+		c->backoff_ms = min;
+	/* up to +25% jitter so a relay restart is not met by a synchronized herd */
+	RAND_bytes((unsigned char *)&jitter, sizeof(jitter));
+	d = c->backoff_ms + (unsigned)(jitter % (c->backoff_ms / 4 + 1));
+	tv.tv_sec = d / 1000;
+	tv.tv_usec = (d % 1000) * 1000;
+	evtimer_add(c->retry_ev, &tv);
+	c->backoff_ms = c->backoff_ms >= max / 2 ? max : c->backoff_ms * 2;
+}
+
+/* Closes the connection: on-the-wire requests fail with err. */
+static void
+conn_drop(struct client *c, int err)
+{
+	struct req *r;
+
+	if (c->bev != NULL) {
+		bufferevent_free(c->bev);
+		c->bev = NULL;
+	}
+	while ((r = c->inflight) != NULL) {
+		c->inflight = r->next;
+		r->next = NULL;
+		finish(c, r, err);
+	}
+	c->upload = c->download = NULL;
+	if (c->state != ST_FAILED)
+		c->state = ST_DOWN;
+	pthread_cond_broadcast(&c->cond);
+	schedule_retry(c);
+}
+
+static void
+fail_pending(struct client *c, int err)
+{
+	struct req *r;
+
+	while ((r = c->pending) != NULL) {
+		c->pending = r->next;
+		r->next = NULL;
+		finish(c, r, err);
+	}
+}
+
+/* ---- streaming ------------------------------------------------------------ */
+
+static void
+pump_upload(struct client *c)
+{
+	uint8_t chunk[SB_MAX_BLOB_CHUNK];
+	struct sb_buf b = SB_BUF_INIT;
+	struct req *r = c->upload;
+	ssize_t n;
+	size_t want;
+
+	while (r != NULL && r->left > 0 && c->bev != NULL && out_len(c) < (int)OUT_HIGH) {
+		want = r->left < sizeof(chunk) ? (size_t)r->left : sizeof(chunk);
+		n = read(r->fd, chunk, want);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			/* The relay holds a partial upload: only a reset clears it. */
+			unlink_req(&c->inflight, r);
+			finish(c, r, n == 0 ? SB_ERR_TRUNCATED : SB_ERR_SYSTEM);
+			conn_drop(c, SB_ERR_CLOSED);
+			break;
+		}
+		sb_buf_truncate(&b, 0);
+		b.err = SB_OK;
+		if (proto_encode_blob_data(r->rid, chunk, (size_t)n, &b) != SB_OK ||
+		    write_frame(c, &b) != SB_OK) {
+			conn_drop(c, SB_ERR_ALLOC);
+			break;
+		}
+		r->left -= (uint64_t)n;
+		mono_now(&r->progress);
+	}
+	if (r != NULL && c->upload == r && r->left == 0)
+		c->upload = NULL;   /* all sent; the BLOB_URI answer completes it */
+	sb_buf_free(&b);
+}
+
+/* ---- incoming frames ------------------------------------------------------- */
+
+static int
+copy_resp(struct req *r, const uint8_t *f, size_t n)
+{
+	free(r->resp);
+	r->resp = malloc(n);
+	if (r->resp == NULL)
+		return SB_ERR_ALLOC;
+	memcpy(r->resp, f, n);
+	r->resp_len = n;
+	return SB_OK;
+}
+
+static void
+on_hello(struct client *c, const struct proto_msg *m)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+
+	if (c->state != ST_TLS || m->version != PROTO_VERSION ||
+	    SSL_export_keying_material(ssl, c->exporter, sizeof(c->exporter),
+	        PROTO_EXPORTER_LABEL, strlen(PROTO_EXPORTER_LABEL), NULL, 0, 0) != 1) {
+		conn_drop(c, SB_ERR_PROTOCOL);
+		return;
+	}
+	memcpy(c->challenge, m->challenge, sizeof(c->challenge));
+	c->state = ST_CONNECTED;
+	if (c->cfg.device_id != 0) {
+		send_auth(c);
+		return;
+	}
+	c->backoff_ms = 0;
+	pthread_cond_broadcast(&c->cond);
+	flush_pending(c);
+}
+
+static void
+on_auth_answer(struct client *c, const struct proto_msg *m)
+{
+	if (m->type == PROTO_OK) {
+		c->state = ST_AUTHED;
+		c->backoff_ms = 0;
+		c->last_err = SB_OK;
+		pthread_cond_broadcast(&c->cond);
+		flush_pending(c);
+		return;
+	}
+	/* Refused: the key or device is not what the relay knows.  Retrying
+	 * would only hammer it; the agent must re-enroll. */
+	c->state = ST_FAILED;
+	c->last_err = SB_ERR_AUTH;
+	fail_pending(c, SB_ERR_AUTH);
+	conn_drop(c, SB_ERR_AUTH);
+}
+
+static void
+on_push(struct client *c, const struct proto_msg *m)
+{
+	char sender[SB_MAX_ADDRESS + 1];
+	struct client_push p;
+
+	if (c->cfg.on_push == NULL)
+		return;
+	memcpy(sender, m->address.p, m->address.len);
+	sender[m->address.len] = '\0';
+	memset(&p, 0, sizeof(p));
+	p.item_id = m->item_id;
+	memcpy(p.msgid, m->msgid, sizeof(p.msgid));
+	p.sender = sender;
+	p.sender_device = m->sender_device;
+	p.timestamp = m->timestamp;
+	p.payload = m->data.p;
+	p.payload_len = m->data.len;
+	c->in_push_cb = 1;
+	pthread_mutex_unlock(&c->lock);
+	c->cfg.on_push(c->cfg.arg, &p);
+	pthread_mutex_lock(&c->lock);
+	c->in_push_cb = 0;
+}
+
+static void
+on_blob_data(struct client *c, const struct proto_msg *m)
+{
+	struct req *r = c->download;
+	const uint8_t *p = m->data.p;
+	size_t left = m->data.len;
+	ssize_t n;
+
+	if (r == NULL || r->rid != m->rid || m->data.len > r->left) {
+		conn_drop(c, SB_ERR_PROTOCOL);
+		return;
+	}
+	while (left > 0) {
+		n = write(r->fd, p, left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			unlink_req(&c->inflight, r);
+			finish(c, r, SB_ERR_SYSTEM);
+			conn_drop(c, SB_ERR_CLOSED);   /* stop the relay's stream */
+			return;
+		}
+		p += n;
+		left -= (size_t)n;
+	}
+	r->left -= m->data.len;
+	mono_now(&r->progress);
+	if (r->left == 0) {
+		unlink_req(&c->inflight, r);
+		finish(c, r, SB_OK);
+	}
+}
+
+/* An answer to request r: decide whether it completes r. */
+static void
+on_answer(struct client *c, struct req *r, const struct proto_msg *m,
+    const uint8_t *frame, size_t len)
+{
+	int rc = copy_resp(r, frame, len);
+
+	if (rc == SB_OK && m->type == PROTO_OK && r->type == PROTO_BLOB_PUT) {
+		c->upload = r;
+		pump_upload(c);
+		return;
+	}
+	if (rc == SB_OK && m->type == PROTO_OK && r->type == PROTO_BLOB_GET && m->u64 > 0) {
+		r->left = m->u64;
+		c->download = r;
+		return;
+	}
+	if (rc == SB_OK && m->type == PROTO_OK && r->type == PROTO_REGISTER) {
+		c->cfg.device_id = m->u64;
+		c->state = ST_AUTHED;
+		pthread_cond_broadcast(&c->cond);
+	}
+	unlink_req(&c->inflight, r);
+	finish(c, r, rc);
+	if (c->state == ST_AUTHED)
+		flush_pending(c);
+}
+
+static void
+on_frame(struct client *c, const uint8_t *frame, size_t len)
+{
+	struct proto_msg m;
+	struct req *r;
+
+	if (proto_decode(frame, len, &m) != SB_OK || proto_type_from_client(m.type) ==
+	    (m.type != PROTO_BLOB_DATA)) {
+		proto_msg_clear(&m);
+		conn_drop(c, SB_ERR_PROTOCOL);
+		return;
+	}
+	if (m.type == PROTO_HELLO)
+		on_hello(c, &m);
+	else if (m.type == PROTO_PUSH)
+		on_push(c, &m);
+	else if (m.type == PROTO_BLOB_DATA)
+		on_blob_data(c, &m);
+	else if (c->state == ST_AUTHING && m.rid == c->auth_rid)
+		on_auth_answer(c, &m);
+	else if ((r = find_inflight(c, m.rid)) != NULL)
+		on_answer(c, r, &m, frame, len);
+	/* else: the answer to a request its caller gave up on */
+	proto_msg_clear(&m);
+}
+
+static void
+read_cb(struct bufferevent *bev, void *arg)
+{
+	struct client *c = arg;
+	struct evbuffer *in;
+	uint8_t hdr[4];
+	size_t total;
+
+	pthread_mutex_lock(&c->lock);
+	while (c->bev == bev) {
+		in = bufferevent_get_input(bev);
+		if (evbuffer_get_length(in) < 4)
+			break;
+		evbuffer_copyout(in, hdr, 4);
+		if (proto_frame_size(hdr, 4, &total) != SB_OK) {
+			conn_drop(c, SB_ERR_PROTOCOL);
+			break;
+		}
+		if (evbuffer_get_length(in) < total)
+			break;
+		on_frame(c, evbuffer_pullup(in, (ssize_t)total), total);
+		if (c->bev != bev)
+			break;   /* dropped while handling: bev is gone */
+		evbuffer_drain(in, total);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void
+write_cb(struct bufferevent *bev, void *arg)
+{
+	struct client *c = arg;
+
+	(void)bev;
+	pthread_mutex_lock(&c->lock);
+	pump_upload(c);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void
+event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct client *c = arg;
+
+	(void)bev;
+	pthread_mutex_lock(&c->lock);
+	if (what & BEV_EVENT_CONNECTED) {
+		c->state = ST_TLS;   /* HELLO comes next */
+	} else {
+		int err = c->last_err == SB_ERR_TLS ? SB_ERR_TLS : SB_ERR_CLOSED;
+
+		while (bufferevent_get_openssl_error(bev) != 0)
+			;
+		conn_drop(c, err);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void
+connect_now(struct client *c)
+{
+	struct addrinfo hints, *ai = NULL;
+	SSL *ssl;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(c->host, c->port, &hints, &ai) != 0 || ai == NULL) {
+		c->last_err = SB_ERR_NET;
+		schedule_retry(c);
+		return;
+	}
+	if ((ssl = SSL_new(c->ctx)) == NULL) {
+		freeaddrinfo(ai);
+		schedule_retry(c);
+		return;
+	}
+	c->bev = bufferevent_openssl_socket_new(c->base, -1, ssl,
+	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		SSL_free(ssl);
+		freeaddrinfo(ai);
+		schedule_retry(c);
+		return;
+	}
+	c->state = ST_TLS;
+	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, IN_HIGH);
+	bufferevent_setwatermark(c->bev, EV_WRITE, OUT_LOW, 0);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	if (bufferevent_socket_connect(c->bev, ai->ai_addr, (int)ai->ai_addrlen) != 0)
+		conn_drop(c, SB_ERR_NET);
+	freeaddrinfo(ai);
+}
+
+static void
+retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *c = arg;
+
+	(void)fd;
+	(void)what;
+	pthread_mutex_lock(&c->lock);
+	if (c->bev == NULL && !c->stopping && c->state != ST_FAILED)
+		connect_now(c);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void
+ping_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *c = arg;
+	struct req *r;
+	struct proto_msg m;
+
+	(void)fd;
+	(void)what;
+	pthread_mutex_lock(&c->lock);
+	if (c->bev != NULL && (c->state == ST_AUTHED || c->state == ST_CONNECTED) &&
+	    (r = calloc(1, sizeof(*r))) != NULL) {
+		memset(&m, 0, sizeof(m));
+		m.type = PROTO_PING;
+		m.rid = r->rid = ++c->next_rid;
+		r->type = PROTO_PING;
+		r->detached = 1;
+		r->need = c->state == ST_AUTHED ? NEED_AUTH : NEED_UNAUTH;
+		r->fd = -1;
+		if (proto_encode(&m, &r->frame) == SB_OK) {
+			append(&c->pending, r);
+			flush_pending(c);
+		} else {
+			req_free(r);
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void
+wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *c = arg;
+
+	(void)fd;
+	(void)what;
+	pthread_mutex_lock(&c->lock);
+	if (c->stopping) {
+		event_base_loopbreak(c->base);
+	} else {
+		if (c->reset_requested && c->bev != NULL)
+			conn_drop(c, SB_ERR_CLOSED);
+		c->reset_requested = 0;
+		flush_pending(c);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void *
+io_main(void *arg)
+{
+	struct client *c = arg;
+
+	event_base_loop(c->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	return NULL;
+}
+
+/* ---- lifetime --------------------------------------------------------------- */
+
+static int
+split_hostport(struct client *c)
+{
+	const char *colon = strrchr(c->relay, ':');
+	size_t hl;
+
+	if (colon == NULL || colon == c->relay)
+		return SB_ERR_INVALID_ARG;
+	hl = (size_t)(colon - c->relay);
+	if (hl >= sizeof(c->host) || strlen(colon + 1) == 0 ||
+	    strlen(colon + 1) >= sizeof(c->port))
+		return SB_ERR_INVALID_ARG;
+	memcpy(c->host, c->relay, hl);
+	c->host[hl] = '\0';
+	memcpy(c->port, colon + 1, strlen(colon + 1) + 1);
+	return SB_OK;
+}
+
+int
+client_new(const struct client_config *cfg, struct client **out)
+{
+	struct client *c;
+	pthread_condattr_t ca;
+	struct timeval ping;
+
+	*out = NULL;
+	if (cfg == NULL || cfg->relay == NULL || cfg->sign_key == NULL)
+		return SB_ERR_INVALID_ARG;
+	pthread_once(&evthread_once, evthread_init);
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return SB_ERR_ALLOC;
+	c->cfg = *cfg;
+	c->relay = strdup(cfg->relay);
+	c->address = cfg->address ? strdup(cfg->address) : NULL;
+	c->cfg.relay = c->relay;
+	c->cfg.address = c->address;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (c->relay == NULL || (cfg->address != NULL && c->address == NULL) ||
+	    split_hostport(c) != SB_OK)
+		goto fail;
+	if ((c->ctx = SSL_CTX_new(TLS_client_method())) == NULL ||
+	    SSL_CTX_set_min_proto_version(c->ctx, TLS1_3_VERSION) != 1)
+		goto fail;
+	SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_cert_verify_callback(c->ctx, verify_pin, c);
+	if ((c->base = event_base_new()) == NULL)
+		goto fail;
+	c->wake_ev = event_new(c->base, -1, 0, wake_cb, c);
+	c->retry_ev = evtimer_new(c->base, retry_cb, c);
+	c->ping_ev = event_new(c->base, -1, EV_PERSIST, ping_cb, c);
+	if (c->wake_ev == NULL || c->retry_ev == NULL || c->ping_ev == NULL)
+		goto fail;
+	ping.tv_sec = cfg->ping_interval_s ? cfg->ping_interval_s : 60;
+	ping.tv_usec = 0;
+	event_add(c->ping_ev, &ping);
+	c->state = ST_DOWN;
+	c->last_err = SB_ERR_NET;
+	connect_now(c);   /* before the thread exists: no lock needed yet */
+	if (pthread_create(&c->thread, NULL, io_main, c) != 0)
+		goto fail;
+	c->thread_started = 1;
+	*out = c;
+	return SB_OK;
+fail:
+	client_free(c);
+	return SB_ERR_ALLOC;
+}
+
+void
+client_free(struct client *c)
+{
+	struct req *r;
+
+	if (c == NULL)
+		return;
+	if (c->thread_started) {
+		pthread_mutex_lock(&c->lock);
+		c->stopping = 1;
+		event_active(c->wake_ev, EV_READ, 0);
+		pthread_mutex_unlock(&c->lock);
+		pthread_join(c->thread, NULL);
+	}
+	if (c->bev != NULL)
+		bufferevent_free(c->bev);
+	while ((r = c->inflight) != NULL) {
+		c->inflight = r->next;
+		req_free(r);
+	}
+	while ((r = c->pending) != NULL) {
+		c->pending = r->next;
+		req_free(r);
+	}
+	if (c->wake_ev) event_free(c->wake_ev);
+	if (c->retry_ev) event_free(c->retry_ev);
+	if (c->ping_ev) event_free(c->ping_ev);
+	if (c->base) event_base_free(c->base);
+	SSL_CTX_free(c->ctx);
+	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->cond);
+	free(c->relay);
+	free(c->address);
+	free(c);
+}
+
+static void
+deadline_in(struct timespec *ts, unsigned ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}
+
+static int
+on_io_thread(struct client *c)
+{
+	return c->thread_started && pthread_equal(pthread_self(), c->thread);
+}
+
+int
+client_wait_ready(struct client *c, unsigned timeout_ms)
+{
+	struct timespec dl;
+	int rc = SB_ERR_NET;
+
+	if (on_io_thread(c))
+		return SB_ERR_INVALID_ARG;
+	deadline_in(&dl, timeout_ms);
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		if (c->state == ST_AUTHED ||
+		    (c->cfg.device_id == 0 && c->state == ST_CONNECTED)) {
+			rc = SB_OK;
+			break;
+		}
+		if (c->state == ST_FAILED) {
+			rc = c->last_err;
+			break;
+		}
+		if (pthread_cond_timedwait(&c->cond, &c->lock, &dl) == ETIMEDOUT) {
+			rc = c->last_err == SB_ERR_TLS ? SB_ERR_TLS : SB_ERR_NET;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+uint64_t
+client_device_id(struct client *c)
+{
+	uint64_t id;
+
+	pthread_mutex_lock(&c->lock);
+	id = c->cfg.device_id;
+	pthread_mutex_unlock(&c->lock);
+	return id;
+}
+
+/* ---- blocking requests -------------------------------------------------------- */
+
+static struct req *
+req_new(uint8_t type, enum need need)
+{
+	struct req *r = calloc(1, sizeof(*r));
+
+	if (r != NULL) {
+		r->type = type;
+		r->need = need;
+		r->fd = -1;
+	}
+	return r;
+}
+
+/*
+ * Queues r, waits for its answer.  On SB_OK, r->resp holds the answer frame
+ * (decode it with proto_decode).  The caller always frees r (req_free).  A
+ * request that makes no progress for request_timeout_ms is abandoned:
+ * SB_ERR_NET, and if it was on the wire the connection is reset (its
+ * answer could otherwise arrive half-way through a blob stream).
+ */
+static int
+submit(struct client *c, struct req *r, struct proto_msg *m)
+{
+	unsigned tmo = c->cfg.request_timeout_ms ? c->cfg.request_timeout_ms : 30000;
+	struct timespec dl;
+	int rc;
+
+	if (on_io_thread(c))
+		return SB_ERR_INVALID_ARG;
+	pthread_mutex_lock(&c->lock);
+	r->rid = ++c->next_rid;
+	if (c->next_rid == 0)
+		r->rid = ++c->next_rid;   /* rid 0 is for pushes */
+	if (m != NULL) {
+		m->rid = r->rid;
+		if ((rc = proto_encode(m, &r->frame)) != SB_OK) {
+			pthread_mutex_unlock(&c->lock);
+			return rc;
+		}
+	}
+	if (c->state == ST_FAILED) {
+		pthread_mutex_unlock(&c->lock);
+		return c->last_err;
+	}
+	mono_now(&r->progress);
+	append(&c->pending, r);
+	event_active(c->wake_ev, EV_READ, 0);
+	while (!r->done) {
+		deadline_in(&dl, 100);
+		pthread_cond_timedwait(&c->cond, &c->lock, &dl);
+		if (!r->done && ms_since(&r->progress) > (long long)tmo) {
+			struct req *p;
+			int was_inflight = 0;
+
+			for (p = c->inflight; p != NULL; p = p->next)
+				was_inflight |= p == r;
+			unlink_req(&c->pending, r);
+			unlink_req(&c->inflight, r);
+			if (c->upload == r) c->upload = NULL;
+			if (c->download == r) c->download = NULL;
+			if (was_inflight) {
+				c->reset_requested = 1;
+				event_active(c->wake_ev, EV_READ, 0);
+			}
+			r->rc = c->state == ST_FAILED ? c->last_err : SB_ERR_NET;
+			r->done = 1;
+		}
+	}
+	rc = r->rc;
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+/* Decodes r's answer; maps ERROR to its code.  m must be cleared. */
+static int
+answer(struct req *r, struct proto_msg *m, uint8_t want)
+{
+	int rc = proto_decode(r->resp, r->resp_len, m);
+
+	if (rc != SB_OK)
+		return SB_ERR_PROTOCOL;
+	if (m->type == PROTO_ERROR)
+		return m->err;
+	if (m->type != want)
+		return m->type == PROTO_STALE ? SB_ERR_STALE_DEVICES : SB_ERR_PROTOCOL;
+	return SB_OK;
+}
+
+/* Simple request with a u64 argument answered by OK. */
+static int
+simple(struct client *c, uint8_t type, uint64_t v, uint64_t *out)
+{
+	struct req *r = req_new(type, NEED_AUTH);
+	struct proto_msg m, a;
+	int rc;
+
+	if (r == NULL)
+		return SB_ERR_ALLOC;
+	memset(&m, 0, sizeof(m));
+	memset(&a, 0, sizeof(a));
+	m.type = type;
+	m.u64 = v;
+	rc = submit(c, r, &m);
+	if (rc == SB_OK)
+		rc = answer(r, &a, PROTO_OK);
+	if (rc == SB_OK && out != NULL)
+		*out = a.u64;
+	proto_msg_clear(&a);
+	req_free(r);
+	return rc;
+}
+
+int
+client_register(struct client *c, const char *address, const char *code,
+    const uint8_t *identity, size_t identity_len, enum crypto_suite suite,
+    const char *device_name, uint64_t *device_id)
+{
+	struct req *r;
+	struct proto_msg a;
+	int rc;
+
+	*device_id = 0;
+	if (strlen(address) > SB_MAX_ADDRESS || strlen(code) > SB_MAX_CODE ||
+	    strlen(device_name) > SB_MAX_DEVICE_NAME || identity_len > SB_MAX_IDENTITY ||
+	    identity_len == 0)
+		return SB_ERR_INVALID_ARG;
+	if ((r = req_new(PROTO_REGISTER, NEED_UNAUTH)) == NULL ||
+	    (r->reg_identity = malloc(identity_len)) == NULL) {
+		req_free(r);
+		return SB_ERR_ALLOC;
+	}
+	snprintf(r->reg_address, sizeof(r->reg_address), "%s", address);
+	snprintf(r->reg_code, sizeof(r->reg_code), "%s", code);
+	snprintf(r->reg_name, sizeof(r->reg_name), "%s", device_name);
+	memcpy(r->reg_identity, identity, identity_len);
+	r->reg_identity_len = identity_len;
+	r->reg_suite = (uint8_t)suite;
+	memset(&a, 0, sizeof(a));
+	rc = submit(c, r, NULL);
+	if (rc == SB_OK)
+		rc = answer(r, &a, PROTO_OK);
+	if (rc == SB_OK)
+		*device_id = a.u64;
+	proto_msg_clear(&a);
+	req_free(r);
+	return rc;
+}
+
+void
+client_lookup_free(struct client_lookup *l)
+{
+	size_t i;
+
+	if (l == NULL)
+		return;
+	for (i = 0; i < l->n; i++)
+		free(l->devices[i].identity);
+	free(l->devices);
+	free(l);
+}
+
+static int
+flatten(const struct proto_msg *a, struct client_lookup **out)
+{
+	struct client_lookup *l = calloc(1, sizeof(*l));
+	size_t i, j, total = 0;
+
+	if (l == NULL)
+		return SB_ERR_ALLOC;
+	for (i = 0; i < a->n_results; i++)
+		total += a->results[i].n_devices;
+	l->devices = total ? calloc(total, sizeof(*l->devices)) : NULL;
+	if (total && l->devices == NULL) {
+		free(l);
+		return SB_ERR_ALLOC;
+	}
+	for (i = 0; i < a->n_results; i++) {
+		const struct proto_addr_devices *ad = &a->results[i];
+
+		for (j = 0; j < ad->n_devices; j++) {
+			struct client_device *d = &l->devices[l->n];
+			const struct proto_device *pd = &ad->devices[j];
+
+			d->id = pd->id;
+			memcpy(d->address, ad->address.p, ad->address.len);
+			memcpy(d->name, pd->name.p, pd->name.len);
+			d->identity = malloc(pd->identity.len ? pd->identity.len : 1);
+			if (d->identity == NULL) {
+				client_lookup_free(l);
+				return SB_ERR_ALLOC;
+			}
+			memcpy(d->identity, pd->identity.p, pd->identity.len);
+			d->identity_len = pd->identity.len;
+			l->n++;
+		}
+	}
+	*out = l;
+	return SB_OK;
+}
+
+/* Lookup, also reporting whether some address had no device at all. */
+static int
+lookup(struct client *c, const char *const *addrs, size_t n,
+    struct client_lookup **out, int *unknown)
+{
+	struct req *r;
+	struct proto_msg m, a;
+	struct proto_bytes b[SB_MAX_LOOKUP_ADDRS];
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	*unknown = 0;
+	if (n == 0 || n > SB_MAX_LOOKUP_ADDRS)
+		return SB_ERR_INVALID_ARG;
+	for (i = 0; i < n; i++) {
+		b[i].p = (const uint8_t *)addrs[i];
+		b[i].len = strlen(addrs[i]);
+		if (proto_address_valid(b[i].p, b[i].len) != SB_OK)
+			return SB_ERR_INVALID_ARG;
+	}
+	if ((r = req_new(PROTO_LOOKUP, NEED_AUTH)) == NULL)
+		return SB_ERR_ALLOC;
+	memset(&m, 0, sizeof(m));
+	memset(&a, 0, sizeof(a));
+	m.type = PROTO_LOOKUP;
+	m.addrs = b;
+	m.n_addrs = n;
+	rc = submit(c, r, &m);
+	if (rc == SB_OK)
+		rc = answer(r, &a, PROTO_LOOKUP_RESULT);
+	if (rc == SB_OK && a.n_results != n)
+		rc = SB_ERR_PROTOCOL;
+	for (i = 0; rc == SB_OK && i < a.n_results; i++)
+		if (a.results[i].n_devices == 0)
+			*unknown = 1;
+	if (rc == SB_OK)
+		rc = flatten(&a, out);
+	proto_msg_clear(&a);
+	req_free(r);
+	return rc;
+}
+
+int
+client_lookup(struct client *c, const char *const *addresses, size_t n,
+    struct client_lookup **out)
+{
+	int unknown;
+
+	return lookup(c, addresses, n, out, &unknown);
+}
+
+void
+client_stale_clear(struct client_stale *s)
+{
+	if (s == NULL)
+		return;
+	free(s->missing);
+	free(s->extra);
+	memset(s, 0, sizeof(*s));
+}
+
+static int
+copy_ids(uint64_t **dst, size_t *n_dst, const uint64_t *src, size_t n)
+{
+	*dst = NULL;
+	*n_dst = 0;
+	if (n == 0)
+		return SB_OK;
+	if ((*dst = malloc(n * sizeof(**dst))) == NULL)
+		return SB_ERR_ALLOC;
+	memcpy(*dst, src, n * sizeof(**dst));
+	*n_dst = n;
+	return SB_OK;
+}
+
+int
+client_send_batch(struct client *c, const uint8_t msgid[PROTO_MSGID_LEN],
+    const char *const *to, size_t n_to, const struct client_item *items,
+    size_t n_items, uint64_t *timestamp, struct client_stale *stale)
+{
+	struct proto_bytes b[SB_MAX_LOOKUP_ADDRS];
+	struct proto_item it[SB_MAX_BATCH_DEVICES];
+	struct proto_msg m, a;
+	struct req *r;
+	size_t i;
+	int rc;
+
+	if (stale != NULL)
+		memset(stale, 0, sizeof(*stale));
+	if (n_to == 0 || n_to > SB_MAX_LOOKUP_ADDRS || n_items > SB_MAX_BATCH_DEVICES)
+		return SB_ERR_INVALID_ARG;
+	for (i = 0; i < n_to; i++) {
+		b[i].p = (const uint8_t *)to[i];
+		b[i].len = strlen(to[i]);
+	}
+	for (i = 0; i < n_items; i++) {
+		it[i].device_id = items[i].device_id;
+		it[i].payload.p = items[i].payload;
+		it[i].payload.len = items[i].payload_len;
+	}
+	if ((r = req_new(PROTO_SEND, NEED_AUTH)) == NULL)
+		return SB_ERR_ALLOC;
+	memset(&m, 0, sizeof(m));
+	memset(&a, 0, sizeof(a));
+	m.type = PROTO_SEND;
+	memcpy(m.msgid, msgid, PROTO_MSGID_LEN);
+	m.addrs = b;
+	m.n_addrs = n_to;
+	m.items = it;
+	m.n_items = n_items;
+	rc = submit(c, r, &m);
+	if (rc == SB_OK)
+		rc = answer(r, &a, PROTO_OK);
+	if (rc == SB_OK && timestamp != NULL)
+		*timestamp = a.u64;
+	if (rc == SB_ERR_STALE_DEVICES && stale != NULL &&
+	    (copy_ids(&stale->missing, &stale->n_missing, a.missing, a.n_missing) != SB_OK ||
+	     copy_ids(&stale->extra, &stale->n_extra, a.extra, a.n_extra) != SB_OK)) {
+		client_stale_clear(stale);
+		rc = SB_ERR_ALLOC;
+	}
+	proto_msg_clear(&a);
+	req_free(r);
+	return rc;
+}
+
+/* Recipients' devices + our other devices, each once. */
+static int
+target_devices(struct client *c, const char *const *to, size_t n_to,
+    struct client_lookup **out)
+{
+	const char *addrs[SB_MAX_LOOKUP_ADDRS];
+	struct client_lookup *l;
+	size_t i, j, k, n = 0;
+	uint64_t self = client_device_id(c);
+	int unknown, rc;
+
+	*out = NULL;
+	if (n_to == 0 || n_to >= SB_MAX_LOOKUP_ADDRS)
+		return SB_ERR_INVALID_ARG;
+	for (i = 0; i < n_to; i++)
+		addrs[n++] = to[i];
+	if (c->address != NULL)
+		addrs[n++] = c->address;
+	if ((rc = lookup(c, addrs, n, &l, &unknown)) != SB_OK)
+		return rc;
+	/* Our own address may legitimately have no other device; recipients
+	 * must have at least one. */
+	for (i = 0; i < n_to; i++) {
+		int found = 0;
+
+		for (j = 0; j < l->n; j++)
+			found |= strcmp(l->devices[j].address, to[i]) == 0;
+		if (!found) {
+			client_lookup_free(l);
+			return SB_ERR_UNKNOWN_RECIPIENT;
+		}
+	}
+	(void)unknown;
+	for (i = 0, k = 0; i < l->n; i++) {
+		int dup = l->devices[i].id == self;
+
+		for (j = 0; j < k && !dup; j++)
+			dup = l->devices[j].id == l->devices[i].id;
+		if (dup) {
+			free(l->devices[i].identity);
+			continue;
+		}
+		l->devices[k++] = l->devices[i];
+	}
+	l->n = k;
+	*out = l;
+	return SB_OK;
+}
+
+int
+client_send(struct client *c, const uint8_t msgid[PROTO_MSGID_LEN],
+    const char *const *to, size_t n_to, client_reseal_fn reseal, void *arg,
+    uint64_t *timestamp)
+{
+	struct client_item items[SB_MAX_BATCH_DEVICES];
+	struct sb_buf payloads[SB_MAX_BATCH_DEVICES];
+	struct client_lookup *l = NULL;
+	size_t i;
+	int round, rc = SB_ERR_STALE_DEVICES;
+
+	for (round = 0; round < SEND_ROUNDS && rc == SB_ERR_STALE_DEVICES; round++) {
+		if ((rc = target_devices(c, to, n_to, &l)) != SB_OK)
+			break;
+		if (l->n > SB_MAX_BATCH_DEVICES) {
+			client_lookup_free(l);
+			rc = SB_ERR_TOO_BIG;
+			break;
+		}
+		for (i = 0; i < l->n; i++)
+			payloads[i] = (struct sb_buf)SB_BUF_INIT;
+		rc = reseal(arg, l->devices, l->n, payloads);
+		for (i = 0; rc == SB_OK && i < l->n; i++) {
+			items[i].device_id = l->devices[i].id;
+			items[i].payload = payloads[i].d;
+			items[i].payload_len = payloads[i].len;
+			if (payloads[i].err != SB_OK)
+				rc = payloads[i].err;
+		}
+		if (rc == SB_OK)
+			rc = client_send_batch(c, msgid, to, n_to, items, l->n, timestamp, NULL);
+		for (i = 0; i < l->n; i++)
+			sb_buf_free(&payloads[i]);
+		client_lookup_free(l);
+		l = NULL;
+	}
+	return rc;
+}
+
+int
+client_ack(struct client *c, uint64_t item_id)
+{
+	return simple(c, PROTO_ACK, item_id, NULL);
+}
+
+int
+client_ack_async(struct client *c, uint64_t item_id)
+{
+	struct req *r = req_new(PROTO_ACK, NEED_AUTH);
+	struct proto_msg m;
+	int rc;
+
+	if (r == NULL)
+		return SB_ERR_ALLOC;
+	memset(&m, 0, sizeof(m));
+	m.type = PROTO_ACK;
+	m.u64 = item_id;
+	r->detached = 1;
+	/* Called from the push callback the lock is free (on_push drops it). */
+	pthread_mutex_lock(&c->lock);
+	m.rid = r->rid = ++c->next_rid;
+	rc = proto_encode(&m, &r->frame);
+	if (rc == SB_OK) {
+		append(&c->pending, r);
+		event_active(c->wake_ev, EV_READ, 0);
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (rc != SB_OK)
+		req_free(r);
+	return rc;
+}
+
+int
+client_status(struct client *c, const uint8_t msgid[PROTO_MSGID_LEN],
+    struct proto_status_entry **out, size_t *n)
+{
+	struct req *r = req_new(PROTO_STATUS, NEED_AUTH);
+	struct proto_msg m, a;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (r == NULL)
+		return SB_ERR_ALLOC;
+	memset(&m, 0, sizeof(m));
+	memset(&a, 0, sizeof(a));
+	m.type = PROTO_STATUS;
+	memcpy(m.msgid, msgid, PROTO_MSGID_LEN);
+	rc = submit(c, r, &m);
+	if (rc == SB_OK)
+		rc = answer(r, &a, PROTO_STATUS_RESULT);
+	if (rc == SB_OK) {
+		/* hand the decoded array over to the caller */
+		*out = a.status;
+		*n = a.n_status;
+		a.status = NULL;
+		a.n_status = 0;
+	}
+	proto_msg_clear(&a);
+	req_free(r);
+	return rc;
+}
+
+int
+client_remove(struct client *c, uint64_t device_id)
+{
+	return simple(c, PROTO_REMOVE, device_id, NULL);
+}
+
+int
+client_blob_upload(struct client *c, int fd, uint64_t size, char uri[SB_MAX_URI + 1])
+{
+	struct req *r = req_new(PROTO_BLOB_PUT, NEED_AUTH);
+	struct proto_msg m, a;
+	int rc;
+
+	uri[0] = '\0';
+	if (r == NULL)
+		return SB_ERR_ALLOC;
+	if (size == 0) {
+		req_free(r);
+		return SB_ERR_INVALID_ARG;
+	}
+	r->fd = fd;
+	r->left = size;
+	memset(&m, 0, sizeof(m));
+	memset(&a, 0, sizeof(a));
+	m.type = PROTO_BLOB_PUT;
+	m.u64 = size;
+	rc = submit(c, r, &m);
+	if (rc == SB_OK)
+		rc = answer(r, &a, PROTO_BLOB_URI);
+	if (rc == SB_OK) {
+		memcpy(uri, a.text.p, a.text.len);
+		uri[a.text.len] = '\0';
+	}
+	proto_msg_clear(&a);
+	req_free(r);
+	return rc;
+}
+
+int
+client_blob_download(struct client *c, const char *uri, int fd, uint64_t *size)
+{
+	struct req *r = req_new(PROTO_BLOB_GET, NEED_AUTH);
+	struct proto_msg m, a;
+	int rc;
+
+	*size = 0;
+	if (r == NULL)
+		return SB_ERR_ALLOC;
+	if (strlen(uri) > SB_MAX_URI) {
+		req_free(r);
+		return SB_ERR_INVALID_ARG;
+	}
+	r->fd = fd;
+	memset(&m, 0, sizeof(m));
+	memset(&a, 0, sizeof(a));
+	m.type = PROTO_BLOB_GET;
+	m.text.p = (const uint8_t *)uri;
+	m.text.len = strlen(uri);
+	rc = submit(c, r, &m);
+	if (rc == SB_OK)
+		rc = answer(r, &a, PROTO_OK);
+	if (rc == SB_OK)
+		*size = a.u64;
+	proto_msg_clear(&a);
+	req_free(r);
+	return rc;
+}

@@ -1,0 +1,176 @@
+/*
+ * client.h - the agent-side relay client (docs/PROTOCOL-relay.md).
+ *
+ * Keeps ONE persistent TLS 1.3 connection to sealbox-relay, pinned to the
+ * relay certificate's SHA-256 fingerprint (compared in constant time; no CA
+ * is consulted), authenticates the device by signing the relay's challenge
+ * with its signing key, receives pushed messages, and reconnects with
+ * capped exponential backoff.  It never sees plaintext and never loads keys:
+ * the caller lends it the signing key and seals/opens payloads itself.
+ *
+ * Threading model (for the multi-threaded FUSE agent):
+ *   - client_new() starts one client-owned I/O thread running its own
+ *     libevent loop; every socket operation happens on that thread.
+ *   - The request functions below (client_register, client_lookup,
+ *     client_send, client_ack, client_status, client_remove,
+ *     client_blob_upload/download) are thread-safe and BLOCKING: any number
+ *     of threads may call them concurrently; each gets a request id and
+ *     sleeps until the matching answer (or its timeout).  They must NOT be
+ *     called from the push callback (they would wait on the thread that has
+ *     to answer them): they return SB_ERR_INVALID_ARG there.
+ *   - The push callback runs ON THE I/O THREAD, one push at a time, in
+ *     queue order.  It should hand the push to another thread (store it
+ *     durably there, then client_ack) or call client_ack_async, and return
+ *     quickly: while it runs, nothing else on the connection moves.
+ *   - A request issued while the connection is down waits (up to its
+ *     timeout) for the reconnection; one that was on the wire when the
+ *     connection dropped fails with SB_ERR_CLOSED (the caller retries; a
+ *     send is idempotent per message id - a duplicate is SB_ERR_EXISTS).
+ *
+ * Return values: SB_OK or a negative SB_ERR_* (common/sberr.h).
+ */
+#ifndef SB_CLIENT_H
+#define SB_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/wire.h"
+#include "../crypto/crypto.h"
+#include "../proto/proto.h"
+
+#define CLIENT_FP_LEN 32
+
+/* One pushed message.  Everything is borrowed for the callback's duration. */
+struct client_push {
+	uint64_t item_id;               /* pass to client_ack once stored */
+	uint8_t msgid[PROTO_MSGID_LEN];
+	const char *sender;             /* sender address (NUL-terminated) */
+	uint64_t sender_device;
+	uint64_t timestamp;             /* relay time, s since the epoch */
+	const uint8_t *payload;
+	size_t payload_len;
+};
+
+struct client_config {
+	const char *relay;              /* "host:port" */
+	uint8_t fingerprint[CLIENT_FP_LEN];
+	/* Borrowed; must outlive the client.  Used only on the I/O thread. */
+	const struct crypto_key *sign_key;
+	const char *address;            /* this device's address (for send) */
+	uint64_t device_id;             /* 0 until client_register */
+	void (*on_push)(void *arg, const struct client_push *p);  /* may be NULL */
+	void *arg;
+	unsigned backoff_min_ms;        /* 0: 200 */
+	unsigned backoff_max_ms;        /* 0: 30000 (the cap) */
+	unsigned request_timeout_ms;    /* 0: 30000 per request */
+	unsigned ping_interval_s;       /* 0: 60 (keeps the relay's idle timer fed) */
+};
+
+struct client;
+
+/* Parses 64 hex digits (colons allowed, as openssl prints them). */
+int  client_parse_fingerprint(const char *hex, uint8_t fp[CLIENT_FP_LEN]);
+
+/* Copies cfg (strings included), starts the I/O thread and the first
+ * connection attempt.  Free with client_free (NULL accepted). */
+int  client_new(const struct client_config *cfg, struct client **out);
+/* Stops the I/O thread, closes the connection, frees everything. */
+void client_free(struct client *c);
+
+/*
+ * Waits until the session is usable: authenticated when a device id is
+ * known, else connected (ready for client_register).  Returns SB_ERR_AUTH if
+ * the relay refused our signature or device, SB_ERR_TLS if the fingerprint
+ * did not match, SB_ERR_NET on timeout.
+ */
+int  client_wait_ready(struct client *c, unsigned timeout_ms);
+/* The device id (0 before registration). */
+uint64_t client_device_id(struct client *c);
+
+/* Enrolls this device (needs a connected, unauthenticated session); on
+ * success the session is authenticated as the new device. */
+int  client_register(struct client *c, const char *address, const char *code,
+         const uint8_t *identity, size_t identity_len, enum crypto_suite suite,
+         const char *device_name, uint64_t *device_id);
+
+/* One device of a lookup answer. */
+struct client_device {
+	uint64_t id;
+	char address[SB_MAX_ADDRESS + 1];
+	char name[SB_MAX_DEVICE_NAME + 1];
+	uint8_t *identity;              /* owned by the enclosing lookup */
+	size_t identity_len;
+};
+struct client_lookup {
+	size_t n;
+	struct client_device *devices;  /* all devices of all addresses, in order */
+};
+int  client_lookup(struct client *c, const char *const *addresses, size_t n,
+         struct client_lookup **out);
+void client_lookup_free(struct client_lookup *l);
+
+/* Re-seals one message for exactly these devices: fills payloads[i] for
+ * devs[i] (the buffers arrive empty).  Returns SB_OK or an error that
+ * aborts the send. */
+typedef int (*client_reseal_fn)(void *arg, const struct client_device *devs,
+    size_t n, struct sb_buf *payloads);
+
+/*
+ * Sends one logical message to every device of every address in `to` and to
+ * this account's other devices.  Looks the devices up, calls reseal, submits
+ * the batch; when the relay says the device set is stale, looks up again
+ * and re-seals (at most 3 rounds; then SB_ERR_STALE_DEVICES).
+ * SB_ERR_UNKNOWN_RECIPIENT when an address has no device; SB_ERR_TOO_BIG
+ * when a payload is over the relay's inline limit.  *timestamp: the relay's
+ * acceptance time (may be NULL).
+ */
+int  client_send(struct client *c, const uint8_t msgid[PROTO_MSGID_LEN],
+         const char *const *to, size_t n_to, client_reseal_fn reseal, void *arg,
+         uint64_t *timestamp);
+
+/* The stale-set answer of client_send_batch: device ids, malloc'd. */
+struct client_stale {
+	uint64_t *missing, *extra;
+	size_t n_missing, n_extra;
+};
+void client_stale_clear(struct client_stale *s);
+/*
+ * The raw batch submit under client_send: no lookup, no retry.  On
+ * SB_ERR_STALE_DEVICES, *stale (if given) names missing and extra devices.
+ */
+struct client_item {
+	uint64_t device_id;
+	const uint8_t *payload;
+	size_t payload_len;
+};
+int  client_send_batch(struct client *c, const uint8_t msgid[PROTO_MSGID_LEN],
+         const char *const *to, size_t n_to, const struct client_item *items,
+         size_t n_items, uint64_t *timestamp, struct client_stale *stale);
+
+/* Acknowledges a pushed item after it is stored durably (deletes it at the
+ * relay).  The _async form returns at once and may be called anywhere,
+ * including the push callback; its outcome is only logged. */
+int  client_ack(struct client *c, uint64_t item_id);
+int  client_ack_async(struct client *c, uint64_t item_id);
+
+/* Per-device delivery state of a message this device sent; *out malloc'd. */
+int  client_status(struct client *c, const uint8_t msgid[PROTO_MSGID_LEN],
+         struct proto_status_entry **out, size_t *n);
+
+/* Removes a device of this account (this one included). */
+int  client_remove(struct client *c, uint64_t device_id);
+
+/*
+ * Blobs, streamed through file descriptors so memory does not grow with
+ * size: upload reads exactly `size` bytes from fd (its current offset) and
+ * returns the URI (NUL-terminated, < SB_MAX_URI + 1 bytes); download writes
+ * the blob to fd and returns its size.  The fd is used on the I/O thread
+ * while the call runs.
+ */
+int  client_blob_upload(struct client *c, int fd, uint64_t size,
+         char uri[SB_MAX_URI + 1]);
+int  client_blob_download(struct client *c, const char *uri, int fd,
+         uint64_t *size);
+
+#endif

@@ -1,0 +1,79 @@
+# relay.sh - sourced by tests/integration/relay_*.sh after tests/lib/common.sh.
+#
+# Starts the real sealbox-relay on 127.0.0.1 on a free port with its data in
+# $T/relay, and drives devices through the test helper relay_client (built
+# from tests/helpers/relay_client.c on the client library).
+#
+#   relay_init [init options]   -> $RDATA, $RPORT, $FP (the pinned fingerprint)
+#   relay_start [serve options] -> $RPID; log in $RLOG; stopped on exit
+#   relay_stop                  -> SIGTERM, wait; fails unless it exits 0
+#   new_device DIR ADDRESS      -> keys in $T/DIR, invited and registered
+#   rc CMD [options]            -> relay_client CMD --relay .. --fp ..
+#   relay_vmhwm_kb              -> the relay's peak RSS so far (kB)
+
+RELAY_CLIENT="$SB_BUILD/tests/helpers/relay_client"
+[ -x "$RELAY_CLIENT" ] || fail "$RELAY_CLIENT not built (run make)"
+[ -x "$SEALBOX_RELAY" ] || fail "$SEALBOX_RELAY not built (run make)"
+RLOG="$T/relay.log"
+RPID=
+
+relay_init() {
+	RDATA="$T/relay"
+	RPORT=$(free_port)
+	FP=$("$SEALBOX_RELAY" init --data "$RDATA" --listen "127.0.0.1:$RPORT" "$@") ||
+		fail "relay init failed"
+	[[ "$FP" =~ ^[0-9a-f]{64}$ ]] || fail "init printed '$FP', not a SHA-256 fingerprint"
+}
+
+relay_start() {
+	local before
+	before=$(grep -c "listening on" "$RLOG" 2>/dev/null || true)
+	"$SEALBOX_RELAY" serve --data "$RDATA" "$@" 2>>"$RLOG" &
+	RPID=$!
+	on_exit "kill -9 $RPID"
+	_listening() { [ "$(grep -c "listening on" "$RLOG" 2>/dev/null || true)" -gt "${before:-0}" ]; }
+	wait_until 10 _listening || fail "relay did not start: $(tail -3 "$RLOG")"
+}
+
+relay_stop() {
+	local st=0
+	[ -n "$RPID" ] || return 0
+	kill -TERM "$RPID" 2>/dev/null || true
+	wait "$RPID" || st=$?
+	RPID=
+	[ "$st" -eq 0 ] || fail "relay exited with status $st"
+	if grep -qE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$RLOG"; then
+		fail "sanitizer report in relay log"
+	fi
+}
+
+relay_vmhwm_kb() {
+	awk '/^VmHWM:/ { print $2 }' "/proc/$RPID/status"
+}
+
+rc() {
+	local cmd=$1
+	shift
+	"$RELAY_CLIENT" "$cmd" --relay "127.0.0.1:$RPORT" --fp "$FP" "$@"
+}
+
+new_device() {
+	local dir=$1 address=$2 code
+	"$RELAY_CLIENT" keygen --keys "$T/$dir" >/dev/null || fail "keygen $dir"
+	code=$("$SEALBOX_RELAY" invite --data "$RDATA" "$address") || fail "invite $address"
+	rc register --keys "$T/$dir" --address "$address" --code "$code" --name "$dir" ||
+		fail "register $dir"
+}
+
+dev_id() { cat "$T/$1/device_id"; }
+
+# expect_rc WANT CMD...: CMD must exit with status WANT.
+expect_rc() {
+	local want=$1 st=0
+	shift
+	"$@" || st=$?
+	[ "$st" -eq "$want" ] || fail "exit $st, wanted $want: $*"
+}
+
+# A fresh random 16-byte message id in hex.
+new_msgid() { od -An -N16 -tx1 /dev/urandom | tr -d ' \n'; }
