@@ -29,7 +29,7 @@ sb_strerror(int err)
 	case SB_ERR_REPLAY:           return "replayed message";
 	case SB_ERR_ENVELOPE:         return "inner message does not match its envelope";
 	case SB_ERR_HASH:             return "attachment hash mismatch";
-	case SB_ERR_NO_KEYRING:       return "no Secret Service on the D-Bus session bus (start one, or run under scripts/with-keyring)";
+	case SB_ERR_NO_KEYRING:       return "no usable Secret Service on the D-Bus session bus (none running, or no default keyring: log in to your desktop keyring, or run under scripts/with-keyring)";
 	case SB_ERR_KEYRING_LOCKED:   return "keyring is locked (unlock it in your desktop session, or run under scripts/with-keyring)";
 	case SB_ERR_KEY_MISSING:      return "device key not found in the keyring (run 'sealbox init' for this home)";
 	case SB_ERR_KEY_CORRUPT:      return "device key in the keyring is corrupt (delete the item and re-run 'sealbox init')";
