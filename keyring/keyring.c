@@ -421,18 +421,35 @@ out:
 	return r;
 }
 
-/* Picks the first unlocked item of a search: SB_ERR_KEY_MISSING for none at
- * all, SB_ERR_KEYRING_LOCKED if every match is locked.  Borrowed. */
+/*
+ * Why a search found nothing.  A missing or locked default collection is the
+ * better answer: the item cannot be there yet, or a service other than GNOME
+ * Keyring may hide the items of a locked collection from searches.
+ */
 static int
-first_unlocked(GList *items, SecretItem **out)
+none_found(SecretService *svc)
+{
+	SecretCollection *coll;
+	int r;
+
+	if ((r = default_collection(svc, &coll)) != SB_OK)
+		return r;
+	g_object_unref(coll);
+	set_detail("no " SCHEMA_NAME " item with these attributes");
+	return SB_ERR_KEY_MISSING;
+}
+
+/* Picks the first unlocked item of a search: SB_ERR_KEY_MISSING (or why)
+ * for none at all, SB_ERR_KEYRING_LOCKED if every match is locked.
+ * Borrowed. */
+static int
+first_unlocked(SecretService *svc, GList *items, SecretItem **out)
 {
 	GList *l;
 
 	*out = NULL;
-	if (items == NULL) {
-		set_detail("no " SCHEMA_NAME " item with these attributes");
-		return SB_ERR_KEY_MISSING;
-	}
+	if (items == NULL)
+		return none_found(svc);
 	for (l = items; l != NULL; l = l->next) {
 		if (!secret_item_get_locked(l->data)) {
 			*out = l->data;
@@ -485,7 +502,7 @@ keyring_load(const char *address, const char *device_id,
 		return SB_ERR_INVALID_ARG;
 	if ((r = service_open(&svc)) != SB_OK ||
 	    (r = search(svc, attrs, &items)) != SB_OK ||
-	    (r = first_unlocked(items, &item)) != SB_OK)
+	    (r = first_unlocked(svc, items, &item)) != SB_OK)
 		goto out;
 	if (!secret_item_load_secret_sync(item, NULL, &err)) {
 		r = classify(err);
@@ -523,8 +540,7 @@ keyring_delete(const char *address, const char *device_id, enum keyring_purpose 
 	if ((r = service_open(&svc)) != SB_OK || (r = search(svc, attrs, &items)) != SB_OK)
 		goto out;
 	if (items == NULL) {
-		set_detail("no " SCHEMA_NAME " item with these attributes");
-		r = SB_ERR_KEY_MISSING;
+		r = none_found(svc);
 		goto out;
 	}
 	/* All or nothing: a copy left behind in a locked collection would

@@ -5,6 +5,8 @@
 #   - a session bus on which nothing owns or can activate org.freedesktop.secrets
 #     (GDBus ServiceUnknown), e.g. a server with D-Bus but no keyring package;
 #   - a bus that tries to activate one and the activation fails (Spawn.*);
+#   - a bus that activates a real gnome-keyring-daemon that has no default
+#     keyring (a server where nobody ever logged in to a desktop);
 #   - a bus address whose socket does not exist (G_IO_ERROR);
 #   - no bus address at all and no X11 to autolaunch one.
 source "$(dirname "$0")/../lib/common.sh"
@@ -42,7 +44,7 @@ expect_no_keyring() {
 	shift
 	for op in probe "store a@example.com d1" "load a@example.com d1" "delete a@example.com d1"; do
 		# shellcheck disable=SC2086
-		expect_fail 30 'keyring_tool: no Secret Service on the D-Bus session bus' \
+		expect_fail 30 'keyring_tool: no usable Secret Service on the D-Bus session bus' \
 			"$@" "$TOOL" $op
 	done
 	local err
@@ -62,6 +64,20 @@ printf '[D-BUS Service]\nName=org.freedesktop.secrets\nExec=/bin/false\n' \
 bus_config "$T/broken.conf" "$T/services"
 expect_no_keyring 'exited with status 1 \(g-dbus-error-quark 25\)' \
 	on_bus "$T/broken.conf"
+
+note "activated gnome-keyring-daemon without a default keyring"
+mkdir -p "$T/home" "$T/run"
+chmod 700 "$T/run"
+[ -f /usr/share/dbus-1/services/org.freedesktop.secrets.service ] ||
+	fail "gnome-keyring's D-Bus activation file is not installed"
+# The stock session bus activates the installed gnome-keyring-daemon, which
+# (and the bus) get a private HOME and runtime dir.
+on_stock_bus() {
+	env HOME="$T/home" XDG_DATA_HOME="$T/home/data" XDG_CONFIG_HOME="$T/home/config" \
+		XDG_CACHE_HOME="$T/home/cache" XDG_RUNTIME_DIR="$T/run" \
+		dbus-run-session -- bash -c 'exec "$@" 2>&3 3>&-' _ "$@" 3>&2 2>>"$T/bus.log"
+}
+expect_no_keyring 'no default collection' on_stock_bus
 
 note "bus address pointing at no socket"
 expect_no_keyring 'g-io-error-quark' \

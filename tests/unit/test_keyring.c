@@ -194,6 +194,7 @@ test_keyring_private_bus(void **state)
 {
 	const char *bus = getenv("DBUS_SESSION_BUS_ADDRESS");
 	const char *marker = getenv("SEALBOX_WITH_KEYRING_BUS");
+	SecretService *svc;
 
 	(void)state;
 	assert_non_null(bus);
@@ -201,6 +202,12 @@ test_keyring_private_bus(void **state)
 	assert_string_equal(bus, marker);
 	assert_int_equal(keyring_probe(), SB_OK);
 	assert_string_equal(keyring_error_detail(), "");
+	/* Secrets cross the bus encrypted (docs/KEYRING.md, locked memory). */
+	svc = secret_service_get_sync(SECRET_SERVICE_OPEN_SESSION, NULL, NULL);
+	assert_non_null(svc);
+	assert_string_equal(secret_service_get_session_algorithms(svc),
+	    "dh-ietf1024-sha256-aes128-cbc-pkcs7");
+	g_object_unref(svc);
 }
 
 static void
@@ -585,6 +592,9 @@ test_keyring_locked(void **state)
 	assert_int_equal(keyring_load("locked@example.com", "d1", KEYRING_PURPOSE_SIGN, &l),
 	    SB_ERR_KEYRING_LOCKED);
 	assert_null(l);
+	/* No such item, but it might be hiding behind the lock: say locked. */
+	assert_int_equal(keyring_load("never@example.com", "d1", KEYRING_PURPOSE_SIGN, &l),
+	    SB_ERR_KEYRING_LOCKED);
 	assert_int_equal(keyring_store("other@example.com", "d1", KEYRING_PURPOSE_SIGN, k),
 	    SB_ERR_KEYRING_LOCKED);
 	assert_int_equal(keyring_delete("locked@example.com", "d1", KEYRING_PURPOSE_SIGN),
