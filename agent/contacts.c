@@ -223,17 +223,16 @@ line_append(struct parser *ps, const uint8_t *p, size_t n)
 	return sb_put_bytes(&ps->line, p, n);
 }
 
-/* A 2.1 quoted-printable value continues on the next line, unindented,
- * when it ends in '=' (RFC 2045 6.7 soft line break). */
+/* Whether the line's parameters say ENCODING=QUOTED-PRINTABLE: then a
+ * value ending in '=' continues on the next line, unindented (RFC 2045 6.7
+ * soft line break, as vCard 2.1 uses it). */
 static int
-qp_soft_break(const struct sb_buf *line)
+is_quoted_printable(const struct sb_buf *line)
 {
 	struct sb_reader r;
 	struct span head;
 	size_t i;
 
-	if (line->len == 0 || line->d[line->len - 1] != '=')
-		return 0;
 	sb_reader_init(&r, line->d, line->len);
 	head = take_until(&r, ":", 1);
 	for (i = 0; i + 16 <= head.n; i++) {
@@ -253,7 +252,7 @@ next_logical(struct parser *ps)
 	struct span phys;
 	struct sb_reader peek;
 	uint8_t b;
-	int rc;
+	int rc, qp = -1;
 
 	sb_buf_truncate(&ps->line, 0);
 	ps->oversize = 0;
@@ -264,8 +263,13 @@ next_logical(struct parser *ps)
 		return rc;
 	for (;;) {
 		peek = ps->r;
+		/* Whether the line is quoted-printable is decided once: a run
+		 * of "=" lines must not rescan the line each time. */
+		if (qp < 0 && ps->line.len > 0 &&
+		    ps->line.d[ps->line.len - 1] == '=')
+			qp = is_quoted_printable(&ps->line);
 		if (sb_reader_remaining(&ps->r) > 0 && !ps->oversize &&
-		    qp_soft_break(&ps->line)) {
+		    qp == 1 && ps->line.d[ps->line.len - 1] == '=') {
 			/* The soft break first: after "=" CRLF the next line is
 			 * all content, a leading space included. */
 			sb_buf_truncate(&ps->line, ps->line.len - 1);
