@@ -86,7 +86,8 @@ int contacts_skip_info(const struct contacts *c, size_t k, size_t *line,
  * Addresses of every card whose display name equals name (exactly len
  * bytes; ASCII case-insensitive, other bytes exact).  Several cards with
  * one name are one person exported twice: their addresses are merged.
- * Only matchable addresses (e-mail and E.164, not fax or pager) count.
+ * Only messageable addresses count: e-mail and E.164, but not a line typed
+ * only fax or pager (one also typed voice or cell is kept).
  * *addrs is a malloc'd array (free() it) of *n pointers borrowed from c,
  * sorted bytewise and unique; NULL when *n is 0.
  * Returns SB_OK (*n may be 0: the contact has no matchable address),
