@@ -27,7 +27,7 @@ enum crypto_suite {
 #define CRYPTO_RSA_BITS_MAX      4096
 #define CRYPTO_RSA_BITS_DEFAULT  2048
 #define CRYPTO_HASH_LEN          32     /* H(identity): SHA-256 */
-/* Largest identity blob (RSA-4096 with a 4-byte exponent is 531 bytes). */
+/* Cap on an identity blob (RSA-4096 with a 4-byte exponent is 607 bytes). */
 #define CRYPTO_IDENTITY_MAX      1024
 /* Largest payload: version, u16 body length, body, u8 sig length, sig. */
 #define CRYPTO_PAYLOAD_MAX       (1 + 2 + 0xffff + 1 + 0xff)
