@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <cmocka.h>
@@ -475,6 +476,69 @@ test_keyring_invalid_args(void **state)
 	crypto_key_free(rsa);
 }
 
+/* Several threads loading and storing at once (the agent's FUSE threads
+ * may): each thread's answers are its own. */
+#define THREADS 4
+#define ROUNDS  5
+
+struct thread_arg {
+	char dev[16];
+	struct crypto_key *key;
+	int failures;
+};
+
+static void *
+load_loop(void *p)
+{
+	struct thread_arg *a = p;
+	struct crypto_key *l;
+	struct sb_buf d1 = SB_BUF_INIT, d2 = SB_BUF_INIT;
+	int i;
+
+	if (crypto_key_to_pkcs8_der(a->key, &d1) != SB_OK)
+		a->failures++;
+	for (i = 0; i < ROUNDS; i++) {
+		if (keyring_store("threads@example.com", a->dev, KEYRING_PURPOSE_SIGN,
+		    a->key) != SB_OK) {
+			a->failures++;
+			continue;
+		}
+		l = NULL;
+		if (keyring_load("threads@example.com", a->dev, KEYRING_PURPOSE_SIGN, &l) != SB_OK ||
+		    crypto_key_to_pkcs8_der(l, &d2) != SB_OK || d1.len != d2.len ||
+		    memcmp(d1.d, d2.d, d1.len) != 0)
+			a->failures++;
+		sb_buf_free(&d2);
+		crypto_key_free(l);
+	}
+	if (keyring_delete("threads@example.com", a->dev, KEYRING_PURPOSE_SIGN) != SB_OK)
+		a->failures++;
+	sb_buf_free(&d1);
+	return NULL;
+}
+
+static void
+test_keyring_threads(void **state)
+{
+	pthread_t t[THREADS];
+	struct thread_arg a[THREADS];
+	int i;
+
+	(void)state;
+	for (i = 0; i < THREADS; i++) {
+		snprintf(a[i].dev, sizeof(a[i].dev), "dev-%d", i);
+		a[i].key = new_sign_key();
+		a[i].failures = 0;
+	}
+	for (i = 0; i < THREADS; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, load_loop, &a[i]), 0);
+	for (i = 0; i < THREADS; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_int_equal(a[i].failures, 0);
+		crypto_key_free(a[i].key);
+	}
+}
+
 /* ---- the locked collection ------------------------------------------------ */
 
 static SecretService *
@@ -702,6 +766,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_keyring_two_addresses_two_devices),
 		cmocka_unit_test(test_keyring_corrupt),
 		cmocka_unit_test(test_keyring_invalid_args),
+		cmocka_unit_test(test_keyring_threads),
 		cmocka_unit_test_teardown(test_keyring_locked, locked_teardown),
 		cmocka_unit_test(test_keyring_no_service_bad_socket),
 		cmocka_unit_test(test_keyring_no_service_no_bus),
