@@ -504,7 +504,7 @@ c_recv(const struct opts *o)
 		return fail(rc, NULL);
 	}
 	if (o->ready_file != NULL)
-		write_file(".", o->ready_file, "ready\n", 6, 0644);
+		write_file(o->ready_file[0] == '/' ? "" : ".", o->ready_file, "ready\n", 6, 0644);
 	fprintf(stderr, "%s: recv: connected as device %llu\n", prog, (unsigned long long)d.id);
 	while (got < want && (q = next_push(tmo)) != NULL) {
 		printf("push item=%llu msg=", (unsigned long long)q->p.item_id);
