@@ -67,7 +67,7 @@ group_teardown(void **state)
 	return 0;
 }
 
-/* Deterministic sample positions without libc rand(). */
+/* Deterministic sample positions, independent of any library PRNG. */
 static uint32_t
 xorshift(uint32_t *s)
 {
