@@ -255,6 +255,39 @@ test_crypto_keys_identity_bitflips(void **state)
 	assert_true(accepted > 0 && accepted <= 8 * (161 + 3) - 4);
 }
 
+/* Random garbage and random splices of real identities: the parser must
+ * never crash or leak (ASan), and never accept a non-identity prefix. */
+static void
+test_crypto_keys_identity_garbage(void **state)
+{
+	uint8_t buf[CRYPTO_IDENTITY_MAX + 8];
+	uint32_t st = 0xdeadbeefu;
+	const uint8_t *der;
+	size_t len, i, j;
+
+	(void)state;
+	crypto_identity_der(id_rsa, &der, &len);
+	for (i = 0; i < 2000; i++) {
+		struct crypto_identity *out = NULL;
+		size_t n;
+
+		st ^= st << 13;
+		st ^= st >> 17;
+		st ^= st << 5;
+		n = st % sizeof(buf);
+		/* Half keep the real header so parsing gets deep. */
+		for (j = 0; j < n; j++)
+			buf[j] = (uint8_t)((st >> (j % 24)) ^ (j * 197));
+		if (i % 2 == 0 && n > 8)
+			memcpy(buf, der, n < len ? n : len);
+		if (crypto_identity_parse(buf, n, &out) == SB_OK) {
+			/* Only the intact identity may parse. */
+			assert_int_equal(n, len);
+			crypto_identity_free(out);
+		}
+	}
+}
+
 static void
 test_crypto_keys_sign_verify(void **state)
 {
@@ -311,6 +344,7 @@ main(void)
 		cmocka_unit_test(test_crypto_keys_identity_layout),
 		cmocka_unit_test(test_crypto_keys_identity_truncated),
 		cmocka_unit_test(test_crypto_keys_identity_bitflips),
+		cmocka_unit_test(test_crypto_keys_identity_garbage),
 		cmocka_unit_test(test_crypto_keys_sign_verify),
 		cmocka_unit_test(test_crypto_keys_helpers),
 	};
