@@ -27,6 +27,9 @@
 #define KEY_FILE_MAX  16384   /* an RSA-4096 PKCS#8 PEM is ~3.3 KB */
 #define EXIT_USAGE    2
 
+/* cli_fail for a usage error: same one line, exit status 2. */
+#define usage_fail(...) (cli_fail(__VA_ARGS__), EXIT_USAGE)
+
 /* ---- small file helpers ------------------------------------------------- */
 
 /*
@@ -282,6 +285,7 @@ cmd_keygen(int argc, char **argv)
 		{ "suite", required_argument, NULL, 's' },
 		{ "bits", required_argument, NULL, 'b' },
 		{ "out", required_argument, NULL, 'o' },
+		{ "home", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -302,20 +306,22 @@ cmd_keygen(int argc, char **argv)
 			else if (strcmp(optarg, "ec") == 0)
 				suite = CRYPTO_SUITE_EC;
 			else
-				return cli_fail("keygen", "--suite must be pair or ec"), EXIT_USAGE;
+				return usage_fail("keygen", "--suite must be pair or ec");
 			break;
 		case 'b':
 			errno = 0;
 			bits = strtoul(optarg, &end, 10);
 			if (errno != 0 || *end != '\0' || bits < CRYPTO_RSA_BITS_MIN ||
 			    bits > CRYPTO_RSA_BITS_MAX)
-				return cli_fail("keygen", "--bits must be %d..%d",
-				    CRYPTO_RSA_BITS_MIN, CRYPTO_RSA_BITS_MAX), EXIT_USAGE;
+				return usage_fail("keygen", "--bits must be %d..%d",
+				    CRYPTO_RSA_BITS_MIN, CRYPTO_RSA_BITS_MAX);
 			bits_given = 1;
 			break;
 		case 'o':
 			dir = optarg;
 			break;
+		case 'H':
+			break;  /* every command takes --home; the codec uses none */
 		case 'h':
 			keygen_usage(stdout);
 			return 0;
@@ -325,10 +331,9 @@ cmd_keygen(int argc, char **argv)
 		}
 	}
 	if (dir == NULL || optind != argc)
-		return cli_fail("keygen", "usage: sealbox keygen [--suite pair|ec] [--bits N] --out DIR"),
-		    EXIT_USAGE;
+		return usage_fail("keygen", "usage: sealbox keygen [--suite pair|ec] [--bits N] --out DIR");
 	if (bits_given && suite == CRYPTO_SUITE_EC)
-		return cli_fail("keygen", "--bits applies to suite pair only"), EXIT_USAGE;
+		return usage_fail("keygen", "--bits applies to suite pair only");
 	if (keygen_prepare_dir(dir) != 0)
 		return 1;
 	if ((rc = crypto_key_generate_sign(&sk)) == SB_OK &&
@@ -361,6 +366,7 @@ codec_parse(const char *cmd, const char *keyopt, void (*usage)(FILE *),
 		{ "recipient", required_argument, NULL, 'r' },
 		{ "in", required_argument, NULL, 'i' },
 		{ "out", required_argument, NULL, 'o' },
+		{ "home", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -375,6 +381,7 @@ codec_parse(const char *cmd, const char *keyopt, void (*usage)(FILE *),
 		case 'r': a->recipient = optarg; break;
 		case 'i': a->in = optarg; break;
 		case 'o': a->out = optarg; break;
+		case 'H': break;  /* accepted everywhere; the codec uses no home */
 		case 'h':
 			usage(stdout);
 			return 0;

@@ -98,7 +98,10 @@ int  crypto_verify(const struct crypto_identity *id, const uint8_t *msg, size_t 
 
 /*
  * Seals plaintext m for one recipient device.  The payload is appended to
- * `payload`.  SB_ERR_TOO_BIG when the body would not fit its u16 length.
+ * `payload` (nothing is appended on failure).  SB_ERR_TOO_BIG when the body
+ * would not fit its u16 length; SB_ERR_INVALID_ARG when sender_sign is not
+ * the signing key of `sender`.  Test-only building blocks (fixed seed,
+ * fixed ephemeral key) are in crypto/internal.h.
  */
 int  crypto_seal(const struct crypto_key *sender_sign,
          const struct crypto_identity *sender,
@@ -113,7 +116,13 @@ size_t crypto_seal_max_plaintext(const struct crypto_identity *recipient);
  * Opens a payload: verifies the sender's signature, unwraps K with the
  * recipient's encryption key, decrypts, checks the 40-bit tag in constant
  * time.  Plaintext is appended to `plain` only when everything verified;
- * on any failure nothing is appended.
+ * on any failure nothing is appended.  Failure classes, in the order they
+ * are checked (docs/PROTOCOL.md section 3): SB_ERR_KEY_TYPE (key not of the
+ * recipient's suite), SB_ERR_INVALID_ARG (key is not the recipient
+ * identity's), SB_ERR_FORMAT / _TRUNCATED / _TRAILING / _LENGTH (structure),
+ * SB_ERR_SIGNATURE, SB_ERR_UNWRAP, SB_ERR_LENGTH (unwrapped length),
+ * SB_ERR_TAG.  These are for local diagnosis only: never report them to the
+ * sender (they would be a decryption oracle).
  */
 int  crypto_open(const struct crypto_key *recipient_enc,
          const struct crypto_identity *recipient,
