@@ -1,0 +1,295 @@
+/*
+ * test_relay_store.c - the relay's SQLite store (relay/store.h) against a
+ * real temporary database: enrollment codes, devices, atomic batches,
+ * queue order and acks, status, expiry, blob records, durability across a
+ * reopen, and the WAL journal.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <sqlite3.h>
+
+#include "common/sberr.h"
+#include "relay/store.h"
+
+struct fx {
+	char dir[64];
+	char path[96];
+	struct relay_store *s;
+};
+
+static const uint8_t code_a[RELAY_CODE_HASH_LEN] = { 1 };
+static const uint8_t code_b[RELAY_CODE_HASH_LEN] = { 2 };
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/sealbox-store.XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(f->path, sizeof(f->path), "%s/relay.db", f->dir);
+	if (relay_store_open_sqlite(f->path, &f->s) != SB_OK)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+	char p[128];
+
+	relay_store_close(f->s);
+	snprintf(p, sizeof(p), "%s-wal", f->path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", f->path);
+	unlink(p);
+	unlink(f->path);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static uint64_t
+enroll(struct relay_store *s, const char *addr, const uint8_t code[RELAY_CODE_HASH_LEN])
+{
+	uint64_t id = 0;
+
+	assert_int_equal(s->ops->invite_add(s, addr, code, 1000), SB_OK);
+	assert_int_equal(s->ops->enroll(s, addr, code, 0, "dev", 2,
+	    (const uint8_t *)"ident", 5, 1000, &id), SB_OK);
+	assert_true(id > 0);
+	return id;
+}
+
+static void
+test_relay_store_enroll_codes(void **state)
+{
+	struct fx *f = *state;
+	struct relay_store *s = f->s;
+	struct relay_device d, *v = NULL;
+	uint64_t id = 0, id2 = 0;
+	size_t n;
+
+	assert_int_equal(s->ops->invite_add(s, "bob@example.com", code_a, 1000), SB_OK);
+	/* wrong address for the code, wrong code, code too old */
+	assert_int_equal(s->ops->enroll(s, "eve@example.com", code_a, 0, "x", 2,
+	    (const uint8_t *)"i", 1, 1000, &id), SB_ERR_ENROLL_CODE);
+	assert_int_equal(s->ops->enroll(s, "bob@example.com", code_b, 0, "x", 2,
+	    (const uint8_t *)"i", 1, 1000, &id), SB_ERR_ENROLL_CODE);
+	assert_int_equal(s->ops->enroll(s, "bob@example.com", code_a, 1001, "x", 2,
+	    (const uint8_t *)"i", 1, 1000, &id), SB_ERR_ENROLL_CODE);
+	assert_true(id == 0);
+	assert_int_equal(s->ops->enroll(s, "bob@example.com", code_a, 1000, "laptop", 1,
+	    (const uint8_t *)"identity", 8, 1000, &id), SB_OK);
+	assert_true(id > 0);
+	/* single use */
+	assert_int_equal(s->ops->enroll(s, "bob@example.com", code_a, 0, "again", 2,
+	    (const uint8_t *)"i", 1, 1000, &id2), SB_ERR_ENROLL_CODE);
+
+	assert_int_equal(s->ops->device_get(s, id, &d), SB_OK);
+	assert_string_equal(d.address, "bob@example.com");
+	assert_string_equal(d.name, "laptop");
+	assert_int_equal(d.suite, 1);
+	assert_int_equal(d.identity_len, 8);
+	assert_memory_equal(d.identity, "identity", 8);
+	assert_int_equal(s->ops->device_get(s, id + 100, &d), SB_ERR_NOT_FOUND);
+
+	id2 = enroll(s, "bob@example.com", code_b);
+	assert_int_equal(s->ops->devices_of(s, "bob@example.com", &v, &n), SB_OK);
+	assert_int_equal(n, 2);
+	assert_true(v[0].id == id && v[1].id == id2);
+	free(v);
+	assert_int_equal(s->ops->devices_of(s, "nobody@example.com", &v, &n), SB_OK);
+	assert_int_equal(n, 0);
+	assert_null(v);
+}
+
+static void
+test_relay_store_batch_queue_ack(void **state)
+{
+	struct fx *f = *state;
+	struct relay_store *s = f->s;
+	uint64_t a = enroll(s, "alice@example.com", code_a);
+	uint64_t b = enroll(s, "bob@example.com", code_b), n;
+	uint8_t m1[PROTO_MSGID_LEN], m2[PROTO_MSGID_LEN];
+	struct relay_batch_entry e[2] = {
+		{ b, (const uint8_t *)"to bob", 6 }, { a, (const uint8_t *)"to alice", 8 },
+	};
+	struct relay_item it;
+	struct proto_status_entry *st;
+	size_t ns;
+
+	memset(m1, 1, sizeof(m1));
+	memset(m2, 2, sizeof(m2));
+	assert_int_equal(s->ops->batch_commit(s, m1, "alice@example.com", 99, 2000, e, 2), SB_OK);
+	assert_int_equal(s->ops->batch_commit(s, m2, "alice@example.com", 99, 2001, e, 1), SB_OK);
+	/* a message id is used once per sender device: all or nothing */
+	assert_int_equal(s->ops->batch_commit(s, m2, "alice@example.com", 99, 2002, e, 2),
+	    SB_ERR_EXISTS);
+	assert_int_equal(s->ops->queue_count(s, a, &n), SB_OK);
+	assert_true(n == 1);
+	assert_int_equal(s->ops->queue_count(s, b, &n), SB_OK);
+	assert_true(n == 2);
+
+	/* oldest first; `after` walks; every envelope field kept */
+	assert_int_equal(s->ops->queue_next(s, b, 0, 0, &it), SB_OK);
+	assert_memory_equal(it.msgid, m1, PROTO_MSGID_LEN);
+	assert_string_equal(it.sender, "alice@example.com");
+	assert_true(it.sender_device == 99 && it.timestamp == 2000);
+	assert_int_equal(it.payload_len, 6);
+	assert_memory_equal(it.payload, "to bob", 6);
+	uint64_t first = it.id;
+	relay_item_clear(&it);
+	assert_int_equal(s->ops->queue_next(s, b, first, 0, &it), SB_OK);
+	assert_memory_equal(it.msgid, m2, PROTO_MSGID_LEN);
+	uint64_t second = it.id;
+	relay_item_clear(&it);
+	assert_int_equal(s->ops->queue_next(s, b, second, 0, &it), SB_ERR_NOT_FOUND);
+	/* not_before hides what is past retention */
+	assert_int_equal(s->ops->queue_next(s, b, 0, 2001, &it), SB_OK);
+	assert_true(it.id == second);
+	relay_item_clear(&it);
+
+	/* only the owner's ack deletes */
+	assert_int_equal(s->ops->queue_ack(s, a, first), SB_ERR_NOT_FOUND);
+	assert_int_equal(s->ops->queue_ack(s, b, first), SB_OK);
+	assert_int_equal(s->ops->queue_ack(s, b, first), SB_ERR_NOT_FOUND);
+	assert_int_equal(s->ops->queue_count(s, b, &n), SB_OK);
+	assert_true(n == 1);
+
+	assert_int_equal(s->ops->status(s, 99, m1, &st, &ns), SB_OK);
+	assert_int_equal(ns, 2);
+	assert_true(st[0].device_id == a && st[0].state == PROTO_STATE_QUEUED);
+	assert_true(st[1].device_id == b && st[1].state == PROTO_STATE_DELIVERED);
+	free(st);
+	/* status is per sender device */
+	assert_int_equal(s->ops->status(s, 98, m1, &st, &ns), SB_ERR_NOT_FOUND);
+}
+
+static void
+test_relay_store_expire_and_remove(void **state)
+{
+	struct fx *f = *state;
+	struct relay_store *s = f->s;
+	uint64_t a = enroll(s, "alice@example.com", code_a);
+	uint64_t b = enroll(s, "bob@example.com", code_b), n = 0;
+	uint8_t m1[PROTO_MSGID_LEN], m2[PROTO_MSGID_LEN];
+	struct relay_batch_entry e = { b, (const uint8_t *)"x", 1 };
+	struct relay_batch_entry ea = { a, (const uint8_t *)"y", 1 };
+	struct proto_status_entry *st;
+	size_t ns;
+
+	memset(m1, 1, sizeof(m1));
+	memset(m2, 2, sizeof(m2));
+	assert_int_equal(s->ops->batch_commit(s, m1, "alice@example.com", a, 1000, &e, 1), SB_OK);
+	assert_int_equal(s->ops->batch_commit(s, m2, "alice@example.com", a, 5000, &e, 1), SB_OK);
+	assert_int_equal(s->ops->expire(s, 3000, 0, &n), SB_OK);
+	assert_true(n == 1);
+	assert_int_equal(s->ops->status(s, a, m1, &st, &ns), SB_OK);
+	assert_true(ns == 1 && st[0].state == PROTO_STATE_EXPIRED);
+	free(st);
+	assert_int_equal(s->ops->status(s, a, m2, &st, &ns), SB_OK);
+	assert_true(ns == 1 && st[0].state == PROTO_STATE_QUEUED);
+	free(st);
+	/* status rows themselves go after their own cutoff */
+	assert_int_equal(s->ops->expire(s, 3000, 2000, &n), SB_OK);
+	assert_true(n == 0);
+	assert_int_equal(s->ops->status(s, a, m1, &st, &ns), SB_ERR_NOT_FOUND);
+
+	/* removing a device drops its queue; its status says so */
+	assert_int_equal(s->ops->device_remove(s, b), SB_OK);
+	assert_int_equal(s->ops->device_remove(s, b), SB_ERR_NOT_FOUND);
+	assert_int_equal(s->ops->queue_count(s, b, &n), SB_OK);
+	assert_true(n == 0);
+	assert_int_equal(s->ops->status(s, a, m2, &st, &ns), SB_OK);
+	assert_true(ns == 1 && st[0].state == PROTO_STATE_REMOVED);
+	free(st);
+	assert_int_equal(s->ops->batch_commit(s, m1, "bob@example.com", b, 6000, &ea, 1), SB_OK);
+}
+
+static int gone_count;
+static char gone_uri[64];
+
+static void
+gone(void *arg, const char *uri)
+{
+	(void)arg;
+	gone_count++;
+	snprintf(gone_uri, sizeof(gone_uri), "%s", uri);
+}
+
+static void
+test_relay_store_blobs(void **state)
+{
+	struct fx *f = *state;
+	struct relay_store *s = f->s;
+	uint64_t size = 0;
+
+	assert_int_equal(s->ops->blob_add(s, "sbblob:old", 10, 1, 1000), SB_OK);
+	assert_int_equal(s->ops->blob_add(s, "sbblob:new", 1ull << 32, 1, 5000), SB_OK);
+	assert_int_equal(s->ops->blob_add(s, "sbblob:new", 1, 1, 5000), SB_ERR_STORAGE);
+	assert_int_equal(s->ops->blob_get(s, "sbblob:new", 0, &size), SB_OK);
+	assert_true(size == 1ull << 32);
+	assert_int_equal(s->ops->blob_get(s, "sbblob:old", 2000, &size), SB_ERR_NOT_FOUND);
+	assert_int_equal(s->ops->blob_get(s, "sbblob:none", 0, &size), SB_ERR_NOT_FOUND);
+	gone_count = 0;
+	assert_int_equal(s->ops->blob_expire(s, 3000, gone, NULL), SB_OK);
+	assert_int_equal(gone_count, 1);
+	assert_string_equal(gone_uri, "sbblob:old");
+	assert_int_equal(s->ops->blob_get(s, "sbblob:old", 0, &size), SB_ERR_NOT_FOUND);
+	assert_int_equal(s->ops->blob_get(s, "sbblob:new", 0, &size), SB_OK);
+}
+
+static void
+test_relay_store_durable_wal(void **state)
+{
+	struct fx *f = *state;
+	struct relay_store *s = f->s;
+	uint64_t b = enroll(s, "bob@example.com", code_b), n = 0;
+	uint8_t m[PROTO_MSGID_LEN] = { 9 };
+	struct relay_batch_entry e = { b, (const uint8_t *)"kept", 4 };
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	assert_int_equal(s->ops->batch_commit(s, m, "alice@example.com", 1, 1000, &e, 1), SB_OK);
+	relay_store_close(f->s);
+	f->s = NULL;
+	assert_int_equal(relay_store_open_sqlite(f->path, &f->s), SB_OK);
+	s = f->s;
+	assert_int_equal(s->ops->queue_count(s, b, &n), SB_OK);
+	assert_true(n == 1);
+
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_relay_store_enroll_codes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_store_batch_queue_ack, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_store_expire_and_remove, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_store_blobs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_store_durable_wal, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
