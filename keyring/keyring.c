@@ -26,6 +26,7 @@
 #define SCHEMA_NAME   "org.sealbox.DeviceKey"
 #define APPLICATION   "sealbox"
 #define CONTENT_TYPE  "application/pkcs8"
+#define STORAGE_CONTENT_TYPE "application/octet-stream"
 #define DETAIL_MAX    320
 /* The arena's smallest block; a power of two as CRYPTO_secure_malloc_init
  * requires, small enough that BIGNUM limbs do not waste much. */
@@ -143,6 +144,7 @@ keyring_purpose_name(enum keyring_purpose purpose)
 	switch (purpose) {
 	case KEYRING_PURPOSE_SIGN:    return "sign";
 	case KEYRING_PURPOSE_ENCRYPT: return "encrypt";
+	case KEYRING_PURPOSE_STORAGE: return "storage";
 	}
 	return NULL;
 }
@@ -233,9 +235,12 @@ pkcs8_kind(const uint8_t *der, size_t len)
 static int
 kind_fits(enum key_kind kind, enum keyring_purpose purpose)
 {
-	if (purpose == KEYRING_PURPOSE_SIGN)
-		return kind == KIND_P256;
-	return kind == KIND_P256 || kind == KIND_RSA;
+	switch (purpose) {
+	case KEYRING_PURPOSE_SIGN:    return kind == KIND_P256;
+	case KEYRING_PURPOSE_ENCRYPT: return kind == KIND_P256 || kind == KIND_RSA;
+	case KEYRING_PURPOSE_STORAGE: return 0;
+	}
+	return 0;
 }
 
 /* ---- service and collection --------------------------------------------- */
@@ -357,43 +362,31 @@ keyring_probe(void)
 static char *
 label_new(const char *address, const char *device_id, enum keyring_purpose purpose)
 {
-	return g_strdup_printf("sealbox %s key for %s (device %s)",
-	    purpose == KEYRING_PURPOSE_SIGN ? "signing" : "encryption",
-	    address, device_id);
+	const char *what = purpose == KEYRING_PURPOSE_SIGN ? "signing" :
+	    purpose == KEYRING_PURPOSE_ENCRYPT ? "encryption" : "storage";
+
+	return g_strdup_printf("sealbox %s key for %s (device %s)", what, address, device_id);
 }
 
-int
-keyring_store(const char *address, const char *device_id,
-    enum keyring_purpose purpose, const struct crypto_key *key)
+/*
+ * Stores value as the item (address, device_id, purpose) in the default
+ * collection, replacing one with the same attributes.  Does not consume
+ * value.
+ */
+static int
+store_value(const char *address, const char *device_id, enum keyring_purpose purpose,
+    SecretValue *value)
 {
-	struct sb_buf der = SB_BUF_INIT;
 	GHashTable *attrs;
 	SecretService *svc = NULL;
 	SecretCollection *coll = NULL;
-	SecretValue *value = NULL;
 	SecretItem *item;
 	GError *err = NULL;
 	char *label = NULL;
 	int r;
 
-	if (key == NULL || (attrs = attrs_new(address, device_id, purpose)) == NULL)
+	if ((attrs = attrs_new(address, device_id, purpose)) == NULL)
 		return SB_ERR_INVALID_ARG;
-	if ((r = keyring_init()) != SB_OK)
-		goto out;
-	if ((r = crypto_key_to_pkcs8_der(key, &der)) != SB_OK) {
-		set_detail("cannot encode the key as PKCS#8");
-		goto out;
-	}
-	if (!kind_fits(pkcs8_kind(der.d, der.len), purpose)) {
-		set_detail("a %s key must be P-256%s", keyring_purpose_name(purpose),
-		    purpose == KEYRING_PURPOSE_ENCRYPT ? " or RSA" : "");
-		r = SB_ERR_KEY_TYPE;
-		goto out;
-	}
-	/* Into libsecret's non-pageable memory; the sb_buf copy is cleansed
-	 * as soon as possible. */
-	value = secret_value_new((const gchar *)der.d, (gssize)der.len, CONTENT_TYPE);
-	sb_buf_free(&der);
 	if ((r = service_open(&svc)) != SB_OK ||
 	    (r = default_collection(svc, &coll)) != SB_OK)
 		goto out;
@@ -407,17 +400,76 @@ keyring_store(const char *address, const char *device_id,
 	g_object_unref(item);
 	r = SB_OK;
 out:
-	sb_buf_free(&der);
-	if (value != NULL) {
-		value_wipe(value);
-		secret_value_unref(value);
-	}
 	g_free(label);
 	if (coll != NULL)
 		g_object_unref(coll);
 	if (svc != NULL)
 		g_object_unref(svc);
 	g_hash_table_unref(attrs);
+	return r;
+}
+
+/* Wipes and releases a value made or fetched here (NULL accepted). */
+static void
+value_free(SecretValue *value)
+{
+	if (value != NULL) {
+		value_wipe(value);
+		secret_value_unref(value);
+	}
+}
+
+int
+keyring_store(const char *address, const char *device_id,
+    enum keyring_purpose purpose, const struct crypto_key *key)
+{
+	struct sb_buf der = SB_BUF_INIT;
+	SecretValue *value;
+	int r;
+
+	detail[0] = '\0';
+	if (key == NULL || purpose == KEYRING_PURPOSE_STORAGE ||
+	    keyring_purpose_name(purpose) == NULL) {
+		set_detail("keyring_store takes a signing or encryption key");
+		return SB_ERR_INVALID_ARG;
+	}
+	if ((r = keyring_init()) != SB_OK)
+		return r;
+	if ((r = crypto_key_to_pkcs8_der(key, &der)) != SB_OK) {
+		set_detail("cannot encode the key as PKCS#8");
+		return r;
+	}
+	if (!kind_fits(pkcs8_kind(der.d, der.len), purpose)) {
+		set_detail("a %s key must be P-256%s", keyring_purpose_name(purpose),
+		    purpose == KEYRING_PURPOSE_ENCRYPT ? " or RSA" : "");
+		sb_buf_free(&der);
+		return SB_ERR_KEY_TYPE;
+	}
+	/* Into libsecret's non-pageable memory; the sb_buf copy is cleansed
+	 * at once. */
+	value = secret_value_new((const gchar *)der.d, (gssize)der.len, CONTENT_TYPE);
+	sb_buf_free(&der);
+	r = store_value(address, device_id, purpose, value);
+	value_free(value);
+	return r;
+}
+
+int
+keyring_store_storage_key(const char *address, const char *device_id,
+    const uint8_t key[KEYRING_STORAGE_KEY_LEN])
+{
+	SecretValue *value;
+	int r;
+
+	detail[0] = '\0';
+	if (key == NULL)
+		return SB_ERR_INVALID_ARG;
+	if ((r = keyring_init()) != SB_OK)
+		return r;
+	value = secret_value_new((const gchar *)key, KEYRING_STORAGE_KEY_LEN,
+	    STORAGE_CONTENT_TYPE);
+	r = store_value(address, device_id, KEYRING_PURPOSE_STORAGE, value);
+	value_free(value);
 	return r;
 }
 
@@ -460,6 +512,44 @@ first_unlocked(SecretService *svc, GList *items, SecretItem **out)
 	return SB_ERR_KEYRING_LOCKED;
 }
 
+/*
+ * Fetches the secret of the item (address, device_id, purpose) into *out
+ * (libsecret's non-pageable memory; the caller releases it with value_free).
+ */
+static int
+load_value(const char *address, const char *device_id, enum keyring_purpose purpose,
+    SecretValue **out)
+{
+	GHashTable *attrs;
+	SecretService *svc = NULL;
+	SecretItem *item;
+	GList *items = NULL;
+	GError *err = NULL;
+	int r;
+
+	*out = NULL;
+	if ((attrs = attrs_new(address, device_id, purpose)) == NULL)
+		return SB_ERR_INVALID_ARG;
+	if ((r = service_open(&svc)) != SB_OK ||
+	    (r = search(svc, attrs, &items)) != SB_OK ||
+	    (r = first_unlocked(svc, items, &item)) != SB_OK)
+		goto out;
+	if (!secret_item_load_secret_sync(item, NULL, &err)) {
+		r = classify(err);
+		goto out;
+	}
+	if ((*out = secret_item_get_secret(item)) == NULL) {
+		set_detail("the item has no secret");
+		r = SB_ERR_KEY_CORRUPT;
+	}
+out:
+	free_items(items);
+	if (svc != NULL)
+		g_object_unref(svc);
+	g_hash_table_unref(attrs);
+	return r;
+}
+
 /* Decodes the item's DER in place (in the SecretValue's locked memory) as
  * a key of `purpose`. */
 static int
@@ -487,42 +577,46 @@ int
 keyring_load(const char *address, const char *device_id,
     enum keyring_purpose purpose, struct crypto_key **out)
 {
-	GHashTable *attrs;
-	SecretService *svc = NULL;
 	SecretValue *value = NULL;
-	SecretItem *item;
-	GList *items = NULL;
-	GError *err = NULL;
 	int r;
 
+	detail[0] = '\0';
 	if (out == NULL)
 		return SB_ERR_INVALID_ARG;
 	*out = NULL;
-	if ((attrs = attrs_new(address, device_id, purpose)) == NULL)
+	if (purpose == KEYRING_PURPOSE_STORAGE) {
+		set_detail("keyring_load loads signing or encryption keys");
 		return SB_ERR_INVALID_ARG;
-	if ((r = service_open(&svc)) != SB_OK ||
-	    (r = search(svc, attrs, &items)) != SB_OK ||
-	    (r = first_unlocked(svc, items, &item)) != SB_OK)
-		goto out;
-	if (!secret_item_load_secret_sync(item, NULL, &err)) {
-		r = classify(err);
-		goto out;
 	}
-	if ((value = secret_item_get_secret(item)) == NULL) {
-		set_detail("the item has no secret");
-		r = SB_ERR_KEY_CORRUPT;
-		goto out;
+	if ((r = load_value(address, device_id, purpose, &value)) == SB_OK)
+		r = decode_value(value, purpose, out);
+	value_free(value);
+	return r;
+}
+
+int
+keyring_load_storage_key(const char *address, const char *device_id,
+    uint8_t key[KEYRING_STORAGE_KEY_LEN])
+{
+	SecretValue *value = NULL;
+	const gchar *p;
+	gsize n = 0;
+	int r;
+
+	detail[0] = '\0';
+	if (key == NULL)
+		return SB_ERR_INVALID_ARG;
+	if ((r = load_value(address, device_id, KEYRING_PURPOSE_STORAGE, &value)) == SB_OK) {
+		p = secret_value_get(value, &n);
+		if (p != NULL && n == KEYRING_STORAGE_KEY_LEN) {
+			memcpy(key, p, KEYRING_STORAGE_KEY_LEN);
+		} else {
+			set_detail("the storage key item holds %zu bytes, not %d",
+			    (size_t)n, KEYRING_STORAGE_KEY_LEN);
+			r = SB_ERR_KEY_CORRUPT;
+		}
 	}
-	r = decode_value(value, purpose, out);
-out:
-	if (value != NULL) {
-		value_wipe(value);
-		secret_value_unref(value);
-	}
-	free_items(items);
-	if (svc != NULL)
-		g_object_unref(svc);
-	g_hash_table_unref(attrs);
+	value_free(value);
 	return r;
 }
 

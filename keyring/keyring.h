@@ -6,7 +6,8 @@
  * the Secret Service (GNOME Keyring, KeePassXC, ...) through libsecret, as
  * PKCS#8 DER under the schema "org.sealbox.DeviceKey" with the attributes
  * application="sealbox", address, device-id and purpose ("sign" |
- * "encrypt").  Items go to the collection behind the "default" alias.
+ * "encrypt"), and the home's at-rest storage key (purpose "storage", 32 raw
+ * bytes).  Items go to the collection behind the "default" alias.
  *
  * Never writes a key anywhere but the Secret Service, never prompts (a
  * locked keyring is an error, not a dialog: prompting is impossible
@@ -19,7 +20,8 @@
  *   SB_ERR_KEYRING_LOCKED  the item or the default collection is locked
  *   SB_ERR_KEY_MISSING     no such item
  *   SB_ERR_KEY_CORRUPT     the item does not decode as a key of its purpose
- *   SB_ERR_INVALID_ARG     empty / non-UTF-8 / over-long address or device id
+ *   SB_ERR_INVALID_ARG     empty / non-UTF-8 / over-long address or device id,
+ *                          or a purpose the function does not take
  *   SB_ERR_KEY_TYPE        keyring_store given a key that does not fit purpose
  * keyring_error_detail() then tells the underlying reason, for logs.
  */
@@ -31,7 +33,10 @@
 enum keyring_purpose {
 	KEYRING_PURPOSE_SIGN    = 1,  /* the P-256 signing key */
 	KEYRING_PURPOSE_ENCRYPT = 2,  /* the RSA (suite pair) or P-256 (suite ec) key */
+	KEYRING_PURPOSE_STORAGE = 3,  /* the home's 256-bit at-rest key (raw bytes) */
 };
+
+#define KEYRING_STORAGE_KEY_LEN 32
 
 /* Bounds on the attribute strings (bytes, without the NUL). */
 #define KEYRING_MAX_ADDRESS    320
@@ -62,7 +67,8 @@ int keyring_probe(void);
 
 /*
  * Stores key as the (address, device_id, purpose) item in the default
- * collection, replacing an existing one.  The key is not consumed.
+ * collection, replacing an existing one.  The key is not consumed.  purpose
+ * is sign or encrypt.
  */
 int keyring_store(const char *address, const char *device_id,
         enum keyring_purpose purpose, const struct crypto_key *key);
@@ -76,12 +82,24 @@ int keyring_store(const char *address, const char *device_id,
 int keyring_load(const char *address, const char *device_id,
         enum keyring_purpose purpose, struct crypto_key **out);
 
+/*
+ * The home's storage key (ARCHITECTURE.md "At rest"): KEYRING_STORAGE_KEY_LEN
+ * raw bytes as the (address, device_id, "storage") item.  Load copies it
+ * into the caller's buffer, which should itself be locked memory
+ * (CRYPTO_secure_malloc after keyring_init) and be wiped by the caller;
+ * SB_ERR_KEY_CORRUPT when the item is not exactly that long.
+ */
+int keyring_store_storage_key(const char *address, const char *device_id,
+        const uint8_t key[KEYRING_STORAGE_KEY_LEN]);
+int keyring_load_storage_key(const char *address, const char *device_id,
+        uint8_t key[KEYRING_STORAGE_KEY_LEN]);
+
 /* Deletes the (address, device_id, purpose) item (every copy of it, in any
  * collection).  SB_ERR_KEY_MISSING if there is none. */
 int keyring_delete(const char *address, const char *device_id,
         enum keyring_purpose purpose);
 
-/* "sign" / "encrypt" (the purpose attribute's value); NULL if invalid. */
+/* "sign" / "encrypt" / "storage" (the purpose attribute); NULL if invalid. */
 const char *keyring_purpose_name(enum keyring_purpose purpose);
 
 /*

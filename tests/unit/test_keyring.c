@@ -472,8 +472,63 @@ test_keyring_invalid_args(void **state)
 	assert_int_equal(count_items("a@b", "d1", "sign"), 0);
 	assert_string_equal(keyring_purpose_name(KEYRING_PURPOSE_SIGN), "sign");
 	assert_string_equal(keyring_purpose_name(KEYRING_PURPOSE_ENCRYPT), "encrypt");
+	assert_string_equal(keyring_purpose_name(KEYRING_PURPOSE_STORAGE), "storage");
 	assert_null(keyring_purpose_name((enum keyring_purpose)0));
 	crypto_key_free(rsa);
+}
+
+/* The home's storage key: 32 raw bytes, its own purpose, never crossing
+ * with the device keys of the same address and device. */
+static void
+test_keyring_storage_key(void **state)
+{
+	uint8_t *k1 = CRYPTO_secure_malloc(KEYRING_STORAGE_KEY_LEN, __FILE__, __LINE__);
+	uint8_t *k2 = CRYPTO_secure_malloc(KEYRING_STORAGE_KEY_LEN, __FILE__, __LINE__);
+	uint8_t *got = CRYPTO_secure_malloc(KEYRING_STORAGE_KEY_LEN, __FILE__, __LINE__);
+	struct crypto_key *sign = new_sign_key(), *l = NULL;
+
+	(void)state;
+	assert_non_null(k1);
+	assert_non_null(k2);
+	assert_non_null(got);
+	assert_true(CRYPTO_secure_allocated(got));
+	assert_int_equal(crypto_random(k1, KEYRING_STORAGE_KEY_LEN), SB_OK);
+	assert_int_equal(crypto_random(k2, KEYRING_STORAGE_KEY_LEN), SB_OK);
+	assert_int_equal(keyring_load_storage_key("store@example.com", "d1", got),
+	    SB_ERR_KEY_MISSING);
+
+	assert_int_equal(keyring_store_storage_key("store@example.com", "d1", k1), SB_OK);
+	store_ok("store@example.com", "d1", KEYRING_PURPOSE_SIGN, sign);
+	assert_int_equal(keyring_load_storage_key("store@example.com", "d1", got), SB_OK);
+	assert_memory_equal(got, k1, KEYRING_STORAGE_KEY_LEN);
+	/* overwrite */
+	assert_int_equal(keyring_store_storage_key("store@example.com", "d1", k2), SB_OK);
+	assert_int_equal(count_items("store@example.com", "d1", "storage"), 1);
+	assert_int_equal(keyring_load_storage_key("store@example.com", "d1", got), SB_OK);
+	assert_memory_equal(got, k2, KEYRING_STORAGE_KEY_LEN);
+	/* the signing key beside it is untouched */
+	l = load_ok("store@example.com", "d1", KEYRING_PURPOSE_SIGN);
+	assert_same_key(l, sign);
+	crypto_key_free(l);
+	l = NULL;
+	/* wrong entry points for the purpose */
+	assert_int_equal(keyring_load("store@example.com", "d1", KEYRING_PURPOSE_STORAGE, &l),
+	    SB_ERR_INVALID_ARG);
+	assert_int_equal(keyring_store("store@example.com", "d1", KEYRING_PURPOSE_STORAGE, sign),
+	    SB_ERR_INVALID_ARG);
+	assert_int_equal(keyring_delete("store@example.com", "d1", KEYRING_PURPOSE_STORAGE), SB_OK);
+	assert_int_equal(keyring_load_storage_key("store@example.com", "d1", got),
+	    SB_ERR_KEY_MISSING);
+	assert_int_equal(keyring_delete("store@example.com", "d1", KEYRING_PURPOSE_SIGN), SB_OK);
+	/* a storage item of the wrong length */
+	plant("short@example.com", "storage", k1, KEYRING_STORAGE_KEY_LEN - 1);
+	assert_int_equal(keyring_load_storage_key("short@example.com", "d1", got),
+	    SB_ERR_KEY_CORRUPT);
+	assert_int_equal(keyring_delete("short@example.com", "d1", KEYRING_PURPOSE_STORAGE), SB_OK);
+	crypto_key_free(sign);
+	CRYPTO_secure_clear_free(k1, KEYRING_STORAGE_KEY_LEN, __FILE__, __LINE__);
+	CRYPTO_secure_clear_free(k2, KEYRING_STORAGE_KEY_LEN, __FILE__, __LINE__);
+	CRYPTO_secure_clear_free(got, KEYRING_STORAGE_KEY_LEN, __FILE__, __LINE__);
 }
 
 /* Several threads loading and storing at once (the agent's FUSE threads
@@ -766,6 +821,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_keyring_two_addresses_two_devices),
 		cmocka_unit_test(test_keyring_corrupt),
 		cmocka_unit_test(test_keyring_invalid_args),
+		cmocka_unit_test(test_keyring_storage_key),
 		cmocka_unit_test(test_keyring_threads),
 		cmocka_unit_test_teardown(test_keyring_locked, locked_teardown),
 		cmocka_unit_test(test_keyring_no_service_bad_socket),
