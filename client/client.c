@@ -461,6 +461,7 @@ on_hello(struct client *c, const struct proto_msg *m)
 	}
 	memcpy(c->challenge, m->challenge, sizeof(c->challenge));
 	c->state = ST_CONNECTED;
+	c->last_err = SB_OK;
 	if (c->cfg.device_id != 0) {
 		send_auth(c);
 		return;
@@ -912,6 +913,11 @@ client_wait_ready(struct client *c, unsigned timeout_ms)
 		}
 		if (c->state == ST_FAILED) {
 			rc = c->last_err;
+			break;
+		}
+		/* A pin mismatch is not transient: say so now (reconnects go on). */
+		if (c->last_err == SB_ERR_TLS) {
+			rc = SB_ERR_TLS;
 			break;
 		}
 		if (pthread_cond_timedwait(&c->cond, &c->lock, &dl) == ETIMEDOUT) {
