@@ -181,6 +181,8 @@ written = []
 
 
 def write(name, header, blob):
+    if name in written:
+        raise SystemExit("gen.py: vector name %s used twice" % name)
     lines = ["%s: %s" % (k, v) for k, v in header]
     h = blob.hex()
     lines.append("")
@@ -278,7 +280,7 @@ def main():
                        frame(alice, version_of(r),
                              body_of(alice, carol if r.suite == "pair" else alice,
                                      k, c, eph)), m=m)
-        payload_vector(sfx + "-empty", "zero bytes", alice, r, "truncated", b"")
+        payload_vector(sfx + "-zero-bytes", "zero bytes", alice, r, "truncated", b"")
         # pair: the unwrapped length contradicts |body|; ec derives the
         # wrap's extent from |body|, so the AEAD sees the wrong bytes.
         payload_vector(sfx + "-short-wrap", "K || C0 wraps only 50 bytes of C "
