@@ -43,6 +43,10 @@ sb_get_bytes_direct(struct sb_reader *r, const uint8_t **p, size_t n)
 	*p = NULL;
 	if (n > sb_reader_remaining(r))
 		return SB_ERR_TRUNCATED;
+	/* A reader over NULL (len 0) has nothing to point into: NULL + 0 is
+	 * undefined behaviour in C (as in sb_buf_reserve below). */
+	if (r->p == NULL)
+		return SB_OK;
 	*p = r->p + r->off;
 	r->off += n;
 	return SB_OK;
@@ -279,6 +283,11 @@ sb_buf_reserve(struct sb_buf *b, size_t n, uint8_t **p)
 		b->err = rc;
 		return rc;
 	}
+	/* Reserving 0 bytes of a buffer that owns no memory yet: *p stays
+	 * NULL, since NULL + 0 is undefined behaviour in C (UBSan, found by
+	 * fuzz/fuzz_open_pair.c on an empty input). */
+	if (b->d == NULL)
+		return SB_OK;
 	*p = b->d + b->len;
 	b->len += n;
 	return SB_OK;
