@@ -68,6 +68,29 @@ wait_until 5 gone "$gkd_pid" || fail "gnome-keyring-daemon $gkd_pid outlived wit
 [ -z "$(ls -A "$T/tmp")" ] || fail "temp dir left behind: $(ls -A "$T/tmp")"
 [ -z "$(ls -A "$T/home")" ] || fail "with-keyring wrote into HOME: $(ls -A "$T/home")"
 
+note "daemon killed mid-run: the bus activates a replacement in the private dirs"
+# It finds the run's keyring file locked (it never got the password): the
+# tool says locked, and the caller's HOME is still untouched.
+"$WK" bash -c '
+	"$1" store alice@example.com dev-1 >/dev/null || exit 10
+	kill "$(dbus-send --session --print-reply=literal --dest=org.freedesktop.DBus \
+		/org/freedesktop/DBus org.freedesktop.DBus.GetConnectionUnixProcessID \
+		string:org.freedesktop.secrets | awk "{print \$2}")" || exit 11
+	sleep 0.5
+	rc=0; "$1" load alice@example.com dev-1 2>"$2" || rc=$?
+	[ "$rc" -eq 31 ] || exit 12
+	dbus-send --session --print-reply=literal --dest=org.freedesktop.DBus \
+		/org/freedesktop/DBus org.freedesktop.DBus.GetConnectionUnixProcessID \
+		string:org.freedesktop.secrets | awk "{print \$2}" >"$3"' \
+	_ "$TOOL" "$T/err" "$T/replacement" ||
+	fail "killed-daemon run failed ($?): $(cat "$T/err")"
+[ -s "$T/replacement" ] || fail "no replacement daemon was activated"
+wait_until 5 gone "$(cat "$T/replacement")" ||
+	fail "replacement gnome-keyring-daemon $(cat "$T/replacement") outlived with-keyring"
+grep -q "keyring is locked" "$T/err" || fail "no 'locked' line: $(cat "$T/err")"
+[ -z "$(ls -A "$T/home")" ] || fail "replacement daemon wrote into HOME: $(ls -A "$T/home")"
+[ -z "$(ls -A "$T/tmp")" ] || fail "temp dir left behind: $(ls -A "$T/tmp")"
+
 note "after SIGTERM: 143, CMD and daemons gone"
 "$WK" bash -c 'bash "$1" "$2"; echo $$ >"$2.cmd"; exec sleep 60' _ "$T/record.sh" "$T/pids2" &
 wk=$!
