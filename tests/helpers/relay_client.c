@@ -41,8 +41,8 @@ static const char *cmd = "";
 
 struct opts {
 	const char *relay, *fp, *keys, *address, *code, *name, *to, *msgid, *text,
-	    *devices, *ready_file, *suite, *device;
-	long count, timeout, size;
+	    *devices, *ready_file, *suite, *device, *hook;
+	long count, timeout, size, ping;
 	int ack;
 };
 
@@ -266,6 +266,7 @@ device_connect(const struct opts *o, struct device *d)
 	cfg.on_push = on_push;
 	cfg.backoff_min_ms = 100;
 	cfg.backoff_max_ms = 1000;
+	cfg.ping_interval_s = o->ping > 0 ? (unsigned)o->ping : 0;
 	cfg.request_timeout_ms = (unsigned)(o->timeout > 0 ? o->timeout : 20) * 1000;
 	if ((rc = client_new(&cfg, &d->c)) != SB_OK)
 		return rc;
@@ -383,6 +384,7 @@ struct reseal_arg {
 	const char *text;
 	long size;
 	int rounds;
+	const char *first_hook;   /* run once, while sealing round 1 */
 };
 
 /* Opaque test payloads: "<text> for <device id>", padded with '.' to size. */
@@ -395,6 +397,10 @@ reseal(void *arg, const struct client_device *devs, size_t n, struct sb_buf *pay
 	long k;
 
 	a->rounds++;
+	/* Lets a test change the directory between the lookup and the send,
+	 * the race that makes a device set stale. */
+	if (a->rounds == 1 && a->first_hook != NULL && system(a->first_hook) != 0)
+		return SB_ERR_INTERNAL;
 	for (i = 0; i < n; i++) {
 		int hl = snprintf(head, sizeof(head), "%s for %llu", a->text,
 		    (unsigned long long)devs[i].id);
@@ -421,7 +427,7 @@ static int
 c_send(const struct opts *o)
 {
 	struct device d;
-	struct reseal_arg ra = { o->text ? o->text : "hello", o->size, 0 };
+	struct reseal_arg ra = { o->text ? o->text : "hello", o->size, 0, o->hook };
 	const char *to[SB_MAX_LOOKUP_ADDRS];
 	uint8_t msgid[PROTO_MSGID_LEN];
 	char tobuf[4096];
@@ -769,6 +775,8 @@ main(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "size", required_argument, NULL, 'S' },
 		{ "ack", no_argument, NULL, 'A' },
+		{ "on-first-seal", required_argument, NULL, 'H' },
+		{ "ping", required_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts o;
@@ -799,6 +807,8 @@ main(int argc, char **argv)
 		case 'T': o.timeout = atol(optarg); break;
 		case 'S': o.size = atol(optarg); break;
 		case 'A': o.ack = 1; break;
+		case 'H': o.hook = optarg; break;
+		case 'P': o.ping = atol(optarg); break;
 		default: return usage();
 		}
 	}

@@ -8,12 +8,12 @@ source "$(dirname "$0")/../lib/common.sh"
 source "$SB_TOP/tests/lib/relay.sh"
 
 relay_init
-relay_start --auth-timeout 2
+relay_start --auth-timeout 2 --idle-timeout 3
 new_device alice alice@example.com >/dev/null
 new_device bob bob@example.com >/dev/null
 
 # bob stays connected through all of it and must get both messages
-rc recv --keys "$T/bob" --count 2 --timeout 60 --ack --ready-file "$T/bob.ready" \
+rc recv --keys "$T/bob" --count 2 --timeout 60 --ack --ping 1 --ready-file "$T/bob.ready" \
 	>"$T/bob.out" 2>"$T/bob.err" &
 bobpid=$!
 wait_until 10 test -f "$T/bob.ready" || fail "bob never connected"
@@ -45,6 +45,11 @@ note "a client that connects and says nothing is dropped"
 exec 7<>/dev/tcp/127.0.0.1/"$RPORT"
 wait_until 6 grep -q "reason=tls handshake timeout" "$RLOG" || fail "silent client not dropped"
 exec 7<&-
+
+note "an authenticated client that goes quiet is dropped at the idle timeout"
+rc recv --keys "$T/alice" --count 0 --timeout 5 --ping 100 >/dev/null ||
+	fail "alice received something"
+grep -q "device=$(dev_id alice) reason=idle timeout" "$RLOG" || fail "idle client not dropped"
 
 note "a wrong pinned fingerprint is refused by the client"
 wrong=$(printf '%064d' 0)

@@ -51,6 +51,18 @@ st=$(rc status --keys "$T/bob" --msgid "$m2" | cut -d' ' -f1 | sort | paste -sd,
 [ "$st" = "$(printf '%s\n' "$(dev_id alice)" "$a2" "$b2" "$c" | sort | paste -sd,)" ] ||
 	fail "group status devices: $st"
 
+note "a device enrolls between lookup and send: the library refreshes and re-seals"
+"$RELAY_CLIENT" keygen --keys "$T/bob3" >/dev/null
+code3=$("$SEALBOX_RELAY" invite --data "$RDATA" bob@example.com)
+hook="$RELAY_CLIENT register --relay 127.0.0.1:$RPORT --fp $FP --keys $T/bob3"
+hook+=" --address bob@example.com --code $code3 --name bob3 >/dev/null"
+m5=$(new_msgid)
+out=$(rc send --keys "$T/alice" --to bob@example.com --msgid "$m5" --text race \
+	--on-first-seal "$hook")
+[[ "$out" == "accepted "*"rounds=2" ]] || fail "no refresh-and-retry: $out"
+rc status --keys "$T/alice" --msgid "$m5" | grep -q "^$(dev_id bob3) queued" ||
+	fail "the late device was not included"
+
 note "unknown recipient"
 expect_rc 60 rc send --keys "$T/alice" --to nobody@example.com --msgid "$(new_msgid)"
 
