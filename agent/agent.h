@@ -1,0 +1,168 @@
+/*
+ * agent.h - the device agent: the mailbox's logic behind fs/ (DESIGN.md
+ * sections 3 and 6, docs/ARCHITECTURE.md "The mailbox").
+ *
+ * fs/ splits a path into (box, folder, name) and calls one function here;
+ * everything else (naming, drafts and sending, the encrypted spool and
+ * store, the relay connection, verification on read) happens behind this
+ * header.  The agent never calls FUSE; fs/ never does cryptography or
+ * networking.
+ *
+ * Namespace (DESIGN.md 3):
+ *   outbox/FOLDER/NAME   FOLDER is an address, a contact's name or a
+ *                        comma-separated group (agent/names.h); NAME a file
+ *                        this device sent, one synced from our other devices,
+ *                        or a draft being written.
+ *   inbox/FOLDER/NAME    FOLDER the sender's contact name or address; NAME
+ *                        YYYYMMDDTHHMMSSZ-<id>-<sanitised name>.  Read-only.
+ *
+ * Sending rules:
+ *   - A file created (or opened for writing) in an outbox folder is a draft
+ *     for that write session.  agent_file_flush() makes what was written
+ *     durable (spooled, encrypted) before close() returns; the last
+ *     agent_file_release() of the session queues it for sending, exactly
+ *     once.
+ *   - A temporary name (starts with '.' or '#', ends with '~', ".swp",
+ *     ".swx", ".tmp", ".part") is never sent; renaming a finished temporary
+ *     file to a visible name sends it then, once (rsync, editors).  Renaming
+ *     onto an existing name replaces that entry (and sends the new content).
+ *   - A sent file reads back as what was sent; opening it for writing starts
+ *     a new write session whose release sends the new version.
+ *
+ * Threads: every function is safe to call from any FUSE worker thread.
+ * An agent_file is used by one open file handle; fs/ serialises nothing.
+ *
+ * Errors: SB_OK or a negative SB_ERR_* that fs/ maps to errno
+ * (fs/errno.c): SB_ERR_NOT_FOUND -> ENOENT, SB_ERR_EXISTS -> EEXIST,
+ * SB_ERR_READONLY -> EROFS, SB_ERR_UNKNOWN_RECIPIENT -> ENXIO,
+ * SB_ERR_KEY_MISSING/KEYRING_LOCKED/NO_KEYRING/KEY_CORRUPT -> ENOKEY,
+ * SB_ERR_SIGNATURE/TAG/UNWRAP/HASH/FORMAT/... (verification) -> EBADMSG,
+ * SB_ERR_TOO_BIG -> EFBIG, SB_ERR_PERMISSION -> EPERM,
+ * SB_ERR_INVALID_ARG -> EINVAL, SB_ERR_LENGTH -> ENAMETOOLONG,
+ * SB_ERR_SYSTEM -> errno (ENOSPC stays ENOSPC).
+ */
+#ifndef SB_AGENT_H
+#define SB_AGENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "../common/wire.h"
+
+enum agent_box {
+	AGENT_BOX_OUT = 1,
+	AGENT_BOX_IN  = 2,
+};
+
+/* What stat(2) shows.  fs/ adds uid/gid (the mounting user), nlink, ino. */
+struct agent_attr {
+	int is_dir;
+	uint64_t size;            /* plaintext size: real sizes in ls -l */
+	struct timespec mtime;    /* outbox: last write (or utimens); inbox: sent time */
+	struct timespec ctime;
+	unsigned mode;            /* permission bits only: 0755/0555 dirs,
+	                             0644 outbox files, 0444 inbox files */
+};
+
+/* readdir callback: return non-zero to stop (buffer full). */
+typedef int (*agent_fill_fn)(void *ctx, const char *name, const struct agent_attr *attr);
+
+struct agent;
+struct agent_file;
+
+/*
+ * Opens the home (config, contacts.vcf, store.db under `home`), loads the
+ * device keys from the keyring and starts the relay connection and the
+ * sender/receiver threads.  A keyring failure does not fail the mount: the
+ * agent then lists what it has, answers reads with ENOKEY and sends
+ * nothing, and retries the keyring on each open until it answers.
+ * SB_ERR_CONFIG if the home is not initialised ('sealbox init').
+ */
+int  agent_open(const char *home, struct agent **out);
+/* Stops the threads after finishing in-flight durable work, closes the
+ * store, wipes keys.  NULL accepted. */
+void agent_close(struct agent *a);
+
+/* ---- Folders ------------------------------------------------------------ */
+
+int  agent_box_attr(struct agent *a, enum agent_box box, struct agent_attr *out);
+int  agent_list_folders(struct agent *a, enum agent_box box, agent_fill_fn fill, void *ctx);
+int  agent_folder_attr(struct agent *a, enum agent_box box, const char *folder,
+         struct agent_attr *out);
+/* outbox only: resolves FOLDER (names_resolve) and checks every address
+ * against the directory; SB_ERR_UNKNOWN_RECIPIENT if one has no device.
+ * inbox: SB_ERR_READONLY. */
+int  agent_folder_create(struct agent *a, enum agent_box box, const char *folder);
+/* Empty outbox folders only (SB_ERR_EXISTS if not empty -> ENOTEMPTY is
+ * chosen by fs/); inbox: SB_ERR_READONLY. */
+int  agent_folder_remove(struct agent *a, enum agent_box box, const char *folder);
+
+/* ---- Files ---------------------------------------------------------------- */
+
+int  agent_list_files(struct agent *a, enum agent_box box, const char *folder,
+         agent_fill_fn fill, void *ctx);
+int  agent_file_attr(struct agent *a, enum agent_box box, const char *folder,
+         const char *name, struct agent_attr *out);
+
+#define AGENT_OPEN_READ   0x1
+#define AGENT_OPEN_WRITE  0x2
+#define AGENT_OPEN_TRUNC  0x4
+#define AGENT_OPEN_CREATE 0x8   /* create if missing (O_CREAT) */
+#define AGENT_OPEN_EXCL   0x10  /* with CREATE: fail SB_ERR_EXISTS if present */
+
+/*
+ * Opens (and with AGENT_OPEN_CREATE creates) a file.  WRITE/TRUNC/CREATE in
+ * inbox: SB_ERR_READONLY.  Opening for read loads/verifies what is needed to
+ * answer reads (an inbox message's signature and tag are checked here and
+ * again on every read); keyring failures surface here as SB_ERR_KEY_*.
+ */
+int  agent_file_open(struct agent *a, enum agent_box box, const char *folder,
+         const char *name, int flags, struct agent_file **out);
+/* Reads up to size bytes at off (short only at end of file).  Decrypts and
+ * verifies on every call; for attachments only the chunks touched. */
+int  agent_file_read(struct agent_file *f, void *buf, size_t size, uint64_t off,
+         size_t *got);
+/* Writes at off, encrypting into the spool as it goes (flat memory). */
+int  agent_file_write(struct agent_file *f, const void *buf, size_t size, uint64_t off);
+int  agent_file_truncate(struct agent_file *f, uint64_t size);
+/* Makes everything written so far durable; idempotent (flush may run twice).
+ * Errors here are what close(2) returns. */
+int  agent_file_flush(struct agent_file *f);
+/* The handle's last close: a finished write session is queued for sending
+ * (once).  Frees f (NULL accepted). */
+int  agent_file_release(struct agent_file *f);
+
+/* truncate(2) by path: outbox drafts only; sent files SB_ERR_PERMISSION. */
+int  agent_truncate(struct agent *a, enum agent_box box, const char *folder,
+         const char *name, uint64_t size);
+/* utimens: outbox files keep the given mtime (rsync -a, tar -x); inbox:
+ * SB_ERR_READONLY.  NULL ts means now. */
+int  agent_set_times(struct agent *a, enum agent_box box, const char *folder,
+         const char *name, const struct timespec *mtime);
+int  agent_unlink(struct agent *a, enum agent_box box, const char *folder,
+         const char *name);
+/* Within the outbox only (inbox: SB_ERR_READONLY; across boxes or across
+ * folders for a file already sent: SB_ERR_PERMISSION). */
+int  agent_rename(struct agent *a, enum agent_box box, const char *from_folder,
+         const char *from_name, const char *to_folder, const char *to_name);
+
+/* ---- Extended attributes ------------------------------------------------- */
+
+#define AGENT_XATTR_STATUS "user.sealbox.status"
+
+/*
+ * Appends the value of xattr `attr` of the file to out (no NUL).  Outbox:
+ * user.sealbox.status = "queued" | "sent" | "delivered N/M" |
+ * "failed: REASON" | "draft" (a temporary name, or still open for writing).
+ * Inbox: user.sealbox.sender (address), user.sealbox.device (hex device id),
+ * user.sealbox.id (message id, hex).  SB_ERR_NOT_FOUND for an unknown attr
+ * (fs/ answers ENODATA).
+ */
+int  agent_xattr_get(struct agent *a, enum agent_box box, const char *folder,
+         const char *name, const char *attr, struct sb_buf *out);
+/* Appends the NUL-separated names of the file's xattrs to out. */
+int  agent_xattr_list(struct agent *a, enum agent_box box, const char *folder,
+         const char *name, struct sb_buf *out);
+
+#endif
