@@ -98,8 +98,6 @@ struct client {
 	uint32_t auth_rid;
 	struct req *pending, *inflight;
 	struct req *upload, *download;  /* streaming now (also in inflight) */
-	int in_push_cb;
-	pthread_t io_thread_id;
 };
 
 static pthread_once_t evthread_once = PTHREAD_ONCE_INIT;
@@ -508,11 +506,10 @@ on_push(struct client *c, const struct proto_msg *m)
 	p.timestamp = m->timestamp;
 	p.payload = m->data.p;
 	p.payload_len = m->data.len;
-	c->in_push_cb = 1;
+	/* Unlocked: the callback may call client_ack_async (or take long). */
 	pthread_mutex_unlock(&c->lock);
 	c->cfg.on_push(c->cfg.arg, &p);
 	pthread_mutex_lock(&c->lock);
-	c->in_push_cb = 0;
 }
 
 static void
