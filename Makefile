@@ -29,6 +29,14 @@ WARN     = -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Werror \
            -Werror=deprecated-declarations
 DEFS     = -D_GNU_SOURCE -DOPENSSL_API_COMPAT=30000 -DOPENSSL_NO_DEPRECATED \
            -DFUSE_USE_VERSION=35
+# FUZZER=1 (scripts/fuzz.sh, CC=clang BUILD=build-fuzz): every object gets
+# libFuzzer's coverage hooks plus ASan+UBSan.  -Wno-error: gcc's -Werror
+# gates the code; a clang-only warning must not stop a fuzzing run.
+ifeq ($(FUZZER),1)
+SANFLAGS = -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
+           -fno-omit-frame-pointer
+WARN    += -Wno-error
+endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 TEST_CFLAGS := $(shell pkg-config --cflags $(TESTPKGS) 2>/dev/null)
@@ -81,6 +89,30 @@ $(BUILD)/tests/helpers/%: tests/helpers/%.c $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS) $(LINK_LIBS)
 
+# Fuzzing (docs/SECURITY-fuzzing.md).  fuzz/ is no module: each
+# fuzz/fuzz_<target>.c is one LLVMFuzzerTestOneInput.  Linked by gcc with
+# fuzz/replay.c it is $(BUILD)/fuzz/replay_<target>, which `make check` runs
+# over fuzz/corpus/<target> and fuzz/crashes/<target>
+# (tests/integration/fuzz_replay.sh); `make fuzz` has scripts/fuzz.sh build
+# the libFuzzer binaries ($(BUILD)/fuzz/fuzz_<target>, FUZZER=1, clang).
+FUZZ_SRC    := $(wildcard fuzz/fuzz_*.c)
+FUZZ_REPLAY := $(FUZZ_SRC:fuzz/fuzz_%.c=$(BUILD)/fuzz/replay_%)
+FUZZ_BINS   := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
+$(BUILD)/fuzz/%.o: CFLAGS += -DFUZZ_KEYS='"$(CURDIR)/tests/vectors/keys"'
+
+$(FUZZ_REPLAY): $(BUILD)/fuzz/replay_%: $(BUILD)/fuzz/fuzz_%.o $(BUILD)/fuzz/replay.o $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/fuzz/replay.o $(LINK_LIBS)
+
+$(FUZZ_BINS): $(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/fuzz_%.o $(LIBS)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $< $(LINK_LIBS)
+
+.PHONY: fuzz-bins fuzz-replay
+fuzz-bins: $(FUZZ_BINS)
+fuzz-replay: $(FUZZ_REPLAY)
+
+fuzz:
+	@scripts/fuzz.sh build
+
 deps:
 	@scripts/deps.sh
 
@@ -90,13 +122,13 @@ check: deps
 	@$(MAKE) --no-print-directory SANITIZE=$(SANITIZE) run-tests
 
 .PHONY: run-tests
-run-tests: all $(UNIT_BINS) $(HELPER_BINS)
+run-tests: all $(UNIT_BINS) $(HELPER_BINS) $(FUZZ_REPLAY)
 	@scripts/run-tests.sh $(BUILD)
 
 unit: all $(UNIT_BINS)
 	@scripts/run-tests.sh $(BUILD) unit
 
-integration: all $(HELPER_BINS)
+integration: all $(HELPER_BINS) $(FUZZ_REPLAY)
 	@scripts/run-tests.sh $(BUILD) integration
 
 demo: deps
