@@ -153,6 +153,60 @@ int  crypto_hasher_final(struct crypto_hasher *h, uint8_t sha1[CRYPTO_SHA1_LEN],
          uint8_t sha256[CRYPTO_SHA256_LEN]);
 void crypto_hasher_free(struct crypto_hasher *h);
 
+/* ---- At rest: chunked AES-256-GCM content files --------------------------
+ *
+ * docs/PROTOCOL.md "At rest".  The home's 32-byte storage key (keyring
+ * purpose "storage") never encrypts anything itself: each content file has a
+ * random 16-byte file id and its own subkey
+ *     subkey = HKDF-SHA256(IKM = storage key, salt = file id,
+ *                          info = "sealbox-atrest-v1", L = 32)
+ * and is cut into chunks of at most CRYPTO_ATREST_CHUNK_MAX plaintext bytes,
+ * each sealed on its own:
+ *     chunk = nonce (12, random) || AES-256-GCM(subkey, nonce, AAD, pt) || tag (16)
+ *     AAD   = file id (16) || u64be chunk index || u8 final (1 on the last
+ *             chunk of the file, else 0)
+ * so a chunk cannot be moved to another index or file, and dropping the
+ * tail of a file is detected (the new last chunk lacks the final flag).
+ * The I/O (file header, chunk placement) is agent/cfile's.
+ */
+#define CRYPTO_STORAGE_KEY_LEN      32
+#define CRYPTO_ATREST_FILE_ID_LEN   16
+#define CRYPTO_ATREST_NONCE_LEN     12
+#define CRYPTO_ATREST_TAG_LEN       16
+#define CRYPTO_ATREST_OVERHEAD      (CRYPTO_ATREST_NONCE_LEN + CRYPTO_ATREST_TAG_LEN)
+#define CRYPTO_ATREST_CHUNK_MAX     65536u
+#define CRYPTO_ATREST_INFO          "sealbox-atrest-v1"
+
+/* One file's subkey (in the OpenSSL secure heap) and a reusable cipher
+ * context.  Not thread-safe: one user at a time.  Free with
+ * crypto_atrest_free (NULL accepted; the subkey is cleansed). */
+struct crypto_atrest;
+
+/* Derives the subkey of file_id under storage_key. */
+int  crypto_atrest_new(const uint8_t storage_key[CRYPTO_STORAGE_KEY_LEN],
+         const uint8_t file_id[CRYPTO_ATREST_FILE_ID_LEN],
+         struct crypto_atrest **out);
+void crypto_atrest_free(struct crypto_atrest *at);
+
+/*
+ * Seals len (<= CRYPTO_ATREST_CHUNK_MAX, 0 allowed) plaintext bytes as chunk
+ * `index` (final: 0 or 1) with a fresh random nonce into out, which must
+ * hold len + CRYPTO_ATREST_OVERHEAD bytes.  in and out must not overlap.
+ * SB_ERR_INVALID_ARG for len over the cap.
+ */
+int  crypto_atrest_seal(struct crypto_atrest *at, uint64_t index, int final,
+         const uint8_t *in, size_t len, uint8_t *out);
+/*
+ * Opens one on-disk chunk of len bytes (CRYPTO_ATREST_OVERHEAD ..
+ * CRYPTO_ATREST_CHUNK_MAX + CRYPTO_ATREST_OVERHEAD) expected at `index`
+ * with the given final flag; writes len - CRYPTO_ATREST_OVERHEAD bytes to
+ * out only if the tag verifies (SB_ERR_TAG otherwise: tampered, wrong
+ * index, wrong file, wrong final flag, wrong key; out is then zeroed).
+ * SB_ERR_LENGTH for a len outside the bounds.
+ */
+int  crypto_atrest_open(struct crypto_atrest *at, uint64_t index, int final,
+         const uint8_t *in, size_t len, uint8_t *out);
+
 /* ---- Small helpers ------------------------------------------------------ */
 
 /* Constant-time equality: 1 if equal, 0 otherwise. */

@@ -1,0 +1,87 @@
+/*
+ * config.h - the home directory and its config file (nothing secret in it).
+ *
+ * HOME/config is text, one "key = value" per line; blank lines and lines
+ * starting with '#' are ignored; unknown keys are an error (a typo must not
+ * silently change behaviour).  Keys:
+ *     address       canonical address of this device's account
+ *     device_id     u64, decimal, non-zero
+ *     device_name   1..SB_MAX_DEVICE_NAME bytes
+ *     relay         host:port
+ *     fingerprint   the relay certificate's SHA-256, 64 hex digits
+ *     suite         pair | ec
+ *     inline_limit  optional, decimal, default CONFIG_INLINE_LIMIT_DEFAULT
+ * The home resolves as: --home, else $SEALBOX_HOME, else
+ * $XDG_DATA_HOME/sealbox, else $HOME/.local/share/sealbox.
+ *
+ * Never holds or writes key material.  The file is written atomically
+ * (temp file, fsync, rename, fsync of the directory) with mode 0600.
+ */
+#ifndef SB_AGENT_CONFIG_H
+#define SB_AGENT_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../crypto/crypto.h"
+#include "names.h"
+
+#define CONFIG_FILE                 "config"
+#define CONFIG_MAX_FILE             16384
+#define CONFIG_MAX_DEVICE_NAME      64     /* proto.h SB_MAX_DEVICE_NAME */
+#define CONFIG_MAX_RELAY            261    /* host (253) ':' port (5) + slack */
+#define CONFIG_FP_LEN               32
+#define CONFIG_INLINE_LIMIT_DEFAULT 4096u
+#define CONFIG_INLINE_LIMIT_MAX     65536u /* proto.h SB_MAX_PAYLOAD */
+
+struct agent_config {
+	char address[NAMES_ADDR_BUF];
+	uint64_t device_id;
+	char device_name[CONFIG_MAX_DEVICE_NAME + 1];
+	char relay[CONFIG_MAX_RELAY + 1];
+	uint8_t fingerprint[CONFIG_FP_LEN];
+	enum crypto_suite suite;
+	uint32_t inline_limit;
+};
+
+/*
+ * Resolves the home directory into a malloc'd string (*out; caller frees):
+ * arg (--home) if non-NULL, else the environment as above.  SB_ERR_CONFIG
+ * if none of them is set (no $HOME either), SB_ERR_ALLOC.
+ */
+int  config_home(const char *arg, char **out);
+
+/*
+ * Reads HOME/config into *cfg.  SB_ERR_CONFIG when the file is missing
+ * (errno ENOENT; "run sealbox init"), malformed, or lacks a key; then, if
+ * err/err_size are given, err holds one line naming the line number and
+ * what is wrong.  SB_ERR_SYSTEM for other read failures.
+ */
+int  config_load(const char *home, struct agent_config *cfg, char *err, size_t err_size);
+
+/* Parses config text (exposed for tests and fuzzing); same errors. */
+int  config_parse(const uint8_t *text, size_t len, struct agent_config *cfg,
+         char *err, size_t err_size);
+
+/* Renders cfg as config text into out (validates it first:
+ * SB_ERR_INVALID_ARG naming nothing; call config_check for a message). */
+int  config_format(const struct agent_config *cfg, struct sb_buf *out);
+
+/* Checks cfg's fields as config_parse would; SB_ERR_CONFIG + err. */
+int  config_check(const struct agent_config *cfg, char *err, size_t err_size);
+
+/*
+ * Writes HOME/config atomically (HOME/.config.tmp, fsync, rename, fsync of
+ * HOME), mode 0600.  excl: fail with SB_ERR_EXISTS if a config exists.
+ */
+int  config_save(const char *home, const struct agent_config *cfg, int excl);
+
+/* 1 if HOME/config exists (any content), else 0. */
+int  config_exists(const char *home);
+
+/* "pair" / "ec"; NULL for other values.  config_suite_parse: SB_OK or
+ * SB_ERR_INVALID_ARG. */
+const char *config_suite_name(enum crypto_suite s);
+int  config_suite_parse(const char *s, enum crypto_suite *out);
+
+#endif
