@@ -28,7 +28,7 @@ endif
 WARN     = -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Werror \
            -Werror=deprecated-declarations
 DEFS     = -D_GNU_SOURCE -DOPENSSL_API_COMPAT=30000 -DOPENSSL_NO_DEPRECATED \
-           -DFUSE_USE_VERSION=35
+           -DFUSE_USE_VERSION=312
 # FUZZER=1 (scripts/fuzz.sh, CC=clang BUILD=build-fuzz): every object gets
 # libFuzzer's coverage hooks plus ASan+UBSan.  -Wno-error: gcc's -Werror
 # gates the code; a clang-only warning must not stop a fuzzing run.
