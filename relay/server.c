@@ -1229,7 +1229,9 @@ server_ctx(const char *datadir)
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
-	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	/* A peer that closes without close_notify has simply gone: report EOF
+	 * (OpenSSL 3 would otherwise call it a protocol error). */
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
 	return ctx;
 }
 

@@ -36,7 +36,7 @@ echo "blob $((size / 1048576)) MiB in $((t1 - t0)) s; peak RSS (VmHWM): relay ${
 [ "$put_kb" -lt "$limit_kb" ] || fail "upload client peak RSS ${put_kb} kB"
 [ "$get_kb" -lt "$limit_kb" ] || fail "download client peak RSS ${get_kb} kB"
 rm -f "$T/in" "$T/out"
-ls "$RDATA/blobs/tmp" | grep -q . && fail "temp file left after upload"
+ls "$RDATA/blobs/tmp" | has . && fail "temp file left after upload"
 
 note "size declared past the cap: refused before any data"
 echo small >"$T/small"

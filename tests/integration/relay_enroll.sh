@@ -14,7 +14,7 @@ expect_fail 1 "already initialised" "$SEALBOX_RELAY" init --data "$RDATA"
 expect_fail 1 "e-mail address or an E.164" "$SEALBOX_RELAY" invite --data "$RDATA" not-an-address
 expect_fail 1 "e-mail address or an E.164" "$SEALBOX_RELAY" invite --data "$RDATA" +12
 expect_fail 1 "inline-limit" "$SEALBOX_RELAY" init --data "$T/other" --inline-limit 5000
-"$SEALBOX_RELAY" --help | grep -q "sealbox-relay invite" || fail "--help"
+"$SEALBOX_RELAY" --help | has "sealbox-relay invite" || fail "--help"
 relay_start
 
 note "good code"
@@ -53,7 +53,7 @@ grep -q "^+15551234567 $p " <<<"$out" || fail "phone missing"
 note "a stopped relay keeps its directory"
 relay_stop
 relay_start
-rc lookup --keys "$T/bob" alice@example.com | grep -q "^alice@example.com $a alice" ||
+rc lookup --keys "$T/bob" alice@example.com | has "^alice@example.com $a alice" ||
 	fail "directory lost over restart"
 relay_stop
 exit 0

@@ -26,20 +26,20 @@ for i in 1 2 3 4; do
 	expect_rc 44 rc ack --keys "$T/eve" "$i"
 done
 rc recv --keys "$T/eve" --count 0 --timeout 1 >/dev/null || fail "eve received bob's message"
-rc recv --keys "$T/bob" --count 1 --timeout 10 | grep -q "msg=$m .*payload=secret" ||
+rc recv --keys "$T/bob" --count 1 --timeout 10 | has "msg=$m .*payload=secret" ||
 	fail "bob's message was lost"
 
 note "eve cannot remove bob's devices; bob's status stays private"
 expect_rc 49 rc remove --keys "$T/eve" "$b"
 expect_rc 49 rc remove --keys "$T/eve" 424242
 expect_rc 44 rc status --keys "$T/eve" --msgid "$m"
-rc lookup --keys "$T/alice" bob@example.com | grep -q " $b " || fail "bob's device vanished"
+rc lookup --keys "$T/alice" bob@example.com | has " $b " || fail "bob's device vanished"
 
 note "bob removes his second device; its queue goes with it"
-rc status --keys "$T/alice" --msgid "$m" | grep -q "^$b2 queued" || fail "bob2 queued"
+rc status --keys "$T/alice" --msgid "$m" | has "^$b2 queued" || fail "bob2 queued"
 rc remove --keys "$T/bob" "$b2"
-! rc lookup --keys "$T/alice" bob@example.com | grep -q " $b2 " || fail "bob2 still listed"
-rc status --keys "$T/alice" --msgid "$m" | grep -q "^$b2 removed" || fail "bob2 status"
+! rc lookup --keys "$T/alice" bob@example.com | has " $b2 " || fail "bob2 still listed"
+rc status --keys "$T/alice" --msgid "$m" | has "^$b2 removed" || fail "bob2 status"
 expect_rc 43 rc recv --keys "$T/bob2" --count 0 --timeout 1
 grep -q "remove conn=.* removed=$b2" "$RLOG" || fail "removal not logged"
 relay_stop

@@ -36,8 +36,8 @@ rc send --keys "$T/alice" --to bob@example.com --msgid "$m3" --text second >/dev
 
 note "no ack: redelivered after reconnect"
 rc recv --keys "$T/bob" --count 2 --timeout 10 >"$T/b1.out"
-sed -n 1p "$T/b1.out" | grep -q "msg=$m2 .*payload=first" || fail "backlog order: $(cat "$T/b1.out")"
-sed -n 2p "$T/b1.out" | grep -q "msg=$m3 .*payload=second" || fail "backlog order: $(cat "$T/b1.out")"
+sed -n 1p "$T/b1.out" | has "msg=$m2 .*payload=first" || fail "backlog order: $(cat "$T/b1.out")"
+sed -n 2p "$T/b1.out" | has "msg=$m3 .*payload=second" || fail "backlog order: $(cat "$T/b1.out")"
 rc recv --keys "$T/bob" --count 2 --timeout 10 >"$T/b2.out"
 cmp -s <(cut -d' ' -f1-3 "$T/b1.out") <(cut -d' ' -f1-3 "$T/b2.out") ||
 	fail "redelivery differs: $(cat "$T/b2.out")"
@@ -62,7 +62,7 @@ note "a second device of the sender gets its copy"
 new_device alice2 alice@example.com >/dev/null
 m4=$(new_msgid)
 rc send --keys "$T/alice" --to bob@example.com --msgid "$m4" --text sync >/dev/null
-rc recv --keys "$T/alice2" --count 1 --ack --timeout 10 | grep -q "msg=$m4 from=alice@example.com" ||
+rc recv --keys "$T/alice2" --count 1 --ack --timeout 10 | has "msg=$m4 from=alice@example.com" ||
 	fail "sender's other device did not get a copy"
 st=$(rc status --keys "$T/alice" --msgid "$m4" | sort)
 [ "$st" = "$(printf '%s queued\n%s delivered' "$bob" "$(dev_id alice2)" | sort)" ] ||

@@ -26,7 +26,7 @@ if echo | timeout 10 openssl s_client -connect "127.0.0.1:$RPORT" -tls1_2 >"$T/s
 fi
 wait_until 5 grep -q "reason=tls: unsupported protocol" "$RLOG" || fail "TLS 1.2 refusal not logged"
 echo | timeout 10 openssl s_client -connect "127.0.0.1:$RPORT" -tls1_3 2>&1 |
-	grep -q "TLSv1.3" || fail "TLS 1.3 handshake failed"
+	has "TLSv1.3" || fail "TLS 1.3 handshake failed"
 
 note "plain garbage instead of TLS"
 head -c 512 /dev/urandom >/dev/tcp/127.0.0.1/"$RPORT" || true

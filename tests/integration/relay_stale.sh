@@ -60,7 +60,7 @@ m5=$(new_msgid)
 out=$(rc send --keys "$T/alice" --to bob@example.com --msgid "$m5" --text race \
 	--on-first-seal "$hook")
 [[ "$out" == "accepted "*"rounds=2" ]] || fail "no refresh-and-retry: $out"
-rc status --keys "$T/alice" --msgid "$m5" | grep -q "^$(dev_id bob3) queued" ||
+rc status --keys "$T/alice" --msgid "$m5" | has "^$(dev_id bob3) queued" ||
 	fail "the late device was not included"
 
 note "unknown recipient"
@@ -70,7 +70,7 @@ note "payload over the inline limit: the whole batch is refused"
 m3=$(new_msgid)
 expect_rc 47 rc send --keys "$T/alice" --to bob@example.com --msgid "$m3" --size 4097
 expect_rc 44 rc status --keys "$T/alice" --msgid "$m3"
-rc send --keys "$T/alice" --to bob@example.com --msgid "$m3" --size 4096 | grep -q accepted ||
+rc send --keys "$T/alice" --to bob@example.com --msgid "$m3" --size 4096 | has accepted ||
 	fail "a payload of exactly the limit was refused"
 grep -q "send stale" "$RLOG" || fail "stale refusal not logged"
 grep -q "inline limit" "$RLOG" || fail "oversize refusal not logged"

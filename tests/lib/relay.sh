@@ -77,3 +77,11 @@ expect_rc() {
 
 # A fresh random 16-byte message id in hex.
 new_msgid() { od -An -N16 -tx1 /dev/urandom | tr -d ' \n'; }
+
+# has PATTERN: stdin matches PATTERN.  Reads all of stdin first, so the
+# writer never dies of SIGPIPE (which pipefail would count as a failure).
+has() {
+	local in
+	in=$(cat)
+	grep -q -- "$1" <<<"$in"
+}
