@@ -40,6 +40,7 @@
 #define OUT_LOW         (64u * 1024u)
 #define IN_HIGH         (SB_MAX_FRAME + SB_MAX_BLOB_CHUNK + 64u)
 #define SEND_ROUNDS     3
+#define CACHE_TTL_MS    (300 * 1000)   /* a stale refusal refreshes sooner */
 
 enum conn_state {
 	ST_DOWN,         /* no connection (a reconnect timer may be armed) */
@@ -98,6 +99,17 @@ struct client {
 	uint32_t auth_rid;
 	struct req *pending, *inflight;
 	struct req *upload, *download;  /* streaming now (also in inflight) */
+	/* Directory answers for client_send, per address; own lock (never
+	 * held together with c->lock). */
+	pthread_mutex_t cache_lock;
+	struct cache_ent *cache;
+};
+
+struct cache_ent {
+	char address[SB_MAX_ADDRESS + 1];
+	struct client_lookup *l;        /* that address's devices only */
+	struct timespec at;
+	struct cache_ent *next;
 };
 
 static pthread_once_t evthread_once = PTHREAD_ONCE_INIT;
@@ -214,6 +226,8 @@ find_inflight(struct client *c, uint32_t rid)
 /* ---- connection ----------------------------------------------------------- */
 
 static void conn_drop(struct client *c, int err);
+static void cache_store(struct client *c, const char *address,
+    const struct client_lookup *l);
 static void flush_pending(struct client *c);
 
 static int
@@ -803,6 +817,7 @@ client_new(const struct client_config *cfg, struct client **out)
 	c->cfg.relay = c->relay;
 	c->cfg.address = c->address;
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_init(&c->cache_lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&c->cond, &ca);
@@ -867,6 +882,14 @@ client_free(struct client *c)
 	if (c->ping_ev) event_free(c->ping_ev);
 	if (c->base) event_base_free(c->base);
 	SSL_CTX_free(c->ctx);
+	while (c->cache != NULL) {
+		struct cache_ent *e = c->cache;
+
+		c->cache = e->next;
+		client_lookup_free(e->l);
+		free(e);
+	}
+	pthread_mutex_destroy(&c->cache_lock);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cond);
 	free(c->relay);
@@ -1186,9 +1209,13 @@ int
 client_lookup(struct client *c, const char *const *addresses, size_t n,
     struct client_lookup **out)
 {
-	int unknown;
+	size_t i;
+	int unknown, rc;
 
-	return lookup(c, addresses, n, out, &unknown);
+	rc = lookup(c, addresses, n, out, &unknown);
+	for (i = 0; rc == SB_OK && i < n; i++)
+		cache_store(c, addresses[i], *out);
+	return rc;
 }
 
 void
@@ -1266,52 +1293,157 @@ client_send_batch(struct client *c, const uint8_t msgid[PROTO_MSGID_LEN],
 	return rc;
 }
 
-/* Recipients' devices + our other devices, each once. */
+/* Appends deep copies of src's devices (those of `address`, or all when
+ * address is NULL) to dst. */
 static int
-target_devices(struct client *c, const char *const *to, size_t n_to,
-    struct client_lookup **out)
+lookup_append(struct client_lookup *dst, const struct client_lookup *src,
+    const char *address)
 {
-	const char *addrs[SB_MAX_LOOKUP_ADDRS];
-	struct client_lookup *l;
-	size_t i, j, k, n = 0;
+	struct client_device *v;
+	size_t i, n = 0;
+
+	for (i = 0; i < src->n; i++)
+		n += address == NULL || strcmp(src->devices[i].address, address) == 0;
+	if (n == 0)
+		return SB_OK;
+	v = realloc(dst->devices, (dst->n + n) * sizeof(*v));
+	if (v == NULL)
+		return SB_ERR_ALLOC;
+	dst->devices = v;
+	for (i = 0; i < src->n; i++) {
+		const struct client_device *d = &src->devices[i];
+		struct client_device *o = &dst->devices[dst->n];
+
+		if (address != NULL && strcmp(d->address, address) != 0)
+			continue;
+		*o = *d;
+		if ((o->identity = malloc(d->identity_len ? d->identity_len : 1)) == NULL)
+			return SB_ERR_ALLOC;
+		memcpy(o->identity, d->identity, d->identity_len);
+		dst->n++;
+	}
+	return SB_OK;
+}
+
+/* Remembers (a copy of) address's devices from a lookup answer. */
+static void
+cache_store(struct client *c, const char *address, const struct client_lookup *l)
+{
+	struct cache_ent **pp, *e;
+	struct client_lookup *copy = calloc(1, sizeof(*copy));
+
+	if (copy == NULL || lookup_append(copy, l, address) != SB_OK || copy->n == 0) {
+		/* nothing cached for an address without devices: a fresh
+		 * enrollment is seen at the next send */
+		client_lookup_free(copy);
+		return;
+	}
+	pthread_mutex_lock(&c->cache_lock);
+	for (pp = &c->cache; *pp != NULL; pp = &(*pp)->next)
+		if (strcmp((*pp)->address, address) == 0)
+			break;
+	if ((e = *pp) == NULL && (e = calloc(1, sizeof(*e))) != NULL) {
+		snprintf(e->address, sizeof(e->address), "%s", address);
+		*pp = e;
+	}
+	if (e != NULL) {
+		client_lookup_free(e->l);
+		e->l = copy;
+		mono_now(&e->at);
+	} else {
+		client_lookup_free(copy);
+	}
+	pthread_mutex_unlock(&c->cache_lock);
+}
+
+/* Appends the cached devices of address to dst: 1 if fresh ones were
+ * there, 0 if the caller must look it up. */
+static int
+cache_get(struct client *c, const char *address, struct client_lookup *dst)
+{
+	struct cache_ent *e;
+	int hit = 0;
+
+	pthread_mutex_lock(&c->cache_lock);
+	for (e = c->cache; e != NULL; e = e->next)
+		if (strcmp(e->address, address) == 0)
+			break;
+	if (e != NULL && ms_since(&e->at) < CACHE_TTL_MS &&
+	    lookup_append(dst, e->l, NULL) == SB_OK)
+		hit = 1;
+	pthread_mutex_unlock(&c->cache_lock);
+	return hit;
+}
+
+static void
+cache_forget(struct client *c, const char *const *addrs, size_t n)
+{
+	struct cache_ent **pp, *e;
+	size_t i;
+
+	pthread_mutex_lock(&c->cache_lock);
+	for (i = 0; i < n; i++)
+		for (pp = &c->cache; (e = *pp) != NULL; pp = &e->next)
+			if (strcmp(e->address, addrs[i]) == 0) {
+				*pp = e->next;
+				client_lookup_free(e->l);
+				free(e);
+				break;
+			}
+	pthread_mutex_unlock(&c->cache_lock);
+}
+
+/* Recipients' devices + our other devices, each once: from the cache, and
+ * one LOOKUP for the addresses it does not hold. */
+static int
+target_devices(struct client *c, const char *const *addrs, size_t n_addrs,
+    size_t n_to, struct client_lookup **out)
+{
+	const char *miss[SB_MAX_LOOKUP_ADDRS];
+	struct client_lookup *res, *l = NULL;
+	size_t i, j, k, n_miss = 0;
 	uint64_t self = client_device_id(c);
-	int unknown, rc;
+	int unknown, rc = SB_OK;
 
 	*out = NULL;
-	if (n_to == 0 || n_to >= SB_MAX_LOOKUP_ADDRS)
-		return SB_ERR_INVALID_ARG;
-	for (i = 0; i < n_to; i++)
-		addrs[n++] = to[i];
-	if (c->address != NULL)
-		addrs[n++] = c->address;
-	if ((rc = lookup(c, addrs, n, &l, &unknown)) != SB_OK)
-		return rc;
+	if ((res = calloc(1, sizeof(*res))) == NULL)
+		return SB_ERR_ALLOC;
+	for (i = 0; i < n_addrs; i++)
+		if (!cache_get(c, addrs[i], res))
+			miss[n_miss++] = addrs[i];
+	if (n_miss > 0 && (rc = lookup(c, miss, n_miss, &l, &unknown)) == SB_OK) {
+		for (i = 0; i < n_miss; i++)
+			cache_store(c, miss[i], l);
+		rc = lookup_append(res, l, NULL);
+		client_lookup_free(l);
+	}
 	/* Our own address may legitimately have no other device; recipients
 	 * must have at least one. */
-	for (i = 0; i < n_to; i++) {
+	for (i = 0; rc == SB_OK && i < n_to; i++) {
 		int found = 0;
 
-		for (j = 0; j < l->n; j++)
-			found |= strcmp(l->devices[j].address, to[i]) == 0;
-		if (!found) {
-			client_lookup_free(l);
-			return SB_ERR_UNKNOWN_RECIPIENT;
-		}
+		for (j = 0; j < res->n; j++)
+			found |= strcmp(res->devices[j].address, addrs[i]) == 0;
+		if (!found)
+			rc = SB_ERR_UNKNOWN_RECIPIENT;
 	}
-	(void)unknown;
-	for (i = 0, k = 0; i < l->n; i++) {
-		int dup = l->devices[i].id == self;
+	if (rc != SB_OK) {
+		client_lookup_free(res);
+		return rc;
+	}
+	for (i = 0, k = 0; i < res->n; i++) {
+		int dup = res->devices[i].id == self;
 
 		for (j = 0; j < k && !dup; j++)
-			dup = l->devices[j].id == l->devices[i].id;
+			dup = res->devices[j].id == res->devices[i].id;
 		if (dup) {
-			free(l->devices[i].identity);
+			free(res->devices[i].identity);
 			continue;
 		}
-		l->devices[k++] = l->devices[i];
+		res->devices[k++] = res->devices[i];
 	}
-	l->n = k;
-	*out = l;
+	res->n = k;
+	*out = res;
 	return SB_OK;
 }
 
@@ -1322,12 +1454,22 @@ client_send(struct client *c, const uint8_t msgid[PROTO_MSGID_LEN],
 {
 	struct client_item items[SB_MAX_BATCH_DEVICES];
 	struct sb_buf payloads[SB_MAX_BATCH_DEVICES];
+	const char *addrs[SB_MAX_LOOKUP_ADDRS];
 	struct client_lookup *l = NULL;
-	size_t i;
+	size_t i, n_addrs = 0;
 	int round, rc = SB_ERR_STALE_DEVICES;
 
+	if (n_to == 0 || n_to >= SB_MAX_LOOKUP_ADDRS)
+		return SB_ERR_INVALID_ARG;
+	for (i = 0; i < n_to; i++)
+		addrs[n_addrs++] = to[i];
+	if (c->address != NULL)
+		addrs[n_addrs++] = c->address;
 	for (round = 0; round < SEND_ROUNDS && rc == SB_ERR_STALE_DEVICES; round++) {
-		if ((rc = target_devices(c, to, n_to, &l)) != SB_OK)
+		/* after a stale refusal, ask the directory again */
+		if (round > 0)
+			cache_forget(c, addrs, n_addrs);
+		if ((rc = target_devices(c, addrs, n_addrs, n_to, &l)) != SB_OK)
 			break;
 		if (l->n > SB_MAX_BATCH_DEVICES) {
 			client_lookup_free(l);

@@ -118,9 +118,11 @@ typedef int (*client_reseal_fn)(void *arg, const struct client_device *devs,
 
 /*
  * Sends one logical message to every device of every address in `to` and to
- * this account's other devices.  Looks the devices up, calls reseal, submits
- * the batch; when the relay says the device set is stale, looks up again
- * and re-seals (at most 3 rounds; then SB_ERR_STALE_DEVICES).
+ * this account's other devices.  Takes the device lists from the client's
+ * directory cache (filled by lookups, kept 5 minutes; LOOKUP for what it
+ * lacks), calls reseal, submits the batch; when the relay says the device
+ * set is stale, drops those cache entries, looks up again and re-seals (at
+ * most 3 rounds; then SB_ERR_STALE_DEVICES).
  * SB_ERR_UNKNOWN_RECIPIENT when an address has no device; SB_ERR_TOO_BIG
  * when a payload is over the relay's inline limit.  *timestamp: the relay's
  * acceptance time (may be NULL).
