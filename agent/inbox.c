@@ -1,0 +1,718 @@
+/*
+ * inbox.c - the namespace of received messages: inbox/FOLDER/NAME, and the
+ * copies our other devices sent (shown under outbox/ by outbox.c); the
+ * inbox's tables and replay cache; reading with verification on every read.
+ *
+ * Records live in store.db (table inbox_messages): names, ids, times, the
+ * sender's identity as it was verified, and the sealed payload exactly as
+ * it arrived (never its plaintext); an attachment's plaintext lives only in
+ * its encrypted content file (cfile) under HOME/data.  Every open re-opens
+ * (signature, unwrap, tag) the stored payload; every read of an inline
+ * message opens it again, every read of an attachment verifies the cfile
+ * chunks it touches.
+ *
+ * Never writes into inbox/ on a user's behalf (SB_ERR_READONLY), never
+ * returns a byte that did not verify.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/sberr.h"
+#include "../crypto/crypto.h"
+#include "cfile.h"
+#include "config.h"
+#include "inbox_int.h"
+#include "message.h"
+#include "names.h"
+#include "store.h"
+
+/* ---- Schema and the replay cache ------------------------------------------ */
+
+static const char *const schema_steps[] = {
+	/* v1 */
+	"CREATE TABLE inbox_devices("
+	" address TEXT NOT NULL, device_id INTEGER NOT NULL,"
+	" identity BLOB NOT NULL, PRIMARY KEY(address, device_id));"
+	"CREATE TABLE inbox_replay("
+	" msgid BLOB NOT NULL UNIQUE, keyhash BLOB NOT NULL UNIQUE,"
+	" seen INTEGER NOT NULL);"
+	"CREATE TABLE inbox_messages("
+	" id INTEGER PRIMARY KEY,"
+	" box INTEGER NOT NULL, folder TEXT NOT NULL, name TEXT NOT NULL,"
+	" msgid BLOB NOT NULL, sender TEXT NOT NULL, sender_device INTEGER NOT NULL,"
+	" identity BLOB NOT NULL, sent INTEGER NOT NULL, received INTEGER NOT NULL,"
+	" size INTEGER NOT NULL, mtime_sec INTEGER NOT NULL,"
+	" mtime_nsec INTEGER NOT NULL, kind INTEGER NOT NULL,"
+	" payload BLOB NOT NULL, cfile TEXT, cfile_id BLOB,"
+	" UNIQUE(box, folder, name));",
+};
+
+int
+inbox_schema(sqlite3 *db)
+{
+	return store_migrate(db, "inbox", schema_steps,
+	    sizeof(schema_steps) / sizeof(schema_steps[0]));
+}
+
+int
+inbox_replay_check(sqlite3 *db, const uint8_t msgid[INBOX_MSGID_LEN],
+    const uint8_t keyhash[INBOX_KEYHASH_LEN])
+{
+	sqlite3_stmt *st = NULL;
+	int rc = store_prepare(db, "SELECT count(*) FROM inbox_replay"
+	    " WHERE msgid = ? OR keyhash = ?", &st);
+
+	if (rc != SB_OK)
+		return rc;
+	sqlite3_bind_blob(st, 1, msgid, INBOX_MSGID_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, keyhash, INBOX_KEYHASH_LEN, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rc = sqlite3_column_int64(st, 0) > 0 ? SB_ERR_REPLAY : SB_OK;
+	else
+		rc = store_err(db, rc, "replay check");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+inbox_replay_add(sqlite3 *db, const uint8_t msgid[INBOX_MSGID_LEN],
+    const uint8_t keyhash[INBOX_KEYHASH_LEN], uint64_t now)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = store_prepare(db, "INSERT INTO inbox_replay(msgid, keyhash, seen)"
+	    " VALUES (?, ?, ?)", &st);
+
+	if (rc != SB_OK)
+		return rc;
+	sqlite3_bind_blob(st, 1, msgid, INBOX_MSGID_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, keyhash, INBOX_KEYHASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)now);
+	rc = sqlite3_step(st);
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		rc = SB_ERR_REPLAY;
+	else
+		rc = store_err(db, rc, "replay add");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* ---- Lifecycle --------------------------------------------------------------- */
+
+int
+inbox_init(struct agent *a)
+{
+	struct inbox *in;
+	int rc;
+
+	store_lock(a);
+	rc = inbox_schema(a->db);
+	store_unlock(a);
+	if (rc != SB_OK)
+		return rc;
+	in = calloc(1, sizeof(*in));
+	if (in == NULL)
+		return SB_ERR_ALLOC;
+	pthread_mutex_init(&in->lock, NULL);
+	pthread_cond_init(&in->cond, NULL);
+	pthread_mutex_lock(&a->lock);
+	a->in = in;
+	pthread_mutex_unlock(&a->lock);
+	rc = recv_start(a, in);
+	if (rc != SB_OK)
+		inbox_shutdown(a);
+	return rc;
+}
+
+void
+inbox_shutdown(struct agent *a)
+{
+	struct inbox *in;
+
+	if (a == NULL)
+		return;
+	/* Unhooked under a->lock first: a push arriving now is dropped (the
+	 * relay keeps it), never queued into freed memory. */
+	pthread_mutex_lock(&a->lock);
+	in = a->in;
+	a->in = NULL;
+	pthread_mutex_unlock(&a->lock);
+	if (in == NULL)
+		return;
+	recv_stop(in);
+	pthread_cond_destroy(&in->cond);
+	pthread_mutex_destroy(&in->lock);
+	free(in);
+}
+
+/* ---- Records ------------------------------------------------------------------ */
+
+struct row {
+	int64_t id;
+	int kind;
+	uint8_t msgid[INBOX_MSGID_LEN];
+	char sender[NAMES_ADDR_BUF];
+	uint64_t sender_device;
+	uint64_t sent, received, size, mtime_sec;
+	uint32_t mtime_nsec;
+	uint8_t *identity;            /* malloc'd (with_blobs) */
+	size_t identity_len;
+	uint8_t *payload;             /* malloc'd (with_blobs) */
+	size_t payload_len;
+	char cfile[ATTACH_REF_BUF];
+	uint8_t cfile_id[CRYPTO_ATREST_FILE_ID_LEN];
+};
+
+static void
+row_clear(struct row *r)
+{
+	free(r->identity);
+	free(r->payload);
+	memset(r, 0, sizeof(*r));
+}
+
+static int
+copy_blob(sqlite3_stmt *st, int col, uint8_t **out, size_t *len)
+{
+	const void *p = sqlite3_column_blob(st, col);
+	int n = sqlite3_column_bytes(st, col);
+
+	*out = malloc(n > 0 ? (size_t)n : 1);
+	if (*out == NULL)
+		return SB_ERR_ALLOC;
+	if (n > 0)
+		memcpy(*out, p, (size_t)n);
+	*len = (size_t)n;
+	return SB_OK;
+}
+
+/* Loads (box, folder, name); SB_ERR_NOT_FOUND if there is none. */
+static int
+row_get(struct agent *a, enum agent_box box, const char *folder, const char *name,
+    int with_blobs, struct row *r)
+{
+	sqlite3_stmt *st = NULL;
+	const unsigned char *t;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if (folder == NULL || name == NULL)
+		return SB_ERR_NOT_FOUND;
+	store_lock(a);
+	rc = store_prepare(a->db, "SELECT id, kind, msgid, sender, sender_device, sent,"
+	    " received, size, mtime_sec, mtime_nsec, cfile, cfile_id, identity, payload"
+	    " FROM inbox_messages WHERE box = ? AND folder = ? AND name = ?", &st);
+	if (rc == SB_OK) {
+		sqlite3_bind_int(st, 1, (int)box);
+		sqlite3_bind_text(st, 2, folder, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			rc = SB_OK;
+			r->id = sqlite3_column_int64(st, 0);
+			r->kind = sqlite3_column_int(st, 1);
+			if (sqlite3_column_bytes(st, 2) == INBOX_MSGID_LEN)
+				memcpy(r->msgid, sqlite3_column_blob(st, 2), INBOX_MSGID_LEN);
+			t = sqlite3_column_text(st, 3);
+			snprintf(r->sender, sizeof(r->sender), "%s", t ? (const char *)t : "");
+			r->sender_device = (uint64_t)sqlite3_column_int64(st, 4);
+			r->sent = (uint64_t)sqlite3_column_int64(st, 5);
+			r->received = (uint64_t)sqlite3_column_int64(st, 6);
+			r->size = (uint64_t)sqlite3_column_int64(st, 7);
+			r->mtime_sec = (uint64_t)sqlite3_column_int64(st, 8);
+			r->mtime_nsec = (uint32_t)sqlite3_column_int(st, 9);
+			t = sqlite3_column_text(st, 10);
+			snprintf(r->cfile, sizeof(r->cfile), "%s", t ? (const char *)t : "");
+			if (sqlite3_column_bytes(st, 11) == CRYPTO_ATREST_FILE_ID_LEN)
+				memcpy(r->cfile_id, sqlite3_column_blob(st, 11),
+				    CRYPTO_ATREST_FILE_ID_LEN);
+			if (with_blobs) {
+				rc = copy_blob(st, 12, &r->identity, &r->identity_len);
+				if (rc == SB_OK)
+					rc = copy_blob(st, 13, &r->payload, &r->payload_len);
+			}
+		} else if (rc == SQLITE_DONE) {
+			rc = SB_ERR_NOT_FOUND;
+		} else {
+			rc = store_err(a->db, rc, "inbox row");
+		}
+	}
+	sqlite3_finalize(st);
+	store_unlock(a);
+	if (rc != SB_OK)
+		row_clear(r);
+	return rc;
+}
+
+static void
+fill_attr(enum agent_box box, const struct row *r, struct agent_attr *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->is_dir = 0;
+	out->size = r->size;
+	if (box == AGENT_BOX_IN) {
+		out->mtime.tv_sec = (time_t)r->sent;
+		out->mode = 0444;
+	} else {
+		out->mtime.tv_sec = (time_t)r->mtime_sec;
+		out->mtime.tv_nsec = (long)r->mtime_nsec;
+		out->mode = 0644;
+	}
+	out->ctime.tv_sec = (time_t)r->received;
+}
+
+/* ---- Listing -------------------------------------------------------------------- */
+
+struct entry {
+	struct entry *next;
+	struct agent_attr attr;
+	char name[];
+};
+
+static void
+entries_free(struct entry *e)
+{
+	struct entry *n;
+
+	for (; e != NULL; e = n) {
+		n = e->next;
+		free(e);
+	}
+}
+
+/* Runs a listing query into a list, then calls fill outside db_lock (a
+ * filler may well call back into the agent). */
+static int
+list(struct agent *a, const char *sql, enum agent_box box, const char *folder,
+    int dirs, agent_fill_fn fill, void *ctx)
+{
+	sqlite3_stmt *st = NULL;
+	struct entry *head = NULL, **tail = &head, *e;
+	const unsigned char *t;
+	size_t n;
+	int rc;
+
+	store_lock(a);
+	rc = store_prepare(a->db, sql, &st);
+	if (rc == SB_OK) {
+		sqlite3_bind_int(st, 1, (int)box);
+		if (folder)
+			sqlite3_bind_text(st, 2, folder, -1, SQLITE_STATIC);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			t = sqlite3_column_text(st, 0);
+			n = t ? strlen((const char *)t) : 0;
+			e = calloc(1, sizeof(*e) + n + 1);
+			if (e == NULL)
+				break;
+			memcpy(e->name, t ? (const char *)t : "", n);
+			if (dirs) {
+				e->attr.is_dir = 1;
+				e->attr.mode = box == AGENT_BOX_IN ? 0555 : 0755;
+				e->attr.mtime.tv_sec = (time_t)sqlite3_column_int64(st, 1);
+				e->attr.ctime = e->attr.mtime;
+			} else {
+				struct row r;
+				memset(&r, 0, sizeof(r));
+				r.size = (uint64_t)sqlite3_column_int64(st, 1);
+				r.sent = (uint64_t)sqlite3_column_int64(st, 2);
+				r.received = (uint64_t)sqlite3_column_int64(st, 3);
+				r.mtime_sec = (uint64_t)sqlite3_column_int64(st, 4);
+				r.mtime_nsec = (uint32_t)sqlite3_column_int(st, 5);
+				fill_attr(box, &r, &e->attr);
+			}
+			*tail = e;
+			tail = &e->next;
+		}
+		rc = rc == SQLITE_DONE ? SB_OK
+		    : rc == SQLITE_ROW ? SB_ERR_ALLOC : store_err(a->db, rc, "inbox list");
+	}
+	sqlite3_finalize(st);
+	store_unlock(a);
+	for (e = head; rc == SB_OK && e != NULL; e = e->next)
+		if (fill(ctx, e->name, &e->attr) != 0)
+			break;
+	entries_free(head);
+	return rc;
+}
+
+int
+inbox_list_folders(struct agent *a, enum agent_box box, agent_fill_fn fill, void *ctx)
+{
+	return list(a, "SELECT folder, max(sent) FROM inbox_messages WHERE box = ?"
+	    " GROUP BY folder ORDER BY folder", box, NULL, 1, fill, ctx);
+}
+
+int
+inbox_list_files(struct agent *a, enum agent_box box, const char *folder,
+    agent_fill_fn fill, void *ctx)
+{
+	struct agent_attr attr;
+	int rc = inbox_folder_attr(a, box, folder, &attr);
+
+	if (rc != SB_OK)
+		return rc;
+	return list(a, "SELECT name, size, sent, received, mtime_sec, mtime_nsec"
+	    " FROM inbox_messages WHERE box = ? AND folder = ? ORDER BY name",
+	    box, folder, 0, fill, ctx);
+}
+
+int
+inbox_folder_attr(struct agent *a, enum agent_box box, const char *folder,
+    struct agent_attr *out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (folder == NULL)
+		return SB_ERR_NOT_FOUND;
+	store_lock(a);
+	rc = store_prepare(a->db, "SELECT count(*), max(sent) FROM inbox_messages"
+	    " WHERE box = ? AND folder = ?", &st);
+	if (rc == SB_OK) {
+		sqlite3_bind_int(st, 1, (int)box);
+		sqlite3_bind_text(st, 2, folder, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			rc = sqlite3_column_int64(st, 0) > 0 ? SB_OK : SB_ERR_NOT_FOUND;
+			out->mtime.tv_sec = (time_t)sqlite3_column_int64(st, 1);
+		} else {
+			rc = store_err(a->db, rc, "inbox folder");
+		}
+	}
+	sqlite3_finalize(st);
+	store_unlock(a);
+	out->is_dir = 1;
+	out->mode = box == AGENT_BOX_IN ? 0555 : 0755;
+	out->ctime = out->mtime;
+	return rc;
+}
+
+int
+inbox_file_attr(struct agent *a, enum agent_box box, const char *folder,
+    const char *name, struct agent_attr *out)
+{
+	struct row r;
+	int rc = row_get(a, box, folder, name, 0, &r);
+
+	memset(out, 0, sizeof(*out));
+	if (rc != SB_OK)
+		return rc;
+	fill_attr(box, &r, out);
+	row_clear(&r);
+	return SB_OK;
+}
+
+/* ---- Open files: verify on open and on every read ------------------------------- */
+
+struct in_file {
+	struct agent_file head;
+	pthread_mutex_t lock;          /* a cfile is one-thread-at-a-time */
+	struct row r;
+	struct crypto_identity *sender;
+	struct cfile *cf;              /* attachments */
+};
+
+/*
+ * Opens the stored payload again (signature, unwrap, tag) and checks that
+ * it is still the message the record says (id, sender, kind, size): a row
+ * whose payload was swapped for another verified one is caught too.
+ * On SB_OK, *m borrows from plain.
+ */
+static int
+reverify(struct agent *a, struct in_file *f, struct sb_buf *plain, struct message *m)
+{
+	int rc = agent_keys_acquire(a);
+
+	if (rc != SB_OK)
+		return rc;
+	rc = crypto_open(a->enc_key, a->identity, f->sender, f->r.payload,
+	    f->r.payload_len, plain);
+	if (rc == SB_OK)
+		rc = message_parse(plain->d, plain->len, m);
+	if (rc != SB_OK)
+		return rc;
+	if (!crypto_ct_equal(m->id, f->r.msgid, INBOX_MSGID_LEN) ||
+	    m->sender.len != strlen(f->r.sender) ||
+	    memcmp(m->sender.p, f->r.sender, m->sender.len) != 0 ||
+	    (int)m->kind != f->r.kind)
+		return SB_ERR_ENVELOPE;
+	if ((m->kind == MESSAGE_INLINE ? (uint64_t)m->content_len : m->att.size) != f->r.size)
+		return SB_ERR_LENGTH;
+	return SB_OK;
+}
+
+static void
+in_file_free(struct in_file *f)
+{
+	if (f == NULL)
+		return;
+	if (f->cf)
+		cfile_close(f->cf);
+	crypto_identity_free(f->sender);
+	if (f->r.payload)
+		crypto_wipe(f->r.payload, f->r.payload_len);
+	row_clear(&f->r);
+	pthread_mutex_destroy(&f->lock);
+	free(f);
+}
+
+int
+inbox_file_open(struct agent *a, enum agent_box box, const char *folder,
+    const char *name, struct agent_file **out)
+{
+	struct in_file *f;
+	struct message *m = NULL;
+	struct sb_buf plain = SB_BUF_INIT;
+	char path[4096];
+	int rc;
+
+	*out = NULL;
+	f = calloc(1, sizeof(*f));
+	if (f == NULL)
+		return SB_ERR_ALLOC;
+	pthread_mutex_init(&f->lock, NULL);
+	f->head.kind = AGENT_FILE_IN;
+	f->head.a = a;
+	rc = row_get(a, box, folder, name, 1, &f->r);
+	if (rc == SB_OK)
+		rc = agent_keys_acquire(a);
+	if (rc == SB_OK)
+		rc = crypto_identity_parse(f->r.identity, f->r.identity_len, &f->sender);
+	if (rc == SB_OK) {
+		m = malloc(sizeof(*m));
+		rc = m ? reverify(a, f, &plain, m) : SB_ERR_ALLOC;
+	}
+	if (rc == SB_OK && f->r.kind == MESSAGE_ATTACHMENT) {
+		if (f->r.cfile[0] == '\0' || strchr(f->r.cfile, '/') != NULL ||
+		    (size_t)snprintf(path, sizeof(path), "%s/data/%s", a->home,
+		    f->r.cfile) >= sizeof(path))
+			rc = SB_ERR_FORMAT;
+		if (rc == SB_OK)
+			rc = cfile_open(path, a->storage_key, 0, &f->cf);
+		/* The record names this very file: another verified content
+		 * file moved into its place does not pass. */
+		if (rc == SB_OK && !crypto_ct_equal(cfile_file_id(f->cf), f->r.cfile_id,
+		    CRYPTO_ATREST_FILE_ID_LEN))
+			rc = SB_ERR_FORMAT;
+		if (rc == SB_OK && cfile_size(f->cf) != f->r.size)
+			rc = SB_ERR_LENGTH;
+	}
+	if (m) {
+		crypto_wipe(m, sizeof(*m));
+		free(m);
+	}
+	sb_buf_free(&plain);
+	if (rc != SB_OK) {
+		if (rc != SB_ERR_NOT_FOUND)
+			fprintf(stderr, "sealbox: inbox: %s/%s does not verify: %s\n",
+			    folder, name, sb_strerror(rc));
+		in_file_free(f);
+		return rc;
+	}
+	*out = &f->head;
+	return SB_OK;
+}
+
+static int
+read_inline(struct agent *a, struct in_file *f, void *buf, size_t size,
+    uint64_t off, size_t *got)
+{
+	struct sb_buf plain = SB_BUF_INIT;
+	struct message *m = malloc(sizeof(*m));
+	size_t n = 0;
+	int rc;
+
+	if (m == NULL)
+		return SB_ERR_ALLOC;
+	rc = reverify(a, f, &plain, m);
+	if (rc == SB_OK && off < m->content_len) {
+		n = m->content_len - (size_t)off;
+		if (n > size)
+			n = size;
+		memcpy(buf, m->content + off, n);
+	}
+	*got = n;
+	crypto_wipe(m, sizeof(*m));
+	free(m);
+	sb_buf_free(&plain);
+	return rc;
+}
+
+static int
+read_attachment(struct in_file *f, void *buf, size_t size, uint64_t off, size_t *got)
+{
+	size_t done = 0, n;
+	int rc = SB_OK;
+
+	while (done < size) {
+		rc = cfile_pread(f->cf, (uint8_t *)buf + done, size - done, off + done, &n);
+		if (rc != SB_OK || n == 0)
+			break;
+		done += n;
+	}
+	*got = rc == SB_OK ? done : 0;
+	return rc;
+}
+
+int
+inbox_file_read(struct agent_file *af, void *buf, size_t size, uint64_t off, size_t *got)
+{
+	struct in_file *f = (struct in_file *)af;
+	int rc;
+
+	*got = 0;
+	if (af == NULL || af->kind != AGENT_FILE_IN)
+		return SB_ERR_INVALID_ARG;
+	pthread_mutex_lock(&f->lock);
+	if (f->r.kind == MESSAGE_INLINE)
+		rc = read_inline(af->a, f, buf, size, off, got);
+	else
+		rc = read_attachment(f, buf, size, off, got);
+	pthread_mutex_unlock(&f->lock);
+	if (rc != SB_OK)
+		fprintf(stderr, "sealbox: inbox: read of message %016" PRIx64
+		    " failed: %s\n", (uint64_t)f->r.id, sb_strerror(rc));
+	return rc;
+}
+
+int
+inbox_file_release(struct agent_file *af)
+{
+	if (af == NULL)
+		return SB_OK;
+	in_file_free((struct in_file *)af);
+	return SB_OK;
+}
+
+/* ---- Extended attributes ----------------------------------------------------------- */
+
+static void
+put_hex(struct sb_buf *out, const uint8_t *p, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		sb_put_u8(out, (uint8_t)digits[p[i] >> 4]);
+		sb_put_u8(out, (uint8_t)digits[p[i] & 15]);
+	}
+}
+
+#define XATTR_SENDER "user.sealbox.sender"
+#define XATTR_DEVICE "user.sealbox.device"
+#define XATTR_ID     "user.sealbox.id"
+
+int
+inbox_xattr_get(struct agent *a, enum agent_box box, const char *folder,
+    const char *name, const char *attr, struct sb_buf *out)
+{
+	struct row r;
+	char dev[17];
+	int rc = row_get(a, box, folder, name, 0, &r);
+
+	if (rc != SB_OK)
+		return rc;
+	if (strcmp(attr, XATTR_SENDER) == 0) {
+		sb_put_bytes(out, r.sender, strlen(r.sender));
+	} else if (strcmp(attr, XATTR_DEVICE) == 0) {
+		snprintf(dev, sizeof(dev), "%016" PRIx64, r.sender_device);
+		sb_put_bytes(out, dev, strlen(dev));
+	} else if (strcmp(attr, XATTR_ID) == 0) {
+		put_hex(out, r.msgid, INBOX_MSGID_LEN);
+	} else if (box == AGENT_BOX_OUT && strcmp(attr, AGENT_XATTR_STATUS) == 0) {
+		/* Another of our devices sent it; its delivery is that device's
+		 * to follow. */
+		sb_put_bytes(out, "sent", 4);
+	} else {
+		rc = SB_ERR_NOT_FOUND;
+	}
+	row_clear(&r);
+	return rc == SB_OK ? out->err : rc;
+}
+
+int
+inbox_xattr_list(struct agent *a, enum agent_box box, const char *folder,
+    const char *name, struct sb_buf *out)
+{
+	struct row r;
+	int rc = row_get(a, box, folder, name, 0, &r);
+
+	if (rc != SB_OK)
+		return rc;
+	row_clear(&r);
+	if (box == AGENT_BOX_OUT)
+		sb_put_bytes(out, AGENT_XATTR_STATUS, sizeof(AGENT_XATTR_STATUS));
+	sb_put_bytes(out, XATTR_SENDER, sizeof(XATTR_SENDER));
+	sb_put_bytes(out, XATTR_DEVICE, sizeof(XATTR_DEVICE));
+	sb_put_bytes(out, XATTR_ID, sizeof(XATTR_ID));
+	return out->err;
+}
+
+/* inbox/ is read-only; a synced copy in outbox/ may be deleted locally. */
+int
+inbox_unlink(struct agent *a, enum agent_box box, const char *folder,
+    const char *name)
+{
+	struct row r;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (box == AGENT_BOX_IN)
+		return SB_ERR_READONLY;
+	rc = row_get(a, box, folder, name, 0, &r);
+	if (rc != SB_OK)
+		return rc;
+	store_lock(a);
+	rc = store_prepare(a->db, "DELETE FROM inbox_messages WHERE id = ?", &st);
+	if (rc == SB_OK) {
+		sqlite3_bind_int64(st, 1, r.id);
+		rc = store_step_done(a->db, st);
+	}
+	sqlite3_finalize(st);
+	store_unlock(a);
+	if (rc == SB_OK && r.cfile[0])
+		attach_delete(a, r.cfile);
+	row_clear(&r);
+	return rc;
+}
+
+/* ---- Names ---------------------------------------------------------------------------- */
+
+/* Length of the longest prefix of s[0..max) ending on a UTF-8 boundary. */
+static size_t
+utf8_cut(const char *s, size_t len, size_t max)
+{
+	if (len <= max)
+		return len;
+	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+		max--;
+	return max;
+}
+
+int
+inbox_name_variant(const char *name, unsigned n, char *out, size_t out_size)
+{
+	char suffix[16];
+	const char *dot = strrchr(name, '.');
+	size_t len = strlen(name), ext_len = 0, base_len, slen, room;
+
+	if (out_size < NAMES_NAME_BUF || n < 2)
+		return SB_ERR_INVALID_ARG;
+	if (dot && dot != name && strlen(dot) <= NAMES_EXT_MAX + 1)
+		ext_len = strlen(dot);
+	base_len = len - ext_len;
+	slen = (size_t)snprintf(suffix, sizeof(suffix), " (%u)", n);
+	if (slen + ext_len >= NAMES_NAME_MAX)
+		return SB_ERR_LENGTH;
+	room = NAMES_NAME_MAX - slen - ext_len;
+	base_len = utf8_cut(name, base_len, room);
+	memcpy(out, name, base_len);
+	memcpy(out + base_len, suffix, slen);
+	memcpy(out + base_len + slen, name + len - ext_len, ext_len);
+	out[base_len + slen + ext_len] = '\0';
+	return SB_OK;
+}

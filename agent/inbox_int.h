@@ -1,0 +1,131 @@
+/*
+ * inbox_int.h - what the inbox side's own files share (inbox.c, recv.c,
+ * attach.c) and the pure rules the unit tests check (tests/unit/test_inbox.c).
+ *
+ * The inbox side receives pushed messages, verifies them, stores them
+ * encrypted and serves them back through the inbox namespace (and our other
+ * devices' sent copies through the outbox namespace).  It never shows a byte
+ * of a message that failed verification and never acknowledges an item
+ * before its record is durable.  Nothing here is for fs/ or the outbox side:
+ * they use internal.h.
+ */
+#ifndef SB_AGENT_INBOX_INT_H
+#define SB_AGENT_INBOX_INT_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../crypto/crypto.h"
+#include "internal.h"
+
+#define INBOX_MSGID_LEN     16
+#define INBOX_KEYHASH_LEN   32
+/* The key-block hash covers the payload's first bytes: the RSA/ECIES block
+ * that carries K sits there, so a replayed key block is caught even when
+ * the attacker re-frames the rest. */
+#define INBOX_KEYBLOCK_LEN  256
+/* How far the sender's clock may run ahead of the relay's, and how old a
+ * message may be when the relay accepts it (a sender offline or crashed
+ * submits later; the relay keeps nothing longer than its retention). */
+#define INBOX_MAX_FUTURE_S  (10 * 60)
+#define INBOX_MAX_AGE_S     (31 * 24 * 3600)
+/* Pending pushes kept in memory; beyond it new ones are dropped unacked
+ * (the relay keeps them and pushes them again on the next connection). */
+#define INBOX_QUEUE_MAX     4096
+
+/* One push copied off the client's I/O thread. */
+struct inbox_item {
+	struct inbox_item *next;
+	uint64_t item_id;
+	uint8_t msgid[INBOX_MSGID_LEN];
+	char *sender;
+	uint64_t sender_device;
+	uint64_t timestamp;
+	uint8_t *payload;
+	size_t payload_len;
+};
+
+struct inbox {
+	struct agent *a;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct inbox_item *head, *tail;
+	size_t n;
+	int stop;
+	int started;
+	pthread_t thread;
+};
+
+/* ---- Pure rules (unit-tested) ------------------------------------------- */
+
+/* The relay's envelope of one pushed item. */
+struct inbox_envelope {
+	const uint8_t *msgid;               /* INBOX_MSGID_LEN */
+	const char *sender;                 /* sender address */
+	uint64_t time;                      /* relay acceptance time, s */
+};
+
+struct message;
+/*
+ * Checks the inner message m against its envelope (DESIGN.md 4): same
+ * sender, same message id, our address `self` among the recipients or the
+ * sender is our own address (a synced copy: *is_sync = 1), sender timestamp
+ * within [env->time - INBOX_MAX_AGE_S, env->time + INBOX_MAX_FUTURE_S].
+ * Returns SB_OK or SB_ERR_ENVELOPE with *why a static reason.
+ */
+int  inbox_check_envelope(const struct inbox_envelope *env, const struct message *m,
+         const char *self, int *is_sync, const char **why);
+
+/* SHA-256 of the payload's first INBOX_KEYBLOCK_LEN bytes (all of it when
+ * shorter): the replay cache's key-block hash. */
+int  inbox_keyblock_hash(const uint8_t *payload, size_t len,
+         uint8_t out[INBOX_KEYHASH_LEN]);
+
+/* 1 if err is worth retrying later (keyring, network, disk, database):
+ * the item stays unacknowledged.  0: a verdict on the message itself. */
+int  inbox_err_transient(int err);
+
+/* name with " (n)" before its extension ("a.txt" -> "a (2).txt"), cut to
+ * fit NAMES_NAME_MAX on a UTF-8 boundary.  out_size >= NAMES_NAME_BUF. */
+int  inbox_name_variant(const char *name, unsigned n, char *out, size_t out_size);
+
+/* ---- The replay cache and the schema (inbox.c) -------------------------- */
+
+/* The inbox's schema steps for store_migrate(db, "inbox", ...). */
+int  inbox_schema(sqlite3 *db);
+/* SB_ERR_REPLAY if the message id or the key-block hash was seen; caller
+ * holds db_lock. */
+int  inbox_replay_check(sqlite3 *db, const uint8_t msgid[INBOX_MSGID_LEN],
+         const uint8_t keyhash[INBOX_KEYHASH_LEN]);
+/* Records both (inside the caller's transaction). */
+int  inbox_replay_add(sqlite3 *db, const uint8_t msgid[INBOX_MSGID_LEN],
+         const uint8_t keyhash[INBOX_KEYHASH_LEN], uint64_t now);
+
+/* ---- Receiving (recv.c) ------------------------------------------------- */
+
+/* Starts the worker on in (a->in); recv_stop joins it and drops what is
+ * still queued (never acknowledged: the relay pushes it again). */
+int  recv_start(struct agent *a, struct inbox *in);
+void recv_stop(struct inbox *in);
+
+/* ---- Attachments (attach.c) --------------------------------------------- */
+
+/*
+ * Downloads the blob the descriptor of m names into an unnamed temp file in
+ * HOME/data, checks its size, SHA-1 and SHA-256 against the descriptor (in
+ * constant time), and only then decrypts it (AES-256-CTR, streamed) into a
+ * new content file, made durable.  Writes the content file's reference into
+ * ref (NUL-terminated, ref_size >= ATTACH_REF_BUF) and its cfile file id
+ * into file_id (recorded, compared at open: two content files swapped on
+ * disk are noticed).  Returns SB_OK,
+ * SB_ERR_HASH / SB_ERR_LENGTH (a verdict: reject) or a transient error.
+ */
+#define ATTACH_REF_BUF 128
+int  attach_fetch(struct agent *a, const struct message *m, char *ref, size_t ref_size,
+         uint8_t file_id[CRYPTO_ATREST_FILE_ID_LEN]);
+/* Deletes a content file by reference (best effort). */
+void attach_delete(struct agent *a, const char *ref);
+
+#endif

@@ -1,0 +1,786 @@
+/*
+ * recv.c - receiving: the push hand-off, the inbox worker thread, and the
+ * verification pipeline of one pushed item (DESIGN.md 4 and 6,
+ * docs/ARCHITECTURE.md "Receiving").
+ *
+ * For each item, in order: the sending device's identity (directory cache,
+ * refreshed once on a miss or a failed verification), crypto_open with our
+ * encryption key, the inner message, its checks against the envelope, the
+ * replay cache, the attachment (fetched and hash-checked before any
+ * plaintext exists), then ONE transaction storing the record, then the ACK.
+ * A verdict against the message is logged with its reason and the item is
+ * acknowledged and dropped; a transient failure (keyring, network, disk)
+ * leaves the item unacknowledged and retries it later.
+ *
+ * Never stores, shows or acts on any part of a message that failed a check;
+ * never calls the relay from the client's I/O thread; never logs content.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../client/client.h"
+#include "../common/sberr.h"
+#include "../crypto/crypto.h"
+#include "config.h"
+#include "inbox_int.h"
+#include "message.h"
+#include "names.h"
+#include "outbox.h"
+#include "store.h"
+
+/* A verdict: the item was acknowledged (stored, or rejected and dropped). */
+#define DONE 1
+
+#define RETRY_MIN_MS 500u
+#define RETRY_MAX_MS 30000u
+
+static void
+item_free(struct inbox_item *it)
+{
+	if (it == NULL)
+		return;
+	free(it->sender);
+	if (it->payload)
+		crypto_wipe(it->payload, it->payload_len);
+	free(it->payload);
+	free(it);
+}
+
+static void
+hex(const uint8_t *p, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+/* Runs on the client's I/O thread: copy, enqueue, wake the worker. */
+void
+inbox_on_push(void *arg, const struct client_push *p)
+{
+	struct agent *a = arg;
+	struct inbox *in;
+	struct inbox_item *it, *q;
+
+	if (a == NULL || p == NULL)
+		return;
+	it = calloc(1, sizeof(*it));
+	if (it == NULL)
+		return;            /* unacked: the relay pushes it again */
+	it->item_id = p->item_id;
+	memcpy(it->msgid, p->msgid, INBOX_MSGID_LEN);
+	it->sender = strdup(p->sender ? p->sender : "");
+	it->sender_device = p->sender_device;
+	it->timestamp = p->timestamp;
+	it->payload_len = p->payload_len;
+	it->payload = malloc(p->payload_len ? p->payload_len : 1);
+	if (it->sender == NULL || it->payload == NULL) {
+		item_free(it);
+		return;
+	}
+	if (p->payload_len)
+		memcpy(it->payload, p->payload, p->payload_len);
+
+	/* a->lock keeps inbox_shutdown from freeing the queue under us. */
+	pthread_mutex_lock(&a->lock);
+	in = a->in;
+	if (in == NULL) {
+		pthread_mutex_unlock(&a->lock);
+		item_free(it);
+		return;
+	}
+	pthread_mutex_lock(&in->lock);
+	/* A reconnection pushes every unacked item again: keep one copy. */
+	for (q = in->head; q != NULL; q = q->next)
+		if (q->item_id == it->item_id)
+			break;
+	if (in->stop || q != NULL || in->n >= INBOX_QUEUE_MAX) {
+		pthread_mutex_unlock(&in->lock);
+		pthread_mutex_unlock(&a->lock);
+		item_free(it);
+		return;
+	}
+	if (in->tail)
+		in->tail->next = it;
+	else
+		in->head = it;
+	in->tail = it;
+	in->n++;
+	pthread_cond_signal(&in->cond);
+	pthread_mutex_unlock(&in->lock);
+	pthread_mutex_unlock(&a->lock);
+}
+
+/* ---- The sender's identity: directory cache in inbox_devices ------------- */
+
+static int
+cache_get(struct agent *a, const char *addr, uint64_t dev, struct crypto_identity **out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*out = NULL;
+	store_lock(a);
+	rc = store_prepare(a->db, "SELECT identity FROM inbox_devices"
+	    " WHERE address = ? AND device_id = ?", &st);
+	if (rc == SB_OK) {
+		sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)dev);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			const void *der = sqlite3_column_blob(st, 0);
+			int n = sqlite3_column_bytes(st, 0);
+			rc = crypto_identity_parse(der, (size_t)n, out);
+			if (rc != SB_OK)
+				rc = SB_ERR_NOT_FOUND;   /* a bad cache row: refresh */
+		} else if (rc == SQLITE_DONE) {
+			rc = SB_ERR_NOT_FOUND;
+		} else {
+			rc = store_err(a->db, rc, "inbox device cache");
+		}
+	}
+	sqlite3_finalize(st);
+	store_unlock(a);
+	return rc;
+}
+
+/* Replaces the cached devices of addr by the directory's answer. */
+static int
+cache_put(struct agent *a, const char *addr, const struct client_lookup *l)
+{
+	sqlite3_stmt *st = NULL;
+	size_t i;
+	int rc;
+
+	store_lock(a);
+	rc = store_begin(a->db);
+	if (rc == SB_OK) {
+		rc = store_prepare(a->db, "DELETE FROM inbox_devices WHERE address = ?", &st);
+		if (rc == SB_OK) {
+			sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
+			rc = store_step_done(a->db, st);
+		}
+		sqlite3_finalize(st);
+		st = NULL;
+	}
+	if (rc == SB_OK)
+		rc = store_prepare(a->db, "INSERT OR REPLACE INTO inbox_devices"
+		    "(address, device_id, identity) VALUES (?, ?, ?)", &st);
+	for (i = 0; rc == SB_OK && i < l->n; i++) {
+		if (strcmp(l->devices[i].address, addr) != 0)
+			continue;
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)l->devices[i].id);
+		sqlite3_bind_blob(st, 3, l->devices[i].identity,
+		    (int)l->devices[i].identity_len, SQLITE_STATIC);
+		rc = store_step_done(a->db, st);
+	}
+	sqlite3_finalize(st);
+	if (rc == SB_OK)
+		rc = store_commit(a->db);
+	else
+		store_rollback(a->db);
+	store_unlock(a);
+	return rc;
+}
+
+/*
+ * The identity of (addr, dev): from the cache unless refresh, else from the
+ * directory (and cached).  *cached says where it came from.
+ * SB_ERR_NOT_FOUND: the directory has no such device (a verdict).
+ */
+static int
+sender_identity(struct agent *a, const char *addr, uint64_t dev, int refresh,
+    struct crypto_identity **out, int *cached)
+{
+	struct client_lookup *l = NULL;
+	const char *addrs[1];
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	*cached = 0;
+	if (!refresh) {
+		rc = cache_get(a, addr, dev, out);
+		if (rc == SB_OK) {
+			*cached = 1;
+			return SB_OK;
+		}
+		if (rc != SB_ERR_NOT_FOUND)
+			return rc;
+	}
+	if (a->client == NULL)
+		return SB_ERR_NET;
+	addrs[0] = addr;
+	rc = client_lookup(a->client, addrs, 1, &l);
+	if (rc == SB_ERR_UNKNOWN_RECIPIENT)
+		rc = SB_ERR_NOT_FOUND;
+	if (rc != SB_OK)
+		return rc;
+	rc = cache_put(a, addr, l);
+	if (rc == SB_OK) {
+		rc = SB_ERR_NOT_FOUND;
+		for (i = 0; i < l->n; i++) {
+			if (l->devices[i].id == dev && strcmp(l->devices[i].address, addr) == 0) {
+				rc = crypto_identity_parse(l->devices[i].identity,
+				    l->devices[i].identity_len, out);
+				break;
+			}
+		}
+	}
+	client_lookup_free(l);
+	return rc;
+}
+
+/* ---- One item -------------------------------------------------------------- */
+
+static void
+log_reject(const struct inbox_item *it, const char *why)
+{
+	char idhex[2 * INBOX_MSGID_LEN + 1];
+
+	hex(it->msgid, INBOX_MSGID_LEN, idhex);
+	fprintf(stderr, "sealbox: rejected message %s from %s/%016" PRIx64 ": %s\n",
+	    idhex, it->sender, it->sender_device, why);
+}
+
+static int
+ack(struct agent *a, const struct inbox_item *it)
+{
+	int rc = a->client ? client_ack(a->client, it->item_id) : SB_ERR_NET;
+
+	/* A lost ACK is harmless: the item comes again and the replay cache
+	 * acknowledges it then. */
+	if (rc != SB_OK)
+		fprintf(stderr, "sealbox: inbox: ack of item %" PRIu64 " failed: %s\n",
+		    it->item_id, sb_strerror(rc));
+	return DONE;
+}
+
+static int
+reject(struct agent *a, const struct inbox_item *it, const char *why)
+{
+	log_reject(it, why);
+	return ack(a, it);
+}
+
+/* Copies a borrowed message string into a NUL-terminated buffer. */
+static int
+mstr(const struct message_str *s, char *out, size_t out_size)
+{
+	if (s->len >= out_size)
+		return SB_ERR_LENGTH;
+	memcpy(out, s->p, s->len);
+	out[s->len] = '\0';
+	return SB_OK;
+}
+
+/* Is (box, folder, name) taken?  Caller holds db_lock. */
+static int
+name_taken(sqlite3 *db, int box, const char *folder, const char *name, int *taken)
+{
+	int64_t n;
+	sqlite3_stmt *st = NULL;
+	int rc = store_prepare(db, "SELECT count(*) FROM inbox_messages"
+	    " WHERE box = ? AND folder = ? AND name = ?", &st);
+
+	*taken = 0;
+	if (rc != SB_OK)
+		return rc;
+	sqlite3_bind_int(st, 1, box);
+	sqlite3_bind_text(st, 2, folder, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		n = sqlite3_column_int64(st, 0);
+		*taken = n > 0;
+		rc = SB_OK;
+	} else {
+		rc = store_err(db, rc, "inbox name");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Removes a synced copy of the same name (it is being replaced); its
+ * content file goes into old_ref for deletion after COMMIT. */
+static int
+drop_synced(struct agent *a, const char *folder, const char *name,
+    char *old_ref, size_t old_size)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = store_prepare(a->db, "SELECT cfile FROM inbox_messages"
+	    " WHERE box = ? AND folder = ? AND name = ?", &st);
+
+	old_ref[0] = '\0';
+	if (rc != SB_OK)
+		return rc;
+	sqlite3_bind_int(st, 1, AGENT_BOX_OUT);
+	sqlite3_bind_text(st, 2, folder, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const unsigned char *r = sqlite3_column_text(st, 0);
+		if (r)
+			snprintf(old_ref, old_size, "%s", (const char *)r);
+	}
+	sqlite3_finalize(st);
+	rc = store_prepare(a->db, "DELETE FROM inbox_messages"
+	    " WHERE box = ? AND folder = ? AND name = ?", &st);
+	if (rc != SB_OK)
+		return rc;
+	sqlite3_bind_int(st, 1, AGENT_BOX_OUT);
+	sqlite3_bind_text(st, 2, folder, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+	rc = store_step_done(a->db, st);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+struct record {
+	int box;
+	char folder[NAMES_NAME_BUF];
+	char name[NAMES_NAME_BUF];
+	const struct crypto_identity *sender_id;
+	uint64_t size;
+	uint64_t sent;                   /* the sender's timestamp */
+	uint64_t mtime_sec;
+	uint32_t mtime_nsec;
+	int kind;
+	const char *cfile;               /* attachments: content file ref */
+	const uint8_t *cfile_id;         /* ... and its file id */
+	uint8_t keyhash[INBOX_KEYHASH_LEN];
+};
+
+/* The ONE transaction: replay check + record, durable at COMMIT. */
+static int
+store_record(struct agent *a, const struct inbox_item *it, struct record *r,
+    char *old_ref, size_t old_size)
+{
+	sqlite3_stmt *st = NULL;
+	const uint8_t *der;
+	size_t der_len;
+	char base[NAMES_NAME_BUF];
+	unsigned n;
+	int rc, taken;
+
+	crypto_identity_der(r->sender_id, &der, &der_len);
+	old_ref[0] = '\0';
+	store_lock(a);
+	rc = store_begin(a->db);
+	if (rc == SB_OK)
+		rc = inbox_replay_check(a->db, it->msgid, r->keyhash);
+	if (rc == SB_OK && r->box == AGENT_BOX_OUT)
+		rc = drop_synced(a, r->folder, r->name, old_ref, old_size);
+	if (rc == SB_OK && r->box == AGENT_BOX_IN) {
+		/* Collisions are impossible by construction: a taken name
+		 * (same second, same short id, same file name) gets a counter. */
+		snprintf(base, sizeof(base), "%s", r->name);
+		for (n = 2; rc == SB_OK; n++) {
+			rc = name_taken(a->db, r->box, r->folder, r->name, &taken);
+			if (rc != SB_OK || !taken)
+				break;
+			rc = inbox_name_variant(base, n, r->name, sizeof(r->name));
+		}
+	}
+	if (rc == SB_OK)
+		rc = inbox_replay_add(a->db, it->msgid, r->keyhash, (uint64_t)time(NULL));
+	if (rc == SB_OK)
+		rc = store_prepare(a->db, "INSERT INTO inbox_messages(box, folder, name,"
+		    " msgid, sender, sender_device, identity, sent, received, size,"
+		    " mtime_sec, mtime_nsec, kind, payload, cfile, cfile_id)"
+		    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &st);
+	if (rc == SB_OK) {
+		sqlite3_bind_int(st, 1, r->box);
+		sqlite3_bind_text(st, 2, r->folder, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, r->name, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 4, it->msgid, INBOX_MSGID_LEN, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, it->sender, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 6, (sqlite3_int64)it->sender_device);
+		sqlite3_bind_blob(st, 7, der, (int)der_len, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 8, (sqlite3_int64)r->sent);
+		sqlite3_bind_int64(st, 9, (sqlite3_int64)it->timestamp);
+		sqlite3_bind_int64(st, 10, (sqlite3_int64)r->size);
+		sqlite3_bind_int64(st, 11, (sqlite3_int64)r->mtime_sec);
+		sqlite3_bind_int(st, 12, (int)r->mtime_nsec);
+		sqlite3_bind_int(st, 13, r->kind);
+		sqlite3_bind_blob(st, 14, it->payload, (int)it->payload_len, SQLITE_STATIC);
+		if (r->cfile)
+			sqlite3_bind_text(st, 15, r->cfile, -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(st, 15);
+		if (r->cfile_id)
+			sqlite3_bind_blob(st, 16, r->cfile_id, CRYPTO_ATREST_FILE_ID_LEN,
+			    SQLITE_STATIC);
+		else
+			sqlite3_bind_null(st, 16);
+		rc = store_step_done(a->db, st);
+	}
+	sqlite3_finalize(st);
+	if (rc == SB_OK)
+		rc = store_commit(a->db);
+	else
+		store_rollback(a->db);
+	store_unlock(a);
+	if (rc != SB_OK)
+		old_ref[0] = '\0';
+	return rc;
+}
+
+/* Where the message goes: inbox/<contact or address>/<stamped name>, or,
+ * for our own other device's sent copy, outbox/<its folder>/<its name>. */
+static int
+place(struct agent *a, const struct message *m, int is_sync, struct record *r)
+{
+	char raw[NAMES_NAME_BUF];
+	int rc;
+
+	if (is_sync) {
+		r->box = AGENT_BOX_OUT;
+		rc = names_sanitize_component(m->folder.p, m->folder.len, NAMES_NAME_MAX,
+		    r->folder, sizeof(r->folder));
+		if (rc == SB_OK)
+			rc = names_sanitize_component(m->name.p, m->name.len, NAMES_NAME_MAX,
+			    r->name, sizeof(r->name));
+		return rc;
+	}
+	r->box = AGENT_BOX_IN;
+	rc = mstr(&m->sender, raw, sizeof(raw));
+	if (rc != SB_OK)
+		return rc;
+	rc = names_inbox_folder(agent_contacts(a), raw, r->folder, sizeof(r->folder));
+	if (rc != SB_OK)
+		return rc;
+	return names_incoming_file((int64_t)(m->timestamp > (uint64_t)NAMES_MAX_TIME ?
+	    (uint64_t)NAMES_MAX_TIME : m->timestamp), m->id, MESSAGE_ID_LEN,
+	    m->name.p, m->name.len, r->name, sizeof(r->name));
+}
+
+/*
+ * Verifies, stores and acknowledges one item.  Returns DONE (acknowledged:
+ * stored, or rejected) or a transient SB_ERR_* (not acknowledged).
+ */
+static int
+process(struct agent *a, const struct inbox_item *it)
+{
+	struct crypto_identity *sid = NULL;
+	struct sb_buf plain = SB_BUF_INIT;
+	struct message *m = NULL;
+	struct inbox_envelope env;
+	struct record r;
+	char ref[ATTACH_REF_BUF], old_ref[ATTACH_REF_BUF];
+	uint8_t file_id[CRYPTO_ATREST_FILE_ID_LEN];
+	const char *why = NULL;
+	int rc, cached = 0, is_sync = 0;
+
+	memset(&r, 0, sizeof(r));
+	rc = agent_keys_acquire(a);
+	if (rc != SB_OK)
+		return rc;
+	if (names_kind(it->sender, strlen(it->sender)) == NAMES_NOT_ADDRESS)
+		return reject(a, it, "envelope sender is not an address");
+
+	rc = sender_identity(a, it->sender, it->sender_device, 0, &sid, &cached);
+	if (rc == SB_OK)
+		rc = crypto_open(a->enc_key, a->identity, sid, it->payload,
+		    it->payload_len, &plain);
+	if (rc != SB_OK && cached && !inbox_err_transient(rc)) {
+		/* The device may have re-enrolled: ask the directory once. */
+		crypto_identity_free(sid);
+		sid = NULL;
+		rc = sender_identity(a, it->sender, it->sender_device, 1, &sid, &cached);
+		if (rc == SB_OK)
+			rc = crypto_open(a->enc_key, a->identity, sid, it->payload,
+			    it->payload_len, &plain);
+	}
+	if (rc != SB_OK) {
+		if (!inbox_err_transient(rc)) {
+			why = rc == SB_ERR_NOT_FOUND ? "sending device not in the directory"
+			    : sb_strerror(rc);
+			rc = reject(a, it, why);
+		}
+		goto out;
+	}
+
+	m = malloc(sizeof(*m));
+	if (m == NULL) {
+		rc = SB_ERR_ALLOC;
+		goto out;
+	}
+	rc = message_parse(plain.d, plain.len, m);
+	if (rc != SB_OK) {
+		char buf[160];
+		snprintf(buf, sizeof(buf), "inner message: %s", sb_strerror(rc));
+		rc = reject(a, it, buf);
+		goto out;
+	}
+	env.msgid = it->msgid;
+	env.sender = it->sender;
+	env.time = it->timestamp;
+	rc = inbox_check_envelope(&env, m, a->cfg->address, &is_sync, &why);
+	if (rc != SB_OK) {
+		rc = reject(a, it, why);
+		goto out;
+	}
+	rc = inbox_keyblock_hash(it->payload, it->payload_len, r.keyhash);
+	if (rc != SB_OK)
+		goto out;
+	/* Before any download: a replayed attachment is not even fetched. */
+	store_lock(a);
+	rc = inbox_replay_check(a->db, it->msgid, r.keyhash);
+	store_unlock(a);
+	if (rc == SB_ERR_REPLAY) {
+		rc = reject(a, it, "replay (message id or key block seen before)");
+		goto out;
+	}
+	if (rc != SB_OK)
+		goto out;
+	rc = place(a, m, is_sync, &r);
+	if (rc != SB_OK) {
+		rc = reject(a, it, "unusable folder or file name");
+		goto out;
+	}
+	r.sender_id = sid;
+	r.sent = m->timestamp;
+	r.mtime_sec = m->timestamp;
+	r.mtime_nsec = 0;
+	if (is_sync) {
+		/* Our own sent copy keeps the file's time, as on the sending device. */
+		r.mtime_sec = m->mtime_sec;
+		r.mtime_nsec = m->mtime_nsec;
+	}
+	r.kind = m->kind;
+	if (m->kind == MESSAGE_INLINE) {
+		r.size = m->content_len;
+	} else {
+		r.size = m->att.size;
+		rc = attach_fetch(a, m, ref, sizeof(ref), file_id);
+		if (rc != SB_OK) {
+			if (!inbox_err_transient(rc)) {
+				char buf[160];
+				snprintf(buf, sizeof(buf), "attachment: %s", sb_strerror(rc));
+				rc = reject(a, it, buf);
+			}
+			goto out;
+		}
+		r.cfile = ref;
+		r.cfile_id = file_id;
+	}
+	rc = store_record(a, it, &r, old_ref, sizeof(old_ref));
+	if (rc != SB_OK) {
+		if (r.cfile)
+			attach_delete(a, r.cfile);
+		if (rc == SB_ERR_REPLAY)      /* raced with a re-push of itself */
+			rc = reject(a, it, "replay (message id or key block seen before)");
+		goto out;
+	}
+	if (old_ref[0])
+		attach_delete(a, old_ref);
+	{
+		char idhex[2 * INBOX_MSGID_LEN + 1];
+		hex(it->msgid, INBOX_MSGID_LEN, idhex);
+		fprintf(stderr, "sealbox: received message %s from %s/%016" PRIx64
+		    " -> %s/%s/%s (%" PRIu64 " bytes)\n", idhex, it->sender,
+		    it->sender_device, r.box == AGENT_BOX_IN ? "inbox" : "outbox",
+		    r.folder, r.name, r.size);
+	}
+	rc = ack(a, it);
+out:
+	if (m) {
+		crypto_wipe(m, sizeof(*m));
+		free(m);
+	}
+	sb_buf_free(&plain);
+	crypto_identity_free(sid);
+	return rc;
+}
+
+/* ---- The worker ----------------------------------------------------------- */
+
+static void
+wait_ms(struct inbox *in, unsigned ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&in->lock);
+	if (!in->stop)
+		pthread_cond_timedwait(&in->cond, &in->lock, &ts);
+	pthread_mutex_unlock(&in->lock);
+}
+
+static void *
+worker(void *arg)
+{
+	struct inbox *in = arg;
+	struct agent *a = in->a;
+	struct inbox_item *it;
+	unsigned backoff = RETRY_MIN_MS;
+	int rc, last = SB_OK;
+
+	for (;;) {
+		pthread_mutex_lock(&in->lock);
+		while (!in->stop && in->head == NULL)
+			pthread_cond_wait(&in->cond, &in->lock);
+		if (in->stop) {
+			pthread_mutex_unlock(&in->lock);
+			break;
+		}
+		it = in->head;     /* stays queued while processed: dedup sees it */
+		pthread_mutex_unlock(&in->lock);
+
+		rc = process(a, it);
+		if (rc != DONE) {
+			/* Transient: keep it (unacked) and try again later. */
+			if (rc != last)
+				fprintf(stderr, "sealbox: inbox: cannot store item %" PRIu64
+				    " now (%s); will retry\n", it->item_id, sb_strerror(rc));
+			last = rc;
+			wait_ms(in, backoff);
+			backoff = backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : backoff * 2;
+			continue;
+		}
+		last = SB_OK;
+		backoff = RETRY_MIN_MS;
+		pthread_mutex_lock(&in->lock);
+		in->head = it->next;
+		if (in->head == NULL)
+			in->tail = NULL;
+		in->n--;
+		pthread_mutex_unlock(&in->lock);
+		item_free(it);
+	}
+	return NULL;
+}
+
+int
+recv_start(struct agent *a, struct inbox *in)
+{
+	in->a = a;
+	if (pthread_create(&in->thread, NULL, worker, in) != 0)
+		return SB_ERR_SYSTEM;
+	in->started = 1;
+	return SB_OK;
+}
+
+void
+recv_stop(struct inbox *in)
+{
+	struct inbox_item *it;
+
+	if (in == NULL)
+		return;
+	pthread_mutex_lock(&in->lock);
+	in->stop = 1;
+	pthread_cond_broadcast(&in->cond);
+	pthread_mutex_unlock(&in->lock);
+	if (in->started)
+		pthread_join(in->thread, NULL);
+	in->started = 0;
+	/* What is left was never acknowledged: the relay still has it. */
+	while ((it = in->head) != NULL) {
+		in->head = it->next;
+		item_free(it);
+	}
+	in->tail = NULL;
+	in->n = 0;
+}
+
+/* ---- Pure rules ------------------------------------------------------------ */
+
+static int
+str_is(const struct message_str *s, const char *z)
+{
+	size_t n = strlen(z);
+
+	return s->len == n && memcmp(s->p, z, n) == 0;
+}
+
+int
+inbox_check_envelope(const struct inbox_envelope *env, const struct message *m,
+    const char *self, int *is_sync, const char **why)
+{
+	*is_sync = 0;
+	*why = NULL;
+	if (!str_is(&m->sender, env->sender)) {
+		*why = "inner sender differs from the envelope's";
+		return SB_ERR_ENVELOPE;
+	}
+	if (!crypto_ct_equal(m->id, env->msgid, INBOX_MSGID_LEN)) {
+		*why = "inner message id differs from the envelope's";
+		return SB_ERR_ENVELOPE;
+	}
+	if (m->timestamp > env->time + INBOX_MAX_FUTURE_S) {
+		*why = "sender timestamp is in the future";
+		return SB_ERR_ENVELOPE;
+	}
+	if (env->time > INBOX_MAX_AGE_S && m->timestamp < env->time - INBOX_MAX_AGE_S) {
+		*why = "sender timestamp is too old";
+		return SB_ERR_ENVELOPE;
+	}
+	if (strcmp(env->sender, self) == 0) {
+		/* Our own address: a copy one of our other devices sent. */
+		*is_sync = 1;
+		return SB_OK;
+	}
+	if (!message_has_recipient(m, self, strlen(self))) {
+		*why = "we are not among the recipients";
+		return SB_ERR_ENVELOPE;
+	}
+	return SB_OK;
+}
+
+int
+inbox_keyblock_hash(const uint8_t *payload, size_t len, uint8_t out[INBOX_KEYHASH_LEN])
+{
+	struct crypto_hasher *h = NULL;
+	uint8_t sha1[CRYPTO_SHA1_LEN];
+	int rc = crypto_hasher_new(&h);
+
+	if (rc == SB_OK)
+		rc = crypto_hasher_update(h, payload,
+		    len < INBOX_KEYBLOCK_LEN ? len : INBOX_KEYBLOCK_LEN);
+	if (rc == SB_OK)
+		rc = crypto_hasher_final(h, sha1, out);
+	crypto_hasher_free(h);
+	return rc;
+}
+
+int
+inbox_err_transient(int err)
+{
+	switch (err) {
+	case SB_ERR_ALLOC:
+	case SB_ERR_SYSTEM:
+	case SB_ERR_STORAGE:
+	case SB_ERR_NET:
+	case SB_ERR_TLS:
+	case SB_ERR_CLOSED:
+	case SB_ERR_AUTH:
+	case SB_ERR_PROTOCOL:
+	case SB_ERR_NO_KEYRING:
+	case SB_ERR_KEYRING_LOCKED:
+	case SB_ERR_KEY_MISSING:
+	case SB_ERR_KEY_CORRUPT:
+	case SB_ERR_INTERNAL:
+	case SB_ERR_CRYPTO:
+		return 1;
+	default:
+		return 0;
+	}
+}
