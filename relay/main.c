@@ -14,12 +14,12 @@ static const char usage[] =
 	"usage: sealbox-relay init   --data DIR [--listen HOST:PORT] [--inline-limit 4096|16384]\n"
 	"                            [--retention-days N] [--blob-max BYTES]\n"
 	"       sealbox-relay serve  --data DIR [--listen HOST:PORT] [--idle-timeout S]\n"
-	"                            [--auth-timeout S] [--sweep-interval S]\n"
+	"                            [--auth-timeout S] [--write-timeout S] [--sweep-interval S]\n"
 	"                            [--test-clock-file FILE   (TEST ONLY: clock offset in s)]\n"
 	"       sealbox-relay invite --data DIR ADDRESS\n";
 
 enum { O_DATA = 256, O_LISTEN, O_INLINE, O_RETENTION, O_BLOBMAX, O_IDLE, O_AUTHTO,
-       O_SWEEP, O_TESTCLOCK, O_HELP };
+       O_WRITETO, O_SWEEP, O_TESTCLOCK, O_HELP };
 
 static const struct option longopts[] = {
 	{ "data",            required_argument, NULL, O_DATA },
@@ -29,6 +29,7 @@ static const struct option longopts[] = {
 	{ "blob-max",        required_argument, NULL, O_BLOBMAX },
 	{ "idle-timeout",    required_argument, NULL, O_IDLE },
 	{ "auth-timeout",    required_argument, NULL, O_AUTHTO },
+	{ "write-timeout",   required_argument, NULL, O_WRITETO },
 	{ "sweep-interval",  required_argument, NULL, O_SWEEP },
 	{ "test-clock-file", required_argument, NULL, O_TESTCLOCK },
 	{ "help",            no_argument,       NULL, O_HELP },
@@ -113,11 +114,12 @@ main(int argc, char **argv)
 				return die(cmd, "--blob-max wants a byte count");
 			cfg.blob_max = v;
 			break;
-		case O_IDLE: case O_AUTHTO: case O_SWEEP:
+		case O_IDLE: case O_AUTHTO: case O_WRITETO: case O_SWEEP:
 			if (number(optarg, 1, 86400, &v) != 0)
 				return die(cmd, "timeouts and intervals are 1..86400 seconds");
 			if (c == O_IDLE) so.idle_timeout = (unsigned)v;
 			else if (c == O_AUTHTO) so.auth_timeout = (unsigned)v;
+			else if (c == O_WRITETO) so.write_timeout = (unsigned)v;
 			else so.sweep_interval = (unsigned)v;
 			break;
 		case O_TESTCLOCK: so.test_clock_file = optarg; break;

@@ -43,8 +43,10 @@ struct opts {
 	const char *relay, *fp, *keys, *address, *code, *name, *to, *msgid, *text,
 	    *devices, *ready_file, *suite, *device, *hook;
 	long count, timeout, size, ping;
-	int ack;
+	int ack, stall;
 };
+
+static long stall_s;   /* recv --stall: the push callback blocks this long */
 
 static int
 fail(int rc, const char *what)
@@ -58,7 +60,7 @@ static int
 usage(void)
 {
 	fprintf(stderr, "usage: %s keygen|register|lookup|send|send-raw|recv|ack|status|"
-	    "remove|blob-put|blob-get|auth-as|garbage [options]\n", prog);
+	    "remove|blob-put|blob-get|auth-as|garbage|send-many [options]\n", prog);
 	return 2;
 }
 
@@ -183,6 +185,12 @@ on_push(void *arg, const struct client_push *p)
 	struct qitem *q = calloc(1, sizeof(*q));
 
 	(void)arg;
+	if (stall_s > 0) {
+		/* a device that stops reading: the I/O thread is stuck here */
+		fprintf(stderr, "%s: recv: stalling on the first push\n", prog);
+		sleep((unsigned)stall_s);
+		_exit(0);
+	}
 	if (q == NULL || (q->payload = malloc(p->payload_len + 1)) == NULL) {
 		free(q);
 		return;
@@ -450,6 +458,36 @@ c_send(const struct opts *o)
 	return 0;
 }
 
+/* send-many --count N: N messages over one connection (queue filling). */
+static int
+c_send_many(const struct opts *o)
+{
+	struct device d;
+	struct reseal_arg ra = { o->text ? o->text : "bulk", o->size, 0, NULL };
+	const char *to[SB_MAX_LOOKUP_ADDRS];
+	uint8_t msgid[PROTO_MSGID_LEN];
+	char tobuf[4096];
+	size_t n_to;
+	long i;
+	int rc;
+
+	if (o->to == NULL || o->count <= 0)
+		return usage();
+	snprintf(tobuf, sizeof(tobuf), "%s", o->to);
+	n_to = split_list(tobuf, to, SB_MAX_LOOKUP_ADDRS);
+	if ((rc = device_load(o, &d, 1)) == SB_OK)
+		rc = device_connect(o, &d);
+	for (i = 0; rc == SB_OK && i < o->count; i++) {
+		if ((rc = crypto_random(msgid, sizeof(msgid))) == SB_OK)
+			rc = client_send(d.c, msgid, to, n_to, reseal, &ra, NULL);
+	}
+	device_free(&d);
+	if (rc != SB_OK)
+		return fail(rc, NULL);
+	printf("sent %ld\n", o->count);
+	return 0;
+}
+
 static int
 c_send_raw(const struct opts *o)
 {
@@ -503,6 +541,8 @@ c_recv(const struct opts *o)
 	long tmo = o->timeout > 0 ? o->timeout : 10;
 	int rc;
 
+	if (o->stall)
+		stall_s = tmo;
 	if ((rc = device_load(o, &d, 1)) == SB_OK)
 		rc = device_connect(o, &d);
 	if (rc != SB_OK) {
@@ -777,6 +817,7 @@ main(int argc, char **argv)
 		{ "ack", no_argument, NULL, 'A' },
 		{ "on-first-seal", required_argument, NULL, 'H' },
 		{ "ping", required_argument, NULL, 'P' },
+		{ "stall", no_argument, NULL, 'W' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts o;
@@ -809,6 +850,7 @@ main(int argc, char **argv)
 		case 'A': o.ack = 1; break;
 		case 'H': o.hook = optarg; break;
 		case 'P': o.ping = atol(optarg); break;
+		case 'W': o.stall = 1; break;
 		default: return usage();
 		}
 	}
@@ -820,6 +862,7 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "lookup") == 0) return c_lookup(&o, argc, argv);
 	if (strcmp(cmd, "send") == 0) return c_send(&o);
 	if (strcmp(cmd, "send-raw") == 0) return c_send_raw(&o);
+	if (strcmp(cmd, "send-many") == 0) return c_send_many(&o);
 	if (strcmp(cmd, "recv") == 0) return c_recv(&o);
 	if (strcmp(cmd, "ack") == 0) return c_ack(&o, argc, argv);
 	if (strcmp(cmd, "status") == 0) return c_status(&o);
