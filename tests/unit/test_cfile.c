@@ -1,0 +1,395 @@
+/*
+ * test_cfile.c - encrypted content files against a plain in-memory model:
+ * random-offset writes, reads, truncations, syncs and reopens agree with a
+ * byte array; 0-byte files and exact 64 KiB boundaries have the documented
+ * lengths; a flipped bit, a swapped or dropped chunk, a cut file, a wrong
+ * key or a foreign header are refused.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/cfile.h"
+#include "common/sberr.h"
+#include "crypto/crypto.h"
+
+#define MODEL_MAX (5 * CFILE_CHUNK + 1234)
+
+static char dir[64];
+static char path[128];
+static uint8_t key[CRYPTO_STORAGE_KEY_LEN];
+
+static uint32_t
+xorshift(uint32_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 17;
+	*s ^= *s << 5;
+	return *s;
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	strcpy(dir, "/tmp/test_cfile.XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	snprintf(path, sizeof(path), "%s/f", dir);
+	return crypto_random(key, sizeof(key)) == SB_OK ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	unlink(path);
+	rmdir(dir);
+	return 0;
+}
+
+static uint64_t
+disk_len(void)
+{
+	struct stat st;
+
+	assert_int_equal(stat(path, &st), 0);
+	return (uint64_t)st.st_size;
+}
+
+static uint64_t
+expected_len(uint64_t size)
+{
+	uint64_t n = size == 0 ? 1 : (size + CFILE_CHUNK - 1) / CFILE_CHUNK;
+
+	return CFILE_HEADER_LEN + n * CRYPTO_ATREST_OVERHEAD + size;
+}
+
+static void
+check_all(struct cfile *cf, const uint8_t *model, uint64_t size)
+{
+	static uint8_t buf[MODEL_MAX + 10];
+	size_t got = 99;
+
+	assert_int_equal(cfile_size(cf), size);
+	assert_int_equal(cfile_pread(cf, buf, sizeof(buf), 0, &got), SB_OK);
+	assert_int_equal(got, size);
+	if (size > 0)
+		assert_memory_equal(buf, model, size);
+	assert_int_equal(cfile_pread(cf, buf, 10, size, &got), SB_OK);
+	assert_int_equal(got, 0);
+}
+
+static void
+test_cfile_random_model(void **state)
+{
+	static uint8_t model[MODEL_MAX], data[3 * CFILE_CHUNK], buf[3 * CFILE_CHUNK];
+	struct cfile *cf = NULL;
+	uint64_t size = 0;
+	uint32_t st = 0x12345678;
+	int i;
+
+	(void)state;
+	assert_int_equal(cfile_create(path, key, &cf), SB_OK);
+	for (i = 0; i < 600; i++) {
+		uint32_t op = xorshift(&st) % 16;
+
+		if (op < 7) {               /* write */
+			uint64_t off = xorshift(&st) % (MODEL_MAX - 1);
+			size_t n = xorshift(&st) % (op == 0 ? sizeof(data) : 9000);
+			size_t j;
+
+			if (n > MODEL_MAX - off)
+				n = (size_t)(MODEL_MAX - off);
+			if (xorshift(&st) % 3 == 0)   /* near a chunk boundary */
+				off = (off / CFILE_CHUNK) * CFILE_CHUNK - (off % 3 ? 1 : 0) +
+				    (off % 2);
+			if (off > MODEL_MAX - 1)
+				off = MODEL_MAX - 1;
+			if (n > MODEL_MAX - off)
+				n = (size_t)(MODEL_MAX - off);
+			for (j = 0; j < n; j++)
+				data[j] = (uint8_t)xorshift(&st);
+			assert_int_equal(cfile_pwrite(cf, data, n, off), SB_OK);
+			if (n > 0) {
+				if (off > size)
+					memset(model + size, 0, off - size);
+				memcpy(model + off, data, n);
+				if (off + n > size)
+					size = off + n;
+			}
+		} else if (op < 11) {       /* read */
+			uint64_t off = xorshift(&st) % (MODEL_MAX + 100);
+			size_t n = xorshift(&st) % sizeof(buf), got = 7, want;
+
+			assert_int_equal(cfile_pread(cf, buf, n, off, &got), SB_OK);
+			want = off >= size ? 0 : (n < size - off ? n : (size_t)(size - off));
+			assert_int_equal(got, want);
+			if (want > 0)
+				assert_memory_equal(buf, model + off, want);
+		} else if (op < 13) {       /* truncate */
+			uint64_t ns = xorshift(&st) % MODEL_MAX;
+
+			if (xorshift(&st) % 2)
+				ns = (ns / CFILE_CHUNK) * CFILE_CHUNK;
+			assert_int_equal(cfile_truncate(cf, ns), SB_OK);
+			if (ns > size)
+				memset(model + size, 0, ns - size);
+			size = ns;
+		} else if (op < 14) {       /* sync: the disk is a complete cfile */
+			struct cfile *ro = NULL;
+
+			assert_int_equal(cfile_sync(cf), SB_OK);
+			assert_int_equal(disk_len(), expected_len(size));
+			/* ... which a second, read-only handle opens. */
+			assert_int_equal(cfile_open(path, key, 0, &ro), SB_OK);
+			check_all(ro, model, size);
+			assert_int_equal(cfile_close(ro), SB_OK);
+		} else {                    /* close and reopen */
+			assert_int_equal(cfile_close(cf), SB_OK);
+			cf = NULL;
+			assert_int_equal(disk_len(), expected_len(size));
+			assert_int_equal(cfile_open(path, key, 1, &cf), SB_OK);
+			check_all(cf, model, size);
+		}
+		assert_int_equal(cfile_size(cf), size);
+	}
+	check_all(cf, model, size);
+	assert_int_equal(cfile_close(cf), SB_OK);
+	assert_int_equal(cfile_open(path, key, 0, &cf), SB_OK);
+	check_all(cf, model, size);
+	assert_int_equal(cfile_close(cf), SB_OK);
+}
+
+static void
+test_cfile_empty_and_boundaries(void **state)
+{
+	static uint8_t data[2 * CFILE_CHUNK + 1], buf[2 * CFILE_CHUNK + 1];
+	uint64_t sizes[] = { 0, 1, CFILE_CHUNK - 1, CFILE_CHUNK, CFILE_CHUNK + 1,
+	    2 * CFILE_CHUNK, 2 * CFILE_CHUNK + 1 };
+	struct cfile *cf = NULL;
+	size_t i, got;
+
+	(void)state;
+	memset(data, 0xa5, sizeof(data));
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		unlink(path);
+		assert_int_equal(cfile_create(path, key, &cf), SB_OK);
+		assert_int_equal(cfile_size(cf), 0);
+		assert_int_equal(cfile_pwrite(cf, data, (size_t)sizes[i], 0), SB_OK);
+		assert_int_equal(cfile_sync(cf), SB_OK);
+		assert_int_equal(disk_len(), expected_len(sizes[i]));
+		assert_int_equal(cfile_close(cf), SB_OK);
+		assert_int_equal(disk_len(), expected_len(sizes[i]));
+		assert_int_equal(cfile_open(path, key, 0, &cf), SB_OK);
+		assert_int_equal(cfile_size(cf), sizes[i]);
+		assert_int_equal(cfile_pread(cf, buf, sizeof(buf), 0, &got), SB_OK);
+		assert_int_equal(got, sizes[i]);
+		if (got > 0)
+			assert_memory_equal(buf, data, got);
+		/* Read-only: writes refused. */
+		assert_int_equal(cfile_pwrite(cf, data, 1, 0), SB_ERR_INVALID_ARG);
+		assert_int_equal(cfile_truncate(cf, 0), SB_ERR_INVALID_ARG);
+		assert_int_equal(cfile_close(cf), SB_OK);
+	}
+	/* The empty file is the header plus one empty final chunk. */
+	assert_int_equal(expected_len(0), CFILE_HEADER_LEN + CRYPTO_ATREST_OVERHEAD);
+	/* A hole: a write far past the end reads back zeros before it. */
+	unlink(path);
+	assert_int_equal(cfile_create(path, key, &cf), SB_OK);
+	assert_int_equal(cfile_pwrite(cf, "x", 1, 3 * CFILE_CHUNK + 5), SB_OK);
+	assert_int_equal(cfile_close(cf), SB_OK);
+	assert_int_equal(cfile_open(path, key, 0, &cf), SB_OK);
+	assert_int_equal(cfile_size(cf), 3 * CFILE_CHUNK + 6);
+	memset(data, 0, sizeof(data));
+	assert_int_equal(cfile_pread(cf, buf, sizeof(buf), CFILE_CHUNK - 7, &got), SB_OK);
+	assert_int_equal(got, sizeof(buf));
+	assert_memory_equal(buf, data, sizeof(buf));
+	assert_int_equal(cfile_pread(cf, buf, 10, 3 * CFILE_CHUNK + 5, &got), SB_OK);
+	assert_int_equal(got, 1);
+	assert_int_equal(buf[0], 'x');
+	assert_int_equal(cfile_close(cf), SB_OK);
+	/* Exclusive create. */
+	errno = 0;
+	assert_int_equal(cfile_create(path, key, &cf), SB_ERR_SYSTEM);
+	assert_int_equal(errno, EEXIST);
+	assert_null(cf);
+	assert_int_equal(cfile_close(NULL), SB_OK);
+}
+
+/* Writes a 3-chunk file (the last short) and returns nothing. */
+static void
+make_three(void)
+{
+	static uint8_t data[2 * CFILE_CHUNK + 100];
+	struct cfile *cf = NULL;
+	size_t i;
+
+	for (i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7);
+	unlink(path);
+	assert_int_equal(cfile_create(path, key, &cf), SB_OK);
+	assert_int_equal(cfile_pwrite(cf, data, sizeof(data), 0), SB_OK);
+	assert_int_equal(cfile_close(cf), SB_OK);
+}
+
+static void
+flip(uint64_t off)
+{
+	uint8_t b;
+	int fd = open(path, O_RDWR);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &b, 1, (off_t)off), 1);
+	b ^= 0x40;
+	assert_int_equal(pwrite(fd, &b, 1, (off_t)off), 1);
+	close(fd);
+}
+
+static void
+test_cfile_tamper(void **state)
+{
+	static uint8_t buf[CFILE_CHUNK];
+	static uint8_t c0[CFILE_CHUNK_DISK], c1[CFILE_CHUNK_DISK];
+	uint8_t other[CRYPTO_STORAGE_KEY_LEN];
+	struct cfile *cf = NULL;
+	size_t got;
+	uint64_t c1pos = CFILE_HEADER_LEN + CFILE_CHUNK_DISK;
+	int fd;
+
+	(void)state;
+	/* A bit flip in chunk 1: chunks 0 and 2 still read, chunk 1 is EBADMSG. */
+	make_three();
+	flip(c1pos + 100);
+	assert_int_equal(cfile_open(path, key, 0, &cf), SB_OK);
+	assert_int_equal(cfile_pread(cf, buf, 10, 0, &got), SB_OK);
+	assert_int_equal(cfile_pread(cf, buf, 10, 2 * CFILE_CHUNK, &got), SB_OK);
+	assert_int_equal(cfile_pread(cf, buf, 10, CFILE_CHUNK + 5, &got), SB_ERR_TAG);
+	assert_int_equal(cfile_pread(cf, buf, 10, CFILE_CHUNK - 5, &got), SB_ERR_TAG);
+	assert_int_equal(cfile_close(cf), SB_OK);
+
+	/* Flipped nonce or tag of the last chunk: refused at open. */
+	make_three();
+	flip(disk_len() - 1);
+	assert_int_equal(cfile_open(path, key, 0, &cf), SB_ERR_TAG);
+	assert_null(cf);
+
+	/* Header: magic, version, chunk size are format errors; the file id
+	 * makes every chunk fail. */
+	make_three();
+	flip(0);
+	assert_int_equal(cfile_open(path, key, 0, &cf), SB_ERR_FORMAT);
+	make_three();
+	flip(4);
+	assert_int_equal(cfile_open(path, key, 0, &cf), SB_ERR_FORMAT);
+	make_three();
+	flip(10);
+	assert_int_equal(cfile_open(path, key, 0, &cf), SB_ERR_FORMAT);
+	make_three();
+	flip(20);
+	assert_int_equal(cfile_open(path, key, 0, &cf), SB_ERR_TAG);
+
+	/* Wrong storage key. */
+	make_three();
+	memcpy(other, key, sizeof(other));
+	other[3] ^= 1;
+	assert_int_equal(cfile_open(path, other, 0, &cf), SB_ERR_TAG);
+
+	/* Swapped chunks 0 and 1 (both full, non-final): each fails. */
+	make_three();
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, c0, sizeof(c0), CFILE_HEADER_LEN), (ssize_t)sizeof(c0));
+	assert_int_equal(pread(fd, c1, sizeof(c1), (off_t)c1pos), (ssize_t)sizeof(c1));
+	assert_int_equal(pwrite(fd, c1, sizeof(c1), CFILE_HEADER_LEN), (ssize_t)sizeof(c1));
+	assert_int_equal(pwrite(fd, c0, sizeof(c0), (off_t)c1pos), (ssize_t)sizeof(c0));
+	close(fd);
+	assert_int_equal(cfile_open(path, key, 0, &cf), SB_OK);
+	assert_int_equal(cfile_pread(cf, buf, 1, 0, &got), SB_ERR_TAG);
+	assert_int_equal(cfile_pread(cf, buf, 1, CFILE_CHUNK, &got), SB_ERR_TAG);
+	assert_int_equal(cfile_close(cf), SB_OK);
+}
+
+static void
+test_cfile_truncated_file(void **state)
+{
+	struct cfile *cf = NULL;
+	uint64_t len;
+
+	(void)state;
+	/* Cut at a chunk boundary: the new last chunk lacks the final flag. */
+	make_three();
+	len = disk_len();
+	assert_int_equal(truncate(path, (off_t)(CFILE_HEADER_LEN + 2 * CFILE_CHUNK_DISK)), 0);
+	assert_int_equal(cfile_open(path, key, 0, &cf), SB_ERR_TAG);
+	make_three();
+	assert_int_equal(truncate(path, (off_t)(CFILE_HEADER_LEN + CFILE_CHUNK_DISK)), 0);
+	assert_int_equal(cfile_open(path, key, 0, &cf), SB_ERR_TAG);
+	/* Cut inside a chunk: a short tail or a bad tag. */
+	make_three();
+	assert_int_equal(truncate(path, (off_t)(len - 1)), 0);
+	assert_int_equal(cfile_open(path, key, 0, &cf), SB_ERR_TAG);
+	make_three();
+	assert_int_equal(truncate(path, (off_t)(CFILE_HEADER_LEN + 2 * CFILE_CHUNK_DISK + 10)), 0);
+	assert_int_equal(cfile_open(path, key, 0, &cf), SB_ERR_TRUNCATED);
+	/* Only the header, or less. */
+	make_three();
+	assert_int_equal(truncate(path, CFILE_HEADER_LEN), 0);
+	assert_int_equal(cfile_open(path, key, 0, &cf), SB_ERR_TRUNCATED);
+	make_three();
+	assert_int_equal(truncate(path, 5), 0);
+	assert_int_equal(cfile_open(path, key, 0, &cf), SB_ERR_TRUNCATED);
+	/* Padded: an extra empty-looking tail after a full chunk. */
+	make_three();
+	assert_int_equal(truncate(path, (off_t)(CFILE_HEADER_LEN + CFILE_CHUNK_DISK +
+	    CRYPTO_ATREST_OVERHEAD)), 0);
+	assert_int_equal(cfile_open(path, key, 0, &cf), SB_ERR_FORMAT);
+	assert_null(cf);
+}
+
+static void
+test_cfile_sequential_writes_seal_once(void **state)
+{
+	static uint8_t data[10240];
+	struct cfile *cf = NULL;
+	uint64_t off;
+	struct stat st;
+
+	(void)state;
+	/* tar-sized writes over 1 MiB: the disk grows chunk by chunk, and the
+	 * result reads back; the file is never longer than the layout. */
+	memset(data, 'T', sizeof(data));
+	unlink(path);
+	assert_int_equal(cfile_create(path, key, &cf), SB_OK);
+	for (off = 0; off < (1u << 20); off += sizeof(data)) {
+		assert_int_equal(cfile_pwrite(cf, data, sizeof(data), off), SB_OK);
+		assert_int_equal(stat(path, &st), 0);
+		assert_true((uint64_t)st.st_size <= expected_len(off + sizeof(data)));
+	}
+	assert_int_equal(cfile_sync(cf), SB_OK);
+	assert_int_equal(disk_len(), expected_len(cfile_size(cf)));
+	assert_int_equal(cfile_close(cf), SB_OK);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_cfile_random_model, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cfile_empty_and_boundaries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cfile_tamper, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cfile_truncated_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cfile_sequential_writes_seal_once, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
