@@ -1084,6 +1084,8 @@ client_register(struct client *c, const char *address, const char *code,
 	int rc;
 
 	*device_id = 0;
+	if (client_device_id(c) != 0)
+		return SB_ERR_EXISTS;   /* this client already is a device */
 	if (strlen(address) > SB_MAX_ADDRESS || strlen(code) > SB_MAX_CODE ||
 	    strlen(device_name) > SB_MAX_DEVICE_NAME || identity_len > SB_MAX_IDENTITY ||
 	    identity_len == 0)

@@ -88,8 +88,10 @@ int  client_wait_ready(struct client *c, unsigned timeout_ms);
 /* The device id (0 before registration). */
 uint64_t client_device_id(struct client *c);
 
-/* Enrolls this device (needs a connected, unauthenticated session); on
- * success the session is authenticated as the new device. */
+/* Enrolls this device (needs a connected, unauthenticated session; a client
+ * created with a device id gets SB_ERR_EXISTS); on success the session is
+ * authenticated as the new device and reconnects authenticate as it.
+ * SB_ERR_ENROLL_CODE: wrong, used or expired code. */
 int  client_register(struct client *c, const char *address, const char *code,
          const uint8_t *identity, size_t identity_len, enum crypto_suite suite,
          const char *device_name, uint64_t *device_id);
@@ -122,7 +124,8 @@ typedef int (*client_reseal_fn)(void *arg, const struct client_device *devs,
  * directory cache (filled by lookups, kept 5 minutes; LOOKUP for what it
  * lacks), calls reseal, submits the batch; when the relay says the device
  * set is stale, drops those cache entries, looks up again and re-seals (at
- * most 3 rounds; then SB_ERR_STALE_DEVICES).
+ * most 3 rounds; then SB_ERR_STALE_DEVICES).  At most SB_MAX_LOOKUP_ADDRS - 1
+ * addresses (the own address takes one lookup slot).
  * SB_ERR_UNKNOWN_RECIPIENT when an address has no device; SB_ERR_TOO_BIG
  * when a payload is over the relay's inline limit.  *timestamp: the relay's
  * acceptance time (may be NULL).
