@@ -1,0 +1,569 @@
+/*
+ * agent.c - the device agent itself: opens the home (config, contacts,
+ * store.db), loads the keys from the keyring (retrying while it fails),
+ * owns the relay client, and dispatches every agent.h call to the outbox
+ * side (outbox.c) or the inbox side (inbox_* of internal.h).
+ *
+ * Never holds a key anywhere but OpenSSL's secure heap (the storage key)
+ * or crypto_key objects (freed with cleansing); never logs key material.
+ */
+#include "agent.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/crypto.h>
+
+#include "../client/client.h"
+#include "../common/sberr.h"
+#include "../keyring/keyring.h"
+#include "config.h"
+#include "contacts.h"
+#include "internal.h"
+#include "outbox.h"
+#include "store.h"
+
+/* Requests that make no progress for this long fail (and are retried). */
+#define CLIENT_TIMEOUT_MS 10000
+/* The keyring is asked again at most this often while it fails. */
+#define KEYS_RETRY_MS     1000
+
+/* Contacts replaced by a reload stay allocated until agent_close: other
+ * threads may still hold the old pointer (agent_contacts). */
+struct retired {
+	struct retired *next;
+	struct contacts *c;
+};
+static pthread_mutex_t contacts_lock = PTHREAD_MUTEX_INITIALIZER;
+struct contacts_state {
+	struct agent *a;
+	struct timespec mtime;
+	off_t size;
+	struct retired *old;
+	struct contacts_state *next;
+};
+static struct contacts_state *contacts_states;
+
+static struct contacts_state *
+contacts_state_of(struct agent *a)
+{
+	for (struct contacts_state *s = contacts_states; s; s = s->next)
+		if (s->a == a)
+			return s;
+	struct contacts_state *s = calloc(1, sizeof(*s));
+	if (s) {
+		s->a = a;
+		s->next = contacts_states;
+		contacts_states = s;
+	}
+	return s;
+}
+
+/* Reads HOME/contacts.vcf if its mtime or size changed since the last look. */
+static void
+contacts_refresh(struct agent *a)
+{
+	struct contacts_state *s;
+	struct stat sb;
+	char *path = NULL;
+
+	if (asprintf(&path, "%s/contacts.vcf", a->home) < 0)
+		return;
+	pthread_mutex_lock(&contacts_lock);
+	s = contacts_state_of(a);
+	if (s == NULL)
+		goto out;
+	if (stat(path, &sb) != 0) {
+		if (a->contacts && errno == ENOENT) {
+			struct retired *r = calloc(1, sizeof(*r));
+			if (r) {
+				r->c = a->contacts;
+				r->next = s->old;
+				s->old = r;
+				pthread_mutex_lock(&a->lock);
+				a->contacts = NULL;
+				pthread_mutex_unlock(&a->lock);
+			}
+			memset(&s->mtime, 0, sizeof(s->mtime));
+		}
+		goto out;
+	}
+	if (sb.st_mtim.tv_sec == s->mtime.tv_sec && sb.st_mtim.tv_nsec == s->mtime.tv_nsec &&
+	    sb.st_size == s->size)
+		goto out;
+	if ((size_t)sb.st_size > CONTACTS_MAX_FILE) {
+		fprintf(stderr, "sealbox: contacts.vcf is larger than %zu bytes: ignored\n",
+		    (size_t)CONTACTS_MAX_FILE);
+		goto out;
+	}
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		goto out;
+	size_t len = (size_t)sb.st_size;
+	uint8_t *buf = malloc(len ? len : 1);
+	size_t got = buf ? fread(buf, 1, len, f) : 0;
+	fclose(f);
+	if (buf == NULL)
+		goto out;
+	struct contacts *c = NULL;
+	int rc = contacts_parse(buf, got, &c);
+	free(buf);
+	if (rc != SB_OK) {
+		fprintf(stderr, "sealbox: contacts.vcf: %s\n", sb_strerror(rc));
+		goto out;
+	}
+	if (contacts_skipped(c) > 0)
+		fprintf(stderr, "sealbox: contacts.vcf: %zu card(s) skipped\n",
+		    contacts_skipped(c));
+	struct retired *r = calloc(1, sizeof(*r));
+	if (r == NULL) {
+		contacts_free(c);
+		goto out;
+	}
+	pthread_mutex_lock(&a->lock);
+	r->c = a->contacts;
+	a->contacts = c;
+	pthread_mutex_unlock(&a->lock);
+	r->next = s->old;
+	s->old = r;
+	s->mtime = sb.st_mtim;
+	s->size = sb.st_size;
+out:
+	pthread_mutex_unlock(&contacts_lock);
+	free(path);
+}
+
+const struct contacts *
+agent_contacts(struct agent *a)
+{
+	const struct contacts *c;
+
+	contacts_refresh(a);
+	pthread_mutex_lock(&a->lock);
+	c = a->contacts;
+	pthread_mutex_unlock(&a->lock);
+	return c;
+}
+
+static void
+contacts_release_all(struct agent *a)
+{
+	pthread_mutex_lock(&contacts_lock);
+	for (struct contacts_state **pp = &contacts_states; *pp; pp = &(*pp)->next) {
+		struct contacts_state *s = *pp;
+		if (s->a != a)
+			continue;
+		*pp = s->next;
+		while (s->old) {
+			struct retired *r = s->old;
+			s->old = r->next;
+			contacts_free(r->c);
+			free(r);
+		}
+		free(s);
+		break;
+	}
+	pthread_mutex_unlock(&contacts_lock);
+	contacts_free(a->contacts);
+	a->contacts = NULL;
+}
+
+/* ---- keys ------------------------------------------------------------------ */
+
+static int
+keys_load(struct agent *a, struct crypto_key **sign, struct crypto_key **enc,
+    struct crypto_identity **id, uint8_t **storage)
+{
+	char dev[32];
+	int rc;
+
+	*sign = *enc = NULL;
+	*id = NULL;
+	*storage = NULL;
+	snprintf(dev, sizeof(dev), "%llu", (unsigned long long)a->cfg->device_id);
+	if ((rc = keyring_init()) != SB_OK)
+		return rc;
+	if ((rc = keyring_load(a->cfg->address, dev, KEYRING_PURPOSE_SIGN, sign)) != SB_OK)
+		goto fail;
+	if ((rc = keyring_load(a->cfg->address, dev, KEYRING_PURPOSE_ENCRYPT, enc)) != SB_OK)
+		goto fail;
+	if ((*storage = OPENSSL_secure_malloc(KEYRING_STORAGE_KEY_LEN)) == NULL) {
+		rc = SB_ERR_ALLOC;
+		goto fail;
+	}
+	if ((rc = keyring_load_storage_key(a->cfg->address, dev, *storage)) != SB_OK)
+		goto fail;
+	if ((rc = crypto_identity_from_keys(*sign, *enc, id)) != SB_OK)
+		goto fail;
+	return SB_OK;
+fail:
+	fprintf(stderr, "sealbox: keyring: %s%s%s\n", sb_strerror(rc),
+	    keyring_error_detail()[0] ? ": " : "", keyring_error_detail());
+	crypto_key_free(*sign);
+	crypto_key_free(*enc);
+	if (*storage)
+		OPENSSL_secure_clear_free(*storage, KEYRING_STORAGE_KEY_LEN);
+	*sign = *enc = NULL;
+	*storage = NULL;
+	return rc;
+}
+
+static int
+ts_before(const struct timespec *x, const struct timespec *y)
+{
+	return x->tv_sec < y->tv_sec || (x->tv_sec == y->tv_sec && x->tv_nsec < y->tv_nsec);
+}
+
+int
+agent_keys_acquire(struct agent *a)
+{
+	struct crypto_key *sign, *enc;
+	struct crypto_identity *id;
+	struct client *c = NULL;
+	uint8_t *storage;
+	struct timespec now;
+	int rc;
+
+	pthread_mutex_lock(&a->lock);
+	if (a->sign_key != NULL) {
+		pthread_mutex_unlock(&a->lock);
+		return SB_OK;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (a->keys_err != SB_OK && ts_before(&now, &a->out->keys_next_try)) {
+		rc = a->keys_err;
+		pthread_mutex_unlock(&a->lock);
+		return rc;
+	}
+	a->out->keys_next_try = now;
+	a->out->keys_next_try.tv_sec += KEYS_RETRY_MS / 1000;
+	pthread_mutex_unlock(&a->lock);
+
+	/* The keyring is a D-Bus round trip (or an activation timeout): never
+	 * under a->lock.  Two threads may both load; the second copy is freed. */
+	rc = keys_load(a, &sign, &enc, &id, &storage);
+	if (rc == SB_OK) {
+		struct client_config cc = {
+			.relay = a->cfg->relay,
+			.sign_key = sign,
+			.address = a->cfg->address,
+			.device_id = a->cfg->device_id,
+			.on_push = inbox_on_push,
+			.arg = a,
+			.request_timeout_ms = CLIENT_TIMEOUT_MS,
+		};
+		memcpy(cc.fingerprint, a->cfg->fingerprint, CLIENT_FP_LEN);
+		pthread_mutex_lock(&a->lock);
+		if (a->sign_key == NULL) {
+			a->sign_key = sign;
+			a->enc_key = enc;
+			a->identity = id;
+			a->storage_key = storage;
+			a->keys_err = SB_OK;
+			sign = enc = NULL;
+			id = NULL;
+			storage = NULL;
+			if (a->client == NULL) {
+				rc = client_new(&cc, &c);
+				if (rc == SB_OK) {
+					a->client = c;
+				} else {
+					fprintf(stderr, "sealbox: relay client: %s\n", sb_strerror(rc));
+					rc = SB_OK;  /* keys are usable; the sender retries */
+				}
+			}
+			fprintf(stderr, "sealbox: keys loaded for %s device %llu\n",
+			    a->cfg->address, (unsigned long long)a->cfg->device_id);
+		}
+		pthread_mutex_unlock(&a->lock);
+		crypto_key_free(sign);
+		crypto_key_free(enc);
+		crypto_identity_free(id);
+		if (storage)
+			OPENSSL_secure_clear_free(storage, KEYRING_STORAGE_KEY_LEN);
+		return SB_OK;
+	}
+	pthread_mutex_lock(&a->lock);
+	a->keys_err = rc;
+	pthread_mutex_unlock(&a->lock);
+	return rc;
+}
+
+/* ---- open / close ------------------------------------------------------------ */
+
+int
+agent_open(const char *home, struct agent **out)
+{
+	struct agent *a;
+	char err[256] = "";
+	char *db = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return SB_ERR_ALLOC;
+	pthread_mutex_init(&a->lock, NULL);
+	pthread_mutex_init(&a->db_lock, NULL);
+	a->keys_err = SB_ERR_KEY_MISSING;
+	if ((a->home = strdup(home)) == NULL || (a->cfg = calloc(1, sizeof(*a->cfg))) == NULL) {
+		rc = SB_ERR_ALLOC;
+		goto fail;
+	}
+	rc = config_load(home, a->cfg, err, sizeof(err));
+	if (rc != SB_OK) {
+		fprintf(stderr, "sealbox: %s/config: %s%s%s\n", home, sb_strerror(rc),
+		    err[0] ? ": " : "", err);
+		goto fail;
+	}
+	contacts_refresh(a);
+	if (asprintf(&db, "%s/store.db", home) < 0) {
+		db = NULL;
+		rc = SB_ERR_ALLOC;
+		goto fail;
+	}
+	if ((rc = store_open(db, &a->db)) != SB_OK)
+		goto fail;
+	if ((rc = outbox_init(a)) != SB_OK)
+		goto fail;
+	/* The inbox is ready before the client exists: pushes arrive as soon
+	 * as the client has authenticated. */
+	if ((rc = inbox_init(a)) != SB_OK)
+		goto fail;
+	if (agent_keys_acquire(a) != SB_OK)
+		fprintf(stderr, "sealbox: keys unavailable (%s): reads answer ENOKEY and"
+		    " nothing is sent until the keyring answers\n", sb_strerror(a->keys_err));
+	if ((rc = send_start(a)) != SB_OK)
+		goto fail;
+	free(db);
+	*out = a;
+	return SB_OK;
+fail:
+	free(db);
+	agent_close(a);
+	return rc;
+}
+
+void
+agent_close(struct agent *a)
+{
+	if (a == NULL)
+		return;
+	/* Threads that may be inside a client request stop before the client. */
+	send_stop(a);
+	if (a->in)
+		inbox_shutdown(a);
+	client_free(a->client);
+	a->client = NULL;
+	outbox_free(a);
+	store_close(a->db);
+	a->db = NULL;
+	crypto_key_free(a->sign_key);
+	crypto_key_free(a->enc_key);
+	crypto_identity_free(a->identity);
+	if (a->storage_key)
+		OPENSSL_secure_clear_free(a->storage_key, KEYRING_STORAGE_KEY_LEN);
+	contacts_release_all(a);
+	free(a->cfg);
+	free(a->home);
+	pthread_mutex_destroy(&a->lock);
+	pthread_mutex_destroy(&a->db_lock);
+	free(a);
+}
+
+/* ---- dispatch ---------------------------------------------------------------- */
+
+static int
+box_ok(enum agent_box box)
+{
+	return box == AGENT_BOX_OUT || box == AGENT_BOX_IN;
+}
+
+int
+agent_box_attr(struct agent *a, enum agent_box box, struct agent_attr *out)
+{
+	if (!box_ok(box))
+		return SB_ERR_INVALID_ARG;
+	int rc = outbox_box_attr(a, out);
+	if (box == AGENT_BOX_IN)
+		out->mode = 0555;
+	return rc;
+}
+
+int
+agent_list_folders(struct agent *a, enum agent_box box, agent_fill_fn fill, void *ctx)
+{
+	if (box == AGENT_BOX_OUT)
+		return outbox_list_folders(a, fill, ctx);
+	if (box == AGENT_BOX_IN)
+		return inbox_list_folders(a, box, fill, ctx);
+	return SB_ERR_INVALID_ARG;
+}
+
+int
+agent_folder_attr(struct agent *a, enum agent_box box, const char *folder,
+    struct agent_attr *out)
+{
+	if (box == AGENT_BOX_OUT)
+		return outbox_folder_attr(a, folder, out);
+	if (box == AGENT_BOX_IN)
+		return inbox_folder_attr(a, box, folder, out);
+	return SB_ERR_INVALID_ARG;
+}
+
+int
+agent_folder_create(struct agent *a, enum agent_box box, const char *folder)
+{
+	if (box == AGENT_BOX_OUT)
+		return outbox_folder_create(a, folder);
+	return box == AGENT_BOX_IN ? SB_ERR_READONLY : SB_ERR_INVALID_ARG;
+}
+
+int
+agent_folder_remove(struct agent *a, enum agent_box box, const char *folder)
+{
+	if (box == AGENT_BOX_OUT)
+		return outbox_folder_remove(a, folder);
+	return box == AGENT_BOX_IN ? SB_ERR_READONLY : SB_ERR_INVALID_ARG;
+}
+
+int
+agent_list_files(struct agent *a, enum agent_box box, const char *folder,
+    agent_fill_fn fill, void *ctx)
+{
+	if (box == AGENT_BOX_OUT)
+		return outbox_list_files(a, folder, fill, ctx);
+	if (box == AGENT_BOX_IN)
+		return inbox_list_files(a, box, folder, fill, ctx);
+	return SB_ERR_INVALID_ARG;
+}
+
+int
+agent_file_attr(struct agent *a, enum agent_box box, const char *folder,
+    const char *name, struct agent_attr *out)
+{
+	if (box == AGENT_BOX_OUT)
+		return outbox_file_attr(a, folder, name, out);
+	if (box == AGENT_BOX_IN)
+		return inbox_file_attr(a, box, folder, name, out);
+	return SB_ERR_INVALID_ARG;
+}
+
+int
+agent_file_open(struct agent *a, enum agent_box box, const char *folder,
+    const char *name, int flags, struct agent_file **out)
+{
+	*out = NULL;
+	if (box == AGENT_BOX_OUT)
+		return outbox_file_open(a, folder, name, flags, out);
+	if (box != AGENT_BOX_IN)
+		return SB_ERR_INVALID_ARG;
+	if (flags & (AGENT_OPEN_WRITE | AGENT_OPEN_TRUNC | AGENT_OPEN_CREATE))
+		return SB_ERR_READONLY;
+	return inbox_file_open(a, box, folder, name, out);
+}
+
+int
+agent_file_read(struct agent_file *f, void *buf, size_t size, uint64_t off, size_t *got)
+{
+	*got = 0;
+	if (f->kind == AGENT_FILE_OUT)
+		return outbox_file_read(f, buf, size, off, got);
+	return inbox_file_read(f, buf, size, off, got);
+}
+
+int
+agent_file_write(struct agent_file *f, const void *buf, size_t size, uint64_t off)
+{
+	if (f->kind == AGENT_FILE_OUT)
+		return outbox_file_write(f, buf, size, off);
+	return SB_ERR_READONLY;
+}
+
+int
+agent_file_truncate(struct agent_file *f, uint64_t size)
+{
+	if (f->kind == AGENT_FILE_OUT)
+		return outbox_file_truncate(f, size);
+	return SB_ERR_READONLY;
+}
+
+int
+agent_file_flush(struct agent_file *f)
+{
+	if (f->kind == AGENT_FILE_OUT)
+		return outbox_file_flush(f);
+	return SB_OK;
+}
+
+int
+agent_file_release(struct agent_file *f)
+{
+	if (f == NULL)
+		return SB_OK;
+	if (f->kind == AGENT_FILE_OUT)
+		return outbox_file_release(f);
+	return inbox_file_release(f);
+}
+
+int
+agent_truncate(struct agent *a, enum agent_box box, const char *folder,
+    const char *name, uint64_t size)
+{
+	if (box == AGENT_BOX_OUT)
+		return outbox_truncate(a, folder, name, size);
+	return box == AGENT_BOX_IN ? SB_ERR_READONLY : SB_ERR_INVALID_ARG;
+}
+
+int
+agent_set_times(struct agent *a, enum agent_box box, const char *folder,
+    const char *name, const struct timespec *mtime)
+{
+	if (box == AGENT_BOX_OUT)
+		return outbox_set_times(a, folder, name, mtime);
+	return box == AGENT_BOX_IN ? SB_ERR_READONLY : SB_ERR_INVALID_ARG;
+}
+
+int
+agent_unlink(struct agent *a, enum agent_box box, const char *folder,
+    const char *name)
+{
+	if (box == AGENT_BOX_OUT)
+		return outbox_unlink(a, folder, name);
+	if (box == AGENT_BOX_IN)
+		return inbox_unlink(a, box, folder, name);
+	return SB_ERR_INVALID_ARG;
+}
+
+int
+agent_rename(struct agent *a, enum agent_box box, const char *from_folder,
+    const char *from_name, const char *to_folder, const char *to_name)
+{
+	if (box == AGENT_BOX_OUT)
+		return outbox_rename(a, from_folder, from_name, to_folder, to_name);
+	return box == AGENT_BOX_IN ? SB_ERR_READONLY : SB_ERR_INVALID_ARG;
+}
+
+int
+agent_xattr_get(struct agent *a, enum agent_box box, const char *folder,
+    const char *name, const char *attr, struct sb_buf *out)
+{
+	if (box == AGENT_BOX_OUT)
+		return outbox_xattr_get(a, folder, name, attr, out);
+	if (box == AGENT_BOX_IN)
+		return inbox_xattr_get(a, box, folder, name, attr, out);
+	return SB_ERR_INVALID_ARG;
+}
+
+int
+agent_xattr_list(struct agent *a, enum agent_box box, const char *folder,
+    const char *name, struct sb_buf *out)
+{
+	if (box == AGENT_BOX_OUT)
+		return outbox_xattr_list(a, folder, name, out);
+	if (box == AGENT_BOX_IN)
+		return inbox_xattr_list(a, box, folder, name, out);
+	return SB_ERR_INVALID_ARG;
+}

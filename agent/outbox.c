@@ -1,0 +1,1514 @@
+/*
+ * outbox.c - the outbox namespace: conversation folders, drafts written
+ * through encrypted content files, write sessions, temporary names,
+ * renames, stat and the status xattr (outbox.h has the model).
+ *
+ * Never writes plaintext to disk: every byte written goes into a cfile
+ * under the home's storage key.  Never talks to the relay except to check
+ * recipients at mkdir; sending is send.c's.
+ *
+ * Locking: ob->lock guards the open table and session bookkeeping (held
+ * across the database updates that end a session, so an open racing a
+ * release sees either the old or the new row); e->mu guards one entry's
+ * cfile and live size/mtime.  Order: ob->lock, then e->mu, then db_lock.
+ */
+#include "outbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "../client/client.h"
+#include "../common/sberr.h"
+#include "cfile.h"
+#include "names.h"
+#include "store.h"
+
+#define FILE_REF_BUF 64
+#define REASON_BUF   160
+#define COPY_CHUNK   65536
+
+/* One row's content, shared by every handle open on that row. */
+struct ob_entry {
+	struct ob_entry *next;
+	int64_t row;
+	pthread_mutex_t mu;
+	struct cfile *cf;
+	int writable;
+	unsigned refs;            /* handles */
+	unsigned writers;         /* write handles of the session */
+	int session;              /* a write session owns this row (a draft) */
+	int modified;             /* the session changed something */
+	int dirty;                /* written since the last flush */
+	int db_open;              /* the row says OPEN in store.db */
+	int new_file;             /* the data/ entry is not yet fsynced */
+	int64_t base;             /* row this session replaces, 0 if none */
+	uint64_t size;
+	struct timespec mtime;
+};
+
+struct ob_file {
+	struct agent_file head;   /* kind AGENT_FILE_OUT */
+	struct ob_entry *e;
+	int write;
+};
+
+struct ob_row {
+	int64_t id;
+	char folder[NAMES_NAME_BUF];
+	char name[NAMES_NAME_BUF];
+	uint8_t msgid[PROTO_MSGID_LEN];
+	char file[FILE_REF_BUF];
+	uint64_t size;
+	struct timespec mtime, ctime;
+	int state;
+	int deleted;
+	char reason[REASON_BUF];
+	int64_t delivered, total, status_at;
+};
+
+static const char *const schema[] = {
+	/* 1 */
+	"CREATE TABLE out_folder(name TEXT PRIMARY KEY, ctime INTEGER NOT NULL);"
+	"CREATE TABLE out_msg("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" folder TEXT NOT NULL, name TEXT NOT NULL,"
+	" msgid BLOB NOT NULL UNIQUE,"
+	" file TEXT NOT NULL,"
+	" size INTEGER NOT NULL DEFAULT 0,"
+	" mtime_s INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
+	" ctime_s INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,"
+	" state INTEGER NOT NULL,"
+	" deleted INTEGER NOT NULL DEFAULT 0,"
+	" reason TEXT,"
+	" sent_ts INTEGER,"
+	" delivered INTEGER NOT NULL DEFAULT 0,"
+	" total INTEGER NOT NULL DEFAULT 0,"
+	" status_at INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX out_msg_name ON out_msg(folder, name, deleted);"
+	"CREATE INDEX out_msg_state ON out_msg(state, deleted);",
+};
+
+#define ROW_COLS "id, folder, name, msgid, file, size, mtime_s, mtime_ns," \
+	" ctime_s, ctime_ns, state, deleted, reason, delivered, total, status_at"
+
+/* ---- small helpers ----------------------------------------------------------- */
+
+static struct timespec
+now_ts(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts;
+}
+
+static struct outbox *
+OB(struct agent *a)
+{
+	return a->out;
+}
+
+char *
+outbox_data_path(struct agent *a, const char *file)
+{
+	char *p = NULL;
+
+	if (asprintf(&p, "%s/%s", OB(a)->data_dir, file) < 0)
+		return NULL;
+	return p;
+}
+
+static int
+fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = SB_OK;
+
+	if (fd < 0)
+		return SB_ERR_SYSTEM;
+	if (fsync(fd) != 0)
+		rc = SB_ERR_SYSTEM;
+	close(fd);
+	return rc;
+}
+
+static int
+storage_key(struct agent *a, const uint8_t **key)
+{
+	int rc = agent_keys_acquire(a);
+
+	if (rc != SB_OK)
+		return rc;
+	*key = a->storage_key;
+	return SB_OK;
+}
+
+static void
+row_from_stmt(sqlite3_stmt *st, struct ob_row *r)
+{
+	const void *b;
+	const unsigned char *t;
+
+	memset(r, 0, sizeof(*r));
+	r->id = sqlite3_column_int64(st, 0);
+	if ((t = sqlite3_column_text(st, 1)) != NULL)
+		snprintf(r->folder, sizeof(r->folder), "%s", (const char *)t);
+	if ((t = sqlite3_column_text(st, 2)) != NULL)
+		snprintf(r->name, sizeof(r->name), "%s", (const char *)t);
+	b = sqlite3_column_blob(st, 3);
+	if (b && sqlite3_column_bytes(st, 3) == PROTO_MSGID_LEN)
+		memcpy(r->msgid, b, PROTO_MSGID_LEN);
+	if ((t = sqlite3_column_text(st, 4)) != NULL)
+		snprintf(r->file, sizeof(r->file), "%s", (const char *)t);
+	r->size = (uint64_t)sqlite3_column_int64(st, 5);
+	r->mtime.tv_sec = sqlite3_column_int64(st, 6);
+	r->mtime.tv_nsec = sqlite3_column_int64(st, 7);
+	r->ctime.tv_sec = sqlite3_column_int64(st, 8);
+	r->ctime.tv_nsec = sqlite3_column_int64(st, 9);
+	r->state = sqlite3_column_int(st, 10);
+	r->deleted = sqlite3_column_int(st, 11);
+	if ((t = sqlite3_column_text(st, 12)) != NULL)
+		snprintf(r->reason, sizeof(r->reason), "%s", (const char *)t);
+	r->delivered = sqlite3_column_int64(st, 13);
+	r->total = sqlite3_column_int64(st, 14);
+	r->status_at = sqlite3_column_int64(st, 15);
+}
+
+/* The visible row of (folder, name): the newest not deleted.  Caller holds
+ * no db lock. */
+static int
+row_visible(struct agent *a, const char *folder, const char *name, struct ob_row *r)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	store_lock(a);
+	rc = store_prepare(a->db, "SELECT " ROW_COLS " FROM out_msg WHERE folder = ?"
+	    " AND name = ? AND deleted = 0 ORDER BY id DESC LIMIT 1", &st);
+	if (rc == SB_OK) {
+		sqlite3_bind_text(st, 1, folder, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+		int s = sqlite3_step(st);
+		if (s == SQLITE_ROW) {
+			row_from_stmt(st, r);
+			rc = SB_OK;
+		} else if (s == SQLITE_DONE) {
+			rc = SB_ERR_NOT_FOUND;
+		} else {
+			rc = store_err(a->db, s, "outbox row");
+		}
+		sqlite3_finalize(st);
+	}
+	store_unlock(a);
+	return rc;
+}
+
+static int
+row_by_id(struct agent *a, int64_t id, struct ob_row *r)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	store_lock(a);
+	rc = store_prepare(a->db, "SELECT " ROW_COLS " FROM out_msg WHERE id = ?", &st);
+	if (rc == SB_OK) {
+		sqlite3_bind_int64(st, 1, id);
+		int s = sqlite3_step(st);
+		if (s == SQLITE_ROW) {
+			row_from_stmt(st, r);
+			rc = SB_OK;
+		} else {
+			rc = s == SQLITE_DONE ? SB_ERR_NOT_FOUND : store_err(a->db, s, "row");
+		}
+		sqlite3_finalize(st);
+	}
+	store_unlock(a);
+	return rc;
+}
+
+/* Runs one UPDATE/DELETE with an int64 row id as its last parameter and
+ * up to two int64 values before it. */
+static int
+row_exec(struct agent *a, const char *sql, int nvals, int64_t v1, int64_t v2,
+    int64_t id)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	store_lock(a);
+	rc = store_prepare(a->db, sql, &st);
+	if (rc == SB_OK) {
+		int i = 1;
+		if (nvals >= 1)
+			sqlite3_bind_int64(st, i++, v1);
+		if (nvals >= 2)
+			sqlite3_bind_int64(st, i++, v2);
+		sqlite3_bind_int64(st, i, id);
+		rc = store_step_done(a->db, st);
+		sqlite3_finalize(st);
+	}
+	store_unlock(a);
+	return rc;
+}
+
+/* Marks every row of (folder, name) except keep deleted. */
+static int
+delete_name_rows(struct agent *a, const char *folder, const char *name, int64_t keep)
+{
+	sqlite3_stmt *st;
+	int rc = store_prepare(a->db, "UPDATE out_msg SET deleted = 1 WHERE folder = ?"
+	    " AND name = ? AND id != ?", &st);
+
+	if (rc != SB_OK)
+		return rc;
+	sqlite3_bind_text(st, 1, folder, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 3, keep);
+	rc = store_step_done(a->db, st);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int
+folder_known(struct agent *a, const char *folder)
+{
+	int64_t n = 0;
+	sqlite3_stmt *st;
+	struct agent_attr at;
+
+	store_lock(a);
+	if (store_prepare(a->db, "SELECT (SELECT count(*) FROM out_folder WHERE name = ?1)"
+	    " + (SELECT count(*) FROM out_msg WHERE folder = ?1 AND deleted = 0)", &st) == SB_OK) {
+		sqlite3_bind_text(st, 1, folder, -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			n = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	store_unlock(a);
+	if (n > 0)
+		return 1;
+	return inbox_folder_attr(a, AGENT_BOX_OUT, folder, &at) == SB_OK;
+}
+
+/* ---- the open table ------------------------------------------------------------ */
+
+static struct ob_entry *
+entry_find(struct outbox *ob, int64_t row)
+{
+	for (struct ob_entry *e = ob->open; e; e = e->next)
+		if (e->row == row)
+			return e;
+	return NULL;
+}
+
+static void
+entry_unlink(struct outbox *ob, struct ob_entry *e)
+{
+	for (struct ob_entry **pp = &ob->open; *pp; pp = &(*pp)->next)
+		if (*pp == e) {
+			*pp = e->next;
+			return;
+		}
+}
+
+static void
+entry_free(struct ob_entry *e)
+{
+	if (e == NULL)
+		return;
+	cfile_close(e->cf);
+	pthread_mutex_destroy(&e->mu);
+	free(e);
+}
+
+/* Opens (or reopens writable) the entry's cfile.  Caller holds e->mu. */
+static int
+entry_ensure_cf(struct agent *a, struct ob_entry *e, const char *file, int writable)
+{
+	const uint8_t *key;
+	char *path;
+	int rc;
+
+	if (e->cf && (e->writable || !writable))
+		return SB_OK;
+	if ((rc = storage_key(a, &key)) != SB_OK)
+		return rc;
+	if ((path = outbox_data_path(a, file)) == NULL)
+		return SB_ERR_ALLOC;
+	if (e->cf) {
+		cfile_close(e->cf);
+		e->cf = NULL;
+	}
+	rc = cfile_open(path, key, writable, &e->cf);
+	free(path);
+	if (rc == SB_OK) {
+		e->writable = writable;
+		e->size = cfile_size(e->cf);
+	}
+	return rc;
+}
+
+/* Finds or creates the entry for row r (caller holds ob->lock). */
+static int
+entry_get(struct agent *a, const struct ob_row *r, int writable, struct ob_entry **out)
+{
+	struct outbox *ob = OB(a);
+	struct ob_entry *e = entry_find(ob, r->id);
+	int rc;
+
+	if (e == NULL) {
+		if ((e = calloc(1, sizeof(*e))) == NULL)
+			return SB_ERR_ALLOC;
+		pthread_mutex_init(&e->mu, NULL);
+		e->row = r->id;
+		e->size = r->size;
+		e->mtime = r->mtime;
+		e->db_open = r->state == OB_OPEN;
+		pthread_mutex_lock(&e->mu);
+		rc = entry_ensure_cf(a, e, r->file, writable);
+		pthread_mutex_unlock(&e->mu);
+		if (rc != SB_OK) {
+			entry_free(e);
+			return rc;
+		}
+		e->next = ob->open;
+		ob->open = e;
+	} else {
+		pthread_mutex_lock(&e->mu);
+		rc = entry_ensure_cf(a, e, r->file, writable);
+		pthread_mutex_unlock(&e->mu);
+		if (rc != SB_OK)
+			return rc;
+	}
+	*out = e;
+	return SB_OK;
+}
+
+/* ---- init / gc --------------------------------------------------------------- */
+
+int
+outbox_init(struct agent *a)
+{
+	struct outbox *ob;
+	int rc;
+
+	if ((ob = calloc(1, sizeof(*ob))) == NULL)
+		return SB_ERR_ALLOC;
+	pthread_mutex_init(&ob->lock, NULL);
+	pthread_cond_init(&ob->cond, NULL);
+	if (asprintf(&ob->data_dir, "%s/data", a->home) < 0) {
+		ob->data_dir = NULL;
+		free(ob);
+		return SB_ERR_ALLOC;
+	}
+	a->out = ob;
+	if (mkdir(ob->data_dir, 0700) != 0 && errno != EEXIST)
+		return SB_ERR_SYSTEM;
+	store_lock(a);
+	rc = store_migrate(a->db, "outbox", schema, sizeof(schema) / sizeof(schema[0]));
+	store_unlock(a);
+	if (rc != SB_OK)
+		return rc;
+
+	/* Crash recovery: a CLOSED row with a visible name was closed by the
+	 * user (flush returned) but its release never came: send it. */
+	sqlite3_stmt *st;
+	int64_t ids[256];
+	size_t n = 0;
+	store_lock(a);
+	rc = store_prepare(a->db, "SELECT id, name FROM out_msg WHERE state = 1 AND"
+	    " deleted = 0", &st);
+	if (rc == SB_OK) {
+		while (sqlite3_step(st) == SQLITE_ROW && n < 256) {
+			const char *nm = (const char *)sqlite3_column_text(st, 1);
+			if (nm && !outbox_is_temp_name(nm))
+				ids[n++] = sqlite3_column_int64(st, 0);
+		}
+		sqlite3_finalize(st);
+	}
+	store_unlock(a);
+	for (size_t i = 0; i < n; i++) {
+		fprintf(stderr, "sealbox: outbox: row %lld was closed before a restart:"
+		    " queued\n", (long long)ids[i]);
+		row_exec(a, "UPDATE out_msg SET state = 2 WHERE id = ?", 0, 0, 0, ids[i]);
+	}
+	return rc;
+}
+
+void
+outbox_free(struct agent *a)
+{
+	struct outbox *ob = a ? OB(a) : NULL;
+	struct ob_entry *e;
+
+	if (ob == NULL)
+		return;
+	while ((e = ob->open) != NULL) {
+		ob->open = e->next;
+		if (e->cf && e->writable)
+			cfile_sync(e->cf);
+		entry_free(e);
+	}
+	pthread_mutex_destroy(&ob->lock);
+	pthread_cond_destroy(&ob->cond);
+	free(ob->data_dir);
+	free(ob);
+	a->out = NULL;
+}
+
+void
+outbox_gc(struct agent *a)
+{
+	struct outbox *ob = OB(a);
+	sqlite3_stmt *st;
+	int64_t ids[64];
+	char files[64][FILE_REF_BUF];
+	size_t n = 0;
+
+	pthread_mutex_lock(&ob->lock);
+	store_lock(a);
+	if (store_prepare(a->db, "SELECT id, file FROM out_msg WHERE deleted = 1"
+	    " LIMIT 64", &st) == SB_OK) {
+		while (sqlite3_step(st) == SQLITE_ROW && n < 64) {
+			int64_t id = sqlite3_column_int64(st, 0);
+			const char *f = (const char *)sqlite3_column_text(st, 1);
+			if (id == ob->inflight || entry_find(ob, id) || f == NULL)
+				continue;
+			ids[n] = id;
+			snprintf(files[n], FILE_REF_BUF, "%s", f);
+			n++;
+		}
+		sqlite3_finalize(st);
+	}
+	store_unlock(a);
+	for (size_t i = 0; i < n; i++) {
+		char *p = outbox_data_path(a, files[i]);
+		if (p) {
+			if (unlink(p) != 0 && errno != ENOENT)
+				fprintf(stderr, "sealbox: outbox: cannot delete %s: %s\n",
+				    files[i], strerror(errno));
+			free(p);
+		}
+		row_exec(a, "DELETE FROM out_msg WHERE id = ?", 0, 0, 0, ids[i]);
+	}
+	pthread_mutex_unlock(&ob->lock);
+}
+
+/* ---- folders ------------------------------------------------------------------ */
+
+int
+outbox_box_attr(struct agent *a, struct agent_attr *out)
+{
+	struct stat sb;
+
+	memset(out, 0, sizeof(*out));
+	out->is_dir = 1;
+	out->mode = 0755;
+	if (stat(OB(a)->data_dir, &sb) == 0) {
+		out->mtime = sb.st_mtim;
+		out->ctime = sb.st_ctim;
+	} else {
+		out->mtime = out->ctime = now_ts();
+	}
+	return SB_OK;
+}
+
+/* Remembers names already listed so synced copies never repeat ours. */
+struct seen {
+	char **names;
+	size_t n, cap;
+	agent_fill_fn fill;
+	void *ctx;
+	int stopped;
+};
+
+static int
+seen_add(struct seen *s, const char *name)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 32;
+		char **p = realloc(s->names, cap * sizeof(*p));
+		if (p == NULL)
+			return SB_ERR_ALLOC;
+		s->names = p;
+		s->cap = cap;
+	}
+	if ((s->names[s->n] = strdup(name)) == NULL)
+		return SB_ERR_ALLOC;
+	s->n++;
+	return SB_OK;
+}
+
+static int
+seen_has(const struct seen *s, const char *name)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->names[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+seen_free(struct seen *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->names[i]);
+	free(s->names);
+}
+
+static int
+seen_fill(void *ctx, const char *name, const struct agent_attr *attr)
+{
+	struct seen *s = ctx;
+
+	if (s->stopped || seen_has(s, name))
+		return s->stopped;
+	seen_add(s, name);
+	if (s->fill(s->ctx, name, attr)) {
+		s->stopped = 1;
+		return 1;
+	}
+	return 0;
+}
+
+int
+outbox_list_folders(struct agent *a, agent_fill_fn fill, void *ctx)
+{
+	struct seen s = { .fill = fill, .ctx = ctx };
+	sqlite3_stmt *st;
+	char (*names)[NAMES_NAME_BUF] = NULL;
+	struct timespec *times = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	store_lock(a);
+	rc = store_prepare(a->db, "SELECT name, ctime FROM out_folder UNION"
+	    " SELECT DISTINCT folder, 0 FROM out_msg WHERE deleted = 0", &st);
+	if (rc == SB_OK) {
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			const char *nm = (const char *)sqlite3_column_text(st, 0);
+			if (nm == NULL)
+				continue;
+			if (n == cap) {
+				size_t nc = cap ? cap * 2 : 16;
+				void *p1 = realloc(names, nc * sizeof(*names));
+				if (p1 == NULL) { rc = SB_ERR_ALLOC; break; }
+				names = p1;
+				void *p2 = realloc(times, nc * sizeof(*times));
+				if (p2 == NULL) { rc = SB_ERR_ALLOC; break; }
+				times = p2;
+				cap = nc;
+			}
+			snprintf(names[n], NAMES_NAME_BUF, "%s", nm);
+			times[n].tv_sec = sqlite3_column_int64(st, 1);
+			times[n].tv_nsec = 0;
+			n++;
+		}
+		sqlite3_finalize(st);
+	}
+	store_unlock(a);
+	for (size_t i = 0; rc == SB_OK && i < n && !s.stopped; i++) {
+		struct agent_attr at = { .is_dir = 1, .mode = 0755 };
+		if (outbox_folder_attr(a, names[i], &at) != SB_OK) {
+			at.is_dir = 1;
+			at.mode = 0755;
+			at.mtime = at.ctime = times[i];
+		}
+		seen_fill(&s, names[i], &at);
+	}
+	free(names);
+	free(times);
+	if (rc == SB_OK && !s.stopped)
+		inbox_list_folders(a, AGENT_BOX_OUT, seen_fill, &s);
+	seen_free(&s);
+	return rc;
+}
+
+int
+outbox_folder_attr(struct agent *a, const char *folder, struct agent_attr *out)
+{
+	sqlite3_stmt *st;
+	int64_t ct = -1, mt = -1;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	store_lock(a);
+	rc = store_prepare(a->db, "SELECT (SELECT ctime FROM out_folder WHERE name = ?1),"
+	    " (SELECT max(mtime_s) FROM out_msg WHERE folder = ?1 AND deleted = 0),"
+	    " (SELECT min(ctime_s) FROM out_msg WHERE folder = ?1 AND deleted = 0)", &st);
+	if (rc == SB_OK) {
+		sqlite3_bind_text(st, 1, folder, -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			if (sqlite3_column_type(st, 0) != SQLITE_NULL)
+				ct = sqlite3_column_int64(st, 0);
+			else if (sqlite3_column_type(st, 2) != SQLITE_NULL)
+				ct = sqlite3_column_int64(st, 2);
+			if (sqlite3_column_type(st, 1) != SQLITE_NULL)
+				mt = sqlite3_column_int64(st, 1);
+		}
+		sqlite3_finalize(st);
+	}
+	store_unlock(a);
+	if (rc != SB_OK)
+		return rc;
+	if (ct < 0) {
+		rc = inbox_folder_attr(a, AGENT_BOX_OUT, folder, out);
+		if (rc == SB_OK) {
+			out->mode = 0755;
+			out->is_dir = 1;
+		}
+		return rc;
+	}
+	out->is_dir = 1;
+	out->mode = 0755;
+	out->ctime.tv_sec = ct;
+	out->mtime.tv_sec = mt > ct ? mt : ct;
+	return SB_OK;
+}
+
+int
+outbox_folder_create(struct agent *a, const char *folder)
+{
+	struct names_recipients *r = NULL;
+	struct client_lookup *l = NULL;
+	const char **addrs = NULL;
+	size_t n;
+	int rc;
+
+	if (folder_known(a, folder))
+		return SB_ERR_EXISTS;
+	rc = names_resolve(agent_contacts(a), folder, strlen(folder), &r);
+	if (rc != SB_OK)
+		return rc;
+	n = names_recipients_count(r);
+	if ((rc = agent_keys_acquire(a)) != SB_OK)
+		goto out;
+	if (n > SB_MAX_LOOKUP_ADDRS) {
+		rc = SB_ERR_TOO_BIG;
+		goto out;
+	}
+	if ((addrs = calloc(n, sizeof(*addrs))) == NULL) {
+		rc = SB_ERR_ALLOC;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		addrs[i] = names_recipients_get(r, i);
+	rc = client_lookup(a->client, addrs, n, &l);
+	if (rc != SB_OK)
+		goto out;
+	/* Every address needs at least one device in the directory. */
+	for (size_t i = 0; i < n && rc == SB_OK; i++) {
+		int found = 0;
+		for (size_t j = 0; j < l->n && !found; j++)
+			found = strcmp(l->devices[j].address, addrs[i]) == 0;
+		if (!found) {
+			fprintf(stderr, "sealbox: outbox: mkdir %s: %s has no device\n",
+			    folder, addrs[i]);
+			rc = SB_ERR_UNKNOWN_RECIPIENT;
+		}
+	}
+	if (rc == SB_OK) {
+		sqlite3_stmt *st;
+		store_lock(a);
+		rc = store_prepare(a->db, "INSERT OR IGNORE INTO out_folder(name, ctime)"
+		    " VALUES(?, ?)", &st);
+		if (rc == SB_OK) {
+			sqlite3_bind_text(st, 1, folder, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_int64(st, 2, (int64_t)time(NULL));
+			rc = store_step_done(a->db, st);
+			sqlite3_finalize(st);
+		}
+		store_unlock(a);
+	}
+out:
+	client_lookup_free(l);
+	free(addrs);
+	names_recipients_free(r);
+	return rc;
+}
+
+int
+outbox_folder_remove(struct agent *a, const char *folder)
+{
+	int64_t n = 0, f = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	store_lock(a);
+	rc = store_query_int(a->db, "SELECT count(*) FROM out_folder WHERE name = ?",
+	    folder, 0, &f);
+	if (rc == SB_OK)
+		rc = store_query_int(a->db, "SELECT count(*) FROM out_msg WHERE folder = ?"
+		    " AND deleted = 0", folder, 0, &n);
+	store_unlock(a);
+	if (rc != SB_OK)
+		return rc;
+	if (n > 0)
+		return SB_ERR_EXISTS;
+	/* Synced copies count as content too. */
+	struct agent_attr at;
+	if (inbox_folder_attr(a, AGENT_BOX_OUT, folder, &at) == SB_OK)
+		return SB_ERR_EXISTS;
+	if (f == 0)
+		return SB_ERR_NOT_FOUND;
+	store_lock(a);
+	rc = store_prepare(a->db, "DELETE FROM out_folder WHERE name = ?", &st);
+	if (rc == SB_OK) {
+		sqlite3_bind_text(st, 1, folder, -1, SQLITE_TRANSIENT);
+		rc = store_step_done(a->db, st);
+		sqlite3_finalize(st);
+	}
+	store_unlock(a);
+	return rc;
+}
+
+/* ---- files ------------------------------------------------------------------ */
+
+static void
+row_attr(struct agent *a, const struct ob_row *r, struct agent_attr *out)
+{
+	struct outbox *ob = OB(a);
+	struct ob_entry *e;
+
+	memset(out, 0, sizeof(*out));
+	out->mode = 0644;
+	out->size = r->size;
+	out->mtime = r->mtime;
+	out->ctime = r->ctime;
+	pthread_mutex_lock(&ob->lock);
+	if ((e = entry_find(ob, r->id)) != NULL && e->session) {
+		pthread_mutex_lock(&e->mu);
+		out->size = e->size;
+		out->mtime = e->mtime;
+		pthread_mutex_unlock(&e->mu);
+	}
+	pthread_mutex_unlock(&ob->lock);
+	if (out->ctime.tv_sec < out->mtime.tv_sec)
+		out->ctime = out->mtime;
+}
+
+int
+outbox_list_files(struct agent *a, const char *folder, agent_fill_fn fill, void *ctx)
+{
+	struct seen s = { .fill = fill, .ctx = ctx };
+	struct ob_row *rows = NULL;
+	size_t n = 0, cap = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!folder_known(a, folder))
+		return SB_ERR_NOT_FOUND;
+	store_lock(a);
+	rc = store_prepare(a->db, "SELECT " ROW_COLS " FROM out_msg m WHERE folder = ?1"
+	    " AND deleted = 0 AND id = (SELECT max(id) FROM out_msg WHERE folder = ?1"
+	    " AND name = m.name AND deleted = 0) ORDER BY name", &st);
+	if (rc == SB_OK) {
+		sqlite3_bind_text(st, 1, folder, -1, SQLITE_TRANSIENT);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			if (n == cap) {
+				size_t nc = cap ? cap * 2 : 16;
+				struct ob_row *p = realloc(rows, nc * sizeof(*p));
+				if (p == NULL) {
+					rc = SB_ERR_ALLOC;
+					break;
+				}
+				rows = p;
+				cap = nc;
+			}
+			row_from_stmt(st, &rows[n++]);
+		}
+		sqlite3_finalize(st);
+	}
+	store_unlock(a);
+	for (size_t i = 0; rc == SB_OK && i < n && !s.stopped; i++) {
+		struct agent_attr at;
+		row_attr(a, &rows[i], &at);
+		seen_fill(&s, rows[i].name, &at);
+	}
+	free(rows);
+	if (rc == SB_OK && !s.stopped) {
+		int r2 = inbox_list_files(a, AGENT_BOX_OUT, folder, seen_fill, &s);
+		if (r2 != SB_OK && r2 != SB_ERR_NOT_FOUND)
+			rc = r2;
+	}
+	seen_free(&s);
+	return rc;
+}
+
+int
+outbox_file_attr(struct agent *a, const char *folder, const char *name,
+    struct agent_attr *out)
+{
+	struct ob_row r;
+	int rc = row_visible(a, folder, name, &r);
+
+	if (rc == SB_OK) {
+		row_attr(a, &r, out);
+		return SB_OK;
+	}
+	if (rc != SB_ERR_NOT_FOUND)
+		return rc;
+	rc = inbox_file_attr(a, AGENT_BOX_OUT, folder, name, out);
+	if (rc == SB_OK)
+		out->mode = 0644;
+	return rc;
+}
+
+/* Inserts a new OPEN row with a fresh message id and content file. */
+static int
+new_row(struct agent *a, const char *folder, const char *name, struct ob_row *r)
+{
+	uint8_t fid[16];
+	sqlite3_stmt *st;
+	struct timespec now = now_ts();
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if ((rc = crypto_random(r->msgid, sizeof(r->msgid))) != SB_OK ||
+	    (rc = crypto_random(fid, sizeof(fid))) != SB_OK)
+		return rc;
+	strcpy(r->file, "o-");
+	for (size_t i = 0; i < sizeof(fid); i++)
+		snprintf(r->file + 2 + 2 * i, 3, "%02x", fid[i]);
+	snprintf(r->folder, sizeof(r->folder), "%s", folder);
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	r->mtime = r->ctime = now;
+	r->state = OB_OPEN;
+	store_lock(a);
+	rc = store_prepare(a->db, "INSERT INTO out_msg(folder, name, msgid, file, size,"
+	    " mtime_s, mtime_ns, ctime_s, ctime_ns, state) VALUES(?,?,?,?,0,?,?,?,?,0)", &st);
+	if (rc == SB_OK) {
+		sqlite3_bind_text(st, 1, folder, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_blob(st, 3, r->msgid, sizeof(r->msgid), SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 4, r->file, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 5, now.tv_sec);
+		sqlite3_bind_int64(st, 6, now.tv_nsec);
+		sqlite3_bind_int64(st, 7, now.tv_sec);
+		sqlite3_bind_int64(st, 8, now.tv_nsec);
+		rc = store_step_done(a->db, st);
+		sqlite3_finalize(st);
+		r->id = sqlite3_last_insert_rowid(a->db);
+	}
+	store_unlock(a);
+	return rc;
+}
+
+/* Copies the content of cfile src into dst (streamed, one chunk of memory). */
+static int
+copy_content(struct cfile *src, struct cfile *dst)
+{
+	uint8_t *buf = OPENSSL_secure_malloc(COPY_CHUNK);
+	uint64_t off = 0;
+	int rc = SB_OK;
+
+	if (buf == NULL)
+		return SB_ERR_ALLOC;
+	for (;;) {
+		size_t got = 0;
+		if ((rc = cfile_pread(src, buf, COPY_CHUNK, off, &got)) != SB_OK || got == 0)
+			break;
+		if ((rc = cfile_pwrite(dst, buf, got, off)) != SB_OK)
+			break;
+		off += got;
+	}
+	OPENSSL_secure_clear_free(buf, COPY_CHUNK);
+	return rc;
+}
+
+/* Starts a write session: a new row for (folder, name), its entry holding a
+ * fresh cfile, filled from base's content unless truncating.  Caller holds
+ * ob->lock. */
+static int
+session_new(struct agent *a, const char *folder, const char *name,
+    const struct ob_row *base, int trunc, struct ob_entry **out)
+{
+	struct outbox *ob = OB(a);
+	const uint8_t *key;
+	struct ob_entry *e;
+	struct ob_row r;
+	char *path;
+	int rc;
+
+	if ((rc = storage_key(a, &key)) != SB_OK)
+		return rc;
+	if ((rc = new_row(a, folder, name, &r)) != SB_OK)
+		return rc;
+	if ((e = calloc(1, sizeof(*e))) == NULL) {
+		row_exec(a, "DELETE FROM out_msg WHERE id = ?", 0, 0, 0, r.id);
+		return SB_ERR_ALLOC;
+	}
+	pthread_mutex_init(&e->mu, NULL);
+	e->row = r.id;
+	e->mtime = r.mtime;
+	e->db_open = 1;
+	e->new_file = 1;
+	e->session = 1;
+	e->writable = 1;
+	e->modified = base == NULL || trunc;
+	e->base = base ? base->id : 0;
+	if ((path = outbox_data_path(a, r.file)) == NULL) {
+		rc = SB_ERR_ALLOC;
+	} else {
+		rc = cfile_create(path, key, &e->cf);
+		free(path);
+	}
+	if (rc == SB_OK && base && !trunc) {
+		struct ob_entry *be = entry_find(ob, base->id);
+		if (be) {
+			pthread_mutex_lock(&be->mu);
+			rc = copy_content(be->cf, e->cf);
+			pthread_mutex_unlock(&be->mu);
+		} else {
+			struct cfile *src = NULL;
+			char *bp = outbox_data_path(a, base->file);
+			rc = bp ? cfile_open(bp, key, 0, &src) : SB_ERR_ALLOC;
+			free(bp);
+			if (rc == SB_OK)
+				rc = copy_content(src, e->cf);
+			cfile_close(src);
+		}
+		e->mtime = base->mtime;
+	}
+	if (rc != SB_OK) {
+		char *p = outbox_data_path(a, r.file);
+		entry_free(e);
+		if (p) {
+			unlink(p);
+			free(p);
+		}
+		row_exec(a, "DELETE FROM out_msg WHERE id = ?", 0, 0, 0, r.id);
+		return rc;
+	}
+	e->size = cfile_size(e->cf);
+	e->next = ob->open;
+	ob->open = e;
+	*out = e;
+	return SB_OK;
+}
+
+static int
+handle_new(struct agent *a, struct ob_entry *e, int write, struct agent_file **out)
+{
+	struct ob_file *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return SB_ERR_ALLOC;
+	f->head.kind = AGENT_FILE_OUT;
+	f->head.a = a;
+	f->e = e;
+	f->write = write;
+	e->refs++;
+	if (write)
+		e->writers++;
+	*out = &f->head;
+	return SB_OK;
+}
+
+/* Drops an entry nobody holds (caller holds ob->lock). */
+static void
+entry_put(struct outbox *ob, struct ob_entry *e)
+{
+	if (e->refs == 0) {
+		entry_unlink(ob, e);
+		entry_free(e);
+	}
+}
+
+int
+outbox_file_open(struct agent *a, const char *folder, const char *name,
+    int flags, struct agent_file **out)
+{
+	struct outbox *ob = OB(a);
+	int write = (flags & (AGENT_OPEN_WRITE | AGENT_OPEN_TRUNC | AGENT_OPEN_CREATE)) != 0;
+	int trunc = (flags & AGENT_OPEN_TRUNC) != 0;
+	struct ob_entry *e = NULL;
+	struct ob_row r;
+	int rc;
+
+	*out = NULL;
+	if (!folder_known(a, folder))
+		return SB_ERR_NOT_FOUND;
+	if (write && (rc = agent_keys_acquire(a)) != SB_OK)
+		return rc;
+	pthread_mutex_lock(&ob->lock);
+	rc = row_visible(a, folder, name, &r);
+	if (rc == SB_ERR_NOT_FOUND) {
+		struct agent_attr at;
+		int synced = inbox_file_attr(a, AGENT_BOX_OUT, folder, name, &at) == SB_OK;
+		if (!(flags & AGENT_OPEN_CREATE)) {
+			pthread_mutex_unlock(&ob->lock);
+			if (!synced)
+				return SB_ERR_NOT_FOUND;
+			if (write)
+				return SB_ERR_PERMISSION;
+			return inbox_file_open(a, AGENT_BOX_OUT, folder, name, out);
+		}
+		if (synced && (flags & AGENT_OPEN_EXCL)) {
+			pthread_mutex_unlock(&ob->lock);
+			return SB_ERR_EXISTS;
+		}
+		rc = session_new(a, folder, name, NULL, 1, &e);
+		if (rc == SB_OK)
+			rc = handle_new(a, e, 1, out);
+		pthread_mutex_unlock(&ob->lock);
+		return rc;
+	}
+	if (rc != SB_OK)
+		goto out;
+	if ((flags & AGENT_OPEN_CREATE) && (flags & AGENT_OPEN_EXCL)) {
+		rc = SB_ERR_EXISTS;
+		goto out;
+	}
+	if (!write) {
+		if ((rc = entry_get(a, &r, 0, &e)) == SB_OK)
+			rc = handle_new(a, e, 0, out);
+		goto out;
+	}
+	if (r.state == OB_OPEN || r.state == OB_CLOSED) {
+		/* A draft: join (or resume) its session, same message id. */
+		if ((rc = entry_get(a, &r, 1, &e)) != SB_OK)
+			goto out;
+		e->session = 1;
+		if (trunc) {
+			pthread_mutex_lock(&e->mu);
+			rc = cfile_truncate(e->cf, 0);
+			if (rc == SB_OK) {
+				e->size = 0;
+				e->dirty = e->modified = 1;
+				e->mtime = now_ts();
+			}
+			pthread_mutex_unlock(&e->mu);
+		}
+		if (rc == SB_OK)
+			rc = handle_new(a, e, 1, out);
+		else
+			entry_put(ob, e);
+		goto out;
+	}
+	/* Queued, sent or failed: a new write session replaces it. */
+	if ((rc = session_new(a, folder, name, &r, trunc, &e)) == SB_OK)
+		rc = handle_new(a, e, 1, out);
+out:
+	pthread_mutex_unlock(&ob->lock);
+	return rc;
+}
+
+int
+outbox_file_read(struct agent_file *f, void *buf, size_t size, uint64_t off,
+    size_t *got)
+{
+	struct ob_entry *e = ((struct ob_file *)f)->e;
+	int rc;
+
+	pthread_mutex_lock(&e->mu);
+	rc = cfile_pread(e->cf, buf, size, off, got);
+	pthread_mutex_unlock(&e->mu);
+	return rc;
+}
+
+/* Before the first change after a flush, the row must say OPEN again, so a
+ * crash mid-rewrite is not mistaken for a finished file.  Caller holds e->mu. */
+static int
+mark_open(struct agent *a, struct ob_entry *e)
+{
+	int rc;
+
+	if (e->db_open)
+		return SB_OK;
+	rc = row_exec(a, "UPDATE out_msg SET state = 0 WHERE id = ? AND state = 1",
+	    0, 0, 0, e->row);
+	if (rc == SB_OK)
+		e->db_open = 1;
+	return rc;
+}
+
+int
+outbox_file_write(struct agent_file *f, const void *buf, size_t size, uint64_t off)
+{
+	struct ob_file *of = (struct ob_file *)f;
+	struct ob_entry *e = of->e;
+	int rc;
+
+	if (!of->write)
+		return SB_ERR_PERMISSION;
+	pthread_mutex_lock(&e->mu);
+	rc = mark_open(f->a, e);
+	if (rc == SB_OK)
+		rc = cfile_pwrite(e->cf, buf, size, off);
+	if (rc == SB_OK) {
+		e->size = cfile_size(e->cf);
+		e->mtime = now_ts();
+		e->dirty = e->modified = 1;
+	}
+	pthread_mutex_unlock(&e->mu);
+	return rc;
+}
+
+static int
+entry_truncate(struct agent *a, struct ob_entry *e, uint64_t size)
+{
+	int rc;
+
+	pthread_mutex_lock(&e->mu);
+	rc = mark_open(a, e);
+	if (rc == SB_OK)
+		rc = cfile_truncate(e->cf, size);
+	if (rc == SB_OK) {
+		e->size = cfile_size(e->cf);
+		e->mtime = now_ts();
+		e->dirty = e->modified = 1;
+	}
+	pthread_mutex_unlock(&e->mu);
+	return rc;
+}
+
+int
+outbox_file_truncate(struct agent_file *f, uint64_t size)
+{
+	struct ob_file *of = (struct ob_file *)f;
+
+	if (!of->write)
+		return SB_ERR_PERMISSION;
+	return entry_truncate(f->a, of->e, size);
+}
+
+/* Makes the entry's content and record durable: cfile_sync, the directory
+ * entry on first use, then size/mtime and state CLOSED in one commit. */
+static int
+entry_flush(struct agent *a, struct ob_entry *e)
+{
+	int rc = SB_OK;
+
+	pthread_mutex_lock(&e->mu);
+	if (e->dirty || e->db_open || e->new_file) {
+		rc = cfile_sync(e->cf);
+		if (rc == SB_OK && e->new_file) {
+			rc = fsync_dir(OB(a)->data_dir);
+			if (rc == SB_OK)
+				e->new_file = 0;
+		}
+		if (rc == SB_OK) {
+			sqlite3_stmt *st;
+			store_lock(a);
+			rc = store_prepare(a->db, "UPDATE out_msg SET size = ?, mtime_s = ?,"
+			    " mtime_ns = ?, state = CASE state WHEN 0 THEN 1 ELSE state END"
+			    " WHERE id = ?", &st);
+			if (rc == SB_OK) {
+				sqlite3_bind_int64(st, 1, (int64_t)e->size);
+				sqlite3_bind_int64(st, 2, e->mtime.tv_sec);
+				sqlite3_bind_int64(st, 3, e->mtime.tv_nsec);
+				sqlite3_bind_int64(st, 4, e->row);
+				rc = store_step_done(a->db, st);
+				sqlite3_finalize(st);
+			}
+			store_unlock(a);
+		}
+		if (rc == SB_OK) {
+			e->dirty = 0;
+			e->db_open = 0;
+		}
+	}
+	pthread_mutex_unlock(&e->mu);
+	return rc;
+}
+
+int
+outbox_file_flush(struct agent_file *f)
+{
+	struct ob_file *of = (struct ob_file *)f;
+
+	if (!of->write || !of->e->session)
+		return SB_OK;
+	return entry_flush(f->a, of->e);
+}
+
+/* The last writer left: queue, keep as a draft, or drop the session
+ * (caller holds ob->lock). */
+static int
+session_end(struct agent *a, struct ob_entry *e)
+{
+	struct ob_row r;
+	int rc = entry_flush(a, e);
+
+	e->session = 0;
+	if (rc != SB_OK)
+		return rc;
+	if ((rc = row_by_id(a, e->row, &r)) != SB_OK)
+		return rc;
+	switch (outbox_session_end(e->modified, e->base != 0, r.deleted, r.name)) {
+	case OB_END_DISCARD:
+		/* Opened for writing, changed nothing: the old entry stays. */
+		rc = row_exec(a, "UPDATE out_msg SET deleted = 1 WHERE id = ?", 0, 0, 0, e->row);
+		break;
+	case OB_END_KEEP:
+		break;
+	case OB_END_QUEUE:
+		store_lock(a);
+		rc = store_begin(a->db);
+		if (rc == SB_OK)
+			rc = delete_name_rows(a, r.folder, r.name, r.id);
+		if (rc == SB_OK) {
+			sqlite3_stmt *st;
+			rc = store_prepare(a->db, "UPDATE out_msg SET state = 2 WHERE id = ?", &st);
+			if (rc == SB_OK) {
+				sqlite3_bind_int64(st, 1, r.id);
+				rc = store_step_done(a->db, st);
+				sqlite3_finalize(st);
+			}
+		}
+		if (rc == SB_OK)
+			rc = store_commit(a->db);
+		else
+			store_rollback(a->db);
+		store_unlock(a);
+		if (rc == SB_OK) {
+			fprintf(stderr, "sealbox: outbox: %s/%s queued (%llu bytes)\n",
+			    r.folder, r.name, (unsigned long long)r.size);
+			send_kick(a);
+		}
+		break;
+	}
+	e->modified = 0;
+	e->base = 0;
+	return rc;
+}
+
+int
+outbox_file_release(struct agent_file *f)
+{
+	struct ob_file *of = (struct ob_file *)f;
+	struct outbox *ob = OB(f->a);
+	struct ob_entry *e = of->e;
+	int rc = SB_OK;
+
+	pthread_mutex_lock(&ob->lock);
+	e->refs--;
+	if (of->write) {
+		e->writers--;
+		if (e->writers == 0 && e->session)
+			rc = session_end(f->a, e);
+	}
+	entry_put(ob, e);
+	pthread_mutex_unlock(&ob->lock);
+	free(of);
+	if (rc != SB_OK)
+		fprintf(stderr, "sealbox: outbox: release: %s\n", sb_strerror(rc));
+	return rc;
+}
+
+int
+outbox_truncate(struct agent *a, const char *folder, const char *name, uint64_t size)
+{
+	struct outbox *ob = OB(a);
+	struct ob_entry *e;
+	struct ob_row r;
+	int rc;
+
+	pthread_mutex_lock(&ob->lock);
+	rc = row_visible(a, folder, name, &r);
+	if (rc == SB_ERR_NOT_FOUND) {
+		struct agent_attr at;
+		if (inbox_file_attr(a, AGENT_BOX_OUT, folder, name, &at) == SB_OK)
+			rc = SB_ERR_PERMISSION;
+	}
+	if (rc != SB_OK)
+		goto out;
+	if (r.state != OB_OPEN && r.state != OB_CLOSED) {
+		rc = SB_ERR_PERMISSION;
+		goto out;
+	}
+	if ((rc = entry_get(a, &r, 1, &e)) != SB_OK)
+		goto out;
+	rc = entry_truncate(a, e, size);
+	if (rc == SB_OK && e->writers == 0)
+		rc = entry_flush(a, e);
+	if (e->writers == 0)
+		e->modified = 0;
+	entry_put(ob, e);
+out:
+	pthread_mutex_unlock(&ob->lock);
+	return rc;
+}
+
+int
+outbox_set_times(struct agent *a, const char *folder, const char *name,
+    const struct timespec *mtime)
+{
+	struct outbox *ob = OB(a);
+	struct timespec t = mtime ? *mtime : now_ts();
+	struct ob_entry *e;
+	struct ob_row r;
+	int rc;
+
+	pthread_mutex_lock(&ob->lock);
+	rc = row_visible(a, folder, name, &r);
+	if (rc == SB_ERR_NOT_FOUND) {
+		struct agent_attr at;
+		pthread_mutex_unlock(&ob->lock);
+		/* A synced copy keeps its sender's time; accept the call. */
+		return inbox_file_attr(a, AGENT_BOX_OUT, folder, name, &at);
+	}
+	if (rc == SB_OK) {
+		if ((e = entry_find(ob, r.id)) != NULL) {
+			pthread_mutex_lock(&e->mu);
+			e->mtime = t;
+			pthread_mutex_unlock(&e->mu);
+		}
+		rc = row_exec(a, "UPDATE out_msg SET mtime_s = ?, mtime_ns = ? WHERE id = ?",
+		    2, t.tv_sec, t.tv_nsec, r.id);
+	}
+	pthread_mutex_unlock(&ob->lock);
+	return rc;
+}
+
+int
+outbox_unlink(struct agent *a, const char *folder, const char *name)
+{
+	struct outbox *ob = OB(a);
+	struct ob_row r;
+	int rc;
+
+	pthread_mutex_lock(&ob->lock);
+	rc = row_visible(a, folder, name, &r);
+	if (rc == SB_OK) {
+		store_lock(a);
+		rc = delete_name_rows(a, folder, name, 0);
+		store_unlock(a);
+		if (r.state == OB_QUEUED)
+			fprintf(stderr, "sealbox: outbox: %s/%s removed before it was sent\n",
+			    folder, name);
+	}
+	pthread_mutex_unlock(&ob->lock);
+	if (rc == SB_ERR_NOT_FOUND)
+		return inbox_unlink(a, AGENT_BOX_OUT, folder, name);
+	if (rc == SB_OK)
+		send_kick(a);  /* the sender collects the content file */
+	return rc;
+}
+
+int
+outbox_rename(struct agent *a, const char *from_folder, const char *from_name,
+    const char *to_folder, const char *to_name)
+{
+	struct outbox *ob = OB(a);
+	int same_folder = strcmp(from_folder, to_folder) == 0;
+	struct ob_entry *e;
+	struct ob_row r;
+	int queue = 0, rc;
+
+	if (same_folder && strcmp(from_name, to_name) == 0)
+		return SB_OK;
+	if (!folder_known(a, to_folder))
+		return SB_ERR_NOT_FOUND;
+	pthread_mutex_lock(&ob->lock);
+	rc = row_visible(a, from_folder, from_name, &r);
+	if (rc == SB_ERR_NOT_FOUND) {
+		struct agent_attr at;
+		if (inbox_file_attr(a, AGENT_BOX_OUT, from_folder, from_name, &at) == SB_OK)
+			rc = SB_ERR_PERMISSION;
+		goto out;
+	}
+	if (rc != SB_OK)
+		goto out;
+	if (!same_folder && r.state != OB_OPEN && r.state != OB_CLOSED) {
+		/* Already on its way to the first folder's recipients. */
+		rc = SB_ERR_PERMISSION;
+		goto out;
+	}
+	e = entry_find(ob, r.id);
+	queue = r.state == OB_CLOSED && !outbox_is_temp_name(to_name) &&
+	    (e == NULL || e->writers == 0);
+	store_lock(a);
+	rc = store_begin(a->db);
+	if (rc == SB_OK)
+		rc = delete_name_rows(a, to_folder, to_name, r.id);
+	/* Older rows under the old name (a replaced version) go with it. */
+	if (rc == SB_OK)
+		rc = delete_name_rows(a, from_folder, from_name, r.id);
+	if (rc == SB_OK) {
+		sqlite3_stmt *st;
+		rc = store_prepare(a->db, "UPDATE out_msg SET folder = ?, name = ?,"
+		    " state = ? WHERE id = ?", &st);
+		if (rc == SB_OK) {
+			sqlite3_bind_text(st, 1, to_folder, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(st, 2, to_name, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_int(st, 3, queue ? OB_QUEUED : r.state);
+			sqlite3_bind_int64(st, 4, r.id);
+			rc = store_step_done(a->db, st);
+			sqlite3_finalize(st);
+		}
+	}
+	if (rc == SB_OK)
+		rc = store_commit(a->db);
+	else
+		store_rollback(a->db);
+	store_unlock(a);
+	if (rc == SB_OK && queue)
+		fprintf(stderr, "sealbox: outbox: %s/%s queued (renamed from %s)\n",
+		    to_folder, to_name, from_name);
+out:
+	pthread_mutex_unlock(&ob->lock);
+	if (rc == SB_OK)
+		send_kick(a);
+	return rc;
+}
+
+/* ---- xattrs -------------------------------------------------------------------- */
+
+int
+outbox_xattr_get(struct agent *a, const char *folder, const char *name,
+    const char *attr, struct sb_buf *out)
+{
+	struct outbox *ob = OB(a);
+	char text[64 + REASON_BUF];
+	struct ob_entry *e;
+	struct ob_row r;
+	int writing = 0, rc;
+
+	rc = row_visible(a, folder, name, &r);
+	if (rc == SB_ERR_NOT_FOUND)
+		return inbox_xattr_get(a, AGENT_BOX_OUT, folder, name, attr, out);
+	if (rc != SB_OK)
+		return rc;
+	if (strcmp(attr, "user.sealbox.id") == 0) {
+		for (size_t i = 0; i < sizeof(r.msgid); i++) {
+			snprintf(text + 2 * i, 3, "%02x", r.msgid[i]);
+		}
+		return sb_put_bytes(out, text, 2 * sizeof(r.msgid));
+	}
+	if (strcmp(attr, AGENT_XATTR_STATUS) != 0)
+		return SB_ERR_NOT_FOUND;
+	pthread_mutex_lock(&ob->lock);
+	if ((e = entry_find(ob, r.id)) != NULL)
+		writing = e->writers > 0;
+	pthread_mutex_unlock(&ob->lock);
+	if (r.state == OB_SENT && (r.total == 0 || r.delivered < r.total) &&
+	    time(NULL) - r.status_at >= OB_STATUS_REFRESH_S)
+		send_want_status(a, r.id);
+	outbox_status_text(r.state, writing, r.reason, r.delivered, r.total,
+	    text, sizeof(text));
+	return sb_put_bytes(out, text, strlen(text));
+}
+
+int
+outbox_xattr_list(struct agent *a, const char *folder, const char *name,
+    struct sb_buf *out)
+{
+	static const char names[] = AGENT_XATTR_STATUS "\0user.sealbox.id";
+	struct ob_row r;
+	int rc = row_visible(a, folder, name, &r);
+
+	if (rc == SB_ERR_NOT_FOUND)
+		return inbox_xattr_list(a, AGENT_BOX_OUT, folder, name, out);
+	if (rc != SB_OK)
+		return rc;
+	return sb_put_bytes(out, names, sizeof(names));
+}

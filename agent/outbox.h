@@ -1,0 +1,140 @@
+/*
+ * outbox.h - the outbox side of the agent (outbox.c: drafts, names, the
+ * namespace; send.c: the sender thread).  Shared by agent.c, outbox.c,
+ * send.c and the unit tests; not for fs/ or the inbox side.
+ *
+ * The model (docs/ARCHITECTURE.md "The mailbox"):
+ *   - Every write session is one row of out_msg with its own message id and
+ *     its own content file in HOME/data (a cfile: ciphertext only).  The
+ *     visible entry for (folder, name) is the newest row not deleted.
+ *   - States: OPEN (being written, or abandoned mid-write by a crash),
+ *     CLOSED (flushed: durable; a temporary name stays CLOSED), QUEUED,
+ *     SENT, FAILED.  After a crash, CLOSED rows with a visible name are
+ *     queued (close(2) returned, so the user expects the send).
+ *   - Opening a QUEUED/SENT/FAILED file for writing starts a new session:
+ *     a new row replacing the old one when the session ends having changed
+ *     something (a session that changed nothing is dropped again).
+ *   - The last writer's release queues the row, once, unless its name is a
+ *     temporary one; renaming a closed temporary file to a visible name
+ *     queues it then.
+ */
+#ifndef SB_AGENT_OUTBOX_H
+#define SB_AGENT_OUTBOX_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "internal.h"
+
+enum ob_state {
+	OB_OPEN   = 0,
+	OB_CLOSED = 1,
+	OB_QUEUED = 2,
+	OB_SENT   = 3,
+	OB_FAILED = 4,
+};
+
+/* How often (at most) getxattr makes the sender ask the relay for the
+ * delivery state of one message. */
+#define OB_STATUS_REFRESH_S  1
+#define OB_WANT_MAX          64
+#define OB_BACKOFF_MIN_MS    500
+#define OB_BACKOFF_MAX_MS    15000
+
+struct ob_entry;
+
+struct outbox {
+	pthread_mutex_t lock;       /* the open table, the sender's fields */
+	pthread_cond_t cond;        /* wakes the sender */
+	struct ob_entry *open;      /* open content, one per row */
+	char *data_dir;             /* HOME/data */
+
+	/* sender (send.c) */
+	pthread_t thread;
+	int started, stop, kick;
+	int64_t inflight;           /* row being sent: not garbage-collected */
+	int64_t want[OB_WANT_MAX];  /* rows whose delivery status is wanted */
+	size_t n_want;
+
+	/* keyring retry pacing (agent.c) */
+	struct timespec keys_next_try;
+};
+
+/* ---- pure rules (unit-tested) ------------------------------------------- */
+
+/* 1 if name is a temporary name (never sent): starts with '.' or '#',
+ * ends with '~', ".swp", ".swx", ".tmp" or ".part". */
+int  outbox_is_temp_name(const char *name);
+
+/* The status xattr text for a row (no NUL), into out (out_size >= 64 +
+ * reason): "draft", "queued", "sent", "delivered N/M", "failed: REASON". */
+void outbox_status_text(enum ob_state st, int writing, const char *reason,
+         int64_t delivered, int64_t total, char *out, size_t out_size);
+
+/* What to do at the end of a write session. */
+enum ob_end {
+	OB_END_DISCARD = 1,   /* nothing changed on a replaced row: drop the session */
+	OB_END_KEEP    = 2,   /* temporary name or deleted: stays a draft */
+	OB_END_QUEUE   = 3,   /* send it */
+};
+enum ob_end outbox_session_end(int modified, int replaces_row, int deleted,
+         const char *name);
+
+/* 1 if a send error is permanent ("failed: REASON"), 0 if the message stays
+ * queued and is retried. */
+int  outbox_err_permanent(int err);
+
+/* ---- outbox.c -------------------------------------------------------------- */
+
+int  outbox_init(struct agent *a);      /* schema, crash recovery */
+void outbox_free(struct agent *a);      /* after send_stop */
+/* Content file path for a stored file reference (malloc'd). */
+char *outbox_data_path(struct agent *a, const char *file);
+/* Deletes content files of deleted rows nobody uses any more. */
+void outbox_gc(struct agent *a);
+
+int  outbox_box_attr(struct agent *a, struct agent_attr *out);
+int  outbox_list_folders(struct agent *a, agent_fill_fn fill, void *ctx);
+int  outbox_folder_attr(struct agent *a, const char *folder, struct agent_attr *out);
+int  outbox_folder_create(struct agent *a, const char *folder);
+int  outbox_folder_remove(struct agent *a, const char *folder);
+int  outbox_list_files(struct agent *a, const char *folder, agent_fill_fn fill, void *ctx);
+int  outbox_file_attr(struct agent *a, const char *folder, const char *name,
+         struct agent_attr *out);
+int  outbox_file_open(struct agent *a, const char *folder, const char *name,
+         int flags, struct agent_file **out);
+int  outbox_file_read(struct agent_file *f, void *buf, size_t size, uint64_t off,
+         size_t *got);
+int  outbox_file_write(struct agent_file *f, const void *buf, size_t size, uint64_t off);
+int  outbox_file_truncate(struct agent_file *f, uint64_t size);
+int  outbox_file_flush(struct agent_file *f);
+int  outbox_file_release(struct agent_file *f);
+int  outbox_truncate(struct agent *a, const char *folder, const char *name, uint64_t size);
+int  outbox_set_times(struct agent *a, const char *folder, const char *name,
+         const struct timespec *mtime);
+int  outbox_unlink(struct agent *a, const char *folder, const char *name);
+int  outbox_rename(struct agent *a, const char *from_folder, const char *from_name,
+         const char *to_folder, const char *to_name);
+int  outbox_xattr_get(struct agent *a, const char *folder, const char *name,
+         const char *attr, struct sb_buf *out);
+int  outbox_xattr_list(struct agent *a, const char *folder, const char *name,
+         struct sb_buf *out);
+
+/* ---- send.c ---------------------------------------------------------------- */
+
+int  send_start(struct agent *a);
+void send_stop(struct agent *a);
+/* Wakes the sender (a row was queued). */
+void send_kick(struct agent *a);
+/* Asks the sender to refresh row's delivery status from the relay. */
+void send_want_status(struct agent *a, int64_t row);
+
+/* ---- agent.c --------------------------------------------------------------- */
+
+/* The current contacts (reloaded when contacts.vcf changed; may be NULL).
+ * The pointer stays valid until agent_close. */
+const struct contacts *agent_contacts(struct agent *a);
+
+#endif

@@ -1,0 +1,80 @@
+/*
+ * outbox_rules.c - the outbox's pure rules (outbox.h): which names are
+ * temporary, what the status xattr says, what ends a write session, which
+ * send errors are final.  No I/O, no state: unit-tested on their own.
+ */
+#include "outbox.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "../common/sberr.h"
+
+static int
+ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && memcmp(s + n - m, suffix, m) == 0;
+}
+
+int
+outbox_is_temp_name(const char *name)
+{
+	if (name == NULL || name[0] == '\0')
+		return 0;
+	if (name[0] == '.' || name[0] == '#')
+		return 1;
+	return ends_with(name, "~") || ends_with(name, ".swp") ||
+	    ends_with(name, ".swx") || ends_with(name, ".tmp") ||
+	    ends_with(name, ".part");
+}
+
+void
+outbox_status_text(enum ob_state st, int writing, const char *reason,
+    int64_t delivered, int64_t total, char *out, size_t out_size)
+{
+	if (writing || st == OB_OPEN || st == OB_CLOSED)
+		snprintf(out, out_size, "draft");
+	else if (st == OB_QUEUED)
+		snprintf(out, out_size, "queued");
+	else if (st == OB_FAILED)
+		snprintf(out, out_size, "failed: %s",
+		    reason && reason[0] ? reason : "unknown error");
+	else if (total > 0 && delivered > 0)
+		snprintf(out, out_size, "delivered %lld/%lld", (long long)delivered,
+		    (long long)total);
+	else
+		snprintf(out, out_size, "sent");
+}
+
+enum ob_end
+outbox_session_end(int modified, int replaces_row, int deleted, const char *name)
+{
+	if (!modified && replaces_row)
+		return OB_END_DISCARD;
+	if (deleted || outbox_is_temp_name(name))
+		return OB_END_KEEP;
+	return OB_END_QUEUE;
+}
+
+int
+outbox_err_permanent(int err)
+{
+	switch (err) {
+	case SB_ERR_UNKNOWN_RECIPIENT:
+	case SB_ERR_TOO_BIG:
+	case SB_ERR_INVALID_ARG:
+	case SB_ERR_LENGTH:
+	case SB_ERR_FORMAT:
+	case SB_ERR_NOT_FOUND:
+	case SB_ERR_PERMISSION:
+	case SB_ERR_TAG:
+	case SB_ERR_TRUNCATED:
+	case SB_ERR_KEY_TYPE:
+		return 1;
+	default:
+		return 0;
+	}
+}
+

@@ -1,0 +1,543 @@
+/*
+ * send.c - the sender thread: takes queued outbox rows in order, seals the
+ * inner message once per device (inline) or uploads the content as an
+ * AES-256-CTR blob and seals its descriptor (attachment), submits the batch
+ * through client_send, and records the outcome; refreshes delivery status
+ * on demand.
+ *
+ * Never drops a queued message on a transient failure (relay down, keyring
+ * locked, disk busy): it stays "queued" and is retried with backoff, with
+ * the same message id, so the relay's duplicate check (SB_ERR_EXISTS) keeps
+ * it from arriving twice.  Never writes plaintext to disk: the blob
+ * ciphertext goes to an unnamed temp file in HOME/data; the attachment key
+ * lives only in memory and is wiped.
+ */
+#include "outbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "../client/client.h"
+#include "../common/sberr.h"
+#include "cfile.h"
+#include "config.h"
+#include "message.h"
+#include "names.h"
+#include "store.h"
+
+#define CHUNK 65536
+
+struct job {
+	struct agent *a;
+	int64_t row;
+	char folder[NAMES_NAME_BUF];
+	char name[NAMES_NAME_BUF];
+	char file[64];
+	uint8_t msgid[PROTO_MSGID_LEN];
+	uint64_t size;
+	struct timespec mtime;
+	struct message m;
+	struct sb_buf inner;         /* the encoded inner message (cleansing) */
+	uint32_t limit;              /* inline limit; 0 = no check */
+	int too_big;                 /* a sealed payload exceeded limit */
+};
+
+/* ---- sealing ------------------------------------------------------------------ */
+
+/* client_send's reseal callback: one payload per device. */
+static int
+reseal(void *arg, const struct client_device *devs, size_t n, struct sb_buf *payloads)
+{
+	struct job *j = arg;
+	struct agent *a = j->a;
+
+	for (size_t i = 0; i < n; i++) {
+		struct crypto_identity *id = NULL;
+		int rc = crypto_identity_parse(devs[i].identity, devs[i].identity_len, &id);
+		if (rc != SB_OK) {
+			fprintf(stderr, "sealbox: send: device %llu of %s has an unusable"
+			    " identity: %s\n", (unsigned long long)devs[i].id,
+			    devs[i].address, sb_strerror(rc));
+			return rc;
+		}
+		rc = crypto_seal(a->sign_key, a->identity, id, j->inner.d, j->inner.len,
+		    &payloads[i]);
+		crypto_identity_free(id);
+		if (rc != SB_OK)
+			return rc;
+		if (j->limit && payloads[i].len > j->limit) {
+			j->too_big = 1;
+			return SB_ERR_TOO_BIG;
+		}
+	}
+	return SB_OK;
+}
+
+/* Encrypts the row's content with a fresh key into an unnamed temp file,
+ * hashing the ciphertext, and uploads it.  Fills j->m's descriptor (uri
+ * points into uri_buf). */
+static int
+upload(struct job *j, struct cfile *cf, char uri_buf[SB_MAX_URI + 1])
+{
+	struct agent *a = j->a;
+	struct crypto_hasher *h = NULL;
+	uint8_t *buf = NULL;
+	uint64_t off = 0;
+	int fd, rc;
+
+	fd = open(a->out->data_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		char *tmpl = NULL;
+		if (asprintf(&tmpl, "%s/.blob-XXXXXX", a->out->data_dir) < 0)
+			return SB_ERR_ALLOC;
+		fd = mkostemp(tmpl, O_CLOEXEC);
+		if (fd >= 0)
+			unlink(tmpl);
+		free(tmpl);
+		if (fd < 0)
+			return SB_ERR_SYSTEM;
+	}
+	if ((rc = crypto_attach_key_generate(j->m.att.key)) != SB_OK)
+		goto out;
+	if ((rc = crypto_hasher_new(&h)) != SB_OK)
+		goto out;
+	if ((buf = OPENSSL_secure_malloc(CHUNK)) == NULL) {
+		rc = SB_ERR_ALLOC;
+		goto out;
+	}
+	while (off < j->size) {
+		size_t got = 0;
+		if ((rc = cfile_pread(cf, buf, CHUNK, off, &got)) != SB_OK)
+			goto out;
+		if (got == 0)
+			break;
+		if ((rc = crypto_attach_xor(j->m.att.key, off, buf, buf, got)) != SB_OK ||
+		    (rc = crypto_hasher_update(h, buf, got)) != SB_OK)
+			goto out;
+		for (size_t done = 0; done < got;) {
+			ssize_t w = write(fd, buf + done, got - done);
+			if (w < 0) {
+				if (errno == EINTR)
+					continue;
+				rc = SB_ERR_SYSTEM;
+				goto out;
+			}
+			done += (size_t)w;
+		}
+		off += got;
+	}
+	if (off != j->size) {
+		rc = SB_ERR_TRUNCATED;
+		goto out;
+	}
+	if ((rc = crypto_hasher_final(h, j->m.att.sha1, j->m.att.sha256)) != SB_OK)
+		goto out;
+	if (lseek(fd, 0, SEEK_SET) != 0) {
+		rc = SB_ERR_SYSTEM;
+		goto out;
+	}
+	rc = client_blob_upload(a->client, fd, j->size, uri_buf);
+	if (rc == SB_OK) {
+		j->m.kind = MESSAGE_ATTACHMENT;
+		j->m.att.uri.p = uri_buf;
+		j->m.att.uri.len = strlen(uri_buf);
+		j->m.att.size = j->size;
+	}
+out:
+	if (buf)
+		OPENSSL_secure_clear_free(buf, CHUNK);
+	crypto_hasher_free(h);
+	close(fd);
+	return rc;
+}
+
+static int
+load_job(struct agent *a, int64_t row, struct job *j)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(j, 0, sizeof(*j));
+	j->a = a;
+	j->row = row;
+	store_lock(a);
+	rc = store_prepare(a->db, "SELECT folder, name, file, msgid, size, mtime_s,"
+	    " mtime_ns FROM out_msg WHERE id = ?", &st);
+	if (rc == SB_OK) {
+		sqlite3_bind_int64(st, 1, row);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			snprintf(j->folder, sizeof(j->folder), "%s", sqlite3_column_text(st, 0));
+			snprintf(j->name, sizeof(j->name), "%s", sqlite3_column_text(st, 1));
+			snprintf(j->file, sizeof(j->file), "%s", sqlite3_column_text(st, 2));
+			if (sqlite3_column_bytes(st, 3) == PROTO_MSGID_LEN)
+				memcpy(j->msgid, sqlite3_column_blob(st, 3), PROTO_MSGID_LEN);
+			j->size = (uint64_t)sqlite3_column_int64(st, 4);
+			j->mtime.tv_sec = sqlite3_column_int64(st, 5);
+			j->mtime.tv_nsec = sqlite3_column_int64(st, 6);
+		} else {
+			rc = SB_ERR_NOT_FOUND;
+		}
+		sqlite3_finalize(st);
+	}
+	store_unlock(a);
+	return rc;
+}
+
+/*
+ * Sends one row.  Returns SB_OK (accepted: *ts the relay time), a permanent
+ * error (outbox_err_permanent) or a transient one.
+ */
+static int
+send_row(struct agent *a, int64_t row, uint64_t *ts)
+{
+	struct names_recipients *rcpt = NULL;
+	const char **to = NULL;
+	struct cfile *cf = NULL;
+	uint8_t *content = NULL;
+	char uri[SB_MAX_URI + 1];
+	struct job j;
+	char *path = NULL;
+	size_t n_to;
+	int rc;
+
+	if ((rc = load_job(a, row, &j)) != SB_OK)
+		return rc;
+	if ((rc = agent_keys_acquire(a)) != SB_OK)
+		return rc;
+	if (a->client == NULL)
+		return SB_ERR_NET;
+	rc = names_resolve(agent_contacts(a), j.folder, strlen(j.folder), &rcpt);
+	if (rc != SB_OK)
+		goto out;
+	n_to = names_recipients_count(rcpt);
+	if (n_to > SB_MAX_LOOKUP_ADDRS || n_to > MESSAGE_MAX_RECIPIENTS) {
+		rc = SB_ERR_TOO_BIG;
+		goto out;
+	}
+	if ((to = calloc(n_to, sizeof(*to))) == NULL) {
+		rc = SB_ERR_ALLOC;
+		goto out;
+	}
+	j.m.n_recipients = n_to;
+	for (size_t i = 0; i < n_to; i++) {
+		to[i] = names_recipients_get(rcpt, i);
+		j.m.recipients[i].p = to[i];
+		j.m.recipients[i].len = strlen(to[i]);
+	}
+	message_sort_recipients(&j.m);
+	if ((path = outbox_data_path(a, j.file)) == NULL) {
+		rc = SB_ERR_ALLOC;
+		goto out;
+	}
+	if ((rc = cfile_open(path, a->storage_key, 0, &cf)) != SB_OK)
+		goto out;
+	if (cfile_size(cf) != j.size) {
+		fprintf(stderr, "sealbox: send: %s/%s: content is %llu bytes, record says"
+		    " %llu\n", j.folder, j.name, (unsigned long long)cfile_size(cf),
+		    (unsigned long long)j.size);
+		j.size = cfile_size(cf);
+	}
+
+	memcpy(j.m.id, j.msgid, sizeof(j.m.id));
+	j.m.timestamp = (uint64_t)time(NULL);
+	j.m.sender.p = a->cfg->address;
+	j.m.sender.len = strlen(a->cfg->address);
+	j.m.folder.p = j.folder;
+	j.m.folder.len = strlen(j.folder);
+	j.m.name.p = j.name;
+	j.m.name.len = strlen(j.name);
+	j.m.mtime_sec = j.mtime.tv_sec > 0 ? (uint64_t)j.mtime.tv_sec : 0;
+	j.m.mtime_nsec = (uint32_t)j.mtime.tv_nsec;
+	j.limit = a->cfg->inline_limit ? a->cfg->inline_limit : CONFIG_INLINE_LIMIT_DEFAULT;
+
+	/* Inline when the content could fit: the payload is always larger than
+	 * the plaintext, so anything over the limit goes by attachment at once. */
+	if (j.size <= j.limit && j.size <= MESSAGE_MAX_INLINE) {
+		size_t got = 0;
+		if ((content = OPENSSL_secure_malloc(j.size ? j.size : 1)) == NULL) {
+			rc = SB_ERR_ALLOC;
+			goto out;
+		}
+		if ((rc = cfile_pread(cf, content, j.size, 0, &got)) != SB_OK)
+			goto out;
+		if (got != j.size) {
+			rc = SB_ERR_TRUNCATED;
+			goto out;
+		}
+		j.m.kind = MESSAGE_INLINE;
+		j.m.content = content;
+		j.m.content_len = j.size;
+		if ((rc = message_encode(&j.m, &j.inner)) != SB_OK)
+			goto out;
+		rc = client_send(a->client, j.msgid, to, n_to, reseal, &j, ts);
+		if (rc != SB_ERR_TOO_BIG)
+			goto out;
+		fprintf(stderr, "sealbox: send: %s/%s: over the inline limit, sending as"
+		    " an attachment\n", j.folder, j.name);
+		sb_buf_free(&j.inner);
+		j.too_big = 0;
+	}
+	if ((rc = upload(&j, cf, uri)) != SB_OK)
+		goto out;
+	j.m.content = NULL;
+	j.m.content_len = 0;
+	if ((rc = message_encode(&j.m, &j.inner)) != SB_OK)
+		goto out;
+	rc = client_send(a->client, j.msgid, to, n_to, reseal, &j, ts);
+out:
+	if (rc != SB_OK && rc != SB_ERR_EXISTS)
+		fprintf(stderr, "sealbox: send: %s/%s: %s\n", j.folder, j.name,
+		    sb_strerror(rc));
+	crypto_wipe(j.m.att.key, sizeof(j.m.att.key));
+	sb_buf_free(&j.inner);
+	if (content)
+		OPENSSL_secure_clear_free(content, j.size ? j.size : 1);
+	cfile_close(cf);
+	free(path);
+	free(to);
+	names_recipients_free(rcpt);
+	return rc;
+}
+
+/* ---- the thread ------------------------------------------------------------------ */
+
+static const char *
+reason_of(int err)
+{
+	switch (err) {
+	case SB_ERR_UNKNOWN_RECIPIENT: return "unknown recipient";
+	case SB_ERR_TOO_BIG:           return "too big";
+	case SB_ERR_NOT_FOUND:         return "unknown recipient";
+	case SB_ERR_TAG:
+	case SB_ERR_TRUNCATED:         return "content corrupt";
+	default:                       return sb_strerror(err);
+	}
+}
+
+static int64_t
+next_queued(struct agent *a)
+{
+	int64_t id = 0;
+
+	store_lock(a);
+	store_query_int(a->db, "SELECT id FROM out_msg WHERE state = 2 AND deleted = 0"
+	    " ORDER BY id LIMIT 1", NULL, 0, &id);
+	store_unlock(a);
+	return id;
+}
+
+static void
+record(struct agent *a, int64_t row, int rc, uint64_t ts)
+{
+	sqlite3_stmt *st;
+
+	store_lock(a);
+	if (rc == SB_OK || rc == SB_ERR_EXISTS) {
+		if (store_prepare(a->db, "UPDATE out_msg SET state = 3, sent_ts = ?,"
+		    " reason = NULL WHERE id = ?", &st) == SB_OK) {
+			sqlite3_bind_int64(st, 1, (int64_t)ts);
+			sqlite3_bind_int64(st, 2, row);
+			store_step_done(a->db, st);
+			sqlite3_finalize(st);
+		}
+	} else {
+		if (store_prepare(a->db, "UPDATE out_msg SET state = 4, reason = ?"
+		    " WHERE id = ?", &st) == SB_OK) {
+			sqlite3_bind_text(st, 1, reason_of(rc), -1, SQLITE_TRANSIENT);
+			sqlite3_bind_int64(st, 2, row);
+			store_step_done(a->db, st);
+			sqlite3_finalize(st);
+		}
+	}
+	store_unlock(a);
+}
+
+static void
+refresh_status(struct agent *a, int64_t row)
+{
+	struct proto_status_entry *e = NULL;
+	uint8_t msgid[PROTO_MSGID_LEN];
+	size_t n = 0;
+	int64_t delivered = 0, state = 0;
+	sqlite3_stmt *st;
+	int rc, have = 0;
+
+	store_lock(a);
+	if (store_prepare(a->db, "SELECT msgid, state FROM out_msg WHERE id = ?", &st) == SB_OK) {
+		sqlite3_bind_int64(st, 1, row);
+		if (sqlite3_step(st) == SQLITE_ROW &&
+		    sqlite3_column_bytes(st, 0) == PROTO_MSGID_LEN) {
+			memcpy(msgid, sqlite3_column_blob(st, 0), PROTO_MSGID_LEN);
+			state = sqlite3_column_int(st, 1);
+			have = 1;
+		}
+		sqlite3_finalize(st);
+	}
+	store_unlock(a);
+	if (!have || state != OB_SENT || a->client == NULL)
+		return;
+	rc = client_status(a->client, msgid, &e, &n);
+	if (rc != SB_OK) {
+		if (rc != SB_ERR_NOT_FOUND)
+			return;
+		n = 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (e[i].state == PROTO_STATE_DELIVERED)
+			delivered++;
+	free(e);
+	store_lock(a);
+	if (store_prepare(a->db, "UPDATE out_msg SET delivered = ?, total = ?,"
+	    " status_at = ? WHERE id = ?", &st) == SB_OK) {
+		sqlite3_bind_int64(st, 1, delivered);
+		sqlite3_bind_int64(st, 2, (int64_t)n);
+		sqlite3_bind_int64(st, 3, (int64_t)time(NULL));
+		sqlite3_bind_int64(st, 4, row);
+		store_step_done(a->db, st);
+		sqlite3_finalize(st);
+	}
+	store_unlock(a);
+}
+
+static void
+wait_for(struct outbox *ob, unsigned ms)
+{
+	struct timespec dl;
+
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += ms / 1000;
+	dl.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&ob->lock);
+	while (!ob->stop && !ob->kick)
+		if (pthread_cond_timedwait(&ob->cond, &ob->lock, &dl) != 0)
+			break;
+	ob->kick = 0;
+	pthread_mutex_unlock(&ob->lock);
+}
+
+static void *
+sender_main(void *arg)
+{
+	struct agent *a = arg;
+	struct outbox *ob = a->out;
+	unsigned backoff = 0;
+
+	for (;;) {
+		int64_t row, want[OB_WANT_MAX];
+		size_t n_want;
+
+		pthread_mutex_lock(&ob->lock);
+		if (ob->stop) {
+			pthread_mutex_unlock(&ob->lock);
+			break;
+		}
+		n_want = ob->n_want;
+		memcpy(want, ob->want, n_want * sizeof(*want));
+		ob->n_want = 0;
+		pthread_mutex_unlock(&ob->lock);
+
+		outbox_gc(a);
+		for (size_t i = 0; i < n_want; i++)
+			refresh_status(a, want[i]);
+
+		row = next_queued(a);
+		if (row == 0) {
+			wait_for(ob, 2000);
+			continue;
+		}
+		pthread_mutex_lock(&ob->lock);
+		ob->inflight = row;
+		pthread_mutex_unlock(&ob->lock);
+
+		uint64_t ts = 0;
+		int rc = send_row(a, row, &ts);
+		if (rc == SB_OK || rc == SB_ERR_EXISTS || outbox_err_permanent(rc)) {
+			if (rc == SB_ERR_EXISTS)
+				ts = (uint64_t)time(NULL);
+			record(a, row, rc, ts);
+			if (rc == SB_OK || rc == SB_ERR_EXISTS)
+				fprintf(stderr, "sealbox: send: row %lld sent%s\n", (long long)row,
+				    rc == SB_ERR_EXISTS ? " (already accepted before)" : "");
+			else
+				fprintf(stderr, "sealbox: send: row %lld failed: %s\n",
+				    (long long)row, reason_of(rc));
+			backoff = 0;
+		}
+		pthread_mutex_lock(&ob->lock);
+		ob->inflight = 0;
+		pthread_mutex_unlock(&ob->lock);
+		if (rc != SB_OK && rc != SB_ERR_EXISTS && !outbox_err_permanent(rc)) {
+			/* Relay down, keyring locked, ...: keep it queued, retry. */
+			backoff = backoff ? backoff * 2 : OB_BACKOFF_MIN_MS;
+			if (backoff > OB_BACKOFF_MAX_MS)
+				backoff = OB_BACKOFF_MAX_MS;
+			fprintf(stderr, "sealbox: send: row %lld stays queued (%s); retry in"
+			    " %u ms\n", (long long)row, sb_strerror(rc), backoff);
+			wait_for(ob, backoff);
+		}
+	}
+	return NULL;
+}
+
+int
+send_start(struct agent *a)
+{
+	struct outbox *ob = a->out;
+
+	if (pthread_create(&ob->thread, NULL, sender_main, a) != 0)
+		return SB_ERR_SYSTEM;
+	ob->started = 1;
+	return SB_OK;
+}
+
+void
+send_stop(struct agent *a)
+{
+	struct outbox *ob = a ? a->out : NULL;
+
+	if (ob == NULL || !ob->started)
+		return;
+	pthread_mutex_lock(&ob->lock);
+	ob->stop = 1;
+	pthread_cond_broadcast(&ob->cond);
+	pthread_mutex_unlock(&ob->lock);
+	pthread_join(ob->thread, NULL);
+	ob->started = 0;
+}
+
+void
+send_kick(struct agent *a)
+{
+	struct outbox *ob = a->out;
+
+	pthread_mutex_lock(&ob->lock);
+	ob->kick = 1;
+	pthread_cond_broadcast(&ob->cond);
+	pthread_mutex_unlock(&ob->lock);
+}
+
+void
+send_want_status(struct agent *a, int64_t row)
+{
+	struct outbox *ob = a->out;
+
+	pthread_mutex_lock(&ob->lock);
+	int dup = 0;
+	for (size_t i = 0; i < ob->n_want; i++)
+		dup |= ob->want[i] == row;
+	if (!dup && ob->n_want < OB_WANT_MAX)
+		ob->want[ob->n_want++] = row;
+	ob->kick = 1;
+	pthread_cond_broadcast(&ob->cond);
+	pthread_mutex_unlock(&ob->lock);
+}
