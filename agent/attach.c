@@ -10,6 +10,9 @@
  * cfile (AES-256-GCM at rest under the storage key).  Memory stays flat
  * whatever the size.
  *
+ * Also the sealed payloads of received messages: each is kept, as it
+ * arrived, in a file of its own in HOME/data (ciphertext only).
+ *
  * Never writes plaintext to disk, never decrypts a blob whose hash failed,
  * never leaves a content file behind on failure.
  */
@@ -168,16 +171,34 @@ fsync_dir(const char *dir)
 	return rc;
 }
 
+/* "in-" + 32 random hex digits + suffix into ref (ATTACH_REF_BUF). */
+static int
+new_ref(char *ref, const char *suffix)
+{
+	static const char digits[] = "0123456789abcdef";
+	uint8_t rnd[16];
+	size_t i;
+	int rc = crypto_random(rnd, sizeof(rnd));
+
+	if (rc != SB_OK)
+		return rc;
+	memcpy(ref, "in-", 3);
+	for (i = 0; i < sizeof(rnd); i++) {
+		ref[3 + 2 * i] = digits[rnd[i] >> 4];
+		ref[3 + 2 * i + 1] = digits[rnd[i] & 15];
+	}
+	snprintf(ref + 3 + 2 * sizeof(rnd), ATTACH_REF_BUF - 3 - 2 * sizeof(rnd), "%s", suffix);
+	return SB_OK;
+}
+
 int
 attach_fetch(struct agent *a, const struct message *m, char *ref, size_t ref_size,
     uint8_t file_id[CRYPTO_ATREST_FILE_ID_LEN])
 {
-	static const char digits[] = "0123456789abcdef";
 	char dir[4096], path[4096 + ATTACH_REF_BUF], uri[MESSAGE_MAX_URI + 1];
-	uint8_t rnd[16];
 	uint8_t *buf = NULL;
 	uint64_t size = 0;
-	size_t i;
+	struct client *c;
 	int fd = -1, rc, e;
 
 	ref[0] = '\0';
@@ -187,7 +208,10 @@ attach_fetch(struct agent *a, const struct message *m, char *ref, size_t ref_siz
 		return SB_ERR_LENGTH;
 	memcpy(uri, m->att.uri.p, m->att.uri.len);
 	uri[m->att.uri.len] = '\0';
-	if (a->client == NULL)
+	pthread_mutex_lock(&a->lock);
+	c = a->client;
+	pthread_mutex_unlock(&a->lock);
+	if (c == NULL)
 		return SB_ERR_NET;
 
 	rc = data_dir(a, dir, sizeof(dir));
@@ -201,21 +225,15 @@ attach_fetch(struct agent *a, const struct message *m, char *ref, size_t ref_siz
 	/* The relay stores no empty blob: a 0-byte attachment has nothing to
 	 * fetch, and its hashes must still be those of nothing. */
 	if (rc == SB_OK && m->att.size > 0) {
-		rc = client_blob_download(a->client, uri, fd, &size);
+		rc = client_blob_download(c, uri, fd, &size);
 		if (rc == SB_ERR_NOT_FOUND || rc == SB_ERR_EXPIRED)
 			rc = SB_ERR_NOT_FOUND;     /* a verdict: the blob is gone */
 	}
 	if (rc == SB_OK)
 		rc = check_blob(fd, size, m, buf);
 	if (rc == SB_OK)
-		rc = crypto_random(rnd, sizeof(rnd));
+		rc = new_ref(ref, "");
 	if (rc == SB_OK) {
-		memcpy(ref, "in-", 3);
-		for (i = 0; i < sizeof(rnd); i++) {
-			ref[3 + 2 * i] = digits[rnd[i] >> 4];
-			ref[3 + 2 * i + 1] = digits[rnd[i] & 15];
-		}
-		ref[3 + 2 * sizeof(rnd)] = '\0';
 		snprintf(path, sizeof(path), "%s/%s", dir, ref);
 		rc = decrypt_into(a, fd, size, m, path, buf, file_id);
 		if (rc == SB_OK && (rc = fsync_dir(dir)) != SB_OK) {
@@ -246,4 +264,107 @@ attach_delete(struct agent *a, const char *ref)
 	if (unlink(path) != 0 && errno != ENOENT)
 		fprintf(stderr, "sealbox: inbox: cannot delete content file %s: %s\n",
 		    ref, strerror(errno));
+}
+
+int
+inbox_payload_save(struct agent *a, const uint8_t *p, size_t len, char *ref,
+    size_t ref_size)
+{
+	char dir[4096], path[4096 + ATTACH_REF_BUF];
+	size_t done = 0;
+	ssize_t n;
+	int fd, rc, e;
+
+	ref[0] = '\0';
+	if (ref_size < ATTACH_REF_BUF || len > INBOX_PAYLOAD_MAX)
+		return SB_ERR_INVALID_ARG;
+	rc = data_dir(a, dir, sizeof(dir));
+	if (rc == SB_OK)
+		rc = new_ref(ref, ".msg");
+	if (rc != SB_OK)
+		return rc;
+	snprintf(path, sizeof(path), "%s/%s", dir, ref);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		ref[0] = '\0';
+		return SB_ERR_SYSTEM;
+	}
+	while (rc == SB_OK && done < len) {
+		n = write(fd, p + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			rc = SB_ERR_SYSTEM;
+		else
+			done += (size_t)n;
+	}
+	if (rc == SB_OK && fsync(fd) != 0)
+		rc = SB_ERR_SYSTEM;
+	e = errno;
+	if (close(fd) != 0 && rc == SB_OK) {
+		e = errno;
+		rc = SB_ERR_SYSTEM;
+	}
+	if (rc == SB_OK) {
+		rc = fsync_dir(dir);
+		e = errno;
+	}
+	if (rc != SB_OK) {
+		unlink(path);
+		ref[0] = '\0';
+	}
+	errno = e;
+	return rc;
+}
+
+int
+inbox_payload_load(struct agent *a, const char *ref, uint8_t **buf, size_t *len)
+{
+	char path[4096];
+	uint8_t *b;
+	size_t done = 0;
+	ssize_t n;
+	int fd, rc = SB_OK, e;
+
+	*buf = NULL;
+	*len = 0;
+	if (ref == NULL || ref[0] == '\0' || strchr(ref, '/') != NULL)
+		return SB_ERR_FORMAT;
+	if ((size_t)snprintf(path, sizeof(path), "%s/data/%s", a->home, ref) >= sizeof(path))
+		return SB_ERR_FORMAT;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return SB_ERR_SYSTEM;
+	/* One byte more than allowed tells an oversized file from a full one. */
+	b = malloc(INBOX_PAYLOAD_MAX + 1);
+	if (b == NULL) {
+		close(fd);
+		return SB_ERR_ALLOC;
+	}
+	for (;;) {
+		n = read(fd, b + done, INBOX_PAYLOAD_MAX + 1 - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = SB_ERR_SYSTEM;
+			break;
+		}
+		if (n == 0)
+			break;
+		done += (size_t)n;
+		if (done > INBOX_PAYLOAD_MAX) {
+			rc = SB_ERR_FORMAT;
+			break;
+		}
+	}
+	e = errno;
+	close(fd);
+	if (rc != SB_OK) {
+		free(b);
+		errno = e;
+		return rc;
+	}
+	*buf = b;
+	*len = done;
+	return SB_OK;
 }

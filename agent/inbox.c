@@ -3,22 +3,24 @@
  * copies our other devices sent (shown under outbox/ by outbox.c); the
  * inbox's tables and replay cache; reading with verification on every read.
  *
- * Records live in store.db (table inbox_messages): names, ids, times, the
- * sender's identity as it was verified, and the sealed payload exactly as
- * it arrived (never its plaintext); an attachment's plaintext lives only in
- * its encrypted content file (cfile) under HOME/data.  Every open re-opens
- * (signature, unwrap, tag) the stored payload; every read of an inline
- * message opens it again, every read of an attachment verifies the cfile
- * chunks it touches.
+ * Records live in store.db (table inbox_messages): names, ids, times and
+ * the sender's identity as it was verified.  The sealed payload, exactly as
+ * it arrived (never its plaintext), is a file of its own in HOME/data; an
+ * attachment's plaintext lives only in its encrypted content file (cfile)
+ * there.  Every open re-opens (signature, unwrap, tag) the stored payload;
+ * every read of an inline message reads and opens it again, every read of
+ * an attachment verifies the cfile chunks it touches.
  *
  * Never writes into inbox/ on a user's behalf (SB_ERR_READONLY), never
  * returns a byte that did not verify.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../common/sberr.h"
 #include "../crypto/crypto.h"
@@ -46,7 +48,7 @@ static const char *const schema_steps[] = {
 	" identity BLOB NOT NULL, sent INTEGER NOT NULL, received INTEGER NOT NULL,"
 	" size INTEGER NOT NULL, mtime_sec INTEGER NOT NULL,"
 	" mtime_nsec INTEGER NOT NULL, kind INTEGER NOT NULL,"
-	" payload BLOB NOT NULL, cfile TEXT, cfile_id BLOB,"
+	" payload TEXT NOT NULL, cfile TEXT, cfile_id BLOB,"
 	" UNIQUE(box, folder, name));",
 };
 
@@ -102,6 +104,53 @@ inbox_replay_add(sqlite3 *db, const uint8_t msgid[INBOX_MSGID_LEN],
 
 /* ---- Lifecycle --------------------------------------------------------------- */
 
+/* 1 if a row refers to file `ref` of HOME/data.  Caller holds db_lock. */
+static int
+referenced(sqlite3 *db, const char *ref)
+{
+	int64_t n = 1;
+
+	sqlite3_stmt *st = NULL;
+	if (store_prepare(db, "SELECT count(*) FROM inbox_messages"
+	    " WHERE payload = ? OR cfile = ?", &st) != SB_OK)
+		return 1;      /* when in doubt, keep it */
+	sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, ref, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n > 0;
+}
+
+/*
+ * A crash between writing a received message's files and its COMMIT
+ * leaves files no row names (the item was not acknowledged: it comes
+ * again).  Runs before the worker starts, so nothing is being written.
+ */
+static void
+sweep_orphans(struct agent *a)
+{
+	char dir[4096], path[4096 + 256];
+	struct dirent *de;
+	DIR *d;
+
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/data", a->home) >= sizeof(dir))
+		return;
+	d = opendir(dir);
+	if (d == NULL)
+		return;
+	store_lock(a);
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, "in-", 3) != 0 || referenced(a->db, de->d_name))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (unlink(path) == 0)
+			fprintf(stderr, "sealbox: inbox: removed unreferenced %s\n", de->d_name);
+	}
+	store_unlock(a);
+	closedir(d);
+}
+
 int
 inbox_init(struct agent *a)
 {
@@ -113,6 +162,7 @@ inbox_init(struct agent *a)
 	store_unlock(a);
 	if (rc != SB_OK)
 		return rc;
+	sweep_orphans(a);
 	in = calloc(1, sizeof(*in));
 	if (in == NULL)
 		return SB_ERR_ALLOC;
@@ -160,8 +210,7 @@ struct row {
 	uint32_t mtime_nsec;
 	uint8_t *identity;            /* malloc'd (with_blobs) */
 	size_t identity_len;
-	uint8_t *payload;             /* malloc'd (with_blobs) */
-	size_t payload_len;
+	char payload[ATTACH_REF_BUF];  /* the sealed payload's file */
 	char cfile[ATTACH_REF_BUF];
 	uint8_t cfile_id[CRYPTO_ATREST_FILE_ID_LEN];
 };
@@ -170,7 +219,6 @@ static void
 row_clear(struct row *r)
 {
 	free(r->identity);
-	free(r->payload);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -229,11 +277,10 @@ row_get(struct agent *a, enum agent_box box, const char *folder, const char *nam
 			if (sqlite3_column_bytes(st, 11) == CRYPTO_ATREST_FILE_ID_LEN)
 				memcpy(r->cfile_id, sqlite3_column_blob(st, 11),
 				    CRYPTO_ATREST_FILE_ID_LEN);
-			if (with_blobs) {
+			t = sqlite3_column_text(st, 13);
+			snprintf(r->payload, sizeof(r->payload), "%s", t ? (const char *)t : "");
+			if (with_blobs)
 				rc = copy_blob(st, 12, &r->identity, &r->identity_len);
-				if (rc == SB_OK)
-					rc = copy_blob(st, 13, &r->payload, &r->payload_len);
-			}
 		} else if (rc == SQLITE_DONE) {
 			rc = SB_ERR_NOT_FOUND;
 		} else {
@@ -417,6 +464,21 @@ struct in_file {
 };
 
 /*
+ * What a failed verification is called towards fs/: a length that does not
+ * verify is a bad message, not a long name; a key that is not our
+ * identity's is a keyring problem.
+ */
+static int
+read_err(int rc)
+{
+	switch (rc) {
+	case SB_ERR_LENGTH:      return SB_ERR_FORMAT;
+	case SB_ERR_INVALID_ARG: return SB_ERR_KEY_CORRUPT;
+	default:                 return rc;
+	}
+}
+
+/*
  * Opens the stored payload again (signature, unwrap, tag) and checks that
  * it is still the message the record says (id, sender, kind, size): a row
  * whose payload was swapped for another verified one is caught too.
@@ -425,12 +487,19 @@ struct in_file {
 static int
 reverify(struct agent *a, struct in_file *f, struct sb_buf *plain, struct message *m)
 {
+	uint8_t *payload = NULL;
+	size_t len = 0;
 	int rc = agent_keys_acquire(a);
 
 	if (rc != SB_OK)
 		return rc;
-	rc = crypto_open(a->enc_key, a->identity, f->sender, f->r.payload,
-	    f->r.payload_len, plain);
+	/* From disk each time: what is verified is what is there now. */
+	rc = inbox_payload_load(a, f->r.payload, &payload, &len);
+	if (rc == SB_ERR_SYSTEM && errno == ENOENT)
+		rc = SB_ERR_FORMAT;           /* the record's payload is gone */
+	if (rc == SB_OK)
+		rc = crypto_open(a->enc_key, a->identity, f->sender, payload, len, plain);
+	free(payload);
 	if (rc == SB_OK)
 		rc = message_parse(plain->d, plain->len, m);
 	if (rc != SB_OK)
@@ -453,8 +522,6 @@ in_file_free(struct in_file *f)
 	if (f->cf)
 		cfile_close(f->cf);
 	crypto_identity_free(f->sender);
-	if (f->r.payload)
-		crypto_wipe(f->r.payload, f->r.payload_len);
 	row_clear(&f->r);
 	pthread_mutex_destroy(&f->lock);
 	free(f);
@@ -506,6 +573,7 @@ inbox_file_open(struct agent *a, enum agent_box box, const char *folder,
 		free(m);
 	}
 	sb_buf_free(&plain);
+	rc = read_err(rc);
 	if (rc != SB_OK) {
 		if (rc != SB_ERR_NOT_FOUND)
 			fprintf(stderr, "sealbox: inbox: %s/%s does not verify: %s\n",
@@ -573,6 +641,7 @@ inbox_file_read(struct agent_file *af, void *buf, size_t size, uint64_t off, siz
 	else
 		rc = read_attachment(f, buf, size, off, got);
 	pthread_mutex_unlock(&f->lock);
+	rc = read_err(rc);
 	if (rc != SB_OK)
 		fprintf(stderr, "sealbox: inbox: read of message %016" PRIx64
 		    " failed: %s\n", (uint64_t)f->r.id, sb_strerror(rc));
@@ -674,8 +743,10 @@ inbox_unlink(struct agent *a, enum agent_box box, const char *folder,
 	}
 	sqlite3_finalize(st);
 	store_unlock(a);
-	if (rc == SB_OK && r.cfile[0])
+	if (rc == SB_OK) {
+		attach_delete(a, r.payload);
 		attach_delete(a, r.cfile);
+	}
 	row_clear(&r);
 	return rc;
 }

@@ -128,4 +128,16 @@ int  attach_fetch(struct agent *a, const struct message *m, char *ref, size_t re
 /* Deletes a content file by reference (best effort). */
 void attach_delete(struct agent *a, const char *ref);
 
+/*
+ * The sealed payload of a received message, exactly as it arrived, kept as
+ * its own file in HOME/data ("in-<hex>.msg": ciphertext only, opened and
+ * verified again on every read).  save: written, fsynced and its directory
+ * fsynced before it returns; ref as above.  load: *buf malloc'd (caller
+ * frees), at most INBOX_PAYLOAD_MAX bytes (SB_ERR_FORMAT beyond).
+ */
+#define INBOX_PAYLOAD_MAX 65536u
+int  inbox_payload_save(struct agent *a, const uint8_t *p, size_t len,
+         char *ref, size_t ref_size);
+int  inbox_payload_load(struct agent *a, const char *ref, uint8_t **buf, size_t *len);
+
 #endif

@@ -120,6 +120,18 @@ inbox_on_push(void *arg, const struct client_push *p)
 	pthread_mutex_unlock(&a->lock);
 }
 
+/* a->client is set (under a->lock) once the keys load. */
+static struct client *
+client_of(struct agent *a)
+{
+	struct client *c;
+
+	pthread_mutex_lock(&a->lock);
+	c = a->client;
+	pthread_mutex_unlock(&a->lock);
+	return c;
+}
+
 /* ---- The sender's identity: directory cache in inbox_devices ------------- */
 
 static int
@@ -219,10 +231,10 @@ sender_identity(struct agent *a, const char *addr, uint64_t dev, int refresh,
 		if (rc != SB_ERR_NOT_FOUND)
 			return rc;
 	}
-	if (a->client == NULL)
+	if (client_of(a) == NULL)
 		return SB_ERR_NET;
 	addrs[0] = addr;
-	rc = client_lookup(a->client, addrs, 1, &l);
+	rc = client_lookup(client_of(a), addrs, 1, &l);
 	if (rc == SB_ERR_UNKNOWN_RECIPIENT)
 		rc = SB_ERR_NOT_FOUND;
 	if (rc != SB_OK)
@@ -257,7 +269,8 @@ log_reject(const struct inbox_item *it, const char *why)
 static int
 ack(struct agent *a, const struct inbox_item *it)
 {
-	int rc = a->client ? client_ack(a->client, it->item_id) : SB_ERR_NET;
+	struct client *c = client_of(a);
+	int rc = c ? client_ack(c, it->item_id) : SB_ERR_NET;
 
 	/* A lost ACK is harmless: the item comes again and the replay cache
 	 * acknowledges it then. */
@@ -313,25 +326,29 @@ name_taken(sqlite3 *db, int box, const char *folder, const char *name, int *take
 }
 
 /* Removes a synced copy of the same name (it is being replaced); its
- * content file goes into old_ref for deletion after COMMIT. */
+ * files go into old[0] (payload) and old[1] (content) for deletion after
+ * COMMIT. */
 static int
 drop_synced(struct agent *a, const char *folder, const char *name,
-    char *old_ref, size_t old_size)
+    char old[2][ATTACH_REF_BUF])
 {
 	sqlite3_stmt *st = NULL;
-	int rc = store_prepare(a->db, "SELECT cfile FROM inbox_messages"
+	int rc = store_prepare(a->db, "SELECT payload, cfile FROM inbox_messages"
 	    " WHERE box = ? AND folder = ? AND name = ?", &st);
+	int i;
 
-	old_ref[0] = '\0';
+	old[0][0] = old[1][0] = '\0';
 	if (rc != SB_OK)
 		return rc;
 	sqlite3_bind_int(st, 1, AGENT_BOX_OUT);
 	sqlite3_bind_text(st, 2, folder, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW) {
-		const unsigned char *r = sqlite3_column_text(st, 0);
-		if (r)
-			snprintf(old_ref, old_size, "%s", (const char *)r);
+		for (i = 0; i < 2; i++) {
+			const unsigned char *r = sqlite3_column_text(st, i);
+			if (r)
+				snprintf(old[i], ATTACH_REF_BUF, "%s", (const char *)r);
+		}
 	}
 	sqlite3_finalize(st);
 	rc = store_prepare(a->db, "DELETE FROM inbox_messages"
@@ -356,6 +373,7 @@ struct record {
 	uint64_t mtime_sec;
 	uint32_t mtime_nsec;
 	int kind;
+	const char *payload;             /* the sealed payload's file ref */
 	const char *cfile;               /* attachments: content file ref */
 	const uint8_t *cfile_id;         /* ... and its file id */
 	uint8_t keyhash[INBOX_KEYHASH_LEN];
@@ -364,7 +382,7 @@ struct record {
 /* The ONE transaction: replay check + record, durable at COMMIT. */
 static int
 store_record(struct agent *a, const struct inbox_item *it, struct record *r,
-    char *old_ref, size_t old_size)
+    char old[2][ATTACH_REF_BUF])
 {
 	sqlite3_stmt *st = NULL;
 	const uint8_t *der;
@@ -374,13 +392,13 @@ store_record(struct agent *a, const struct inbox_item *it, struct record *r,
 	int rc, taken;
 
 	crypto_identity_der(r->sender_id, &der, &der_len);
-	old_ref[0] = '\0';
+	old[0][0] = old[1][0] = '\0';
 	store_lock(a);
 	rc = store_begin(a->db);
 	if (rc == SB_OK)
 		rc = inbox_replay_check(a->db, it->msgid, r->keyhash);
 	if (rc == SB_OK && r->box == AGENT_BOX_OUT)
-		rc = drop_synced(a, r->folder, r->name, old_ref, old_size);
+		rc = drop_synced(a, r->folder, r->name, old);
 	if (rc == SB_OK && r->box == AGENT_BOX_IN) {
 		/* Collisions are impossible by construction: a taken name
 		 * (same second, same short id, same file name) gets a counter. */
@@ -413,7 +431,7 @@ store_record(struct agent *a, const struct inbox_item *it, struct record *r,
 		sqlite3_bind_int64(st, 11, (sqlite3_int64)r->mtime_sec);
 		sqlite3_bind_int(st, 12, (int)r->mtime_nsec);
 		sqlite3_bind_int(st, 13, r->kind);
-		sqlite3_bind_blob(st, 14, it->payload, (int)it->payload_len, SQLITE_STATIC);
+		sqlite3_bind_text(st, 14, r->payload, -1, SQLITE_STATIC);
 		if (r->cfile)
 			sqlite3_bind_text(st, 15, r->cfile, -1, SQLITE_STATIC);
 		else
@@ -432,7 +450,7 @@ store_record(struct agent *a, const struct inbox_item *it, struct record *r,
 		store_rollback(a->db);
 	store_unlock(a);
 	if (rc != SB_OK)
-		old_ref[0] = '\0';
+		old[0][0] = old[1][0] = '\0';
 	return rc;
 }
 
@@ -477,7 +495,7 @@ process(struct agent *a, const struct inbox_item *it)
 	struct message *m = NULL;
 	struct inbox_envelope env;
 	struct record r;
-	char ref[ATTACH_REF_BUF], old_ref[ATTACH_REF_BUF];
+	char ref[ATTACH_REF_BUF], pref[ATTACH_REF_BUF], old[2][ATTACH_REF_BUF];
 	uint8_t file_id[CRYPTO_ATREST_FILE_ID_LEN];
 	const char *why = NULL;
 	int rc, cached = 0, is_sync = 0;
@@ -575,16 +593,22 @@ process(struct agent *a, const struct inbox_item *it)
 		r.cfile = ref;
 		r.cfile_id = file_id;
 	}
-	rc = store_record(a, it, &r, old_ref, sizeof(old_ref));
+	rc = inbox_payload_save(a, it->payload, it->payload_len, pref, sizeof(pref));
+	if (rc == SB_OK) {
+		r.payload = pref;
+		rc = store_record(a, it, &r, old);
+	}
 	if (rc != SB_OK) {
 		if (r.cfile)
 			attach_delete(a, r.cfile);
+		if (r.payload)
+			attach_delete(a, r.payload);
 		if (rc == SB_ERR_REPLAY)      /* raced with a re-push of itself */
 			rc = reject(a, it, "replay (message id or key block seen before)");
 		goto out;
 	}
-	if (old_ref[0])
-		attach_delete(a, old_ref);
+	attach_delete(a, old[0]);
+	attach_delete(a, old[1]);
 	{
 		char idhex[2 * INBOX_MSGID_LEN + 1];
 		hex(it->msgid, INBOX_MSGID_LEN, idhex);
