@@ -1,0 +1,347 @@
+# mailbox.sh - sourced by tests/integration/mailbox_*.sh after
+# tests/lib/common.sh: the real relay, real devices enrolled with
+# `sealbox init`, real FUSE mounts (`sealbox mount -f`), all inside the one
+# private Secret Service of the case.
+#
+# A case starts with (before sourcing anything; docs/KEYRING.md):
+#   [ -n "${SEALBOX_WITH_KEYRING_BUS:-}" ] ||
+#       exec "$(dirname "$0")/../../scripts/with-keyring" bash "$0" "$@"
+# so its keyring, temp dir and every daemon live and die inside one run.
+#
+#   mb_relay [init options]        relay on 127.0.0.1 ($RDATA $RPORT $FP, log $RLOG)
+#   mb_device NAME ADDRESS [--suite S ...]
+#                                  invite + `sealbox init` into $T/NAME/home
+#   mb_mount NAME                  `sealbox mount $T/NAME/mnt -f`, stderr to
+#                                  $T/NAME.log, waits until outbox/ lists
+#   mb_umount NAME                 fusermount3 -u; the daemon must exit 0,
+#                                  leave nothing mounted, no sanitizer report
+#   mb_kill9 NAME                  SIGKILL the daemon, detach its dead mount
+#   mb_finish                      unmounts every device, stops the relay (all
+#                                  checked); the last line of every case
+#   mb_home/mb_mnt/mb_pid/mb_log NAME, mb_device_id NAME
+#   wait_for_file SECONDS DIR REGEX  prints DIR/NAME of the first entry of DIR
+#                                  whose name matches REGEX, within SECONDS
+#   mb_count DIR REGEX             how many entries of DIR match REGEX
+#   mb_status FILE                 the user.sealbox.status xattr ("" if none)
+#   wait_status SECONDS FILE REGEX
+#   mb_errno OP PATH [ARG]         runs one syscall from python3, prints OK or
+#                                  the errno's name (EROFS, ENXIO, ...)
+#   mb_vmhwm_kb NAME               the mount's peak RSS so far (kB)
+#   mb_sql SQL [ARGS...]           a read-only query on the relay's database
+#
+# On any exit the EXIT trap detaches every mount still there and reaps every
+# daemon (SIGKILL after a deadline), so a failing case leaves nothing mounted.
+
+source "$SB_TOP/tests/lib/relay.sh"
+
+[ -n "${SEALBOX_WITH_KEYRING_BUS:-}" ] ||
+	fail "mailbox cases run inside scripts/with-keyring (see tests/lib/mailbox.sh)"
+command -v fusermount3 >/dev/null || fail "fusermount3 not installed"
+[ -c /dev/fuse ] || fail "/dev/fuse missing: cannot mount"
+
+# The mailbox never needs more than a few seconds per delivery on loopback;
+# a sanitizer build is slower, so deadlines scale.
+MB_SLOW=1
+if nm -an "$SEALBOX" 2>/dev/null | grep -q __asan_init; then MB_SLOW=4; fi
+export MB_SLOW
+mb_secs() { echo $(( $1 * MB_SLOW )); }
+
+declare -A _mb_pid=()
+_mb_names=()
+
+mb_home() { echo "$T/$1/home"; }
+mb_mnt() { echo "$T/$1/mnt"; }
+mb_log() { echo "$T/$1.log"; }
+mb_pid() { echo "${_mb_pid[$1]:-}"; }
+
+# The device id `sealbox init` wrote into the home's config.
+mb_device_id() {
+	awk -F' *= *' '$1 == "device_id" { print $2 }' "$(mb_home "$1")/config"
+}
+
+mb_relay() {
+	relay_init "$@"
+	relay_start
+	on_exit "_mb_reap_all"
+}
+
+# mb_device NAME ADDRESS [extra init options]
+mb_device() {
+	local name=$1 address=$2 code out
+	shift 2
+	mkdir -p "$T/$name/mnt"
+	code=$("$SEALBOX_RELAY" invite --data "$RDATA" "$address") || fail "invite $address"
+	out=$("$SEALBOX" init --home "$(mb_home "$name")" --address "$address" \
+		--relay "127.0.0.1:$RPORT" --fingerprint "$FP" --code "$code" \
+		--device-name "$name" "$@" 2>&1) || fail "sealbox init $name ($address): $out"
+	[ -s "$(mb_home "$name")/config" ] || fail "sealbox init $name wrote no config"
+	[[ "$(mb_device_id "$name")" =~ ^[1-9][0-9]*$ ]] ||
+		fail "no device_id in $(mb_home "$name")/config"
+}
+
+_mb_alive() {
+	local st
+	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
+_mb_ready() {
+	mountpoint -q "$1" && ls "$1/outbox" >/dev/null && ls "$1/inbox" >/dev/null
+}
+
+# mb_mount NAME [mount options]
+mb_mount() {
+	local name=$1 mnt pid deadline
+	shift
+	mnt=$(mb_mnt "$name")
+	mkdir -p "$mnt"
+	! mountpoint -q "$mnt" || fail "$mnt is already mounted"
+	echo "=== mount $(date +%T.%N)" >>"$(mb_log "$name")"
+	"$SEALBOX" mount "$mnt" -f --home "$(mb_home "$name")" "$@" 2>>"$(mb_log "$name")" &
+	pid=$!
+	_mb_pid[$name]=$pid
+	[[ " ${_mb_names[*]} " == *" $name "* ]] || _mb_names+=("$name")
+	deadline=$(( $(date +%s) + $(mb_secs 20) ))
+	until _mb_ready "$mnt" 2>/dev/null; do
+		_mb_alive "$pid" ||
+			fail "sealbox mount $name exited before it was ready: $(tail -5 "$(mb_log "$name")")"
+		[ "$(date +%s)" -lt "$deadline" ] ||
+			fail "sealbox mount $name not ready within $(mb_secs 20) s: $(tail -5 "$(mb_log "$name")")"
+		sleep 0.05
+	done
+}
+
+_mb_sanitizer_check() {
+	if grep -qE "ERROR: (Address|Leak|Thread)Sanitizer|runtime error:" "$1" 2>/dev/null; then
+		fail "sanitizer report in $1: $(grep -m3 -E 'Sanitizer|runtime error' "$1")"
+	fi
+}
+
+# Waits (deadline) for pid to end; echoes its exit status (137 after KILL).
+_mb_wait_pid() {
+	local pid=$1 secs=$2 deadline st=0
+	deadline=$(( $(date +%s) + secs ))
+	while _mb_alive "$pid"; do
+		if [ "$(date +%s)" -ge "$deadline" ]; then
+			kill -KILL "$pid" 2>/dev/null || true
+			break
+		fi
+		sleep 0.05
+	done
+	wait "$pid" 2>/dev/null || st=$?
+	echo "$st"
+}
+
+mb_umount() {
+	local name=$1 mnt pid st i
+	mnt=$(mb_mnt "$name")
+	pid=${_mb_pid[$name]:-}
+	[ -n "$pid" ] || fail "mb_umount $name: not mounted by this case"
+	# A just-closed file may still pin the mount for a moment (EBUSY).
+	for ((i = 0; i < 100; i++)); do
+		fusermount3 -u "$mnt" 2>/dev/null && break
+		sleep 0.1
+	done
+	[ "$i" -lt 100 ] || fail "fusermount3 -u $mnt kept failing: $(fusermount3 -u "$mnt" 2>&1)"
+	st=$(_mb_wait_pid "$pid" "$(mb_secs 20)")
+	_mb_pid[$name]=
+	! mountpoint -q "$mnt" || fail "$mnt still mounted after fusermount3 -u"
+	[ "$st" -eq 0 ] || fail "sealbox mount $name exited $st after unmount: $(tail -5 "$(mb_log "$name")")"
+	_mb_sanitizer_check "$(mb_log "$name")"
+}
+
+mb_kill9() {
+	local name=$1 pid
+	pid=${_mb_pid[$name]:-}
+	[ -n "$pid" ] || fail "mb_kill9 $name: not mounted by this case"
+	kill -KILL "$pid"
+	_mb_wait_pid "$pid" 10 >/dev/null
+	_mb_pid[$name]=
+	# The kernel keeps a dead FUSE mount ("transport endpoint is not
+	# connected") until it is detached.
+	fusermount3 -u "$(mb_mnt "$name")" 2>/dev/null || fusermount3 -uz "$(mb_mnt "$name")" 2>/dev/null || true
+	! mountpoint -q "$(mb_mnt "$name")" || fail "dead mount of $name still attached"
+}
+
+# EXIT trap: never fails, never waits long; leaves nothing mounted.
+_mb_reap_all() {
+	local name pid mnt
+	for name in "${_mb_names[@]}"; do
+		mnt=$(mb_mnt "$name")
+		pid=${_mb_pid[$name]:-}
+		if mountpoint -q "$mnt" 2>/dev/null; then
+			fusermount3 -u "$mnt" 2>/dev/null || fusermount3 -uz "$mnt" 2>/dev/null
+		fi
+		if [ -n "$pid" ]; then
+			_mb_wait_pid "$pid" 10 >/dev/null
+		fi
+		mountpoint -q "$mnt" 2>/dev/null && fusermount3 -uz "$mnt" 2>/dev/null
+	done
+	return 0
+}
+
+# The last line of every case: every device unmounted cleanly (exit 0), the
+# relay stopped cleanly, nothing left mounted, no sanitizer report anywhere.
+mb_finish() {
+	local name
+	for name in "${_mb_names[@]}"; do
+		[ -z "${_mb_pid[$name]:-}" ] || mb_umount "$name"
+		_mb_sanitizer_check "$(mb_log "$name")"
+		! mountpoint -q "$(mb_mnt "$name")" || fail "$(mb_mnt "$name") left mounted"
+	done
+	relay_stop
+	if grep -qs " $T/" /proc/self/mounts; then
+		fail "left mounted: $(grep " $T/" /proc/self/mounts)"
+	fi
+}
+
+# ---- waiting and looking --------------------------------------------------
+
+# mb_count DIR REGEX: entries of DIR whose name matches REGEX (0 if no DIR).
+mb_count() {
+	local dir=$1 re=$2 n=0 f
+	[ -d "$dir" ] || { echo 0; return 0; }
+	while IFS= read -r f; do
+		[[ "$f" =~ $re ]] && n=$((n + 1))
+	done < <(ls -A "$dir" 2>/dev/null)
+	echo "$n"
+}
+
+_mb_find() {
+	local dir=$1 re=$2 f
+	[ -d "$dir" ] || return 1
+	while IFS= read -r f; do
+		if [[ "$f" =~ $re ]]; then
+			echo "$dir/$f"
+			return 0
+		fi
+	done < <(ls -A "$dir" 2>/dev/null)
+	return 1
+}
+
+# wait_for_file SECONDS DIR REGEX -> prints the path; fails the case on timeout.
+wait_for_file() {
+	local secs deadline out
+	secs=$(mb_secs "$1")
+	deadline=$(( $(date +%s) + secs ))
+	until out=$(_mb_find "$2" "$3"); do
+		[ "$(date +%s)" -lt "$deadline" ] ||
+			fail "nothing matching /$3/ in $2 within $secs s (has: $(ls -A "$2" 2>&1 | tr '\n' ' '))"
+		sleep 0.1
+	done
+	echo "$out"
+}
+
+# The inbox name of a file called BASE: YYYYMMDDTHHMMSSZ-<short id>-BASE.
+mb_inbox_re() {
+	local base
+	base=$(printf '%s' "$1" | sed 's/[][\.*^$+?(){}|]/\\&/g')
+	echo "^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{4,32}-$base\$"
+}
+
+mb_status() {
+	getfattr --only-values -n user.sealbox.status "$1" 2>/dev/null || true
+}
+
+# wait_status SECONDS FILE REGEX
+wait_status() {
+	local secs deadline st
+	secs=$(mb_secs "$1")
+	deadline=$(( $(date +%s) + secs ))
+	until st=$(mb_status "$2"); [[ "$st" =~ $3 ]]; do
+		[ "$(date +%s)" -lt "$deadline" ] ||
+			fail "status of $2 is '$st', not /$3/ within $secs s"
+		sleep 0.1
+	done
+}
+
+# mb_errno OP PATH [ARG]: one operation, prints OK or the errno name.
+#   read (whole file), create (O_CREAT|O_WRONLY), write (O_WRONLY existing),
+#   append, mkdir, rmdir, unlink, rename PATH NEW, truncate, setxattr, stat
+mb_errno() {
+	python3 - "$@" <<'PY'
+import errno, os, sys
+op, path = sys.argv[1], sys.argv[2]
+arg = sys.argv[3] if len(sys.argv) > 3 else None
+try:
+    if op == "read":
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            while os.read(fd, 1 << 16):
+                pass
+        finally:
+            os.close(fd)
+    elif op == "create":
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            os.write(fd, b"x")
+        finally:
+            os.close(fd)
+    elif op in ("write", "append"):
+        fd = os.open(path, os.O_WRONLY | (os.O_APPEND if op == "append" else 0))
+        try:
+            os.write(fd, b"x")
+        finally:
+            os.close(fd)
+    elif op == "mkdir":
+        os.mkdir(path)
+    elif op == "rmdir":
+        os.rmdir(path)
+    elif op == "unlink":
+        os.unlink(path)
+    elif op == "rename":
+        os.rename(path, arg)
+    elif op == "truncate":
+        os.truncate(path, 0)
+    elif op == "setxattr":
+        os.setxattr(path, "user.test", b"1")
+    elif op == "stat":
+        os.stat(path)
+    else:
+        sys.exit("mb_errno: unknown op " + op)
+    print("OK")
+except OSError as e:
+    print(errno.errorcode.get(e.errno, str(e.errno)))
+PY
+}
+
+mb_vmhwm_kb() {
+	awk '/^VmHWM:/ { print $2 }' "/proc/${_mb_pid[$1]}/status"
+}
+
+# mb_sql SQL [ARGS...]: one read-only query on the relay's SQLite database
+# (WAL: safe while the relay runs); prints rows, columns separated by '|'.
+mb_sql() {
+	python3 - "$RDATA" "$@" <<'PY'
+import sqlite3, sys
+data, sql, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+con = sqlite3.connect("file:%s/relay.db?mode=ro" % data, uri=True, timeout=10)
+for row in con.execute(sql, args):
+    print("|".join("" if v is None else (v.hex() if isinstance(v, bytes) else str(v)) for v in row))
+PY
+}
+
+# The number of distinct messages device NAME submitted to the relay (its
+# per-recipient status rows carry the message id).
+mb_sent_count() {
+	mb_sql "SELECT COUNT(DISTINCT msgid) FROM status WHERE sender_device = ?" "$(mb_device_id "$1")"
+}
+
+# Writes N bytes of reproducible pseudo-random data (seeded by SEED) to stdout.
+mb_data() {
+	local n=$1 seed=${2:-1}
+	# openssl dies of SIGPIPE when head has enough: not a failure here.
+	{ openssl enc -aes-128-ctr -nosalt -pass "pass:sealbox-test-$seed" -pbkdf2 -iter 1 \
+		-in /dev/zero 2>/dev/null || true; } | head -c "$n"
+}
+
+# Items waiting in the relay's queue for device NAME.
+mb_queue_len() {
+	mb_sql "SELECT COUNT(*) FROM queue WHERE device_id = ?" "$(mb_device_id "$1")"
+}
+_mb_queue_empty() { [ "$(mb_queue_len "$1")" -eq 0 ]; }
+# wait_queue_empty SECONDS NAME: NAME acknowledged everything queued for it.
+wait_queue_empty() {
+	wait_until "$(mb_secs "$1")" _mb_queue_empty "$2" ||
+		fail "$2 left $(mb_queue_len "$2") item(s) unacknowledged at the relay"
+}
