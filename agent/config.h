@@ -51,6 +51,10 @@ struct agent_config {
  */
 int  config_home(const char *arg, char **out);
 
+/* Creates home (and its parents) if missing; the home itself mode 0700.
+ * SB_ERR_SYSTEM (errno) on failure, ENOTDIR if it is not a directory. */
+int  config_mkdir_home(const char *home);
+
 /*
  * Reads HOME/config into *cfg.  SB_ERR_CONFIG when the file is missing
  * (errno ENOENT; "run sealbox init"), malformed, or lacks a key; then, if
