@@ -20,5 +20,9 @@ int cli_fail(const char *cmd, const char *fmt, ...)
 int cmd_keygen(int argc, char **argv);
 int cmd_seal(int argc, char **argv);
 int cmd_open(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+int cmd_devices(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 
 #endif

@@ -1,0 +1,682 @@
+/*
+ * cmd_init.c - the device's account commands (DESIGN.md 2):
+ *   sealbox init     keys into the keyring, device registered, config written
+ *   sealbox devices  an address's devices with key fingerprints
+ *   sealbox verify   a verification code two people compare out of band
+ *   sealbox status   this home's device, relay, keyring and outbox state
+ *
+ * Private keys exist only in memory (OpenSSL's secure heap) and the keyring;
+ * the config is public data.  `init` is all or nothing: on any failure it
+ * removes what it already did (keyring items, the relay registration, the
+ * home directory it created) and writes no config.  Every failure is one
+ * line on stderr, "sealbox: CMD: reason".
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <sqlite3.h>
+
+#include "../agent/config.h"
+#include "../agent/names.h"
+#include "../agent/outbox.h"
+#include "../client/client.h"
+#include "../common/sberr.h"
+#include "../crypto/crypto.h"
+#include "../keyring/keyring.h"
+#include "cli.h"
+
+#define EXIT_USAGE        2
+#define READY_TIMEOUT_MS  15000
+#define STATUS_TIMEOUT_MS 5000
+#define usage_fail(...)   (cli_fail(__VA_ARGS__), EXIT_USAGE)
+
+/* One line explaining a keyring failure and how to fix it. */
+static int
+keyring_fail(const char *cmd, int rc)
+{
+	const char *detail = keyring_error_detail();
+	const char *hint = rc == SB_ERR_NO_KEYRING ?
+	    "; start a Secret Service (gnome-keyring-daemon, KeePassXC) or run under scripts/with-keyring" :
+	    rc == SB_ERR_KEYRING_LOCKED ? "; unlock the default collection" : "";
+
+	if (detail != NULL && *detail != '\0')
+		return cli_fail(cmd, "keyring: %s (%s)%s", sb_strerror(rc), detail, hint);
+	return cli_fail(cmd, "keyring: %s%s", sb_strerror(rc), hint);
+}
+
+/* ---- init -------------------------------------------------------------------- */
+
+struct init_opts {
+	const char *address, *relay, *fingerprint, *code, *suite, *name, *home;
+	unsigned bits;
+};
+
+static int
+init_parse(int argc, char **argv, struct init_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "address", required_argument, NULL, 'a' },
+		{ "relay", required_argument, NULL, 'r' },
+		{ "fingerprint", required_argument, NULL, 'f' },
+		{ "code", required_argument, NULL, 'c' },
+		{ "suite", required_argument, NULL, 's' },
+		{ "bits", required_argument, NULL, 'b' },
+		{ "device-name", required_argument, NULL, 'n' },
+		{ "home", required_argument, NULL, 'H' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char *end;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->bits = CRYPTO_RSA_BITS_DEFAULT;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'a': o->address = optarg; break;
+		case 'r': o->relay = optarg; break;
+		case 'f': o->fingerprint = optarg; break;
+		case 'c': o->code = optarg; break;
+		case 's': o->suite = optarg; break;
+		case 'n': o->name = optarg; break;
+		case 'H': o->home = optarg; break;
+		case 'b':
+			errno = 0;
+			o->bits = (unsigned)strtoul(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || o->bits < CRYPTO_RSA_BITS_MIN ||
+			    o->bits > CRYPTO_RSA_BITS_MAX)
+				return usage_fail("init", "--bits must be %d..%d",
+				    CRYPTO_RSA_BITS_MIN, CRYPTO_RSA_BITS_MAX);
+			break;
+		case 'h':
+			printf("usage: sealbox init --address A --relay HOST:PORT --fingerprint SHA256\n"
+			    "                    --code CODE [--suite pair|ec] [--bits N]\n"
+			    "                    [--device-name NAME] [--home DIR]\n");
+			exit(0);
+		default:
+			return usage_fail("init", "unknown option '%s' (try --help)",
+			    argv[optind - 1]);
+		}
+	}
+	if (optind != argc)
+		return usage_fail("init", "unexpected argument '%s'", argv[optind]);
+	if (o->address == NULL || o->relay == NULL || o->fingerprint == NULL || o->code == NULL)
+		return usage_fail("init", "--address, --relay, --fingerprint and --code are required");
+	return 0;
+}
+
+/* Fills cfg from the options (everything but the device id). */
+static int
+init_config(const struct init_opts *o, struct agent_config *cfg)
+{
+	char host[256], err[200];
+	size_t n;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (names_address_canonical(o->address, strlen(o->address), cfg->address,
+	    sizeof(cfg->address), NULL) != SB_OK)
+		return usage_fail("init", "'%s' is not an e-mail address or an E.164 phone number (+...)",
+		    o->address);
+	if (client_parse_fingerprint(o->fingerprint, cfg->fingerprint) != SB_OK)
+		return usage_fail("init", "--fingerprint must be the relay's SHA-256 (64 hex digits)");
+	if (strlen(o->relay) > CONFIG_MAX_RELAY)
+		return usage_fail("init", "--relay is too long");
+	snprintf(cfg->relay, sizeof(cfg->relay), "%s", o->relay);
+	cfg->suite = CRYPTO_SUITE_EC;
+	if (o->suite != NULL && config_suite_parse(o->suite, &cfg->suite) != SB_OK)
+		return usage_fail("init", "--suite must be pair or ec");
+	if (o->name != NULL) {
+		n = strlen(o->name);
+		if (n == 0 || n > CONFIG_MAX_DEVICE_NAME)
+			return usage_fail("init", "--device-name must be 1..%d bytes",
+			    CONFIG_MAX_DEVICE_NAME);
+		memcpy(cfg->device_name, o->name, n + 1);
+	} else {
+		if (gethostname(host, sizeof(host)) != 0 || host[0] == '\0')
+			snprintf(host, sizeof(host), "device");
+		host[sizeof(host) - 1] = '\0';
+		snprintf(cfg->device_name, sizeof(cfg->device_name), "%.*s",
+		    CONFIG_MAX_DEVICE_NAME, host);
+	}
+	cfg->inline_limit = CONFIG_INLINE_LIMIT_DEFAULT;
+	cfg->device_id = 1;   /* placeholder so the check covers the rest */
+	if (config_check(cfg, err, sizeof(err)) != SB_OK)
+		return usage_fail("init", "%s", err);
+	cfg->device_id = 0;
+	return 0;
+}
+
+struct init_keys {
+	struct crypto_key *sign, *enc;
+	struct crypto_identity *id;
+	uint8_t *storage;    /* KEYRING_STORAGE_KEY_LEN, secure heap */
+};
+
+static void
+init_keys_free(struct init_keys *k)
+{
+	crypto_key_free(k->sign);
+	crypto_key_free(k->enc);
+	crypto_identity_free(k->id);
+	if (k->storage != NULL)
+		OPENSSL_secure_clear_free(k->storage, KEYRING_STORAGE_KEY_LEN);
+	memset(k, 0, sizeof(*k));
+}
+
+static int
+init_keys_generate(enum crypto_suite suite, unsigned bits, struct init_keys *k)
+{
+	int rc;
+
+	memset(k, 0, sizeof(*k));
+	if ((k->storage = OPENSSL_secure_malloc(KEYRING_STORAGE_KEY_LEN)) == NULL)
+		return SB_ERR_ALLOC;
+	if ((rc = crypto_key_generate_sign(&k->sign)) != SB_OK ||
+	    (rc = crypto_key_generate_encrypt(suite, bits, &k->enc)) != SB_OK ||
+	    (rc = crypto_identity_from_keys(k->sign, k->enc, &k->id)) != SB_OK ||
+	    (rc = crypto_random(k->storage, KEYRING_STORAGE_KEY_LEN)) != SB_OK)
+		init_keys_free(k);
+	return rc;
+}
+
+/* Removes whichever of the three keyring items exist. */
+static void
+keyring_forget(const char *address, const char *devid)
+{
+	(void)keyring_delete(address, devid, KEYRING_PURPOSE_SIGN);
+	(void)keyring_delete(address, devid, KEYRING_PURPOSE_ENCRYPT);
+	(void)keyring_delete(address, devid, KEYRING_PURPOSE_STORAGE);
+}
+
+static int
+keyring_put(const char *address, const char *devid, const struct init_keys *k)
+{
+	int rc;
+
+	if ((rc = keyring_store(address, devid, KEYRING_PURPOSE_SIGN, k->sign)) != SB_OK ||
+	    (rc = keyring_store(address, devid, KEYRING_PURPOSE_ENCRYPT, k->enc)) != SB_OK ||
+	    (rc = keyring_store_storage_key(address, devid, k->storage)) != SB_OK)
+		return rc;
+	return SB_OK;
+}
+
+/* Connects (unregistered when device_id is 0) and waits for the session. */
+static int
+connect_relay(const struct agent_config *cfg, const struct crypto_key *sign,
+    uint64_t device_id, unsigned timeout_ms, struct client **out)
+{
+	struct client_config cc;
+	int rc;
+
+	memset(&cc, 0, sizeof(cc));
+	cc.relay = cfg->relay;
+	memcpy(cc.fingerprint, cfg->fingerprint, CLIENT_FP_LEN);
+	cc.sign_key = sign;
+	cc.address = cfg->address;
+	cc.device_id = device_id;
+	cc.request_timeout_ms = timeout_ms;
+	cc.backoff_max_ms = 1000;
+	if ((rc = client_new(&cc, out)) != SB_OK)
+		return rc;
+	if ((rc = client_wait_ready(*out, timeout_ms)) != SB_OK) {
+		client_free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+int
+cmd_init(int argc, char **argv)
+{
+	struct init_opts o;
+	struct agent_config cfg;
+	struct init_keys k = { 0 };
+	struct client *c = NULL;
+	char *home = NULL, devid[24];
+	const uint8_t *idder;
+	size_t idlen;
+	int rc, status = 1, made_home = 0, stored = 0, registered = 0;
+	struct stat st;
+
+	if ((rc = init_parse(argc, argv, &o)) != 0)
+		return rc;
+	if ((rc = init_config(&o, &cfg)) != 0)
+		return rc;
+	if (config_home(o.home, &home) != SB_OK)
+		return cli_fail("init", "no home: give --home or set SEALBOX_HOME or HOME");
+	if (config_exists(home)) {
+		cli_fail("init", "%s is already initialised (%s/config exists); "
+		    "use another --home for another device", home, home);
+		goto out;
+	}
+	if ((rc = keyring_init()) != SB_OK || (rc = keyring_probe()) != SB_OK) {
+		keyring_fail("init", rc);
+		goto out;
+	}
+	made_home = stat(home, &st) != 0;
+	if (config_mkdir_home(home) != SB_OK) {
+		cli_fail("init", "%s: %s", home, strerror(errno));
+		made_home = 0;
+		goto out;
+	}
+	if ((rc = init_keys_generate(cfg.suite, o.bits, &k)) != SB_OK) {
+		cli_fail("init", "key generation: %s", sb_strerror(rc));
+		goto out;
+	}
+	if ((rc = connect_relay(&cfg, k.sign, 0, READY_TIMEOUT_MS, &c)) != SB_OK) {
+		cli_fail("init", "relay %s: %s", cfg.relay, sb_strerror(rc));
+		goto out;
+	}
+	crypto_identity_der(k.id, &idder, &idlen);
+	rc = client_register(c, cfg.address, o.code, idder, idlen, cfg.suite,
+	    cfg.device_name, &cfg.device_id);
+	if (rc != SB_OK) {
+		cli_fail("init", "registering %s at %s: %s", cfg.address, cfg.relay,
+		    rc == SB_ERR_ENROLL_CODE ? "enrollment code wrong, used or for another address" :
+		    sb_strerror(rc));
+		goto out;
+	}
+	registered = 1;
+	snprintf(devid, sizeof(devid), "%llu", (unsigned long long)cfg.device_id);
+	stored = 1;
+	if ((rc = keyring_put(cfg.address, devid, &k)) != SB_OK) {
+		keyring_fail("init", rc);
+		goto out;
+	}
+	if ((rc = config_save(home, &cfg, 1)) != SB_OK) {
+		cli_fail("init", "%s/config: %s", home,
+		    rc == SB_ERR_SYSTEM ? strerror(errno) : sb_strerror(rc));
+		goto out;
+	}
+	printf("%s: device %llu (%s, suite %s) registered at %s; home %s\n", cfg.address,
+	    (unsigned long long)cfg.device_id, cfg.device_name,
+	    config_suite_name(cfg.suite), cfg.relay, home);
+	status = 0;
+out:
+	if (status != 0) {
+		/* All or nothing: undo in reverse order. */
+		if (stored)
+			keyring_forget(cfg.address, devid);
+		if (registered && client_remove(c, cfg.device_id) != SB_OK)
+			fprintf(stderr, "sealbox: init: note: device %llu stays registered at "
+			    "the relay (could not remove it)\n",
+			    (unsigned long long)cfg.device_id);
+		if (made_home)
+			(void)rmdir(home);
+	}
+	client_free(c);
+	init_keys_free(&k);
+	free(home);
+	return status;
+}
+
+/* ---- the home's device, for devices / verify / status ------------------------ */
+
+struct device_ctx {
+	char *home;
+	struct agent_config cfg;
+	struct crypto_key *sign;
+	struct client *c;
+};
+
+static void
+device_ctx_free(struct device_ctx *d)
+{
+	client_free(d->c);
+	crypto_key_free(d->sign);
+	free(d->home);
+	memset(d, 0, sizeof(*d));
+}
+
+/* Loads the config and the signing key; connects unless timeout_ms is 0. */
+static int
+device_ctx_open(const char *cmd, const char *home_arg, unsigned timeout_ms,
+    struct device_ctx *d)
+{
+	char err[200], devid[24];
+	int rc;
+
+	memset(d, 0, sizeof(*d));
+	if (config_home(home_arg, &d->home) != SB_OK)
+		return cli_fail(cmd, "no home: give --home or set SEALBOX_HOME or HOME");
+	if (config_load(d->home, &d->cfg, err, sizeof(err)) != SB_OK) {
+		cli_fail(cmd, "%s", err[0] ? err : "cannot read the config");
+		device_ctx_free(d);
+		return 1;
+	}
+	snprintf(devid, sizeof(devid), "%llu", (unsigned long long)d->cfg.device_id);
+	if ((rc = keyring_init()) != SB_OK ||
+	    (rc = keyring_load(d->cfg.address, devid, KEYRING_PURPOSE_SIGN, &d->sign)) != SB_OK) {
+		keyring_fail(cmd, rc);
+		device_ctx_free(d);
+		return 1;
+	}
+	if (timeout_ms == 0)
+		return 0;
+	if ((rc = connect_relay(&d->cfg, d->sign, d->cfg.device_id, timeout_ms, &d->c)) != SB_OK) {
+		cli_fail(cmd, "relay %s: %s", d->cfg.relay, sb_strerror(rc));
+		device_ctx_free(d);
+		return 1;
+	}
+	return 0;
+}
+
+/* Parses [ADDRESS] [--home DIR]; *addr stays NULL when absent. */
+static int
+parse_addr_home(const char *cmd, int argc, char **argv, int need_addr,
+    const char **addr, const char **home)
+{
+	static const struct option longopts[] = {
+		{ "home", required_argument, NULL, 'H' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	*addr = NULL;
+	*home = NULL;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (c == 'H') {
+			*home = optarg;
+		} else if (c == 'h') {
+			printf("usage: sealbox %s%s [--home DIR]\n", cmd,
+			    need_addr > 0 ? " ADDRESS" : need_addr == 0 ? " [ADDRESS]" : "");
+			exit(0);
+		} else {
+			return usage_fail(cmd, "unknown option '%s' (try --help)", argv[optind - 1]);
+		}
+	}
+	if (optind < argc && need_addr >= 0)
+		*addr = argv[optind++];
+	if (optind != argc)
+		return usage_fail(cmd, "unexpected argument '%s'", argv[optind]);
+	if (need_addr > 0 && *addr == NULL)
+		return usage_fail(cmd, "which address? (sealbox %s ADDRESS)", cmd);
+	return 0;
+}
+
+/* First 16 bytes of H(identity) as 8 groups of 4 hex digits. */
+static void
+key_fingerprint(const uint8_t *hash, char out[8 * 5])
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		snprintf(out + i * 5, 6, "%02x%02x%s", hash[2 * i], hash[2 * i + 1],
+		    i < 7 ? " " : "");
+}
+
+/* Looks up the devices of one canonical address. */
+static int
+lookup(const char *cmd, struct device_ctx *d, const char *address, struct client_lookup **l)
+{
+	const char *addrs[1] = { address };
+	int rc;
+
+	if ((rc = client_lookup(d->c, addrs, 1, l)) != SB_OK)
+		return cli_fail(cmd, "lookup %s: %s", address, sb_strerror(rc));
+	if ((*l)->n == 0) {
+		client_lookup_free(*l);
+		*l = NULL;
+		return cli_fail(cmd, "%s has no devices", address);
+	}
+	return 0;
+}
+
+static int
+canonical_arg(const char *cmd, const char *in, char out[NAMES_ADDR_BUF])
+{
+	if (names_address_canonical(in, strlen(in), out, NAMES_ADDR_BUF, NULL) != SB_OK)
+		return usage_fail(cmd, "'%s' is not an e-mail address or an E.164 phone number", in);
+	return 0;
+}
+
+int
+cmd_devices(int argc, char **argv)
+{
+	const char *addr_arg, *home_arg;
+	char addr[NAMES_ADDR_BUF], fp[8 * 5];
+	struct device_ctx d;
+	struct client_lookup *l = NULL;
+	size_t i;
+	int rc, status = 1;
+
+	if ((rc = parse_addr_home("devices", argc, argv, 0, &addr_arg, &home_arg)) != 0)
+		return rc;
+	if (addr_arg != NULL && (rc = canonical_arg("devices", addr_arg, addr)) != 0)
+		return rc;
+	if (device_ctx_open("devices", home_arg, READY_TIMEOUT_MS, &d) != 0)
+		return 1;
+	if (addr_arg == NULL)
+		snprintf(addr, sizeof(addr), "%s", d.cfg.address);
+	if (lookup("devices", &d, addr, &l) != 0)
+		goto out;
+	for (i = 0; i < l->n; i++) {
+		struct crypto_identity *id = NULL;
+		const struct client_device *dev = &l->devices[i];
+
+		if (crypto_identity_parse(dev->identity, dev->identity_len, &id) != SB_OK) {
+			printf("%-20llu %-24s %-5s (identity does not parse)\n",
+			    (unsigned long long)dev->id, dev->name, "?");
+			continue;
+		}
+		key_fingerprint(crypto_identity_hash(id), fp);
+		printf("%-20llu %-24s %-5s %s%s\n", (unsigned long long)dev->id, dev->name,
+		    config_suite_name(crypto_identity_suite(id)), fp,
+		    strcmp(dev->address, d.cfg.address) == 0 && dev->id == d.cfg.device_id ?
+		    "  (this device)" : "");
+		crypto_identity_free(id);
+	}
+	status = 0;
+out:
+	client_lookup_free(l);
+	device_ctx_free(&d);
+	return status;
+}
+
+/* ---- verify ------------------------------------------------------------------ */
+
+/* Collects the identity hashes of a lookup into hashes[*n ...]. */
+static int
+add_hashes(const char *cmd, const struct client_lookup *l, uint8_t (*hashes)[CRYPTO_HASH_LEN],
+    size_t max, size_t *n)
+{
+	size_t i, j;
+
+	for (i = 0; i < l->n; i++) {
+		struct crypto_identity *id = NULL;
+		int dup = 0;
+
+		if (crypto_identity_parse(l->devices[i].identity, l->devices[i].identity_len,
+		    &id) != SB_OK)
+			return cli_fail(cmd, "device %llu of %s: identity does not parse",
+			    (unsigned long long)l->devices[i].id, l->devices[i].address);
+		for (j = 0; j < *n; j++)
+			dup |= memcmp(hashes[j], crypto_identity_hash(id), CRYPTO_HASH_LEN) == 0;
+		if (!dup && *n < max)
+			memcpy(hashes[(*n)++], crypto_identity_hash(id), CRYPTO_HASH_LEN);
+		crypto_identity_free(id);
+	}
+	return 0;
+}
+
+static int
+cmp_hash(const void *a, const void *b)
+{
+	return memcmp(a, b, CRYPTO_HASH_LEN);
+}
+
+/*
+ * The verification code (docs/PROTOCOL.md "Verification code"): the sorted,
+ * distinct identity hashes H of both parties' devices;
+ *   D = SHA-256(0x00 || "sealbox-verify-v1" || H...) ||
+ *       SHA-256(0x01 || "sealbox-verify-v1" || H...)
+ * then 12 groups: group i = u40be(D[5i .. 5i+5)) mod 100000, 5 digits.
+ * Both parties compute the same code; any device key changing changes it.
+ */
+static int
+verification_code(uint8_t (*hashes)[CRYPTO_HASH_LEN], size_t n, char out[12 * 6])
+{
+	static const char label[] = "sealbox-verify-v1";
+	uint8_t d[64];
+	unsigned char ctr;
+	unsigned len;
+	size_t i;
+
+	qsort(hashes, n, CRYPTO_HASH_LEN, cmp_hash);
+	for (ctr = 0; ctr < 2; ctr++) {
+		EVP_MD_CTX *md = EVP_MD_CTX_new();
+		int ok = md != NULL &&
+		    EVP_DigestInit_ex2(md, EVP_sha256(), NULL) == 1 &&
+		    EVP_DigestUpdate(md, &ctr, 1) == 1 &&
+		    EVP_DigestUpdate(md, label, sizeof(label) - 1) == 1 &&
+		    EVP_DigestUpdate(md, hashes, n * CRYPTO_HASH_LEN) == 1 &&
+		    EVP_DigestFinal_ex(md, d + 32 * ctr, &len) == 1;
+
+		EVP_MD_CTX_free(md);
+		if (!ok)
+			return SB_ERR_CRYPTO;
+	}
+	for (i = 0; i < 12; i++) {
+		uint64_t v = 0;
+		int j;
+
+		for (j = 0; j < 5; j++)
+			v = v << 8 | d[5 * i + (size_t)j];
+		snprintf(out + 6 * i, 7, "%05llu%s", (unsigned long long)(v % 100000),
+		    i == 11 ? "" : (i % 4 == 3 ? "\n" : " "));
+	}
+	return SB_OK;
+}
+
+int
+cmd_verify(int argc, char **argv)
+{
+	enum { MAXH = 2 * 64 };
+	const char *addr_arg, *home_arg;
+	char addr[NAMES_ADDR_BUF], code[12 * 6 + 1];
+	uint8_t hashes[MAXH][CRYPTO_HASH_LEN];
+	struct device_ctx d;
+	struct client_lookup *mine = NULL, *theirs = NULL;
+	size_t n = 0;
+	int rc, status = 1;
+
+	if ((rc = parse_addr_home("verify", argc, argv, 1, &addr_arg, &home_arg)) != 0)
+		return rc;
+	if ((rc = canonical_arg("verify", addr_arg, addr)) != 0)
+		return rc;
+	if (device_ctx_open("verify", home_arg, READY_TIMEOUT_MS, &d) != 0)
+		return 1;
+	if (lookup("verify", &d, d.cfg.address, &mine) != 0 ||
+	    lookup("verify", &d, addr, &theirs) != 0 ||
+	    add_hashes("verify", mine, hashes, MAXH, &n) != 0 ||
+	    add_hashes("verify", theirs, hashes, MAXH, &n) != 0)
+		goto out;
+	if (verification_code(hashes, n, code) != SB_OK) {
+		cli_fail("verify", "hashing failed");
+		goto out;
+	}
+	printf("verification code for %s and %s (%zu + %zu devices):\n%s\n",
+	    d.cfg.address, addr, mine->n, theirs->n, code);
+	printf("compare it with %s in person or by a call; it changes whenever a device "
+	    "is added or its keys change\n", addr);
+	status = 0;
+out:
+	client_lookup_free(mine);
+	client_lookup_free(theirs);
+	device_ctx_free(&d);
+	return status;
+}
+
+/* ---- status ------------------------------------------------------------------ */
+
+/* Outbox counts straight from store.db, read-only; -1 when unknown. */
+static void
+outbox_counts(const char *home, long *queued, long *failed)
+{
+	char path[4096];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+
+	*queued = *failed = -1;
+	snprintf(path, sizeof(path), "%s/store.db", home);
+	if (access(path, F_OK) != 0) {
+		*queued = *failed = 0;
+		return;
+	}
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_busy_timeout(db, 2000);
+	/* Closed (spooled, not yet accepted) and queued both wait for the relay. */
+	if (sqlite3_prepare_v2(db, "SELECT COALESCE(SUM(state IN (?1, ?2)), 0),"
+	    " COALESCE(SUM(state = ?3), 0) FROM out_msg", -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_int(st, 1, OB_CLOSED);
+	sqlite3_bind_int(st, 2, OB_QUEUED);
+	sqlite3_bind_int(st, 3, OB_FAILED);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*queued = sqlite3_column_int64(st, 0);
+		*failed = sqlite3_column_int64(st, 1);
+	}
+out:
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+int
+cmd_status(int argc, char **argv)
+{
+	const char *addr_arg, *home_arg;
+	char *home = NULL, err[200], devid[24];
+	struct agent_config cfg;
+	struct crypto_key *sign = NULL;
+	struct client *c = NULL;
+	long queued, failed;
+	int rc, krc;
+
+	if ((rc = parse_addr_home("status", argc, argv, -1, &addr_arg, &home_arg)) != 0)
+		return rc;
+	if (config_home(home_arg, &home) != SB_OK)
+		return cli_fail("status", "no home: give --home or set SEALBOX_HOME or HOME");
+	if (config_load(home, &cfg, err, sizeof(err)) != SB_OK) {
+		free(home);
+		return cli_fail("status", "%s", err[0] ? err : "cannot read the config");
+	}
+	printf("home:     %s\n", home);
+	printf("address:  %s\n", cfg.address);
+	printf("device:   %llu (%s, suite %s)\n", (unsigned long long)cfg.device_id,
+	    cfg.device_name, config_suite_name(cfg.suite));
+	snprintf(devid, sizeof(devid), "%llu", (unsigned long long)cfg.device_id);
+	if ((krc = keyring_init()) == SB_OK && (krc = keyring_probe()) == SB_OK)
+		krc = keyring_load(cfg.address, devid, KEYRING_PURPOSE_SIGN, &sign);
+	if (krc == SB_OK)
+		printf("keyring:  ok (device keys present)\n");
+	else
+		printf("keyring:  %s%s%s\n", sb_strerror(krc),
+		    *keyring_error_detail() ? ": " : "", keyring_error_detail());
+	if (sign == NULL)
+		printf("relay:    %s (not checked: no signing key)\n", cfg.relay);
+	else if ((rc = connect_relay(&cfg, sign, cfg.device_id, STATUS_TIMEOUT_MS, &c)) == SB_OK)
+		printf("relay:    %s reachable, authenticated\n", cfg.relay);
+	else
+		printf("relay:    %s unreachable: %s\n", cfg.relay, sb_strerror(rc));
+	outbox_counts(home, &queued, &failed);
+	if (queued >= 0)
+		printf("outbox:   %ld queued, %ld failed\n", queued, failed);
+	else
+		printf("outbox:   unknown (store.db unreadable)\n");
+	client_free(c);
+	crypto_key_free(sign);
+	free(home);
+	return krc == SB_OK && rc == SB_OK ? 0 : 1;
+}
