@@ -11,6 +11,7 @@ static const struct cli_command commands[] = {
 	{ "init",    "create this device: keys into the keyring, register at the relay", cmd_init },
 	{ "devices", "list an address's devices with key fingerprints", cmd_devices },
 	{ "verify",  "show the verification code to compare with a contact", cmd_verify },
+	{ "mount",   "mount the mailbox (outbox/, inbox/) and run the agent", cmd_mount },
 	{ "status",  "this device, its relay, keyring and outbox", cmd_status },
 	{ "keygen", "generate a device key pair into files (offline codec)", cmd_keygen },
 	{ "seal",   "seal a message for one recipient device (offline codec)", cmd_seal },

@@ -1,0 +1,180 @@
+/*
+ * cmd_mount.c - `sealbox mount MOUNTPOINT [-f] [-s] [-d] [-o OPTS] [--home DIR]`
+ * (DESIGN.md 2): the filesystem and the agent in one process.
+ *
+ * Without -f the command forks before anything starts a thread (the agent,
+ * libsecret, the relay client all do), the child mounts and reports back
+ * through a pipe, and the parent exits only then: 0 once the mount is
+ * usable, or 1 with the child's one-line reason.  So `sealbox mount` in a
+ * script returns with the mailbox ready, or with the reason it is not.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fuse.h>
+#include <fuse_lowlevel.h>
+
+#include "../agent/agent.h"
+#include "../agent/config.h"
+#include "../common/sberr.h"
+#include "../fs/fs.h"
+#include "../keyring/keyring.h"
+#include "cli.h"
+
+struct mount_opts {
+	char *home;
+	int help;
+};
+
+#define MOUNT_OPT(t, p) { t, offsetof(struct mount_opts, p), 1 }
+static const struct fuse_opt mount_spec[] = {
+	MOUNT_OPT("--home %s", home),
+	MOUNT_OPT("--home=%s", home),
+	MOUNT_OPT("-h", help),
+	MOUNT_OPT("--help", help),
+	FUSE_OPT_END
+};
+
+static void
+usage(void)
+{
+	printf("usage: sealbox mount MOUNTPOINT [-f] [-s] [-d] [-o OPTIONS] [--home DIR]\n"
+	    "\n"
+	    "Mounts the mailbox of the device initialised in the home (see 'sealbox init'):\n"
+	    "outbox/ADDRESS-OR-NAME/ sends what is written into it; inbox/ holds what\n"
+	    "arrived, verified and decrypted on every read.  Unmount with fusermount3 -u.\n"
+	    "\n"
+	    "  -f            stay in the foreground (log to stderr)\n"
+	    "  -s            single-threaded\n"
+	    "  -d            FUSE debug output (implies -f)\n"
+	    "  -o OPTIONS    FUSE mount options (e.g. -o allow_other)\n"
+	    "  --home DIR    the device's home (default $SEALBOX_HOME, else\n"
+	    "                $XDG_DATA_HOME/sealbox)\n");
+}
+
+/* The part that runs in the process that serves the mount.  `ready` is
+ * the pipe to the waiting parent, or -1 in the foreground. */
+static int
+serve(const char *home, struct fuse_args *args, const struct fuse_cmdline_opts *co,
+    int ready)
+{
+	struct agent *a = NULL;
+	struct fs *fs = NULL;
+	int rc;
+
+	if ((rc = keyring_init()) != SB_OK)
+		return cli_fail("mount", "cannot set up locked memory: %s", sb_strerror(rc));
+	if ((rc = agent_open(home, &a)) != SB_OK)
+		return cli_fail("mount", "%s: %s", home, sb_strerror(rc));
+	if ((rc = fs_new(a, args, co->mountpoint, &fs)) != SB_OK) {
+		agent_close(a);
+		return cli_fail("mount", "cannot mount %s: %s", co->mountpoint, sb_strerror(rc));
+	}
+	if (ready >= 0) {
+		int devnull = open("/dev/null", O_RDWR);
+
+		/* Tell the parent we are up, then let go of its terminal. */
+		if (write(ready, "ok", 2) != 2)
+			fprintf(stderr, "sealbox: mount: lost the waiting parent\n");
+		close(ready);
+		if (devnull >= 0) {
+			dup2(devnull, STDIN_FILENO);
+			dup2(devnull, STDOUT_FILENO);
+			dup2(devnull, STDERR_FILENO);
+			if (devnull > STDERR_FILENO)
+				close(devnull);
+		}
+	}
+	fprintf(stderr, "sealbox: mounted %s at %s\n", home, co->mountpoint);
+	rc = fs_run(fs, co->singlethread);
+	fs_free(fs);
+	agent_close(a);
+	if (rc != SB_OK)
+		return cli_fail("mount", "serving %s: %s", co->mountpoint, sb_strerror(rc));
+	fprintf(stderr, "sealbox: unmounted %s\n", co->mountpoint);
+	return 0;
+}
+
+/*
+ * Forks; the child serves.  The parent relays the child's one error line
+ * (the child writes it to the shared stderr before exiting) and its exit
+ * status, or returns 0 once the child says the mount is up.
+ */
+static int
+serve_in_background(const char *home, struct fuse_args *args,
+    const struct fuse_cmdline_opts *co)
+{
+	int p[2], status;
+	char buf[2];
+	pid_t pid;
+	ssize_t n;
+
+	if (pipe(p) != 0)
+		return cli_fail("mount", "pipe: %s", strerror(errno));
+	if ((pid = fork()) < 0)
+		return cli_fail("mount", "fork: %s", strerror(errno));
+	if (pid == 0) {
+		close(p[0]);
+		if (setsid() < 0)
+			_exit(cli_fail("mount", "setsid: %s", strerror(errno)));
+		_exit(serve(home, args, co, p[1]));
+	}
+	close(p[1]);
+	do {
+		n = read(p[0], buf, sizeof(buf));
+	} while (n < 0 && errno == EINTR);
+	close(p[0]);
+	if (n == 2)
+		return 0;
+	/* The child failed before mounting; its reason is already on stderr. */
+	if (waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) != 0)
+		return WEXITSTATUS(status);
+	return cli_fail("mount", "the mount process died before the mount was ready");
+}
+
+int
+cmd_mount(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts co = { 0 };
+	struct mount_opts mo = { 0 };
+	char *home = NULL;
+	int rc;
+
+	if (fuse_opt_parse(&args, &mo, mount_spec, NULL) != 0)
+		return 2;
+	if (mo.help) {
+		usage();
+		rc = 0;
+		goto out;
+	}
+	if (fuse_parse_cmdline(&args, &co) != 0) {
+		rc = 2;
+		goto out;
+	}
+	if (co.mountpoint == NULL) {
+		fprintf(stderr, "sealbox: mount: missing MOUNTPOINT (see 'sealbox mount --help')\n");
+		rc = 2;
+		goto out;
+	}
+	if ((rc = config_home(mo.home, &home)) != SB_OK) {
+		rc = cli_fail("mount", "cannot find the home: %s", sb_strerror(rc));
+		goto out;
+	}
+	if (co.foreground || co.debug)
+		rc = serve(home, &args, &co, -1);
+	else
+		rc = serve_in_background(home, &args, &co);
+out:
+	free(home);
+	free(co.mountpoint);
+	free(mo.home);
+	fuse_opt_free_args(&args);
+	return rc;
+}
