@@ -60,7 +60,7 @@ static int
 usage(void)
 {
 	fprintf(stderr, "usage: %s keygen|register|lookup|send|send-raw|recv|ack|status|"
-	    "remove|blob-put|blob-get|auth-as|garbage|send-many [options]\n", prog);
+	    "remove|blob-put|blob-get|auth-as|garbage|send-many|stress [options]\n", prog);
 	return 2;
 }
 
@@ -488,6 +488,78 @@ c_send_many(const struct opts *o)
 	return 0;
 }
 
+/* stress --count N --threads-to ADDR: 8 threads share ONE client and each
+ * does N rounds of lookup + send + status, concurrently with the pushes
+ * the client receives (the agent's multi-threaded use). */
+struct stress_arg {
+	struct client *c;
+	const char *to;
+	long rounds;
+	int rc;
+	long sent;
+};
+
+static void *
+stress_thread(void *p)
+{
+	struct stress_arg *a = p;
+	struct reseal_arg ra = { "stress", 0, 0, NULL };
+	const char *to[1] = { a->to };
+	struct client_lookup *l = NULL;
+	struct proto_status_entry *st = NULL;
+	uint8_t msgid[PROTO_MSGID_LEN];
+	size_t n;
+	long i;
+
+	for (i = 0; a->rc == SB_OK && i < a->rounds; i++) {
+		if ((a->rc = client_lookup(a->c, to, 1, &l)) != SB_OK)
+			break;
+		client_lookup_free(l);
+		l = NULL;
+		if ((a->rc = crypto_random(msgid, sizeof(msgid))) != SB_OK ||
+		    (a->rc = client_send(a->c, msgid, to, 1, reseal, &ra, NULL)) != SB_OK)
+			break;
+		a->sent++;
+		if ((a->rc = client_status(a->c, msgid, &st, &n)) != SB_OK)
+			break;
+		free(st);
+		st = NULL;
+	}
+	return NULL;
+}
+
+static int
+c_stress(const struct opts *o)
+{
+	enum { THREADS = 8 };
+	struct stress_arg a[THREADS];
+	pthread_t t[THREADS];
+	struct device d;
+	long sent = 0;
+	int i, rc;
+
+	if (o->to == NULL || o->count <= 0)
+		return usage();
+	if ((rc = device_load(o, &d, 1)) == SB_OK)
+		rc = device_connect(o, &d);
+	for (i = 0; rc == SB_OK && i < THREADS; i++) {
+		a[i] = (struct stress_arg){ d.c, o->to, o->count, SB_OK, 0 };
+		if (pthread_create(&t[i], NULL, stress_thread, &a[i]) != 0)
+			return fail(SB_ERR_SYSTEM, "pthread_create");
+	}
+	for (i = 0; rc == SB_OK && i < THREADS; i++) {
+		pthread_join(t[i], NULL);
+		sent += a[i].sent;
+		if (a[i].rc != SB_OK)
+			rc = a[i].rc;
+	}
+	device_free(&d);
+	if (rc != SB_OK)
+		return fail(rc, NULL);
+	printf("sent %ld\n", sent);
+	return 0;
+}
+
 static int
 c_send_raw(const struct opts *o)
 {
@@ -863,6 +935,7 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "send") == 0) return c_send(&o);
 	if (strcmp(cmd, "send-raw") == 0) return c_send_raw(&o);
 	if (strcmp(cmd, "send-many") == 0) return c_send_many(&o);
+	if (strcmp(cmd, "stress") == 0) return c_stress(&o);
 	if (strcmp(cmd, "recv") == 0) return c_recv(&o);
 	if (strcmp(cmd, "ack") == 0) return c_ack(&o, argc, argv);
 	if (strcmp(cmd, "status") == 0) return c_status(&o);
