@@ -208,13 +208,21 @@ keyring_put(const char *address, const char *devid, const struct init_keys *k)
 	return SB_OK;
 }
 
-/* Connects (unregistered when device_id is 0) and waits for the session. */
+/*
+ * Connects (unregistered when device_id is 0) and waits for the session.
+ * $SEALBOX_CONNECT_TIMEOUT (seconds, 1..600) overrides timeout_ms: the
+ * client retries a refused connection with backoff until then.
+ */
 static int
 connect_relay(const struct agent_config *cfg, const struct crypto_key *sign,
     uint64_t device_id, unsigned timeout_ms, struct client **out)
 {
 	struct client_config cc;
+	const char *env = getenv("SEALBOX_CONNECT_TIMEOUT");
 	int rc;
+
+	if (env != NULL && atoi(env) >= 1 && atoi(env) <= 600)
+		timeout_ms = (unsigned)atoi(env) * 1000u;
 
 	memset(&cc, 0, sizeof(cc));
 	cc.relay = cfg->relay;
