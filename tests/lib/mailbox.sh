@@ -63,6 +63,29 @@ mb_relay() {
 	relay_init "$@"
 	relay_start
 	on_exit "_mb_reap_all"
+	_mb_watchdog
+}
+
+# A file operation stuck in a hung FUSE daemon blocks the case in an
+# uninterruptible wait, where no signal (not the runner's timeout either)
+# lets the EXIT trap run.  The watchdog kills this case's mount daemons after
+# MB_CASE_LIMIT seconds (the stuck call then fails with ENOTCONN), so the
+# case fails and cleans up instead of hanging with its mounts left behind.
+_mb_watchdog() {
+	local limit=$(( ${MB_CASE_LIMIT:-240} * MB_SLOW ))
+	# Under the runner's own 600 s timeout, whatever the build.
+	[ "$limit" -le 560 ] || limit=560
+	(
+		trap 'kill $s 2>/dev/null; exit 0' TERM
+		sleep "$limit" &
+		s=$!
+		wait "$s"
+		echo "FAIL: watchdog: case still running after $limit s; killing its mounts" >&2
+		for p in $(cat "$T/daemons.pids" 2>/dev/null); do
+			kill -KILL "$p" 2>/dev/null
+		done
+	) &
+	on_exit "kill -TERM $!"
 }
 
 # mb_device NAME ADDRESS [extra init options]
@@ -100,6 +123,7 @@ mb_mount() {
 	"$SEALBOX" mount "$mnt" -f --home "$(mb_home "$name")" "$@" 2>>"$(mb_log "$name")" &
 	pid=$!
 	_mb_pid[$name]=$pid
+	echo "$pid" >>"$T/daemons.pids"
 	[[ " ${_mb_names[*]} " == *" $name "* ]] || _mb_names+=("$name")
 	deadline=$(( $(date +%s) + $(mb_secs 20) ))
 	until _mb_ready "$mnt" 2>/dev/null; do
