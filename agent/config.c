@@ -331,6 +331,10 @@ parse_line(struct agent_config *cfg, const uint8_t *p, size_t n, unsigned lineno
 		    key_names[k]);
 	memcpy(value, p + vs, ve - vs);
 	value[ve - vs] = '\0';
+	/* Tabs and CRs are only allowed around a value, not inside it. */
+	if (check_text(value) != SB_OK)
+		return fail(err, err_size, "config line %u: control character in '%s'",
+		    lineno, key_names[k]);
 	if ((rc = set_key(cfg, k, value, msg, sizeof(msg))) != SB_OK)
 		return fail(err, err_size, "config line %u: %s", lineno, msg);
 	return SB_OK;

@@ -103,6 +103,8 @@ test_config_errors(void **state)
 	expect_err("inline_limit = 100\n", "line 1: inline_limit");
 	expect_err("inline_limit = 65537\n", "line 1: inline_limit");
 	expect_err("device_name = a\001b\n", "line 1: control character");
+	expect_err("device_name = a\rb\n", "line 1: control character in 'device_name'");
+	expect_err("relay = h\tx:1\n", "line 1: control character in 'relay'");
 	expect_err("address = a@b.example\n", "missing 'device_id'");
 	expect_err("", "missing 'address'");
 }
