@@ -16,7 +16,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent/cfile.h"
@@ -381,6 +384,65 @@ test_cfile_sequential_writes_seal_once(void **state)
 	assert_int_equal(cfile_close(cf), SB_OK);
 }
 
+static void
+test_cfile_no_plaintext_on_disk(void **state)
+{
+	static uint8_t data[3 * CFILE_CHUNK], raw[3 * CFILE_CHUNK + 4096];
+	const char pattern[] = "SECRET-PLAINTEXT-MARKER";
+	struct cfile *cf = NULL;
+	size_t i, n;
+	FILE *f;
+
+	(void)state;
+	for (i = 0; i + sizeof(pattern) - 1 <= sizeof(data); i += sizeof(pattern) - 1)
+		memcpy(data + i, pattern, sizeof(pattern) - 1);
+	unlink(path);
+	assert_int_equal(cfile_create(path, key, &cf), SB_OK);
+	assert_int_equal(cfile_pwrite(cf, data, sizeof(data), 0), SB_OK);
+	assert_int_equal(cfile_close(cf), SB_OK);
+	assert_non_null(f = fopen(path, "rb"));
+	n = fread(raw, 1, sizeof(raw), f);
+	fclose(f);
+	assert_true(n > sizeof(data));
+	assert_null(memmem(raw, n, pattern, 8));
+}
+
+/* The errno of a failing write reaches the caller untouched (ENOSPC stays
+ * ENOSPC); RLIMIT_FSIZE makes the kernel fail with EFBIG, in a child. */
+static void
+test_cfile_errno_preserved(void **state)
+{
+	static uint8_t data[4 * CFILE_CHUNK];
+	struct cfile *cf = NULL;
+	pid_t pid;
+	int status;
+
+	(void)state;
+	unlink(path);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct rlimit rl = { 2 * CFILE_CHUNK, 2 * CFILE_CHUNK };
+		int rc;
+
+		signal(SIGXFSZ, SIG_IGN);
+		if (setrlimit(RLIMIT_FSIZE, &rl) != 0 || cfile_create(path, key, &cf) != SB_OK)
+			_exit(10);
+		rc = cfile_pwrite(cf, data, sizeof(data), 0);
+		if (rc == SB_OK)
+			rc = cfile_sync(cf);
+		if (rc != SB_ERR_SYSTEM)
+			_exit(11);
+		if (errno != EFBIG)
+			_exit(12);
+		(void)cfile_close(cf);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int
 main(void)
 {
@@ -390,6 +452,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_cfile_tamper, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cfile_truncated_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cfile_sequential_writes_seal_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cfile_no_plaintext_on_disk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cfile_errno_preserved, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
