@@ -1,7 +1,8 @@
 /*
  * test_inbox.c - the inbox side's pure rules: the inner message against its
  * envelope, the key-block hash, which failures are retried, collision-free
- * names, and the replay cache (on a real SQLite store.db in a temp dir).
+ * names, the replay cache (on a real SQLite store.db in a temp dir) and the
+ * push hand-off queue.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,7 @@
 #include <cmocka.h>
 
 #include "common/sberr.h"
+#include "client/client.h"
 #include "agent/inbox_int.h"
 #include "agent/message.h"
 #include "agent/names.h"
@@ -256,6 +258,80 @@ test_replay_cache(void **state)
 	assert_int_equal(system(path), 0);
 }
 
+/* The push hand-off: copies (the client's buffers are borrowed), keeps one
+ * copy of an item the relay pushes again, caps the queue, and drops pushes
+ * once the inbox is shut down (nothing acknowledged: the relay keeps them). */
+static void
+test_push_queue(void **state)
+{
+	struct agent a;
+	struct inbox *in;
+	struct client_push p;
+	uint8_t payload[64];
+	char sender[] = "alice@example.com";
+	size_t i;
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	pthread_mutex_init(&a.lock, NULL);
+	in = calloc(1, sizeof(*in));
+	assert_non_null(in);
+	pthread_mutex_init(&in->lock, NULL);
+	pthread_cond_init(&in->cond, NULL);
+	in->a = &a;
+	a.in = in;          /* no worker: the queue is only filled */
+
+	memset(&p, 0, sizeof(p));
+	memset(payload, 0x5a, sizeof(payload));
+	p.item_id = 7;
+	memcpy(p.msgid, ID, sizeof(ID));
+	p.sender = sender;
+	p.sender_device = 3;
+	p.timestamp = T0;
+	p.payload = payload;
+	p.payload_len = sizeof(payload);
+	inbox_on_push(&a, &p);
+	/* The caller's buffers are reused after the callback returns. */
+	memset(payload, 0, sizeof(payload));
+	memcpy(sender, "mallory@exampl", 15);
+	assert_int_equal(in->n, 1);
+	assert_non_null(in->head);
+	assert_int_equal(in->head->item_id, 7);
+	assert_int_equal(in->head->sender_device, 3);
+	assert_int_equal(in->head->timestamp, T0);
+	assert_string_equal(in->head->sender, "alice@example.com");
+	assert_memory_equal(in->head->msgid, ID, sizeof(ID));
+	assert_int_equal(in->head->payload_len, sizeof(payload));
+	for (i = 0; i < sizeof(payload); i++)
+		assert_int_equal(in->head->payload[i], 0x5a);
+
+	/* The same item pushed again after a reconnection: one copy. */
+	inbox_on_push(&a, &p);
+	assert_int_equal(in->n, 1);
+	/* An empty payload is still an item (it will be rejected, and acked). */
+	p.item_id = 8;
+	p.payload_len = 0;
+	p.payload = NULL;
+	inbox_on_push(&a, &p);
+	assert_int_equal(in->n, 2);
+	assert_int_equal(in->tail->item_id, 8);
+	/* The cap: beyond it pushes are left to the relay. */
+	for (i = 0; i < INBOX_QUEUE_MAX + 10; i++) {
+		p.item_id = 100 + i;
+		inbox_on_push(&a, &p);
+	}
+	assert_int_equal(in->n, INBOX_QUEUE_MAX);
+
+	/* Shut down: the queue is freed, later pushes are dropped. */
+	inbox_shutdown(&a);
+	assert_null(a.in);
+	p.item_id = 9;
+	inbox_on_push(&a, &p);
+	assert_null(a.in);
+	inbox_on_push(NULL, &p);
+	pthread_mutex_destroy(&a.lock);
+}
+
 int
 main(void)
 {
@@ -267,6 +343,7 @@ main(void)
 		cmocka_unit_test(test_transient),
 		cmocka_unit_test(test_name_variant),
 		cmocka_unit_test(test_replay_cache),
+		cmocka_unit_test(test_push_queue),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
