@@ -206,6 +206,9 @@ attach_fetch(struct agent *a, const struct message *m, char *ref, size_t ref_siz
 		return SB_ERR_INVALID_ARG;
 	if (m->att.uri.len > MESSAGE_MAX_URI || m->att.uri.len == 0)
 		return SB_ERR_LENGTH;
+	/* Refused before a byte is fetched: no content file could hold it. */
+	if (m->att.size > CFILE_MAX_SIZE)
+		return SB_ERR_TOO_BIG;
 	memcpy(uri, m->att.uri.p, m->att.uri.len);
 	uri[m->att.uri.len] = '\0';
 	pthread_mutex_lock(&a->lock);
