@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -332,6 +333,274 @@ test_push_queue(void **state)
 	pthread_mutex_destroy(&a.lock);
 }
 
+/* ---- A home on disk: payload files, the orphan sweep, the namespace ---- */
+
+struct home {
+	char dir[64];
+	struct agent a;
+};
+
+static void
+home_open(struct home *h)
+{
+	char path[128];
+
+	memset(h, 0, sizeof(*h));
+	snprintf(h->dir, sizeof(h->dir), "/tmp/test_inbox.XXXXXX");
+	assert_non_null(mkdtemp(h->dir));
+	h->a.home = h->dir;
+	pthread_mutex_init(&h->a.lock, NULL);
+	pthread_mutex_init(&h->a.db_lock, NULL);
+	snprintf(path, sizeof(path), "%s/store.db", h->dir);
+	assert_int_equal(store_open(path, &h->a.db), SB_OK);
+}
+
+static void
+home_close(struct home *h)
+{
+	char cmd[128];
+
+	inbox_shutdown(&h->a);
+	store_close(h->a.db);
+	pthread_mutex_destroy(&h->a.lock);
+	pthread_mutex_destroy(&h->a.db_lock);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", h->dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static int
+exists(const struct home *h, const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/data/%s", h->dir, name);
+	return access(path, F_OK) == 0;
+}
+
+static void
+test_payload_files(void **state)
+{
+	struct home h;
+	uint8_t p[300], *back = NULL;
+	char ref[ATTACH_REF_BUF], path[256];
+	size_t len = 0, i;
+	struct stat st;
+	FILE *f;
+
+	(void)state;
+	home_open(&h);
+	for (i = 0; i < sizeof(p); i++)
+		p[i] = (uint8_t)i;
+	assert_int_equal(inbox_payload_save(&h.a, p, sizeof(p), ref, sizeof(ref)), SB_OK);
+	assert_int_equal(strncmp(ref, "in-", 3), 0);
+	assert_non_null(strstr(ref, ".msg"));
+	assert_null(strchr(ref, '/'));
+	snprintf(path, sizeof(path), "%s/data/%s", h.dir, ref);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(st.st_size, sizeof(p));
+	assert_int_equal(inbox_payload_load(&h.a, ref, &back, &len), SB_OK);
+	assert_int_equal(len, sizeof(p));
+	assert_memory_equal(back, p, sizeof(p));
+	free(back);
+
+	/* A file grown past the payload cap is refused, not read whole. */
+	f = fopen(path, "ab");
+	assert_non_null(f);
+	for (i = 0; i <= INBOX_PAYLOAD_MAX; i += sizeof(p))
+		assert_int_equal(fwrite(p, 1, sizeof(p), f), sizeof(p));
+	fclose(f);
+	assert_int_equal(inbox_payload_load(&h.a, ref, &back, &len), SB_ERR_FORMAT);
+	assert_null(back);
+	/* References never leave HOME/data. */
+	assert_int_equal(inbox_payload_load(&h.a, "../store.db", &back, &len), SB_ERR_FORMAT);
+	assert_int_equal(inbox_payload_load(&h.a, "", &back, &len), SB_ERR_FORMAT);
+	assert_int_equal(inbox_payload_load(&h.a, "in-missing.msg", &back, &len), SB_ERR_SYSTEM);
+	attach_delete(&h.a, ref);
+	assert_false(exists(&h, ref));
+	/* Oversized payloads are not saved. */
+	assert_int_equal(inbox_payload_save(&h.a, p, INBOX_PAYLOAD_MAX + 1, ref, sizeof(ref)),
+	    SB_ERR_INVALID_ARG);
+	home_close(&h);
+}
+
+/* One row as recv.c stores it (the payload file need not exist here). */
+static void
+put_row(struct home *h, int box, const char *folder, const char *name, uint64_t sent,
+    uint64_t size, const char *payload, const char *cfile)
+{
+	sqlite3_stmt *st = NULL;
+	uint8_t id[16];
+
+	memcpy(id, ID, sizeof(id));
+	id[0] = (uint8_t)sent;
+	assert_int_equal(store_prepare(h->a.db, "INSERT INTO inbox_messages(box, folder,"
+	    " name, msgid, sender, sender_device, identity, sent, received, size,"
+	    " mtime_sec, mtime_nsec, kind, payload, cfile)"
+	    " VALUES (?,?,?,?,'alice@example.com',26,x'00',?,?,?,?,5,1,?,?)", &st), SB_OK);
+	sqlite3_bind_int(st, 1, box);
+	sqlite3_bind_text(st, 2, folder, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 4, id, sizeof(id), SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)sent);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)sent + 1);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)size);
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)sent - 100);
+	sqlite3_bind_text(st, 9, payload, -1, SQLITE_STATIC);
+	if (cfile)
+		sqlite3_bind_text(st, 10, cfile, -1, SQLITE_STATIC);
+	assert_int_equal(store_step_done(h->a.db, st), SB_OK);
+	sqlite3_finalize(st);
+}
+
+static void
+touch_data(struct home *h, const char *name)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/data", h->dir);
+	(void)mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/data/%s", h->dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fclose(f);
+}
+
+struct seen {
+	char names[8][64];
+	struct agent_attr attr[8];
+	int n;
+};
+
+static int
+collect(void *ctx, const char *name, const struct agent_attr *attr)
+{
+	struct seen *s = ctx;
+
+	assert_true(s->n < 8);
+	snprintf(s->names[s->n], sizeof(s->names[0]), "%s", name);
+	s->attr[s->n] = *attr;
+	s->n++;
+	return 0;
+}
+
+static void
+test_init_and_namespace(void **state)
+{
+	struct home h;
+	struct seen s;
+	struct agent_attr at;
+	struct sb_buf x = SB_BUF_INIT;
+
+	(void)state;
+	home_open(&h);
+	/* Left by a crash before COMMIT: files no row names.  And a row's
+	 * files, and someone else's file: those stay. */
+	assert_int_equal(inbox_schema(h.a.db), SB_OK);
+	put_row(&h, AGENT_BOX_IN, "alice@example.com", "20270115T080000Z-01020304-a.txt",
+	    T0, 12, "in-aaaa.msg", NULL);
+	put_row(&h, AGENT_BOX_IN, "alice@example.com", "20270115T080001Z-02020304-b.bin",
+	    T0 + 1, 70000, "in-bbbb.msg", "in-bbbb");
+	put_row(&h, AGENT_BOX_IN, "Bob Smith", "20270115T080002Z-03020304-c.txt",
+	    T0 + 2, 3, "in-cccc.msg", NULL);
+	put_row(&h, AGENT_BOX_OUT, "carol@example.com", "synced.txt", T0 + 3, 4,
+	    "in-dddd.msg", NULL);
+	touch_data(&h, "in-aaaa.msg");
+	touch_data(&h, "in-bbbb.msg");
+	touch_data(&h, "in-bbbb");
+	touch_data(&h, "in-dddd.msg");
+	touch_data(&h, "in-orphan.msg");
+	touch_data(&h, "in-orphan");
+	touch_data(&h, "out-1234");
+	assert_int_equal(inbox_init(&h.a), SB_OK);
+	assert_non_null(h.a.in);
+	assert_true(exists(&h, "in-aaaa.msg"));
+	assert_true(exists(&h, "in-bbbb.msg"));
+	assert_true(exists(&h, "in-bbbb"));
+	assert_false(exists(&h, "in-orphan.msg"));
+	assert_false(exists(&h, "in-orphan"));
+	assert_true(exists(&h, "out-1234"));
+
+	/* inbox/: two folders, sorted, read-only dirs, newest message time. */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(inbox_list_folders(&h.a, AGENT_BOX_IN, collect, &s), SB_OK);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.names[0], "Bob Smith");
+	assert_string_equal(s.names[1], "alice@example.com");
+	assert_true(s.attr[1].is_dir);
+	assert_int_equal(s.attr[1].mode, 0555);
+	assert_int_equal(s.attr[1].mtime.tv_sec, (time_t)(T0 + 1));
+
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(inbox_list_files(&h.a, AGENT_BOX_IN, "alice@example.com", collect, &s),
+	    SB_OK);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.names[0], "20270115T080000Z-01020304-a.txt");
+	assert_int_equal(s.attr[0].size, 12);
+	assert_int_equal(s.attr[0].mode, 0444);
+	assert_int_equal(s.attr[0].mtime.tv_sec, (time_t)T0);      /* sent time */
+	assert_int_equal(s.attr[1].size, 70000);
+	assert_int_equal(inbox_list_files(&h.a, AGENT_BOX_IN, "nobody@example.com", collect, &s),
+	    SB_ERR_NOT_FOUND);
+	assert_int_equal(inbox_folder_attr(&h.a, AGENT_BOX_IN, "nobody@example.com", &at),
+	    SB_ERR_NOT_FOUND);
+	assert_int_equal(inbox_file_attr(&h.a, AGENT_BOX_IN, "alice@example.com", "x", &at),
+	    SB_ERR_NOT_FOUND);
+	/* The same name in another box is another entry. */
+	assert_int_equal(inbox_file_attr(&h.a, AGENT_BOX_OUT, "alice@example.com",
+	    "20270115T080000Z-01020304-a.txt", &at), SB_ERR_NOT_FOUND);
+
+	/* Synced copies: outbox modes, the file's own mtime. */
+	assert_int_equal(inbox_file_attr(&h.a, AGENT_BOX_OUT, "carol@example.com", "synced.txt",
+	    &at), SB_OK);
+	assert_int_equal(at.mode, 0644);
+	assert_int_equal(at.size, 4);
+	assert_int_equal(at.mtime.tv_sec, (time_t)(T0 + 3 - 100));
+
+	/* xattrs. */
+	assert_int_equal(inbox_xattr_get(&h.a, AGENT_BOX_IN, "alice@example.com",
+	    "20270115T080000Z-01020304-a.txt", "user.sealbox.sender", &x), SB_OK);
+	assert_int_equal(x.len, strlen("alice@example.com"));
+	assert_memory_equal(x.d, "alice@example.com", x.len);
+	sb_buf_free(&x);
+	assert_int_equal(inbox_xattr_get(&h.a, AGENT_BOX_IN, "alice@example.com",
+	    "20270115T080000Z-01020304-a.txt", "user.sealbox.device", &x), SB_OK);
+	assert_int_equal(x.len, 16);
+	assert_memory_equal(x.d, "000000000000001a", 16);
+	sb_buf_free(&x);
+	assert_int_equal(inbox_xattr_get(&h.a, AGENT_BOX_IN, "alice@example.com",
+	    "20270115T080000Z-01020304-a.txt", "user.sealbox.id", &x), SB_OK);
+	assert_int_equal(x.len, 32);
+	sb_buf_free(&x);
+	assert_int_equal(inbox_xattr_get(&h.a, AGENT_BOX_IN, "alice@example.com",
+	    "20270115T080000Z-01020304-a.txt", "user.sealbox.status", &x), SB_ERR_NOT_FOUND);
+	assert_int_equal(inbox_xattr_get(&h.a, AGENT_BOX_OUT, "carol@example.com",
+	    "synced.txt", "user.sealbox.status", &x), SB_OK);
+	assert_int_equal(x.len, 4);
+	assert_memory_equal(x.d, "sent", 4);
+	sb_buf_free(&x);
+	assert_int_equal(inbox_xattr_list(&h.a, AGENT_BOX_IN, "alice@example.com",
+	    "20270115T080000Z-01020304-a.txt", &x), SB_OK);
+	assert_int_equal(x.len, sizeof("user.sealbox.sender") + sizeof("user.sealbox.device") +
+	    sizeof("user.sealbox.id"));
+	sb_buf_free(&x);
+
+	/* inbox/ is read-only; a synced copy can be removed, with its file. */
+	assert_int_equal(inbox_unlink(&h.a, AGENT_BOX_IN, "alice@example.com",
+	    "20270115T080000Z-01020304-a.txt"), SB_ERR_READONLY);
+	assert_true(exists(&h, "in-aaaa.msg"));
+	assert_int_equal(inbox_unlink(&h.a, AGENT_BOX_OUT, "carol@example.com", "synced.txt"),
+	    SB_OK);
+	assert_false(exists(&h, "in-dddd.msg"));
+	assert_int_equal(inbox_file_attr(&h.a, AGENT_BOX_OUT, "carol@example.com", "synced.txt",
+	    &at), SB_ERR_NOT_FOUND);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(inbox_list_folders(&h.a, AGENT_BOX_OUT, collect, &s), SB_OK);
+	assert_int_equal(s.n, 0);
+	home_close(&h);
+}
+
 int
 main(void)
 {
@@ -344,6 +613,8 @@ main(void)
 		cmocka_unit_test(test_name_variant),
 		cmocka_unit_test(test_replay_cache),
 		cmocka_unit_test(test_push_queue),
+		cmocka_unit_test(test_payload_files),
+		cmocka_unit_test(test_init_and_namespace),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
