@@ -141,9 +141,11 @@ _mb_sanitizer_check() {
 	fi
 }
 
-# Waits (deadline) for pid to end; echoes its exit status (137 after KILL).
+# Waits (deadline) for pid, a child of this shell, to end (SIGKILL after
+# the deadline); its exit status goes to $_mb_st (137 after KILL).  Not for
+# $(...): a subshell cannot wait for its parent's children.
 _mb_wait_pid() {
-	local pid=$1 secs=$2 deadline st=0
+	local pid=$1 secs=$2 deadline
 	deadline=$(( $(date +%s) + secs ))
 	while _mb_alive "$pid"; do
 		if [ "$(date +%s)" -ge "$deadline" ]; then
@@ -152,8 +154,8 @@ _mb_wait_pid() {
 		fi
 		sleep 0.05
 	done
-	wait "$pid" 2>/dev/null || st=$?
-	echo "$st"
+	_mb_st=0
+	wait "$pid" 2>/dev/null || _mb_st=$?
 }
 
 mb_umount() {
@@ -167,7 +169,8 @@ mb_umount() {
 		sleep 0.1
 	done
 	[ "$i" -lt 100 ] || fail "fusermount3 -u $mnt kept failing: $(fusermount3 -u "$mnt" 2>&1)"
-	st=$(_mb_wait_pid "$pid" "$(mb_secs 20)")
+	_mb_wait_pid "$pid" "$(mb_secs 20)"
+	st=$_mb_st
 	_mb_pid[$name]=
 	! mountpoint -q "$mnt" || fail "$mnt still mounted after fusermount3 -u"
 	[ "$st" -eq 0 ] || fail "sealbox mount $name exited $st after unmount: $(tail -5 "$(mb_log "$name")")"
@@ -179,7 +182,7 @@ mb_kill9() {
 	pid=${_mb_pid[$name]:-}
 	[ -n "$pid" ] || fail "mb_kill9 $name: not mounted by this case"
 	kill -KILL "$pid"
-	_mb_wait_pid "$pid" 10 >/dev/null
+	_mb_wait_pid "$pid" 10
 	_mb_pid[$name]=
 	# The kernel keeps a dead FUSE mount ("transport endpoint is not
 	# connected") until it is detached.
@@ -197,7 +200,7 @@ _mb_reap_all() {
 			fusermount3 -u "$mnt" 2>/dev/null || fusermount3 -uz "$mnt" 2>/dev/null
 		fi
 		if [ -n "$pid" ]; then
-			_mb_wait_pid "$pid" 10 >/dev/null
+			_mb_wait_pid "$pid" 10
 		fi
 		mountpoint -q "$mnt" 2>/dev/null && fusermount3 -uz "$mnt" 2>/dev/null
 	done
@@ -264,7 +267,7 @@ mb_inbox_re() {
 }
 
 mb_status() {
-	getfattr --only-values -n user.sealbox.status "$1" 2>/dev/null || true
+	getfattr --absolute-names --only-values -n user.sealbox.status "$1" 2>/dev/null || true
 }
 
 # wait_status SECONDS FILE REGEX

@@ -36,7 +36,7 @@ cmp "$ga" "$T/a.txt" && cmp "$gb" "$T/b.txt" && cmp "$gbig" "$T/big.bin" || fail
 note "ls -l: sizes, modes, times, order"
 ls -l --time-style=+%s "$I" >"$T/ls.out"
 cat "$T/ls.out" >&2
-for pair in "a.txt:14" "b.txt:32" "big.bin:$((3 * 65536 + 1234))" "c.txt:10"; do
+for pair in "a.txt:13" "b.txt:31" "big.bin:$((3 * 65536 + 1234))" "c.txt:10"; do
 	n=${pair%%:*} sz=${pair##*:}
 	line=$(grep -E -- "-$n\$" "$T/ls.out") || fail "ls -l does not list $n"
 	[ "$(awk '{print $5}' <<<"$line")" -eq "$sz" ] || fail "ls -l size of $n: $line (wanted $sz)"

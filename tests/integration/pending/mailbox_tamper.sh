@@ -101,8 +101,8 @@ sleep 1
 [ "$(ls -A "$B/inbox" | tr '\n' ' ')" = "alice@example.com " ] ||
 	fail "bob's inbox folders: $(ls -A "$B/inbox" | tr '\n' ' ')"
 [ "$(ls -A "$I" | wc -l)" -eq 1 ] || fail "a tampered or repeated message appeared: $(ls -A "$I")"
-[ "$(getfattr --only-values -n user.sealbox.id "$g")" = "$(cat "$T/good.row")" ] ||
-	fail "user.sealbox.id $(getfattr --only-values -n user.sealbox.id "$g"), wanted $(cat "$T/good.row")"
+[ "$(getfattr --absolute-names --only-values -n user.sealbox.id "$g")" = "$(cat "$T/good.row")" ] ||
+	fail "user.sealbox.id $(getfattr --absolute-names --only-values -n user.sealbox.id "$g"), wanted $(cat "$T/good.row")"
 while read -r what mid; do
 	line=$(grep -m1 "rejected message $mid" "$(mb_log bob)") ||
 		fail "no rejection of the $what item ($mid) in bob's log: $(grep rejected "$(mb_log bob)")"

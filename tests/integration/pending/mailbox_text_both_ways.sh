@@ -26,9 +26,9 @@ st=$(mb_status "$A/outbox/bob@example.com/hello.txt")
 got=$(wait_for_file 15 "$B/inbox/alice@example.com" "$(mb_inbox_re hello.txt)")
 [ "$(cat "$got")" = "Hello Bob, this is Alice." ] || fail "bob read '$(cat "$got")'"
 [ "$(stat -c %s "$got")" -eq 26 ] || fail "inbox size $(stat -c %s "$got"), wanted 26"
-[ "$(getfattr --only-values -n user.sealbox.sender "$got")" = alice@example.com ] ||
+[ "$(getfattr --absolute-names --only-values -n user.sealbox.sender "$got")" = alice@example.com ] ||
 	fail "user.sealbox.sender"
-dev=$(getfattr --only-values -n user.sealbox.device "$got")
+dev=$(getfattr --absolute-names --only-values -n user.sealbox.device "$got")
 [[ "$dev" =~ ^[0-9a-f]{1,16}$ ]] && [ $((16#$dev)) -eq "$(mb_device_id alice)" ] ||
 	fail "user.sealbox.device '$dev', wanted alice's device $(mb_device_id alice) in hex"
 wait_status 15 "$A/outbox/bob@example.com/hello.txt" '^delivered 1/1$'
