@@ -29,6 +29,7 @@
 #include "inbox_int.h"
 #include "message.h"
 #include "names.h"
+#include "outbox.h"
 #include "store.h"
 
 /* ---- Schema and the replay cache ------------------------------------------ */
@@ -50,6 +51,8 @@ static const char *const schema_steps[] = {
 	" mtime_nsec INTEGER NOT NULL, kind INTEGER NOT NULL,"
 	" payload TEXT NOT NULL, cfile TEXT, cfile_id BLOB,"
 	" UNIQUE(box, folder, name));",
+	/* v2: names are looked up per box (inbox folders follow the contacts). */
+	"CREATE INDEX inbox_messages_name ON inbox_messages(box, name);",
 };
 
 int
@@ -237,27 +240,63 @@ copy_blob(sqlite3_stmt *st, int col, uint8_t **out, size_t *len)
 	return SB_OK;
 }
 
-/* Loads (box, folder, name); SB_ERR_NOT_FOUND if there is none. */
+/*
+ * The folder a row shows under.  outbox/ (synced copies): the folder the
+ * sender typed, as stored.  inbox/: the sender's contact name under the
+ * contacts as they are NOW, else the bare address, so a contact added
+ * later gathers the messages that came before it.
+ */
+static void
+shown_folder(const struct contacts *c, enum agent_box box, const unsigned char *folder,
+    const unsigned char *sender, char out[NAMES_NAME_BUF])
+{
+	out[0] = '\0';
+	if (box == AGENT_BOX_OUT) {
+		snprintf(out, NAMES_NAME_BUF, "%s", folder ? (const char *)folder : "");
+		return;
+	}
+	if (sender == NULL || names_inbox_folder(c, (const char *)sender, out,
+	    NAMES_NAME_BUF) != SB_OK)
+		out[0] = '\0';
+}
+
+/* The contacts for one operation; taken before db_lock (lock order). */
+static const struct contacts *
+contacts_now(struct agent *a, enum agent_box box)
+{
+	return box == AGENT_BOX_IN ? agent_contacts(a) : NULL;
+}
+
+/* Loads (box, folder, name); SB_ERR_NOT_FOUND if there is none.  Names are
+ * unique within inbox/ as a whole (recv.c), so the name finds the row and
+ * the folder only has to agree. */
 static int
 row_get(struct agent *a, enum agent_box box, const char *folder, const char *name,
     int with_blobs, struct row *r)
 {
+	const struct contacts *c;
 	sqlite3_stmt *st = NULL;
 	const unsigned char *t;
+	char shown[NAMES_NAME_BUF];
 	int rc;
 
 	memset(r, 0, sizeof(*r));
 	if (folder == NULL || name == NULL)
 		return SB_ERR_NOT_FOUND;
+	c = contacts_now(a, box);
 	store_lock(a);
 	rc = store_prepare(a->db, "SELECT id, kind, msgid, sender, sender_device, sent,"
-	    " received, size, mtime_sec, mtime_nsec, cfile, cfile_id, identity, payload"
-	    " FROM inbox_messages WHERE box = ? AND folder = ? AND name = ?", &st);
+	    " received, size, mtime_sec, mtime_nsec, cfile, cfile_id, identity, payload,"
+	    " folder FROM inbox_messages WHERE box = ? AND name = ? ORDER BY id", &st);
 	if (rc == SB_OK) {
 		sqlite3_bind_int(st, 1, (int)box);
-		sqlite3_bind_text(st, 2, folder, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
-		rc = sqlite3_step(st);
+		sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			shown_folder(c, box, sqlite3_column_text(st, 14),
+			    sqlite3_column_text(st, 3), shown);
+			if (strcmp(shown, folder) == 0)
+				break;
+		}
 		if (rc == SQLITE_ROW) {
 			rc = SB_OK;
 			r->id = sqlite3_column_int64(st, 0);
@@ -330,46 +369,157 @@ entries_free(struct entry *e)
 	}
 }
 
-/* Runs a listing query into a list, then calls fill outside db_lock (a
- * filler may well call back into the agent). */
-static int
-list(struct agent *a, const char *sql, enum agent_box box, const char *folder,
-    int dirs, agent_fill_fn fill, void *ctx)
+static struct entry *
+entry_new(const char *name)
 {
+	size_t n = strlen(name);
+	struct entry *e = calloc(1, sizeof(*e) + n + 1);
+
+	if (e)
+		memcpy(e->name, name, n);
+	return e;
+}
+
+/* Calls fill for each entry, outside db_lock (a filler may well call back
+ * into the agent), then frees the list. */
+static int
+emit(struct entry *head, int rc, agent_fill_fn fill, void *ctx)
+{
+	struct entry *e;
+
+	for (e = head; rc == SB_OK && e != NULL; e = e->next)
+		if (fill(ctx, e->name, &e->attr) != 0)
+			break;
+	entries_free(head);
+	return rc;
+}
+
+/*
+ * The folders of box, each with the time of its newest message, sorted by
+ * name (several senders may share one contact's folder).  *out is a list
+ * the caller frees (entries_free).
+ */
+static int
+folders(struct agent *a, enum agent_box box, struct entry **out)
+{
+	const struct contacts *c = contacts_now(a, box);
+	sqlite3_stmt *st = NULL;
+	struct entry *head = NULL, **pp, *e;
+	char shown[NAMES_NAME_BUF];
+	time_t t;
+	int rc;
+
+	*out = NULL;
+	store_lock(a);
+	rc = store_prepare(a->db, "SELECT folder, sender, max(sent) FROM inbox_messages"
+	    " WHERE box = ? GROUP BY folder, sender", &st);
+	if (rc == SB_OK) {
+		sqlite3_bind_int(st, 1, (int)box);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			shown_folder(c, box, sqlite3_column_text(st, 0),
+			    sqlite3_column_text(st, 1), shown);
+			if (shown[0] == '\0')
+				continue;
+			t = (time_t)sqlite3_column_int64(st, 2);
+			/* Sorted insert, merging a folder seen before. */
+			for (pp = &head; *pp && strcmp((*pp)->name, shown) < 0; pp = &(*pp)->next)
+				;
+			if (*pp && strcmp((*pp)->name, shown) == 0) {
+				if (t > (*pp)->attr.mtime.tv_sec)
+					(*pp)->attr.mtime.tv_sec = (*pp)->attr.ctime.tv_sec = t;
+				continue;
+			}
+			if ((e = entry_new(shown)) == NULL)
+				break;
+			e->attr.is_dir = 1;
+			e->attr.mode = box == AGENT_BOX_IN ? 0555 : 0755;
+			e->attr.mtime.tv_sec = e->attr.ctime.tv_sec = t;
+			e->next = *pp;
+			*pp = e;
+		}
+		rc = rc == SQLITE_DONE ? SB_OK
+		    : rc == SQLITE_ROW ? SB_ERR_ALLOC : store_err(a->db, rc, "inbox folders");
+	}
+	sqlite3_finalize(st);
+	store_unlock(a);
+	if (rc != SB_OK) {
+		entries_free(head);
+		return rc;
+	}
+	*out = head;
+	return SB_OK;
+}
+
+int
+inbox_list_folders(struct agent *a, enum agent_box box, agent_fill_fn fill, void *ctx)
+{
+	struct entry *head = NULL;
+	int rc = folders(a, box, &head);
+
+	return emit(head, rc, fill, ctx);
+}
+
+int
+inbox_folder_attr(struct agent *a, enum agent_box box, const char *folder,
+    struct agent_attr *out)
+{
+	struct entry *head = NULL, *e;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (folder == NULL)
+		return SB_ERR_NOT_FOUND;
+	rc = folders(a, box, &head);
+	if (rc == SB_OK) {
+		rc = SB_ERR_NOT_FOUND;
+		for (e = head; e != NULL; e = e->next) {
+			if (strcmp(e->name, folder) == 0) {
+				*out = e->attr;
+				rc = SB_OK;
+				break;
+			}
+		}
+	}
+	entries_free(head);
+	return rc;
+}
+
+int
+inbox_list_files(struct agent *a, enum agent_box box, const char *folder,
+    agent_fill_fn fill, void *ctx)
+{
+	const struct contacts *c;
 	sqlite3_stmt *st = NULL;
 	struct entry *head = NULL, **tail = &head, *e;
 	const unsigned char *t;
-	size_t n;
-	int rc;
+	char shown[NAMES_NAME_BUF];
+	struct row r;
+	int rc, any = 0;
 
+	if (folder == NULL)
+		return SB_ERR_NOT_FOUND;
+	c = contacts_now(a, box);
 	store_lock(a);
-	rc = store_prepare(a->db, sql, &st);
+	rc = store_prepare(a->db, "SELECT name, size, sent, received, mtime_sec, mtime_nsec,"
+	    " folder, sender FROM inbox_messages WHERE box = ? ORDER BY name", &st);
 	if (rc == SB_OK) {
 		sqlite3_bind_int(st, 1, (int)box);
-		if (folder)
-			sqlite3_bind_text(st, 2, folder, -1, SQLITE_STATIC);
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			shown_folder(c, box, sqlite3_column_text(st, 6),
+			    sqlite3_column_text(st, 7), shown);
+			if (strcmp(shown, folder) != 0)
+				continue;
+			any = 1;
 			t = sqlite3_column_text(st, 0);
-			n = t ? strlen((const char *)t) : 0;
-			e = calloc(1, sizeof(*e) + n + 1);
-			if (e == NULL)
+			if ((e = entry_new(t ? (const char *)t : "")) == NULL)
 				break;
-			memcpy(e->name, t ? (const char *)t : "", n);
-			if (dirs) {
-				e->attr.is_dir = 1;
-				e->attr.mode = box == AGENT_BOX_IN ? 0555 : 0755;
-				e->attr.mtime.tv_sec = (time_t)sqlite3_column_int64(st, 1);
-				e->attr.ctime = e->attr.mtime;
-			} else {
-				struct row r;
-				memset(&r, 0, sizeof(r));
-				r.size = (uint64_t)sqlite3_column_int64(st, 1);
-				r.sent = (uint64_t)sqlite3_column_int64(st, 2);
-				r.received = (uint64_t)sqlite3_column_int64(st, 3);
-				r.mtime_sec = (uint64_t)sqlite3_column_int64(st, 4);
-				r.mtime_nsec = (uint32_t)sqlite3_column_int(st, 5);
-				fill_attr(box, &r, &e->attr);
-			}
+			memset(&r, 0, sizeof(r));
+			r.size = (uint64_t)sqlite3_column_int64(st, 1);
+			r.sent = (uint64_t)sqlite3_column_int64(st, 2);
+			r.received = (uint64_t)sqlite3_column_int64(st, 3);
+			r.mtime_sec = (uint64_t)sqlite3_column_int64(st, 4);
+			r.mtime_nsec = (uint32_t)sqlite3_column_int(st, 5);
+			fill_attr(box, &r, &e->attr);
 			*tail = e;
 			tail = &e->next;
 		}
@@ -378,64 +528,9 @@ list(struct agent *a, const char *sql, enum agent_box box, const char *folder,
 	}
 	sqlite3_finalize(st);
 	store_unlock(a);
-	for (e = head; rc == SB_OK && e != NULL; e = e->next)
-		if (fill(ctx, e->name, &e->attr) != 0)
-			break;
-	entries_free(head);
-	return rc;
-}
-
-int
-inbox_list_folders(struct agent *a, enum agent_box box, agent_fill_fn fill, void *ctx)
-{
-	return list(a, "SELECT folder, max(sent) FROM inbox_messages WHERE box = ?"
-	    " GROUP BY folder ORDER BY folder", box, NULL, 1, fill, ctx);
-}
-
-int
-inbox_list_files(struct agent *a, enum agent_box box, const char *folder,
-    agent_fill_fn fill, void *ctx)
-{
-	struct agent_attr attr;
-	int rc = inbox_folder_attr(a, box, folder, &attr);
-
-	if (rc != SB_OK)
-		return rc;
-	return list(a, "SELECT name, size, sent, received, mtime_sec, mtime_nsec"
-	    " FROM inbox_messages WHERE box = ? AND folder = ? ORDER BY name",
-	    box, folder, 0, fill, ctx);
-}
-
-int
-inbox_folder_attr(struct agent *a, enum agent_box box, const char *folder,
-    struct agent_attr *out)
-{
-	sqlite3_stmt *st = NULL;
-	int rc;
-
-	memset(out, 0, sizeof(*out));
-	if (folder == NULL)
-		return SB_ERR_NOT_FOUND;
-	store_lock(a);
-	rc = store_prepare(a->db, "SELECT count(*), max(sent) FROM inbox_messages"
-	    " WHERE box = ? AND folder = ?", &st);
-	if (rc == SB_OK) {
-		sqlite3_bind_int(st, 1, (int)box);
-		sqlite3_bind_text(st, 2, folder, -1, SQLITE_STATIC);
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW) {
-			rc = sqlite3_column_int64(st, 0) > 0 ? SB_OK : SB_ERR_NOT_FOUND;
-			out->mtime.tv_sec = (time_t)sqlite3_column_int64(st, 1);
-		} else {
-			rc = store_err(a->db, rc, "inbox folder");
-		}
-	}
-	sqlite3_finalize(st);
-	store_unlock(a);
-	out->is_dir = 1;
-	out->mode = box == AGENT_BOX_IN ? 0555 : 0755;
-	out->ctime = out->mtime;
-	return rc;
+	if (rc == SB_OK && !any)
+		rc = SB_ERR_NOT_FOUND;      /* no such folder */
+	return emit(head, rc, fill, ctx);
 }
 
 int

@@ -298,21 +298,22 @@ mstr(const struct message_str *s, char *out, size_t out_size)
 	return SB_OK;
 }
 
-/* Is (box, folder, name) taken?  Caller holds db_lock. */
+/* Is name taken anywhere in inbox/?  Unique across folders, because a
+ * folder is the sender's contact name NOW and contacts change (inbox.c).
+ * Caller holds db_lock. */
 static int
-name_taken(sqlite3 *db, int box, const char *folder, const char *name, int *taken)
+name_taken(sqlite3 *db, const char *name, int *taken)
 {
 	int64_t n;
 	sqlite3_stmt *st = NULL;
 	int rc = store_prepare(db, "SELECT count(*) FROM inbox_messages"
-	    " WHERE box = ? AND folder = ? AND name = ?", &st);
+	    " WHERE box = ? AND name = ?", &st);
 
 	*taken = 0;
 	if (rc != SB_OK)
 		return rc;
-	sqlite3_bind_int(st, 1, box);
-	sqlite3_bind_text(st, 2, folder, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 1, AGENT_BOX_IN);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		n = sqlite3_column_int64(st, 0);
@@ -404,7 +405,7 @@ store_record(struct agent *a, const struct inbox_item *it, struct record *r,
 		 * (same second, same short id, same file name) gets a counter. */
 		snprintf(base, sizeof(base), "%s", r->name);
 		for (n = 2; rc == SB_OK; n++) {
-			rc = name_taken(a->db, r->box, r->folder, r->name, &taken);
+			rc = name_taken(a->db, r->name, &taken);
 			if (rc != SB_OK || !taken)
 				break;
 			rc = inbox_name_variant(base, n, r->name, sizeof(r->name));

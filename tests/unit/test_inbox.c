@@ -17,6 +17,7 @@
 
 #include "common/sberr.h"
 #include "client/client.h"
+#include "agent/contacts.h"
 #include "agent/inbox_int.h"
 #include "agent/message.h"
 #include "agent/names.h"
@@ -361,6 +362,8 @@ home_close(struct home *h)
 	char cmd[128];
 
 	inbox_shutdown(&h->a);
+	/* agent_close's part: the contacts agent_contacts() loaded. */
+	contacts_free(h->a.contacts);
 	store_close(h->a.db);
 	pthread_mutex_destroy(&h->a.lock);
 	pthread_mutex_destroy(&h->a.db_lock);
@@ -426,8 +429,8 @@ test_payload_files(void **state)
 
 /* One row as recv.c stores it (the payload file need not exist here). */
 static void
-put_row(struct home *h, int box, const char *folder, const char *name, uint64_t sent,
-    uint64_t size, const char *payload, const char *cfile)
+put_row(struct home *h, int box, const char *sender, const char *folder, const char *name,
+    uint64_t sent, uint64_t size, const char *payload, const char *cfile)
 {
 	sqlite3_stmt *st = NULL;
 	uint8_t id[16];
@@ -437,18 +440,19 @@ put_row(struct home *h, int box, const char *folder, const char *name, uint64_t 
 	assert_int_equal(store_prepare(h->a.db, "INSERT INTO inbox_messages(box, folder,"
 	    " name, msgid, sender, sender_device, identity, sent, received, size,"
 	    " mtime_sec, mtime_nsec, kind, payload, cfile)"
-	    " VALUES (?,?,?,?,'alice@example.com',26,x'00',?,?,?,?,5,1,?,?)", &st), SB_OK);
+	    " VALUES (?,?,?,?,?,26,x'00',?,?,?,?,5,1,?,?)", &st), SB_OK);
 	sqlite3_bind_int(st, 1, box);
 	sqlite3_bind_text(st, 2, folder, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 4, id, sizeof(id), SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, (sqlite3_int64)sent);
-	sqlite3_bind_int64(st, 6, (sqlite3_int64)sent + 1);
-	sqlite3_bind_int64(st, 7, (sqlite3_int64)size);
-	sqlite3_bind_int64(st, 8, (sqlite3_int64)sent - 100);
-	sqlite3_bind_text(st, 9, payload, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, sender, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)sent);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)sent + 1);
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)size);
+	sqlite3_bind_int64(st, 9, (sqlite3_int64)sent - 100);
+	sqlite3_bind_text(st, 10, payload, -1, SQLITE_STATIC);
 	if (cfile)
-		sqlite3_bind_text(st, 10, cfile, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 11, cfile, -1, SQLITE_STATIC);
 	assert_int_equal(store_step_done(h->a.db, st), SB_OK);
 	sqlite3_finalize(st);
 }
@@ -464,6 +468,19 @@ touch_data(struct home *h, const char *name)
 	snprintf(path, sizeof(path), "%s/data/%s", h->dir, name);
 	f = fopen(path, "w");
 	assert_non_null(f);
+	fclose(f);
+}
+
+static void
+write_contacts(struct home *h, const char *vcf)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/contacts.vcf", h->dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fputs(vcf, f) >= 0, 1);
 	fclose(f);
 }
 
@@ -498,14 +515,16 @@ test_init_and_namespace(void **state)
 	/* Left by a crash before COMMIT: files no row names.  And a row's
 	 * files, and someone else's file: those stay. */
 	assert_int_equal(inbox_schema(h.a.db), SB_OK);
-	put_row(&h, AGENT_BOX_IN, "alice@example.com", "20270115T080000Z-01020304-a.txt",
-	    T0, 12, "in-aaaa.msg", NULL);
-	put_row(&h, AGENT_BOX_IN, "alice@example.com", "20270115T080001Z-02020304-b.bin",
-	    T0 + 1, 70000, "in-bbbb.msg", "in-bbbb");
-	put_row(&h, AGENT_BOX_IN, "Bob Smith", "20270115T080002Z-03020304-c.txt",
-	    T0 + 2, 3, "in-cccc.msg", NULL);
-	put_row(&h, AGENT_BOX_OUT, "carol@example.com", "synced.txt", T0 + 3, 4,
-	    "in-dddd.msg", NULL);
+	put_row(&h, AGENT_BOX_IN, "alice@example.com", "alice@example.com",
+	    "20270115T080000Z-01020304-a.txt", T0, 12, "in-aaaa.msg", NULL);
+	put_row(&h, AGENT_BOX_IN, "alice@example.com", "alice@example.com",
+	    "20270115T080001Z-02020304-b.bin", T0 + 1, 70000, "in-bbbb.msg", "in-bbbb");
+	put_row(&h, AGENT_BOX_IN, "bob@example.com", "bob@example.com",
+	    "20270115T080002Z-03020304-c.txt", T0 + 2, 3, "in-cccc.msg", NULL);
+	put_row(&h, AGENT_BOX_IN, "+15551234567", "+15551234567",
+	    "20270115T080003Z-04020304-d.txt", T0 + 5, 3, "in-eeee.msg", NULL);
+	put_row(&h, AGENT_BOX_OUT, "alice@example.com", "carol@example.com", "synced.txt",
+	    T0 + 3, 4, "in-dddd.msg", NULL);
 	touch_data(&h, "in-aaaa.msg");
 	touch_data(&h, "in-bbbb.msg");
 	touch_data(&h, "in-bbbb");
@@ -522,15 +541,43 @@ test_init_and_namespace(void **state)
 	assert_false(exists(&h, "in-orphan"));
 	assert_true(exists(&h, "out-1234"));
 
-	/* inbox/: two folders, sorted, read-only dirs, newest message time. */
+	/* inbox/: one folder per sender address while there are no contacts. */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(inbox_list_folders(&h.a, AGENT_BOX_IN, collect, &s), SB_OK);
+	assert_int_equal(s.n, 3);
+	assert_string_equal(s.names[0], "+15551234567");
+	assert_string_equal(s.names[1], "alice@example.com");
+	assert_string_equal(s.names[2], "bob@example.com");
+	assert_true(s.attr[1].is_dir);
+	assert_int_equal(s.attr[1].mode, 0555);
+	assert_int_equal(s.attr[1].mtime.tv_sec, (time_t)(T0 + 1));
+
+	/* A contact card added later gathers both of Bob's addresses under
+	 * his name, messages received before it included. */
+	write_contacts(&h, "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Bob Smith\r\n"
+	    "EMAIL:bob@example.com\r\nTEL;TYPE=CELL:+1 555 123 4567\r\nEND:VCARD\r\n");
 	memset(&s, 0, sizeof(s));
 	assert_int_equal(inbox_list_folders(&h.a, AGENT_BOX_IN, collect, &s), SB_OK);
 	assert_int_equal(s.n, 2);
 	assert_string_equal(s.names[0], "Bob Smith");
 	assert_string_equal(s.names[1], "alice@example.com");
-	assert_true(s.attr[1].is_dir);
-	assert_int_equal(s.attr[1].mode, 0555);
-	assert_int_equal(s.attr[1].mtime.tv_sec, (time_t)(T0 + 1));
+	assert_int_equal(s.attr[0].mtime.tv_sec, (time_t)(T0 + 5));    /* newest of both */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(inbox_list_files(&h.a, AGENT_BOX_IN, "Bob Smith", collect, &s), SB_OK);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.names[0], "20270115T080002Z-03020304-c.txt");
+	assert_string_equal(s.names[1], "20270115T080003Z-04020304-d.txt");
+	assert_int_equal(inbox_file_attr(&h.a, AGENT_BOX_IN, "Bob Smith",
+	    "20270115T080002Z-03020304-c.txt", &at), SB_OK);
+	assert_int_equal(inbox_file_attr(&h.a, AGENT_BOX_IN, "bob@example.com",
+	    "20270115T080002Z-03020304-c.txt", &at), SB_ERR_NOT_FOUND);
+	assert_int_equal(inbox_folder_attr(&h.a, AGENT_BOX_IN, "bob@example.com", &at),
+	    SB_ERR_NOT_FOUND);
+	assert_int_equal(inbox_folder_attr(&h.a, AGENT_BOX_IN, "Bob Smith", &at), SB_OK);
+	assert_true(at.is_dir);
+	/* ... and the name is taken by nobody else: a message is in one folder. */
+	assert_int_equal(inbox_file_attr(&h.a, AGENT_BOX_IN, "alice@example.com",
+	    "20270115T080002Z-03020304-c.txt", &at), SB_ERR_NOT_FOUND);
 
 	memset(&s, 0, sizeof(s));
 	assert_int_equal(inbox_list_files(&h.a, AGENT_BOX_IN, "alice@example.com", collect, &s),
