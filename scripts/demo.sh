@@ -12,13 +12,26 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-build=$(cd "$top/${1:-build}" && pwd)
+case ${1:-build} in
+/*) build=$1 ;;
+*) build=$(cd "$top/${1:-build}" && pwd) ;;
+esac
 mode=${2:-${SEALBOX_DEMO:-codec}}
 sb="$build/sealbox"
 relay="$build/sealbox-relay"
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-run() { printf '\033[2m$ %s\033[0m\n' "$*"; "$@"; }
+show() { printf '\033[2m$ %s\033[0m\n' "$*"; }
+# run CMD...: shows the command (sealbox as on a user's PATH), runs it.
+run() {
+	printf '\033[2m$ %s\033[0m\n' "$*"
+	if [ "$1" = sealbox ]; then
+		shift
+		"$sb" "$@"
+	else
+		"$@"
+	fi
+}
 
 codec_demo() {
 	local d
@@ -94,19 +107,23 @@ mb_cleanup() {
 	exit "$rc"
 }
 
-# enroll NAME ADDRESS: a one-time code from the relay, then `sealbox init`.
+# enroll NAME ADDRESS [init options]: a one-time code from the relay (it
+# stands in for the SMS/e-mail proof), then `sealbox init`.
 enroll() {
-	local code
-	code=$("$relay" invite --data "$d/relay" "$2")
-	mkdir -p "$d/$1/mnt"
-	run "$sb" init --home "$d/$1/home" --address "$2" --relay "127.0.0.1:$port" \
-		--fingerprint "$fp" --code "$code" --device-name "$1"
+	local name=$1 address=$2 code
+	shift 2
+	code=$("$relay" invite --data "$d/relay" "$address")
+	mkdir -p "$d/$name/mnt"
+	show sealbox init --home "$name/home" --address "$address" --relay "127.0.0.1:$port" \
+		--fingerprint "${fp:0:16}..." --code "$code" --device-name "$name" "$@"
+	"$sb" init --home "$d/$name/home" --address "$address" --relay "127.0.0.1:$port" \
+		--fingerprint "$fp" --code "$code" --device-name "$name" "$@"
 }
 
 # mount NAME: `sealbox mount -f` in the background, ready when outbox/ lists.
 mount_box() {
 	local mnt="$d/$1/mnt" i
-	printf '\033[2m$ %s\033[0m\n' "sealbox mount $mnt -f --home $d/$1/home &"
+	show "sealbox mount $1/mnt -f --home $1/home 2>$1.log &"
 	"$sb" mount "$mnt" -f --home "$d/$1/home" 2>"$d/$1.log" &
 	pids[$1]=$!
 	for ((i = 0; i < 200; i++)); do
@@ -159,7 +176,8 @@ mailbox_demo() {
 	done
 
 	say "enroll alice (laptop + phone), bob, carol: keys go into the keyring"
-	enroll alice-laptop alice@example.com
+	cd "$d"
+	enroll alice-laptop alice@example.com --suite pair
 	enroll alice-phone alice@example.com
 	enroll bob bob@example.com
 	enroll carol carol@example.com
@@ -169,7 +187,7 @@ mailbox_demo() {
 	mount_box alice-laptop
 	mount_box alice-phone
 	mount_box bob
-	A1="$d/alice-laptop/mnt" A2="$d/alice-phone/mnt" B="$d/bob/mnt"
+	A1=alice-laptop/mnt A2=alice-phone/mnt B=bob/mnt
 
 	say "alice (laptop) writes a text to bob"
 	run mkdir "$A1/outbox/bob@example.com"
@@ -177,20 +195,20 @@ mailbox_demo() {
 	echo "\$ echo 'Hello Bob, this is Alice.' > outbox/bob@example.com/hello.txt"
 	got=$(wait_for "$B/inbox/alice@example.com" '*-hello.txt')
 	wait_status "$A1/outbox/bob@example.com/hello.txt" '^delivered'
-	run getfattr -n user.sealbox.status "$A1/outbox/bob@example.com/hello.txt"
+	run getfattr --absolute-names -n user.sealbox.status "$A1/outbox/bob@example.com/hello.txt"
 	say "bob's inbox"
 	run ls -l "$B/inbox/alice@example.com"
 	run cat "$got"
-	run getfattr -d "$got"
+	run getfattr --absolute-names -d "$got"
 
 	say "alice sends a 6 MiB attachment (AES-256-CTR blob, key sealed per device)"
-	head -c $((6 * 1024 * 1024)) /dev/urandom >"$d/photo.jpg"
-	run cp "$d/photo.jpg" "$A1/outbox/bob@example.com/photo.jpg"
+	head -c $((6 * 1024 * 1024)) /dev/urandom >photo.jpg
+	run cp photo.jpg "$A1/outbox/bob@example.com/photo.jpg"
 	got=$(wait_for "$B/inbox/alice@example.com" '*-photo.jpg')
 	wait_status "$A1/outbox/bob@example.com/photo.jpg" '^delivered'
 	run ls -l "$B/inbox/alice@example.com"
-	run sha256sum "$d/photo.jpg" "$got"
-	run getfattr -n user.sealbox.status "$A1/outbox/bob@example.com/photo.jpg"
+	run sha256sum photo.jpg "$got"
+	run getfattr --absolute-names -n user.sealbox.status "$A1/outbox/bob@example.com/photo.jpg"
 
 	say "a group message from bob to alice and carol"
 	run mkdir "$B/outbox/alice@example.com,carol@example.com"
@@ -201,7 +219,7 @@ mailbox_demo() {
 	wait_status "$B/outbox/alice@example.com,carol@example.com/plan.txt" '^delivered 2/'
 	run cat "$got"
 	run cat "$got2"
-	run getfattr -n user.sealbox.status "$B/outbox/alice@example.com,carol@example.com/plan.txt"
+	run getfattr --absolute-names -n user.sealbox.status "$B/outbox/alice@example.com,carol@example.com/plan.txt"
 	echo "(2 of alice's devices have it; carol's device gets it when it comes online)"
 
 	say "alice's phone shows what her laptop sent (synced copies)"
@@ -210,15 +228,16 @@ mailbox_demo() {
 	run cat "$A2/outbox/bob@example.com/hello.txt"
 
 	say "nothing plaintext at rest (bob's home holds ciphertext only)"
-	if grep -rq "Hello Bob" "$d/bob/home"; then
-		echo "demo: plaintext found in bob's home" >&2
+	run ls -l bob/home bob/home/data
+	if grep -rqa "Hello Bob" bob/home alice-laptop/home; then
+		echo "demo: plaintext found in a home" >&2
 		exit 1
 	fi
-	echo "grep -r 'Hello Bob' $d/bob/home: no match"
+	echo "\$ grep -ra 'Hello Bob' bob/home alice-laptop/home: no match"
 
 	say "unmount"
 	for f in alice-laptop alice-phone bob; do
-		run fusermount3 -u "$d/$f/mnt"
+		run fusermount3 -u "$f/mnt"
 		wait "${pids[$f]}"
 		unset "pids[$f]"
 	done
