@@ -1272,7 +1272,9 @@ session_end(struct agent *a, struct ob_entry *e)
 		if (rc == SB_OK) {
 			fprintf(stderr, "sealbox: outbox: %s/%s queued (%llu bytes)\n",
 			    r.folder, r.name, (unsigned long long)r.size);
-			send_kick(a);
+			/* send_kick() takes ob->lock, which we hold: kick inline. */
+			a->out->kick = 1;
+			pthread_cond_broadcast(&a->out->cond);
 		}
 		break;
 	}
