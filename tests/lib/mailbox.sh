@@ -372,3 +372,8 @@ wait_queue_empty() {
 	wait_until "$(mb_secs "$1")" _mb_queue_empty "$2" ||
 		fail "$2 left $(mb_queue_len "$2") item(s) unacknowledged at the relay"
 }
+
+# Open file descriptors of NAME's mount daemon.
+mb_fd_count() {
+	ls "/proc/${_mb_pid[$1]}/fd" | wc -l
+}

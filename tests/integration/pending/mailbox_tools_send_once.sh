@@ -22,6 +22,9 @@ note "cp"
 printf 'via cp\n' >"$T/src/cp.txt"
 cp "$T/src/cp.txt" "$O/" || fail "cp"
 
+wait_for_file 20 "$I" "$(mb_inbox_re cp.txt)" >/dev/null
+fd_a=$(mb_fd_count alice) fd_b=$(mb_fd_count bob)
+
 note "mv from outside the mount"
 printf 'via mv\n' >"$T/src/mv.txt"
 mv "$T/src/mv.txt" "$O/" || fail "mv"
@@ -85,6 +88,10 @@ for f in cp mv; do
 done
 vs=$(for g in "$I"/*-ed.txt; do cat "$g"; done | sort | tr '\n' '|')
 [ "$vs" = "draft one|draft two, saved|" ] || fail "ed.txt versions read '$vs'"
+
+note "no descriptor leak: alice $fd_a -> $(mb_fd_count alice), bob $fd_b -> $(mb_fd_count bob) fds"
+[ "$(mb_fd_count alice)" -le $((fd_a + 2)) ] || fail "alice's daemon leaks descriptors: $fd_a -> $(mb_fd_count alice)"
+[ "$(mb_fd_count bob)" -le $((fd_b + 2)) ] || fail "bob's daemon leaks descriptors: $fd_b -> $(mb_fd_count bob)"
 
 note "alice's outbox: the seven names, no temporaries, all delivered"
 [ "$(ls -A "$O" | sort | tr '\n' ' ')" = "cp.txt ed.txt mv.txt r1.txt r2.bin t1.txt t2.txt " ] ||
