@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's demo.  Usage: scripts/demo.sh BUILD_DIR [mailbox|codec]
 #
-# mailbox (the default once the mailbox works end to end; until then codec): a relay on 127.0.0.1, alice enrolled with two
+# mailbox (the default): a relay on 127.0.0.1, alice enrolled with two
 # devices (laptop, phone) and bob with one, plus carol (enrolled, never
 # online), all in a headless keyring (scripts/with-keyring); three mounts;
 # a text, a multi-MiB attachment and a group message, shown arriving
@@ -16,7 +16,7 @@ case ${1:-build} in
 /*) build=$1 ;;
 *) build=$(cd "$top/${1:-build}" && pwd) ;;
 esac
-mode=${2:-${SEALBOX_DEMO:-codec}}
+mode=${2:-${SEALBOX_DEMO:-mailbox}}
 sb="$build/sealbox"
 relay="$build/sealbox-relay"
 

@@ -108,6 +108,12 @@ _mb_alive() {
 	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
 }
 
+# 1 while PATH is a mount point per the kernel's table: unlike mountpoint(1)
+# this also sees a dead FUSE mount (its daemon gone: stat says ENOTCONN).
+_mb_mounted() {
+	awk -v p="$1" '$2 == p { found = 1 } END { exit !found }' /proc/self/mounts
+}
+
 _mb_ready() {
 	mountpoint -q "$1" && ls "$1/outbox" >/dev/null && ls "$1/inbox" >/dev/null
 }
@@ -118,7 +124,7 @@ mb_mount() {
 	shift
 	mnt=$(mb_mnt "$name")
 	mkdir -p "$mnt"
-	! mountpoint -q "$mnt" || fail "$mnt is already mounted"
+	! _mb_mounted "$mnt" || fail "$mnt is already mounted"
 	echo "=== mount $(date +%T.%N)" >>"$(mb_log "$name")"
 	"$SEALBOX" mount "$mnt" -f --home "$(mb_home "$name")" "$@" 2>>"$(mb_log "$name")" &
 	pid=$!
@@ -172,7 +178,7 @@ mb_umount() {
 	_mb_wait_pid "$pid" "$(mb_secs 20)"
 	st=$_mb_st
 	_mb_pid[$name]=
-	! mountpoint -q "$mnt" || fail "$mnt still mounted after fusermount3 -u"
+	! _mb_mounted "$mnt" || fail "$mnt still mounted after fusermount3 -u"
 	[ "$st" -eq 0 ] || fail "sealbox mount $name exited $st after unmount: $(tail -5 "$(mb_log "$name")")"
 	_mb_sanitizer_check "$(mb_log "$name")"
 }
@@ -187,7 +193,7 @@ mb_kill9() {
 	# The kernel keeps a dead FUSE mount ("transport endpoint is not
 	# connected") until it is detached.
 	fusermount3 -u "$(mb_mnt "$name")" 2>/dev/null || fusermount3 -uz "$(mb_mnt "$name")" 2>/dev/null || true
-	! mountpoint -q "$(mb_mnt "$name")" || fail "dead mount of $name still attached"
+	! _mb_mounted "$(mb_mnt "$name")" || fail "dead mount of $name still attached"
 }
 
 # EXIT trap: never fails, never waits long; leaves nothing mounted.
@@ -196,13 +202,13 @@ _mb_reap_all() {
 	for name in "${_mb_names[@]}"; do
 		mnt=$(mb_mnt "$name")
 		pid=${_mb_pid[$name]:-}
-		if mountpoint -q "$mnt" 2>/dev/null; then
+		if _mb_mounted "$mnt"; then
 			fusermount3 -u "$mnt" 2>/dev/null || fusermount3 -uz "$mnt" 2>/dev/null
 		fi
 		if [ -n "$pid" ]; then
 			_mb_wait_pid "$pid" 10
 		fi
-		mountpoint -q "$mnt" 2>/dev/null && fusermount3 -uz "$mnt" 2>/dev/null
+		! _mb_mounted "$mnt" || fusermount3 -uz "$mnt" 2>/dev/null
 	done
 	return 0
 }
@@ -214,7 +220,7 @@ mb_finish() {
 	for name in "${_mb_names[@]}"; do
 		[ -z "${_mb_pid[$name]:-}" ] || mb_umount "$name"
 		_mb_sanitizer_check "$(mb_log "$name")"
-		! mountpoint -q "$(mb_mnt "$name")" || fail "$(mb_mnt "$name") left mounted"
+		! _mb_mounted "$(mb_mnt "$name")" || fail "$(mb_mnt "$name") left mounted"
 	done
 	relay_stop
 	if grep -qs " $T/" /proc/self/mounts; then
