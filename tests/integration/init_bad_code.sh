@@ -54,10 +54,23 @@ expect_fail 2 'suite' init --relay "127.0.0.1:$RPORT" --fingerprint "$FP" --code
 expect_fail 2 'required' "$SEALBOX" init --home "$T/home"
 nothing_left
 
+note "failure after registering (config cannot be written): keys and device undone"
+mkdir -p "$T/stuck/.config.tmp/blocker"
+expect_fail 1 'config' "$SEALBOX" init --home "$T/stuck" --address alice@example.com \
+	--relay "127.0.0.1:$RPORT" --fingerprint "$FP" --code "$code"
+[ ! -e "$T/stuck/config" ] || fail "config written"
+grep -q 'register .*address=alice@example.com' "$RLOG" || fail "the relay never saw the registration"
+undone_id=$(sed -n 's/.*register conn=[0-9]* device=\([0-9]*\) address=alice@example.com.*/\1/p' "$RLOG" | tail -1)
+expect_fail 32 'not found|no such|missing' "$TOOL" load alice@example.com "$undone_id"
+code=$("$SEALBOX_RELAY" invite --data "$RDATA" alice@example.com) || fail "invite again"
+
 note "the unused codes still work afterwards"
 out=$(init --relay "127.0.0.1:$RPORT" --fingerprint "$FP" --code "$code" 2>&1) ||
 	fail "init with the good code after failures: $out"
 [ -f "$T/home/config" ] || fail "no config"
+# Only this device: the one undone above was removed from the relay.
+n=$("$SEALBOX" devices --home "$T/home" | wc -l)
+[ "$n" -eq 1 ] || fail "alice has $n devices; the undone registration was not removed"
 "$SEALBOX" init --home "$T/bob" --address bob@example.com --relay "127.0.0.1:$RPORT" \
 	--fingerprint "$FP" --code "$bob_code" >/dev/null || fail "bob's code was consumed"
 relay_stop
