@@ -386,7 +386,7 @@ cfile_open(const char *path, const uint8_t storage_key[CRYPTO_STORAGE_KEY_LEN],
 	*out = NULL;
 	if (path == NULL || storage_key == NULL)
 		return SB_ERR_INVALID_ARG;
-	if ((fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC)) < 0)
+	if ((fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW)) < 0)
 		return SB_ERR_SYSTEM;
 	if (fstat(fd, &st) != 0) {
 		rc = SB_ERR_SYSTEM;
