@@ -251,7 +251,7 @@ canonical_email(const char *s, size_t len, char *out, size_t out_size)
 	}
 	if (len > NAMES_MAX_EMAIL || len >= out_size)
 		return SB_ERR_INVALID_ARG;
-	/* Lowercasing the local part too: see ARCHITECTURE-contacts.md. */
+	/* Lowercasing the local part too: see ARCHITECTURE.md ("Contacts and names"). */
 	for (i = 0; i < len; i++)
 		out[i] = (char)ascii_lower((unsigned char)s[i]);
 	out[len] = '\0';

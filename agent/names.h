@@ -13,7 +13,7 @@
  * Every function is pure: no I/O, no clock, no locale, no globals.  Results
  * go into caller buffers; nothing here keeps a pointer to its inputs.
  *
- * Canonical addresses (see docs/ARCHITECTURE-contacts.md for why):
+ * Canonical addresses (see docs/ARCHITECTURE.md ("Contacts and names") for why):
  *   e-mail  local@domain, ASCII only, the WHOLE address lowercased (the
  *           directory treats addresses as case-insensitive, as IDS does);
  *   phone   E.164: '+', a non-zero digit, then digits, 8..15 digits in all.
