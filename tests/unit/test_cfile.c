@@ -45,7 +45,7 @@ static int
 setup(void **state)
 {
 	(void)state;
-	strcpy(dir, "/tmp/test_cfile.XXXXXX");
+	snprintf(dir, sizeof(dir), "%s", "/tmp/test_cfile.XXXXXX");
 	if (mkdtemp(dir) == NULL)
 		return -1;
 	snprintf(path, sizeof(path), "%s/f", dir);
