@@ -142,3 +142,19 @@ clean:
 	rm -rf build build-san
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# make bench (docs/BENCHMARKS.md): an optimised build in build-bench/, then
+# scripts/bench.sh.  bench/ is no module: each bench/bench_*.c is one program
+# linked with every module.  Not part of `make check`.
+BENCH_SRC  := $(wildcard bench/bench_*.c)
+BENCH_BINS := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+$(BENCH_BINS): $(BUILD)/bench/%: bench/%.c $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS) $(LINK_LIBS)
+
+.PHONY: bench-bins
+bench-bins: all $(BENCH_BINS) $(HELPER_BINS)
+
+bench: deps
+	@$(MAKE) --no-print-directory BUILD=build-bench SANITIZE= OPT='-O2 -g' bench-bins
+	@scripts/bench.sh build-bench
