@@ -3,7 +3,11 @@
 # every content file under bob's HOME/data (a received text and a received
 # attachment) and alice's (her sent copies) makes every read of those
 # messages fail with EBADMSG, with no byte of plaintext; restoring the bytes
-# makes them readable again (so the error came from the flip).
+# makes them readable again (so the error came from the flip).  Then, while
+# mounted (verification on every read, no cache), one bit at a time at the
+# first, a middle and the last byte of each content file: every read of
+# every message is either exactly right or EBADMSG, and each flip makes at
+# least one of them EBADMSG.
 here=$(cd "$(dirname "$0")" && pwd); top=${here%/tests/integration*}
 [ -n "${SEALBOX_WITH_KEYRING_BUS:-}" ] || exec "$top/scripts/with-keyring" bash "$0" "$@"
 source "$top/tests/lib/common.sh"
@@ -79,4 +83,46 @@ mb_mount alice
 [ "$(cat "$g")" = "integrity matters" ] || fail "restored text"
 cmp "$gbin" "$T/t.bin" || fail "restored attachment"
 cmp "$O/t.bin" "$T/t.bin" || fail "restored sent copy"
+
+note "one flip at a time at chosen offsets, while mounted"
+printf 'integrity matters\n' >"$T/t.txt"
+cat >"$T/flips.py" <<'PY'
+import errno, os, sys
+data, pairs = sys.argv[1], sys.argv[2:]
+msgs = [(pairs[i], open(pairs[i + 1], "rb").read()) for i in range(0, len(pairs), 2)]
+def read(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        return e.errno
+files = sorted(os.path.join(data, n) for n in os.listdir(data))
+for path in files:
+    size = os.path.getsize(path)
+    for off in sorted({0, size // 3, size - 1}):
+        with open(path, "r+b") as f:
+            f.seek(off); b = f.read(1)
+            f.seek(off); f.write(bytes([b[0] ^ 0x01])); f.flush(); os.fsync(f.fileno())
+        bad = 0
+        for m, want in msgs:
+            got = read(m)
+            if got == errno.EBADMSG:
+                bad += 1
+            elif got != want:
+                sys.exit("%s flipped at %d: %s gave %s" % (os.path.basename(path), off,
+                         os.path.basename(m), errno.errorcode.get(got, "wrong bytes")
+                         if isinstance(got, int) else "wrong bytes"))
+        with open(path, "r+b") as f:
+            f.seek(off); f.write(b); f.flush(); os.fsync(f.fileno())
+        if bad == 0:
+            sys.exit("%s flipped at %d: every message still read fine" % (os.path.basename(path), off))
+        print("%s @%d: %d EBADMSG" % (os.path.basename(path), off, bad))
+for m, want in msgs:
+    if read(m) != want:
+        sys.exit("%s does not read back after the restores" % m)
+PY
+python3 "$T/flips.py" "$(mb_home bob)/data" "$g" "$T/t.txt" "$gbin" "$T/t.bin" >&2 ||
+	fail "bob's flips"
+python3 "$T/flips.py" "$(mb_home alice)/data" "$O/t.txt" "$T/t.txt" "$O/t.bin" "$T/t.bin" >&2 ||
+	fail "alice's flips"
 mb_finish
