@@ -1,14 +1,18 @@
 # mailbox.sh - sourced by tests/integration/mailbox_*.sh after
 # tests/lib/common.sh: the real relay, real devices enrolled with
 # `sealbox init`, real FUSE mounts (`sealbox mount -f`), all inside the one
-# private Secret Service of the case.
+# private Secret Service of the case.  Never a mock, never a skip.
 #
 # A case starts with (before sourcing anything; docs/KEYRING.md):
-#   [ -n "${SEALBOX_WITH_KEYRING_BUS:-}" ] ||
-#       exec "$(dirname "$0")/../../scripts/with-keyring" bash "$0" "$@"
-# so its keyring, temp dir and every daemon live and die inside one run.
+#   here=$(cd "$(dirname "$0")" && pwd); top=${here%/tests/integration*}
+#   [ -n "${SEALBOX_WITH_KEYRING_BUS:-}" ] || exec "$top/scripts/with-keyring" bash "$0" "$@"
+#   source "$top/tests/lib/common.sh"
+#   source "$SB_TOP/tests/lib/mailbox.sh"
+# so its keyring, temp dir and every daemon live and die inside one run
+# (and it also runs from a subfolder such as tests/integration/pending/).
 #
-#   mb_relay [init options]        relay on 127.0.0.1 ($RDATA $RPORT $FP, log $RLOG)
+#   mb_relay [init options]        relay on 127.0.0.1 ($RDATA $RPORT $FP, log
+#                                  $RLOG; relay_stop/relay_start from relay.sh)
 #   mb_device NAME ADDRESS [--suite S ...]
 #                                  invite + `sealbox init` into $T/NAME/home
 #   mb_mount NAME                  `sealbox mount $T/NAME/mnt -f`, stderr to
@@ -21,16 +25,23 @@
 #   mb_home/mb_mnt/mb_pid/mb_log NAME, mb_device_id NAME
 #   wait_for_file SECONDS DIR REGEX  prints DIR/NAME of the first entry of DIR
 #                                  whose name matches REGEX, within SECONDS
+#   mb_inbox_re BASE               the regex of an incoming name for file BASE
 #   mb_count DIR REGEX             how many entries of DIR match REGEX
 #   mb_status FILE                 the user.sealbox.status xattr ("" if none)
 #   wait_status SECONDS FILE REGEX
 #   mb_errno OP PATH [ARG]         runs one syscall from python3, prints OK or
 #                                  the errno's name (EROFS, ENXIO, ...)
-#   mb_vmhwm_kb NAME               the mount's peak RSS so far (kB)
+#   mb_vmhwm_kb NAME, mb_fd_count NAME   the mount's peak RSS (kB), open fds
 #   mb_sql SQL [ARGS...]           a read-only query on the relay's database
+#   mb_sent_count NAME             message ids NAME submitted (relay status)
+#   mb_queue_len NAME, wait_queue_empty SECONDS NAME   NAME's relay queue
+#   mb_data SIZE SEED              reproducible pseudo-random bytes
+# Deadlines (SECONDS) are multiplied by 4 for an ASan build.
 #
 # On any exit the EXIT trap detaches every mount still there and reaps every
-# daemon (SIGKILL after a deadline), so a failing case leaves nothing mounted.
+# daemon (SIGKILL after a deadline), so a failing case leaves nothing
+# mounted; a watchdog (MB_CASE_LIMIT, default 240 s) kills the case's mount
+# daemons if an operation hangs in one.
 
 source "$SB_TOP/tests/lib/relay.sh"
 
