@@ -217,18 +217,46 @@ ts_before(const struct timespec *x, const struct timespec *y)
 	return x->tv_sec < y->tv_sec || (x->tv_sec == y->tv_sec && x->tv_nsec < y->tv_nsec);
 }
 
+/* Starts the relay client with the loaded signing key (a->lock held; the
+ * client's thread never takes a->lock, so this cannot deadlock). */
+static void
+client_start_locked(struct agent *a)
+{
+	struct client_config cc = {
+		.relay = a->cfg->relay,
+		.sign_key = a->sign_key,
+		.address = a->cfg->address,
+		.device_id = a->cfg->device_id,
+		.on_push = inbox_on_push,
+		.arg = a,
+		.request_timeout_ms = CLIENT_TIMEOUT_MS,
+	};
+	struct client *c = NULL;
+	int rc;
+
+	memcpy(cc.fingerprint, a->cfg->fingerprint, CLIENT_FP_LEN);
+	rc = client_new(&cc, &c);
+	if (rc == SB_OK)
+		a->client = c;
+	else
+		fprintf(stderr, "sealbox: relay client: %s (retried on next use)\n",
+		    sb_strerror(rc));
+}
+
 int
 agent_keys_acquire(struct agent *a)
 {
 	struct crypto_key *sign, *enc;
 	struct crypto_identity *id;
-	struct client *c = NULL;
 	uint8_t *storage;
 	struct timespec now;
 	int rc;
 
 	pthread_mutex_lock(&a->lock);
 	if (a->sign_key != NULL) {
+		/* Keys are there; a client that failed to start is retried. */
+		if (a->client == NULL)
+			client_start_locked(a);
 		pthread_mutex_unlock(&a->lock);
 		return SB_OK;
 	}
@@ -246,16 +274,6 @@ agent_keys_acquire(struct agent *a)
 	 * under a->lock.  Two threads may both load; the second copy is freed. */
 	rc = keys_load(a, &sign, &enc, &id, &storage);
 	if (rc == SB_OK) {
-		struct client_config cc = {
-			.relay = a->cfg->relay,
-			.sign_key = sign,
-			.address = a->cfg->address,
-			.device_id = a->cfg->device_id,
-			.on_push = inbox_on_push,
-			.arg = a,
-			.request_timeout_ms = CLIENT_TIMEOUT_MS,
-		};
-		memcpy(cc.fingerprint, a->cfg->fingerprint, CLIENT_FP_LEN);
 		pthread_mutex_lock(&a->lock);
 		if (a->sign_key == NULL) {
 			a->sign_key = sign;
@@ -266,15 +284,8 @@ agent_keys_acquire(struct agent *a)
 			sign = enc = NULL;
 			id = NULL;
 			storage = NULL;
-			if (a->client == NULL) {
-				rc = client_new(&cc, &c);
-				if (rc == SB_OK) {
-					a->client = c;
-				} else {
-					fprintf(stderr, "sealbox: relay client: %s\n", sb_strerror(rc));
-					rc = SB_OK;  /* keys are usable; the sender retries */
-				}
-			}
+			if (a->client == NULL)
+				client_start_locked(a);
 			fprintf(stderr, "sealbox: keys loaded for %s device %llu\n",
 			    a->cfg->address, (unsigned long long)a->cfg->device_id);
 		}
@@ -290,6 +301,17 @@ agent_keys_acquire(struct agent *a)
 	a->keys_err = rc;
 	pthread_mutex_unlock(&a->lock);
 	return rc;
+}
+
+struct client *
+agent_client(struct agent *a)
+{
+	struct client *c;
+
+	pthread_mutex_lock(&a->lock);
+	c = a->client;
+	pthread_mutex_unlock(&a->lock);
+	return c;
 }
 
 /* ---- open / close ------------------------------------------------------------ */

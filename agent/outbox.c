@@ -700,7 +700,11 @@ outbox_folder_create(struct agent *a, const char *folder)
 	}
 	for (size_t i = 0; i < n; i++)
 		addrs[i] = names_recipients_get(r, i);
-	rc = client_lookup(a->client, addrs, n, &l);
+	if (agent_client(a) == NULL) {
+		rc = SB_ERR_NET;
+		goto out;
+	}
+	rc = client_lookup(agent_client(a), addrs, n, &l);
 	if (rc != SB_OK)
 		goto out;
 	/* Every address needs at least one device in the directory. */

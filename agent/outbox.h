@@ -136,5 +136,8 @@ void send_want_status(struct agent *a, int64_t row);
 /* The current contacts (reloaded when contacts.vcf changed; may be NULL).
  * The pointer stays valid until agent_close. */
 const struct contacts *agent_contacts(struct agent *a);
+/* The relay client (NULL until the keys are loaded and it started); it
+ * lives until agent_close. */
+struct client *agent_client(struct agent *a);
 
 #endif

@@ -142,7 +142,7 @@ upload(struct job *j, struct cfile *cf, char uri_buf[SB_MAX_URI + 1])
 		rc = SB_ERR_SYSTEM;
 		goto out;
 	}
-	rc = client_blob_upload(a->client, fd, j->size, uri_buf);
+	rc = client_blob_upload(agent_client(a), fd, j->size, uri_buf);
 	if (rc == SB_OK) {
 		j->m.kind = MESSAGE_ATTACHMENT;
 		j->m.att.uri.p = uri_buf;
@@ -210,7 +210,7 @@ send_row(struct agent *a, int64_t row, uint64_t *ts)
 		return rc;
 	if ((rc = agent_keys_acquire(a)) != SB_OK)
 		return rc;
-	if (a->client == NULL)
+	if (agent_client(a) == NULL)
 		return SB_ERR_NET;
 	rc = names_resolve(agent_contacts(a), j.folder, strlen(j.folder), &rcpt);
 	if (rc != SB_OK)
@@ -275,7 +275,7 @@ send_row(struct agent *a, int64_t row, uint64_t *ts)
 		j.m.content_len = j.size;
 		if ((rc = message_encode(&j.m, &j.inner)) != SB_OK)
 			goto out;
-		rc = client_send(a->client, j.msgid, to, n_to, reseal, &j, ts);
+		rc = client_send(agent_client(a), j.msgid, to, n_to, reseal, &j, ts);
 		if (rc != SB_ERR_TOO_BIG)
 			goto out;
 		fprintf(stderr, "sealbox: send: %s/%s: over the inline limit, sending as"
@@ -289,7 +289,7 @@ send_row(struct agent *a, int64_t row, uint64_t *ts)
 	j.m.content_len = 0;
 	if ((rc = message_encode(&j.m, &j.inner)) != SB_OK)
 		goto out;
-	rc = client_send(a->client, j.msgid, to, n_to, reseal, &j, ts);
+	rc = client_send(agent_client(a), j.msgid, to, n_to, reseal, &j, ts);
 out:
 	if (rc != SB_OK && rc != SB_ERR_EXISTS)
 		fprintf(stderr, "sealbox: send: %s/%s: %s\n", j.folder, j.name,
@@ -380,9 +380,9 @@ refresh_status(struct agent *a, int64_t row)
 		sqlite3_finalize(st);
 	}
 	store_unlock(a);
-	if (!have || state != OB_SENT || a->client == NULL)
+	if (!have || state != OB_SENT || agent_client(a) == NULL)
 		return;
-	rc = client_status(a->client, msgid, &e, &n);
+	rc = client_status(agent_client(a), msgid, &e, &n);
 	if (rc != SB_OK) {
 		if (rc != SB_ERR_NOT_FOUND)
 			return;
@@ -425,12 +425,27 @@ wait_for(struct outbox *ob, unsigned ms)
 	pthread_mutex_unlock(&ob->lock);
 }
 
+/* How often the idle sender retries a keyring that failed. */
+#define IDLE_KEYS_RETRY_S 10
+
+static int
+keys_missing(struct agent *a)
+{
+	int missing;
+
+	pthread_mutex_lock(&a->lock);
+	missing = a->sign_key == NULL;
+	pthread_mutex_unlock(&a->lock);
+	return missing;
+}
+
 static void *
 sender_main(void *arg)
 {
 	struct agent *a = arg;
 	struct outbox *ob = a->out;
 	unsigned backoff = 0;
+	time_t keys_tried = 0;
 
 	for (;;) {
 		int64_t row, want[OB_WANT_MAX];
@@ -452,6 +467,13 @@ sender_main(void *arg)
 
 		row = next_queued(a);
 		if (row == 0) {
+			/* Idle: a keyring that failed at mount is retried here too,
+			 * so receiving starts once it is unlocked, without waiting
+			 * for someone to open a file. */
+			if (keys_missing(a) && time(NULL) - keys_tried >= IDLE_KEYS_RETRY_S) {
+				keys_tried = time(NULL);
+				agent_keys_acquire(a);
+			}
 			wait_for(ob, 2000);
 			continue;
 		}
