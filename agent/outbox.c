@@ -878,7 +878,7 @@ new_row(struct agent *a, const char *folder, const char *name, struct ob_row *r)
 	if ((rc = crypto_random(r->msgid, sizeof(r->msgid))) != SB_OK ||
 	    (rc = crypto_random(fid, sizeof(fid))) != SB_OK)
 		return rc;
-	strcpy(r->file, "o-");
+	snprintf(r->file, sizeof(r->file), "o-");
 	for (size_t i = 0; i < sizeof(fid); i++)
 		snprintf(r->file + 2 + 2 * i, 3, "%02x", fid[i]);
 	snprintf(r->folder, sizeof(r->folder), "%s", folder);
