@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# bench.sh [BUILD] - `make bench`: every benchmark of issue 6 in one run,
+# one table on stdout, written with the machine and date to
+# docs/BENCHMARKS.md.  BUILD is the optimised build dir (build-bench).
+#
+# Order: crypto (bench/bench_crypto) and `openssl speed`; the references
+# GnuPG and gocryptfs; the relay (bench/relay.sh); the mailbox end to end
+# (bench/mailbox.sh, inside scripts/with-keyring); then, for every missed
+# target, a profile (perf when `perf stat -e instructions` works, else
+# valgrind's callgrind on a reduced run, plus strace's syscall wall times for
+# the mount, since callgrind counts instructions and not time spent waiting).
+#
+# Stops on any error (set -e); installs gnupg, gocryptfs and valgrind with
+# apt-get when missing; never prints a number it did not measure.
+# BENCH_QUICK=1 runs reduced sizes (development only; the report says so).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${1:-build-bench}
+case $BUILD in /*) ;; *) BUILD="$top/$BUILD" ;; esac
+export SB_BUILD=$BUILD SB_TOP=$top
+QUICK=${BENCH_QUICK:-0}
+OUT=${BENCH_OUT:-$top/docs/BENCHMARKS.md}
+start=$(date +%s)
+say() { echo "bench: $*" >&2; }
+
+for b in sealbox sealbox-relay bench/bench_crypto bench/bench_relay tests/helpers/relay_client; do
+	[ -x "$BUILD/$b" ] || { say "$BUILD/$b not built (run make bench)"; exit 1; }
+done
+[ "$(id -u)" -eq 0 ] || { say "needs root: it mounts tmpfs for the gocryptfs reference"; exit 1; }
+
+# ---- the comparison tools ---------------------------------------------------
+need=()
+command -v gpg >/dev/null || need+=(gnupg)
+command -v gocryptfs >/dev/null || need+=(gocryptfs)
+command -v valgrind >/dev/null || need+=(valgrind)
+command -v strace >/dev/null || need+=(strace)
+if [ "${#need[@]}" -gt 0 ]; then
+	say "installing ${need[*]}"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+W=$(mktemp -d /tmp/sealbox-bench.XXXXXX)
+SRCFS="$W/src"
+cleanup() {
+	umount "$SRCFS" 2>/dev/null || umount -l "$SRCFS" 2>/dev/null || true
+	rm -rf "$W"
+}
+trap cleanup EXIT
+RES="$W/results"
+: >"$RES"
+res() { echo "$*" >>"$RES"; }
+
+if [ "$QUICK" = 1 ]; then ATT_MB=64 N_SMALL=30 GO_RUNS=2; else ATT_MB=1024 N_SMALL=200 GO_RUNS=3; fi
+res "meta.date $(date -u '+%Y-%m-%d %H:%M UTC')"
+res "meta.cores $(nproc)"
+res "meta.cpu $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+res "meta.load_start $(cut -d' ' -f1 /proc/loadavg)"
+res "meta.quick $QUICK"
+res "meta.build ${BUILD#"$top"/} (-O2 -g), $(openssl version | cut -d' ' -f1-2), $(gcc --version | head -1)"
+
+# ---- per-device crypto and openssl speed -----------------------------------
+say "crypto: seal/open beside the OpenSSL floor"
+"$BUILD/bench/bench_crypto" >>"$RES"
+
+say "openssl speed"
+ossl() { openssl speed -mr -seconds 1 "$@" 2>/dev/null | grep '^+F'; }
+ossl rsa2048 | awk -F: '$1 == "+F2" { printf "ossl.rsa2048.sign.us %.2f\nossl.rsa2048.verify.us %.2f\n", 1e6 / $4, 1e6 / $5 }' >>"$RES"
+ossl ecdsap256 | awk -F: '$1 == "+F4" { printf "ossl.ecdsap256.sign.us %.2f\nossl.ecdsap256.verify.us %.2f\n", 1e6 / $4, 1e6 / $5 }' >>"$RES"
+ossl ecdhp256 | awk -F: '$1 == "+F5" { printf "ossl.ecdhp256.us %.2f\n", 1e6 / $4 }' >>"$RES"
+for alg in aes-128-ctr aes-256-ctr sha1; do
+	ossl -bytes 16384 -evp "$alg" | awk -F: -v a="$alg" '$1 == "+F" { printf "ossl.%s.mbs %.0f\n", a, $4 / 1e6 }' >>"$RES"
+done
+for k in rsa2048.sign.us ecdsap256.sign.us ecdhp256.us aes-256-ctr.mbs sha1.mbs; do
+	grep -q "^ossl.$k " "$RES" || { say "openssl speed gave no $k"; exit 1; }
+done
+
+# ---- inputs: the small files and the attachment source (on tmpfs) ----------
+mkdir -p "$W/small" "$SRCFS"
+for ((i = 0; i < N_SMALL; i++)); do
+	{ openssl enc -aes-128-ctr -nosalt -pass "pass:bench-$i" -pbkdf2 -iter 1 -in /dev/zero 2>/dev/null || true; } |
+		head -c 750 | base64 -w 76 | head -c 1000 >"$W/small/m$(printf %04d "$i").txt"
+done
+mount -t tmpfs -o size=$((ATT_MB + 64))m,mode=0700 bench-src "$SRCFS"
+{ openssl enc -aes-128-ctr -nosalt -pass pass:bench-attachment -pbkdf2 -iter 1 -in /dev/zero 2>/dev/null || true; } |
+	head -c $((ATT_MB << 20)) >"$SRCFS/src.bin"
+[ "$(stat -c %s "$SRCFS/src.bin")" -eq $((ATT_MB << 20)) ] || { say "attachment source short"; exit 1; }
+
+# ---- references: GnuPG and gocryptfs -----------------------------------------
+say "GnuPG: $N_SMALL files, 3 runs"
+bash "$top/bench/gpg.sh" "$RES" "$W/small" 3 "$W"
+say "gocryptfs: $ATT_MB MiB on tmpfs, $GO_RUNS runs"
+bash "$top/bench/gocryptfs.sh" "$RES" "$SRCFS/src.bin" "$ATT_MB" "$GO_RUNS" "$W"
+
+# ---- the relay -----------------------------------------------------------------
+say "relay: routing rate and idle memory"
+BENCH_QUICK=$QUICK bash "$top/bench/relay.sh" "$RES"
+
+# ---- the mailbox end to end ------------------------------------------------------
+say "mailbox: latency, small messages, attachment, fan-out"
+BENCH_QUICK=$QUICK BENCH_SRC="$SRCFS/src.bin" BENCH_SMALL="$W/small" \
+	bash "$top/bench/mailbox.sh" "$RES"
+umount "$SRCFS"
+
+# ---- profiles of the missed targets -----------------------------------------------
+use_perf=0
+if perf stat -e instructions true 2>&1 | grep -qE '[0-9,]+ +instructions'; then use_perf=1; fi
+misses=$(python3 "$top/bench/report.py" "$RES" misses)
+mount_profiled=0
+for m in $misses; do
+	p="$W/profile.$m.txt"
+	case $m in
+	seal)
+		say "profile: seal (reduced bench_crypto run)"
+		if [ "$use_perf" = 1 ]; then
+			perf record -q -g -o "$W/perf.seal" "$BUILD/bench/bench_crypto" --quick >/dev/null 2>&1
+			{ echo "perf record, bench_crypto --quick (suite pair, 100 B), top symbols by self time:"; echo '```'
+			  perf report -i "$W/perf.seal" --stdio --no-children 2>/dev/null | grep -E '^ +[0-9]' | head -25; echo '```'; } >"$p"
+		else
+			valgrind --tool=callgrind -q --callgrind-out-file="$W/cg.seal" \
+				"$BUILD/bench/bench_crypto" --quick >/dev/null
+			{ echo "valgrind --tool=callgrind on bench_crypto --quick (suite pair, 100 B, reduced op counts; perf cannot count instructions on this machine)."
+			  echo "Inclusive instruction counts of the product's seal and of the floor, and the top functions by inclusive cost:"; echo '```'
+			  callgrind_annotate --inclusive=yes "$W/cg.seal" 2>/dev/null |
+				grep -E 'crypto_seal|floor_seal|crypto_open|floor_open|crypto_msg_key|crypto_ecdsa_sign|wrap_pair|EVP_PKEY_encrypt|EVP_DigestSign|EVP_MAC_fetch|EVP_PKEY_CTX_new_from_pkey|ossl_|crypto_identity|sb_buf' | head -30
+			  echo '```'; } >"$p"
+		fi
+		;;
+	small | p99 | attach | rss)
+		if [ "$mount_profiled" = 0 ]; then
+			say "profile: the sending mount under callgrind, then under strace (reduced run)"
+			BENCH_PROFILE="$W/cg.mount" BENCH_PROFILE_TOOL=callgrind \
+				bash "$top/bench/mailbox.sh" "$W/prof.res" >/dev/null
+			BENCH_PROFILE="$W/strace.mount" BENCH_PROFILE_TOOL=strace \
+				bash "$top/bench/mailbox.sh" "$W/prof2.res" >/dev/null
+			{ echo "Reduced run (50 one-at-a-time messages, 50 small files, a 32 MiB attachment) with alice's \`sealbox mount\` profiled."
+			  echo; echo "Where the instructions go (valgrind --tool=callgrind, self cost, top 20; perf cannot count instructions here):"; echo '```'
+			  callgrind_annotate --inclusive=no "$W/cg.mount" 2>/dev/null | grep -E '^ *[0-9,]+ .*\(' | head -20; echo '```'
+			  echo; echo "Where the wall time goes (strace -f -c -w: time inside system calls, all threads, top 12):"; echo '```'
+			  head -16 "$W/strace.mount"; echo '```'; } >"$W/profile.mount.txt"
+			mount_profiled=1
+		fi
+		cp "$W/profile.mount.txt" "$p"
+		;;
+	esac
+done
+
+res "meta.load_end $(cut -d' ' -f1 /proc/loadavg)"
+res "meta.seconds $(( $(date +%s) - start ))"
+awk -v l="$(grep '^meta.load_start ' "$RES" | cut -d' ' -f2)" 'BEGIN { exit !(l < 1.0) }' &&
+	res "meta.quiet yes" || res "meta.quiet no"
+cp "$RES" "$W/results.keep"
+python3 "$top/bench/report.py" "$RES" report "$OUT" "$W"
+say "wrote $OUT in $(( $(date +%s) - start )) s"
