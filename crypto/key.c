@@ -161,6 +161,20 @@ crypto_key_to_pkcs8_pem(const struct crypto_key *k, struct sb_buf *out)
 	return to_pkcs8(k, "PEM", out);
 }
 
+/* 1 if the key's public half matches its private half (and, for RSA, the
+ * CRT values are consistent); libcrypto's own pairwise validation. */
+static int
+pairwise_ok(EVP_PKEY *pkey)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+	int ok = ctx != NULL && EVP_PKEY_pairwise_check(ctx) == 1;
+
+	EVP_PKEY_CTX_free(ctx);
+	if (!ok)
+		crypto_ossl_fail(SB_ERR_KEY_INVALID);
+	return ok;
+}
+
 static int
 from_pkcs8(const char *form, const uint8_t *in, size_t len, struct crypto_key **out)
 {
@@ -188,6 +202,16 @@ from_pkcs8(const char *form, const uint8_t *in, size_t len, struct crypto_key **
 	if (strcmp(form, "DER") == 0 && left != 0) {
 		EVP_PKEY_free(pkey);
 		return SB_ERR_TRAILING;
+	}
+	/*
+	 * A PKCS#8 item carries the public half beside the private one and the
+	 * decoder trusts it.  A key whose halves disagree would sign what its
+	 * own identity cannot verify, or publish an identity whose messages it
+	 * cannot open (found by fuzz/fuzz_pkcs8.c): refuse it here.
+	 */
+	if (!pairwise_ok(pkey)) {
+		EVP_PKEY_free(pkey);
+		return SB_ERR_KEY_INVALID;
 	}
 	return crypto_key_adopt(pkey, out);
 }
