@@ -393,6 +393,44 @@ entry_get(struct agent *a, const struct ob_row *r, int writable, struct ob_entry
 
 /* ---- init / gc --------------------------------------------------------------- */
 
+/*
+ * Crash recovery: an OPEN row whose content file is missing or shorter than
+ * an empty cfile (header + one empty chunk, docs/PROTOCOL.md section 10) was
+ * killed between the row's insert and the file's creation.  No close ever
+ * accepted it, so it is dropped; kept, its name would stay listed but be
+ * unusable (open: ENOENT from the missing file, create: EEXIST from the row).
+ */
+#define OB_EMPTY_CFILE 56
+static void
+drop_unborn_drafts(struct agent *a)
+{
+	sqlite3_stmt *st;
+	int64_t ids[256];
+	size_t n = 0;
+
+	store_lock(a);
+	if (store_prepare(a->db, "SELECT id, file FROM out_msg WHERE state = 0 AND"
+	    " deleted = 0", &st) == SB_OK) {
+		while (sqlite3_step(st) == SQLITE_ROW && n < 256) {
+			const char *f = (const char *)sqlite3_column_text(st, 1);
+			char *p = f ? outbox_data_path(a, f) : NULL;
+			struct stat sb;
+
+			if (p != NULL && (stat(p, &sb) != 0 ? errno == ENOENT :
+			    sb.st_size < OB_EMPTY_CFILE))
+				ids[n++] = sqlite3_column_int64(st, 0);
+			free(p);
+		}
+		sqlite3_finalize(st);
+	}
+	store_unlock(a);
+	for (size_t i = 0; i < n; i++) {
+		fprintf(stderr, "sealbox: outbox: row %lld was created but never written"
+		    " before a crash: dropped\n", (long long)ids[i]);
+		row_exec(a, "UPDATE out_msg SET deleted = 1 WHERE id = ?", 0, 0, 0, ids[i]);
+	}
+}
+
 int
 outbox_init(struct agent *a)
 {
@@ -439,6 +477,8 @@ outbox_init(struct agent *a)
 		    " queued\n", (long long)ids[i]);
 		row_exec(a, "UPDATE out_msg SET state = 2 WHERE id = ?", 0, 0, 0, ids[i]);
 	}
+	if (rc == SB_OK)
+		drop_unborn_drafts(a);
 	return rc;
 }
 
