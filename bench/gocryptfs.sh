@@ -20,7 +20,7 @@ mkdir "$D/cipher" "$D/plain"
 # A benchmark volume's password: throwaway, on the tmpfs that dies below.
 echo "bench-$$-$RANDOM" >"$D/pass"
 gocryptfs -init -q -scryptn 10 -passfile "$D/pass" "$D/cipher" >/dev/null
-echo "gocryptfs.version $(gocryptfs -version | awk '{ print $2 }' | head -1)" >>"$RES"
+echo "gocryptfs.version $(gocryptfs -version | head -1 | awk '{ print $2 }' | tr -d ';')" >>"$RES"
 
 now() { date +%s.%N; }
 mbs() { echo "$1 $2 $3" | awk '{ printf "%.1f", $1 / 1e6 / ($3 - $2) }'; }

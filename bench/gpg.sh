@@ -11,8 +11,10 @@ mkdir -p -m 700 "$GNUPGHOME"
 trap 'gpgconf --kill all >/dev/null 2>&1 || true' EXIT
 gpg --batch --passphrase '' --quick-gen-key 'sealbox bench <bench@gpg.example>' \
 	default default never 2>"$W/gpg.log"
-algo=$(gpg --batch --with-colons --list-keys bench@gpg.example 2>>"$W/gpg.log" | awk -F: '$1 == "pub" { print $4 }')
-echo "gpg.version $(gpg --version | head -1 | awk '{ print $3 }') algo=$algo" >>"$RES"
+# pub line: field 3 the key length, field 4 the algorithm (1 RSA, 22 EdDSA).
+algo=$(gpg --batch --with-colons --list-keys bench@gpg.example 2>>"$W/gpg.log" |
+	awk -F: '$1 == "pub" { print ($4 == 1 ? "rsa" $3 : $4 == 22 ? "ed25519" : "algo" $4 "-" $3) }')
+echo "gpg.version $(gpg --version | head -1 | awk '{ print $3 }') ($algo)" >>"$RES"
 
 now() { date +%s.%N; }
 rate() { echo "$1 $2 $3" | awk '{ printf "%.2f", $1 / ($3 - $2) }'; }

@@ -149,7 +149,7 @@ def build(res):
         targets.append(("p99", "p99 delivery <= 10 ms", None, "not measured"))
 
     # ---- attachments -----------------------------------------------------
-    mb = res.get("att.mb", ["?"])[0]
+    mb = res.get("att.mb", res.get("meta.att_mb", ["?"]))[0]
     aw = Fig(res, "att.write_sent.mbs")
     ac = Fig(res, "att.write_close.mbs")
     ar = Fig(res, "att.read.mbs")
@@ -229,7 +229,7 @@ def main(argv):
               "" if meta.get("quiet", "no") == "yes" else
               " (other work was running on this 2-core machine: figures are pessimistic)"),
           "- run time: %s s; attachment size: %s MiB%s" % (
-              meta.get("seconds", "?"), res.get("att.mb", ["?"])[0],
+              meta.get("seconds", "?"), meta.get("att_mb", "?"),
               " (BENCH_QUICK=1: reduced sizes)" if meta.get("quick") == "1" else ""),
           "- build: %s" % meta.get("build", "?"), "",
           "## Table", "", t, "",
