@@ -11,7 +11,8 @@
 #                                 findings to build-fuzz/artifacts/TARGET/,
 #                                 the log to build-fuzz/logs/TARGET.log
 #   fuzz.sh merge TARGET          minimises fuzz/corpus/TARGET + the run's
-#                                 corpus back into fuzz/corpus/TARGET
+#                                 corpus back into fuzz/corpus/TARGET (every
+#                                 edge kept; -use_counters=0)
 #   fuzz.sh all SECONDS           run + merge for every target in turn
 #   FUZZ_KEEP_GOING=1 fuzz.sh run|all ...   -fork=1 -ignore_crashes=1: go on
 #                                 after a finding (still one process)
@@ -91,11 +92,19 @@ merge() {
 	local t=$1 tmp
 	need_target "$t"
 	tmp=$(mktemp -d "$top/$FB/merge.XXXXXX")
-	nice -n 10 "$FB/fuzz/fuzz_$t" -merge=1 -timeout=25 "$tmp" \
-		"fuzz/corpus/$t" "$FB/corpus/$t" >"$FB/logs/$t.merge.log" 2>&1
+	# -use_counters=0: the checked-in corpus keeps every edge reached, not
+	# every hit-count bucket, which keeps it a tenth of the size.  The full
+	# working corpus stays in $FB/corpus/$t for the next run.
+	SB_FUZZ_SKIP_KNOWN=1 nice -n 10 "$FB/fuzz/fuzz_$t" -merge=1 -use_counters=0 \
+		-timeout=25 "$tmp" "fuzz/corpus/$t" "$FB/corpus/$t" >"$FB/logs/$t.merge.log" 2>&1
+	[ -n "$(ls -A "$tmp")" ] || { echo "fuzz.sh: merge of $t produced nothing" >&2; exit 1; }
 	rm -rf "fuzz/corpus/$t"
 	mv "$tmp" "fuzz/corpus/$t"
-	echo "$t: corpus $(find "fuzz/corpus/$t" -type f | wc -l) files, $(du -sk "fuzz/corpus/$t" | cut -f1) KiB"
+	# The seeds stay whatever the merge chose: the valid sealed payloads
+	# are what lets a later run get past parsing at once.
+	python3 fuzz/seeds.py >/dev/null
+	echo "$t: corpus $(find "fuzz/corpus/$t" -type f | wc -l) files," \
+		"$(find "fuzz/corpus/$t" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}') bytes"
 }
 
 stats_one() {
