@@ -63,6 +63,8 @@ hex(const uint8_t *p, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
+static void log_reject(const struct inbox_item *it, const char *why);
+
 /* Runs on the client's I/O thread: copy, enqueue, wake the worker. */
 void
 inbox_on_push(void *arg, const struct client_push *p)
@@ -106,6 +108,13 @@ inbox_on_push(void *arg, const struct client_push *p)
 	if (in->stop || q != NULL || in->n >= INBOX_QUEUE_MAX) {
 		pthread_mutex_unlock(&in->lock);
 		pthread_mutex_unlock(&a->lock);
+		/* One log line per push, always: this copy is dropped unacked (the
+		 * queued copy, or the relay on the next connection, has it). */
+		if (q != NULL)
+			log_reject(it, "pushed again while its first copy is queued");
+		else
+			fprintf(stderr, "sealbox: inbox: item %" PRIu64 " left at the relay"
+			    " (%s)\n", it->item_id, in->stop ? "stopping" : "queue full");
 		item_free(it);
 		return;
 	}
