@@ -48,7 +48,7 @@ send() {
 	[ "$(stat -c %s "$got")" -eq "$size" ] || fail "$name: bob's stat size"
 	cmp "$O/$name" "$T/$name" || fail "$name ($size bytes) does not read back at alice"
 	[ "$(stat -c %s "$O/$name")" -eq "$size" ] || fail "$name: alice's stat size"
-	wait_status 20 "$O/$name" '^delivered 1/1$'
+	wait_status 30 "$O/$name" '^delivered 1/1$'
 }
 
 b0=$(blobs)

@@ -37,21 +37,21 @@ A=$(mb_mnt alice) B=$(mb_mnt bob) C=$(mb_mnt carol)
 note "outbox/Bob Smith/ -> bob, shown as Alice Smith"
 mkdir "$A/outbox/Bob Smith" || fail "mkdir 'outbox/Bob Smith'"
 printf 'by name\n' >"$A/outbox/Bob Smith/byname.txt"
-got=$(wait_for_file 15 "$B/inbox/Alice Smith" "$(mb_inbox_re byname.txt)")
+got=$(wait_for_file 30 "$B/inbox/Alice Smith" "$(mb_inbox_re byname.txt)")
 [ "$(cat "$got")" = "by name" ] || fail "bob read '$(cat "$got")'"
 [ ! -e "$B/inbox/alice@example.com" ] || fail "bob's inbox shows the bare address beside the contact"
-wait_status 15 "$A/outbox/Bob Smith/byname.txt" '^delivered 1/1$'
+wait_status 30 "$A/outbox/Bob Smith/byname.txt" '^delivered 1/1$'
 
 note "outbox/+15551234567/ -> carol (E.164), shown by bare address"
 mkdir "$A/outbox/+15551234567" || fail "mkdir outbox/+15551234567"
 printf 'by phone\n' >"$A/outbox/+15551234567/byphone.txt"
-got=$(wait_for_file 15 "$C/inbox/alice@example.com" "$(mb_inbox_re byphone.txt)")
+got=$(wait_for_file 30 "$C/inbox/alice@example.com" "$(mb_inbox_re byphone.txt)")
 [ "$(cat "$got")" = "by phone" ] || fail "carol read '$(cat "$got")'"
 
 note "carol replies to alice; alice has no contact for her: bare number"
 mkdir "$C/outbox/alice@example.com"
 printf 'from a phone\n' >"$C/outbox/alice@example.com/fromphone.txt"
-got=$(wait_for_file 15 "$A/inbox/+15551234567" "$(mb_inbox_re fromphone.txt)")
+got=$(wait_for_file 30 "$A/inbox/+15551234567" "$(mb_inbox_re fromphone.txt)")
 [ "$(cat "$got")" = "from a phone" ] || fail "alice read '$(cat "$got")'"
 
 note "unknown names and contacts without a registered address: ENXIO"

@@ -28,7 +28,7 @@ mb_mount alice
 [ "$(cat "$O/crash1.txt")" = "survived a crash" ] || fail "spooled file lost by the crash"
 g=$(wait_for_file 40 "$I" "$(mb_inbox_re crash1.txt)")
 [ "$(cat "$g")" = "survived a crash" ] || fail "bob read '$(cat "$g")'"
-wait_status 20 "$O/crash1.txt" '^delivered 1/1$'
+wait_status 30 "$O/crash1.txt" '^delivered 1/1$'
 
 note "relay up; close; kill -9 at once; restart: sent once"
 mb_data 200000 5 >"$T/crash2.bin"
@@ -37,15 +37,15 @@ mb_kill9 alice
 mb_mount alice
 g=$(wait_for_file 40 "$I" "$(mb_inbox_re crash2.bin)")
 cmp "$g" "$T/crash2.bin" || fail "crash2.bin differs"
-wait_status 20 "$O/crash2.bin" '^delivered 1/1$'
+wait_status 30 "$O/crash2.bin" '^delivered 1/1$'
 
 note "bob killed -9 right after a message appeared: once after restart"
 printf 'third\n' >"$O/crash3.txt"
-wait_for_file 20 "$I" "$(mb_inbox_re crash3.txt)" >/dev/null
+wait_for_file 30 "$I" "$(mb_inbox_re crash3.txt)" >/dev/null
 mb_kill9 bob
 mb_mount bob
-wait_queue_empty 20 bob
-g=$(wait_for_file 5 "$I" "$(mb_inbox_re crash3.txt)")
+wait_queue_empty 30 bob
+g=$(wait_for_file 15 "$I" "$(mb_inbox_re crash3.txt)")
 [ "$(cat "$g")" = third ] || fail "bob read '$(cat "$g")' after his restart"
 
 note "exactly once each"

@@ -24,10 +24,10 @@ mkdir "$O"
 printf 'integrity matters\n' >"$O/t.txt"
 mb_data 150000 13 >"$T/t.bin"
 cp "$T/t.bin" "$O/t.bin"
-g=$(wait_for_file 20 "$I" "$(mb_inbox_re t.txt)")
-gbin=$(wait_for_file 20 "$I" "$(mb_inbox_re t.bin)")
+g=$(wait_for_file 30 "$I" "$(mb_inbox_re t.txt)")
+gbin=$(wait_for_file 30 "$I" "$(mb_inbox_re t.bin)")
 cmp "$gbin" "$T/t.bin" || fail "attachment differs before the flip"
-wait_status 20 "$O/t.bin" '^delivered 1/1$'
+wait_status 30 "$O/t.bin" '^delivered 1/1$'
 mb_umount bob
 mb_umount alice
 

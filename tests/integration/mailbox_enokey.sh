@@ -19,8 +19,8 @@ printf 'keyed\n' >"$A/outbox/bob@example.com/k.txt"
 mb_data 100000 9 >"$T/k.bin"
 cp "$T/k.bin" "$A/outbox/bob@example.com/k.bin"
 I="$B/inbox/alice@example.com"
-g=$(wait_for_file 20 "$I" "$(mb_inbox_re k.txt)")
-gbin=$(wait_for_file 20 "$I" "$(mb_inbox_re k.bin)")
+g=$(wait_for_file 30 "$I" "$(mb_inbox_re k.txt)")
+gbin=$(wait_for_file 30 "$I" "$(mb_inbox_re k.bin)")
 [ "$(mb_errno read "$g")" = OK ] || fail "read with keys: $(mb_errno read "$g")"
 mb_umount bob
 

@@ -18,7 +18,7 @@ A=$(mb_mnt alice) B=$(mb_mnt bob)
 mkdir "$A/outbox/bob@example.com"
 printf 'read only\n' >"$A/outbox/bob@example.com/ro.txt"
 I="$B/inbox/alice@example.com"
-g=$(wait_for_file 20 "$I" "$(mb_inbox_re ro.txt)")
+g=$(wait_for_file 30 "$I" "$(mb_inbox_re ro.txt)")
 
 note "EROFS under inbox/"
 expect_errno() {

@@ -17,17 +17,17 @@ A=$(mb_mnt alice)
 O="$A/outbox/bob@example.com"
 mkdir "$O"
 printf 'to one device\n' >"$O/one.txt"
-wait_for_file 20 "$(mb_mnt bob1)/inbox/alice@example.com" "$(mb_inbox_re one.txt)" >/dev/null
-wait_status 20 "$O/one.txt" '^delivered 1/1$'
+wait_for_file 30 "$(mb_mnt bob1)/inbox/alice@example.com" "$(mb_inbox_re one.txt)" >/dev/null
+wait_status 30 "$O/one.txt" '^delivered 1/1$'
 
 note "bob enrolls a second device"
 mb_device bob2 bob@example.com --suite ec
 mb_mount bob2
 printf 'to both devices\n' >"$O/two.txt"
 for d in bob1 bob2; do
-	g=$(wait_for_file 20 "$(mb_mnt $d)/inbox/alice@example.com" "$(mb_inbox_re two.txt)")
+	g=$(wait_for_file 30 "$(mb_mnt $d)/inbox/alice@example.com" "$(mb_inbox_re two.txt)")
 	[ "$(cat "$g")" = "to both devices" ] || fail "$d read '$(cat "$g")'"
 done
-wait_status 20 "$O/two.txt" '^delivered 2/2$'
+wait_status 30 "$O/two.txt" '^delivered 2/2$'
 note "relay: $(grep -c "send stale" "$RLOG" || true) stale refusal(s)"
 mb_finish

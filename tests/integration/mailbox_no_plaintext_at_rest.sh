@@ -57,11 +57,11 @@ echo go >"$T/go"
 wait "$writer" || fail "writer failed"
 
 note "after sending and receiving"
-g=$(wait_for_file 20 "$I" "$(mb_inbox_re secret.txt)")
-gb=$(wait_for_file 20 "$I" "$(mb_inbox_re secret.bin)")
+g=$(wait_for_file 30 "$I" "$(mb_inbox_re secret.txt)")
+gb=$(wait_for_file 30 "$I" "$(mb_inbox_re secret.bin)")
 grep -qF "$marker" "$g" || fail "bob's text does not read back"
 [ "$(grep -cF "$marker" "$gb")" -gt 5000 ] || fail "bob's attachment does not read back"
-wait_status 20 "$O/secret.bin" '^delivered 1/1$'
+wait_status 30 "$O/secret.bin" '^delivered 1/1$'
 cat "$O/secret.txt" "$O/secret.bin" >/dev/null
 at_rest_clean "after the send and the reads"
 mb_umount bob

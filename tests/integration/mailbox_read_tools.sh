@@ -21,13 +21,13 @@ printf 'apple\nbanana\n' >"$T/a.txt"
 printf 'cherry\nthe needle is here\nplum\n' >"$T/b.txt"
 mb_data $((3 * 65536 + 1234)) 21 >"$T/big.bin"
 cp "$T/a.txt" "$T/b.txt" "$T/big.bin" "$O/"
-ga=$(wait_for_file 20 "$I" "$(mb_inbox_re a.txt)")
-gb=$(wait_for_file 20 "$I" "$(mb_inbox_re b.txt)")
-gbig=$(wait_for_file 20 "$I" "$(mb_inbox_re big.bin)")
+ga=$(wait_for_file 30 "$I" "$(mb_inbox_re a.txt)")
+gb=$(wait_for_file 30 "$I" "$(mb_inbox_re b.txt)")
+gbig=$(wait_for_file 30 "$I" "$(mb_inbox_re big.bin)")
 touch "$T/marker"
 sleep 1.5
 printf 'cranberry\n' >"$O/c.txt"
-gc=$(wait_for_file 20 "$I" "$(mb_inbox_re c.txt)")
+gc=$(wait_for_file 30 "$I" "$(mb_inbox_re c.txt)")
 
 note "cat, cmp"
 cmp "$ga" "$T/a.txt" && cmp "$gb" "$T/b.txt" && cmp "$gbig" "$T/big.bin" || fail "content differs"

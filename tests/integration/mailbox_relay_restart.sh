@@ -18,7 +18,7 @@ mkdir "$A/outbox/bob@example.com"
 
 note "queued at the relay for offline bob, then the relay restarts"
 printf 'survives\n' >"$A/outbox/bob@example.com/queued.txt"
-wait_status 15 "$A/outbox/bob@example.com/queued.txt" '^(sent|delivered 0/1)$'
+wait_status 30 "$A/outbox/bob@example.com/queued.txt" '^(sent|delivered 0/1)$'
 relay_stop
 relay_start
 mb_mount bob
@@ -37,7 +37,7 @@ sleep 1
 relay_start
 g=$(wait_for_file 40 "$I" "$(mb_inbox_re offline.txt)")
 [ "$(cat "$g")" = "written offline" ] || fail "bob read '$(cat "$g")'"
-wait_status 20 "$A/outbox/bob@example.com/offline.txt" '^delivered 1/1$'
+wait_status 30 "$A/outbox/bob@example.com/offline.txt" '^delivered 1/1$'
 sleep 1
 [ "$(mb_count "$I" "$(mb_inbox_re offline.txt)")" -eq 1 ] || fail "offline.txt delivered more than once"
 [ "$(mb_count "$I" "$(mb_inbox_re queued.txt)")" -eq 1 ] || fail "queued.txt delivered more than once"

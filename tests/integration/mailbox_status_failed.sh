@@ -22,9 +22,9 @@ wait_status 30 "$O/huge.bin" '^failed: .+'
 note "huge.bin: $(mb_status "$O/huge.bin")"
 cmp "$O/huge.bin" "$T/huge.bin" || fail "a failed file no longer reads back"
 printf 'still works\n' >"$O/after.txt"
-g=$(wait_for_file 20 "$I" "$(mb_inbox_re after.txt)")
+g=$(wait_for_file 30 "$I" "$(mb_inbox_re after.txt)")
 [ "$(cat "$g")" = "still works" ] || fail "bob read '$(cat "$g")'"
-wait_status 20 "$O/after.txt" '^delivered 1/1$'
+wait_status 30 "$O/after.txt" '^delivered 1/1$'
 [ "$(mb_count "$I" "$(mb_inbox_re huge.bin)")" -eq 0 ] || fail "the refused attachment appeared"
 [[ "$(mb_status "$O/huge.bin")" =~ ^failed:\ .+ ]] || fail "huge.bin status changed to '$(mb_status "$O/huge.bin")'"
 mb_finish

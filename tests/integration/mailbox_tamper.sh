@@ -32,7 +32,7 @@ note "bob offline: alice sends four messages, one at a time"
 n=0
 for f in good.txt flip.txt resign.txt resign2.txt; do
 	printf 'this is %s\n' "$f" >"$O/$f"
-	wait_status 15 "$O/$f" '^(sent|delivered 0/1)$'
+	wait_status 30 "$O/$f" '^(sent|delivered 0/1)$'
 	n=$((n + 1))
 	[ "$(mb_queue_len bob)" -eq "$n" ] || fail "bob's queue has $(mb_queue_len bob) items, wanted $n"
 done
@@ -94,9 +94,9 @@ relay_start
 
 note "bob mounts: only the genuine message appears, once"
 mb_mount bob
-g=$(wait_for_file 20 "$I" "$(mb_inbox_re good.txt)")
+g=$(wait_for_file 30 "$I" "$(mb_inbox_re good.txt)")
 [ "$(cat "$g")" = "this is good.txt" ] || fail "bob read '$(cat "$g")'"
-wait_queue_empty 20 bob
+wait_queue_empty 30 bob
 sleep 1
 [ "$(ls -A "$B/inbox" | tr '\n' ' ')" = "alice@example.com " ] ||
 	fail "bob's inbox folders: $(ls -A "$B/inbox" | tr '\n' ' ')"

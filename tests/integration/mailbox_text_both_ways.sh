@@ -23,7 +23,7 @@ printf 'Hello Bob, this is Alice.\n' >"$A/outbox/bob@example.com/hello.txt"
 [ "$(stat -c %s "$A/outbox/bob@example.com/hello.txt")" -eq 26 ] || fail "outbox size"
 st=$(mb_status "$A/outbox/bob@example.com/hello.txt")
 [[ "$st" =~ ^(queued|sent|delivered\ [01]/1)$ ]] || fail "status right after close: '$st'"
-got=$(wait_for_file 15 "$B/inbox/alice@example.com" "$(mb_inbox_re hello.txt)")
+got=$(wait_for_file 30 "$B/inbox/alice@example.com" "$(mb_inbox_re hello.txt)")
 [ "$(cat "$got")" = "Hello Bob, this is Alice." ] || fail "bob read '$(cat "$got")'"
 [ "$(stat -c %s "$got")" -eq 26 ] || fail "inbox size $(stat -c %s "$got"), wanted 26"
 [ "$(getfattr --absolute-names --only-values -n user.sealbox.sender "$got")" = alice@example.com ] ||
@@ -31,7 +31,7 @@ got=$(wait_for_file 15 "$B/inbox/alice@example.com" "$(mb_inbox_re hello.txt)")
 dev=$(getfattr --absolute-names --only-values -n user.sealbox.device "$got")
 [[ "$dev" =~ ^[0-9a-f]{1,16}$ ]] && [ $((16#$dev)) -eq "$(mb_device_id alice)" ] ||
 	fail "user.sealbox.device '$dev', wanted alice's device $(mb_device_id alice) in hex"
-wait_status 15 "$A/outbox/bob@example.com/hello.txt" '^delivered 1/1$'
+wait_status 30 "$A/outbox/bob@example.com/hello.txt" '^delivered 1/1$'
 # The incoming name carries the send time (UTC), within a minute of now.
 stamp=$(basename "$got" | cut -c1-15)
 sent=$(date -u -d "${stamp:0:4}-${stamp:4:2}-${stamp:6:2} ${stamp:9:2}:${stamp:11:2}:${stamp:13:2}" +%s)
@@ -41,9 +41,9 @@ sent=$(date -u -d "${stamp:0:4}-${stamp:4:2}-${stamp:6:2} ${stamp:9:2}:${stamp:1
 note "bob -> alice"
 mkdir "$B/outbox/alice@example.com"
 printf 'Hi Alice!\n' >"$B/outbox/alice@example.com/reply.txt"
-got=$(wait_for_file 15 "$A/inbox/bob@example.com" "$(mb_inbox_re reply.txt)")
+got=$(wait_for_file 30 "$A/inbox/bob@example.com" "$(mb_inbox_re reply.txt)")
 [ "$(cat "$got")" = "Hi Alice!" ] || fail "alice read '$(cat "$got")'"
-wait_status 15 "$B/outbox/alice@example.com/reply.txt" '^delivered 1/1$'
+wait_status 30 "$B/outbox/alice@example.com/reply.txt" '^delivered 1/1$'
 
 note "each side lists exactly one message, both folders"
 [ "$(ls "$B/inbox/alice@example.com" | wc -l)" -eq 1 ] || fail "bob's inbox: $(ls "$B/inbox/alice@example.com")"

@@ -22,7 +22,7 @@ note "cp"
 printf 'via cp\n' >"$T/src/cp.txt"
 cp "$T/src/cp.txt" "$O/" || fail "cp"
 
-wait_for_file 20 "$I" "$(mb_inbox_re cp.txt)" >/dev/null
+wait_for_file 30 "$I" "$(mb_inbox_re cp.txt)" >/dev/null
 fd_a=$(mb_fd_count alice) fd_b=$(mb_fd_count bob)
 
 note "mv from outside the mount"
@@ -49,7 +49,7 @@ tar -C "$O" -xf "$T/a.tar" || fail "tar -x exited $?"
 
 note "editor: first version, then save via temp file + rename"
 printf 'draft one\n' >"$O/ed.txt"
-wait_for_file 20 "$I" "$(mb_inbox_re ed.txt)" >/dev/null
+wait_for_file 30 "$I" "$(mb_inbox_re ed.txt)" >/dev/null
 python3 - "$O" <<'PY'
 import os, sys
 d = sys.argv[1]
@@ -70,7 +70,7 @@ PY
 
 note "everything arrives, each once"
 for f in cp.txt mv.txt r1.txt r2.bin t1.txt t2.txt; do
-	wait_for_file 20 "$I" "$(mb_inbox_re "$f")" >/dev/null
+	wait_for_file 30 "$I" "$(mb_inbox_re "$f")" >/dev/null
 done
 _two_ed() { [ "$(mb_count "$I" "$(mb_inbox_re ed.txt)")" -ge 2 ]; }
 wait_until "$(mb_secs 20)" _two_ed || fail "the editor's save never arrived: $(ls "$I")"
@@ -97,6 +97,6 @@ note "alice's outbox: the seven names, no temporaries, all delivered"
 [ "$(ls -A "$O" | sort | tr '\n' ' ')" = "cp.txt ed.txt mv.txt r1.txt r2.bin t1.txt t2.txt " ] ||
 	fail "alice's outbox lists: $(ls -A "$O" | tr '\n' ' ')"
 for f in cp.txt ed.txt mv.txt r1.txt r2.bin t1.txt t2.txt; do
-	wait_status 20 "$O/$f" '^delivered 1/1$'
+	wait_status 30 "$O/$f" '^delivered 1/1$'
 done
 mb_finish

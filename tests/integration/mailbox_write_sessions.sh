@@ -53,9 +53,9 @@ echo go >"$T/step"
 [ "$(cat "$T/ack")" = closed ] || fail "writer stopped"
 echo go >"$T/step"
 wait "$writer" || fail "writer failed"
-g=$(wait_for_file 20 "$I" "$(mb_inbox_re shared.txt)")
+g=$(wait_for_file 30 "$I" "$(mb_inbox_re shared.txt)")
 [ "$(cat "$g")" = "first half, second half" ] || fail "bob read '$(cat "$g")'"
-wait_status 20 "$O/shared.txt" '^delivered 1/1$'
+wait_status 30 "$O/shared.txt" '^delivered 1/1$'
 
 note "reading a sent file sends nothing"
 cat "$O/shared.txt" >/dev/null

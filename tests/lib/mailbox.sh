@@ -144,12 +144,12 @@ mb_mount() {
 	_mb_pid[$name]=$pid
 	echo "$pid" >>"$T/daemons.pids"
 	[[ " ${_mb_names[*]} " == *" $name "* ]] || _mb_names+=("$name")
-	deadline=$(( $(date +%s) + $(mb_secs 20) ))
+	deadline=$(( $(date +%s) + $(mb_secs 30) ))
 	until _mb_ready "$mnt" 2>/dev/null; do
 		_mb_alive "$pid" ||
 			fail "sealbox mount $name exited before it was ready: $(tail -5 "$(mb_log "$name")")"
 		[ "$(date +%s)" -lt "$deadline" ] ||
-			fail "sealbox mount $name not ready within $(mb_secs 20) s: $(tail -5 "$(mb_log "$name")")"
+			fail "sealbox mount $name not ready within $(mb_secs 30) s: $(tail -5 "$(mb_log "$name")")"
 		sleep 0.05
 	done
 }
