@@ -251,7 +251,7 @@ set_key(struct agent_config *cfg, int k, const char *v, char *err, size_t err_si
 		if (strlen(v) >= sizeof(cfg->address) ||
 		    names_kind(v, strlen(v)) == NAMES_NOT_ADDRESS)
 			return fail(err, err_size, "not a canonical address");
-		snprintf(cfg->address, sizeof(cfg->address), "%s", v);
+		memcpy(cfg->address, v, strlen(v) + 1);   /* length checked above */
 		return SB_OK;
 	case K_DEVICE_ID:
 		if (parse_u64(v, &cfg->device_id) != SB_OK || cfg->device_id == 0)
@@ -261,12 +261,12 @@ set_key(struct agent_config *cfg, int k, const char *v, char *err, size_t err_si
 		if (*v == '\0' || strlen(v) >= sizeof(cfg->device_name))
 			return fail(err, err_size, "device_name must be 1..%d bytes",
 			    CONFIG_MAX_DEVICE_NAME);
-		snprintf(cfg->device_name, sizeof(cfg->device_name), "%s", v);
+		memcpy(cfg->device_name, v, strlen(v) + 1);   /* length checked above */
 		return SB_OK;
 	case K_RELAY:
 		if (check_relay(v) != SB_OK)
 			return fail(err, err_size, "relay must be host:port");
-		snprintf(cfg->relay, sizeof(cfg->relay), "%s", v);
+		memcpy(cfg->relay, v, strlen(v) + 1);   /* length checked above */
 		return SB_OK;
 	case K_FINGERPRINT:
 		if (parse_fingerprint(v, cfg->fingerprint) != SB_OK)
