@@ -298,6 +298,7 @@ cmd_keygen(int argc, char **argv)
 	char *end;
 
 	optind = 0;
+	opterr = 0;     /* one line of our own instead of getopt's */
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -326,8 +327,7 @@ cmd_keygen(int argc, char **argv)
 			keygen_usage(stdout);
 			return 0;
 		default:
-			keygen_usage(stderr);
-			return EXIT_USAGE;
+			return usage_fail("keygen", "unknown option or missing argument (try --help)");
 		}
 	}
 	if (dir == NULL || optind != argc)
@@ -374,6 +374,7 @@ codec_parse(const char *cmd, const char *keyopt, void (*usage)(FILE *),
 
 	memset(a, 0, sizeof(*a));
 	optind = 0;
+	opterr = 0;     /* one line of our own instead of getopt's */
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k': a->key = optarg; break;
@@ -386,8 +387,8 @@ codec_parse(const char *cmd, const char *keyopt, void (*usage)(FILE *),
 			usage(stdout);
 			return 0;
 		default:
-			usage(stderr);
-			return EXIT_USAGE;
+			(void)usage;
+			return usage_fail(cmd, "unknown option or missing argument (try --help)");
 		}
 	}
 	if (a->key == NULL || a->sender == NULL || a->recipient == NULL || optind != argc) {

@@ -71,7 +71,10 @@ serve(const char *home, struct fuse_args *args, const struct fuse_cmdline_opts *
 	if ((rc = keyring_init()) != SB_OK)
 		return cli_fail("mount", "cannot set up locked memory: %s", sb_strerror(rc));
 	if ((rc = agent_open(home, &a)) != SB_OK)
-		return cli_fail("mount", "%s: %s", home, sb_strerror(rc));
+		/* A bad config was already named, line and all, by agent_open:
+		 * a second, vaguer line would break the one-line rule. */
+		return rc == SB_ERR_CONFIG ? 1 :
+		    cli_fail("mount", "%s: %s", home, sb_strerror(rc));
 	if ((rc = fs_new(a, args, co->mountpoint, &fs)) != SB_OK) {
 		agent_close(a);
 		return cli_fail("mount", "cannot mount %s: %s", co->mountpoint, sb_strerror(rc));

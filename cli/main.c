@@ -32,13 +32,20 @@ usage(FILE *f)
 int
 cli_fail(const char *cmd, const char *fmt, ...)
 {
+	char msg[1024];
 	va_list ap;
+	size_t i;
 
-	fprintf(stderr, "sealbox: %s: ", cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	/* Messages quote arguments and file names: a control character in one
+	 * (a newline, an escape sequence) must not break the one-line rule or
+	 * paint the terminal. */
+	for (i = 0; msg[i] != '\0'; i++)
+		if ((unsigned char)msg[i] < 0x20 || msg[i] == 0x7f)
+			msg[i] = '?';
+	fprintf(stderr, "sealbox: %s: %s\n", cmd, msg);
 	return 1;
 }
 
