@@ -431,6 +431,29 @@ drop_unborn_drafts(struct agent *a)
 	}
 }
 
+/*
+ * Crash recovery: an OPEN row that replaces an older queued, sent or failed
+ * version of the same name is a rewrite whose session never ended (no last
+ * release).  It is dropped, so the name shows the version that was closed
+ * (and sent), not a half-written draft hiding it.
+ */
+static void
+drop_unfinished_rewrites(struct agent *a)
+{
+	int64_t n = 0;
+
+	store_lock(a);
+	if (store_exec(a->db, "UPDATE out_msg SET deleted = 1 WHERE state = 0 AND"
+	    " deleted = 0 AND EXISTS (SELECT 1 FROM out_msg o WHERE o.folder ="
+	    " out_msg.folder AND o.name = out_msg.name AND o.id < out_msg.id AND"
+	    " o.deleted = 0 AND o.state IN (2, 3, 4))") == SB_OK)
+		n = sqlite3_changes(a->db);
+	store_unlock(a);
+	if (n > 0)
+		fprintf(stderr, "sealbox: outbox: %lld rewrite(s) unfinished before a"
+		    " crash: dropped, the earlier versions stay\n", (long long)n);
+}
+
 int
 outbox_init(struct agent *a)
 {
@@ -479,6 +502,8 @@ outbox_init(struct agent *a)
 	}
 	if (rc == SB_OK)
 		drop_unborn_drafts(a);
+	if (rc == SB_OK)
+		drop_unfinished_rewrites(a);
 	return rc;
 }
 
