@@ -39,7 +39,8 @@ ctx_agent(void)
 
 /*
  * Splits path into its components.  -ENOENT for an unknown box or a path
- * deeper than a file; -ENAMETOOLONG past PATH_MAX.
+ * deeper than a file; -ENAMETOOLONG past PATH_MAX or for a component
+ * longer than NAME_MAX.
  */
 static int
 split(const char *path, struct fspath *p)
@@ -55,6 +56,10 @@ split(const char *path, struct fspath *p)
 	    t = strtok_r(NULL, "/", &save)) {
 		if (n == 3)
 			return -ENOENT;
+		/* FUSE passes names up to 1024 bytes; every other Linux file
+		 * system, and the inner message's str8 name, stop at 255. */
+		if (strlen(t) > NAME_MAX)
+			return -ENAMETOOLONG;
 		tok[n++] = t;
 	}
 	p->depth = n;
