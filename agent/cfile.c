@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "../common/sberr.h"
@@ -195,6 +196,21 @@ extend_disk(struct cfile *cf, uint64_t upto)
 			goto out;
 	}
 	if (cf->disk_chunks < upto) {
+		struct statvfs vfs;
+
+		/*
+		 * A write far past the end (pwrite at a huge offset, truncate -s)
+		 * would seal every zero chunk of the gap: refuse up front what the
+		 * filesystem cannot hold, rather than fill the disk and fail at
+		 * the last chunk.
+		 */
+		if (fstatvfs(cf->fd, &vfs) == 0 &&
+		    chunk_pos(upto) - chunk_pos(cf->disk_chunks) >
+		    (uint64_t)vfs.f_bavail * vfs.f_frsize) {
+			errno = ENOSPC;
+			rc = SB_ERR_SYSTEM;
+			goto out;
+		}
 		memset(cf->scratch, 0, CFILE_CHUNK);
 		for (k = cf->disk_chunks; k < upto; k++)
 			if ((rc = write_chunk(cf, k, 0, cf->scratch, CFILE_CHUNK)) != SB_OK)

@@ -443,6 +443,47 @@ test_cfile_errno_preserved(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/*
+ * A write 32 TiB past the end must not seal the gap chunk by chunk until
+ * the disk is full (it did: an 84 GB file before ENOSPC).  It fails at once
+ * with ENOSPC.  RLIMIT_FSIZE guards the machine if this ever regresses: the
+ * child then stops at 4 MiB with EFBIG instead of filling the disk.
+ */
+static void
+test_cfile_huge_gap_enospc(void **state)
+{
+	struct cfile *cf = NULL;
+	pid_t pid;
+	int status;
+
+	(void)state;
+	unlink(path);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct rlimit rl = { 64 * CFILE_CHUNK, 64 * CFILE_CHUNK };
+		int rc;
+
+		signal(SIGXFSZ, SIG_IGN);
+		if (setrlimit(RLIMIT_FSIZE, &rl) != 0 || cfile_create(path, key, &cf) != SB_OK)
+			_exit(10);
+		rc = cfile_pwrite(cf, "x", 1, UINT64_C(1) << 45);
+		if (rc == SB_OK)
+			rc = cfile_sync(cf);
+		if (rc != SB_ERR_SYSTEM)
+			_exit(11);
+		if (errno != ENOSPC)
+			_exit(12);
+		(void)cfile_close(cf);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* Nothing of the gap was written. */
+	assert_true(disk_len() < 2 * CFILE_CHUNK);
+}
+
 int
 main(void)
 {
@@ -454,6 +495,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_cfile_sequential_writes_seal_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cfile_no_plaintext_on_disk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cfile_errno_preserved, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cfile_huge_gap_enospc, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
