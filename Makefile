@@ -138,6 +138,12 @@ demo: deps
 lint:
 	@scripts/lint.sh
 
+# The mount and the relay under valgrind memcheck over a subset of the
+# integration suite (scripts/valgrind.sh; slow, so not part of check).
+.PHONY: valgrind
+valgrind: all $(HELPER_BINS)
+	@scripts/valgrind.sh $(BUILD)
+
 clean:
 	rm -rf build build-san
 
