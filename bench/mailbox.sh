@@ -13,7 +13,8 @@
 # scripts/bench.sh), BENCH_SMALL (the small files GnuPG also gets),
 # BENCH_PROFILE=FILE: instead of the figures, run alice's
 # mount under BENCH_PROFILE_TOOL (callgrind or strace; output FILE) through
-# a reduced send workload.  BENCH_ATT_NM=REASON: no attachment run, its
+# a reduced send workload (BENCH_PROFILE_BOTH=1: bob's mount too; the
+# strace output goes to FILE.alice, FILE.bob).  BENCH_ATT_NM=REASON: no attachment run, its
 # figures recorded as not measured for REASON.
 here=$(cd "$(dirname "$0")" && pwd); top=${here%/bench}
 [ -n "${SEALBOX_WITH_KEYRING_BUS:-}" ] || exec "$top/scripts/with-keyring" bash "$0" "$@"
@@ -29,7 +30,7 @@ else
 	N_LAT=1000 N_SMALL=200 RUNS=3 FAN_RUNS=5 MEMBERS=10 ATT_MB=1024
 fi
 if [ -n "${BENCH_PROFILE:-}" ]; then
-	N_LAT=50 N_SMALL=50 RUNS=1 ATT_MB=32
+	N_LAT=20 N_SMALL=20 RUNS=1 ATT_MB=16
 	# mb_mount runs "$SEALBOX" mount: a wrapper puts only the mount of the
 	# profiled device (alice) under callgrind.
 	real=$SEALBOX
@@ -37,7 +38,7 @@ if [ -n "${BENCH_PROFILE:-}" ]; then
 #!/bin/sh
 if [ "\$1" = mount ] && [ "\${BENCH_PROFILE_THIS:-}" = 1 ]; then
 	case "${BENCH_PROFILE_TOOL:-callgrind}" in
-	strace) exec strace -f -c -w -o "$BENCH_PROFILE" "$real" "\$@" ;;
+	strace) exec strace -f -c -w -o "$BENCH_PROFILE.\$BENCH_PROFILE_WHO" "$real" "\$@" ;;
 	*) exec valgrind --tool=callgrind --callgrind-out-file="$BENCH_PROFILE" -q "$real" "\$@" ;;
 	esac
 fi
@@ -53,11 +54,15 @@ mb_relay
 mb_device alice alice@bench.example
 mb_device bob bob@bench.example
 if [ -n "${BENCH_PROFILE:-}" ]; then
-	BENCH_PROFILE_THIS=1 mb_mount alice
+	BENCH_PROFILE_THIS=1 BENCH_PROFILE_WHO=alice mb_mount alice
 else
 	mb_mount alice
 fi
-mb_mount bob
+if [ -n "${BENCH_PROFILE_BOTH:-}" ]; then
+	BENCH_PROFILE_THIS=1 BENCH_PROFILE_WHO=bob mb_mount bob
+else
+	mb_mount bob
+fi
 A=$(mb_mnt alice) B=$(mb_mnt bob)
 O="$A/outbox/bob@bench.example" I="$B/inbox/alice@bench.example"
 mkdir "$O"

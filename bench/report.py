@@ -93,14 +93,15 @@ def build(res):
                     if a.ok and b.ok:
                         r = a.med / b.med
                         if worst is None or r > worst[0]:
-                            worst = (r, label)
+                            worst = (r, label, suite, size)
                     else:
-                        worst = (float("nan"), label) if worst is None else worst
+                        worst = (float("nan"), label, suite, size) if worst is None else worst
     if worst is None or worst[0] != worst[0]:
         targets.append(("seal", "per-device seal <= 1.3x the OpenSSL floor", None, "not measured"))
     else:
         targets.append(("seal", "per-device seal <= 1.3x the OpenSSL floor", worst[0] <= 1.3,
-                        "worst %.2fx (%s); target 1.30x, distance %+.2fx" % (worst[0], worst[1], worst[0] - 1.3)))
+                        "worst %.2fx (%s); target 1.30x, distance %+.2fx" % (worst[0], worst[1], worst[0] - 1.3),
+                        "%s %s" % (worst[2], worst[3])))
 
     # ---- openssl speed -------------------------------------------------
     for key, label, unit, digits in (
@@ -204,16 +205,20 @@ def main(argv):
     res = load(argv[1])
     rows, targets = build(res)
     if argv[2] == "misses":
-        for tid, _, met, _ in targets:
+        for tid, _, met, *_ in targets:
             if met is False:
                 print(tid)
+        return
+    if argv[2] == "worst-seal":
+        # the suite and size of the worst seal ratio, for the profiler
+        print(targets[0][4] if len(targets[0]) > 4 else "pair 100")
         return
     out = argv[3]
     profdir = argv[4] if len(argv) > 4 else None
     t = table(rows)
     print(t)
     print()
-    for tid, text, met, dist in targets:
+    for tid, text, met, dist, *_ in targets:
         print("%-8s %-45s %s" % ({True: "MET", False: "MISSED", None: "N/A"}[met], text, dist))
     meta = {k[5:]: " ".join(v) for k, v in res.items() if k.startswith("meta.")}
     md = ["# Benchmarks", "",
@@ -235,13 +240,13 @@ def main(argv):
           "## Table", "", t, "",
           "## Targets", "",
           "| target | status | distance |", "|---|---|---|"]
-    for tid, text, met, dist in targets:
+    for tid, text, met, dist, *_ in targets:
         md.append("| %s | %s | %s |" % (text, {True: "met", False: "**missed**", None: "not measured"}[met], dist))
     md += ["", "## Profiles of missed targets", ""]
     missed = [x for x in targets if x[2] is False]
     if not missed:
         md.append("No target was missed in this run.")
-    for tid, text, _, dist in missed:
+    for tid, text, _, dist, *_ in missed:
         md.append("### %s (%s)" % (text, dist))
         md.append("")
         p = os.path.join(profdir, "profile.%s.txt" % tid) if profdir else None

@@ -144,21 +144,25 @@ for m in $misses; do
 	p="$W/profile.$m.txt"
 	case $m in
 	seal)
-		say "profile: seal (reduced bench_crypto run)"
+		read -r wsuite wsize < <(python3 "$top/bench/report.py" "$RES" worst-seal)
+		say "profile: seal ($wsuite, $wsize B; reduced bench_crypto run)"
 		if [ "$use_perf" = 1 ]; then
-			perf record -q -g -o "$W/perf.seal" "$BUILD/bench/bench_crypto" --quick >/dev/null 2>&1
-			{ echo "perf record, bench_crypto --quick (suite pair, 100 B), top symbols by self time:"; echo '```'
+			perf record -q -g -o "$W/perf.seal" "$BUILD/bench/bench_crypto" --quick "$wsuite" "$wsize" >/dev/null 2>&1
+			{ echo "perf record, bench_crypto --quick $wsuite $wsize, top symbols by self time:"; echo '```'
 			  perf report -i "$W/perf.seal" --stdio --no-children 2>/dev/null | grep -E '^ +[0-9]' | head -25; echo '```'; } >"$p"
 		else
-			valgrind --tool=callgrind -q --callgrind-out-file="$W/cg.seal" \
-				"$BUILD/bench/bench_crypto" --quick >/dev/null
-			{ echo "valgrind --tool=callgrind on bench_crypto --quick (suite pair, 100 B, reduced op counts; perf cannot count instructions on this machine)."
-			  echo "Inclusive instruction counts of the product's seal and of the floor, and the top functions by inclusive cost:"; echo '```'
-			  callgrind_annotate --inclusive=yes "$W/cg.seal" 2>/dev/null |
-				grep -E '^ *[0-9,]+ .*(crypto_seal|floor_seal|crypto_open|floor_open) ' | head -8
-			  echo '```'; echo "Top 30 functions by inclusive cost:"; echo '```'
-			  callgrind_annotate --inclusive=yes "$W/cg.seal" 2>/dev/null | grep -E '^ *[0-9,]+ ' | head -30
-			  echo '```'; } >"$p"
+			# Two runs, each collecting only inside one function, so the
+			# product's seal and the floor can be set side by side.
+			for fn in crypto_seal floor_seal; do
+				valgrind --tool=callgrind -q --callgrind-out-file="$W/cg.$fn" \
+					--toggle-collect="$fn" "$BUILD/bench/bench_crypto" --quick "$wsuite" "$wsize" >/dev/null
+			done
+			{ echo "valgrind --tool=callgrind on \`bench_crypto --quick $wsuite $wsize\` (a tenth of the operations; perf cannot count instructions on this machine), collecting only inside crypto_seal, then only inside the floor's floor_seal: self cost by function, top 18 each. What the seal spends beyond the floor's list is the overhead."
+			  for fn in crypto_seal floor_seal; do
+				echo; echo "Inside $fn:"; echo '```'
+				callgrind_annotate --inclusive=no "$W/cg.$fn" 2>/dev/null | grep -E '^ *[0-9,]+ ' | head -19
+				echo '```'
+			  done; } >"$p"
 		fi
 		;;
 	small | p99 | attach | rss)
@@ -170,13 +174,18 @@ for m in $misses; do
 			say "profile: the sending mount under callgrind, then under strace (reduced run)"
 			BENCH_PROFILE="$W/cg.mount" BENCH_PROFILE_TOOL=callgrind \
 				bash "$top/bench/mailbox.sh" "$W/prof.res" >/dev/null
-			BENCH_PROFILE="$W/strace.mount" BENCH_PROFILE_TOOL=strace \
+			BENCH_PROFILE="$W/strace.mount" BENCH_PROFILE_TOOL=strace BENCH_PROFILE_BOTH=1 \
 				bash "$top/bench/mailbox.sh" "$W/prof2.res" >/dev/null
-			{ echo "Reduced run (50 one-at-a-time messages, 50 small files, a 32 MiB attachment) with alice's \`sealbox mount\` profiled."
-			  echo; echo "Where the instructions go (valgrind --tool=callgrind, self cost, top 20; perf cannot count instructions here):"; echo '```'
-			  callgrind_annotate --inclusive=no "$W/cg.mount" 2>/dev/null | grep -E '^ *[0-9,]+ .*\(' | head -20; echo '```'
-			  echo; echo "Where the wall time goes (strace -f -c -w: time inside system calls, all threads, top 12):"; echo '```'
-			  head -16 "$W/strace.mount"; echo '```'; } >"$W/profile.mount.txt"
+			{ echo "Reduced run (20 one-at-a-time messages, 20 small files, a 16 MiB attachment) with the \`sealbox mount\` processes profiled."
+			  echo; echo "Where alice's (the sender's) instructions go, by our own functions (valgrind --tool=callgrind, inclusive cost, top 25 functions of sealbox's sources; OpenSSL has no symbols here; perf cannot count instructions on this machine):"; echo '```'
+			  callgrind_annotate --inclusive=yes "$W/cg.mount" 2>/dev/null |
+				grep -E '^ *[0-9,]+ +(\([^)]*\) +)?(agent|client|crypto|fs|proto|keyring|common|cli)/[a-z_0-9]+\.c:[a-z_0-9]+ \[' | head -25; echo '```'
+			  echo; echo "And by self cost, every library (top 12):"; echo '```'
+			  callgrind_annotate --inclusive=no "$W/cg.mount" 2>/dev/null | grep -E '^ *[0-9,]+ ' | head -13; echo '```'
+			  for who in alice bob; do
+				echo; echo "Where $who's wall time goes (strace -f -c -w: time inside system calls summed over all threads; read, futex, epoll_wait and poll are mostly idle threads waiting for FUSE requests, locks and the network; fsync/fdatasync are durability waits):"; echo '```'
+				head -18 "$W/strace.mount.$who"; echo '```'
+			  done; } >"$W/profile.mount.txt"
 			mount_profiled=1
 		fi
 		cp "$W/profile.mount.txt" "$p"
