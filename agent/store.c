@@ -8,7 +8,9 @@
 #include "store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "../common/sberr.h"
 #include "internal.h"
@@ -34,6 +36,11 @@ int store_open(const char *path, sqlite3 **out)
 	int rc;
 
 	*out = NULL;
+	/* SQLite creates files 0644 and gives -wal/-shm the database's mode:
+	 * create it 0600 first, since names and addresses are in it. */
+	if ((rc = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
+		return SB_ERR_SYSTEM;
+	close(rc);
 	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 	    SQLITE_OPEN_FULLMUTEX, NULL);
 	if (rc != SQLITE_OK) {

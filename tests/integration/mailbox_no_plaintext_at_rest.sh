@@ -67,4 +67,12 @@ at_rest_clean "after the send and the reads"
 mb_umount bob
 mb_umount alice
 at_rest_clean "after unmounting"
+
+note "the homes are private: nothing in them readable by others"
+for who in alice bob; do
+	h=$(mb_home "$who")
+	[ "$(stat -c %a "$h")" = 700 ] || fail "$who's home is mode $(stat -c %a "$h")"
+	bad=$(find "$h" -type f -perm /077 -printf '%m %p\n')
+	[ -z "$bad" ] || fail "$who's home has files open to others: $bad"
+done
 mb_finish
