@@ -1,5 +1,5 @@
 /*
- * client.h - the agent-side relay client (docs/PROTOCOL-relay.md).
+ * client.h - the agent-side relay client (docs/PROTOCOL.md (section 13)).
  *
  * Keeps ONE persistent TLS 1.3 connection to sealbox-relay, pinned to the
  * relay certificate's SHA-256 fingerprint (compared in constant time; no CA

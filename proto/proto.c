@@ -1,6 +1,6 @@
 /*
  * proto.c - frame codec of the relay protocol (see proto.h and
- * docs/PROTOCOL-relay.md).  Pure byte work: no I/O, no cryptography.
+ * docs/PROTOCOL.md (section 13)).  Pure byte work: no I/O, no cryptography.
  *
  * Decoders read only through struct sb_reader and finish with
  * sb_reader_expect_end, so a frame is either consumed exactly or refused.

@@ -1,5 +1,5 @@
 /*
- * proto.h - the sealbox relay wire protocol (docs/PROTOCOL-relay.md), shared
+ * proto.h - the sealbox relay wire protocol (docs/PROTOCOL.md (section 13)), shared
  * by the relay (relay/) and the agent-side client library (client/).
  *
  * A frame is  u32be len || u8 type || u32be rid || body,  where len counts

@@ -1,7 +1,7 @@
 /*
  * server.c - `sealbox-relay serve`: the TLS 1.3 listener, sessions, and the
  * request handlers of the directory, the push queues and the blob store
- * (docs/PROTOCOL-relay.md, docs/RELAY.md).
+ * (docs/PROTOCOL.md (section 13), docs/RELAY.md).
  *
  * One libevent loop, one thread.  Every connection is a bufferevent_openssl;
  * frames are cut with proto_frame_size and decoded with proto_decode, never
