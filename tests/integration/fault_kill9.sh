@@ -103,16 +103,17 @@ put() {
 att_every=$(( N / (M > 0 ? M : 1) ))
 j=0
 for i in $(seq 1 "$N"); do
+	names=("m$i.txt")
+	mb_data $((1 + (i * 131) % 2000)) "$i" >"$T/sent/m$i.txt"
 	if [ "$M" -gt 0 ] && [ $((i % att_every)) -eq 0 ] && [ "$j" -lt "$M" ]; then
 		j=$((j + 1))
-		name="att$j.bin"
-		mb_data $((5000 + j * 40000)) "a$j" >"$T/sent/$name"
-	else
-		name="m$i.txt"
-		mb_data $((1 + (i * 131) % 2000)) "$i" >"$T/sent/$name"
+		names+=("att$j.bin")
+		mb_data $((5000 + j * 40000)) "a$j" >"$T/sent/att$j.bin"
 	fi
-	[ $((RANDOM % 5)) -ne 0 ] || schedule_kill
-	put "$name"
+	for name in "${names[@]}"; do
+		[ $((RANDOM % 5)) -ne 0 ] || schedule_kill
+		put "$name"
+	done
 	# Now and then a kill lands between writes too.
 	if [ $((i % 10)) -eq 0 ]; then
 		for p in "${KPIDS[@]}"; do wait "$p" 2>/dev/null || true; done
@@ -126,13 +127,26 @@ note "$kills kills scheduled; $(grep -c 'accepted before the crash' "$T/kills.lo
 [ "$kills" -gt 0 ] || fail "the schedule killed nothing"
 
 total=$(ls "$T/sent" | wc -l)
+[ "$total" -eq $((N + M)) ] || fail "wrote $total files, wanted $((N + M))"
+# Status is refreshed on demand (a read of the xattr asks the relay), so
+# every pass reads each file still pending; those delivered drop out.
+mapfile -t _pending < <(ls "$T/sent")
 _all_delivered() {
-	local f
-	for f in "$T/sent"/*; do
-		[ "$(mb_status "$O/${f##*/}")" = "delivered 1/1" ] || return 1
+	local rest=() f
+	for f in "${_pending[@]}"; do
+		[ "$(mb_status "$O/$f")" = "delivered 1/1" ] || rest+=("$f")
+	done
+	_pending=("${rest[@]}")
+	[ "${#_pending[@]}" -eq 0 ]
+}
+_wait_delivered() {
+	local deadline=$(( $(date +%s) + $(mb_secs 180) ))
+	until _all_delivered; do
+		[ "$(date +%s)" -lt "$deadline" ] || return 1
+		sleep 0.2
 	done
 }
-wait_until "$(mb_secs 180)" _all_delivered || {
+_wait_delivered || {
 	for f in "$T/sent"/*; do
 		st=$(mb_status "$O/${f##*/}")
 		[ "$st" = "delivered 1/1" ] || note "${f##*/}: '$st'"
