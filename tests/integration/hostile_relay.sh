@@ -55,6 +55,8 @@ hostile_stop() {
 	kill -TERM "$HPID"
 	wait "$HPID" || st=$?
 	[ "$st" -eq 0 ] || fail "hostile relay exited $st: $(tail -3 "$HLOG")"
+	! grep -qE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$HLOG" ||
+		fail "sanitizer report in the hostile relay's log"
 }
 
 mb_relay
