@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -657,9 +659,15 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct client *c = arg;
 
-	(void)bev;
 	pthread_mutex_lock(&c->lock);
 	if (what & BEV_EVENT_CONNECTED) {
+		int one = 1;
+
+		/* Frames are small and answered at once: Nagle's algorithm
+		 * against the peer's delayed ACK added ~40 ms to every
+		 * request/answer round (docs/BENCHMARKS.md). */
+		(void)setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY,
+		    &one, sizeof(one));
 		c->state = ST_TLS;   /* HELLO comes next */
 	} else {
 		int err = c->last_err == SB_ERR_TLS ? SB_ERR_TLS : SB_ERR_CLOSED;

@@ -27,6 +27,7 @@
 #include <unistd.h>
 #include <dirent.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <arpa/inet.h>
 
 #include <event2/buffer.h>
@@ -1117,6 +1118,13 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	}
 	s->srv = srv;
 	s->up_fd = s->down_fd = -1;
+	/* Pushes and answers are small frames that must leave at once, not
+	 * wait for Nagle's algorithm (see client.c). */
+	{
+		int one = 1;
+
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
 	s->conn = ++srv->next_conn;
 	if (sa->sa_family == AF_INET) {
 		struct sockaddr_in *in = (struct sockaddr_in *)sa;
