@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "../client/client.h"
+#include "../common/durable.h"
 #include "../common/sberr.h"
 #include "../crypto/crypto.h"
 #include "cfile.h"
@@ -157,20 +158,6 @@ decrypt_into(struct agent *a, int fd, uint64_t size, const struct message *m,
 	return rc;
 }
 
-static int
-fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = SB_OK;
-
-	if (fd < 0)
-		return SB_ERR_SYSTEM;
-	if (fsync(fd) != 0)
-		rc = SB_ERR_SYSTEM;
-	close(fd);
-	return rc;
-}
-
 /* "in-" + 32 random hex digits + suffix into ref (ATTACH_REF_BUF). */
 static int
 new_ref(char *ref, const char *suffix)
@@ -239,7 +226,7 @@ attach_fetch(struct agent *a, const struct message *m, char *ref, size_t ref_siz
 	if (rc == SB_OK) {
 		snprintf(path, sizeof(path), "%s/%s", dir, ref);
 		rc = decrypt_into(a, fd, size, m, path, buf, file_id);
-		if (rc == SB_OK && (rc = fsync_dir(dir)) != SB_OK) {
+		if (rc == SB_OK && (rc = sb_fsync_dir(dir)) != SB_OK) {
 			e = errno;
 			unlink(path);
 			errno = e;
@@ -309,7 +296,7 @@ inbox_payload_save(struct agent *a, const uint8_t *p, size_t len, char *ref,
 		rc = SB_ERR_SYSTEM;
 	}
 	if (rc == SB_OK) {
-		rc = fsync_dir(dir);
+		rc = sb_fsync_dir(dir);
 		e = errno;
 	}
 	if (rc != SB_OK) {

@@ -25,6 +25,7 @@
 #include <openssl/crypto.h>
 
 #include "../client/client.h"
+#include "../common/durable.h"
 #include "../common/sberr.h"
 #include "cfile.h"
 #include "names.h"
@@ -123,20 +124,6 @@ outbox_data_path(struct agent *a, const char *file)
 	if (asprintf(&p, "%s/%s", OB(a)->data_dir, file) < 0)
 		return NULL;
 	return p;
-}
-
-static int
-fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = SB_OK;
-
-	if (fd < 0)
-		return SB_ERR_SYSTEM;
-	if (fsync(fd) != 0)
-		rc = SB_ERR_SYSTEM;
-	close(fd);
-	return rc;
 }
 
 static int
@@ -1260,7 +1247,7 @@ entry_flush(struct agent *a, struct ob_entry *e)
 	if (e->dirty || e->db_open || e->new_file) {
 		rc = cfile_sync(e->cf);
 		if (rc == SB_OK && e->new_file) {
-			rc = fsync_dir(OB(a)->data_dir);
+			rc = sb_fsync_dir(OB(a)->data_dir);
 			if (rc == SB_OK)
 				e->new_file = 0;
 		}

@@ -40,6 +40,7 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
+#include "../common/durable.h"
 #include "../common/sberr.h"
 #include "../crypto/crypto.h"
 #include "../proto/proto.h"
@@ -780,18 +781,6 @@ h_blob_put(struct session *s, const struct proto_msg *m)
 	return reply(s, send_ok(s, m->rid, m->u64));
 }
 
-static int
-fsync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
-
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
 /* The upload is complete: make it durable and give it its URI. */
 static int
 blob_finish(struct session *s, char uri[SB_MAX_URI])
@@ -809,7 +798,7 @@ blob_finish(struct session *s, char uri[SB_MAX_URI])
 		rc = blob_path(srv, hex, path);
 	if (rc == SB_OK && rename(s->up_tmp, path) != 0)
 		rc = SB_ERR_SYSTEM;
-	if (rc == SB_OK && (blob_path(srv, "", dir) != SB_OK || fsync_dir(dir) != 0))
+	if (rc == SB_OK && (blob_path(srv, "", dir) != SB_OK || sb_fsync_dir(dir) != SB_OK))
 		rc = SB_ERR_SYSTEM;
 	snprintf(uri, SB_MAX_URI, URI_PREFIX "%s", hex);
 	if (rc == SB_OK)
