@@ -30,6 +30,9 @@ need_bin rsync rsync
 need_bin openssl openssl
 need_bin python3 python3
 need_bin xxd xxd
+# codec_cli opens CLI-sealed payloads with the independent Python
+# implementation (tests/vectors/pyopen.py), on Debian's python3-cryptography.
+/usr/bin/python3 -c 'import cryptography' >/dev/null 2>&1 || pkgs_needed+=(python3-cryptography)
 
 if [ "${#pkgs_needed[@]}" -eq 0 ]; then
 	exit 0
