@@ -1320,10 +1320,7 @@ session_end(struct agent *a, struct ob_entry *e)
 				sqlite3_finalize(st);
 			}
 		}
-		if (rc == SB_OK)
-			rc = store_commit(a->db);
-		else
-			store_rollback(a->db);
+		rc = store_end(a->db, rc);
 		store_unlock(a);
 		if (rc == SB_OK) {
 			fprintf(stderr, "sealbox: outbox: %s/%s queued (%llu bytes)\n",
@@ -1504,10 +1501,7 @@ outbox_rename(struct agent *a, const char *from_folder, const char *from_name,
 			sqlite3_finalize(st);
 		}
 	}
-	if (rc == SB_OK)
-		rc = store_commit(a->db);
-	else
-		store_rollback(a->db);
+	rc = store_end(a->db, rc);
 	store_unlock(a);
 	if (rc == SB_OK && queue)
 		fprintf(stderr, "sealbox: outbox: %s/%s queued (renamed from %s)\n",

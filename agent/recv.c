@@ -207,10 +207,7 @@ cache_put(struct agent *a, const char *addr, const struct client_lookup *l)
 		rc = store_step_done(a->db, st);
 	}
 	sqlite3_finalize(st);
-	if (rc == SB_OK)
-		rc = store_commit(a->db);
-	else
-		store_rollback(a->db);
+	rc = store_end(a->db, rc);
 	store_unlock(a);
 	return rc;
 }
@@ -454,10 +451,7 @@ store_record(struct agent *a, const struct inbox_item *it, struct record *r,
 		rc = store_step_done(a->db, st);
 	}
 	sqlite3_finalize(st);
-	if (rc == SB_OK)
-		rc = store_commit(a->db);
-	else
-		store_rollback(a->db);
+	rc = store_end(a->db, rc);
 	store_unlock(a);
 	if (rc != SB_OK)
 		old[0][0] = old[1][0] = '\0';

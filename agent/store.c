@@ -127,6 +127,15 @@ int store_commit(sqlite3 *db)
 	return rc;
 }
 
+int
+store_end(sqlite3 *db, int rc)
+{
+	if (rc == SB_OK)
+		return store_commit(db);
+	store_rollback(db);
+	return rc;
+}
+
 void store_rollback(sqlite3 *db)
 {
 	if (!sqlite3_get_autocommit(db))

@@ -61,6 +61,9 @@ int  store_err(sqlite3 *db, int rc, const char *what);
 int  store_begin(sqlite3 *db);
 int  store_commit(sqlite3 *db);
 void store_rollback(sqlite3 *db);
+/* Ends a transaction: commits when rc is SB_OK, else rolls back.  Returns
+ * the commit's result, or rc unchanged after a rollback. */
+int  store_end(sqlite3 *db, int rc);
 
 /* Applies steps[v..n) of component, each in its own transaction with the
  * version bump.  SB_ERR_STORAGE if the stored version is newer than n (a
