@@ -409,31 +409,34 @@ test_cfile_no_plaintext_on_disk(void **state)
 
 /* The errno of a failing write reaches the caller untouched (ENOSPC stays
  * ENOSPC); RLIMIT_FSIZE makes the kernel fail with EFBIG, in a child. */
+/*
+ * In a child under RLIMIT_FSIZE = fsize_limit: creates the file, writes
+ * len bytes of buf at off, syncs, and requires the failure SB_ERR_SYSTEM
+ * with errno want.  The limit also keeps a regression from filling the disk.
+ */
 static void
-test_cfile_errno_preserved(void **state)
+write_fails_with(rlim_t fsize_limit, const void *buf, size_t len, uint64_t off, int want)
 {
-	static uint8_t data[4 * CFILE_CHUNK];
 	struct cfile *cf = NULL;
 	pid_t pid;
 	int status;
 
-	(void)state;
 	unlink(path);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		struct rlimit rl = { 2 * CFILE_CHUNK, 2 * CFILE_CHUNK };
+		struct rlimit rl = { fsize_limit, fsize_limit };
 		int rc;
 
 		signal(SIGXFSZ, SIG_IGN);
 		if (setrlimit(RLIMIT_FSIZE, &rl) != 0 || cfile_create(path, key, &cf) != SB_OK)
 			_exit(10);
-		rc = cfile_pwrite(cf, data, sizeof(data), 0);
+		rc = cfile_pwrite(cf, buf, len, off);
 		if (rc == SB_OK)
 			rc = cfile_sync(cf);
 		if (rc != SB_ERR_SYSTEM)
 			_exit(11);
-		if (errno != EFBIG)
+		if (errno != want)
 			_exit(12);
 		(void)cfile_close(cf);
 		_exit(0);
@@ -443,43 +446,26 @@ test_cfile_errno_preserved(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* A failing write keeps its errno (EFBIG here, ENOSPC on a full disk). */
+static void
+test_cfile_errno_preserved(void **state)
+{
+	static uint8_t data[4 * CFILE_CHUNK];
+
+	(void)state;
+	write_fails_with(2 * CFILE_CHUNK, data, sizeof(data), 0, EFBIG);
+}
+
 /*
  * A write 32 TiB past the end must not seal the gap chunk by chunk until
  * the disk is full (it did: an 84 GB file before ENOSPC).  It fails at once
- * with ENOSPC.  RLIMIT_FSIZE guards the machine if this ever regresses: the
- * child then stops at 4 MiB with EFBIG instead of filling the disk.
+ * with ENOSPC; under the 4 MiB limit a regression would fail with EFBIG.
  */
 static void
 test_cfile_huge_gap_enospc(void **state)
 {
-	struct cfile *cf = NULL;
-	pid_t pid;
-	int status;
-
 	(void)state;
-	unlink(path);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct rlimit rl = { 64 * CFILE_CHUNK, 64 * CFILE_CHUNK };
-		int rc;
-
-		signal(SIGXFSZ, SIG_IGN);
-		if (setrlimit(RLIMIT_FSIZE, &rl) != 0 || cfile_create(path, key, &cf) != SB_OK)
-			_exit(10);
-		rc = cfile_pwrite(cf, "x", 1, UINT64_C(1) << 45);
-		if (rc == SB_OK)
-			rc = cfile_sync(cf);
-		if (rc != SB_ERR_SYSTEM)
-			_exit(11);
-		if (errno != ENOSPC)
-			_exit(12);
-		(void)cfile_close(cf);
-		_exit(0);
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	write_fails_with(64 * CFILE_CHUNK, "x", 1, UINT64_C(1) << 45, ENOSPC);
 	/* Nothing of the gap was written. */
 	assert_true(disk_len() < 2 * CFILE_CHUNK);
 }
