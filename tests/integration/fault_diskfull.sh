@@ -30,14 +30,7 @@ unfill() { rm -f "$1/filler"; }
 small_fs "$T/relay" 24m
 small_fs "$T/bob/home" 24m
 small_fs "$T/alice/home" 24m
-mb_relay
-mb_device alice alice@example.com
-mb_device bob bob@example.com
-mb_mount alice
-mb_mount bob
-A=$(mb_mnt alice) B=$(mb_mnt bob)
-O="$A/outbox/bob@example.com" I="$B/inbox/alice@example.com"
-mkdir "$O"
+mb_alice_to_bob
 echo "before anything is full" >"$O/first.txt"
 wait_for_file 20 "$I" "$(mb_inbox_re first.txt)" >/dev/null
 

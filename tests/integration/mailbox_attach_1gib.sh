@@ -16,14 +16,7 @@ source "$SB_TOP/tests/lib/mailbox.sh"
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=4"
 SIZE=$((1024 * 1024 * 1024))
 LIMIT_KB=$((64 * 1024))
-mb_relay
-mb_device alice alice@example.com
-mb_device bob bob@example.com
-mb_mount alice
-mb_mount bob
-A=$(mb_mnt alice) B=$(mb_mnt bob)
-O="$A/outbox/bob@example.com" I="$B/inbox/alice@example.com"
-mkdir "$O"
+mb_alice_to_bob
 
 want=$(mb_data "$SIZE" 42 | sha256sum | cut -d' ' -f1)
 start=$(date +%s)

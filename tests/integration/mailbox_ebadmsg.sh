@@ -13,14 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd); top=${here%/tests/integration*}
 source "$top/tests/lib/common.sh"
 source "$SB_TOP/tests/lib/mailbox.sh"
 
-mb_relay
-mb_device alice alice@example.com
-mb_device bob bob@example.com
-mb_mount alice
-mb_mount bob
-A=$(mb_mnt alice) B=$(mb_mnt bob)
-O="$A/outbox/bob@example.com" I="$B/inbox/alice@example.com"
-mkdir "$O"
+mb_alice_to_bob
 printf 'integrity matters\n' >"$O/t.txt"
 mb_data 150000 13 >"$T/t.bin"
 cp "$T/t.bin" "$O/t.bin"

@@ -10,14 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd); top=${here%/tests/integration*}
 source "$top/tests/lib/common.sh"
 source "$SB_TOP/tests/lib/mailbox.sh"
 
-mb_relay
-mb_device alice alice@example.com
-mb_device bob bob@example.com
-mb_mount alice
-mb_mount bob
-A=$(mb_mnt alice) B=$(mb_mnt bob)
-O="$A/outbox/bob@example.com" I="$B/inbox/alice@example.com"
-mkdir "$O"
+mb_alice_to_bob
 
 note "two writers, a dup'd descriptor closed early, an fsync: one send at the last close"
 mkfifo "$T/step" "$T/ack"

@@ -20,6 +20,8 @@
 #   mb_umount NAME                 fusermount3 -u; the daemon must exit 0,
 #                                  leave nothing mounted, no sanitizer report
 #   mb_kill9 NAME                  SIGKILL the daemon, detach its dead mount
+#   mb_alice_to_bob                relay + alice and bob mounted, outbox/bob@ made;
+#                                  sets A B O I
 #   mb_finish                      unmounts every device, stops the relay (all
 #                                  checked); the last line of every case
 #   mb_home/mb_mnt/mb_pid/mb_log NAME, mb_device_id NAME
@@ -395,4 +397,19 @@ wait_queue_empty() {
 # Open file descriptors of NAME's mount daemon.
 mb_fd_count() {
 	ls "/proc/${_mb_pid[$1]}/fd" | wc -l
+}
+
+# mb_alice_to_bob: the common opening of a case: a relay, alice and bob
+# enrolled and mounted, alice's conversation with bob started.  Sets
+# A, B (the mounts), O (alice's outbox/bob@example.com) and I (bob's
+# inbox/alice@example.com, which appears with the first delivery).
+mb_alice_to_bob() {
+	mb_relay
+	mb_device alice alice@example.com
+	mb_device bob bob@example.com
+	mb_mount alice
+	mb_mount bob
+	A=$(mb_mnt alice) B=$(mb_mnt bob)
+	O="$A/outbox/bob@example.com" I="$B/inbox/alice@example.com"
+	mkdir "$O"
 }
