@@ -652,8 +652,10 @@ c_recv(const struct opts *o)
 	return 0;
 }
 
+/* ack ITEM / remove DEVICE: one authenticated request with a u64. */
 static int
-c_ack(const struct opts *o, int argc, char **argv)
+c_u64_request(const struct opts *o, int argc, char **argv,
+    int (*request)(struct client *, uint64_t))
 {
 	struct device d;
 	int rc;
@@ -663,7 +665,7 @@ c_ack(const struct opts *o, int argc, char **argv)
 	if ((rc = device_load(o, &d, 1)) == SB_OK)
 		rc = device_connect(o, &d);
 	if (rc == SB_OK)
-		rc = client_ack(d.c, strtoull(argv[0], NULL, 10));
+		rc = request(d.c, strtoull(argv[0], NULL, 10));
 	device_free(&d);
 	return rc == SB_OK ? 0 : fail(rc, NULL);
 }
@@ -687,22 +689,6 @@ c_status(const struct opts *o)
 		printf("%llu %s\n", (unsigned long long)st[i].device_id,
 		    proto_state_name(st[i].state));
 	free(st);
-	device_free(&d);
-	return rc == SB_OK ? 0 : fail(rc, NULL);
-}
-
-static int
-c_remove(const struct opts *o, int argc, char **argv)
-{
-	struct device d;
-	int rc;
-
-	if (argc != 1)
-		return usage();
-	if ((rc = device_load(o, &d, 1)) == SB_OK)
-		rc = device_connect(o, &d);
-	if (rc == SB_OK)
-		rc = client_remove(d.c, strtoull(argv[0], NULL, 10));
 	device_free(&d);
 	return rc == SB_OK ? 0 : fail(rc, NULL);
 }
@@ -937,9 +923,9 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "send-many") == 0) return c_send_many(&o);
 	if (strcmp(cmd, "stress") == 0) return c_stress(&o);
 	if (strcmp(cmd, "recv") == 0) return c_recv(&o);
-	if (strcmp(cmd, "ack") == 0) return c_ack(&o, argc, argv);
+	if (strcmp(cmd, "ack") == 0) return c_u64_request(&o, argc, argv, client_ack);
 	if (strcmp(cmd, "status") == 0) return c_status(&o);
-	if (strcmp(cmd, "remove") == 0) return c_remove(&o, argc, argv);
+	if (strcmp(cmd, "remove") == 0) return c_u64_request(&o, argc, argv, client_remove);
 	if (strcmp(cmd, "blob-put") == 0) return c_blob_put(&o, argc, argv);
 	if (strcmp(cmd, "blob-get") == 0) return c_blob_get(&o, argc, argv);
 	if (strcmp(cmd, "auth-as") == 0) {
