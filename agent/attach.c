@@ -162,18 +162,13 @@ decrypt_into(struct agent *a, int fd, uint64_t size, const struct message *m,
 static int
 new_ref(char *ref, const char *suffix)
 {
-	static const char digits[] = "0123456789abcdef";
 	uint8_t rnd[16];
-	size_t i;
 	int rc = crypto_random(rnd, sizeof(rnd));
 
 	if (rc != SB_OK)
 		return rc;
 	memcpy(ref, "in-", 3);
-	for (i = 0; i < sizeof(rnd); i++) {
-		ref[3 + 2 * i] = digits[rnd[i] >> 4];
-		ref[3 + 2 * i + 1] = digits[rnd[i] & 15];
-	}
+	sb_hex(rnd, sizeof(rnd), ref + 3);
 	snprintf(ref + 3 + 2 * sizeof(rnd), ATTACH_REF_BUF - 3 - 2 * sizeof(rnd), "%s", suffix);
 	return SB_OK;
 }

@@ -754,18 +754,6 @@ inbox_file_release(struct agent_file *af)
 
 /* ---- Extended attributes ----------------------------------------------------------- */
 
-static void
-put_hex(struct sb_buf *out, const uint8_t *p, size_t n)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		sb_put_u8(out, (uint8_t)digits[p[i] >> 4]);
-		sb_put_u8(out, (uint8_t)digits[p[i] & 15]);
-	}
-}
-
 #define XATTR_SENDER "user.sealbox.sender"
 #define XATTR_DEVICE "user.sealbox.device"
 #define XATTR_ID     "user.sealbox.id"
@@ -786,7 +774,7 @@ inbox_xattr_get(struct agent *a, enum agent_box box, const char *folder,
 		snprintf(dev, sizeof(dev), "%016" PRIx64, r.sender_device);
 		sb_put_bytes(out, dev, strlen(dev));
 	} else if (strcmp(attr, XATTR_ID) == 0) {
-		put_hex(out, r.msgid, INBOX_MSGID_LEN);
+		sb_put_hex(out, r.msgid, INBOX_MSGID_LEN);
 	} else if (box == AGENT_BOX_OUT && strcmp(attr, AGENT_XATTR_STATUS) == 0) {
 		/* Another of our devices sent it; its delivery is that device's
 		 * to follow. */

@@ -50,19 +50,6 @@ item_free(struct inbox_item *it)
 	free(it);
 }
 
-static void
-hex(const uint8_t *p, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 static void log_reject(const struct inbox_item *it, const char *why);
 
 /* Runs on the client's I/O thread: copy, enqueue, wake the worker. */
@@ -267,7 +254,7 @@ log_reject(const struct inbox_item *it, const char *why)
 {
 	char idhex[2 * INBOX_MSGID_LEN + 1];
 
-	hex(it->msgid, INBOX_MSGID_LEN, idhex);
+	sb_hex(it->msgid, INBOX_MSGID_LEN, idhex);
 	fprintf(stderr, "sealbox: rejected message %s from %s/%016" PRIx64 ": %s\n",
 	    idhex, it->sender, it->sender_device, why);
 }
@@ -615,7 +602,7 @@ process(struct agent *a, const struct inbox_item *it)
 	attach_delete(a, old[1]);
 	{
 		char idhex[2 * INBOX_MSGID_LEN + 1];
-		hex(it->msgid, INBOX_MSGID_LEN, idhex);
+		sb_hex(it->msgid, INBOX_MSGID_LEN, idhex);
 		fprintf(stderr, "sealbox: received message %s from %s/%016" PRIx64
 		    " -> %s/%s/%s (%" PRIu64 " bytes)\n", idhex, it->sender,
 		    it->sender_device, r.box == AGENT_BOX_IN ? "inbox" : "outbox",

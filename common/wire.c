@@ -369,6 +369,40 @@ sb_put_der_tlv(struct sb_buf *b, uint8_t tag, const void *p, size_t n)
 }
 
 void
+sb_hex(const void *p, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	const uint8_t *in = p;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+int
+sb_put_hex(struct sb_buf *b, const void *p, size_t n)
+{
+	uint8_t *dst;
+	char pair[3];
+	size_t i;
+	int rc;
+
+	if (n > SB_BUF_MAX / 2)
+		return SB_ERR_TOO_BIG;
+	if ((rc = sb_buf_reserve(b, 2 * n, &dst)) != SB_OK)
+		return rc;
+	for (i = 0; i < n; i++) {
+		sb_hex((const uint8_t *)p + i, 1, pair);
+		dst[2 * i] = (uint8_t)pair[0];
+		dst[2 * i + 1] = (uint8_t)pair[1];
+	}
+	return SB_OK;
+}
+
+void
 sb_store_u16be(uint8_t *p, uint16_t v)
 {
 	p[0] = (uint8_t)(v >> 8);

@@ -83,6 +83,12 @@ int  sb_put_string32(struct sb_buf *b, const void *p, size_t n);
 /* DER TLV with minimal length encoding. */
 int  sb_put_der_tlv(struct sb_buf *b, uint8_t tag, const void *p, size_t n);
 
+/* Lower-case hex of n bytes into out: 2n digits and a NUL (out holds
+ * 2n + 1 bytes). */
+void sb_hex(const void *p, size_t n, char *out);
+/* The same digits appended to b (no NUL). */
+int  sb_put_hex(struct sb_buf *b, const void *p, size_t n);
+
 /* Host helpers for fixed positions in already-validated buffers. */
 void sb_store_u16be(uint8_t *p, uint16_t v);
 void sb_store_u32be(uint8_t *p, uint32_t v);

@@ -129,19 +129,6 @@ cutoff_of(const struct server *srv)
 	return now > r ? now - r : 0;
 }
 
-static void
-hex8(const uint8_t *p, char out[17])
-{
-	static const char hx[] = "0123456789abcdef";
-	int i;
-
-	for (i = 0; i < 8; i++) {
-		out[2 * i] = hx[p[i] >> 4];
-		out[2 * i + 1] = hx[p[i] & 15];
-	}
-	out[16] = '\0';
-}
-
 /* ---- session lifetime ---------------------------------------------------- */
 
 static void
@@ -270,7 +257,7 @@ pump_pushes(struct session *s)
 		if (rc == SB_OK) {
 			char h[17];
 
-			hex8(it.msgid, h);
+			sb_hex(it.msgid, 8, h);
 			relay_log("push conn=%llu device=%llu item=%llu msg=%s",
 			    (unsigned long long)s->conn, (unsigned long long)s->device,
 			    (unsigned long long)it.id, h);
@@ -636,7 +623,7 @@ send_stale(struct session *s, const struct proto_msg *m, const uint64_t *exp, si
 	r.n_missing = nm;
 	r.extra = extra;
 	r.n_extra = ne;
-	hex8(m->msgid, h);
+	sb_hex(m->msgid, 8, h);
 	relay_log("send stale conn=%llu device=%llu msg=%s missing=%zu extra=%zu",
 	    (unsigned long long)s->conn, (unsigned long long)s->device, h, nm, ne);
 	return reply(s, send_msg(s, &r));
@@ -652,7 +639,7 @@ h_send(struct session *s, const struct proto_msg *m)
 	char bad[SB_MAX_ADDRESS + 40] = "", h[17];
 	int rc;
 
-	hex8(m->msgid, h);
+	sb_hex(m->msgid, 8, h);
 	for (i = 0; i < m->n_items; i++) {
 		if (m->items[i].payload.len > srv->cfg.inline_limit) {
 			relay_log("send refused conn=%llu device=%llu msg=%s: payload %zu > inline limit %u",
@@ -738,19 +725,17 @@ blob_path(const struct server *srv, const char *name, char out[PATH_MAX])
 	return n < 0 || n >= PATH_MAX ? SB_ERR_INVALID_ARG : SB_OK;
 }
 
-static void
+/* Fresh random name: 2 * nbytes hex digits.  SB_ERR_CRYPTO if the CSPRNG
+ * fails: a blob name must never be predictable. */
+static int
 rand_hex(char *out, size_t nbytes)
 {
-	static const char hx[] = "0123456789abcdef";
 	uint8_t r[URI_RAND];
-	size_t i;
 
-	RAND_bytes(r, (int)nbytes);
-	for (i = 0; i < nbytes; i++) {
-		out[2 * i] = hx[r[i] >> 4];
-		out[2 * i + 1] = hx[r[i] & 15];
-	}
-	out[2 * nbytes] = '\0';
+	if (nbytes > sizeof(r) || RAND_bytes(r, (int)nbytes) != 1)
+		return SB_ERR_CRYPTO;
+	sb_hex(r, nbytes, out);
+	return SB_OK;
 }
 
 static int
@@ -768,8 +753,7 @@ h_blob_put(struct session *s, const struct proto_msg *m)
 		return reply(s, send_err(s, m->rid, SB_ERR_TOO_BIG, "blob over the relay's size cap"));
 	}
 	memcpy(name, "tmp/", 4);
-	rand_hex(name + 4, 16);
-	if (blob_path(srv, name, s->up_tmp) != SB_OK)
+	if (rand_hex(name + 4, 16) != SB_OK || blob_path(srv, name, s->up_tmp) != SB_OK)
 		return -1;
 	s->up_fd = open(s->up_tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (s->up_fd < 0)
@@ -793,7 +777,8 @@ blob_finish(struct session *s, char uri[SB_MAX_URI])
 	rc = fsync(s->up_fd) == 0 ? SB_OK : SB_ERR_SYSTEM;
 	close(s->up_fd);
 	s->up_fd = -1;
-	rand_hex(hex, URI_RAND);
+	if (rc == SB_OK)
+		rc = rand_hex(hex, URI_RAND);
 	if (rc == SB_OK)
 		rc = blob_path(srv, hex, path);
 	if (rc == SB_OK && rename(s->up_tmp, path) != 0)

@@ -143,6 +143,26 @@ test_wire_string_overflow_sticky(void **state)
 	sb_buf_free(&b);
 }
 
+static void
+test_wire_hex(void **state)
+{
+	const uint8_t in[] = { 0x00, 0x9f, 0xa0, 0xff };
+	struct sb_buf b = SB_BUF_INIT;
+	char out[2 * sizeof(in) + 1];
+
+	(void)state;
+	memset(out, 'z', sizeof(out));
+	sb_hex(in, sizeof(in), out);
+	assert_string_equal(out, "009fa0ff");
+	sb_hex(in, 0, out);
+	assert_string_equal(out, "");
+	assert_int_equal(sb_put_u8(&b, '<'), SB_OK);
+	assert_int_equal(sb_put_hex(&b, in, sizeof(in)), SB_OK);
+	assert_int_equal(b.len, 9);
+	assert_memory_equal(b.d, "<009fa0ff", 9);
+	sb_buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -153,6 +173,7 @@ main(void)
 		cmocka_unit_test(test_wire_der_tlv),
 		cmocka_unit_test(test_wire_der_rejects_nonminimal),
 		cmocka_unit_test(test_wire_string_overflow_sticky),
+		cmocka_unit_test(test_wire_hex),
 	};
 	return cmocka_run_group_tests_name("wire", tests, NULL, NULL);
 }
