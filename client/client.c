@@ -368,7 +368,8 @@ schedule_retry(struct client *c)
 	if (c->backoff_ms < min)
 		c->backoff_ms = min;
 	/* up to +25% jitter so a relay restart is not met by a synchronized herd */
-	RAND_bytes((unsigned char *)&jitter, sizeof(jitter));
+	if (RAND_bytes((unsigned char *)&jitter, sizeof(jitter)) != 1)
+		jitter = 0;     /* no jitter is still a correct backoff */
 	d = c->backoff_ms + (unsigned)(jitter % (c->backoff_ms / 4 + 1));
 	tv.tv_sec = d / 1000;
 	tv.tv_usec = (d % 1000) * 1000;
