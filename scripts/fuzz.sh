@@ -6,7 +6,8 @@
 #                                 build-fuzz/fuzz/ (installs clang if missing)
 #   fuzz.sh list                  the targets (fuzz/fuzz_<target>.c)
 #   fuzz.sh seed                  (re)writes the seed corpora (fuzz/seeds.py)
-#   fuzz.sh run TARGET SECONDS    fuzzes one target: one job, nice 10; new
+#   fuzz.sh run TARGET SECONDS    fuzzes one target: one process, nice 10
+#                                 (FUZZ_NICE overrides); new
 #                                 inputs go to build-fuzz/corpus/TARGET,
 #                                 findings to build-fuzz/artifacts/TARGET/,
 #                                 the log to build-fuzz/logs/TARGET.log
@@ -71,13 +72,15 @@ run() {
 			-artifact_prefix="$top/$FB/artifacts/$t/" \
 			"$top/$FB/corpus/$t" "$top/fuzz/corpus/$t" >"$work/fuzz-0.log" 2>&1) || true
 	else
-		# -jobs=1 -workers=1: one fuzzing process; libFuzzer writes its
-		# output to fuzz-0.log in the working directory.
-		(cd "$work" && nice -n 10 "$top/$FB/fuzz/fuzz_$t" -jobs=1 -workers=1 \
+		# One in-process fuzzer; every line of its output gets the
+		# seconds since the start appended (" @Ns"), so the log shows
+		# when coverage last grew, not just at which execution.
+		(cd "$work" && nice -n "${FUZZ_NICE:-10}" "$top/$FB/fuzz/fuzz_$t" \
 			-max_total_time="$secs" -timeout=25 -rss_limit_mb=2048 \
 			-print_final_stats=1 \
 			-artifact_prefix="$top/$FB/artifacts/$t/" \
-			"$top/$FB/corpus/$t" "$top/fuzz/corpus/$t" >"$work/parent.log" 2>&1) || true
+			"$top/$FB/corpus/$t" "$top/fuzz/corpus/$t" 2>&1 |
+			stamp >"$work/fuzz-0.log") || true
 	fi
 	cp "$work/fuzz-0.log" "$FB/logs/$t.log"
 	stats_one "$t"
@@ -107,6 +110,14 @@ merge() {
 		"$(find "fuzz/corpus/$t" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}') bytes"
 }
 
+# Appends " @Ns" (seconds since the run began) to every line read.
+stamp() {
+	local line start=$SECONDS
+	while IFS= read -r line; do
+		printf '%s @%ds\n' "$line" $((SECONDS - start))
+	done
+}
+
 stats_one() {
 	local t=$1 log="$FB/logs/$1.log"
 	[ -f "$log" ] || { echo "$t: no log"; return; }
@@ -114,6 +125,10 @@ stats_one() {
 	# second(s)"; fork mode with "#N: cov: ... time: Ss job: J".
 	echo "$t: $(grep -E '^#[0-9]+[[:space:]]+DONE|^#[0-9]+: cov:' "$log" | tail -n1)" \
 		"$(grep -E '^Done [0-9]+ runs' "$log" | tail -n1)"
+	# The plateau: when the last input with new coverage was found.
+	local last
+	last=$(grep -E '^#[0-9]+[[:space:]]+NEW' "$log" | tail -n1)
+	echo "$t: last new coverage: ${last:-none in this run}"
 }
 
 cmd=${1:-}
