@@ -1523,7 +1523,8 @@ outbox_xattr_get(struct agent *a, const char *folder, const char *name,
 	char text[64 + REASON_BUF];
 	struct ob_entry *e;
 	struct ob_row r;
-	int writing = 0, rc;
+	struct client *c;
+	int writing = 0, link, rc;
 
 	rc = row_visible(a, folder, name, &r);
 	if (rc == SB_ERR_NOT_FOUND)
@@ -1541,7 +1542,14 @@ outbox_xattr_get(struct agent *a, const char *folder, const char *name,
 	pthread_mutex_lock(&ob->lock);
 	if ((e = entry_find(ob, r.id)) != NULL)
 		writing = e->writers > 0;
+	if (r.state == OB_QUEUED)
+		snprintf(r.reason, sizeof(r.reason), "%s", ob->retry_reason);
 	pthread_mutex_unlock(&ob->lock);
+	/* An attempt against a relay that is down waits for the reconnection
+	 * (up to the request timeout) before it can fail: say so meanwhile. */
+	if (r.state == OB_QUEUED && r.reason[0] == '\0' && (c = agent_client(a)) != NULL &&
+	    (link = client_link(c)) != SB_OK)
+		outbox_retry_reason(link, 0, r.reason, sizeof(r.reason));
 	if (r.state == OB_SENT && (r.total == 0 || r.delivered < r.total) &&
 	    time(NULL) - r.status_at >= OB_STATUS_REFRESH_S)
 		send_want_status(a, r.id);

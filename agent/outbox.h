@@ -40,6 +40,7 @@ enum ob_state {
  * delivery state of one message. */
 #define OB_STATUS_REFRESH_S  1
 #define OB_WANT_MAX          64
+#define OB_RETRY_REASON_BUF  96
 #define OB_BACKOFF_MIN_MS    500
 #define OB_BACKOFF_MAX_MS    15000
 
@@ -57,6 +58,10 @@ struct outbox {
 	int64_t inflight;           /* row being sent: not garbage-collected */
 	int64_t want[OB_WANT_MAX];  /* rows whose delivery status is wanted */
 	size_t n_want;
+	/* why the queue is stuck: the last attempt's transient failure,
+	 * shown as "queued: REASON" on every queued row; "" once a send
+	 * gets through */
+	char retry_reason[OB_RETRY_REASON_BUF];
 
 	/* keyring retry pacing (agent.c) */
 	struct timespec keys_next_try;
@@ -69,7 +74,9 @@ struct outbox {
 int  outbox_is_temp_name(const char *name);
 
 /* The status xattr text for a row (no NUL), into out (out_size >= 64 +
- * reason): "draft", "queued", "sent", "delivered N/M", "failed: REASON". */
+ * reason): "draft", "queued", "sent", "delivered N/M", "failed: REASON";
+ * a queued row with a reason (why the last attempt did not get through)
+ * reads "queued: REASON". */
 void outbox_status_text(enum ob_state st, int writing, const char *reason,
          int64_t delivered, int64_t total, char *out, size_t out_size);
 
@@ -85,6 +92,11 @@ enum ob_end outbox_session_end(int modified, int replaces_row, int deleted,
 /* 1 if a send error is permanent ("failed: REASON"), 0 if the message stays
  * queued and is retried. */
 int  outbox_err_permanent(int err);
+
+/* Why a queued message has not gone out yet, for "queued: REASON": the
+ * transient err of the last attempt (sys_errno for SB_ERR_SYSTEM), e.g.
+ * "relay out of disk space, retrying". */
+void outbox_retry_reason(int err, int sys_errno, char *out, size_t out_size);
 
 /* ---- outbox.c -------------------------------------------------------------- */
 

@@ -36,6 +36,8 @@ outbox_status_text(enum ob_state st, int writing, const char *reason,
 {
 	if (writing || st == OB_OPEN || st == OB_CLOSED)
 		snprintf(out, out_size, "draft");
+	else if (st == OB_QUEUED && reason && reason[0])
+		snprintf(out, out_size, "queued: %s", reason);
 	else if (st == OB_QUEUED)
 		snprintf(out, out_size, "queued");
 	else if (st == OB_FAILED)
@@ -78,3 +80,42 @@ outbox_err_permanent(int err)
 	}
 }
 
+
+void
+outbox_retry_reason(int err, int sys_errno, char *out, size_t out_size)
+{
+	switch (err) {
+	case SB_ERR_NO_SPACE:
+		snprintf(out, out_size, "relay out of disk space, retrying");
+		break;
+	case SB_ERR_NET:
+	case SB_ERR_CLOSED:
+		snprintf(out, out_size, "relay unreachable, retrying");
+		break;
+	case SB_ERR_TLS:
+		snprintf(out, out_size, "relay TLS handshake failed, retrying");
+		break;
+	case SB_ERR_AUTH:
+		snprintf(out, out_size, "relay refused this device, retrying");
+		break;
+	/* sb_strerror's keyring lines say how to fix it, too long here;
+	 * `sealbox status` and the mount's log carry the long form. */
+	case SB_ERR_NO_KEYRING:
+		snprintf(out, out_size, "no keyring reachable, retrying");
+		break;
+	case SB_ERR_KEYRING_LOCKED:
+		snprintf(out, out_size, "keyring locked, retrying");
+		break;
+	case SB_ERR_KEY_MISSING:
+	case SB_ERR_KEY_CORRUPT:
+		snprintf(out, out_size, "device key missing or corrupt in the keyring, retrying");
+		break;
+	case SB_ERR_SYSTEM:
+		/* Our own disk: the spool copy of an attachment did not fit. */
+		snprintf(out, out_size, "%s, retrying", strerror(sys_errno));
+		break;
+	default:
+		snprintf(out, out_size, "%s, retrying", sb_strerror(err));
+		break;
+	}
+}

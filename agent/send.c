@@ -482,7 +482,14 @@ sender_main(void *arg)
 		pthread_mutex_unlock(&ob->lock);
 
 		uint64_t ts = 0;
-		int rc = send_row(a, row, &ts);
+		int rc = send_row(a, row, &ts), sys_errno = errno;
+		char why[OB_RETRY_REASON_BUF] = "";
+
+		if (rc != SB_OK && rc != SB_ERR_EXISTS && !outbox_err_permanent(rc))
+			outbox_retry_reason(rc, sys_errno, why, sizeof(why));
+		pthread_mutex_lock(&ob->lock);
+		memcpy(ob->retry_reason, why, sizeof(why));
+		pthread_mutex_unlock(&ob->lock);
 		if (rc == SB_OK || rc == SB_ERR_EXISTS || outbox_err_permanent(rc)) {
 			if (rc == SB_ERR_EXISTS)
 				ts = (uint64_t)time(NULL);
@@ -504,7 +511,7 @@ sender_main(void *arg)
 			if (backoff > OB_BACKOFF_MAX_MS)
 				backoff = OB_BACKOFF_MAX_MS;
 			fprintf(stderr, "sealbox: send: row %lld stays queued (%s); retry in"
-			    " %u ms\n", (long long)row, sb_strerror(rc), backoff);
+			    " %u ms\n", (long long)row, why, backoff);
 			wait_for(ob, backoff);
 		}
 	}

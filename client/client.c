@@ -925,6 +925,22 @@ on_io_thread(struct client *c)
 }
 
 int
+client_link(struct client *c)
+{
+	int rc;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->state == ST_AUTHED)
+		rc = SB_OK;
+	else if (c->last_err == SB_ERR_TLS || c->last_err == SB_ERR_AUTH)
+		rc = c->last_err;
+	else
+		rc = SB_ERR_NET;
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+int
 client_wait_ready(struct client *c, unsigned timeout_ms)
 {
 	struct timespec dl;

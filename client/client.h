@@ -87,6 +87,11 @@ void client_free(struct client *c);
 int  client_wait_ready(struct client *c, unsigned timeout_ms);
 /* The device id (0 before registration). */
 uint64_t client_device_id(struct client *c);
+/* Never blocks: SB_OK while the session is authenticated, else why not as
+ * far as the client knows (SB_ERR_TLS for a pin mismatch, SB_ERR_AUTH when
+ * refused, SB_ERR_NET while down or (re)connecting).  A snapshot for
+ * status displays; a request still waits for the reconnection. */
+int  client_link(struct client *c);
 
 /* Enrolls this device (needs a connected, unauthenticated session; a client
  * created with a device id gets SB_ERR_EXISTS); on success the session is

@@ -46,6 +46,7 @@ sb_strerror(int err)
 	case SB_ERR_ENROLL_CODE:      return "enrollment code is wrong or already used";
 	case SB_ERR_STORAGE:          return "storage failure";
 	case SB_ERR_CLOSED:           return "connection closed";
+	case SB_ERR_NO_SPACE:         return "out of disk space";
 	case SB_ERR_UNKNOWN_RECIPIENT:return "unknown recipient";
 	case SB_ERR_READONLY:         return "read-only";
 	case SB_ERR_CONFIG:           return "configuration missing or invalid";

@@ -54,6 +54,7 @@ enum sb_err {
 	SB_ERR_ENROLL_CODE      = -50, /* enrollment code wrong or already used */
 	SB_ERR_STORAGE          = -51, /* the durable store failed */
 	SB_ERR_CLOSED           = -52, /* connection closed by peer */
+	SB_ERR_NO_SPACE         = -53, /* the relay's disk is full (transient) */
 
 	/* Mailbox. */
 	SB_ERR_UNKNOWN_RECIPIENT = -60, /* address or contact not in the directory */

@@ -52,6 +52,7 @@ fs_errno(int err)
 	case SB_ERR_EXPIRED:           return ETIME;
 	case SB_ERR_STALE_DEVICES:     return EAGAIN;
 	case SB_ERR_STORAGE:           return EIO;
+	case SB_ERR_NO_SPACE:          return ENOSPC;
 	case SB_ERR_CONFIG:            return EINVAL;
 
 	case SB_ERR_INTERNAL:

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 #include <dirent.h>
@@ -53,6 +54,7 @@
 #define MAX_AUTH_FAILS 3               /* wrong code / signature per connection */
 #define URI_PREFIX    "sbblob:"
 #define URI_RAND      32               /* 256 random bits per blob URI */
+#define BLOB_ROOM_MARGIN (1u << 20)    /* kept free for the database */
 
 struct server;
 
@@ -70,8 +72,10 @@ struct session {
 	char address[SB_MAX_ADDRESS + 1];
 	uint64_t push_cursor;           /* last item id pushed on this connection */
 	int read_paused;
-	/* one blob upload at a time */
-	int up_fd;
+	/* one blob upload at a time; up_err != 0: the upload failed (disk
+	 * full) and its remaining BLOB_DATA is read and dropped, then up_err
+	 * is the answer */
+	int up_fd, up_err;
 	uint32_t up_rid;
 	uint64_t up_size, up_left;
 	char up_tmp[PATH_MAX];
@@ -738,13 +742,36 @@ rand_hex(char *out, size_t nbytes)
 	return SB_OK;
 }
 
+/* SB_ERR_NO_SPACE for a full disk (the sender waits and retries),
+ * SB_ERR_SYSTEM for any other failed call. */
+static int
+errno_err(void)
+{
+	return errno == ENOSPC || errno == EDQUOT ? SB_ERR_NO_SPACE : SB_ERR_SYSTEM;
+}
+
+/* SB_OK if the blob folder's file system has room for size bytes plus a
+ * margin for the database's own records; refusing before the first byte
+ * spares the client an upload that could only fail. */
+static int
+blob_room(const struct server *srv, uint64_t size)
+{
+	struct statvfs v;
+	char dir[PATH_MAX];
+
+	if (blob_path(srv, "tmp", dir) != SB_OK || statvfs(dir, &v) != 0)
+		return SB_OK;   /* cannot tell: let the writes decide */
+	return (uint64_t)v.f_bavail * v.f_frsize >= size + BLOB_ROOM_MARGIN ?
+	    SB_OK : SB_ERR_NO_SPACE;
+}
+
 static int
 h_blob_put(struct session *s, const struct proto_msg *m)
 {
 	struct server *srv = s->srv;
 	char name[2 * 16 + 16];
 
-	if (s->up_fd >= 0)
+	if (s->up_fd >= 0 || s->up_err != 0)
 		return reply(s, send_err(s, m->rid, SB_ERR_PROTOCOL, "an upload is already running"));
 	if (m->u64 == 0 || m->u64 > srv->cfg.blob_max) {
 		relay_log("blob refused conn=%llu device=%llu size=%llu max=%llu",
@@ -752,17 +779,37 @@ h_blob_put(struct session *s, const struct proto_msg *m)
 		    (unsigned long long)m->u64, (unsigned long long)srv->cfg.blob_max);
 		return reply(s, send_err(s, m->rid, SB_ERR_TOO_BIG, "blob over the relay's size cap"));
 	}
+	if (blob_room(srv, m->u64) != SB_OK) {
+		relay_log("blob refused conn=%llu device=%llu size=%llu: out of disk space",
+		    (unsigned long long)s->conn, (unsigned long long)s->device,
+		    (unsigned long long)m->u64);
+		return reply(s, send_err(s, m->rid, SB_ERR_NO_SPACE, NULL));
+	}
 	memcpy(name, "tmp/", 4);
 	if (rand_hex(name + 4, 16) != SB_OK || blob_path(srv, name, s->up_tmp) != SB_OK)
 		return -1;
 	s->up_fd = open(s->up_tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (s->up_fd < 0)
-		return reply(s, send_err(s, m->rid, SB_ERR_SYSTEM, strerror(errno)));
+		return reply(s, send_err(s, m->rid, errno_err(), strerror(errno)));
 	s->up_rid = m->rid;
 	s->up_size = s->up_left = m->u64;
 	relay_log("blob upload conn=%llu device=%llu size=%llu", (unsigned long long)s->conn,
 	    (unsigned long long)s->device, (unsigned long long)m->u64);
 	return reply(s, send_ok(s, m->rid, m->u64));
+}
+
+/* A write into the upload failed: drop the partial file, read and drop
+ * the rest of the upload, and answer err once it has all arrived, so the
+ * connection (and the client's other requests) carry on. */
+static void
+upload_abandon(struct session *s, int err)
+{
+	relay_log("blob write failed conn=%llu device=%llu: %s", (unsigned long long)s->conn,
+	    (unsigned long long)s->device, strerror(errno));
+	close(s->up_fd);
+	unlink(s->up_tmp);
+	s->up_fd = -1;
+	s->up_err = err;
 }
 
 /* The upload is complete: make it durable and give it its URI. */
@@ -774,7 +821,7 @@ blob_finish(struct session *s, char uri[SB_MAX_URI])
 	int rc;
 
 	/* write to temp, fsync, rename, fsync the folder: never a torn blob */
-	rc = fsync(s->up_fd) == 0 ? SB_OK : SB_ERR_SYSTEM;
+	rc = fsync(s->up_fd) == 0 ? SB_OK : errno_err();
 	close(s->up_fd);
 	s->up_fd = -1;
 	if (rc == SB_OK)
@@ -805,19 +852,20 @@ h_blob_data(struct session *s, const struct proto_msg *m)
 	ssize_t n;
 	int rc;
 
-	if (s->up_fd < 0 || m->rid != s->up_rid || m->data.len > s->up_left) {
+	if ((s->up_fd < 0 && s->up_err == 0) || m->rid != s->up_rid ||
+	    m->data.len > s->up_left) {
 		session_close(s, "blob data outside a declared upload");
 		return -1;
 	}
-	while (left > 0) {
+	while (left > 0 && s->up_fd >= 0) {
 		n = write(s->up_fd, p, left);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			relay_log("blob write failed conn=%llu: %s", (unsigned long long)s->conn,
-			    strerror(errno));
-			session_close(s, "blob write failed");
-			return -1;
+			if (n == 0)
+				errno = ENOSPC;
+			upload_abandon(s, errno_err());
+			break;
 		}
 		p += n;
 		left -= (size_t)n;
@@ -825,8 +873,17 @@ h_blob_data(struct session *s, const struct proto_msg *m)
 	s->up_left -= m->data.len;
 	if (s->up_left > 0)
 		return 0;
-	if ((rc = blob_finish(s, uri)) != SB_OK)
+	if (s->up_err != 0) {
+		rc = s->up_err;
+		s->up_err = 0;
 		return reply(s, send_err(s, s->up_rid, rc, NULL));
+	}
+	if ((rc = blob_finish(s, uri)) != SB_OK) {
+		relay_log("blob refused conn=%llu device=%llu size=%llu: %s",
+		    (unsigned long long)s->conn, (unsigned long long)s->device,
+		    (unsigned long long)s->up_size, sb_strerror(rc));
+		return reply(s, send_err(s, s->up_rid, rc, NULL));
+	}
 	relay_log("blob stored conn=%llu device=%llu size=%llu", (unsigned long long)s->conn,
 	    (unsigned long long)s->device, (unsigned long long)s->up_size);
 	memset(&r, 0, sizeof(r));

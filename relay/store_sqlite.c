@@ -52,11 +52,21 @@ db_of(struct relay_store *s)
 	return ((struct sqlite_store *)s)->db;
 }
 
+/* A failed write names a full disk apart from every other storage
+ * failure: it is the one the operator can fix and the sender should wait
+ * out (SQLite reports ENOSPC as SQLITE_FULL). */
+static int
+failed(int sqlite_rc)
+{
+	return (sqlite_rc & 0xff) == SQLITE_FULL ? SB_ERR_NO_SPACE : SB_ERR_STORAGE;
+}
+
 static int
 exec(sqlite3 *db, const char *sql)
 {
-	return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ?
-	    SB_OK : SB_ERR_STORAGE;
+	int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? SB_OK : failed(rc);
 }
 
 static int
@@ -73,7 +83,7 @@ run(sqlite3_stmt *st)
 	int rc = sqlite3_step(st);
 
 	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? SB_OK : SB_ERR_STORAGE;
+	return rc == SQLITE_DONE ? SB_OK : failed(rc);
 }
 
 static int
@@ -311,8 +321,8 @@ insert_entry(sqlite3 *db, sqlite3_stmt *qi, sqlite3_stmt *si,
 	sqlite3_reset(qi);
 	sqlite3_bind_int64(qi, 1, (sqlite3_int64)e->device_id);
 	sqlite3_bind_blob(qi, 6, e->payload, (int)e->payload_len, SQLITE_STATIC);
-	if (sqlite3_step(qi) != SQLITE_DONE)
-		return SB_ERR_STORAGE;
+	if ((rc = sqlite3_step(qi)) != SQLITE_DONE)
+		return failed(rc);
 	item = sqlite3_last_insert_rowid(db);
 	sqlite3_reset(si);
 	sqlite3_bind_int64(si, 3, (sqlite3_int64)e->device_id);
@@ -320,7 +330,7 @@ insert_entry(sqlite3 *db, sqlite3_stmt *qi, sqlite3_stmt *si,
 	rc = sqlite3_step(si);
 	if (rc == SQLITE_CONSTRAINT)
 		return SB_ERR_EXISTS;
-	return rc == SQLITE_DONE ? SB_OK : SB_ERR_STORAGE;
+	return rc == SQLITE_DONE ? SB_OK : failed(rc);
 }
 
 static int

@@ -26,7 +26,7 @@ note "relay down: a written file stays queued"
 mkdir "$A/outbox/bob@example.com"
 relay_stop
 printf 'while the relay is down\n' >"$A/outbox/bob@example.com/later.txt"
-wait_status 10 "$A/outbox/bob@example.com/later.txt" '^queued$'
+wait_status 10 "$A/outbox/bob@example.com/later.txt" '^queued: relay unreachable, retrying$'
 rc=0
 st=$(SEALBOX_CONNECT_TIMEOUT=2 "$SEALBOX" status --home "$(mb_home alice)") || rc=$?
 [ "$rc" -eq 1 ] || fail "status exit $rc with the relay down"

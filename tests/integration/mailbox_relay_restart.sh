@@ -29,9 +29,7 @@ note "relay down while alice writes"
 relay_stop
 printf 'written offline\n' >"$A/outbox/bob@example.com/offline.txt" ||
 	fail "close failed while the relay is down"
-sleep 1
-[ "$(mb_status "$A/outbox/bob@example.com/offline.txt")" = queued ] ||
-	fail "status while the relay is down: '$(mb_status "$A/outbox/bob@example.com/offline.txt")'"
+wait_status 10 "$A/outbox/bob@example.com/offline.txt" '^queued: relay unreachable, retrying$'
 [ "$(cat "$A/outbox/bob@example.com/offline.txt")" = "written offline" ] || fail "readback while down"
 sleep 1
 relay_start

@@ -3,6 +3,7 @@
  * text, the end of a write session, which send errors are final) and the
  * store helpers (schema migration, WAL + synchronous=FULL on a real file).
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -50,6 +51,15 @@ test_status_text(void **state)
 	assert_string_equal(t, "draft");
 	outbox_status_text(OB_QUEUED, 0, NULL, 0, 0, t, sizeof(t));
 	assert_string_equal(t, "queued");
+	outbox_status_text(OB_QUEUED, 0, "", 0, 0, t, sizeof(t));
+	assert_string_equal(t, "queued");
+	/* Why a queued file is not out yet, when the last attempt failed. */
+	outbox_status_text(OB_QUEUED, 0, "relay out of disk space, retrying", 0, 0, t,
+	    sizeof(t));
+	assert_string_equal(t, "queued: relay out of disk space, retrying");
+	/* A draft is a draft: no stale reason from the queue shows on it. */
+	outbox_status_text(OB_CLOSED, 0, "relay unreachable, retrying", 0, 0, t, sizeof(t));
+	assert_string_equal(t, "draft");
 	/* A file open for writing is a draft whatever its last version did. */
 	outbox_status_text(OB_SENT, 1, NULL, 1, 1, t, sizeof(t));
 	assert_string_equal(t, "draft");
@@ -101,6 +111,32 @@ test_err_permanent(void **state)
 	assert_false(outbox_err_permanent(SB_ERR_ALLOC));
 	/* Already accepted is success, handled before this question. */
 	assert_false(outbox_err_permanent(SB_ERR_EXISTS));
+	/* A full relay disk is waited out, never a failure. */
+	assert_false(outbox_err_permanent(SB_ERR_NO_SPACE));
+}
+
+static void
+test_retry_reason(void **state)
+{
+	char t[OB_RETRY_REASON_BUF];
+
+	(void)state;
+	outbox_retry_reason(SB_ERR_NO_SPACE, 0, t, sizeof(t));
+	assert_string_equal(t, "relay out of disk space, retrying");
+	outbox_retry_reason(SB_ERR_NET, 0, t, sizeof(t));
+	assert_string_equal(t, "relay unreachable, retrying");
+	outbox_retry_reason(SB_ERR_CLOSED, 0, t, sizeof(t));
+	assert_string_equal(t, "relay unreachable, retrying");
+	outbox_retry_reason(SB_ERR_KEYRING_LOCKED, 0, t, sizeof(t));
+	assert_string_equal(t, "keyring locked, retrying");
+	/* Our own disk: errno's words, not a relay's. */
+	outbox_retry_reason(SB_ERR_SYSTEM, ENOSPC, t, sizeof(t));
+	assert_string_equal(t, "No space left on device, retrying");
+	outbox_retry_reason(SB_ERR_STORAGE, 0, t, sizeof(t));
+	assert_string_equal(t, "storage failure, retrying");
+	/* Bounded: a short buffer truncates, never overflows. */
+	outbox_retry_reason(SB_ERR_NO_SPACE, 0, t, 8);
+	assert_string_equal(t, "relay o");
 }
 
 static void
@@ -165,6 +201,7 @@ main(void)
 		cmocka_unit_test(test_status_text),
 		cmocka_unit_test(test_session_end),
 		cmocka_unit_test(test_err_permanent),
+		cmocka_unit_test(test_retry_reason),
 		cmocka_unit_test(test_store_migrate),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
