@@ -263,14 +263,9 @@ crypto_identity_free(struct crypto_identity *id)
 static int
 put_p256_field(struct sb_buf *b, const struct crypto_key *k)
 {
-	uint8_t point[CRYPTO_POINT_LEN];
-	int rc;
-
 	if (k->kind != CRYPTO_KEY_P256)
 		return SB_ERR_KEY_TYPE;
-	if ((rc = crypto_p256_point(k->pkey, point)) != SB_OK)
-		return rc;
-	return sb_put_string16(b, point, sizeof(point));
+	return sb_put_string16(b, k->point, sizeof(k->point));
 }
 
 static int

@@ -38,6 +38,11 @@ struct crypto_key {
 	EVP_PKEY *pkey;
 	enum crypto_key_kind kind;
 	unsigned bits;
+	/* P-256 only: the public point, taken once at adoption; every seal
+	 * checks the sender's identity against it, and exporting it from the
+	 * EVP_PKEY each time (BIGNUM conversions) was most of what a seal
+	 * cost beyond the primitives themselves. */
+	uint8_t point[CRYPTO_POINT_LEN];
 };
 
 struct crypto_identity {

@@ -26,7 +26,7 @@ crypto_key_adopt(EVP_PKEY *pkey, struct crypto_key **out)
 {
 	struct crypto_key *k;
 	char group[64];
-	int bits;
+	int bits, rc;
 
 	*out = NULL;
 	if (pkey == NULL)
@@ -56,6 +56,10 @@ crypto_key_adopt(EVP_PKEY *pkey, struct crypto_key **out)
 	k->pkey = pkey;
 	k->kind = EVP_PKEY_is_a(pkey, "EC") ? CRYPTO_KEY_P256 : CRYPTO_KEY_RSA;
 	k->bits = (unsigned)bits;
+	if (k->kind == CRYPTO_KEY_P256 && (rc = crypto_p256_point(pkey, k->point)) != SB_OK) {
+		crypto_key_free(k);
+		return rc;
+	}
 	*out = k;
 	return SB_OK;
 }
