@@ -138,10 +138,10 @@ demo: deps
 lint:
 	@scripts/lint.sh
 
-# The mount and the relay under valgrind memcheck over a subset of the
-# integration suite (scripts/valgrind.sh; slow, so not part of check).
+# The whole integration suite with every project program under valgrind
+# memcheck (scripts/valgrind.sh; slow, so not part of check).
 .PHONY: valgrind
-valgrind: all $(HELPER_BINS)
+valgrind: all $(HELPER_BINS) $(FUZZ_REPLAY)
 	@scripts/valgrind.sh $(BUILD)
 
 clean:

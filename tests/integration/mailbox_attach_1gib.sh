@@ -14,8 +14,10 @@ source "$SB_TOP/tests/lib/mailbox.sh"
 # Under ASan freed chunks sit in a quarantine (256 MiB by default) that
 # would count in VmHWM without being our buffers; cap it, as relay_blob does.
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=4"
-SIZE=$((1024 * 1024 * 1024))
-LIMIT_KB=$((64 * 1024))
+# Knobs for scripts/valgrind.sh: a smaller size, and no RSS limit (under
+# memcheck VmHWM is valgrind's shadow memory).
+SIZE=${MB_ATTACH_SIZE:-$((1024 * 1024 * 1024))}
+LIMIT_KB=${SB_RSS_LIMIT_KB:-$((64 * 1024))}
 mb_alice_to_bob
 
 want=$(mb_data "$SIZE" 42 | sha256sum | cut -d' ' -f1)

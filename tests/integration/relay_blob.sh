@@ -7,8 +7,10 @@
 source "$(dirname "$0")/../lib/common.sh"
 source "$SB_TOP/tests/lib/relay.sh"
 
-size=$((1024 * 1024 * 1024))
-limit_kb=$((64 * 1024))
+# Knobs for scripts/valgrind.sh: a smaller size, and no RSS limit (under
+# memcheck VmHWM is valgrind's shadow memory).
+size=${RELAY_BLOB_SIZE:-$((1024 * 1024 * 1024))}
+limit_kb=${SB_RSS_LIMIT_KB:-$((64 * 1024))}
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=4"
 
 relay_init --blob-max $((size + 1))

@@ -53,11 +53,14 @@ command -v fusermount3 >/dev/null || fail "fusermount3 not installed"
 [ -c /dev/fuse ] || fail "/dev/fuse missing: cannot mount"
 
 # The mailbox never needs more than a few seconds per delivery on loopback;
-# a sanitizer build is slower, so deadlines scale.
-MB_SLOW=1
-# (grep reads all of nm's output: grep -q could exit first and the SIGPIPE
-# would fail the pipeline under pipefail.)
-if [ "$(nm -an "$SEALBOX" 2>/dev/null | grep -c __asan_init || true)" -gt 0 ]; then MB_SLOW=4; fi
+# a sanitizer build is slower, so deadlines scale (x4; scripts/valgrind.sh
+# sets MB_SLOW itself for memcheck).
+if [ -z "${MB_SLOW:-}" ]; then
+	MB_SLOW=1
+	# (grep reads all of nm's output: grep -q could exit first and the SIGPIPE
+	# would fail the pipeline under pipefail.)
+	if [ "$(nm -an "$SEALBOX" 2>/dev/null | grep -c __asan_init || true)" -gt 0 ]; then MB_SLOW=4; fi
+fi
 export MB_SLOW
 mb_secs() { echo $(( $1 * MB_SLOW )); }
 
@@ -88,8 +91,9 @@ mb_relay() {
 # case fails and cleans up instead of hanging with its mounts left behind.
 _mb_watchdog() {
 	local limit=$(( ${MB_CASE_LIMIT:-240} * MB_SLOW ))
-	# Under the runner's own 600 s timeout, whatever the build.
-	[ "$limit" -le 560 ] || limit=560
+	# Under the runner's own 600 s timeout, whatever the build
+	# (scripts/valgrind.sh allows longer: MB_CASE_CAP).
+	[ "$limit" -le "${MB_CASE_CAP:-560}" ] || limit=${MB_CASE_CAP:-560}
 	(
 		trap 'kill $s 2>/dev/null; exit 0' TERM
 		sleep "$limit" &

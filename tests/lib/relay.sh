@@ -32,7 +32,7 @@ relay_start() {
 	RPID=$!
 	on_exit "kill -9 $RPID"
 	_listening() { [ "$(grep -c "listening on" "$RLOG" 2>/dev/null || true)" -gt "${before:-0}" ]; }
-	wait_until 10 _listening || fail "relay did not start: $(tail -3 "$RLOG")"
+	wait_until $((10 * ${MB_SLOW:-1})) _listening || fail "relay did not start: $(tail -3 "$RLOG")"
 }
 
 relay_stop() {
