@@ -45,6 +45,7 @@ struct inbox_item {
 	uint64_t timestamp;
 	uint8_t *payload;
 	size_t payload_len;
+	unsigned blob_tries;   /* attachment fetches that failed their checks */
 };
 
 struct inbox {

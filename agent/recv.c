@@ -37,6 +37,13 @@
 
 #define RETRY_MIN_MS 500u
 #define RETRY_MAX_MS 30000u
+/* A blob that is missing, of the wrong size or fails its hashes may be the
+ * relay's doing (a corrupt disk, a hostile relay that behaves again later)
+ * or the sender's (a descriptor that lies).  It is fetched again this many
+ * times, with the worker's backoff (about a minute in all) before the
+ * message is rejected: long enough to outlast a relay's passing fault,
+ * short enough that a lying sender cannot hold up the inbox behind it. */
+#define BLOB_TRIES 8u
 
 static void
 item_free(struct inbox_item *it)
@@ -98,7 +105,8 @@ inbox_on_push(void *arg, const struct client_push *p)
 		/* One log line per push, always: this copy is dropped unacked (the
 		 * queued copy, or the relay on the next connection, has it). */
 		if (q != NULL)
-			log_reject(it, "pushed again while its first copy is queued");
+			fprintf(stderr, "sealbox: inbox: item %" PRIu64 " pushed again while"
+			    " its first copy is queued; this copy dropped\n", it->item_id);
 		else
 			fprintf(stderr, "sealbox: inbox: item %" PRIu64 " left at the relay"
 			    " (%s)\n", it->item_id, in->stop ? "stopping" : "queue full");
@@ -474,12 +482,20 @@ place(struct agent *a, const struct message *m, int is_sync, struct record *r)
 	    m->name.p, m->name.len, r->name, sizeof(r->name));
 }
 
+/* 1 for what a fetched blob's checks say (attach_fetch): gone, wrong size,
+ * wrong hash. */
+static int
+blob_verdict(int err)
+{
+	return err == SB_ERR_NOT_FOUND || err == SB_ERR_LENGTH || err == SB_ERR_HASH;
+}
+
 /*
  * Verifies, stores and acknowledges one item.  Returns DONE (acknowledged:
  * stored, or rejected) or a transient SB_ERR_* (not acknowledged).
  */
 static int
-process(struct agent *a, const struct inbox_item *it)
+process(struct agent *a, struct inbox_item *it)
 {
 	struct crypto_identity *sid = NULL;
 	struct sb_buf plain = SB_BUF_INIT;
@@ -573,6 +589,12 @@ process(struct agent *a, const struct inbox_item *it)
 	} else {
 		r.size = m->att.size;
 		rc = attach_fetch(a, m, ref, sizeof(ref), file_id);
+		if (rc != SB_OK && blob_verdict(rc) && ++it->blob_tries < BLOB_TRIES) {
+			fprintf(stderr, "sealbox: inbox: item %" PRIu64 ": attachment: %s"
+			    " (try %u of %u); will fetch it again\n", it->item_id,
+			    sb_strerror(rc), it->blob_tries, BLOB_TRIES);
+			goto out;              /* not acknowledged: the worker retries */
+		}
 		if (rc != SB_OK) {
 			if (!inbox_err_transient(rc)) {
 				char buf[160];

@@ -919,6 +919,7 @@ h_blob_get(struct session *s, const struct proto_msg *m)
 {
 	struct server *srv = s->srv;
 	char name[2 * URI_RAND + 1], uri[SB_MAX_URI + 1], path[PATH_MAX];
+	struct stat st;
 	uint64_t size;
 	int rc;
 
@@ -935,6 +936,15 @@ h_blob_get(struct session *s, const struct proto_msg *m)
 	if (rc == SB_OK && blob_path(srv, name, path) == SB_OK &&
 	    (s->down_fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		rc = SB_ERR_NOT_FOUND;
+	if (rc == SB_OK && fstat(s->down_fd, &st) == 0 && (uint64_t)st.st_size != size) {
+		/* A damaged blob store: serve what the file holds (the recipient
+		 * checks size and hashes end to end) rather than promise bytes
+		 * that are not there and drop the connection halfway. */
+		relay_log("blob damaged conn=%llu device=%llu: file has %lld bytes, record"
+		    " says %llu", (unsigned long long)s->conn, (unsigned long long)s->device,
+		    (long long)st.st_size, (unsigned long long)size);
+		size = (uint64_t)st.st_size;
+	}
 	if (rc != SB_OK) {
 		relay_log("blob get refused conn=%llu device=%llu: %s", (unsigned long long)s->conn,
 		    (unsigned long long)s->device, sb_strerror(rc));
