@@ -106,6 +106,23 @@ proto_msg_clear(struct proto_msg *m)
 
 /* ---- decoding ------------------------------------------------------------ */
 
+/*
+ * The enums of section 13.4.  Each is checked by the decoder (FORMAT: the
+ * peer is broken, close) and by the encoder (INVALID_ARG: we are), so no
+ * out-of-range value crosses the wire in either direction.
+ */
+static int
+suite_valid(uint8_t suite)
+{
+	return suite == 1 || suite == 2;    /* 1 pair, 2 ec (CRYPTO_SUITE_*) */
+}
+
+static int
+state_valid(uint8_t state)
+{
+	return state >= PROTO_STATE_QUEUED && state <= PROTO_STATE_REMOVED;
+}
+
 static int
 get_s8(struct sb_reader *r, struct proto_bytes *b, size_t max)
 {
@@ -230,8 +247,7 @@ dec_status_result(struct sb_reader *r, struct proto_msg *m)
 	for (i = 0; i < n; i++) {
 		TRY(sb_get_u64be(r, &m->status[i].device_id));
 		TRY(sb_get_u8(r, &m->status[i].state));
-		if (m->status[i].state < PROTO_STATE_QUEUED ||
-		    m->status[i].state > PROTO_STATE_REMOVED)
+		if (!state_valid(m->status[i].state))
 			return SB_ERR_FORMAT;
 	}
 	return SB_OK;
@@ -247,6 +263,8 @@ dec_body(struct sb_reader *r, struct proto_msg *m)
 		TRY(get_s8(r, &m->address, SB_MAX_ADDRESS));
 		TRY(get_s8(r, &m->code, SB_MAX_CODE));
 		TRY(sb_get_u8(r, &m->suite));
+		if (!suite_valid(m->suite))
+			return SB_ERR_FORMAT;
 		TRY(get_s16(r, &m->identity, SB_MAX_IDENTITY));
 		TRY(get_s8(r, &m->name, SB_MAX_DEVICE_NAME));
 		return get_s8(r, &m->sig, SB_MAX_SIG);
@@ -272,6 +290,8 @@ dec_body(struct sb_reader *r, struct proto_msg *m)
 		return SB_OK;
 	case PROTO_HELLO:
 		TRY(sb_get_u8(r, &m->version));
+		if (m->version != PROTO_VERSION)
+			return SB_ERR_FORMAT;
 		return sb_get_bytes(r, m->challenge, PROTO_CHALLENGE_LEN);
 	case PROTO_ERROR:
 		TRY(sb_get_u32be(r, &code));
@@ -411,6 +431,8 @@ enc_body(struct sb_buf *b, const struct proto_msg *m)
 	case PROTO_REGISTER:
 		TRY(put_s8(b, &m->address, SB_MAX_ADDRESS));
 		TRY(put_s8(b, &m->code, SB_MAX_CODE));
+		if (!suite_valid(m->suite))
+			return SB_ERR_INVALID_ARG;
 		TRY(sb_put_u8(b, m->suite));
 		TRY(put_s16(b, &m->identity, SB_MAX_IDENTITY));
 		TRY(put_s8(b, &m->name, SB_MAX_DEVICE_NAME));
@@ -444,6 +466,8 @@ enc_body(struct sb_buf *b, const struct proto_msg *m)
 			return SB_ERR_LENGTH;
 		return sb_put_bytes(b, m->data.p, m->data.len);
 	case PROTO_HELLO:
+		if (m->version != PROTO_VERSION)
+			return SB_ERR_INVALID_ARG;
 		TRY(sb_put_u8(b, m->version));
 		return sb_put_bytes(b, m->challenge, PROTO_CHALLENGE_LEN);
 	case PROTO_ERROR:
@@ -468,6 +492,8 @@ enc_body(struct sb_buf *b, const struct proto_msg *m)
 			return SB_ERR_LENGTH;
 		TRY(sb_put_u16be(b, (uint16_t)m->n_status));
 		for (i = 0; i < m->n_status; i++) {
+			if (!state_valid(m->status[i].state))
+				return SB_ERR_INVALID_ARG;
 			TRY(sb_put_u64be(b, m->status[i].device_id));
 			TRY(sb_put_u8(b, m->status[i].state));
 		}
