@@ -34,7 +34,7 @@
 #define N_OK        31
 #define N_FRAME     4
 #define N_TYPE      16
-#define N_BODY      70
+#define N_BODY      73
 
 struct vec {
 	char name[128];

@@ -577,6 +577,18 @@ def negative():
     bad("r-stale-empty", "STALE with an empty body (no counts)", RELAY, "truncated",
         "body", frame(0x84, 1, b""), t=0x84)
 
+    # Check 3: a length or count is held against its cap as soon as it is
+    # read, before the bytes it announces: over the cap is LENGTH even in a
+    # frame that ends early.
+    bad("c-auth-sig-200-cut", "AUTH sig announcing 200 bytes, 10 follow", CLIENT,
+        "length", "body", frame(0x02, 1, u64(1) + u8(200) + pat(10)), t=0x02)
+    bad("r-stale-1025-cut", "STALE count 1025, no id follows", RELAY, "length",
+        "body", frame(0x84, 1, u16(1025)), t=0x84)
+    bad("r-push-payload-cut", "PUSH payload announcing 2^32 - 1 bytes, 3 follow",
+        RELAY, "length", "body",
+        frame(0x85, 0, enc_fields(TYPES[0x85][2], push_vals())[:-504] +
+              u32(0xffffffff) + b"abc"), t=0x85)
+
     # Check 3: one byte left over.
     trail = [
         ("c-register-trailing", "REGISTER", register_vals()),
