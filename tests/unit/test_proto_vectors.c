@@ -521,6 +521,21 @@ frame_size(struct vec *v, size_t *total)
 	return rc;
 }
 
+/* The spec's name (LOOKUP_RESULT) is proto_type_name's (lookup-result). */
+static void
+name_is(const struct vec *v, const char *spec, uint8_t type)
+{
+	const char *ours = proto_type_name(type);
+	size_t i;
+
+	for (i = 0; spec[i] != '\0' && ours[i] != '\0'; i++)
+		if ((spec[i] == '_' ? '-' : spec[i] - 'A' + 'a') != ours[i])
+			break;
+	if (spec[i] != '\0' || ours[i] != '\0')
+		fail_msg("%s: type 0x%02x is %s here, %s in the spec", v->name, type,
+		    ours, spec);
+}
+
 struct tally {
 	size_t ok, frame, type, body;
 	uint32_t seen_client, seen_relay;   /* bit per type with an ok vector */
@@ -543,7 +558,7 @@ check_ok(struct vec *v, struct tally *n)
 	assert_int_equal(total, v->blob.len);
 	decode_as(v, &m, SB_OK);
 	assert_int_equal(need_type(v), m.type);
-	(void)need(v, "message");         /* the type's name, for the reader */
+	name_is(v, need(v, "message"), m.type);
 	assert_int_equal(need_u64(v, "rid"), m.rid);
 	if (!accepts(v, m.type))
 		fail_msg("%s: the receiver refuses type 0x%02x", v->name, m.type);
