@@ -779,6 +779,8 @@ h_blob_put(struct session *s, const struct proto_msg *m)
 		    (unsigned long long)m->u64, (unsigned long long)srv->cfg.blob_max);
 		return reply(s, send_err(s, m->rid, SB_ERR_TOO_BIG, "blob over the relay's size cap"));
 	}
+	/* No overflow in blob_room: u64 <= blob_max, itself far below
+	 * UINT64_MAX (relay.conf's parser caps it). */
 	if (blob_room(srv, m->u64) != SB_OK) {
 		relay_log("blob refused conn=%llu device=%llu size=%llu: out of disk space",
 		    (unsigned long long)s->conn, (unsigned long long)s->device,
@@ -818,7 +820,7 @@ blob_finish(struct session *s, char uri[SB_MAX_URI])
 {
 	struct server *srv = s->srv;
 	char hex[2 * URI_RAND + 1], path[PATH_MAX], dir[PATH_MAX];
-	int rc;
+	int rc, renamed = 0;
 
 	/* write to temp, fsync, rename, fsync the folder: never a torn blob */
 	rc = fsync(s->up_fd) == 0 ? SB_OK : errno_err();
@@ -829,16 +831,17 @@ blob_finish(struct session *s, char uri[SB_MAX_URI])
 	if (rc == SB_OK)
 		rc = blob_path(srv, hex, path);
 	if (rc == SB_OK && rename(s->up_tmp, path) != 0)
-		rc = SB_ERR_SYSTEM;
+		rc = errno_err();
+	renamed = rc == SB_OK;
 	if (rc == SB_OK && (blob_path(srv, "", dir) != SB_OK || sb_fsync_dir(dir) != SB_OK))
-		rc = SB_ERR_SYSTEM;
-	snprintf(uri, SB_MAX_URI, URI_PREFIX "%s", hex);
-	if (rc == SB_OK)
+		rc = errno_err();
+	if (rc == SB_OK) {
+		snprintf(uri, SB_MAX_URI, URI_PREFIX "%s", hex);
 		rc = srv->store->ops->blob_add(srv->store, uri, s->up_size, s->device, now_of(srv));
-	if (rc != SB_OK) {
-		unlink(s->up_tmp);
-		unlink(path);
 	}
+	/* Only what this upload made: path is set only once renamed. */
+	if (rc != SB_OK)
+		unlink(renamed ? path : s->up_tmp);
 	return rc;
 }
 
@@ -937,13 +940,15 @@ h_blob_get(struct session *s, const struct proto_msg *m)
 	    (s->down_fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		rc = SB_ERR_NOT_FOUND;
 	if (rc == SB_OK && fstat(s->down_fd, &st) == 0 && (uint64_t)st.st_size != size) {
-		/* A damaged blob store: serve what the file holds (the recipient
-		 * checks size and hashes end to end) rather than promise bytes
-		 * that are not there and drop the connection halfway. */
+		/* A damaged blob store.  Shorter: serve what the file holds (the
+		 * recipient checks size and hashes end to end) rather than promise
+		 * bytes that are not there and drop the connection halfway.
+		 * Longer: the recorded size, never more than was uploaded. */
 		relay_log("blob damaged conn=%llu device=%llu: file has %lld bytes, record"
 		    " says %llu", (unsigned long long)s->conn, (unsigned long long)s->device,
 		    (long long)st.st_size, (unsigned long long)size);
-		size = (uint64_t)st.st_size;
+		if ((uint64_t)st.st_size < size)
+			size = (uint64_t)st.st_size;
 	}
 	if (rc != SB_OK) {
 		relay_log("blob get refused conn=%llu device=%llu: %s", (unsigned long long)s->conn,
