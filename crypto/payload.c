@@ -295,8 +295,8 @@ wrap_ec(const struct crypto_identity *sender, const struct crypto_identity *reci
 		rc = SB_ERR_KEY_TYPE;
 		goto out;
 	}
-	if ((rc = crypto_p256_point(eph->pkey, point)) != SB_OK ||
-	    (rc = ec_wrap_key(eph->pkey, recipient->enc_pub, sender, recipient,
+	memcpy(point, eph->point, sizeof(point));   /* taken at the key's adoption */
+	if ((rc = ec_wrap_key(eph->pkey, recipient->enc_pub, sender, recipient,
 	    point, key)) != SB_OK ||
 	    (rc = sb_put_bytes(body, point, sizeof(point))) != SB_OK ||
 	    (rc = sb_buf_reserve(body, kc_len + CRYPTO_GCM_TAG_LEN, &dst)) != SB_OK)
