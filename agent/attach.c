@@ -175,7 +175,7 @@ new_ref(char *ref, const char *suffix)
 
 int
 attach_fetch(struct agent *a, const struct message *m, char *ref, size_t ref_size,
-    uint8_t file_id[CRYPTO_ATREST_FILE_ID_LEN])
+    uint8_t file_id[CRYPTO_ATREST_FILE_ID_LEN], int *blob_bad)
 {
 	char dir[4096], path[4096 + ATTACH_REF_BUF], uri[MESSAGE_MAX_URI + 1];
 	uint8_t *buf = NULL;
@@ -184,6 +184,7 @@ attach_fetch(struct agent *a, const struct message *m, char *ref, size_t ref_siz
 	int fd = -1, rc, e;
 
 	ref[0] = '\0';
+	*blob_bad = 0;
 	if (ref_size < ATTACH_REF_BUF || m->kind != MESSAGE_ATTACHMENT)
 		return SB_ERR_INVALID_ARG;
 	if (m->att.uri.len > MESSAGE_MAX_URI || m->att.uri.len == 0)
@@ -210,12 +211,15 @@ attach_fetch(struct agent *a, const struct message *m, char *ref, size_t ref_siz
 	/* The relay stores no empty blob: a 0-byte attachment has nothing to
 	 * fetch, and its hashes must still be those of nothing. */
 	if (rc == SB_OK && m->att.size > 0) {
-		rc = client_blob_download(c, uri, fd, &size);
+		rc = client_blob_download(c, uri, fd, m->att.size, &size);
 		if (rc == SB_ERR_NOT_FOUND || rc == SB_ERR_EXPIRED)
 			rc = SB_ERR_NOT_FOUND;     /* a verdict: the blob is gone */
+		*blob_bad = rc == SB_ERR_NOT_FOUND || rc == SB_ERR_LENGTH;
 	}
-	if (rc == SB_OK)
+	if (rc == SB_OK) {
 		rc = check_blob(fd, size, m, buf);
+		*blob_bad = rc == SB_ERR_LENGTH || rc == SB_ERR_HASH;
+	}
 	if (rc == SB_OK)
 		rc = new_ref(ref, "");
 	if (rc == SB_OK) {

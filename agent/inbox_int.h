@@ -45,7 +45,10 @@ struct inbox_item {
 	uint64_t timestamp;
 	uint8_t *payload;
 	size_t payload_len;
-	unsigned blob_tries;   /* attachment fetches that failed their checks */
+	/* attachment fetches whose blob failed its checks, since when
+	 * (monotonic seconds), and when the next may run (monotonic ms) */
+	unsigned blob_tries;
+	int64_t blob_first_s, blob_next_ms;
 };
 
 struct inbox {
@@ -120,12 +123,14 @@ void recv_stop(struct inbox *in);
  * new content file, made durable.  Writes the content file's reference into
  * ref (NUL-terminated, ref_size >= ATTACH_REF_BUF) and its cfile file id
  * into file_id (recorded, compared at open: two content files swapped on
- * disk are noticed).  Returns SB_OK,
- * SB_ERR_HASH / SB_ERR_LENGTH (a verdict: reject) or a transient error.
+ * disk are noticed).  Returns SB_OK, a verdict (reject) or a transient
+ * error; *blob_bad is 1 when the verdict is on the blob as the relay
+ * served it (gone, wrong size, wrong hash), which a relay's passing fault
+ * could explain.
  */
 #define ATTACH_REF_BUF 128
 int  attach_fetch(struct agent *a, const struct message *m, char *ref, size_t ref_size,
-         uint8_t file_id[CRYPTO_ATREST_FILE_ID_LEN]);
+         uint8_t file_id[CRYPTO_ATREST_FILE_ID_LEN], int *blob_bad);
 /* Deletes a content file by reference (best effort). */
 void attach_delete(struct agent *a, const char *ref);
 

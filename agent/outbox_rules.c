@@ -1,7 +1,8 @@
 /*
  * outbox_rules.c - the outbox's pure rules (outbox.h): which names are
  * temporary, what the status xattr says, what ends a write session, which
- * send errors are final.  No I/O, no state: unit-tested on their own.
+ * send errors are final and how a transient one reads in "queued: REASON".
+ * No I/O, no state: unit-tested on their own.
  */
 #include "outbox.h"
 
@@ -80,7 +81,6 @@ outbox_err_permanent(int err)
 	}
 }
 
-
 void
 outbox_retry_reason(int err, int sys_errno, char *out, size_t out_size)
 {
@@ -96,7 +96,8 @@ outbox_retry_reason(int err, int sys_errno, char *out, size_t out_size)
 		snprintf(out, out_size, "relay TLS handshake failed, retrying");
 		break;
 	case SB_ERR_AUTH:
-		snprintf(out, out_size, "relay refused this device, retrying");
+		/* The client stops reconnecting: only a new enrollment helps. */
+		snprintf(out, out_size, "relay refused this device (enroll it again)");
 		break;
 	/* sb_strerror's keyring lines say how to fix it, too long here;
 	 * `sealbox status` and the mount's log carry the long form. */
@@ -111,8 +112,11 @@ outbox_retry_reason(int err, int sys_errno, char *out, size_t out_size)
 		snprintf(out, out_size, "device key missing or corrupt in the keyring, retrying");
 		break;
 	case SB_ERR_SYSTEM:
-		/* Our own disk: the spool copy of an attachment did not fit. */
-		snprintf(out, out_size, "%s, retrying", strerror(sys_errno));
+		/* e.g. our own disk: the spool copy of an attachment did not fit */
+		if (sys_errno != 0)
+			snprintf(out, out_size, "%s, retrying", strerror(sys_errno));
+		else
+			snprintf(out, out_size, "system error, retrying");
 		break;
 	default:
 		snprintf(out, out_size, "%s, retrying", sb_strerror(err));

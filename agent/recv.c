@@ -34,16 +34,29 @@
 
 /* A verdict: the item was acknowledged (stored, or rejected and dropped). */
 #define DONE 1
+#define LATER 2       /* process(): a bad blob, fetched again at blob_next_ms */
 
 #define RETRY_MIN_MS 500u
 #define RETRY_MAX_MS 30000u
 /* A blob that is missing, of the wrong size or fails its hashes may be the
  * relay's doing (a corrupt disk, a hostile relay that behaves again later)
- * or the sender's (a descriptor that lies).  It is fetched again this many
- * times, with the worker's backoff (about a minute in all) before the
- * message is rejected: long enough to outlast a relay's passing fault,
- * short enough that a lying sender cannot hold up the inbox behind it. */
-#define BLOB_TRIES 8u
+ * or the sender's (a descriptor that lies).  It is fetched again, 1 s, 2 s,
+ * ... 16 s apart, until BLOB_RETRY_S have passed since the first bad fetch,
+ * and only then rejected: long enough to outlast a relay's passing fault.
+ * Meanwhile the items behind it go ahead, so a lying sender holds up
+ * nothing but its own message. */
+#define BLOB_RETRY_S    60
+#define BLOB_BACKOFF_MS 1000
+#define BLOB_BACKOFF_MAX_MS 16000
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
 
 static void
 item_free(struct inbox_item *it)
@@ -482,17 +495,31 @@ place(struct agent *a, const struct message *m, int is_sync, struct record *r)
 	    m->name.p, m->name.len, r->name, sizeof(r->name));
 }
 
-/* 1 for what a fetched blob's checks say (attach_fetch): gone, wrong size,
- * wrong hash. */
+/* A fetch whose blob failed its checks: LATER while inside BLOB_RETRY_S of
+ * the first such fetch (it->blob_next_ms set), else 0 (reject it now). */
 static int
-blob_verdict(int err)
+blob_later(struct inbox_item *it, int err)
 {
-	return err == SB_ERR_NOT_FOUND || err == SB_ERR_LENGTH || err == SB_ERR_HASH;
+	int64_t now = mono_ms(), delay;
+
+	if (it->blob_tries++ == 0)
+		it->blob_first_s = now / 1000;
+	if (now / 1000 - it->blob_first_s >= BLOB_RETRY_S)
+		return 0;
+	delay = (int64_t)BLOB_BACKOFF_MS << (it->blob_tries < 5 ? it->blob_tries - 1 : 4);
+	if (delay > BLOB_BACKOFF_MAX_MS)
+		delay = BLOB_BACKOFF_MAX_MS;
+	it->blob_next_ms = now + delay;
+	fprintf(stderr, "sealbox: inbox: item %" PRIu64 ": attachment: %s (try %u);"
+	    " will fetch it again in %lld s\n", it->item_id, sb_strerror(err),
+	    it->blob_tries, (long long)(delay / 1000));
+	return LATER;
 }
 
 /*
  * Verifies, stores and acknowledges one item.  Returns DONE (acknowledged:
- * stored, or rejected) or a transient SB_ERR_* (not acknowledged).
+ * stored, or rejected), LATER (its blob failed its checks: fetched again
+ * later) or a transient SB_ERR_* (not acknowledged).
  */
 static int
 process(struct agent *a, struct inbox_item *it)
@@ -505,7 +532,7 @@ process(struct agent *a, struct inbox_item *it)
 	char ref[ATTACH_REF_BUF], pref[ATTACH_REF_BUF], old[2][ATTACH_REF_BUF];
 	uint8_t file_id[CRYPTO_ATREST_FILE_ID_LEN];
 	const char *why = NULL;
-	int rc, cached = 0, is_sync = 0;
+	int rc, cached = 0, is_sync = 0, blob_bad = 0;
 
 	memset(&r, 0, sizeof(r));
 	rc = agent_keys_acquire(a);
@@ -588,12 +615,10 @@ process(struct agent *a, struct inbox_item *it)
 		r.size = m->content_len;
 	} else {
 		r.size = m->att.size;
-		rc = attach_fetch(a, m, ref, sizeof(ref), file_id);
-		if (rc != SB_OK && blob_verdict(rc) && ++it->blob_tries < BLOB_TRIES) {
-			fprintf(stderr, "sealbox: inbox: item %" PRIu64 ": attachment: %s"
-			    " (try %u of %u); will fetch it again\n", it->item_id,
-			    sb_strerror(rc), it->blob_tries, BLOB_TRIES);
-			goto out;              /* not acknowledged: the worker retries */
+		rc = attach_fetch(a, m, ref, sizeof(ref), file_id, &blob_bad);
+		if (rc != SB_OK && blob_bad && blob_later(it, rc) == LATER) {
+			rc = LATER;            /* not acknowledged: fetched again */
+			goto out;
 		}
 		if (rc != SB_OK) {
 			if (!inbox_err_transient(rc)) {
@@ -643,22 +668,60 @@ out:
 
 /* ---- The worker ----------------------------------------------------------- */
 
+/* Sleeps until deadline_ms (monotonic) or stop; pushes do not cut it
+ * short, so a burst of arrivals cannot turn a backoff into a busy loop. */
 static void
-wait_ms(struct inbox *in, unsigned ms)
+wait_until(struct inbox *in, int64_t deadline_ms)
 {
 	struct timespec ts;
+	int64_t left;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&in->lock);
-	if (!in->stop)
+	while (!in->stop && (left = deadline_ms - mono_ms()) > 0) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += left / 1000;
+		ts.tv_nsec += (long)(left % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
 		pthread_cond_timedwait(&in->cond, &in->lock, &ts);
+	}
 	pthread_mutex_unlock(&in->lock);
+}
+
+/* The first item due now (in queue order), or NULL with *next_ms the
+ * soonest time one falls due (0: the queue is empty).  Under in->lock. */
+static struct inbox_item *
+next_due(struct inbox *in, int64_t now, int64_t *next_ms)
+{
+	struct inbox_item *it;
+
+	*next_ms = 0;
+	for (it = in->head; it != NULL; it = it->next) {
+		if (it->blob_next_ms <= now)
+			return it;
+		if (*next_ms == 0 || it->blob_next_ms < *next_ms)
+			*next_ms = it->blob_next_ms;
+	}
+	return NULL;
+}
+
+/* Removes it from the queue, wherever it is.  Under in->lock. */
+static void
+unqueue(struct inbox *in, struct inbox_item *it)
+{
+	struct inbox_item **pp, *prev = NULL;
+
+	for (pp = &in->head; *pp != NULL; prev = *pp, pp = &(*pp)->next) {
+		if (*pp == it) {
+			*pp = it->next;
+			if (in->tail == it)
+				in->tail = prev;
+			in->n--;
+			return;
+		}
+	}
 }
 
 static void *
@@ -668,37 +731,45 @@ worker(void *arg)
 	struct agent *a = in->a;
 	struct inbox_item *it;
 	unsigned backoff = RETRY_MIN_MS;
+	int64_t next_ms;
 	int rc, last = SB_OK;
 
 	for (;;) {
 		pthread_mutex_lock(&in->lock);
-		while (!in->stop && in->head == NULL)
-			pthread_cond_wait(&in->cond, &in->lock);
+		while (!in->stop && (it = next_due(in, mono_ms(), &next_ms)) == NULL) {
+			if (next_ms == 0) {
+				pthread_cond_wait(&in->cond, &in->lock);
+			} else {
+				pthread_mutex_unlock(&in->lock);
+				wait_until(in, next_ms);   /* a blob's next fetch */
+				pthread_mutex_lock(&in->lock);
+			}
+		}
 		if (in->stop) {
 			pthread_mutex_unlock(&in->lock);
 			break;
 		}
-		it = in->head;     /* stays queued while processed: dedup sees it */
+		/* it stays queued while processed: dedup sees it */
 		pthread_mutex_unlock(&in->lock);
 
 		rc = process(a, it);
+		if (rc == LATER)
+			continue;
 		if (rc != DONE) {
-			/* Transient: keep it (unacked) and try again later. */
+			/* Transient (keyring, network, disk): nothing behind it would
+			 * fare better; keep it (unacked) and try again later. */
 			if (rc != last)
 				fprintf(stderr, "sealbox: inbox: cannot store item %" PRIu64
 				    " now (%s); will retry\n", it->item_id, sb_strerror(rc));
 			last = rc;
-			wait_ms(in, backoff);
+			wait_until(in, mono_ms() + backoff);
 			backoff = backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : backoff * 2;
 			continue;
 		}
 		last = SB_OK;
 		backoff = RETRY_MIN_MS;
 		pthread_mutex_lock(&in->lock);
-		in->head = it->next;
-		if (in->head == NULL)
-			in->tail = NULL;
-		in->n--;
+		unqueue(in, it);
 		pthread_mutex_unlock(&in->lock);
 		item_free(it);
 	}
@@ -805,6 +876,7 @@ inbox_err_transient(int err)
 	case SB_ERR_ALLOC:
 	case SB_ERR_SYSTEM:
 	case SB_ERR_STORAGE:
+	case SB_ERR_NO_SPACE:
 	case SB_ERR_NET:
 	case SB_ERR_TLS:
 	case SB_ERR_CLOSED:

@@ -193,8 +193,10 @@ load_job(struct agent *a, int64_t row, struct job *j)
  * Sends one row.  Returns SB_OK (accepted: *ts the relay time), a permanent
  * error (outbox_err_permanent) or a transient one.
  */
+/* Sends one queued row.  On SB_ERR_SYSTEM, *sys_errno is the failing
+ * call's errno (saved before the cleanup below can change it). */
 static int
-send_row(struct agent *a, int64_t row, uint64_t *ts)
+send_row(struct agent *a, int64_t row, uint64_t *ts, int *sys_errno)
 {
 	struct names_recipients *rcpt = NULL;
 	const char **to = NULL;
@@ -291,6 +293,7 @@ send_row(struct agent *a, int64_t row, uint64_t *ts)
 		goto out;
 	rc = client_send(agent_client(a), j.msgid, to, n_to, reseal, &j, ts);
 out:
+	*sys_errno = rc == SB_ERR_SYSTEM ? errno : 0;
 	if (rc != SB_OK && rc != SB_ERR_EXISTS)
 		fprintf(stderr, "sealbox: send: %s/%s: %s\n", j.folder, j.name,
 		    sb_strerror(rc));
@@ -482,7 +485,7 @@ sender_main(void *arg)
 		pthread_mutex_unlock(&ob->lock);
 
 		uint64_t ts = 0;
-		int rc = send_row(a, row, &ts), sys_errno = errno;
+		int sys_errno = 0, rc = send_row(a, row, &ts, &sys_errno);
 		char why[OB_RETRY_REASON_BUF] = "";
 
 		if (rc != SB_OK && rc != SB_ERR_EXISTS && !outbox_err_permanent(rc))
@@ -510,8 +513,8 @@ sender_main(void *arg)
 			backoff = backoff ? backoff * 2 : OB_BACKOFF_MIN_MS;
 			if (backoff > OB_BACKOFF_MAX_MS)
 				backoff = OB_BACKOFF_MAX_MS;
-			fprintf(stderr, "sealbox: send: row %lld stays queued (%s); retry in"
-			    " %u ms\n", (long long)row, why, backoff);
+			fprintf(stderr, "sealbox: send: row %lld stays queued: %s; retry in"
+			    " %u ms\n", (long long)row, sb_strerror(rc), backoff);
 			wait_for(ob, backoff);
 		}
 	}

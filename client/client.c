@@ -12,6 +12,7 @@
  * by the caller).  Every frame is cut and decoded with proto/.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -69,12 +70,13 @@ struct req {
 	uint8_t reg_suite;
 	int detached;                   /* nobody waits: free when answered */
 	int done, rc;
+	int sys_errno;                  /* rc == SB_ERR_SYSTEM: the I/O thread's errno */
 	uint8_t *resp;                  /* a copy of the answer frame */
 	size_t resp_len;
 	struct timespec progress;       /* last sign of life (blob streaming) */
 	/* blob streaming */
 	int fd;
-	uint64_t left;
+	uint64_t left, max;             /* max: largest download accepted */
 	struct req *next;
 };
 
@@ -91,7 +93,8 @@ struct client {
 	SSL_CTX *ctx;
 	struct bufferevent *bev;
 	enum conn_state state;
-	int last_err;
+	int last_err;                   /* under lock */
+	atomic_int pin_failed;          /* set by verify_pin, outside lock */
 	int stopping;
 	int reset_requested;
 	unsigned backoff_ms;
@@ -206,6 +209,9 @@ finish(struct client *c, struct req *r, int rc)
 		c->upload = NULL;
 	if (c->download == r)
 		c->download = NULL;
+	/* SB_ERR_SYSTEM means "look at errno" (sberr.h); the waiting thread
+	 * has its own errno, so carry the I/O thread's across. */
+	r->sys_errno = rc == SB_ERR_SYSTEM ? errno : 0;
 	r->rc = rc;
 	r->done = 1;
 	if (r->detached)
@@ -249,7 +255,9 @@ verify_pin(X509_STORE_CTX *xs, void *arg)
 	/* Pinning replaces PKI validation: only the relay's own cert passes. */
 	if (leaf == NULL || X509_digest(leaf, EVP_sha256(), fp, &n) != 1 ||
 	    n != CLIENT_FP_LEN || CRYPTO_memcmp(fp, c->cfg.fingerprint, CLIENT_FP_LEN) != 0) {
-		c->last_err = SB_ERR_TLS;
+		/* OpenSSL calls this inside the handshake, where c->lock is not
+		 * held: event_cb moves the flag into last_err under the lock. */
+		atomic_store(&c->pin_failed, 1);
 		X509_STORE_CTX_set_error(xs, X509_V_ERR_CERT_REJECTED);
 		return 0;
 	}
@@ -574,6 +582,14 @@ on_answer(struct client *c, struct req *r, const struct proto_msg *m,
 		pump_upload(c);
 		return;
 	}
+	if (rc == SB_OK && m->type == PROTO_OK && r->type == PROTO_BLOB_GET && m->u64 > r->max) {
+		/* More than the caller can use: refuse it before a byte lands,
+		 * and reset the connection, which stops the relay's stream. */
+		unlink_req(&c->inflight, r);
+		finish(c, r, SB_ERR_LENGTH);
+		conn_drop(c, SB_ERR_CLOSED);
+		return;
+	}
 	if (rc == SB_OK && m->type == PROTO_OK && r->type == PROTO_BLOB_GET && m->u64 > 0) {
 		r->left = m->u64;
 		c->download = r;
@@ -671,7 +687,11 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 		    &one, sizeof(one));
 		c->state = ST_TLS;   /* HELLO comes next */
 	} else {
-		int err = c->last_err == SB_ERR_TLS ? SB_ERR_TLS : SB_ERR_CLOSED;
+		int err;
+
+		if (atomic_exchange(&c->pin_failed, 0))
+			c->last_err = SB_ERR_TLS;
+		err = c->last_err == SB_ERR_TLS ? SB_ERR_TLS : SB_ERR_CLOSED;
 
 		while (bufferevent_get_openssl_error(bev) != 0)
 			;
@@ -1057,10 +1077,13 @@ submit(struct client *c, struct req *r, struct proto_msg *m)
 	}
 	rc = r->rc;
 	pthread_mutex_unlock(&c->lock);
+	if (rc == SB_ERR_SYSTEM)
+		errno = r->sys_errno ? r->sys_errno : EIO;
 	return rc;
 }
 
-/* Decodes r's answer; maps ERROR to its code.  m must be cleared. */
+/* Decodes r's answer; maps ERROR to its code.  m must be cleared.  The
+ * relay's own SB_ERR_SYSTEM says nothing of our errno: EIO stands for it. */
 static int
 answer(struct req *r, struct proto_msg *m, uint8_t want)
 {
@@ -1068,8 +1091,11 @@ answer(struct req *r, struct proto_msg *m, uint8_t want)
 
 	if (rc != SB_OK)
 		return SB_ERR_PROTOCOL;
-	if (m->type == PROTO_ERROR)
+	if (m->type == PROTO_ERROR) {
+		if (m->err == SB_ERR_SYSTEM)
+			errno = EIO;
 		return m->err;
+	}
 	if (m->type != want)
 		return m->type == PROTO_STALE ? SB_ERR_STALE_DEVICES : SB_ERR_PROTOCOL;
 	return SB_OK;
@@ -1626,7 +1652,8 @@ client_blob_upload(struct client *c, int fd, uint64_t size, char uri[SB_MAX_URI 
 }
 
 int
-client_blob_download(struct client *c, const char *uri, int fd, uint64_t *size)
+client_blob_download(struct client *c, const char *uri, int fd, uint64_t max,
+    uint64_t *size)
 {
 	struct req *r = req_new(PROTO_BLOB_GET, NEED_AUTH);
 	struct proto_msg m, a;
@@ -1640,6 +1667,7 @@ client_blob_download(struct client *c, const char *uri, int fd, uint64_t *size)
 		return SB_ERR_INVALID_ARG;
 	}
 	r->fd = fd;
+	r->max = max;
 	memset(&m, 0, sizeof(m));
 	memset(&a, 0, sizeof(a));
 	m.type = PROTO_BLOB_GET;

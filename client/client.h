@@ -87,7 +87,9 @@ void client_free(struct client *c);
 int  client_wait_ready(struct client *c, unsigned timeout_ms);
 /* The device id (0 before registration). */
 uint64_t client_device_id(struct client *c);
-/* Never blocks: SB_OK while the session is authenticated, else why not as
+/* Sends nothing and waits for no answer (only for the client's lock, which
+ * a reconnect holds across its name lookup): SB_OK while the session is
+ * authenticated, else why not as
  * far as the client knows (SB_ERR_TLS for a pin mismatch, SB_ERR_AUTH when
  * refused, SB_ERR_NET while down or (re)connecting).  A snapshot for
  * status displays; a request still waits for the reconnection. */
@@ -175,12 +177,14 @@ int  client_remove(struct client *c, uint64_t device_id);
  * Blobs, streamed through file descriptors so memory does not grow with
  * size: upload reads exactly `size` bytes from fd (its current offset) and
  * returns the URI (NUL-terminated, < SB_MAX_URI + 1 bytes); download writes
- * the blob to fd and returns its size.  The fd is used on the I/O thread
- * while the call runs.
+ * the blob to fd and returns its size; a relay announcing more than max
+ * bytes gets SB_ERR_LENGTH before any is written (the connection is reset
+ * to stop its stream).  The fd is used on the I/O thread while the call
+ * runs.
  */
 int  client_blob_upload(struct client *c, int fd, uint64_t size,
          char uri[SB_MAX_URI + 1]);
-int  client_blob_download(struct client *c, const char *uri, int fd,
+int  client_blob_download(struct client *c, const char *uri, int fd, uint64_t max,
          uint64_t *size);
 
 #endif

@@ -733,7 +733,7 @@ c_blob_get(const struct opts *o, int argc, char **argv)
 	if ((rc = device_load(o, &d, 1)) == SB_OK)
 		rc = device_connect(o, &d);
 	if (rc == SB_OK)
-		rc = client_blob_download(d.c, argv[0], fd, &size);
+		rc = client_blob_download(d.c, argv[0], fd, UINT64_MAX, &size);
 	close(fd);
 	device_free(&d);
 	fprintf(stderr, "%s: blob-get: VmHWM %ld kB\n", prog, vmhwm_kb());

@@ -132,6 +132,9 @@ test_retry_reason(void **state)
 	/* Our own disk: errno's words, not a relay's. */
 	outbox_retry_reason(SB_ERR_SYSTEM, ENOSPC, t, sizeof(t));
 	assert_string_equal(t, "No space left on device, retrying");
+	/* No errno to tell (the relay's own system error): no made-up one. */
+	outbox_retry_reason(SB_ERR_SYSTEM, 0, t, sizeof(t));
+	assert_string_equal(t, "system error, retrying");
 	outbox_retry_reason(SB_ERR_STORAGE, 0, t, sizeof(t));
 	assert_string_equal(t, "storage failure, retrying");
 	/* Bounded: a short buffer truncates, never overflows. */
