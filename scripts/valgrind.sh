@@ -4,8 +4,10 @@
 # `make check` (it takes the better part of an hour); the result is recorded
 # in docs/SECURITY.md section 4.
 #
-#   scripts/valgrind.sh [BUILD_DIR] [CASE.sh ...]
+#   [VG_JOBS=2] scripts/valgrind.sh [BUILD_DIR] [CASE.sh ...]
 #
+# VG_JOBS runs that many cases at once (default 1); each case's output goes
+# to BUILD_DIR/valgrind/cases/CASE.log, a PASS/FAIL line to stdout.
 # How: BUILD_DIR/valgrind/ mirrors the build dir the cases look in (SB_BUILD)
 # with wrapper scripts in place of the programs: sealbox (every subcommand),
 # sealbox-relay (serve, init, invite), tests/helpers/hostile_relay (relay
@@ -57,7 +59,8 @@ command -v valgrind >/dev/null || {
 	echo "valgrind.sh: valgrind is not installed (apt-get install valgrind)" >&2
 	exit 1
 }
-vg="$build/valgrind"
+# VG_DIR: the wrapper dir (two runs at once need two).
+vg=$(realpath -m "${VG_DIR:-$build/valgrind}")
 logs="$vg/logs"
 rm -rf "$vg"
 mkdir -p "$logs" "$vg/tests/helpers" "$vg/fuzz"
@@ -94,20 +97,40 @@ is_excluded() {
 	return 1
 }
 
+# run_case CASE: one case, its output in $vg/cases/CASE.log, its verdict
+# in $vg/cases/CASE.result.
+run_case() {
+	local c=$1 t0 st=0
+	t0=$(date +%s)
+	env SB_BUILD="$vg" SB_TOP="$top" "${VG_KNOBS[@]}" \
+		timeout "$VG_CASE_TIMEOUT" bash "$top/tests/integration/$c" \
+		>"$vg/cases/$c.log" 2>&1 || st=$?
+	if [ "$st" -eq 0 ]; then
+		echo "PASS $c ($(( $(date +%s) - t0 )) s)" | tee "$vg/cases/$c.result"
+	else
+		echo "FAIL $c (exit $st, $(( $(date +%s) - t0 )) s); last lines of $vg/cases/$c.log:" |
+			tee "$vg/cases/$c.result"
+		tail -n 15 "$vg/cases/$c.log" | sed 's/^/    /'
+	fi
+}
+
+# VG_JOBS cases at a time (default 1): each valgrind process keeps one core
+# busy, and the deadlines above leave room for a second case beside it.
+jobs=${VG_JOBS:-1}
+mkdir -p "$vg/cases"
 start_all=$(date +%s)
 failed=() ran=0
 for c in "${cases[@]}"; do
 	is_excluded "$c" && continue
 	ran=$((ran + 1))
-	t0=$(date +%s)
+	while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
 	echo "== $c (under valgrind)"
-	if env SB_BUILD="$vg" SB_TOP="$top" "${VG_KNOBS[@]}" \
-		timeout "$VG_CASE_TIMEOUT" bash "$top/tests/integration/$c"; then
-		echo "PASS $c ($(( $(date +%s) - t0 )) s)"
-	else
-		echo "FAIL $c (exit $?, $(( $(date +%s) - t0 )) s)" >&2
-		failed+=("$c")
-	fi
+	run_case "$c" &
+done
+wait
+for c in "${cases[@]}"; do
+	is_excluded "$c" && continue
+	grep -q '^PASS' "$vg/cases/$c.result" 2>/dev/null || failed+=("$c")
 done
 
 # A log is bad if memcheck reported an error (a killed process prints no
