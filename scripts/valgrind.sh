@@ -8,18 +8,20 @@
 #
 # VG_JOBS runs that many cases at once (default 1); each case's output goes
 # to BUILD_DIR/valgrind/cases/CASE.log, a PASS/FAIL line to stdout.
+#
 # How: BUILD_DIR/valgrind/ mirrors the build dir the cases look in (SB_BUILD)
 # with wrapper scripts in place of the programs: sealbox (every subcommand),
 # sealbox-relay (serve, init, invite), tests/helpers/hostile_relay (relay
 # code) and fuzz/replay_* (the parsers of untrusted bytes) run under
 # memcheck; tests/helpers/relay_client and keyring_tool stay native (test
-# drivers, not shipped code; relay_client only speeds the relay cases up).
+# drivers, not shipped programs; the client library relay_client drives is
+# the one the mount daemons run under memcheck).
 # A wrapper execs valgrind, so a case's $! and kill still reach the program.
 # Each process writes its own log; the script fails if any case fails or any
 # log shows a memcheck error or a definitely/indirectly lost block, also in
 # the log of a process a case killed on purpose (no summary there).
-# Suppressions (tests/valgrind.supp) cover only third-party internals; none
-# names project code.
+# Suppressions (tests/valgrind.supp): none is needed today; one added there
+# must name third-party internals only, never project code.
 #
 # Slowness: memcheck is 10-50x slower, so the cases' deadlines scale with
 # MB_SLOW (tests/lib), and the cases that stream 1 GiB or run a long kill
