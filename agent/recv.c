@@ -729,7 +729,7 @@ worker(void *arg)
 {
 	struct inbox *in = arg;
 	struct agent *a = in->a;
-	struct inbox_item *it;
+	struct inbox_item *it = NULL;
 	unsigned backoff = RETRY_MIN_MS;
 	int64_t next_ms;
 	int rc, last = SB_OK;
