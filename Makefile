@@ -89,7 +89,7 @@ $(BUILD)/tests/helpers/%: tests/helpers/%.c $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS) $(LINK_LIBS)
 
-# Fuzzing (docs/SECURITY-fuzzing.md).  fuzz/ is no module: each
+# Fuzzing (docs/SECURITY.md section 5).  fuzz/ is no module: each
 # fuzz/fuzz_<target>.c is one LLVMFuzzerTestOneInput.  Linked by gcc with
 # fuzz/replay.c it is $(BUILD)/fuzz/replay_<target>, which `make check` runs
 # over fuzz/corpus/<target> and fuzz/crashes/<target>

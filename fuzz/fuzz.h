@@ -1,5 +1,5 @@
 /*
- * fuzz.h - shared by the fuzz harnesses in fuzz/ (docs/SECURITY-fuzzing.md).
+ * fuzz.h - shared by the fuzz harnesses in fuzz/ (docs/SECURITY.md section 5).
  *
  * Each fuzz/fuzz_<target>.c defines LLVMFuzzerTestOneInput for one parser of
  * untrusted bytes.  The same source links two ways: with clang's libFuzzer

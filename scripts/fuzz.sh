@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # fuzz.sh - builds and runs the libFuzzer harnesses in fuzz/
-# (docs/SECURITY-fuzzing.md).  `make fuzz` runs `fuzz.sh build`.
+# (docs/SECURITY.md section 5).  `make fuzz` runs `fuzz.sh build`.
 #
 #   fuzz.sh build                 clang + libFuzzer + ASan/UBSan binaries in
 #                                 build-fuzz/fuzz/ (installs clang if missing)
