@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "../client/client.h"
+#include "../common/clock.h"
 #include "../common/sberr.h"
 #include "../crypto/crypto.h"
 #include "config.h"
@@ -49,14 +50,6 @@
 #define BLOB_BACKOFF_MS 1000
 #define BLOB_BACKOFF_MAX_MS 16000
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 static void
 item_free(struct inbox_item *it)
@@ -500,7 +493,7 @@ place(struct agent *a, const struct message *m, int is_sync, struct record *r)
 static int
 blob_later(struct inbox_item *it, int err)
 {
-	int64_t now = mono_ms(), delay;
+	int64_t now = sb_mono_ms(), delay;
 
 	if (it->blob_tries++ == 0)
 		it->blob_first_s = now / 1000;
@@ -677,14 +670,8 @@ wait_until(struct inbox *in, int64_t deadline_ms)
 	int64_t left;
 
 	pthread_mutex_lock(&in->lock);
-	while (!in->stop && (left = deadline_ms - mono_ms()) > 0) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += left / 1000;
-		ts.tv_nsec += (long)(left % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+	while (!in->stop && (left = deadline_ms - sb_mono_ms()) > 0) {
+		sb_deadline(CLOCK_REALTIME, left, &ts);
 		pthread_cond_timedwait(&in->cond, &in->lock, &ts);
 	}
 	pthread_mutex_unlock(&in->lock);
@@ -736,7 +723,7 @@ worker(void *arg)
 
 	for (;;) {
 		pthread_mutex_lock(&in->lock);
-		while (!in->stop && (it = next_due(in, mono_ms(), &next_ms)) == NULL) {
+		while (!in->stop && (it = next_due(in, sb_mono_ms(), &next_ms)) == NULL) {
 			if (next_ms == 0) {
 				pthread_cond_wait(&in->cond, &in->lock);
 			} else {
@@ -762,7 +749,7 @@ worker(void *arg)
 				fprintf(stderr, "sealbox: inbox: cannot store item %" PRIu64
 				    " now (%s); will retry\n", it->item_id, sb_strerror(rc));
 			last = rc;
-			wait_until(in, mono_ms() + backoff);
+			wait_until(in, sb_mono_ms() + backoff);
 			backoff = backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : backoff * 2;
 			continue;
 		}

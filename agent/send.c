@@ -24,6 +24,7 @@
 #include <openssl/crypto.h>
 
 #include "../client/client.h"
+#include "../common/clock.h"
 #include "../common/sberr.h"
 #include "cfile.h"
 #include "config.h"
@@ -413,13 +414,7 @@ wait_for(struct outbox *ob, unsigned ms)
 {
 	struct timespec dl;
 
-	clock_gettime(CLOCK_REALTIME, &dl);
-	dl.tv_sec += ms / 1000;
-	dl.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (dl.tv_nsec >= 1000000000L) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000L;
-	}
+	sb_deadline(CLOCK_REALTIME, ms, &dl);
 	pthread_mutex_lock(&ob->lock);
 	while (!ob->stop && !ob->kick)
 		if (pthread_cond_timedwait(&ob->cond, &ob->lock, &dl) != 0)

@@ -36,6 +36,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "../common/clock.h"
 #include "../common/sberr.h"
 #include "client.h"
 
@@ -926,16 +927,11 @@ client_free(struct client *c)
 	free(c);
 }
 
+/* A deadline for c->cond, which waits on CLOCK_MONOTONIC. */
 static void
 deadline_in(struct timespec *ts, unsigned ms)
 {
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000;
-	if (ts->tv_nsec >= 1000000000) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000;
-	}
+	sb_deadline(CLOCK_MONOTONIC, ms, ts);
 }
 
 static int
