@@ -53,6 +53,19 @@ static const char *const schema_steps[] = {
 	" UNIQUE(box, folder, name));",
 	/* v2: names are looked up per box (inbox folders follow the contacts). */
 	"CREATE INDEX inbox_messages_name ON inbox_messages(box, name);",
+	/* v3: message ids are unique per sending device only (struct
+	 * inbox_seen).  Old rows take their sender from the message they
+	 * stored; one whose message is gone keeps an empty sender, which no
+	 * envelope has, so only its key-block hash still counts. */
+	"CREATE TABLE inbox_seen("
+	" sender TEXT NOT NULL, sender_device INTEGER NOT NULL, msgid BLOB NOT NULL,"
+	" keyhash BLOB NOT NULL UNIQUE, seen INTEGER NOT NULL,"
+	" PRIMARY KEY(sender, sender_device, msgid));"
+	"INSERT OR IGNORE INTO inbox_seen(sender, sender_device, msgid, keyhash, seen)"
+	" SELECT coalesce(m.sender, ''), coalesce(m.sender_device, 0), r.msgid,"
+	"  r.keyhash, r.seen FROM inbox_replay r LEFT JOIN inbox_messages m"
+	"  ON m.msgid = r.msgid;"
+	"DROP TABLE inbox_replay;",
 };
 
 int
@@ -62,18 +75,26 @@ inbox_schema(sqlite3 *db)
 	    sizeof(schema_steps) / sizeof(schema_steps[0]));
 }
 
+static void
+bind_seen(sqlite3_stmt *st, const struct inbox_seen *s)
+{
+	sqlite3_bind_text(st, 1, s->sender, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)s->sender_device);
+	sqlite3_bind_blob(st, 3, s->msgid, INBOX_MSGID_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 4, s->keyhash, INBOX_KEYHASH_LEN, SQLITE_STATIC);
+}
+
 int
-inbox_replay_check(sqlite3 *db, const uint8_t msgid[INBOX_MSGID_LEN],
-    const uint8_t keyhash[INBOX_KEYHASH_LEN])
+inbox_replay_check(sqlite3 *db, const struct inbox_seen *s)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = store_prepare(db, "SELECT count(*) FROM inbox_replay"
-	    " WHERE msgid = ? OR keyhash = ?", &st);
+	int rc = store_prepare(db, "SELECT count(*) FROM inbox_seen"
+	    " WHERE (sender = ?1 AND sender_device = ?2 AND msgid = ?3)"
+	    " OR keyhash = ?4", &st);
 
 	if (rc != SB_OK)
 		return rc;
-	sqlite3_bind_blob(st, 1, msgid, INBOX_MSGID_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 2, keyhash, INBOX_KEYHASH_LEN, SQLITE_STATIC);
+	bind_seen(st, s);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		rc = sqlite3_column_int64(st, 0) > 0 ? SB_ERR_REPLAY : SB_OK;
@@ -84,18 +105,16 @@ inbox_replay_check(sqlite3 *db, const uint8_t msgid[INBOX_MSGID_LEN],
 }
 
 int
-inbox_replay_add(sqlite3 *db, const uint8_t msgid[INBOX_MSGID_LEN],
-    const uint8_t keyhash[INBOX_KEYHASH_LEN], uint64_t now)
+inbox_replay_add(sqlite3 *db, const struct inbox_seen *s, uint64_t now)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = store_prepare(db, "INSERT INTO inbox_replay(msgid, keyhash, seen)"
-	    " VALUES (?, ?, ?)", &st);
+	int rc = store_prepare(db, "INSERT INTO inbox_seen(sender, sender_device,"
+	    " msgid, keyhash, seen) VALUES (?1, ?2, ?3, ?4, ?5)", &st);
 
 	if (rc != SB_OK)
 		return rc;
-	sqlite3_bind_blob(st, 1, msgid, INBOX_MSGID_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 2, keyhash, INBOX_KEYHASH_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)now);
+	bind_seen(st, s);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)now);
 	rc = sqlite3_step(st);
 	if ((rc & 0xff) == SQLITE_CONSTRAINT)
 		rc = SB_ERR_REPLAY;

@@ -19,6 +19,7 @@
 
 #include "../crypto/crypto.h"
 #include "internal.h"
+#include "names.h"
 
 #define INBOX_MSGID_LEN     16
 #define INBOX_KEYHASH_LEN   32
@@ -34,6 +35,19 @@
 /* Pending pushes kept in memory; beyond it new ones are dropped unacked
  * (the relay keeps them and pushes them again on the next connection). */
 #define INBOX_QUEUE_MAX     4096
+/* One sender's share of the queue.  Without it a sender whose items sit
+ * waiting (an attachment whose blob is bad is fetched again for a minute)
+ * could fill the queue and have everyone else's pushes dropped (issue 12,
+ * finding 1): filling it now takes INBOX_QUEUE_MAX / INBOX_SENDER_MAX
+ * accounts. */
+#define INBOX_SENDER_MAX    256
+/* Senders whose pushes were dropped, remembered for the resync; more than
+ * this and the resync waits for the whole queue to drain instead. */
+#define INBOX_DROPPED_MAX   16
+/* Resyncs (a reconnection, after which the relay pushes its backlog again)
+ * are spaced from 1 s, doubling while pushes keep being dropped, to 60 s. */
+#define INBOX_RESYNC_MIN_MS 1000
+#define INBOX_RESYNC_MAX_MS 60000
 
 /* One push copied off the client's I/O thread. */
 struct inbox_item {
@@ -60,6 +74,16 @@ struct inbox {
 	int stop;
 	int started;
 	pthread_t thread;
+	/* Pushes dropped since the last resync: whose (dropped_all: the
+	 * queue itself was full, or too many senders to name), and when the
+	 * next resync may run. */
+	char *dropped[INBOX_DROPPED_MAX];
+	size_t n_dropped;
+	int dropped_all;
+	int64_t resync_at_ms;
+	unsigned resync_backoff_ms;
+	/* The sender served last: the worker takes turns between senders. */
+	char last_sender[NAMES_ADDR_BUF];
 };
 
 /* ---- Pure rules (unit-tested) ------------------------------------------- */
@@ -99,15 +123,44 @@ int  inbox_name_variant(const char *name, unsigned n, char *out, size_t out_size
 
 /* The inbox's schema steps for store_migrate(db, "inbox", ...). */
 int  inbox_schema(sqlite3 *db);
-/* SB_ERR_REPLAY if the message id or the key-block hash was seen; caller
- * holds db_lock. */
-int  inbox_replay_check(sqlite3 *db, const uint8_t msgid[INBOX_MSGID_LEN],
-         const uint8_t keyhash[INBOX_KEYHASH_LEN]);
+/*
+ * What the replay cache remembers of one stored message.  The message id
+ * is the sender's to choose, so it is unique only per sending device: a
+ * co-recipient who learnt another sender's id and used it first must not
+ * turn the genuine message into a "replay" (issue 12, finding 1).  The
+ * key-block hash needs no such scope: nobody but the sender of a key block
+ * can produce a payload that opens with it.
+ */
+struct inbox_seen {
+	const char *sender;                 /* envelope sender address */
+	uint64_t sender_device;             /* envelope sender device */
+	const uint8_t *msgid;               /* INBOX_MSGID_LEN */
+	const uint8_t *keyhash;             /* INBOX_KEYHASH_LEN */
+};
+
+/* SB_ERR_REPLAY if (sender, device, message id) or the key-block hash was
+ * seen; caller holds db_lock. */
+int  inbox_replay_check(sqlite3 *db, const struct inbox_seen *s);
 /* Records both (inside the caller's transaction). */
-int  inbox_replay_add(sqlite3 *db, const uint8_t msgid[INBOX_MSGID_LEN],
-         const uint8_t keyhash[INBOX_KEYHASH_LEN], uint64_t now);
+int  inbox_replay_add(sqlite3 *db, const struct inbox_seen *s, uint64_t now);
 
 /* ---- Receiving (recv.c) ------------------------------------------------- */
+
+/*
+ * The queue's admission rule, under in->lock: SB_OK to queue a push from
+ * sender, SB_ERR_EXISTS if item_id is queued already (a re-push after a
+ * reconnection), SB_ERR_TOO_BIG when the queue or the sender's share of it
+ * is full (the push is left at the relay and remembered for a resync).
+ */
+int  inbox_admit(struct inbox *in, uint64_t item_id, const char *sender);
+/*
+ * Under in->lock: 1 if pushes were dropped and room has come back for them
+ * (the queue at most half full, every sender that lost a push at most at
+ * half its share) and it is time (now_ms >= resync_at_ms); the caller then
+ * resyncs.  Clears the record and spaces the next resync.  0 otherwise,
+ * with *next_ms the time to check again (0: nothing is waiting).
+ */
+int  inbox_resync_due(struct inbox *in, int64_t now_ms, int64_t *next_ms);
 
 /* Starts the worker on in (a->in); recv_stop joins it and drops what is
  * still queued (never acknowledged: the relay pushes it again). */

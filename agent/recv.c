@@ -71,7 +71,8 @@ inbox_on_push(void *arg, const struct client_push *p)
 {
 	struct agent *a = arg;
 	struct inbox *in;
-	struct inbox_item *it, *q;
+	struct inbox_item *it;
+	int rc;
 
 	if (a == NULL || p == NULL)
 		return;
@@ -101,21 +102,17 @@ inbox_on_push(void *arg, const struct client_push *p)
 		return;
 	}
 	pthread_mutex_lock(&in->lock);
-	/* A reconnection pushes every unacked item again: keep one copy. */
-	for (q = in->head; q != NULL; q = q->next)
-		if (q->item_id == it->item_id)
-			break;
-	if (in->stop || q != NULL || in->n >= INBOX_QUEUE_MAX) {
+	rc = in->stop ? SB_ERR_CLOSED : inbox_admit(in, it->item_id, it->sender);
+	if (rc != SB_OK) {
 		pthread_mutex_unlock(&in->lock);
 		pthread_mutex_unlock(&a->lock);
-		/* One log line per push, always: this copy is dropped unacked (the
-		 * queued copy, or the relay on the next connection, has it). */
-		if (q != NULL)
-			fprintf(stderr, "sealbox: inbox: item %" PRIu64 " pushed again while"
-			    " its first copy is queued; this copy dropped\n", it->item_id);
-		else
-			fprintf(stderr, "sealbox: inbox: item %" PRIu64 " left at the relay"
-			    " (%s)\n", it->item_id, in->stop ? "stopping" : "queue full");
+		/* Dropped unacked: the queued copy, or the relay at the next
+		 * resync, has it.  A re-push of a queued item is normal after a
+		 * resync and not logged: one line per item would flood the log. */
+		if (rc != SB_ERR_EXISTS)
+			fprintf(stderr, "sealbox: inbox: item %" PRIu64 " from %s left at the"
+			    " relay (%s)\n", it->item_id, it->sender,
+			    rc == SB_ERR_CLOSED ? "stopping" : "queue or sender's share full");
 		item_free(it);
 		return;
 	}
@@ -128,6 +125,86 @@ inbox_on_push(void *arg, const struct client_push *p)
 	pthread_cond_signal(&in->cond);
 	pthread_mutex_unlock(&in->lock);
 	pthread_mutex_unlock(&a->lock);
+}
+
+static size_t
+queued_from(const struct inbox *in, const char *sender)
+{
+	const struct inbox_item *q;
+	size_t n = 0;
+
+	for (q = in->head; q != NULL; q = q->next)
+		n += strcmp(q->sender, sender) == 0;
+	return n;
+}
+
+static void
+note_dropped(struct inbox *in, const char *sender)
+{
+	size_t i;
+
+	if (in->dropped_all || sender == NULL)
+		goto all;
+	for (i = 0; i < in->n_dropped; i++)
+		if (strcmp(in->dropped[i], sender) == 0)
+			return;
+	if (in->n_dropped < INBOX_DROPPED_MAX &&
+	    (in->dropped[in->n_dropped] = strdup(sender)) != NULL) {
+		in->n_dropped++;
+		return;
+	}
+all:
+	in->dropped_all = 1;
+}
+
+int
+inbox_admit(struct inbox *in, uint64_t item_id, const char *sender)
+{
+	const struct inbox_item *q;
+
+	for (q = in->head; q != NULL; q = q->next)
+		if (q->item_id == item_id)
+			return SB_ERR_EXISTS;
+	if (in->n >= INBOX_QUEUE_MAX) {
+		note_dropped(in, NULL);
+		return SB_ERR_TOO_BIG;
+	}
+	if (queued_from(in, sender) >= INBOX_SENDER_MAX) {
+		note_dropped(in, sender);
+		return SB_ERR_TOO_BIG;
+	}
+	return SB_OK;
+}
+
+int
+inbox_resync_due(struct inbox *in, int64_t now_ms, int64_t *next_ms)
+{
+	size_t i;
+
+	*next_ms = 0;
+	if (!in->dropped_all && in->n_dropped == 0)
+		return 0;
+	/* Room must have come back, or the resync would only drop the same
+	 * pushes again; the item that frees it wakes the worker. */
+	if (in->n > INBOX_QUEUE_MAX / 2)
+		return 0;
+	for (i = 0; i < in->n_dropped; i++)
+		if (queued_from(in, in->dropped[i]) > INBOX_SENDER_MAX / 2)
+			return 0;
+	if (now_ms < in->resync_at_ms) {
+		*next_ms = in->resync_at_ms;
+		return 0;
+	}
+	for (i = 0; i < in->n_dropped; i++)
+		free(in->dropped[i]);
+	in->n_dropped = 0;
+	in->dropped_all = 0;
+	if (in->resync_backoff_ms < INBOX_RESYNC_MIN_MS)
+		in->resync_backoff_ms = INBOX_RESYNC_MIN_MS;
+	in->resync_at_ms = now_ms + in->resync_backoff_ms;
+	in->resync_backoff_ms = in->resync_backoff_ms * 2 > INBOX_RESYNC_MAX_MS ?
+	    INBOX_RESYNC_MAX_MS : in->resync_backoff_ms * 2;
+	return 1;
 }
 
 /* a->client is set (under a->lock) once the keys load. */
@@ -399,12 +476,14 @@ store_record(struct agent *a, const struct inbox_item *it, struct record *r,
 	unsigned n;
 	int rc, taken;
 
+	struct inbox_seen seen = { it->sender, it->sender_device, it->msgid, r->keyhash };
+
 	crypto_identity_der(r->sender_id, &der, &der_len);
 	old[0][0] = old[1][0] = '\0';
 	store_lock(a);
 	rc = store_begin(a->db);
 	if (rc == SB_OK)
-		rc = inbox_replay_check(a->db, it->msgid, r->keyhash);
+		rc = inbox_replay_check(a->db, &seen);
 	if (rc == SB_OK && r->box == AGENT_BOX_OUT)
 		rc = drop_synced(a, r->folder, r->name, old);
 	if (rc == SB_OK && r->box == AGENT_BOX_IN) {
@@ -419,7 +498,7 @@ store_record(struct agent *a, const struct inbox_item *it, struct record *r,
 		}
 	}
 	if (rc == SB_OK)
-		rc = inbox_replay_add(a->db, it->msgid, r->keyhash, (uint64_t)time(NULL));
+		rc = inbox_replay_add(a->db, &seen, (uint64_t)time(NULL));
 	if (rc == SB_OK)
 		rc = store_prepare(a->db, "INSERT INTO inbox_messages(box, folder, name,"
 		    " msgid, sender, sender_device, identity, sent, received, size,"
@@ -581,10 +660,13 @@ process(struct agent *a, struct inbox_item *it)
 		goto out;
 	/* Before any download: a replayed attachment is not even fetched. */
 	store_lock(a);
-	rc = inbox_replay_check(a->db, it->msgid, r.keyhash);
+	{
+		struct inbox_seen seen = { it->sender, it->sender_device, it->msgid, r.keyhash };
+		rc = inbox_replay_check(a->db, &seen);
+	}
 	store_unlock(a);
 	if (rc == SB_ERR_REPLAY) {
-		rc = reject(a, it, "replay (message id or key block seen before)");
+		rc = reject(a, it, "replay (this device's message id, or the key block, seen before)");
 		goto out;
 	}
 	if (rc != SB_OK)
@@ -635,7 +717,7 @@ process(struct agent *a, struct inbox_item *it)
 		if (r.payload)
 			attach_delete(a, r.payload);
 		if (rc == SB_ERR_REPLAY)      /* raced with a re-push of itself */
-			rc = reject(a, it, "replay (message id or key block seen before)");
+			rc = reject(a, it, "replay (this device's message id, or the key block, seen before)");
 		goto out;
 	}
 	attach_delete(a, old[0]);
@@ -677,21 +759,32 @@ wait_until(struct inbox *in, int64_t deadline_ms)
 	pthread_mutex_unlock(&in->lock);
 }
 
-/* The first item due now (in queue order), or NULL with *next_ms the
- * soonest time one falls due (0: the queue is empty).  Under in->lock. */
+/*
+ * The item to work on: the first one due now (in queue order) from a sender
+ * other than the one served last, else the first one due; NULL with
+ * *next_ms the soonest time one falls due (0: none is waiting).  Taking
+ * turns means a sender with many slow items (attachments, fetches again)
+ * delays another sender's message by one item at most per turn.  Order
+ * within one sender's items is kept.  Under in->lock.
+ */
 static struct inbox_item *
 next_due(struct inbox *in, int64_t now, int64_t *next_ms)
 {
-	struct inbox_item *it;
+	struct inbox_item *it, *first = NULL;
 
 	*next_ms = 0;
 	for (it = in->head; it != NULL; it = it->next) {
-		if (it->blob_next_ms <= now)
-			return it;
+		if (it->blob_next_ms <= now) {
+			if (strcmp(it->sender, in->last_sender) != 0)
+				return it;
+			if (first == NULL)
+				first = it;
+			continue;
+		}
 		if (*next_ms == 0 || it->blob_next_ms < *next_ms)
 			*next_ms = it->blob_next_ms;
 	}
-	return NULL;
+	return first;
 }
 
 /* Removes it from the queue, wherever it is.  Under in->lock. */
@@ -711,6 +804,31 @@ unqueue(struct inbox *in, struct inbox_item *it)
 	}
 }
 
+/* The resync, when one is due: the relay pushes its backlog again, and
+ * what was dropped comes back.  The queued items come again too and are
+ * recognised by item id. */
+static void
+resync_if_due(struct inbox *in, int64_t *next_ms)
+{
+	struct client *c;
+	int due;
+
+	pthread_mutex_lock(&in->lock);
+	due = inbox_resync_due(in, sb_mono_ms(), next_ms);
+	pthread_mutex_unlock(&in->lock);
+	if (due && (c = client_of(in->a)) != NULL) {
+		fprintf(stderr, "sealbox: inbox: room again for dropped pushes;"
+		    " asking the relay for its backlog\n");
+		client_resync(c);
+	}
+}
+
+static int64_t
+sooner(int64_t a, int64_t b)
+{
+	return a == 0 ? b : b == 0 ? a : a < b ? a : b;
+}
+
 static void *
 worker(void *arg)
 {
@@ -718,24 +836,30 @@ worker(void *arg)
 	struct agent *a = in->a;
 	struct inbox_item *it = NULL;
 	unsigned backoff = RETRY_MIN_MS;
-	int64_t next_ms;
+	int64_t next_ms, resync_ms;
 	int rc, last = SB_OK;
 
 	for (;;) {
+		resync_if_due(in, &resync_ms);
 		pthread_mutex_lock(&in->lock);
 		while (!in->stop && (it = next_due(in, sb_mono_ms(), &next_ms)) == NULL) {
+			next_ms = sooner(next_ms, resync_ms);
 			if (next_ms == 0) {
 				pthread_cond_wait(&in->cond, &in->lock);
 			} else {
 				pthread_mutex_unlock(&in->lock);
-				wait_until(in, next_ms);   /* a blob's next fetch */
+				wait_until(in, next_ms);   /* a blob's next fetch, a resync */
 				pthread_mutex_lock(&in->lock);
 			}
+			pthread_mutex_unlock(&in->lock);
+			resync_if_due(in, &resync_ms);
+			pthread_mutex_lock(&in->lock);
 		}
 		if (in->stop) {
 			pthread_mutex_unlock(&in->lock);
 			break;
 		}
+		snprintf(in->last_sender, sizeof(in->last_sender), "%s", it->sender);
 		/* it stays queued while processed: dedup sees it */
 		pthread_mutex_unlock(&in->lock);
 
@@ -757,6 +881,8 @@ worker(void *arg)
 		backoff = RETRY_MIN_MS;
 		pthread_mutex_lock(&in->lock);
 		unqueue(in, it);
+		if (in->n == 0)
+			in->resync_backoff_ms = 0;   /* drained: the next resync may be prompt */
 		pthread_mutex_unlock(&in->lock);
 		item_free(it);
 	}
@@ -794,6 +920,8 @@ recv_stop(struct inbox *in)
 	}
 	in->tail = NULL;
 	in->n = 0;
+	while (in->n_dropped > 0)
+		free(in->dropped[--in->n_dropped]);
 }
 
 /* ---- Pure rules ------------------------------------------------------------ */

@@ -1578,6 +1578,17 @@ client_ack_async(struct client *c, uint64_t item_id)
 	return rc;
 }
 
+void
+client_resync(struct client *c)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->bev != NULL && !c->stopping) {
+		c->reset_requested = 1;
+		event_active(c->wake_ev, EV_READ, 0);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
 int
 client_status(struct client *c, const uint8_t msgid[PROTO_MSGID_LEN],
     struct proto_status_entry **out, size_t *n)

@@ -165,6 +165,14 @@ int  client_send_batch(struct client *c, const uint8_t msgid[PROTO_MSGID_LEN],
  * including the push callback; its outcome is only logged. */
 int  client_ack(struct client *c, uint64_t item_id);
 int  client_ack_async(struct client *c, uint64_t item_id);
+/*
+ * Closes the connection, if there is one, so that the reconnection that
+ * follows has the relay push every unacknowledged item again, oldest first
+ * (the relay keeps no other record of what a receiver dropped).  Requests
+ * on the wire fail with SB_ERR_CLOSED and are retried by their callers as
+ * after any lost connection.  Returns at once.
+ */
+void client_resync(struct client *c);
 
 /* Per-device delivery state of a message this device sent; *out malloc'd. */
 int  client_status(struct client *c, const uint8_t msgid[PROTO_MSGID_LEN],

@@ -236,25 +236,40 @@ test_replay_cache(void **state)
 	memset(k1, 3, sizeof(k1));
 	memset(k2, 4, sizeof(k2));
 
-	assert_int_equal(inbox_replay_check(db, id1, k1), SB_OK);
-	assert_int_equal(inbox_replay_add(db, id1, k1, T0), SB_OK);
-	/* Same message id, another key block: a replay. */
-	assert_int_equal(inbox_replay_check(db, id1, k2), SB_ERR_REPLAY);
-	/* Another message id, the same key block: a replay. */
-	assert_int_equal(inbox_replay_check(db, id2, k1), SB_ERR_REPLAY);
-	assert_int_equal(inbox_replay_add(db, id2, k1, T0), SB_ERR_REPLAY);
-	assert_int_equal(inbox_replay_add(db, id1, k2, T0), SB_ERR_REPLAY);
-	/* Both new: fine. */
-	assert_int_equal(inbox_replay_check(db, id2, k2), SB_OK);
-	assert_int_equal(inbox_replay_add(db, id2, k2, T0), SB_OK);
-	assert_int_equal(inbox_replay_check(db, id2, k2), SB_ERR_REPLAY);
-	store_close(db);
+	{
+		struct inbox_seen c1 = { "carol@example.com", 7, id1, k1 };
+		struct inbox_seen c1k2 = { "carol@example.com", 7, id1, k2 };
+		struct inbox_seen c2k1 = { "carol@example.com", 7, id2, k1 };
+		struct inbox_seen c2k2 = { "carol@example.com", 7, id2, k2 };
+		/* Another sender, or another device of carol's, reusing carol's
+		 * id with a key block of its own: not a replay (finding 1). */
+		struct inbox_seen m1 = { "mallory@example.com", 9, id1, k2 };
+		struct inbox_seen c1d8 = { "carol@example.com", 8, id1, k2 };
 
-	/* It survives reopening (durable, not an in-memory cache). */
-	assert_int_equal(store_open(path, &db), SB_OK);
-	assert_int_equal(inbox_schema(db), SB_OK);
-	assert_int_equal(inbox_replay_check(db, id1, k2), SB_ERR_REPLAY);
-	store_close(db);
+		assert_int_equal(inbox_replay_check(db, &c1), SB_OK);
+		assert_int_equal(inbox_replay_add(db, &c1, T0), SB_OK);
+		/* Same device and message id, another key block: a replay. */
+		assert_int_equal(inbox_replay_check(db, &c1k2), SB_ERR_REPLAY);
+		assert_int_equal(inbox_replay_add(db, &c1k2, T0), SB_ERR_REPLAY);
+		/* Another message id, the same key block: a replay. */
+		assert_int_equal(inbox_replay_check(db, &c2k1), SB_ERR_REPLAY);
+		assert_int_equal(inbox_replay_add(db, &c2k1, T0), SB_ERR_REPLAY);
+		assert_int_equal(inbox_replay_check(db, &m1), SB_OK);
+		assert_int_equal(inbox_replay_check(db, &c1d8), SB_OK);
+		assert_int_equal(inbox_replay_add(db, &m1, T0), SB_OK);
+		/* ... and the first one's key block is still its own. */
+		assert_int_equal(inbox_replay_check(db, &c1d8), SB_ERR_REPLAY);
+		/* k2 is mallory's key block now: carol's id2 with it is a replay. */
+		assert_int_equal(inbox_replay_check(db, &c2k2), SB_ERR_REPLAY);
+		store_close(db);
+
+		/* It survives reopening (durable, not an in-memory cache). */
+		assert_int_equal(store_open(path, &db), SB_OK);
+		assert_int_equal(inbox_schema(db), SB_OK);
+		assert_int_equal(inbox_replay_check(db, &c1k2), SB_ERR_REPLAY);
+		assert_int_equal(inbox_replay_check(db, &m1), SB_ERR_REPLAY);
+		store_close(db);
+	}
 
 	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
 	assert_int_equal(system(path), 0);
@@ -317,13 +332,68 @@ test_push_queue(void **state)
 	inbox_on_push(&a, &p);
 	assert_int_equal(in->n, 2);
 	assert_int_equal(in->tail->item_id, 8);
-	/* The cap: beyond it pushes are left to the relay. */
-	for (i = 0; i < INBOX_QUEUE_MAX + 10; i++) {
-		p.item_id = 100 + i;
-		inbox_on_push(&a, &p);
-	}
-	assert_int_equal(in->n, INBOX_QUEUE_MAX);
+	/* One sender's share: beyond it that sender's pushes are left to
+	 * the relay, and a resync is due only once its share has room. */
+	{
+		char many[32];
+		int64_t next = -1;
 
+		for (i = 0; i < INBOX_SENDER_MAX + 10; i++) {
+			p.item_id = 100 + i;
+			inbox_on_push(&a, &p);
+		}
+		/* item 7 is alice's; 8 on are "mallory@exampl"'s (the reused buffer) */
+		assert_int_equal(in->n, 1 + INBOX_SENDER_MAX);
+		assert_int_equal(in->n_dropped, 1);
+		assert_int_equal(inbox_resync_due(in, 1000000, &next), 0);
+		assert_int_equal(next, 0);
+		/* Another sender still gets in. */
+		p.sender = "carol@example.com";
+		p.item_id = 50;
+		inbox_on_push(&a, &p);
+		assert_int_equal(in->n, INBOX_SENDER_MAX + 2);
+		assert_string_equal(in->tail->sender, "carol@example.com");
+
+		/* The whole queue: many senders fill it, then everyone waits. */
+		for (i = 0; in->n < INBOX_QUEUE_MAX; i++) {
+			snprintf(many, sizeof(many), "s%zu@example.com", i / 200);
+			p.sender = many;
+			p.item_id = 10000 + i;
+			inbox_on_push(&a, &p);
+		}
+		p.sender = "dave@example.com";
+		p.item_id = 99999;
+		inbox_on_push(&a, &p);
+		assert_int_equal(in->n, INBOX_QUEUE_MAX);
+		assert_int_equal(in->dropped_all, 1);
+		assert_int_equal(inbox_resync_due(in, 1000000, &next), 0);
+
+		/* Drained to half, with alice's share at half: due, once, and the
+		 * next one is spaced. */
+		while (in->n > INBOX_SENDER_MAX / 2) {
+			struct inbox_item *it = in->head;
+			in->head = it->next;
+			in->n--;
+			free(it->sender);
+			free(it->payload);
+			free(it);
+		}
+		assert_int_equal(inbox_resync_due(in, 1000000, &next), 1);
+		assert_int_equal(in->n_dropped, 0);
+		assert_int_equal(in->dropped_all, 0);
+		assert_int_equal(inbox_resync_due(in, 1000000, &next), 0);
+		/* The next one is spaced, and the spacing doubles. */
+		assert_int_equal(in->resync_at_ms, 1000000 + INBOX_RESYNC_MIN_MS);
+		assert_int_equal(in->resync_backoff_ms, 2 * INBOX_RESYNC_MIN_MS);
+		p.sender = "erin@example.com";
+		for (i = 0; i <= INBOX_SENDER_MAX; i++) {
+			p.item_id = 300000 + i;
+			inbox_on_push(&a, &p);
+		}
+		assert_int_equal(in->n_dropped, 1);
+		assert_int_equal(inbox_resync_due(in, 1000000 + 10, &next), 0);
+		p.sender = sender;
+	}
 	/* Shut down: the queue is freed, later pushes are dropped. */
 	inbox_shutdown(&a);
 	assert_null(a.in);
