@@ -72,7 +72,8 @@ inbox_on_push(void *arg, const struct client_push *p)
 	struct agent *a = arg;
 	struct inbox *in;
 	struct inbox_item *it;
-	int rc;
+	size_t first;
+	int rc, all;
 
 	if (a == NULL || p == NULL)
 		return;
@@ -102,17 +103,21 @@ inbox_on_push(void *arg, const struct client_push *p)
 		return;
 	}
 	pthread_mutex_lock(&in->lock);
+	first = in->n_dropped + (size_t)in->dropped_all;
 	rc = in->stop ? SB_ERR_CLOSED : inbox_admit(in, it->item_id, it->sender);
+	first = in->n_dropped + (size_t)in->dropped_all != first;
+	all = in->dropped_all;
 	if (rc != SB_OK) {
 		pthread_mutex_unlock(&in->lock);
 		pthread_mutex_unlock(&a->lock);
 		/* Dropped unacked: the queued copy, or the relay at the next
-		 * resync, has it.  A re-push of a queued item is normal after a
-		 * resync and not logged: one line per item would flood the log. */
-		if (rc != SB_ERR_EXISTS)
-			fprintf(stderr, "sealbox: inbox: item %" PRIu64 " from %s left at the"
-			    " relay (%s)\n", it->item_id, it->sender,
-			    rc == SB_ERR_CLOSED ? "stopping" : "queue or sender's share full");
+		 * resync, has it.  Logged once per sender until that resync (a
+		 * flood would otherwise write one line per push), never for a
+		 * re-push of a queued item (normal after a resync). */
+		if (rc == SB_ERR_TOO_BIG && first)
+			fprintf(stderr, "sealbox: inbox: pushes from %s left at the relay"
+			    " (%s); fetched again when there is room\n", it->sender,
+			    all ? "queue full" : "the sender's share of the queue is full");
 		item_free(it);
 		return;
 	}
