@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "../client/client.h"
@@ -44,6 +45,43 @@ data_dir(struct agent *a, char *out, size_t out_size)
 		return SB_ERR_LENGTH;
 	if (mkdir(out, 0700) != 0 && errno != EEXIST)
 		return SB_ERR_SYSTEM;
+	return SB_OK;
+}
+
+uint64_t
+attach_space_needed(uint64_t size)
+{
+	uint64_t chunks = size / CFILE_CHUNK + 1, need;
+
+	/* Saturating: a descriptor may announce any u64. */
+	if (size > (UINT64_MAX - ATTACH_SPACE_RESERVE) / 3)
+		return UINT64_MAX;
+	need = 2 * size + ATTACH_SPACE_RESERVE + CFILE_HEADER_LEN;
+	if (chunks > (UINT64_MAX - need) / CRYPTO_ATREST_OVERHEAD)
+		return UINT64_MAX;
+	return need + chunks * CRYPTO_ATREST_OVERHEAD;
+}
+
+int
+attach_space(struct agent *a, uint64_t size, uint64_t *need, uint64_t *avail)
+{
+	char dir[4096];
+	struct statvfs vfs;
+	int rc = data_dir(a, dir, sizeof(dir));
+
+	*need = attach_space_needed(size);
+	*avail = 0;
+	if (rc != SB_OK)
+		return rc;
+	if (statvfs(dir, &vfs) != 0)
+		return SB_ERR_SYSTEM;
+	/* f_bavail: what an unprivileged writer may use; root's reserve is
+	 * not ours to fill. */
+	*avail = (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
+	if (*avail < *need) {
+		errno = ENOSPC;
+		return SB_ERR_SYSTEM;
+	}
 	return SB_OK;
 }
 

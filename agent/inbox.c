@@ -66,6 +66,12 @@ static const char *const schema_steps[] = {
 	"  r.keyhash, r.seen FROM inbox_replay r LEFT JOIN inbox_messages m"
 	"  ON m.msgid = r.msgid;"
 	"DROP TABLE inbox_replay;",
+	/* v4: items waiting for local space (sealbox status shows them);
+	 * rewritten by every run, emptied at start. */
+	"CREATE TABLE inbox_waiting("
+	" item_id INTEGER PRIMARY KEY, sender TEXT NOT NULL, size INTEGER NOT NULL,"
+	" need INTEGER NOT NULL, avail INTEGER NOT NULL, since INTEGER NOT NULL,"
+	" tries INTEGER NOT NULL);",
 };
 
 int
@@ -120,6 +126,43 @@ inbox_replay_add(sqlite3 *db, const struct inbox_seen *s, uint64_t now)
 		rc = SB_ERR_REPLAY;
 	else
 		rc = store_err(db, rc, "replay add");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+inbox_waiting_note(sqlite3 *db, uint64_t item_id, const char *sender, uint64_t size,
+    uint64_t need, uint64_t avail, unsigned tries, uint64_t now)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = store_prepare(db, "INSERT INTO inbox_waiting(item_id, sender, size,"
+	    " need, avail, since, tries) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+	    " ON CONFLICT(item_id) DO UPDATE SET need = ?4, avail = ?5, tries = ?7", &st);
+
+	if (rc != SB_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)item_id);
+	sqlite3_bind_text(st, 2, sender, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)(size > INT64_MAX ? INT64_MAX : size));
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)(need > INT64_MAX ? INT64_MAX : need));
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)(avail > INT64_MAX ? INT64_MAX : avail));
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)now);
+	sqlite3_bind_int(st, 7, (int)tries);
+	rc = store_step_done(db, st);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+inbox_waiting_clear(sqlite3 *db, uint64_t item_id)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = store_prepare(db, "DELETE FROM inbox_waiting WHERE item_id = ?", &st);
+
+	if (rc != SB_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)item_id);
+	rc = store_step_done(db, st);
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -181,6 +224,10 @@ inbox_init(struct agent *a)
 
 	store_lock(a);
 	rc = inbox_schema(a->db);
+	/* What waited for space in an earlier run is at the relay still and
+	 * is noted again when it comes back. */
+	if (rc == SB_OK)
+		rc = store_exec(a->db, "DELETE FROM inbox_waiting");
 	store_unlock(a);
 	if (rc != SB_OK)
 		return rc;

@@ -60,9 +60,14 @@ struct inbox_item {
 	uint8_t *payload;
 	size_t payload_len;
 	/* attachment fetches whose blob failed its checks, since when
-	 * (monotonic seconds), and when the next may run (monotonic ms) */
+	 * (monotonic seconds), and when the item may next be tried (monotonic
+	 * ms; also set by a lack of local space) */
 	unsigned blob_tries;
 	int64_t blob_first_s, blob_next_ms;
+	/* tries that found too little local space for the attachment, and
+	 * its announced size */
+	unsigned space_tries;
+	uint64_t att_size;
 };
 
 struct inbox {
@@ -144,6 +149,12 @@ int  inbox_replay_check(sqlite3 *db, const struct inbox_seen *s);
 /* Records both (inside the caller's transaction). */
 int  inbox_replay_add(sqlite3 *db, const struct inbox_seen *s, uint64_t now);
 
+/* Items waiting for local space, for `sealbox status` (table
+ * inbox_waiting); caller holds db_lock. */
+int  inbox_waiting_note(sqlite3 *db, uint64_t item_id, const char *sender,
+         uint64_t size, uint64_t need, uint64_t avail, unsigned tries, uint64_t now);
+int  inbox_waiting_clear(sqlite3 *db, uint64_t item_id);
+
 /* ---- Receiving (recv.c) ------------------------------------------------- */
 
 /*
@@ -184,6 +195,17 @@ void recv_stop(struct inbox *in);
 #define ATTACH_REF_BUF 128
 int  attach_fetch(struct agent *a, const struct message *m, char *ref, size_t ref_size,
          uint8_t file_id[CRYPTO_ATREST_FILE_ID_LEN], int *blob_bad);
+/*
+ * Room for an attachment of `size` bytes in HOME/data: its blob while it is
+ * checked, its content file (chunk overhead included) and a reserve, so
+ * that storing one message never fills the disk the rest of the home needs
+ * (issue 12, finding 2).  SB_OK, or SB_ERR_SYSTEM with errno ENOSPC when
+ * there is not; *need and *avail in bytes either way.  Checked before any
+ * byte is fetched.
+ */
+#define ATTACH_SPACE_RESERVE (UINT64_C(8) << 20)
+uint64_t attach_space_needed(uint64_t size);
+int  attach_space(struct agent *a, uint64_t size, uint64_t *need, uint64_t *avail);
 /* Deletes a content file by reference (best effort). */
 void attach_delete(struct agent *a, const char *ref);
 

@@ -49,6 +49,14 @@
 #define BLOB_RETRY_S    60
 #define BLOB_BACKOFF_MS 1000
 #define BLOB_BACKOFF_MAX_MS 16000
+/* An attachment that does not fit the home's free space (issue 12,
+ * finding 2) is that item's problem, never the queue's: it waits, items
+ * behind it go ahead, and it is tried again 2 s, 4 s, ... 5 min apart, each
+ * try a statvfs, no download until the space is there.  It is never
+ * rejected for it: the relay keeps it (30 days) and the user can make room,
+ * which `sealbox status` and the log say how much of. */
+#define SPACE_BACKOFF_MS     2000
+#define SPACE_BACKOFF_MAX_MS 300000
 
 
 static void
@@ -593,6 +601,31 @@ blob_later(struct inbox_item *it, int err)
 	return LATER;
 }
 
+static int
+space_later(struct agent *a, struct inbox_item *it, uint64_t need, uint64_t avail)
+{
+	int64_t now = sb_mono_ms(), delay;
+	int rc;
+
+	it->space_tries++;
+	delay = (int64_t)SPACE_BACKOFF_MS << (it->space_tries < 9 ? it->space_tries - 1 : 8);
+	if (delay > SPACE_BACKOFF_MAX_MS)
+		delay = SPACE_BACKOFF_MAX_MS;
+	it->blob_next_ms = now + delay;
+	fprintf(stderr, "sealbox: inbox: item %" PRIu64 " from %s: attachment needs %.1f MiB"
+	    " free in %s/data, %.1f MiB free; waiting (try %u, next in %lld s)\n",
+	    it->item_id, it->sender, (double)need / 1048576.0, a->home,
+	    (double)avail / 1048576.0, it->space_tries, (long long)(delay / 1000));
+	store_lock(a);
+	rc = inbox_waiting_note(a->db, it->item_id, it->sender, it->att_size, need, avail,
+	    it->space_tries, (uint64_t)time(NULL));
+	store_unlock(a);
+	if (rc != SB_OK)
+		fprintf(stderr, "sealbox: inbox: cannot note item %" PRIu64 " as waiting: %s\n",
+		    it->item_id, sb_strerror(rc));
+	return LATER;
+}
+
 /*
  * Verifies, stores and acknowledges one item.  Returns DONE (acknowledged:
  * stored, or rejected), LATER (its blob failed its checks: fetched again
@@ -609,6 +642,7 @@ process(struct agent *a, struct inbox_item *it)
 	char ref[ATTACH_REF_BUF], pref[ATTACH_REF_BUF], old[2][ATTACH_REF_BUF];
 	uint8_t file_id[CRYPTO_ATREST_FILE_ID_LEN];
 	const char *why = NULL;
+	uint64_t need = 0, avail = 0;
 	int rc, cached = 0, is_sync = 0, blob_bad = 0;
 
 	memset(&r, 0, sizeof(r));
@@ -695,7 +729,14 @@ process(struct agent *a, struct inbox_item *it)
 		r.size = m->content_len;
 	} else {
 		r.size = m->att.size;
-		rc = attach_fetch(a, m, ref, sizeof(ref), file_id, &blob_bad);
+		it->att_size = m->att.size;
+		rc = attach_space(a, m->att.size, &need, &avail);
+		if (rc == SB_OK)
+			rc = attach_fetch(a, m, ref, sizeof(ref), file_id, &blob_bad);
+		if (rc == SB_ERR_SYSTEM && (errno == ENOSPC || errno == EDQUOT)) {
+			rc = space_later(a, it, need, avail);
+			goto out;
+		}
 		if (rc != SB_OK && blob_bad && blob_later(it, rc) == LATER) {
 			rc = LATER;            /* not acknowledged: fetched again */
 			goto out;
@@ -884,6 +925,11 @@ worker(void *arg)
 		}
 		last = SB_OK;
 		backoff = RETRY_MIN_MS;
+		if (it->space_tries > 0) {
+			store_lock(a);
+			inbox_waiting_clear(a->db, it->item_id);   /* best effort: status only */
+			store_unlock(a);
+		}
 		pthread_mutex_lock(&in->lock);
 		unqueue(in, it);
 		if (in->n == 0)
