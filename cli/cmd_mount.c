@@ -53,7 +53,9 @@ usage(void)
 	    "  -f            stay in the foreground (log to stderr)\n"
 	    "  -s            single-threaded\n"
 	    "  -d            FUSE debug output (implies -f)\n"
-	    "  -o OPTIONS    FUSE mount options (e.g. -o allow_other)\n"
+	    "  -o OPTIONS    FUSE mount options.  Only the mounting user may use the\n"
+	    "                mount, whatever the options: other users (root too) get\n"
+	    "                EACCES; -o allow_root admits root as well\n"
 	    "  --home DIR    the device's home (default $SEALBOX_HOME, else\n"
 	    "                $XDG_DATA_HOME/sealbox)\n");
 }

@@ -53,6 +53,8 @@ fs_errno(int err)
 	case SB_ERR_STALE_DEVICES:     return EAGAIN;
 	case SB_ERR_STORAGE:           return EIO;
 	case SB_ERR_NO_SPACE:          return ENOSPC;
+	case SB_ERR_QUOTA:             return EDQUOT;
+	case SB_ERR_RATE_LIMIT:        return EAGAIN;
 	case SB_ERR_CONFIG:            return EINVAL;
 
 	case SB_ERR_INTERNAL:

@@ -20,6 +20,7 @@
 #include "../agent/agent.h"
 #include "../common/sberr.h"
 #include "fs.h"
+#include "fs_int.h"
 #include "ops.h"
 
 /* A split path; components point into `buf`. */
@@ -31,10 +32,16 @@ struct fspath {
 	char buf[PATH_MAX];
 };
 
+static const struct fs_ctx *
+ctx(void)
+{
+	return fuse_get_context()->private_data;
+}
+
 static struct agent *
 ctx_agent(void)
 {
-	return fuse_get_context()->private_data;
+	return ctx()->a;
 }
 
 /*
@@ -82,16 +89,18 @@ neg(int sb_err)
 	return sb_err == SB_OK ? 0 : -fs_errno(sb_err);
 }
 
+/* Every node is the mounting user's, and only theirs: the agent's mode
+ * bits keep their owner part (inbox read-only, outbox writable), never a
+ * group or other bit (issue 12, finding 4; guard.c refuses the others'
+ * requests, default_permissions has the kernel check these modes). */
 static void
 fill_stat(const struct agent_attr *at, struct stat *st)
 {
-	struct fuse_context *fc = fuse_get_context();
-
 	memset(st, 0, sizeof(*st));
-	st->st_mode = (at->is_dir ? S_IFDIR : S_IFREG) | (at->mode & 07777);
+	st->st_mode = (at->is_dir ? S_IFDIR : S_IFREG) | (at->mode & 0700);
 	st->st_nlink = at->is_dir ? 2 : 1;
-	st->st_uid = fc->uid;
-	st->st_gid = fc->gid;
+	st->st_uid = ctx()->owner_uid;
+	st->st_gid = ctx()->owner_gid;
 	st->st_size = (off_t)at->size;
 	st->st_blksize = 65536;
 	st->st_blocks = (blkcnt_t)((at->size + 511) / 512);
@@ -113,10 +122,10 @@ op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 	switch (p.depth) {
 	case 0:
 		memset(st, 0, sizeof(*st));
-		st->st_mode = S_IFDIR | 0755;
+		st->st_mode = S_IFDIR | 0700;
 		st->st_nlink = 4;
-		st->st_uid = fuse_get_context()->uid;
-		st->st_gid = fuse_get_context()->gid;
+		st->st_uid = ctx()->owner_uid;
+		st->st_gid = ctx()->owner_gid;
 		return 0;
 	case 1:
 		rc = agent_box_attr(ctx_agent(), p.box, &at);

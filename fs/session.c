@@ -3,28 +3,60 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <fuse.h>
 
 #include "../common/sberr.h"
 #include "fs.h"
-#include "ops.h"
+#include "fs_int.h"
 
 struct fs {
 	struct fuse *fuse;
+	struct fs_ctx ctx;
 	int mounted;
 	int signals;
 };
+
+enum { KEY_ALLOW_ROOT };
+static const struct fuse_opt access_spec[] = {
+	FUSE_OPT_KEY("allow_root", KEY_ALLOW_ROOT),
+	FUSE_OPT_END
+};
+
+/* Notes -o allow_root and keeps it for libfuse (1: keep the argument). */
+static int
+access_opt(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	(void)arg;
+	(void)outargs;
+	if (key == KEY_ALLOW_ROOT)
+		((struct fs_ctx *)data)->allow_root = 1;
+	return 1;
+}
 
 int
 fs_new(struct agent *a, struct fuse_args *args, const char *mountpoint, struct fs **out)
 {
 	struct fs *fs;
 
+	struct fuse_operations ops;
+
 	*out = NULL;
 	if ((fs = calloc(1, sizeof(*fs))) == NULL)
 		return SB_ERR_ALLOC;
-	fs->fuse = fuse_new(args, &fs_ops, sizeof(fs_ops), a);
+	fs->ctx.a = a;
+	fs->ctx.owner_uid = getuid();
+	fs->ctx.owner_gid = getgid();
+	/* The kernel checks every access against the owner-only modes too,
+	 * whatever -o the user gave (guard.c says why both). */
+	if (fuse_opt_parse(args, &fs->ctx, access_spec, access_opt) != 0 ||
+	    fuse_opt_add_arg(args, "-odefault_permissions") != 0) {
+		free(fs);
+		return SB_ERR_INVALID_ARG;
+	}
+	fs_guard_table(&ops);
+	fs->fuse = fuse_new(args, &ops, sizeof(ops), &fs->ctx);
 	if (fs->fuse == NULL) {
 		free(fs);
 		return SB_ERR_INVALID_ARG;      /* libfuse printed which option */
