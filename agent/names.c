@@ -337,16 +337,45 @@ names_address_canonical(const char *in, size_t len, char *out,
 
 /* ---- Sanitising one path component ---- */
 
-/* Characters that would break a path (NUL, '/'), move the cursor or the
- * line (C0, DEL, C1, U+2028/9) or reorder what a reader sees (bidi and
- * direction marks: "invoice\u202Efdp.exe" displays as "invoiceexe.pdf"). */
+/* Characters a reader cannot see or that change what the rest of a line
+ * looks like: C0, DEL, C1; U+2028/9 (line breaks); bidi marks, embeddings,
+ * overrides and isolates ("invoice\u202Efdp.exe" displays as
+ * "invoiceexe.pdf"); and the zero-width and other format characters
+ * (soft hyphen, ZWSP/ZWNJ/ZWJ, word joiner, invisible operators, BOM,
+ * interlinear annotation, tags, Hangul fillers), with which two names that
+ * look the same differ.  One list for file names and for what the CLI
+ * prints (names_escape_display). */
+static int
+is_invisible(uint32_t cp)
+{
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x00ad ||
+	    cp == 0x034f || cp == 0x061c || cp == 0x115f || cp == 0x1160 ||
+	    cp == 0x180e || (cp >= 0x200b && cp <= 0x200f) ||
+	    (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2060 && cp <= 0x206f) ||
+	    cp == 0x3164 || cp == 0xfeff || cp == 0xffa0 ||
+	    (cp >= 0xfff9 && cp <= 0xfffb) || (cp >= 0xe0000 && cp <= 0xe007f);
+}
+
+/* Characters drawn like '/' (issue 12, finding 10): "..\u2215etc" must not
+ * pass for a path in ls, a file manager or a mail client that shows it.
+ * FRACTION SLASH, DIVISION SLASH, BOX DRAWINGS LIGHT DIAGONAL, MATHEMATICAL
+ * RISING DIAGONAL, BIG SOLIDUS, FULLWIDTH SOLIDUS; and BIG REVERSE SOLIDUS,
+ * the same trap for a reader who expects a Windows path.
+ * Letters that merely resemble a slash in some fonts (CJK) stay: mapping
+ * them would mangle ordinary names. */
+static int
+is_slash_like(uint32_t cp)
+{
+	return cp == '/' || cp == 0x2044 || cp == 0x2215 || cp == 0x2571 ||
+	    cp == 0x27cb || cp == 0x29f8 || cp == 0x29f9 || cp == 0xff0f;
+}
+
+/* What a path component may not hold: NUL and '/' would break the path,
+ * the rest would disguise it. */
 static int
 is_forbidden(uint32_t cp)
 {
-	return cp < 0x20 || cp == '/' || (cp >= 0x7f && cp <= 0x9f) ||
-	    cp == 0x061c || cp == 0x200e || cp == 0x200f ||
-	    (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) ||
-	    cp == 0xfeff;
+	return is_invisible(cp) || is_slash_like(cp);
 }
 
 /* A bounded output: appends whole characters only, so any cut falls on a
@@ -472,6 +501,91 @@ names_sanitize_component(const char *in, size_t len, size_t max, char *out,
 	    out_size <= max)
 		return SB_ERR_INVALID_ARG;
 	sanitize(in, len, max, 0, out);
+	return SB_OK;
+}
+
+/* ---- Showing untrusted names on a terminal ---- */
+
+/* names_utf8_next, plus the byte an invalid sequence starts with. */
+static int
+next_char(struct sb_reader *r, uint32_t *cp, uint8_t *lead)
+{
+	struct sb_reader at = *r;
+	int rc = names_utf8_next(r, cp);
+
+	*lead = 0;
+	if (rc == 0)
+		(void)sb_get_u8(&at, lead);
+	return rc;
+}
+
+int
+names_display_check(const char *in, size_t len, uint32_t *bad, size_t *bad_off)
+{
+	struct sb_reader r;
+	uint32_t cp, dummy;
+	size_t off, dummy_off;
+	uint8_t lead;
+	int rc;
+
+	if (bad == NULL)
+		bad = &dummy;
+	if (bad_off == NULL)
+		bad_off = &dummy_off;
+	*bad = 0;
+	*bad_off = 0;
+	if (in == NULL)
+		len = 0;
+	sb_reader_init(&r, in, len);
+	for (;;) {
+		off = len - sb_reader_remaining(&r);
+		if ((rc = next_char(&r, &cp, &lead)) < 0)
+			return SB_OK;
+		if (rc == 0 || is_invisible(cp)) {
+			*bad = rc == 0 ? NAMES_BAD_BYTE | lead : cp;
+			*bad_off = off;
+			return SB_ERR_INVALID_ARG;
+		}
+	}
+}
+
+int
+names_escape_display(const char *in, size_t len, char *out, size_t out_size)
+{
+	struct sink s;
+	struct sb_reader r;
+	char esc[16];
+	uint32_t cp;
+	uint8_t lead;
+	size_t n;
+	int rc;
+
+	if (out == NULL || out_size == 0)
+		return SB_ERR_INVALID_ARG;
+	s.d = out, s.len = 0, s.max = out_size - 1;
+	if (in == NULL)
+		len = 0;
+	sb_reader_init(&r, in, len);
+	while ((rc = next_char(&r, &cp, &lead)) >= 0) {
+		/* A backslash is doubled, so "\\x" in the output always starts
+		 * an escape and never a name that spells one. */
+		if (rc == 0)
+			n = (size_t)snprintf(esc, sizeof(esc), "\\x%02X", lead);
+		else if (cp < 0x80 && is_invisible(cp))
+			n = (size_t)snprintf(esc, sizeof(esc), "\\x%02X", (unsigned)cp);
+		else if (is_invisible(cp))
+			n = (size_t)snprintf(esc, sizeof(esc), "\\u{%04X}", (unsigned)cp);
+		else if (cp == '\\')
+			n = (size_t)snprintf(esc, sizeof(esc), "\\\\");
+		else
+			n = names_utf8_put(cp, esc);
+		/* Whole escapes only: a cut never leaves half of one. */
+		if (!sink_put(&s, esc, n)) {
+			out[s.len] = '\0';
+			return SB_ERR_LENGTH;
+		}
+	}
+	out[s.len] = '\0';
 	return SB_OK;
 }
 

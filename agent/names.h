@@ -139,8 +139,12 @@ int names_inbox_folder(const struct contacts *contacts, const char *sender,
 /*
  * Makes untrusted bytes (exactly len; NUL allowed, it is replaced) safe as
  * one path component:
- *   - '/', NUL, C0/C1 controls, DEL and Unicode bidi/format controls that
- *     can disguise a name (U+200E/F, U+202A..E, U+2066..9) become '_';
+ *   - '/' and the characters drawn like it (U+2044, U+2215, U+2571,
+ *     U+27CB, U+29F8, U+29F9, U+FF0F), NUL, C0/C1 controls, DEL, line
+ *     separators and the invisible characters that can disguise a name
+ *     (bidi marks, embeddings, overrides and isolates; zero-width and other
+ *     format characters: U+00AD, U+200B..F, U+2060..F, U+FEFF, tags, ...;
+ *     the list is names_display_check's) become '_', one for each;
  *   - bytes that are not valid UTF-8 become U+FFFD;
  *   - surrounding white space is trimmed;
  *   - a name that is empty or only dots becomes NAMES_PLACEHOLDER;
@@ -155,6 +159,33 @@ int names_inbox_folder(const struct contacts *contacts, const char *sender,
 #define NAMES_SANITIZE_MIN  (NAMES_EXT_MAX + 8)
 int names_sanitize_component(const char *in, size_t len, size_t max,
     char *out, size_t out_size);
+
+/*
+ * Untrusted text for a terminal (device names from the relay, issue 12
+ * finding 8).  names_display_check says whether in[0..len) can be shown as it
+ * is: valid UTF-8 without control, line-separator or invisible format
+ * characters (the set names_sanitize_component maps to '_', minus '/').
+ * Returns SB_OK, or SB_ERR_INVALID_ARG with the first offender in *bad (a
+ * code point, or NAMES_BAD_BYTE | the byte for invalid UTF-8) at byte
+ * offset *bad_off (both may be NULL).
+ */
+#define NAMES_BAD_BYTE  0x80000000u
+int names_display_check(const char *in, size_t len, uint32_t *bad,
+    size_t *bad_off);
+
+/*
+ * The printable form of in[0..len): what names_display_check refuses is
+ * escaped, a byte that is not UTF-8 and an ASCII control as \xNN, any other
+ * code point as \u{XXXX} (upper-case hex, at least 4 digits), and '\' as
+ * "\\", so the escaping is reversible; everything else is copied.  Output
+ * is NUL-terminated valid UTF-8 of at most out_size - 1 bytes;
+ * NAMES_ESCAPE_BUF(len) always suffices (at most 4 bytes out per byte in).
+ * Returns SB_OK, SB_ERR_LENGTH (cut after the last whole character or
+ * escape that fit) or SB_ERR_INVALID_ARG (out NULL or out_size 0).
+ */
+#define NAMES_ESCAPE_BUF(len) (4 * (len) + 1)
+int names_escape_display(const char *in, size_t len, char *out,
+    size_t out_size);
 
 /*
  * The file name of an incoming file:

@@ -462,6 +462,151 @@ test_names_sanitize_edges(void **state)
 	    NAMES_NAME_MAX), SB_ERR_INVALID_ARG);
 }
 
+/* Issue 12, finding 10: slash look-alikes and invisible characters map to
+ * '_' like '/' and the controls, one for each, under the same rules. */
+static void
+test_names_sanitize_lookalikes(void **state)
+{
+	static const struct { const char *in, *want; } cases[] = {
+		/* DIVISION SLASH, FULLWIDTH SOLIDUS, FRACTION SLASH, BIG SOLIDUS,
+		 * BIG REVERSE SOLIDUS, BOX DRAWINGS LIGHT DIAGONAL, MATHEMATICAL
+		 * RISING DIAGONAL */
+		{ "..\xe2\x88\x95..\xe2\x88\x95" "etc\xe2\x88\x95passwd", "_._.._etc_passwd" },
+		{ "a\xef\xbc\x8f" "b", "a_b" },
+		{ "1\xe2\x81\x84" "2", "1_2" },
+		{ "a\xe2\xa7\xb8" "b\xe2\xa7\xb9" "c", "a_b_c" },
+		{ "a\xe2\x95\xb1" "b\xe2\x9f\x8b" "c", "a_b_c" },
+		/* zero width space, non-joiner, joiner, LRM, RLM */
+		{ "in\xe2\x80\x8bvo\xe2\x80\x8cice\xe2\x80\x8d.\xe2\x80\x8e" "pdf\xe2\x80\x8f",
+		  "in_vo_ice_._pdf_" },
+		/* LRE..RLO, word joiner..invisible plus, LRI..PDI, BOM, soft hyphen */
+		{ "\xe2\x80\xaa\xe2\x80\xab\xe2\x80\xac\xe2\x80\xad\xe2\x80\xae", "_____" },
+		{ "x\xe2\x81\xa0\xe2\x81\xa1\xe2\x81\xa2\xe2\x81\xa3\xe2\x81\xa4y", "x_____y" },
+		{ "x\xe2\x81\xa6\xe2\x81\xa7\xe2\x81\xa8\xe2\x81\xa9y", "x____y" },
+		{ "\xef\xbb\xbfname", "_name" },
+		{ "pay\xc2\xadpal.html", "pay_pal.html" },
+		/* a leading look-alike is not a dot: nothing is hidden, and
+		 * "." / ".." cannot come out of a mapping */
+		{ "\xe2\x80\x8b.", "_." },
+		{ ".\xe2\x80\x8b.", "__." },
+		/* what stays: a plain backslash, CJK, emoji, accents */
+		{ "a\\b", "a\\b" },
+		{ "\xe3\x83\x8e\xe4\xb8\xbf", "\xe3\x83\x8e\xe4\xb8\xbf" },
+		{ "caf\xc3\xa9 \xf0\x9f\x93\x8e", "caf\xc3\xa9 \xf0\x9f\x93\x8e" },
+	};
+	char in[600], out[NAMES_NAME_BUF];
+	size_t i, n;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		check_sanitize(cases[i].in, strlen(cases[i].in), cases[i].want);
+	/* Mapping a 3-byte character to 1 byte never breaks the bound or a
+	 * boundary: 100 x U+2215 then ".txt" */
+	for (i = 0; i < 100; i++)
+		memcpy(in + 3 * i, "\xe2\x88\x95", 3);
+	memcpy(in + 300, ".txt", 4);
+	assert_int_equal(names_sanitize_component(in, 304, NAMES_NAME_MAX, out,
+	    sizeof(out)), SB_OK);
+	n = strlen(out);
+	assert_int_equal(n, 104);
+	for (i = 0; i < 100; i++)
+		assert_int_equal(out[i], '_');
+	assert_string_equal(out + 100, ".txt");
+	/* Cut of a long name of look-alikes and letters stays valid UTF-8 */
+	for (i = 0; i < 150; i++)
+		memcpy(in + 4 * i, i % 2 ? "\xef\xbc\x8fx" : "\xe2\x82\xacy", 4);
+	assert_int_equal(names_sanitize_component(in, 600, NAMES_NAME_MAX, out,
+	    sizeof(out)), SB_OK);
+	assert_true(strlen(out) <= NAMES_NAME_MAX && strlen(out) > NAMES_NAME_MAX - 4);
+	assert_true(valid_utf8(out));
+	assert_null(strstr(out, "\xef\xbc\x8f"));
+	/* the incoming file name gets the same mapping */
+	assert_int_equal(names_incoming_file(0, (const uint8_t *)"\1\2\3\4", 4,
+	    "\xe2\x88\x95" "etc\xef\xbc\x8f" "shadow", 15, out, sizeof(out)), SB_OK);
+	assert_string_equal(out, "19700101T000000Z-01020304-_etc_shadow");
+}
+
+static void
+check_escape(const char *in, size_t len, const char *want)
+{
+	char out[NAMES_ESCAPE_BUF(64)];
+
+	assert_true(len <= 64);
+	assert_int_equal(names_escape_display(in, len, out, sizeof(out)), SB_OK);
+	assert_string_equal(out, want);
+	assert_true(valid_utf8(out));
+	/* what comes out is safe to show as it is */
+	assert_int_equal(names_display_check(out, strlen(out), NULL, NULL), SB_OK);
+}
+
+/* Issue 12, finding 8: device names from the relay on a terminal. */
+static void
+test_names_escape_display(void **state)
+{
+	char out[NAMES_ESCAPE_BUF(64)], in[64];
+	uint32_t bad;
+	size_t off, i;
+
+	(void)state;
+	check_escape("laptop", 6, "laptop");
+	check_escape("", 0, "");
+	check_escape(NULL, 0, "");
+	check_escape("Bob's \xc3\xa9t\xc3\xa9 \xf0\x9f\x93\xb1", 16,
+	    "Bob's \xc3\xa9t\xc3\xa9 \xf0\x9f\x93\xb1");
+	/* RLO: "phone\u202Egnp.exe" would show as "phoneexe.png" */
+	check_escape("phone\xe2\x80\xae" "gnp.exe", 15, "phone\\u{202E}gnp.exe");
+	/* C0 (ESC, newline), DEL, C1 (CSI, NEL) */
+	check_escape("a\x1b[2Jb\nc\x7f", 9, "a\\x1B[2Jb\\x0Ac\\x7F");
+	check_escape("\xc2\x9b" "31m\xc2\x85", 7, "\\u{009B}31m\\u{0085}");
+	/* invalid UTF-8: each bad byte alone; a valid character after it kept */
+	check_escape("\xff\xfe", 2, "\\xFF\\xFE");
+	check_escape("caf\xc3", 4, "caf\\xC3");
+	check_escape("\xe2\x80" "A", 3, "\\xE2\\x80A");
+	check_escape("\xed\xa0\x80", 3, "\\xED\\xA0\\x80");   /* surrogate */
+	check_escape("\xc0\xaf", 2, "\\xC0\\xAF");               /* overlong '/' */
+	/* zero width, BOM, soft hyphen, a tag character: shown, not hidden */
+	check_escape("a\xe2\x80\x8b" "b\xef\xbb\xbf" "c\xc2\xad" "d\xf3\xa0\x80\x81", 16,
+	    "a\\u{200B}b\\u{FEFF}c\\u{00AD}d\\u{E0001}");
+	/* a backslash is doubled: a name cannot spell an escape */
+	check_escape("x\\u{202E}y", 10, "x\\\\u{202E}y");
+	/* NUL inside the length is escaped too */
+	check_escape("a\0b", 3, "a\\x00b");
+
+	/* the bound: worst case 4 bytes out per byte in, always fits */
+	memset(in, 0xff, sizeof(in));
+	assert_int_equal(names_escape_display(in, sizeof(in), out, sizeof(out)), SB_OK);
+	assert_int_equal(strlen(out), 4 * sizeof(in));
+	for (i = 0; i + 1 < sizeof(in); i += 2)
+		memcpy(in + i, "\xc2\x85", 2);
+	assert_int_equal(names_escape_display(in, sizeof(in), out, sizeof(out)), SB_OK);
+	assert_int_equal(strlen(out), 4 * sizeof(in));
+	/* too small: cut after a whole escape, never inside one */
+	assert_int_equal(names_escape_display("ab\xe2\x80\xae", 5, out, 9), SB_ERR_LENGTH);
+	assert_string_equal(out, "ab");
+	assert_int_equal(names_escape_display("ab\xe2\x80\xae", 5, out, 11), SB_OK);
+	assert_string_equal(out, "ab\\u{202E}");
+	assert_int_equal(names_escape_display("ab", 2, out, 0), SB_ERR_INVALID_ARG);
+	assert_int_equal(names_escape_display("ab", 2, NULL, 10), SB_ERR_INVALID_ARG);
+
+	/* the check init uses before registering a device name */
+	assert_int_equal(names_display_check("laptop", 6, &bad, &off), SB_OK);
+	assert_int_equal(names_display_check("caf\xc3\xa9", 5, &bad, &off), SB_OK);
+	assert_int_equal(names_display_check("a\\b/c", 5, &bad, &off), SB_OK);
+	assert_int_equal(names_display_check("evil\xe2\x80\xae" "gnp", 10, &bad, &off),
+	    SB_ERR_INVALID_ARG);
+	assert_int_equal(bad, 0x202e);
+	assert_int_equal(off, 4);
+	assert_int_equal(names_display_check("ab\xff", 3, &bad, &off), SB_ERR_INVALID_ARG);
+	assert_int_equal(bad, NAMES_BAD_BYTE | 0xff);
+	assert_int_equal(off, 2);
+	assert_int_equal(names_display_check("\xc2\x85", 2, &bad, &off), SB_ERR_INVALID_ARG);
+	assert_int_equal(bad, 0x85);
+	assert_int_equal(names_display_check("a\tb", 3, NULL, NULL), SB_ERR_INVALID_ARG);
+	assert_int_equal(names_display_check("zw\xe2\x80\x8bsp", 7, &bad, NULL),
+	    SB_ERR_INVALID_ARG);
+	assert_int_equal(bad, 0x200b);
+}
+
 static const uint8_t msgid[16] = { 0x3f, 0x9a, 0x2c, 0x1e, 0xde, 0xad };
 
 static void
@@ -569,6 +714,8 @@ main(void)
 		cmocka_unit_test(test_names_resolve_caps),
 		cmocka_unit_test(test_names_inbox_folder),
 		cmocka_unit_test(test_names_sanitize_edges),
+		cmocka_unit_test(test_names_sanitize_lookalikes),
+		cmocka_unit_test(test_names_escape_display),
 		cmocka_unit_test(test_names_incoming_file),
 		cmocka_unit_test(test_names_files_sort_in_time_order),
 	};
