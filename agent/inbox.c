@@ -72,6 +72,12 @@ static const char *const schema_steps[] = {
 	" item_id INTEGER PRIMARY KEY, sender TEXT NOT NULL, size INTEGER NOT NULL,"
 	" need INTEGER NOT NULL, avail INTEGER NOT NULL, since INTEGER NOT NULL,"
 	" tries INTEGER NOT NULL);",
+	/* v5: every change the directory made to a sender's devices after we
+	 * first pinned them (issue 12, finding 5); never deleted. */
+	"CREATE TABLE inbox_key_events("
+	" id INTEGER PRIMARY KEY, time INTEGER NOT NULL, address TEXT NOT NULL,"
+	" device_id INTEGER NOT NULL, event TEXT NOT NULL,"
+	" old_hash BLOB, new_hash BLOB);",
 };
 
 int

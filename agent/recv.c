@@ -265,7 +265,135 @@ cache_get(struct agent *a, const char *addr, uint64_t dev, struct crypto_identit
 	return rc;
 }
 
-/* Replaces the cached devices of addr by the directory's answer. */
+/* H(identity) of a DER identity, or NULL (not parsable): into h. */
+static const uint8_t *
+der_hash(const uint8_t *der, size_t len, uint8_t h[CRYPTO_HASH_LEN])
+{
+	struct crypto_identity *id = NULL;
+
+	if (der == NULL || crypto_identity_parse(der, len, &id) != SB_OK)
+		return NULL;
+	memcpy(h, crypto_identity_hash(id), CRYPTO_HASH_LEN);
+	crypto_identity_free(id);
+	return h;
+}
+
+/*
+ * Records one change of a pinned sender's devices, in the caller's
+ * transaction, and logs it: "changed" (same device id, another identity),
+ * "added", "removed".  A later message is accepted under the new key only
+ * with this row committed first (cache_put's transaction).
+ */
+static int
+key_event(sqlite3 *db, const char *addr, uint64_t dev, const char *event,
+    const uint8_t *old_der, size_t old_len, const uint8_t *new_der, size_t new_len)
+{
+	uint8_t oh[CRYPTO_HASH_LEN], nh[CRYPTO_HASH_LEN];
+	const uint8_t *o = der_hash(old_der, old_len, oh), *n = der_hash(new_der, new_len, nh);
+	char ohex[33] = "-", nhex[33] = "-";
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (o)
+		sb_hex(o, 16, ohex);
+	if (n)
+		sb_hex(n, 16, nhex);
+	fprintf(stderr, "sealbox: key change: %s device %016" PRIx64 " %s: %s -> %s\n",
+	    addr, dev, event, ohex, nhex);
+	rc = store_prepare(db, "INSERT INTO inbox_key_events(time, address, device_id,"
+	    " event, old_hash, new_hash) VALUES (?, ?, ?, ?, ?, ?)", &st);
+	if (rc != SB_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
+	sqlite3_bind_text(st, 2, addr, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)dev);
+	sqlite3_bind_text(st, 4, event, -1, SQLITE_STATIC);
+	if (o)
+		sqlite3_bind_blob(st, 5, o, CRYPTO_HASH_LEN, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 5);
+	if (n)
+		sqlite3_bind_blob(st, 6, n, CRYPTO_HASH_LEN, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 6);
+	rc = store_step_done(db, st);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* The directory's entry for (addr, dev) in l, or NULL. */
+static const struct client_device *
+in_lookup(const struct client_lookup *l, const char *addr, uint64_t dev)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (l->devices[i].id == dev && strcmp(l->devices[i].address, addr) == 0)
+			return &l->devices[i];
+	return NULL;
+}
+
+/*
+ * Compares what we pinned for addr (the cached rows) with the directory's
+ * answer and records every difference.  The first answer for an address
+ * pins it and records nothing.  Caller holds db_lock, in a transaction.
+ */
+static int
+record_changes(sqlite3 *db, const char *addr, const struct client_lookup *l)
+{
+	sqlite3_stmt *st = NULL;
+	const struct client_device *d;
+	size_t i, known = 0;
+	int rc = store_prepare(db, "SELECT device_id, identity FROM inbox_devices"
+	    " WHERE address = ?", &st);
+
+	if (rc != SB_OK)
+		return rc;
+	sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
+	while (rc == SB_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		uint64_t dev = (uint64_t)sqlite3_column_int64(st, 0);
+		const uint8_t *der = sqlite3_column_blob(st, 1);
+		size_t len = (size_t)sqlite3_column_bytes(st, 1);
+
+		rc = SB_OK;
+		known++;
+		if ((d = in_lookup(l, addr, dev)) == NULL)
+			rc = key_event(db, addr, dev, "removed", der, len, NULL, 0);
+		else if (d->identity_len != len || memcmp(d->identity, der, len) != 0)
+			rc = key_event(db, addr, dev, "changed", der, len, d->identity,
+			    d->identity_len);
+	}
+	if (rc == SQLITE_DONE)
+		rc = SB_OK;
+	else if (rc != SB_OK)
+		rc = store_err(db, rc, "pinned devices");
+	sqlite3_finalize(st);
+	st = NULL;
+	for (i = 0; rc == SB_OK && known > 0 && i < l->n; i++) {
+		int64_t n = 0;
+
+		if (strcmp(l->devices[i].address, addr) != 0)
+			continue;
+		rc = store_prepare(db, "SELECT count(*) FROM inbox_devices"
+		    " WHERE address = ? AND device_id = ?", &st);
+		if (rc != SB_OK)
+			break;
+		sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)l->devices[i].id);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			n = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		st = NULL;
+		if (n == 0)
+			rc = key_event(db, addr, l->devices[i].id, "added", NULL, 0,
+			    l->devices[i].identity, l->devices[i].identity_len);
+	}
+	return rc;
+}
+
+/* Replaces the cached devices of addr by the directory's answer, after
+ * recording how it differs from what was pinned (issue 12, finding 5:
+ * never a silent replacement). */
 static int
 cache_put(struct agent *a, const char *addr, const struct client_lookup *l)
 {
@@ -275,6 +403,8 @@ cache_put(struct agent *a, const char *addr, const struct client_lookup *l)
 
 	store_lock(a);
 	rc = store_begin(a->db);
+	if (rc == SB_OK)
+		rc = record_changes(a->db, addr, l);
 	if (rc == SB_OK) {
 		rc = store_prepare(a->db, "DELETE FROM inbox_devices WHERE address = ?", &st);
 		if (rc == SB_OK) {
@@ -314,7 +444,6 @@ sender_identity(struct agent *a, const char *addr, uint64_t dev, int refresh,
 {
 	struct client_lookup *l = NULL;
 	const char *addrs[1];
-	size_t i;
 	int rc;
 
 	*out = NULL;
@@ -338,14 +467,10 @@ sender_identity(struct agent *a, const char *addr, uint64_t dev, int refresh,
 		return rc;
 	rc = cache_put(a, addr, l);
 	if (rc == SB_OK) {
-		rc = SB_ERR_NOT_FOUND;
-		for (i = 0; i < l->n; i++) {
-			if (l->devices[i].id == dev && strcmp(l->devices[i].address, addr) == 0) {
-				rc = crypto_identity_parse(l->devices[i].identity,
-				    l->devices[i].identity_len, out);
-				break;
-			}
-		}
+		const struct client_device *d = in_lookup(l, addr, dev);
+
+		rc = d == NULL ? SB_ERR_NOT_FOUND :
+		    crypto_identity_parse(d->identity, d->identity_len, out);
 	}
 	client_lookup_free(l);
 	return rc;

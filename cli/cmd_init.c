@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <sqlite3.h>
 
@@ -53,9 +54,15 @@ keyring_fail(const char *cmd, int rc)
 /* ---- init -------------------------------------------------------------------- */
 
 struct init_opts {
-	const char *address, *relay, *fingerprint, *code, *suite, *name, *home;
+	const char *address, *relay, *fingerprint, *code_file, *suite, *name, *home;
 	unsigned bits;
 };
+
+/* Issue 12, finding 3: a code in argv is a code for every local user. */
+#define CODE_IN_ARGV_REFUSED \
+	"--code is refused: a code on the command line can be read by every local " \
+	"user (/proc/PID/cmdline) and used to enroll first; give it on standard " \
+	"input, at the prompt, or with --code-file FILE (mode 0600)"
 
 static int
 init_parse(int argc, char **argv, struct init_opts *o)
@@ -64,7 +71,8 @@ init_parse(int argc, char **argv, struct init_opts *o)
 		{ "address", required_argument, NULL, 'a' },
 		{ "relay", required_argument, NULL, 'r' },
 		{ "fingerprint", required_argument, NULL, 'f' },
-		{ "code", required_argument, NULL, 'c' },
+		{ "code", required_argument, NULL, 'c' },   /* only to refuse it */
+		{ "code-file", required_argument, NULL, 'C' },
 		{ "suite", required_argument, NULL, 's' },
 		{ "bits", required_argument, NULL, 'b' },
 		{ "device-name", required_argument, NULL, 'n' },
@@ -84,7 +92,8 @@ init_parse(int argc, char **argv, struct init_opts *o)
 		case 'a': o->address = optarg; break;
 		case 'r': o->relay = optarg; break;
 		case 'f': o->fingerprint = optarg; break;
-		case 'c': o->code = optarg; break;
+		case 'c': return usage_fail("init", CODE_IN_ARGV_REFUSED);
+		case 'C': o->code_file = optarg; break;
 		case 's': o->suite = optarg; break;
 		case 'n': o->name = optarg; break;
 		case 'H': o->home = optarg; break;
@@ -248,7 +257,7 @@ cmd_init(int argc, char **argv)
 	struct agent_config cfg;
 	struct init_keys k = { 0 };
 	struct client *c = NULL;
-	char *home = NULL, devid[24];
+	char *home = NULL, devid[24], code[CLI_CODE_MAX + 1] = { 0 };
 	const uint8_t *idder;
 	size_t idlen;
 	int rc, status = 1, made_home = 0, stored = 0, registered = 0;
@@ -269,6 +278,11 @@ cmd_init(int argc, char **argv)
 		keyring_fail("init", rc);
 		goto out;
 	}
+	/* After the checks that need no code, so nobody types it in vain. */
+	if ((rc = cli_code_read(o.code_file, cfg.address, code)) != 0) {
+		status = rc;
+		goto out;
+	}
 	made_home = stat(home, &st) != 0;
 	if (config_mkdir_home(home) != SB_OK) {
 		cli_fail("init", "%s: %s", home, strerror(errno));
@@ -284,8 +298,9 @@ cmd_init(int argc, char **argv)
 		goto out;
 	}
 	crypto_identity_der(k.id, &idder, &idlen);
-	rc = client_register(c, cfg.address, o.code, idder, idlen, cfg.suite,
+	rc = client_register(c, cfg.address, code, idder, idlen, cfg.suite,
 	    cfg.device_name, &cfg.device_id);
+	OPENSSL_cleanse(code, sizeof(code));   /* one use, right or wrong */
 	if (rc != SB_OK) {
 		cli_fail("init", "registering %s at %s: %s", cfg.address, cfg.relay,
 		    rc == SB_ERR_ENROLL_CODE ? "enrollment code wrong, used or for another address" :
@@ -320,6 +335,7 @@ out:
 		if (made_home)
 			(void)rmdir(home);
 	}
+	OPENSSL_cleanse(code, sizeof(code));
 	client_free(c);
 	init_keys_free(&k);
 	free(home);
