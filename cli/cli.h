@@ -17,6 +17,17 @@ struct cli_command {
 int cli_fail(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/*
+ * The enrollment code for `sealbox init` (cli/code.c): from file (mode
+ * 0600 or stricter), or standard input when file is NULL or "-" (a prompt
+ * without echo when that is a terminal); never argv.  address is shown in
+ * the prompt.  Returns 0 with the code NUL-terminated in code, or the exit
+ * status after printing one line (code cleansed).  The caller cleanses code
+ * once it is used.
+ */
+#define CLI_CODE_MAX 64   /* proto.h SB_MAX_CODE */
+int cli_code_read(const char *file, const char *address, char code[CLI_CODE_MAX + 1]);
+
 int cmd_keygen(int argc, char **argv);
 int cmd_seal(int argc, char **argv);
 int cmd_open(int argc, char **argv);

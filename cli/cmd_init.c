@@ -10,6 +10,9 @@
  * removes what it already did (keyring items, the relay registration, the
  * home directory it created) and writes no config.  Every failure is one
  * line on stderr, "sealbox: CMD: reason".
+ *
+ * The enrollment code never comes from argv (issue 12, finding 3):
+ * cli/code.c says where it does come from.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -107,18 +110,22 @@ init_parse(int argc, char **argv, struct init_opts *o)
 			break;
 		case 'h':
 			printf("usage: sealbox init --address A --relay HOST:PORT --fingerprint SHA256\n"
-			    "                    --code CODE [--suite pair|ec] [--bits N]\n"
-			    "                    [--device-name NAME] [--home DIR]\n");
+			    "                    [--code-file FILE|-] [--suite pair|ec] [--bits N]\n"
+			    "                    [--device-name NAME] [--home DIR]\n"
+			    "The enrollment code is read from FILE (mode 0600), or from standard\n"
+			    "input (a prompt without echo on a terminal); never from the command line.\n");
 			exit(0);
 		default:
+			if (optopt == 'c')   /* "--code" with its value missing */
+				return usage_fail("init", CODE_IN_ARGV_REFUSED);
 			return usage_fail("init", "unknown option '%s' (try --help)",
 			    argv[optind - 1]);
 		}
 	}
 	if (optind != argc)
 		return usage_fail("init", "unexpected argument '%s'", argv[optind]);
-	if (o->address == NULL || o->relay == NULL || o->fingerprint == NULL || o->code == NULL)
-		return usage_fail("init", "--address, --relay, --fingerprint and --code are required");
+	if (o->address == NULL || o->relay == NULL || o->fingerprint == NULL)
+		return usage_fail("init", "--address, --relay and --fingerprint are required");
 	return 0;
 }
 

@@ -114,10 +114,11 @@ enroll() {
 	shift 2
 	code=$("$relay" invite --data "$d/relay" "$address")
 	mkdir -p "$d/$name/mnt"
-	show sealbox init --home "$name/home" --address "$address" --relay "127.0.0.1:$port" \
-		--fingerprint "${fp:0:16}..." --code "$code" --device-name "$name" "$@"
-	"$sb" init --home "$d/$name/home" --address "$address" --relay "127.0.0.1:$port" \
-		--fingerprint "$fp" --code "$code" --device-name "$name" "$@"
+	# The code goes on stdin, never in a command line other users can read.
+	show "printf '%s\\n' \"\$code\" |" sealbox init --home "$name/home" --address "$address" \
+		--relay "127.0.0.1:$port" --fingerprint "${fp:0:16}..." --device-name "$name" "$@"
+	printf '%s\n' "$code" | "$sb" init --home "$d/$name/home" --address "$address" \
+		--relay "127.0.0.1:$port" --fingerprint "$fp" --device-name "$name" "$@"
 }
 
 # mount NAME: `sealbox mount -f` in the background, ready when outbox/ lists.

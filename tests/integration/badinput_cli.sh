@@ -15,6 +15,7 @@ LONG=$(head -c 5000 /dev/zero | tr '\0' a)
 NL=$'bob\n@example.com'
 BIN=$'\xff\xfe\x80'
 printf 'garbage, not a key\n' >"$T/junk"
+head -c 200 /dev/zero | tr '\0' 7 >"$T/longcode"
 : >"$T/empty"
 mkdir -p "$T/dir" "$T/mnt"
 "$SEALBOX" keygen --suite ec --out "$T/k" >/dev/null || fail "keygen for the fixtures"
@@ -65,17 +66,27 @@ sb init
 sb init --bogus
 sb init extra
 sb init --address
-sb init --address "$LONG" --relay 127.0.0.1:1 --fingerprint "$(printf '%064d' 0)" --code x
-sb init --address "$NL" --relay 127.0.0.1:1 --fingerprint "$(printf '%064d' 0)" --code x
-sb init --address "$BIN" --relay 127.0.0.1:1 --fingerprint "$(printf '%064d' 0)" --code x
-sb init --address a@example.com --relay 127.0.0.1:99999 --fingerprint "$(printf '%064d' 0)" --code x
-sb init --address a@example.com --relay nonsense --fingerprint "$(printf '%064d' 0)" --code x
-sb init --address a@example.com --relay 127.0.0.1:1 --fingerprint zz --code x
-sb init --address a@example.com --relay 127.0.0.1:1 --fingerprint "$(printf '%064d' 0)" --code x --suite rsa
-sb init --address a@example.com --relay 127.0.0.1:1 --fingerprint "$(printf '%064d' 0)" --code x --device-name "$NL"
-sb init --address a@example.com --relay 127.0.0.1:1 --fingerprint "$(printf '%064d' 0)" --code x --device-name "$LONG"
+sb init --address "$LONG" --relay 127.0.0.1:1 --fingerprint "$(printf '%064d' 0)"
+sb init --address "$NL" --relay 127.0.0.1:1 --fingerprint "$(printf '%064d' 0)"
+sb init --address "$BIN" --relay 127.0.0.1:1 --fingerprint "$(printf '%064d' 0)"
+sb init --address a@example.com --relay 127.0.0.1:99999 --fingerprint "$(printf '%064d' 0)"
+sb init --address a@example.com --relay nonsense --fingerprint "$(printf '%064d' 0)"
+sb init --address a@example.com --relay 127.0.0.1:1 --fingerprint zz
+sb init --address a@example.com --relay 127.0.0.1:1 --fingerprint "$(printf '%064d' 0)" --suite rsa
+sb init --address a@example.com --relay 127.0.0.1:1 --fingerprint "$(printf '%064d' 0)" --device-name "$NL"
+sb init --address a@example.com --relay 127.0.0.1:1 --fingerprint "$(printf '%064d' 0)" --device-name "$LONG"
 sb init --address a@example.com --relay 127.0.0.1:1 --fingerprint "$(printf '%064d' 0)"
-sb init --address a@example.com --relay 127.0.0.1:1 --fingerprint "$(printf '%064d' 0)" --code x extra
+sb init --address a@example.com --relay 127.0.0.1:1 --fingerprint "$(printf '%064d' 0)" extra
+# the enrollment code: never in argv, only from a private file or stdin
+sb init --address a@example.com --relay 127.0.0.1:1 --fingerprint "$(printf '%064d' 0)" --code x
+sb init --address a@example.com --relay 127.0.0.1:1 --fingerprint "$(printf '%064d' 0)" --code
+sb init --address a@example.com --relay 127.0.0.1:1 --fingerprint "$(printf '%064d' 0)" --code-file "$T/nonexistent"
+sb init --address a@example.com --relay 127.0.0.1:1 --fingerprint "$(printf '%064d' 0)" --code-file "$T/junk"
+sb init --address a@example.com --relay 127.0.0.1:1 --fingerprint "$(printf '%064d' 0)" --code-file "$T/dir"
+one "$T/junk" "$SEALBOX" init --address a@example.com --relay 127.0.0.1:1 --fingerprint "$(printf '%064d' 0)"
+one "$T/longcode" "$SEALBOX" init --address a@example.com --relay 127.0.0.1:1 --fingerprint "$(printf '%064d' 0)"
+sb init --address a@example.com --relay 127.0.0.1:1 --fingerprint "$(printf '%064d' 0)" --device-name "$BIN"
+sb init --address a@example.com --relay 127.0.0.1:1 --fingerprint "$(printf '%064d' 0)" --device-name $'evil\u202egnp.exe'
 
 # mount
 sb mount

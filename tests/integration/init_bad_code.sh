@@ -23,41 +23,41 @@ nothing_left() {
 
 note "wrong code"
 expect_fail 1 'enrollment code' init --relay "127.0.0.1:$RPORT" --fingerprint "$FP" \
-	--code WRONG-CODE-123
+	<<<WRONG-CODE-123
 nothing_left
 
 note "a code for another address"
 bob_code=$("$SEALBOX_RELAY" invite --data "$RDATA" bob@example.com) || fail "invite bob"
 expect_fail 1 'enrollment code' init --relay "127.0.0.1:$RPORT" --fingerprint "$FP" \
-	--code "$bob_code"
+	<<<"$bob_code"
 nothing_left
 
 note "wrong pinned fingerprint"
 code=$("$SEALBOX_RELAY" invite --data "$RDATA" alice@example.com) || fail "invite"
 bad_fp=$(printf '%064d' 0)
 expect_fail 1 'relay 127\.0\.0\.1:[0-9]+: .*(TLS|pin|fingerprint|certificate)' \
-	init --relay "127.0.0.1:$RPORT" --fingerprint "$bad_fp" --code "$code"
+	init --relay "127.0.0.1:$RPORT" --fingerprint "$bad_fp" <<<"$code"
 nothing_left
 
 note "relay not listening"
 dead=$(free_port)
 expect_fail 1 'relay 127\.0\.0\.1:[0-9]+: ' \
 	env SEALBOX_CONNECT_TIMEOUT=2 "$SEALBOX" init --home "$T/home" \
-	--address alice@example.com --relay "127.0.0.1:$dead" --fingerprint "$FP" --code "$code"
+	--address alice@example.com --relay "127.0.0.1:$dead" --fingerprint "$FP" <<<"$code"
 nothing_left
 
 note "bad arguments: exit 2"
 expect_fail 2 'not an e-mail address' init --address nobody --relay "h:1" \
-	--fingerprint "$FP" --code x
-expect_fail 2 'fingerprint' init --relay "127.0.0.1:$RPORT" --fingerprint abc --code x
-expect_fail 2 'suite' init --relay "127.0.0.1:$RPORT" --fingerprint "$FP" --code x --suite rsa
+	--fingerprint "$FP" <<<x
+expect_fail 2 'fingerprint' init --relay "127.0.0.1:$RPORT" --fingerprint abc <<<x
+expect_fail 2 'suite' init --relay "127.0.0.1:$RPORT" --fingerprint "$FP" --suite rsa <<<x
 expect_fail 2 'required' "$SEALBOX" init --home "$T/home"
 nothing_left
 
 note "failure after registering (config cannot be written): keys and device undone"
 mkdir -p "$T/stuck/.config.tmp/blocker"
 expect_fail 1 'config' "$SEALBOX" init --home "$T/stuck" --address alice@example.com \
-	--relay "127.0.0.1:$RPORT" --fingerprint "$FP" --code "$code"
+	--relay "127.0.0.1:$RPORT" --fingerprint "$FP" <<<"$code"
 [ ! -e "$T/stuck/config" ] || fail "config written"
 grep -q 'register .*address=alice@example.com' "$RLOG" || fail "the relay never saw the registration"
 undone_id=$(sed -n 's/.*register conn=[0-9]* device=\([0-9]*\) address=alice@example.com.*/\1/p' "$RLOG" | tail -1)
@@ -65,12 +65,12 @@ expect_fail 32 'not found|no such|missing' "$TOOL" load alice@example.com "$undo
 code=$("$SEALBOX_RELAY" invite --data "$RDATA" alice@example.com) || fail "invite again"
 
 note "the unused codes still work afterwards"
-out=$(init --relay "127.0.0.1:$RPORT" --fingerprint "$FP" --code "$code" 2>&1) ||
+out=$(init --relay "127.0.0.1:$RPORT" --fingerprint "$FP" <<<"$code" 2>&1) ||
 	fail "init with the good code after failures: $out"
 [ -f "$T/home/config" ] || fail "no config"
 # Only this device: the one undone above was removed from the relay.
 n=$("$SEALBOX" devices --home "$T/home" | wc -l)
 [ "$n" -eq 1 ] || fail "alice has $n devices; the undone registration was not removed"
 "$SEALBOX" init --home "$T/bob" --address bob@example.com --relay "127.0.0.1:$RPORT" \
-	--fingerprint "$FP" --code "$bob_code" >/dev/null || fail "bob's code was consumed"
+	--fingerprint "$FP" <<<"$bob_code" >/dev/null || fail "bob's code was consumed"
 relay_stop

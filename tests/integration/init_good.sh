@@ -15,8 +15,9 @@ relay_start
 home="$T/alice"
 code=$("$SEALBOX_RELAY" invite --data "$RDATA" alice@example.com) || fail "invite"
 
+(umask 077; printf '%s\n' "$code" >"$T/code")
 out=$("$SEALBOX" init --home "$home" --address ' Alice@Example.COM ' \
-	--relay "127.0.0.1:$RPORT" --fingerprint "$FP" --code "$code" \
+	--relay "127.0.0.1:$RPORT" --fingerprint "$FP" --code-file "$T/code" \
 	--device-name laptop 2>&1) || fail "init: $out"
 [[ "$out" =~ ^alice@example\.com:\ device\ [0-9]+\ \(laptop,\ suite\ ec\) ]] ||
 	fail "init printed '$out'"
@@ -48,15 +49,15 @@ grep -q '^outbox: *0 queued, 0 failed' <<<"$st" || fail "status outbox: $st"
 before=$(sha256sum <"$home/config")
 code2=$("$SEALBOX_RELAY" invite --data "$RDATA" alice@example.com) || fail "invite 2"
 expect_fail 1 'already initialised' "$SEALBOX" init --home "$home" \
-	--address alice@example.com --relay "127.0.0.1:$RPORT" --fingerprint "$FP" --code "$code2"
+	--address alice@example.com --relay "127.0.0.1:$RPORT" --fingerprint "$FP" <<<"$code2"
 [ "$(sha256sum <"$home/config")" = "$before" ] || fail "config changed by refused init"
 [ "$(wc -l <<<"$("$SEALBOX" devices --home "$home")")" -eq 1 ] || fail "refused init added a device"
 
 # SEALBOX_HOME is honoured like --home; pair suite with a small modulus works.
 code3=$("$SEALBOX_RELAY" invite --data "$RDATA" +4915112345678) || fail "invite 3"
 SEALBOX_HOME="$T/phone" "$SEALBOX" init --address '+49 151 1234-5678' \
-	--relay "127.0.0.1:$RPORT" --fingerprint "$FP" --code "$code3" --suite pair \
-	--bits 2048 >/dev/null || fail "init pair"
+	--relay "127.0.0.1:$RPORT" --fingerprint "$FP" --code-file - --suite pair \
+	--bits 2048 <<<"$code3" >/dev/null || fail "init pair"
 grep -qx 'address = +4915112345678' "$T/phone/config" || fail "phone not canonical"
 grep -qx 'suite = pair' "$T/phone/config" || fail "suite pair not in config"
 SEALBOX_HOME="$T/phone" "$SEALBOX" devices | grep -q ' pair ' || fail "pair device not listed"

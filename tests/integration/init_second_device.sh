@@ -17,7 +17,7 @@ dev() {   # dev HOME ADDRESS NAME [options]
 	shift 3
 	code=$("$SEALBOX_RELAY" invite --data "$RDATA" "$addr") || fail "invite $addr"
 	"$SEALBOX" init --home "$T/$home" --address "$addr" --relay "127.0.0.1:$RPORT" \
-		--fingerprint "$FP" --code "$code" --device-name "$name" "$@" >/dev/null ||
+		--fingerprint "$FP" --device-name "$name" "$@" <<<"$code" >/dev/null ||
 		fail "init $home"
 }
 idof() { awk -F' *= *' '$1 == "device_id" { print $2 }' "$T/$1/config"; }

@@ -15,6 +15,7 @@
 #                                  $RLOG; relay_stop/relay_start from relay.sh)
 #   mb_device NAME ADDRESS [--suite S ...]
 #                                  invite + `sealbox init` into $T/NAME/home
+#                                  (the code on stdin)
 #   mb_mount NAME                  `sealbox mount $T/NAME/mnt -f`, stderr to
 #                                  $T/NAME.log, waits until outbox/ lists
 #   mb_umount NAME                 fusermount3 -u; the daemon must exit 0,
@@ -113,8 +114,10 @@ mb_device() {
 	shift 2
 	mkdir -p "$T/$name/mnt"
 	code=$("$SEALBOX_RELAY" invite --data "$RDATA" "$address") || fail "invite $address"
-	out=$("$SEALBOX" init --home "$(mb_home "$name")" --address "$address" \
-		--relay "127.0.0.1:$RPORT" --fingerprint "$FP" --code "$code" \
+	# The code goes on stdin, never argv (issue 12, finding 3); printf is a
+	# builtin, so it shows up in no command line either.
+	out=$(printf '%s\n' "$code" | "$SEALBOX" init --home "$(mb_home "$name")" \
+		--address "$address" --relay "127.0.0.1:$RPORT" --fingerprint "$FP" \
 		--device-name "$name" "$@" 2>&1) || fail "sealbox init $name ($address): $out"
 	[ -s "$(mb_home "$name")/config" ] || fail "sealbox init $name wrote no config"
 	[[ "$(mb_device_id "$name")" =~ ^[1-9][0-9]*$ ]] ||
