@@ -11,8 +11,9 @@
  * home directory it created) and writes no config.  Every failure is one
  * line on stderr, "sealbox: CMD: reason".
  *
- * The enrollment code never comes from argv (issue 12, finding 3):
- * cli/code.c says where it does come from.
+ * The enrollment code never comes from argv (cli/code.c says where it does
+ * come from), and names the relay serves are printed escaped
+ * (names_escape_display): both from issue 12.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -129,6 +130,27 @@ init_parse(int argc, char **argv, struct init_opts *o)
 	return 0;
 }
 
+/*
+ * Issue 12, finding 8: a device name is shown to every sender and on every
+ * device list, so one that could disguise itself (a bidi override, an
+ * invisible or control character, bytes that are not UTF-8) is refused
+ * before anything is registered.
+ */
+static int
+device_name_check(const char *name)
+{
+	uint32_t bad;
+	size_t off;
+
+	if (names_display_check(name, strlen(name), &bad, &off) == SB_OK)
+		return 0;
+	if (bad & NAMES_BAD_BYTE)
+		return usage_fail("init", "--device-name is not UTF-8 (byte 0x%02X at offset %zu)",
+		    (unsigned)(bad & 0xff), off);
+	return usage_fail("init", "--device-name holds U+%04X at offset %zu: control and "
+	    "invisible format characters could disguise the name", (unsigned)bad, off);
+}
+
 /* Fills cfg from the options (everything but the device id). */
 static int
 init_config(const struct init_opts *o, struct agent_config *cfg)
@@ -154,6 +176,8 @@ init_config(const struct init_opts *o, struct agent_config *cfg)
 		if (n == 0 || n > CONFIG_MAX_DEVICE_NAME)
 			return usage_fail("init", "--device-name must be 1..%d bytes",
 			    CONFIG_MAX_DEVICE_NAME);
+		if (device_name_check(o->name) != 0)
+			return EXIT_USAGE;
 		memcpy(cfg->device_name, o->name, n + 1);
 	} else {
 		if (gethostname(host, sizeof(host)) != 0 || host[0] == '\0')
@@ -161,6 +185,11 @@ init_config(const struct init_opts *o, struct agent_config *cfg)
 		host[sizeof(host) - 1] = '\0';
 		snprintf(cfg->device_name, sizeof(cfg->device_name), "%.*s",
 		    CONFIG_MAX_DEVICE_NAME, host);
+		/* The cut may split a character; a host name nobody can show
+		 * is no name. */
+		if (names_display_check(cfg->device_name, strlen(cfg->device_name),
+		    NULL, NULL) != SB_OK)
+			snprintf(cfg->device_name, sizeof(cfg->device_name), "device");
 	}
 	cfg->inline_limit = CONFIG_INLINE_LIMIT_DEFAULT;
 	cfg->device_id = 1;   /* placeholder so the check covers the rest */
@@ -476,7 +505,7 @@ int
 cmd_devices(int argc, char **argv)
 {
 	const char *addr_arg, *home_arg;
-	char addr[NAMES_ADDR_BUF], fp[8 * 5];
+	char addr[NAMES_ADDR_BUF], fp[8 * 5], name[NAMES_ESCAPE_BUF(SB_MAX_DEVICE_NAME)];
 	struct device_ctx d;
 	struct client_lookup *l = NULL;
 	size_t i;
@@ -496,13 +525,16 @@ cmd_devices(int argc, char **argv)
 		struct crypto_identity *id = NULL;
 		const struct client_device *dev = &l->devices[i];
 
+		/* The relay's bytes: shown escaped, never as terminal input. */
+		(void)names_escape_display(dev->name, strnlen(dev->name, sizeof(dev->name)),
+		    name, sizeof(name));
 		if (crypto_identity_parse(dev->identity, dev->identity_len, &id) != SB_OK) {
 			printf("%-20llu %-24s %-5s (identity does not parse)\n",
-			    (unsigned long long)dev->id, dev->name, "?");
+			    (unsigned long long)dev->id, name, "?");
 			continue;
 		}
 		key_fingerprint(crypto_identity_hash(id), fp);
-		printf("%-20llu %-24s %-5s %s%s\n", (unsigned long long)dev->id, dev->name,
+		printf("%-20llu %-24s %-5s %s%s\n", (unsigned long long)dev->id, name,
 		    config_suite_name(crypto_identity_suite(id)), fp,
 		    strcmp(dev->address, d.cfg.address) == 0 && dev->id == d.cfg.device_id ?
 		    "  (this device)" : "");
@@ -669,6 +701,7 @@ cmd_status(int argc, char **argv)
 {
 	const char *addr_arg, *home_arg;
 	char *home = NULL, err[200], devid[24];
+	char name[NAMES_ESCAPE_BUF(CONFIG_MAX_DEVICE_NAME)];
 	struct agent_config cfg;
 	struct crypto_key *sign = NULL;
 	struct client *c = NULL;
@@ -685,8 +718,11 @@ cmd_status(int argc, char **argv)
 	}
 	printf("home:     %s\n", home);
 	printf("address:  %s\n", cfg.address);
+	/* A config written before init checked names may hold any bytes. */
+	(void)names_escape_display(cfg.device_name, strlen(cfg.device_name), name,
+	    sizeof(name));
 	printf("device:   %llu (%s, suite %s)\n", (unsigned long long)cfg.device_id,
-	    cfg.device_name, config_suite_name(cfg.suite));
+	    name, config_suite_name(cfg.suite));
 	snprintf(devid, sizeof(devid), "%llu", (unsigned long long)cfg.device_id);
 	if ((krc = keyring_init()) == SB_OK && (krc = keyring_probe()) == SB_OK)
 		krc = keyring_load(cfg.address, devid, KEYRING_PURPOSE_SIGN, &sign);
