@@ -78,6 +78,10 @@ static const char *const schema_steps[] = {
 	" id INTEGER PRIMARY KEY, time INTEGER NOT NULL, address TEXT NOT NULL,"
 	" device_id INTEGER NOT NULL, event TEXT NOT NULL,"
 	" old_hash BLOB, new_hash BLOB);",
+	/* v6: one content file per attachment content (recv.c blob_id),
+	 * however many messages name it (issue 12, finding 6). */
+	"ALTER TABLE inbox_messages ADD COLUMN blob_id BLOB;"
+	"CREATE INDEX inbox_messages_blob ON inbox_messages(blob_id);",
 };
 
 int
@@ -176,8 +180,8 @@ inbox_waiting_clear(sqlite3 *db, uint64_t item_id)
 /* ---- Lifecycle --------------------------------------------------------------- */
 
 /* 1 if a row refers to file `ref` of HOME/data.  Caller holds db_lock. */
-static int
-referenced(sqlite3 *db, const char *ref)
+int
+inbox_ref_used(sqlite3 *db, const char *ref)
 {
 	int64_t n = 1;
 
@@ -191,6 +195,19 @@ referenced(sqlite3 *db, const char *ref)
 		n = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return n > 0;
+}
+
+void
+inbox_ref_release(struct agent *a, const char *ref)
+{
+	if (ref == NULL || ref[0] == '\0')
+		return;
+	/* Under db_lock: a receiver reusing the file checks, in its own
+	 * transaction, that a row still names it (recv.c store_record). */
+	store_lock(a);
+	if (!inbox_ref_used(a->db, ref))
+		attach_delete(a, ref);
+	store_unlock(a);
 }
 
 /*
@@ -212,7 +229,7 @@ sweep_orphans(struct agent *a)
 		return;
 	store_lock(a);
 	while ((de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, "in-", 3) != 0 || referenced(a->db, de->d_name))
+		if (strncmp(de->d_name, "in-", 3) != 0 || inbox_ref_used(a->db, de->d_name))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		if (unlink(path) == 0)
@@ -899,8 +916,8 @@ inbox_unlink(struct agent *a, enum agent_box box, const char *folder,
 	sqlite3_finalize(st);
 	store_unlock(a);
 	if (rc == SB_OK) {
-		attach_delete(a, r.payload);
-		attach_delete(a, r.cfile);
+		inbox_ref_release(a, r.payload);
+		inbox_ref_release(a, r.cfile);
 	}
 	row_clear(&r);
 	return rc;

@@ -149,6 +149,13 @@ int  inbox_replay_check(sqlite3 *db, const struct inbox_seen *s);
 /* Records both (inside the caller's transaction). */
 int  inbox_replay_add(sqlite3 *db, const struct inbox_seen *s, uint64_t now);
 
+/* 1 if a row names file `ref` of HOME/data (in doubt: 1); caller holds
+ * db_lock. */
+int  inbox_ref_used(sqlite3 *db, const char *ref);
+/* Deletes file `ref` unless a row still names it (an attachment's content
+ * file is shared by every message with the same content). */
+void inbox_ref_release(struct agent *a, const char *ref);
+
 /* Items waiting for local space, for `sealbox status` (table
  * inbox_waiting); caller holds db_lock. */
 int  inbox_waiting_note(sqlite3 *db, uint64_t item_id, const char *sender,

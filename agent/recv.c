@@ -599,6 +599,8 @@ struct record {
 	const char *payload;             /* the sealed payload's file ref */
 	const char *cfile;               /* attachments: content file ref */
 	const uint8_t *cfile_id;         /* ... and its file id */
+	int shared;                      /* ... named by an earlier row too */
+	const uint8_t *blob_id;          /* attachments: blob_id() */
 	uint8_t keyhash[INBOX_KEYHASH_LEN];
 };
 
@@ -622,6 +624,10 @@ store_record(struct agent *a, const struct inbox_item *it, struct record *r,
 	rc = store_begin(a->db);
 	if (rc == SB_OK)
 		rc = inbox_replay_check(a->db, &seen);
+	/* A shared content file must still be there: a row may have let go
+	 * of it since process() found it (then: fetched afresh next time). */
+	if (rc == SB_OK && r->shared && !inbox_ref_used(a->db, r->cfile))
+		rc = SB_ERR_STORAGE;
 	if (rc == SB_OK && r->box == AGENT_BOX_OUT)
 		rc = drop_synced(a, r->folder, r->name, old);
 	if (rc == SB_OK && r->box == AGENT_BOX_IN) {
@@ -640,8 +646,8 @@ store_record(struct agent *a, const struct inbox_item *it, struct record *r,
 	if (rc == SB_OK)
 		rc = store_prepare(a->db, "INSERT INTO inbox_messages(box, folder, name,"
 		    " msgid, sender, sender_device, identity, sent, received, size,"
-		    " mtime_sec, mtime_nsec, kind, payload, cfile, cfile_id)"
-		    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &st);
+		    " mtime_sec, mtime_nsec, kind, payload, cfile, cfile_id, blob_id)"
+		    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &st);
 	if (rc == SB_OK) {
 		sqlite3_bind_int(st, 1, r->box);
 		sqlite3_bind_text(st, 2, r->folder, -1, SQLITE_STATIC);
@@ -666,6 +672,10 @@ store_record(struct agent *a, const struct inbox_item *it, struct record *r,
 			    SQLITE_STATIC);
 		else
 			sqlite3_bind_null(st, 16);
+		if (r->blob_id)
+			sqlite3_bind_blob(st, 17, r->blob_id, CRYPTO_SHA256_LEN, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(st, 17);
 		rc = store_step_done(a->db, st);
 	}
 	sqlite3_finalize(st);
@@ -703,6 +713,68 @@ place(struct agent *a, const struct message *m, int is_sync, struct record *r)
 	return names_incoming_file((int64_t)(m->timestamp > (uint64_t)NAMES_MAX_TIME ?
 	    (uint64_t)NAMES_MAX_TIME : m->timestamp), m->id, MESSAGE_ID_LEN,
 	    m->name.p, m->name.len, r->name, sizeof(r->name));
+}
+
+/*
+ * What identifies an attachment's content: the ciphertext (its SHA-256 and
+ * size) and the key decrypting it.  Two descriptors that agree on these
+ * decrypt to the same bytes, whatever blob URI they name, so one content
+ * file serves both: 20 messages naming one 4 MiB blob cost 4 MiB, not 80
+ * (issue 12, finding 6).  A hash, so the key itself is not stored.
+ */
+static int
+blob_id(const struct message *m, uint8_t out[CRYPTO_SHA256_LEN])
+{
+	static const char dom[] = "sealbox blob id v1";
+	struct crypto_hasher *h = NULL;
+	uint8_t sha1[CRYPTO_SHA1_LEN], size[8];
+	int rc = crypto_hasher_new(&h), i;
+
+	for (i = 0; i < 8; i++)
+		size[i] = (uint8_t)(m->att.size >> (56 - 8 * i));
+	if (rc == SB_OK)
+		rc = crypto_hasher_update(h, (const uint8_t *)dom, sizeof(dom));
+	if (rc == SB_OK)
+		rc = crypto_hasher_update(h, m->att.key, sizeof(m->att.key));
+	if (rc == SB_OK)
+		rc = crypto_hasher_update(h, m->att.sha256, sizeof(m->att.sha256));
+	if (rc == SB_OK)
+		rc = crypto_hasher_update(h, size, sizeof(size));
+	if (rc == SB_OK)
+		rc = crypto_hasher_final(h, sha1, out);
+	crypto_hasher_free(h);
+	return rc;
+}
+
+/* The content file an earlier message with the same blob_id stored:
+ * SB_OK with ref and file_id filled, or SB_ERR_NOT_FOUND. */
+static int
+blob_stored(struct agent *a, const uint8_t id[CRYPTO_SHA256_LEN], char *ref,
+    size_t ref_size, uint8_t file_id[CRYPTO_ATREST_FILE_ID_LEN])
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	store_lock(a);
+	rc = store_prepare(a->db, "SELECT cfile, cfile_id FROM inbox_messages"
+	    " WHERE blob_id = ? AND cfile IS NOT NULL AND cfile_id IS NOT NULL LIMIT 1", &st);
+	if (rc == SB_OK) {
+		sqlite3_bind_blob(st, 1, id, CRYPTO_SHA256_LEN, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 1) == CRYPTO_ATREST_FILE_ID_LEN &&
+		    (size_t)sqlite3_column_bytes(st, 0) < ref_size) {
+			snprintf(ref, ref_size, "%s", (const char *)sqlite3_column_text(st, 0));
+			memcpy(file_id, sqlite3_column_blob(st, 1), CRYPTO_ATREST_FILE_ID_LEN);
+			rc = SB_OK;
+		} else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+			rc = SB_ERR_NOT_FOUND;
+		} else {
+			rc = store_err(a->db, rc, "blob lookup");
+		}
+	}
+	sqlite3_finalize(st);
+	store_unlock(a);
+	return rc;
 }
 
 /* A fetch whose blob failed its checks: LATER while inside BLOB_RETRY_S of
@@ -765,7 +837,7 @@ process(struct agent *a, struct inbox_item *it)
 	struct inbox_envelope env;
 	struct record r;
 	char ref[ATTACH_REF_BUF], pref[ATTACH_REF_BUF], old[2][ATTACH_REF_BUF];
-	uint8_t file_id[CRYPTO_ATREST_FILE_ID_LEN];
+	uint8_t file_id[CRYPTO_ATREST_FILE_ID_LEN], bid[CRYPTO_SHA256_LEN];
 	const char *why = NULL;
 	uint64_t need = 0, avail = 0;
 	int rc, cached = 0, is_sync = 0, blob_bad = 0;
@@ -855,9 +927,18 @@ process(struct agent *a, struct inbox_item *it)
 	} else {
 		r.size = m->att.size;
 		it->att_size = m->att.size;
-		rc = attach_space(a, m->att.size, &need, &avail);
-		if (rc == SB_OK)
-			rc = attach_fetch(a, m, ref, sizeof(ref), file_id, &blob_bad);
+		rc = blob_id(m, bid);
+		if (rc != SB_OK)
+			goto out;
+		r.blob_id = bid;
+		rc = blob_stored(a, bid, ref, sizeof(ref), file_id);
+		if (rc == SB_OK) {
+			r.shared = 1;       /* stored already: not fetched again */
+		} else if (rc == SB_ERR_NOT_FOUND) {
+			rc = attach_space(a, m->att.size, &need, &avail);
+			if (rc == SB_OK)
+				rc = attach_fetch(a, m, ref, sizeof(ref), file_id, &blob_bad);
+		}
 		if (rc == SB_ERR_SYSTEM && (errno == ENOSPC || errno == EDQUOT)) {
 			rc = space_later(a, it, need, avail);
 			goto out;
@@ -883,7 +964,7 @@ process(struct agent *a, struct inbox_item *it)
 		rc = store_record(a, it, &r, old);
 	}
 	if (rc != SB_OK) {
-		if (r.cfile)
+		if (r.cfile && !r.shared)
 			attach_delete(a, r.cfile);
 		if (r.payload)
 			attach_delete(a, r.payload);
@@ -891,15 +972,15 @@ process(struct agent *a, struct inbox_item *it)
 			rc = reject(a, it, "replay (this device's message id, or the key block, seen before)");
 		goto out;
 	}
-	attach_delete(a, old[0]);
-	attach_delete(a, old[1]);
+	inbox_ref_release(a, old[0]);
+	inbox_ref_release(a, old[1]);
 	{
 		char idhex[2 * INBOX_MSGID_LEN + 1];
 		sb_hex(it->msgid, INBOX_MSGID_LEN, idhex);
 		fprintf(stderr, "sealbox: received message %s from %s/%016" PRIx64
-		    " -> %s/%s/%s (%" PRIu64 " bytes)\n", idhex, it->sender,
+		    " -> %s/%s/%s (%" PRIu64 " bytes%s)\n", idhex, it->sender,
 		    it->sender_device, r.box == AGENT_BOX_IN ? "inbox" : "outbox",
-		    r.folder, r.name, r.size);
+		    r.folder, r.name, r.size, r.shared ? "; its content was stored already" : "");
 	}
 	rc = ack(a, it);
 out:

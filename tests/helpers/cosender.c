@@ -8,14 +8,15 @@
  *
  *   cosender --relay H:P --fp FP --keys DIR --to ADDR[,ADDR...]
  *            [--msgid HEX32] [--count N] [--name NAME]
- *            [--text TEXT | --bad-blob BYTES]
+ *            [--text TEXT | --bad-blob BYTES | --blob FILE]
  *
  * DIR is a key directory made by `relay_client keygen` + `register`
  * (sign.der, identity.der, device_id, address).  Each message is sealed for
  * every device of the recipients (the directory's answer) and its message
  * id is printed, one hex line per message.  --bad-blob uploads one random
  * blob of BYTES and sends attachment descriptors naming it with hashes
- * that do not match.
+ * that do not match; --blob encrypts FILE once (one key, one upload) and
+ * names that one blob, correctly, in every message.
  *
  * Exit status: 0 ok; the absolute SB_ERR_* on failure; 2 usage.
  */
@@ -35,7 +36,7 @@
 #include "proto/proto.h"
 
 struct opts {
-	const char *relay, *fp, *keys, *to, *msgid, *name, *text;
+	const char *relay, *fp, *keys, *to, *msgid, *name, *text, *blob;
 	long count, bad_blob;
 };
 
@@ -148,6 +149,48 @@ upload_random(struct client *c, long bytes, char uri[SB_MAX_URI + 1])
 	return rc;
 }
 
+/* Encrypts FILE under a fresh key into an unnamed file, uploads it and
+ * fills the descriptor (key, hashes, size; uri is the caller's buffer). */
+static int
+upload_file(struct client *c, const char *file, struct message_attachment *att,
+    char uri[SB_MAX_URI + 1])
+{
+	char path[] = "/tmp/cosender.XXXXXX";
+	struct crypto_hasher *h = NULL;
+	uint8_t buf[65536];
+	uint64_t off = 0;
+	ssize_t n;
+	int in = open(file, O_RDONLY | O_CLOEXEC), fd = mkstemp(path), rc;
+
+	if (in < 0 || fd < 0)
+		return SB_ERR_SYSTEM;
+	unlink(path);
+	rc = crypto_attach_key_generate(att->key);
+	if (rc == SB_OK)
+		rc = crypto_hasher_new(&h);
+	while (rc == SB_OK && (n = read(in, buf, sizeof(buf))) > 0) {
+		rc = crypto_attach_xor(att->key, off, buf, buf, (size_t)n);
+		if (rc == SB_OK)
+			rc = crypto_hasher_update(h, buf, (size_t)n);
+		if (rc == SB_OK && write(fd, buf, (size_t)n) != n)
+			rc = SB_ERR_SYSTEM;
+		off += (uint64_t)n;
+	}
+	if (rc == SB_OK)
+		rc = crypto_hasher_final(h, att->sha1, att->sha256);
+	if (rc == SB_OK && lseek(fd, 0, SEEK_SET) != 0)
+		rc = SB_ERR_SYSTEM;
+	if (rc == SB_OK)
+		rc = client_blob_upload(c, fd, off, uri);
+	att->size = off;
+	att->uri.p = uri;
+	att->uri.len = strlen(uri);
+	crypto_hasher_free(h);
+	close(in);
+	close(fd);
+	return rc;
+}
+
 static int
 run(const struct opts *o)
 {
@@ -157,6 +200,7 @@ run(const struct opts *o)
 	struct client_config cfg;
 	struct sb_buf der = SB_BUF_INIT, plain = SB_BUF_INIT;
 	struct message m;
+	struct message_attachment att;
 	struct seal_arg sa;
 	char address[SB_MAX_ADDRESS + 1], idtext[32], uri[SB_MAX_URI + 1] = "";
 	char tobuf[1024], *save = NULL, *to[SB_MAX_LOOKUP_ADDRS];
@@ -202,6 +246,9 @@ run(const struct opts *o)
 		to[n_to++] = t;
 	if (o->bad_blob > 0 && (rc = upload_random(c, o->bad_blob, uri)) != SB_OK)
 		return fail(rc, "blob upload");
+	memset(&att, 0, sizeof(att));
+	if (o->blob != NULL && (rc = upload_file(c, o->blob, &att, uri)) != SB_OK)
+		return fail(rc, "blob upload");
 
 	sa.sign = sign;
 	sa.self = self;
@@ -226,7 +273,10 @@ run(const struct opts *o)
 		m.name.p = o->name;
 		m.name.len = strlen(o->name);
 		m.mtime_sec = m.timestamp;
-		if (o->bad_blob > 0) {
+		if (o->blob != NULL) {
+			m.kind = MESSAGE_ATTACHMENT;
+			m.att = att;
+		} else if (o->bad_blob > 0) {
 			m.kind = MESSAGE_ATTACHMENT;
 			rc = crypto_attach_key_generate(m.att.key);
 			m.att.uri.p = uri;
@@ -270,6 +320,7 @@ main(int argc, char **argv)
 		{ "name", required_argument, NULL, 'N' },
 		{ "text", required_argument, NULL, 'x' },
 		{ "bad-blob", required_argument, NULL, 'b' },
+		{ "blob", required_argument, NULL, 'B' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct opts o = { .count = 1, .name = "note.txt", .text = "hello" };
@@ -286,13 +337,14 @@ main(int argc, char **argv)
 		case 'N': o.name = optarg; break;
 		case 'x': o.text = optarg; break;
 		case 'b': o.bad_blob = strtol(optarg, NULL, 10); break;
+		case 'B': o.blob = optarg; break;
 		default: return 2;
 		}
 	}
 	if (o.relay == NULL || o.fp == NULL || o.keys == NULL || o.to == NULL ||
 	    o.count < 1 || o.bad_blob < 0) {
 		fprintf(stderr, "usage: cosender --relay H:P --fp FP --keys DIR --to ADDR[,ADDR]"
-		    " [--msgid HEX] [--count N] [--name NAME] [--text T | --bad-blob BYTES]\n");
+		    " [--msgid HEX] [--count N] [--name NAME] [--text T | --bad-blob BYTES | --blob FILE]\n");
 		return 2;
 	}
 	return run(&o);
