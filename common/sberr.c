@@ -47,6 +47,10 @@ sb_strerror(int err)
 	case SB_ERR_STORAGE:          return "storage failure";
 	case SB_ERR_CLOSED:           return "connection closed";
 	case SB_ERR_NO_SPACE:         return "out of disk space";
+	/* Read in a sent file's status as "queued: <this>, retrying": the
+	 * quota frees up as recipients acknowledge or items expire. */
+	case SB_ERR_QUOTA:            return "relay storage quota exceeded";
+	case SB_ERR_RATE_LIMIT:       return "relay rate limit reached";
 	case SB_ERR_UNKNOWN_RECIPIENT:return "unknown recipient";
 	case SB_ERR_READONLY:         return "read-only";
 	case SB_ERR_CONFIG:           return "configuration missing or invalid";

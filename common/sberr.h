@@ -55,6 +55,8 @@ enum sb_err {
 	SB_ERR_STORAGE          = -51, /* the durable store failed */
 	SB_ERR_CLOSED           = -52, /* connection closed by peer */
 	SB_ERR_NO_SPACE         = -53, /* the relay's disk is full (transient) */
+	SB_ERR_QUOTA            = -54, /* a relay storage quota is used up (transient) */
+	SB_ERR_RATE_LIMIT       = -55, /* too many requests of a kind (transient) */
 
 	/* Mailbox. */
 	SB_ERR_UNKNOWN_RECIPIENT = -60, /* address or contact not in the directory */

@@ -589,6 +589,66 @@ proto_address_valid(const uint8_t *p, size_t len)
 	return email_valid(p, len) ? SB_OK : SB_ERR_INVALID_ARG;
 }
 
+/* Decodes one UTF-8 sequence at p[0..left): its length, or 0 if it is
+ * malformed, overlong, a surrogate or above U+10FFFF. */
+static size_t
+utf8_next(const uint8_t *p, size_t left, uint32_t *cp)
+{
+	static const uint32_t min[5] = { 0, 0, 0x80, 0x800, 0x10000 };
+	size_t n, i;
+	uint32_t c = p[0];
+
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	}
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2, c &= 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3, c &= 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4, c &= 0x07;
+	else
+		return 0;   /* continuation byte, or 0xc0/0xc1/0xf5.. (never valid) */
+	if (n > left)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (p[i] & 0x3f);
+	}
+	if (c < min[n] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return n;
+}
+
+/* Control and format characters that must not be in a device name. */
+static int
+cp_hidden(uint32_t c)
+{
+	return c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0xad || c == 0x61c ||
+	    c == 0x180e || (c >= 0x200b && c <= 0x200f) || (c >= 0x2028 && c <= 0x202e) ||
+	    (c >= 0x2060 && c <= 0x206f) || c == 0xfeff || (c >= 0xfff9 && c <= 0xfffb) ||
+	    c == 0xfffe || c == 0xffff || (c >= 0xe0000 && c <= 0xe007f);
+}
+
+int
+proto_device_name_valid(const uint8_t *p, size_t len)
+{
+	size_t off = 0, n;
+	uint32_t c;
+
+	if (p == NULL || len == 0 || len > SB_MAX_DEVICE_NAME)
+		return SB_ERR_INVALID_ARG;
+	while (off < len) {
+		if ((n = utf8_next(p + off, len - off, &c)) == 0 || cp_hidden(c))
+			return SB_ERR_INVALID_ARG;
+		off += n;
+	}
+	return SB_OK;
+}
+
 int
 proto_auth_transcript(const uint8_t exporter[PROTO_EXPORTER_LEN],
     const uint8_t challenge[PROTO_CHALLENGE_LEN], uint64_t device_id,

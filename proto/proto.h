@@ -191,6 +191,17 @@ int  proto_type_from_client(uint8_t type);
 int  proto_address_valid(const uint8_t *p, size_t len);
 
 /*
+ * A device name (REGISTER, shown by `sealbox devices` on other machines):
+ * 1..SB_MAX_DEVICE_NAME bytes of well-formed UTF-8 (no overlong forms, no
+ * surrogates) without control or invisible format characters: C0, DEL,
+ * C1, U+00AD, U+061C, U+180E, U+200B..U+200F, U+2028..U+202E,
+ * U+2060..U+206F, U+FEFF, U+FFF9..U+FFFB, noncharacters U+FFFE/U+FFFF and
+ * the tags U+E0000..U+E007F.  Those reorder or hide what a terminal shows
+ * (an RLO makes "evil" read "live").  Returns SB_OK or SB_ERR_INVALID_ARG.
+ */
+int  proto_device_name_valid(const uint8_t *p, size_t len);
+
+/*
  * The bytes a device signs (crypto_sign) to authenticate, or to prove
  * possession of its signing key when registering.  Both bind the relay's
  * fresh challenge and the TLS session's exporter value, so a signature is
