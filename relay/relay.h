@@ -19,6 +19,28 @@
 #define RELAY_DEFAULT_RETENTION   30u                      /* days */
 #define RELAY_DEFAULT_BLOB_MAX    (4ull << 30)             /* 4 GiB */
 #define RELAY_INVITE_TTL          (7u * 86400u)            /* seconds */
+/*
+ * Quotas and rate limits (docs/RELAY.md "Quotas and rate limits").  A
+ * sending ACCOUNT is charged for what it has put into queues and the blob
+ * store and that is not yet acknowledged or expired, so one flooding
+ * account cannot exhaust everyone's storage; a recipient DEVICE's queue is
+ * capped above one account's item quota, so filling it takes several
+ * enrolled accounts.
+ */
+/* Defaults sized for people, not for floods: a group message to 32
+ * addresses of 5 devices each is 160 items, so 100,000 items is 600 such
+ * messages nobody has fetched yet; a burst of 5,000 sends covers a backlog
+ * replayed after an outage. */
+#define RELAY_DEFAULT_Q_BYTES     (512ull << 20)           /* queued payload bytes per account */
+#define RELAY_DEFAULT_Q_ITEMS     100000u                  /* queued items per account */
+#define RELAY_DEFAULT_BLOB_QUOTA  (8ull << 30)             /* stored blob bytes per account */
+#define RELAY_DEFAULT_DEV_ITEMS   150000u                  /* queued items per recipient device */
+#define RELAY_DEFAULT_SEND_RATE   100u                     /* SENDs per second per device */
+#define RELAY_DEFAULT_SEND_BURST  5000u
+#define RELAY_DEFAULT_LOOKUP_RATE 10u                      /* looked-up addresses per s per device */
+#define RELAY_DEFAULT_LOOKUP_BURST 200u
+#define RELAY_DEFAULT_MAX_UNAUTH  256u                     /* connections not yet authenticated */
+#define RELAY_DEFAULT_UNAUTH_PER_IP 32u                    /* ... of them from one source address */
 #define RELAY_FP_LEN              32                       /* SHA-256 */
 #define RELAY_MAX_HOST            255
 
@@ -29,6 +51,14 @@ struct relay_config {
 	unsigned inline_limit;        /* 4096 or 16384 (the seed's APNs limits) */
 	unsigned retention_days;
 	uint64_t blob_max;
+	/* Absent from a relay.conf written before they existed: defaults. */
+	uint64_t quota_queue_bytes;
+	uint64_t quota_queue_items;
+	uint64_t quota_blob_bytes;
+	uint64_t device_queue_items;
+	unsigned send_rate, send_burst;      /* token bucket per device */
+	unsigned lookup_rate, lookup_burst;  /* counted in addresses */
+	unsigned max_unauth, max_unauth_per_ip;
 };
 
 /* Fills cfg with the defaults above. */
@@ -74,6 +104,21 @@ struct relay_serve_opts {
 void relay_serve_defaults(struct relay_serve_opts *o);
 /* Runs until SIGINT/SIGTERM.  Returns SB_OK on a clean stop. */
 int  relay_serve(const char *datadir, const struct relay_serve_opts *o);
+
+/*
+ * Per-device token buckets (ratelimit.c).  relay_rate_take takes cost
+ * tokens of kind from device's bucket (rate tokens/s, at most burst; a new
+ * device starts full): SB_OK, or SB_ERR_RATE_LIMIT with nothing taken.
+ * now is a monotonic time in seconds.  relay_rates_prune drops devices
+ * unused for refill seconds (their buckets are full again anyway).
+ */
+enum { RELAY_RATE_SEND, RELAY_RATE_LOOKUP, RELAY_RATE_KINDS };
+struct relay_rates;
+int  relay_rates_new(struct relay_rates **out);
+void relay_rates_free(struct relay_rates *r);
+int  relay_rate_take(struct relay_rates *r, uint64_t device, int kind, double cost,
+         double rate, double burst, double now);
+void relay_rates_prune(struct relay_rates *r, double now, double refill);
 
 /* One log line to stderr: "<UTC time> sealbox-relay: <text>". */
 void relay_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -55,6 +56,8 @@
 #define URI_PREFIX    "sbblob:"
 #define URI_RAND      32               /* 256 random bits per blob URI */
 #define BLOB_ROOM_MARGIN (1u << 20)    /* kept free for the database */
+#define FD_RESERVE    16u              /* listener, loop, database, std streams */
+#define ACCEPT_PAUSE_MS 200            /* after EMFILE: let descriptors free up */
 
 struct server;
 
@@ -64,6 +67,7 @@ struct session {
 	struct event *auth_timer;
 	uint64_t conn;                  /* connection number, for logs */
 	char peer[64];
+	char ip[INET_ADDRSTRLEN];       /* source address, for the per-IP cap */
 	int hello_sent;
 	uint8_t challenge[PROTO_CHALLENGE_LEN];
 	uint8_t exporter[PROTO_EXPORTER_LEN];
@@ -98,6 +102,12 @@ struct server {
 	uint64_t next_conn;
 	struct event *sweep_ev, *sigint_ev, *sigterm_ev;
 	struct sb_buf scratch;          /* reused for outgoing frames */
+	struct relay_rates *rates;      /* SEND / LOOKUP token buckets per device */
+	unsigned nofile;                /* the descriptor limit we run with */
+	unsigned unauth_cap;            /* max_unauth, bounded by nofile */
+	struct event *accept_ev;        /* re-enables accepting after EMFILE */
+	int accept_paused;              /* inside an EMFILE episode (logged once) */
+	uint64_t accept_pauses;
 };
 
 /* ---- clock ------------------------------------------------------------- */
@@ -116,6 +126,16 @@ now_of(const struct server *srv)
 		fclose(f);
 	}
 	return (uint64_t)((long long)time(NULL) + off);
+}
+
+/* Seconds on a clock that never jumps: token buckets. */
+static double
+mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static uint64_t
@@ -347,13 +367,8 @@ addr_cstr(const struct proto_bytes *b, char out[SB_MAX_ADDRESS + 1])
 static int
 name_cstr(const struct proto_bytes *b, char out[SB_MAX_DEVICE_NAME + 1])
 {
-	size_t i;
-
-	if (b->len == 0 || b->len > SB_MAX_DEVICE_NAME)
+	if (proto_device_name_valid(b->p, b->len) != SB_OK)
 		return SB_ERR_INVALID_ARG;
-	for (i = 0; i < b->len; i++)
-		if (b->p[i] < 0x20 || b->p[i] == 0x7f)
-			return SB_ERR_INVALID_ARG;
 	memcpy(out, b->p, b->len);
 	out[b->len] = '\0';
 	return SB_OK;
@@ -423,9 +438,16 @@ h_register(struct session *s, const struct proto_msg *m)
 	if (s->device != 0)
 		return reply(s, send_err(s, m->rid, SB_ERR_PROTOCOL, "already authenticated"));
 	if (addr_cstr(&m->address, d.address) != SB_OK ||
-	    name_cstr(&m->name, d.name) != SB_OK ||
 	    (m->suite != CRYPTO_SUITE_PAIR && m->suite != CRYPTO_SUITE_EC))
-		return reply(s, send_err(s, m->rid, SB_ERR_INVALID_ARG, "bad address, device name or suite"));
+		return reply(s, send_err(s, m->rid, SB_ERR_INVALID_ARG, "bad address or suite"));
+	/* The name is shown on other accounts' screens: no bidi overrides,
+	 * invisible or control characters, no invalid UTF-8 (issue 12, 8). */
+	if (name_cstr(&m->name, d.name) != SB_OK) {
+		relay_log("register refused conn=%llu peer=%s: bad device name",
+		    (unsigned long long)s->conn, s->peer);
+		return reply(s, send_err(s, m->rid, SB_ERR_INVALID_ARG, "device name must be 1..64"
+		    " bytes of UTF-8 without control or invisible format characters"));
+	}
 	proto_register_transcript(s->exporter, s->challenge, m->address.p, m->address.len,
 	    m->identity.p, m->identity.len, &tr);
 	rc = tr.err != SB_OK ? tr.err :
@@ -478,6 +500,28 @@ h_auth(struct session *s, const struct proto_msg *m)
 	return produce(s);   /* the backlog, oldest first */
 }
 
+/* Takes cost tokens of kind for the session's device; on a refusal
+ * answers RATE_LIMIT (the connection stays: a refusal, not a disconnect)
+ * and returns 1.  -1: the session is gone. */
+static int
+rate_refused(struct session *s, const struct proto_msg *m, int kind, double cost)
+{
+	const struct relay_config *c = &s->srv->cfg;
+	double rate = kind == RELAY_RATE_SEND ? c->send_rate : c->lookup_rate;
+	double burst = kind == RELAY_RATE_SEND ? c->send_burst : c->lookup_burst;
+	int rc;
+
+	rc = relay_rate_take(s->srv->rates, s->device, kind, cost, rate, burst, mono_now());
+	if (rc == SB_OK)
+		return 0;
+	/* Not logged per refusal: a flood would turn into a log flood. */
+	if (reply(s, send_err(s, m->rid, rc, rc == SB_ERR_RATE_LIMIT ?
+	    (kind == RELAY_RATE_SEND ? "too many sends: slow down" :
+	    "too many lookups: slow down") : NULL)) != 0)
+		return -1;
+	return 1;
+}
+
 static int
 h_lookup(struct session *s, const struct proto_msg *m)
 {
@@ -488,6 +532,9 @@ h_lookup(struct session *s, const struct proto_msg *m)
 	size_t i, j, n;
 	int rc = SB_OK;
 
+	/* Counted per address: 32 in one request cost 32 (enumeration). */
+	if ((rc = rate_refused(s, m, RELAY_RATE_LOOKUP, (double)m->n_addrs)) != 0)
+		return rc > 0 ? 0 : -1;
 	memset(&r, 0, sizeof(r));
 	memset(devs, 0, sizeof(devs));
 	r.type = PROTO_LOOKUP_RESULT;
@@ -509,8 +556,12 @@ h_lookup(struct session *s, const struct proto_msg *m)
 			rc = SB_ERR_ALLOC;
 		for (j = 0; rc == SB_OK && j < n; j++) {
 			a->devices[j].id = devs[i][j].id;
+			/* A sender needs ids and identities, not what another
+			 * account calls its devices ("Bob's work laptop"): the
+			 * name goes only to the account's own devices. */
 			a->devices[j].name.p = (const uint8_t *)devs[i][j].name;
-			a->devices[j].name.len = strlen(devs[i][j].name);
+			a->devices[j].name.len = strcmp(addr, s->address) == 0 ?
+			    strlen(devs[i][j].name) : 0;
 			a->devices[j].identity.p = devs[i][j].identity;
 			a->devices[j].identity.len = devs[i][j].identity_len;
 		}
@@ -633,6 +684,47 @@ send_stale(struct session *s, const struct proto_msg *m, const uint64_t *exp, si
 	return reply(s, send_msg(s, &r));
 }
 
+/*
+ * Quotas (issue 12, finding 6): the SENDING account is charged for what
+ * its devices put into queues and is not yet acknowledged or expired, so a
+ * flooding account exhausts its own quota, not the relay's disk; a
+ * recipient device's queue has its own cap (above one account's), so
+ * flooding one recipient takes several accounts.  SB_ERR_QUOTA with the
+ * reason in why.  The check and the commit run on the one loop thread, so
+ * no other send slips in between.
+ */
+static int
+send_quota(struct session *s, const struct proto_msg *m, char *why, size_t cap)
+{
+	struct server *srv = s->srv;
+	struct relay_store *st = srv->store;
+	uint64_t items, bytes, blobs, add = 0, n;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < m->n_items; i++)
+		add += m->items[i].payload.len;
+	if ((rc = st->ops->usage(st, s->address, &items, &bytes, &blobs)) != SB_OK)
+		return rc;
+	/* No overflow: stored counts and the quotas are below 2^62. */
+	if (items + m->n_items > srv->cfg.quota_queue_items ||
+	    bytes + add > srv->cfg.quota_queue_bytes) {
+		snprintf(why, cap, "sender's relay quota exceeded (%llu items, %llu bytes"
+		    " undelivered)", (unsigned long long)items, (unsigned long long)bytes);
+		return SB_ERR_QUOTA;
+	}
+	for (i = 0; i < m->n_items; i++) {
+		if ((rc = st->ops->queue_count(st, m->items[i].device_id, &n)) != SB_OK)
+			return rc;
+		if (n >= srv->cfg.device_queue_items) {
+			snprintf(why, cap, "recipient device %llu's relay queue is full",
+			    (unsigned long long)m->items[i].device_id);
+			return SB_ERR_QUOTA;
+		}
+	}
+	return SB_OK;
+}
+
 static int
 h_send(struct session *s, const struct proto_msg *m)
 {
@@ -643,6 +735,8 @@ h_send(struct session *s, const struct proto_msg *m)
 	char bad[SB_MAX_ADDRESS + 40] = "", h[17];
 	int rc;
 
+	if ((rc = rate_refused(s, m, RELAY_RATE_SEND, 1)) != 0)
+		return rc > 0 ? 0 : -1;
 	sb_hex(m->msgid, 8, h);
 	for (i = 0; i < m->n_items; i++) {
 		if (m->items[i].payload.len > srv->cfg.inline_limit) {
@@ -666,6 +760,12 @@ h_send(struct session *s, const struct proto_msg *m)
 	}
 	if ((rc = send_stale(s, m, exp, n_exp)) != 1)
 		return rc;
+	if ((rc = send_quota(s, m, bad, sizeof(bad))) != SB_OK) {
+		relay_log("send refused conn=%llu device=%llu msg=%s: %s",
+		    (unsigned long long)s->conn, (unsigned long long)s->device, h,
+		    bad[0] ? bad : sb_strerror(rc));
+		return reply(s, send_err(s, m->rid, rc, bad[0] ? bad : NULL));
+	}
 	for (i = 0; i < m->n_items; i++) {
 		e[i].device_id = m->items[i].device_id;
 		e[i].payload = m->items[i].payload.p;
@@ -765,11 +865,25 @@ blob_room(const struct server *srv, uint64_t size)
 	    SB_OK : SB_ERR_NO_SPACE;
 }
 
+/* SB_ERR_QUOTA if the account's stored blobs plus size pass its quota. */
+static int
+blob_quota(struct session *s, uint64_t size)
+{
+	struct relay_store *st = s->srv->store;
+	uint64_t items, bytes, blobs;
+	int rc;
+
+	if ((rc = st->ops->usage(st, s->address, &items, &bytes, &blobs)) != SB_OK)
+		return rc;
+	return blobs + size > s->srv->cfg.quota_blob_bytes ? SB_ERR_QUOTA : SB_OK;
+}
+
 static int
 h_blob_put(struct session *s, const struct proto_msg *m)
 {
 	struct server *srv = s->srv;
 	char name[2 * 16 + 16];
+	int rc;
 
 	if (s->up_fd >= 0 || s->up_err != 0)
 		return reply(s, send_err(s, m->rid, SB_ERR_PROTOCOL, "an upload is already running"));
@@ -778,6 +892,14 @@ h_blob_put(struct session *s, const struct proto_msg *m)
 		    (unsigned long long)s->conn, (unsigned long long)s->device,
 		    (unsigned long long)m->u64, (unsigned long long)srv->cfg.blob_max);
 		return reply(s, send_err(s, m->rid, SB_ERR_TOO_BIG, "blob over the relay's size cap"));
+	}
+	if ((rc = blob_quota(s, m->u64)) != SB_OK) {
+		relay_log("blob refused conn=%llu device=%llu size=%llu: %s",
+		    (unsigned long long)s->conn, (unsigned long long)s->device,
+		    (unsigned long long)m->u64, rc == SB_ERR_QUOTA ?
+		    "account over its blob quota" : sb_strerror(rc));
+		return reply(s, send_err(s, m->rid, rc, rc == SB_ERR_QUOTA ?
+		    "sender's relay blob quota exceeded" : NULL));
 	}
 	/* No overflow in blob_room: u64 <= blob_max, itself far below
 	 * UINT64_MAX (relay.conf's parser caps it). */
@@ -1144,6 +1266,79 @@ auth_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	session_close(s, s->hello_sent ? "not authenticated in time" : "tls handshake timeout");
 }
 
+/*
+ * Unauthenticated connections cost a descriptor and a TLS state each and
+ * prove nothing yet: they are capped overall (unauth_cap, kept below the
+ * descriptor limit so authenticated devices always have room) and per
+ * source address.  At a cap the OLDEST such connection goes, so a flood of
+ * idle sockets cannot lock out a client that handshakes promptly
+ * (issue 12, finding 7).  Sessions are listed newest first.
+ */
+static void
+unauth_make_room(struct server *srv, const char *ip)
+{
+	struct session *s, *oldest = NULL, *oldest_ip = NULL;
+	unsigned n = 0, n_ip = 0;
+
+	for (s = srv->sessions; s != NULL; s = s->next) {
+		if (s->device != 0)
+			continue;
+		n++;
+		oldest = s;
+		if (strcmp(s->ip, ip) == 0) {
+			n_ip++;
+			oldest_ip = s;
+		}
+	}
+	if (oldest_ip != NULL && n_ip >= srv->cfg.max_unauth_per_ip)
+		session_close(oldest_ip, "unauthenticated connections from this address at their cap");
+	else if (oldest != NULL && n >= srv->unauth_cap)
+		session_close(oldest, "unauthenticated connections at their cap");
+}
+
+static void
+accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	(void)fd;
+	(void)what;
+	evconnlistener_enable(srv->listener);
+}
+
+/*
+ * accept() failed for a reason other than a retriable one.  Out of
+ * descriptors (EMFILE/ENFILE) the pending connection stays in the backlog
+ * and the socket stays readable: retrying at once spins the CPU and logs
+ * a line per try (834,929 lines in 10 s before this).  Instead: stop
+ * accepting for ACCEPT_PAUSE_MS, drop the oldest unauthenticated
+ * connection to free a descriptor, and log once per episode.
+ */
+static void
+accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	struct server *srv = arg;
+	struct timeval tv = { 0, ACCEPT_PAUSE_MS * 1000 };
+	int err = EVUTIL_SOCKET_ERROR();
+	struct session *s, *oldest = NULL;
+
+	evconnlistener_disable(l);
+	srv->accept_pauses++;
+	if (!srv->accept_paused) {
+		srv->accept_paused = 1;
+		relay_log("accept paused: %s (descriptor limit %u); retrying every %d ms",
+		    strerror(err), srv->nofile, ACCEPT_PAUSE_MS);
+	}
+	if (err == EMFILE || err == ENFILE) {
+		for (s = srv->sessions; s != NULL; s = s->next)
+			if (s->device == 0)
+				oldest = s;
+		if (oldest != NULL)
+			session_close(oldest, "descriptors exhausted: oldest unauthenticated connection dropped");
+	}
+	evtimer_add(srv->accept_ev, &tv);
+}
+
 static void
 accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg)
@@ -1157,6 +1352,12 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 
 	(void)l;
 	(void)salen;
+	if (srv->accept_paused) {
+		srv->accept_paused = 0;
+		relay_log("accept resumed after %llu pauses",
+		    (unsigned long long)srv->accept_pauses);
+		srv->accept_pauses = 0;
+	}
 	if ((s = calloc(1, sizeof(*s))) == NULL || (ssl = SSL_new(srv->ctx)) == NULL) {
 		free(s);
 		evutil_closesocket(fd);
@@ -1178,9 +1379,12 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 
 		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
 		snprintf(s->peer, sizeof(s->peer), "%s:%u", ip, ntohs(in->sin_port));
+		snprintf(s->ip, sizeof(s->ip), "%s", ip);
 	} else {
 		snprintf(s->peer, sizeof(s->peer), "?");
+		snprintf(s->ip, sizeof(s->ip), "?");
 	}
+	unauth_make_room(srv, s->ip);
 	s->bev = bufferevent_openssl_socket_new(srv->base, fd, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	s->next = srv->sessions;
@@ -1218,6 +1422,17 @@ blob_gone(void *arg, const char *uri)
 	}
 }
 
+/* Seconds for the slowest bucket to refill from empty: a device idle
+ * that long has full buckets, the same as no entry. */
+static double
+refill_s(const struct relay_config *c)
+{
+	double a = (double)c->send_burst / c->send_rate;
+	double b = (double)c->lookup_burst / c->lookup_rate;
+
+	return a > b ? a : b;
+}
+
 static void
 sweep(struct server *srv)
 {
@@ -1232,6 +1447,7 @@ sweep(struct server *srv)
 	rc = srv->store->ops->blob_expire(srv->store, cut, blob_gone, srv);
 	if (rc != SB_OK)
 		relay_log("blob expire failed: %s", sb_strerror(rc));
+	relay_rates_prune(srv->rates, mono_now(), refill_s(&srv->cfg));
 }
 
 static void
@@ -1304,7 +1520,11 @@ listen_on(struct server *srv, const char *host, uint16_t port)
 	srv->listener = evconnlistener_new_bind(srv->base, accept_cb, srv,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 128,
 	    (struct sockaddr *)&sin, sizeof(sin));
-	return srv->listener == NULL ? SB_ERR_SYSTEM : SB_OK;
+	if (srv->listener == NULL)
+		return SB_ERR_SYSTEM;
+	evconnlistener_set_error_cb(srv->listener, accept_error_cb);
+	srv->accept_ev = evtimer_new(srv->base, accept_resume_cb, srv);
+	return srv->accept_ev == NULL ? SB_ERR_ALLOC : SB_OK;
 }
 
 static void
@@ -1313,6 +1533,8 @@ server_free(struct server *srv)
 	while (srv->sessions != NULL)
 		session_close(srv->sessions, "relay stopping");
 	if (srv->listener) evconnlistener_free(srv->listener);
+	if (srv->accept_ev) event_free(srv->accept_ev);
+	relay_rates_free(srv->rates);
 	if (srv->sweep_ev) event_free(srv->sweep_ev);
 	if (srv->sigint_ev) event_free(srv->sigint_ev);
 	if (srv->sigterm_ev) event_free(srv->sigterm_ev);
@@ -1320,6 +1542,31 @@ server_free(struct server *srv)
 	SSL_CTX_free(srv->ctx);
 	relay_store_close(srv->store);
 	sb_buf_free(&srv->scratch);
+}
+
+/*
+ * Raises the soft descriptor limit to the hard one (a relay holds one per
+ * connection; the default soft 1024 is an accident of history), then
+ * sizes the unauthenticated cap so that half of what is left after
+ * FD_RESERVE stays for authenticated devices and their blob files.
+ */
+static void
+fd_limits(struct server *srv)
+{
+	struct rlimit rl;
+	rlim_t n;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	} else if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		rl.rlim_cur = 1024;
+	}
+	n = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1u << 24 ? 1u << 24 : rl.rlim_cur;
+	srv->nofile = (unsigned)n;
+	n = n > 2 * FD_RESERVE ? (n - FD_RESERVE) / 2 : 1;
+	srv->unauth_cap = srv->cfg.max_unauth < n ? srv->cfg.max_unauth : (unsigned)n;
 }
 
 static void
@@ -1362,6 +1609,9 @@ relay_serve(const char *datadir, const struct relay_serve_opts *o)
 	if (o->listen != NULL && relay_parse_hostport(o->listen, host, &port) != SB_OK)
 		return SB_ERR_INVALID_ARG;
 	signal(SIGPIPE, SIG_IGN);
+	fd_limits(&srv);
+	if ((rc = relay_rates_new(&srv.rates)) != SB_OK)
+		return rc;
 	if (snprintf(path, sizeof(path), "%s/relay.db", datadir) >= (int)sizeof(path))
 		return SB_ERR_INVALID_ARG;
 	if ((rc = relay_store_open_sqlite(path, &srv.store)) != SB_OK)
@@ -1388,10 +1638,11 @@ relay_serve(const char *datadir, const struct relay_serve_opts *o)
 	event_add(srv.sigint_ev, NULL);
 	event_add(srv.sigterm_ev, NULL);
 	sweep(&srv);
-	relay_log("listening on %s:%u inline_limit=%u retention_days=%u blob_max=%llu%s",
+	relay_log("listening on %s:%u inline_limit=%u retention_days=%u blob_max=%llu"
+	    " nofile=%u max_unauth=%u max_unauth_per_ip=%u%s",
 	    host, port, srv.cfg.inline_limit, srv.cfg.retention_days,
-	    (unsigned long long)srv.cfg.blob_max,
-	    o->test_clock_file ? " TEST-CLOCK" : "");
+	    (unsigned long long)srv.cfg.blob_max, srv.nofile, srv.unauth_cap,
+	    srv.cfg.max_unauth_per_ip, o->test_clock_file ? " TEST-CLOCK" : "");
 	rc = event_base_dispatch(srv.base) == 0 ? SB_OK : SB_ERR_SYSTEM;
 out:
 	server_free(&srv);

@@ -54,6 +54,16 @@ relay_config_defaults(struct relay_config *cfg)
 	cfg->inline_limit = RELAY_DEFAULT_INLINE;
 	cfg->retention_days = RELAY_DEFAULT_RETENTION;
 	cfg->blob_max = RELAY_DEFAULT_BLOB_MAX;
+	cfg->quota_queue_bytes = RELAY_DEFAULT_Q_BYTES;
+	cfg->quota_queue_items = RELAY_DEFAULT_Q_ITEMS;
+	cfg->quota_blob_bytes = RELAY_DEFAULT_BLOB_QUOTA;
+	cfg->device_queue_items = RELAY_DEFAULT_DEV_ITEMS;
+	cfg->send_rate = RELAY_DEFAULT_SEND_RATE;
+	cfg->send_burst = RELAY_DEFAULT_SEND_BURST;
+	cfg->lookup_rate = RELAY_DEFAULT_LOOKUP_RATE;
+	cfg->lookup_burst = RELAY_DEFAULT_LOOKUP_BURST;
+	cfg->max_unauth = RELAY_DEFAULT_MAX_UNAUTH;
+	cfg->max_unauth_per_ip = RELAY_DEFAULT_UNAUTH_PER_IP;
 }
 
 static int
@@ -100,6 +110,40 @@ path_join(char *out, size_t cap, const char *dir, const char *name)
 	return n < 0 || (size_t)n >= cap ? SB_ERR_INVALID_ARG : SB_OK;
 }
 
+/* The quota and rate keys: byte and item counts up to 2^62 (sums of them
+ * never overflow a u64), rates and connection caps 1..1000000. */
+static int
+limit_line(struct relay_config *cfg, const char *k, const char *v)
+{
+	struct { const char *key; uint64_t *u64; unsigned *u; } t[] = {
+		{ "quota_queue_bytes", &cfg->quota_queue_bytes, NULL },
+		{ "quota_queue_items", &cfg->quota_queue_items, NULL },
+		{ "quota_blob_bytes", &cfg->quota_blob_bytes, NULL },
+		{ "device_queue_items", &cfg->device_queue_items, NULL },
+		{ "send_rate", NULL, &cfg->send_rate },
+		{ "send_burst", NULL, &cfg->send_burst },
+		{ "lookup_rate", NULL, &cfg->lookup_rate },
+		{ "lookup_burst", NULL, &cfg->lookup_burst },
+		{ "max_unauth", NULL, &cfg->max_unauth },
+		{ "max_unauth_per_ip", NULL, &cfg->max_unauth_per_ip },
+	};
+	uint64_t x;
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		if (strcmp(k, t[i].key) != 0)
+			continue;
+		if (parse_u64(v, 1, t[i].u64 ? (1ull << 62) : 1000000u, &x) != SB_OK)
+			return SB_ERR_CONFIG;
+		if (t[i].u64)
+			*t[i].u64 = x;
+		else
+			*t[i].u = (unsigned)x;
+		return SB_OK;
+	}
+	return SB_ERR_CONFIG;
+}
+
 static int
 config_line(struct relay_config *cfg, char *line)
 {
@@ -131,7 +175,7 @@ config_line(struct relay_config *cfg, char *line)
 	}
 	if (strcmp(k, "blob_max") == 0)
 		return parse_u64(v, 1, UINT64_MAX >> 1, &cfg->blob_max) == SB_OK ? SB_OK : SB_ERR_CONFIG;
-	return SB_ERR_CONFIG;
+	return limit_line(cfg, k, v);
 }
 
 int
@@ -175,6 +219,17 @@ relay_config_save(const char *datadir, const struct relay_config *cfg)
 	    "listen = %s:%u\ninline_limit = %u\nretention_days = %u\nblob_max = %llu\n",
 	    cfg->host, cfg->port, cfg->inline_limit, cfg->retention_days,
 	    (unsigned long long)cfg->blob_max);
+	fprintf(f, "# Per sending account: what it queued or uploaded, not yet acked or expired.\n"
+	    "quota_queue_bytes = %llu\nquota_queue_items = %llu\nquota_blob_bytes = %llu\n"
+	    "# Per recipient device: its queue, whoever sent.\ndevice_queue_items = %llu\n"
+	    "# Token buckets per device: SENDs, and looked-up addresses, per second.\n"
+	    "send_rate = %u\nsend_burst = %u\nlookup_rate = %u\nlookup_burst = %u\n"
+	    "# Connections that have not authenticated yet, overall and per source address.\n"
+	    "max_unauth = %u\nmax_unauth_per_ip = %u\n",
+	    (unsigned long long)cfg->quota_queue_bytes, (unsigned long long)cfg->quota_queue_items,
+	    (unsigned long long)cfg->quota_blob_bytes, (unsigned long long)cfg->device_queue_items,
+	    cfg->send_rate, cfg->send_burst, cfg->lookup_rate, cfg->lookup_burst,
+	    cfg->max_unauth, cfg->max_unauth_per_ip);
 	rc = fflush(f) == 0 && fsync(fd) == 0 ? SB_OK : SB_ERR_SYSTEM;
 	fclose(f);
 	return rc;

@@ -110,7 +110,14 @@ struct relay_store_ops {
 	 * for each (so the caller unlinks the file). */
 	int (*blob_expire)(struct relay_store *s, uint64_t cutoff,
 	    void (*gone)(void *arg, const char *uri), void *arg);
-	/* Counts (tests and logs): queued items of a device (0 = all devices). */
+	/*
+	 * What the account `address` is charged for (quotas): items its
+	 * devices sent that are still queued and their payload bytes, and the
+	 * bytes of unexpired blobs its current devices uploaded.
+	 */
+	int (*usage)(struct relay_store *s, const char *address, uint64_t *items,
+	    uint64_t *bytes, uint64_t *blob_bytes);
+	/* Counts (quotas, tests, logs): queued items of a device (0 = all devices). */
 	int (*queue_count)(struct relay_store *s, uint64_t device_id, uint64_t *n);
 };
 

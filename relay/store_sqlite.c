@@ -35,6 +35,10 @@ static const char schema[] =
 	"  ts INTEGER NOT NULL, payload BLOB NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS queue_dev ON queue(device_id, id);"
 	"CREATE INDEX IF NOT EXISTS queue_ts ON queue(ts);"
+	/* the quota's charge per sending account (an older database gains it
+	 * at open: IF NOT EXISTS) */
+	"CREATE INDEX IF NOT EXISTS queue_sender ON queue(sender);"
+
 	"CREATE TABLE IF NOT EXISTS status ("
 	"  sender_device INTEGER NOT NULL, msgid BLOB NOT NULL,"
 	"  device_id INTEGER NOT NULL, item_id INTEGER NOT NULL,"
@@ -44,7 +48,8 @@ static const char schema[] =
 	"CREATE INDEX IF NOT EXISTS status_ts ON status(ts);"
 	"CREATE TABLE IF NOT EXISTS blobs ("
 	"  uri TEXT PRIMARY KEY, size INTEGER NOT NULL, owner INTEGER NOT NULL,"
-	"  created INTEGER NOT NULL);";
+	"  created INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS blobs_owner ON blobs(owner);";
 
 static sqlite3 *
 db_of(struct relay_store *s)
@@ -551,6 +556,44 @@ sq_blob_expire(struct relay_store *s, uint64_t cutoff,
 	return end(db, rc);
 }
 
+/* One row of up to two integer columns for a single text parameter. */
+static int
+sum_query(sqlite3 *db, const char *sql, const char *text, uint64_t *a, uint64_t *b)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (prep(db, sql, &st) != SB_OK)
+		return SB_ERR_STORAGE;
+	sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st) == SQLITE_ROW ? SB_OK : SB_ERR_STORAGE;
+	if (rc == SB_OK) {
+		*a = (uint64_t)sqlite3_column_int64(st, 0);
+		if (b != NULL)
+			*b = (uint64_t)sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int
+sq_usage(struct relay_store *s, const char *address, uint64_t *items,
+    uint64_t *bytes, uint64_t *blob_bytes)
+{
+	sqlite3 *db = db_of(s);
+	int rc;
+
+	*items = *bytes = *blob_bytes = 0;
+	/* Expired rows still count until the sweep deletes them: at most one
+	 * sweep interval of over-charging, never under-charging. */
+	rc = sum_query(db, "SELECT count(*), coalesce(sum(length(payload)),0) FROM queue"
+	    " WHERE sender=?", address, items, bytes);
+	if (rc == SB_OK)
+		rc = sum_query(db, "SELECT coalesce(sum(size),0) FROM blobs WHERE owner IN"
+		    " (SELECT id FROM devices WHERE address=?)", address, blob_bytes, NULL);
+	return rc;
+}
+
 static int
 sq_queue_count(struct relay_store *s, uint64_t device_id, uint64_t *n)
 {
@@ -583,6 +626,7 @@ static const struct relay_store_ops sqlite_ops = {
 	.blob_add = sq_blob_add,
 	.blob_get = sq_blob_get,
 	.blob_expire = sq_blob_expire,
+	.usage = sq_usage,
 	.queue_count = sq_queue_count,
 };
 

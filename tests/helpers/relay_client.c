@@ -370,6 +370,7 @@ c_lookup(const struct opts *o, int argc, char **argv)
 {
 	struct device d;
 	struct client_lookup *l = NULL;
+	long k;
 	size_t i;
 	int rc;
 
@@ -377,8 +378,14 @@ c_lookup(const struct opts *o, int argc, char **argv)
 		return usage();
 	if ((rc = device_load(o, &d, 1)) == SB_OK)
 		rc = device_connect(o, &d);
-	if (rc == SB_OK)
-		rc = client_lookup(d.c, (const char *const *)argv, (size_t)argc, &l);
+	/* --count N: N lookups on one connection (rate limits); the last
+	 * answer is printed, and on a refusal how many passed before it. */
+	for (k = 0; rc == SB_OK && k < (o->count > 0 ? o->count : 1); k++) {
+		client_lookup_free(l);
+		l = NULL;
+		if ((rc = client_lookup(d.c, (const char *const *)argv, (size_t)argc, &l)) != SB_OK)
+			fprintf(stderr, "%s: lookup: %ld passed before the refusal\n", prog, k);
+	}
 	for (i = 0; rc == SB_OK && i < l->n; i++)
 		printf("%s %llu %s %zu\n", l->devices[i].address,
 		    (unsigned long long)l->devices[i].id, l->devices[i].name,
@@ -480,6 +487,8 @@ c_send_many(const struct opts *o)
 	for (i = 0; rc == SB_OK && i < o->count; i++) {
 		if ((rc = crypto_random(msgid, sizeof(msgid))) == SB_OK)
 			rc = client_send(d.c, msgid, to, n_to, reseal, &ra, NULL);
+		if (rc != SB_OK)
+			printf("sent %ld\n", i);   /* how many passed before the refusal */
 	}
 	device_free(&d);
 	if (rc != SB_OK)
