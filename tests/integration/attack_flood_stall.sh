@@ -22,6 +22,17 @@ cs() { "$COSENDER" --relay "127.0.0.1:$RPORT" --fp "$FP" "$@"; }
 # to drop carol's push.
 N=${FLOOD_N:-4200}
 mb_relay
+# The relay's own defences (send rate, quotas: relay_quota.sh) would stop
+# this flood before it reached alice; this case is about what alice's agent
+# does when a flood gets through (several accounts, a relay with other
+# limits), so they are opened wide here.
+relay_stop
+for kv in "send_rate 100000" "send_burst 100000"; do
+	set -- $kv
+	sed -i "s/^$1 = .*/$1 = $2/" "$RDATA/relay.conf"
+	grep -q "^$1 = $2\$" "$RDATA/relay.conf" || fail "relay.conf has no $1"
+done
+relay_start
 mb_device alice alice@example.com
 new_device mallory mallory@example.com >/dev/null
 new_device carol carol@example.com >/dev/null
