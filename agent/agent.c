@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <sys/stat.h>
 
 #include <openssl/crypto.h>
@@ -401,6 +402,12 @@ static int
 box_ok(enum agent_box box)
 {
 	return box == AGENT_BOX_OUT || box == AGENT_BOX_IN;
+}
+
+int
+agent_statfs(struct agent *a, struct statvfs *out)
+{
+	return statvfs(a->home, out) == 0 ? SB_OK : SB_ERR_SYSTEM;
 }
 
 int

@@ -84,6 +84,12 @@ int  agent_open(const char *home, struct agent **out);
  * store, wipes keys.  NULL accepted. */
 void agent_close(struct agent *a);
 
+/* The file system the home is on (statvfs of HOME): what `df` of the
+ * mount shows, since everything the mount stores lands there.  SB_OK or
+ * SB_ERR_SYSTEM. */
+struct statvfs;
+int  agent_statfs(struct agent *a, struct statvfs *out);
+
 /* ---- Folders ------------------------------------------------------------ */
 
 int  agent_box_attr(struct agent *a, enum agent_box box, struct agent_attr *out);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -555,5 +556,91 @@ out:
 	free(path);
 	free(tmp);
 	sb_buf_free(&text);
+	return rc;
+}
+
+/* ---- The mount lock ------------------------------------------------------ */
+
+static int
+lock_path(const char *home, char *out, size_t size)
+{
+	int n = snprintf(out, size, "%s/mount.lock", home);
+
+	return n < 0 || (size_t)n >= size ? SB_ERR_LENGTH : SB_OK;
+}
+
+/* The holder's note: "PID\nMOUNTPOINT\n" (written by the holder only). */
+static void
+lock_read(int fd, long *pid, char *mnt, size_t mnt_size)
+{
+	char buf[4200];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	char *nl;
+
+	*pid = 0;
+	if (mnt_size > 0)
+		mnt[0] = '\0';
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	*pid = strtol(buf, &nl, 10);
+	if (*nl == '\n' && mnt_size > 0) {
+		snprintf(mnt, mnt_size, "%s", nl + 1);
+		mnt[strcspn(mnt, "\n")] = '\0';
+	}
+}
+
+int
+config_lock_take(const char *home, const char *mountpoint, int *fd, long *pid,
+    char *mnt, size_t mnt_size)
+{
+	char path[4096], note[4200];
+	int n, rc = lock_path(home, path, sizeof(path));
+
+	*fd = -1;
+	if (rc != SB_OK)
+		return rc;
+	if ((*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
+		return SB_ERR_SYSTEM;
+	if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+
+		if (e == EWOULDBLOCK)
+			lock_read(*fd, pid, mnt, mnt_size);
+		close(*fd);
+		*fd = -1;
+		errno = e;
+		return e == EWOULDBLOCK ? SB_ERR_EXISTS : SB_ERR_SYSTEM;
+	}
+	n = snprintf(note, sizeof(note), "%ld\n%s\n", (long)getpid(), mountpoint);
+	if (n < 0 || (size_t)n >= sizeof(note) || ftruncate(*fd, 0) != 0 ||
+	    pwrite(*fd, note, (size_t)n, 0) != n) {
+		close(*fd);
+		*fd = -1;
+		return SB_ERR_SYSTEM;
+	}
+	return SB_OK;
+}
+
+int
+config_lock_holder(const char *home, long *pid, char *mnt, size_t mnt_size)
+{
+	char path[4096];
+	int fd, rc = lock_path(home, path, sizeof(path));
+
+	*pid = 0;
+	if (rc != SB_OK)
+		return rc;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return errno == ENOENT ? SB_ERR_NOT_FOUND : SB_ERR_SYSTEM;
+	/* A shared lock we can take means no holder; never kept. */
+	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+		close(fd);
+		return SB_ERR_NOT_FOUND;
+	}
+	rc = errno == EWOULDBLOCK ? SB_OK : SB_ERR_SYSTEM;
+	if (rc == SB_OK)
+		lock_read(fd, pid, mnt, mnt_size);
+	close(fd);
 	return rc;
 }

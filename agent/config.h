@@ -83,6 +83,20 @@ int  config_save(const char *home, const struct agent_config *cfg, int excl);
 /* 1 if HOME/config exists (any content), else 0. */
 int  config_exists(const char *home);
 
+/*
+ * The home's mount lock (HOME/mount.lock, mode 0600): one agent per home,
+ * or two would fight over the relay connection and the store.  take: an
+ * exclusive flock held on *fd (CLOEXEC) for as long as the caller lives;
+ * the file says "PID\nMOUNTPOINT\n" for the next one.  SB_ERR_EXISTS when
+ * another process holds it, with its pid and mountpoint in *pid and
+ * mnt (mnt_size bytes, NUL-terminated; "" if unknown).
+ * mounted: SB_OK with pid/mnt if the home is mounted now, SB_ERR_NOT_FOUND
+ * if not.  Neither ever blocks.
+ */
+int  config_lock_take(const char *home, const char *mountpoint, int *fd,
+         long *pid, char *mnt, size_t mnt_size);
+int  config_lock_holder(const char *home, long *pid, char *mnt, size_t mnt_size);
+
 /* "pair" / "ec"; NULL for other values.  config_suite_parse: SB_OK or
  * SB_ERR_INVALID_ARG. */
 const char *config_suite_name(enum crypto_suite s);

@@ -13,7 +13,10 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
+#include <limits.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,6 +33,7 @@
 struct mount_opts {
 	char *home;
 	int help;
+	int nonempty;
 };
 
 #define MOUNT_OPT(t, p) { t, offsetof(struct mount_opts, p), 1 }
@@ -38,6 +42,9 @@ static const struct fuse_opt mount_spec[] = {
 	MOUNT_OPT("--home=%s", home),
 	MOUNT_OPT("-h", help),
 	MOUNT_OPT("--help", help),
+	/* libfuse 3 dropped this option (it mounts over anything); we refuse
+	 * a non-empty mountpoint unless asked, as gocryptfs does. */
+	MOUNT_OPT("nonempty", nonempty),
 	FUSE_OPT_END
 };
 
@@ -50,14 +57,92 @@ usage(void)
 	    "outbox/ADDRESS-OR-NAME/ sends what is written into it; inbox/ holds what\n"
 	    "arrived, verified and decrypted on every read.  Unmount with fusermount3 -u.\n"
 	    "\n"
-	    "  -f            stay in the foreground (log to stderr)\n"
+	    "  -f            stay in the foreground (log to stderr; in the background\n"
+	    "                the log is HOME/mount.log)\n"
 	    "  -s            single-threaded\n"
 	    "  -d            FUSE debug output (implies -f)\n"
 	    "  -o OPTIONS    FUSE mount options.  Only the mounting user may use the\n"
 	    "                mount, whatever the options: other users (root too) get\n"
-	    "                EACCES; -o allow_root admits root as well\n"
+	    "                EACCES; -o allow_root admits root as well.  -o nonempty\n"
+	    "                mounts over a folder that is not empty (refused otherwise)\n"
 	    "  --home DIR    the device's home (default $SEALBOX_HOME, else\n"
 	    "                $XDG_DATA_HOME/sealbox)\n");
+}
+
+/* 1 if path is the mount point of a sealbox mount now (mountinfo's mount
+ * point field, with its octal escapes, and the fstype after " - "). */
+static int
+is_sealbox_mount(const char *path)
+{
+	char line[8192], mnt[PATH_MAX], *p, *sep;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	int found = 0, i;
+
+	if (f == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f) != NULL) {
+		/* id parent major:minor root MOUNTPOINT ... - FSTYPE ... */
+		for (p = line, i = 0; i < 4 && p != NULL; i++)
+			if ((p = strchr(p, ' ')) != NULL)
+				p++;
+		if (p == NULL || (sep = strstr(p, " - ")) == NULL)
+			continue;
+		for (i = 0; *p != ' ' && i < (int)sizeof(mnt) - 1; i++) {
+			if (p[0] == '\\' && p[1] && p[2] && p[3]) {
+				mnt[i] = (char)(((p[1] - '0') << 6) | ((p[2] - '0') << 3) | (p[3] - '0'));
+				p += 4;
+			} else {
+				mnt[i] = *p++;
+			}
+		}
+		mnt[i] = '\0';
+		found = strcmp(mnt, path) == 0 && strncmp(sep + 3, "fuse.sealbox ", 13) == 0;
+	}
+	fclose(f);
+	return found;
+}
+
+/* Refuses a mountpoint that is a sealbox mount already or, without
+ * -o nonempty, a folder with anything in it (a mount would hide it). */
+static int
+check_mountpoint(const char *mnt, int nonempty)
+{
+	struct dirent *de;
+	DIR *d;
+
+	if (is_sealbox_mount(mnt))
+		return cli_fail("mount", "%s is already a sealbox mount", mnt);
+	if ((d = opendir(mnt)) == NULL)
+		return cli_fail("mount", "%s: %s", mnt, strerror(errno));
+	while (!nonempty && (de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		closedir(d);
+		return cli_fail("mount", "%s is not empty (its files would be hidden;"
+		    " -o nonempty mounts over them)", mnt);
+	}
+	closedir(d);
+	return 0;
+}
+
+/* stdin and stdout to /dev/null, stderr to HOME/mount.log (append, 0600):
+ * a mount in the background keeps its log, rejections and all. */
+static void
+detach_output(const char *home)
+{
+	char path[4096];
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC), log = -1;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/mount.log", home) < sizeof(path))
+		log = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (devnull >= 0) {
+		dup2(devnull, STDIN_FILENO);
+		dup2(devnull, STDOUT_FILENO);
+		dup2(log >= 0 ? log : devnull, STDERR_FILENO);
+		close(devnull);
+	}
+	if (log >= 0)
+		close(log);
 }
 
 /* The part that runs in the process that serves the mount.  `ready` is
@@ -68,8 +153,17 @@ serve(const char *home, struct fuse_args *args, const struct fuse_cmdline_opts *
 {
 	struct agent *a = NULL;
 	struct fs *fs = NULL;
-	int rc;
+	char held[PATH_MAX];
+	long holder = 0;
+	int rc, lock = -1;
 
+	if ((rc = config_lock_take(home, co->mountpoint, &lock, &holder, held, sizeof(held)))
+	    != SB_OK) {
+		if (rc == SB_ERR_EXISTS)
+			return cli_fail("mount", "%s is already mounted at %s by pid %ld", home,
+			    held[0] ? held : "?", holder);
+		return cli_fail("mount", "%s/mount.lock: %s", home, strerror(errno));
+	}
 	if ((rc = keyring_init()) != SB_OK)
 		return cli_fail("mount", "cannot set up locked memory: %s", sb_strerror(rc));
 	if ((rc = agent_open(home, &a)) != SB_OK)
@@ -82,24 +176,17 @@ serve(const char *home, struct fuse_args *args, const struct fuse_cmdline_opts *
 		return cli_fail("mount", "cannot mount %s: %s", co->mountpoint, sb_strerror(rc));
 	}
 	if (ready >= 0) {
-		int devnull = open("/dev/null", O_RDWR);
-
 		/* Tell the parent we are up, then let go of its terminal. */
 		if (write(ready, "ok", 2) != 2)
 			fprintf(stderr, "sealbox: mount: lost the waiting parent\n");
 		close(ready);
-		if (devnull >= 0) {
-			dup2(devnull, STDIN_FILENO);
-			dup2(devnull, STDOUT_FILENO);
-			dup2(devnull, STDERR_FILENO);
-			if (devnull > STDERR_FILENO)
-				close(devnull);
-		}
+		detach_output(home);
 	}
 	fprintf(stderr, "sealbox: mounted %s at %s\n", home, co->mountpoint);
 	rc = fs_run(fs, co->singlethread);
 	fs_free(fs);
 	agent_close(a);
+	close(lock);      /* the home is free once the agent is gone */
 	if (rc != SB_OK)
 		return cli_fail("mount", "serving %s: %s", co->mountpoint, sb_strerror(rc));
 	fprintf(stderr, "sealbox: unmounted %s\n", co->mountpoint);
@@ -172,6 +259,8 @@ cmd_mount(int argc, char **argv)
 		rc = cli_fail("mount", "cannot find the home: %s", sb_strerror(rc));
 		goto out;
 	}
+	if ((rc = check_mountpoint(co.mountpoint, mo.nonempty)) != 0)
+		goto out;
 	if (co.foreground || co.debug)
 		rc = serve(home, &args, &co, -1);
 	else

@@ -521,10 +521,12 @@ op_removexattr(const char *path, const char *name)
 static int
 op_statfs(const char *path, struct statvfs *st)
 {
+	int rc;
+
 	(void)path;
 	memset(st, 0, sizeof(*st));
-	st->f_bsize = 65536;
-	st->f_frsize = 65536;
+	if ((rc = agent_statfs(ctx_agent(), st)) != SB_OK)
+		return neg(rc);
 	st->f_namemax = 255;
 	return 0;
 }

@@ -50,8 +50,13 @@ fs_new(struct agent *a, struct fuse_args *args, const char *mountpoint, struct f
 	fs->ctx.owner_gid = getgid();
 	/* The kernel checks every access against the owner-only modes too,
 	 * whatever -o the user gave (guard.c says why both). */
+	/* The mount shows as "sealbox on MNT type fuse.sealbox".  fsname goes
+	 * first, so a user's own -o fsname= wins; subtype goes last, or
+	 * libfuse's default (the program name, here "mount") would win. */
 	if (fuse_opt_parse(args, &fs->ctx, access_spec, access_opt) != 0 ||
-	    fuse_opt_add_arg(args, "-odefault_permissions") != 0) {
+	    fuse_opt_add_arg(args, "-odefault_permissions") != 0 ||
+	    fuse_opt_insert_arg(args, 1, "-ofsname=sealbox") != 0 ||
+	    fuse_opt_add_arg(args, "-osubtype=sealbox") != 0) {
 		free(fs);
 		return SB_ERR_INVALID_ARG;
 	}
