@@ -58,6 +58,7 @@
 #define BLOB_ROOM_MARGIN (1u << 20)    /* kept free for the database */
 #define FD_RESERVE    16u              /* listener, loop, database, std streams */
 #define ACCEPT_PAUSE_MS 200            /* after EMFILE: let descriptors free up */
+#define ACCEPT_LOG_S  10               /* at most one accept-failure line per 10 s */
 
 struct server;
 
@@ -106,8 +107,8 @@ struct server {
 	unsigned nofile;                /* the descriptor limit we run with */
 	unsigned unauth_cap;            /* max_unauth, bounded by nofile */
 	struct event *accept_ev;        /* re-enables accepting after EMFILE */
-	int accept_paused;              /* inside an EMFILE episode (logged once) */
-	uint64_t accept_pauses;
+	double accept_logged;           /* when the last accept failure was logged */
+	uint64_t accept_fails;          /* failures since then */
 };
 
 /* ---- clock ------------------------------------------------------------- */
@@ -1309,10 +1310,12 @@ accept_resume_cb(evutil_socket_t fd, short what, void *arg)
 /*
  * accept() failed for a reason other than a retriable one.  Out of
  * descriptors (EMFILE/ENFILE) the pending connection stays in the backlog
- * and the socket stays readable: retrying at once spins the CPU and logs
- * a line per try (834,929 lines in 10 s before this).  Instead: stop
- * accepting for ACCEPT_PAUSE_MS, drop the oldest unauthenticated
- * connection to free a descriptor, and log once per episode.
+ * and the socket stays readable: retrying as before spun the CPU and
+ * logged a line per try (834,929 lines in 10 s).  Instead: if an
+ * unauthenticated connection can be dropped, drop the oldest and let the
+ * next accept take its descriptor (progress, not a spin); if not (every
+ * descriptor belongs to an authenticated device), stop accepting for
+ * ACCEPT_PAUSE_MS.  Logged at most once per ACCEPT_LOG_S, with a count.
  */
 static void
 accept_error_cb(struct evconnlistener *l, void *arg)
@@ -1321,21 +1324,25 @@ accept_error_cb(struct evconnlistener *l, void *arg)
 	struct timeval tv = { 0, ACCEPT_PAUSE_MS * 1000 };
 	int err = EVUTIL_SOCKET_ERROR();
 	struct session *s, *oldest = NULL;
+	double now = mono_now();
 
-	evconnlistener_disable(l);
-	srv->accept_pauses++;
-	if (!srv->accept_paused) {
-		srv->accept_paused = 1;
-		relay_log("accept paused: %s (descriptor limit %u); retrying every %d ms",
-		    strerror(err), srv->nofile, ACCEPT_PAUSE_MS);
+	srv->accept_fails++;
+	if (srv->accept_logged == 0 || now - srv->accept_logged >= ACCEPT_LOG_S) {
+		relay_log("accept failed %llu times: %s (descriptor limit %u, unauthenticated"
+		    " cap %u)", (unsigned long long)srv->accept_fails, strerror(err),
+		    srv->nofile, srv->unauth_cap);
+		srv->accept_logged = now;
+		srv->accept_fails = 0;
 	}
-	if (err == EMFILE || err == ENFILE) {
+	if (err == EMFILE || err == ENFILE)
 		for (s = srv->sessions; s != NULL; s = s->next)
 			if (s->device == 0)
 				oldest = s;
-		if (oldest != NULL)
-			session_close(oldest, "descriptors exhausted: oldest unauthenticated connection dropped");
+	if (oldest != NULL) {
+		session_close(oldest, "descriptors exhausted: oldest unauthenticated connection dropped");
+		return;
 	}
+	evconnlistener_disable(l);
 	evtimer_add(srv->accept_ev, &tv);
 }
 
@@ -1352,12 +1359,6 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 
 	(void)l;
 	(void)salen;
-	if (srv->accept_paused) {
-		srv->accept_paused = 0;
-		relay_log("accept resumed after %llu pauses",
-		    (unsigned long long)srv->accept_pauses);
-		srv->accept_pauses = 0;
-	}
 	if ((s = calloc(1, sizeof(*s))) == NULL || (ssl = SSL_new(srv->ctx)) == NULL) {
 		free(s);
 		evutil_closesocket(fd);
