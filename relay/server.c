@@ -705,6 +705,11 @@ send_quota(struct session *s, const struct proto_msg *m, char *why, size_t cap)
 
 	for (i = 0; i < m->n_items; i++)
 		add += m->items[i].payload.len;
+	/* A batch that could never fit is final (TOO_BIG), not "wait". */
+	if (m->n_items > srv->cfg.quota_queue_items || add > srv->cfg.quota_queue_bytes) {
+		snprintf(why, cap, "message larger than the sender's relay quota");
+		return SB_ERR_TOO_BIG;
+	}
 	if ((rc = st->ops->usage(st, s->address, &items, &bytes, &blobs)) != SB_OK)
 		return rc;
 	/* No overflow: stored counts and the quotas are below 2^62. */
@@ -866,7 +871,8 @@ blob_room(const struct server *srv, uint64_t size)
 	    SB_OK : SB_ERR_NO_SPACE;
 }
 
-/* SB_ERR_QUOTA if the account's stored blobs plus size pass its quota. */
+/* SB_ERR_QUOTA if the account's stored blobs plus size pass its quota;
+ * SB_ERR_TOO_BIG if size alone does (waiting would never help). */
 static int
 blob_quota(struct session *s, uint64_t size)
 {
@@ -874,6 +880,8 @@ blob_quota(struct session *s, uint64_t size)
 	uint64_t items, bytes, blobs;
 	int rc;
 
+	if (size > s->srv->cfg.quota_blob_bytes)
+		return SB_ERR_TOO_BIG;
 	if ((rc = st->ops->usage(st, s->address, &items, &bytes, &blobs)) != SB_OK)
 		return rc;
 	return blobs + size > s->srv->cfg.quota_blob_bytes ? SB_ERR_QUOTA : SB_OK;
@@ -898,9 +906,11 @@ h_blob_put(struct session *s, const struct proto_msg *m)
 		relay_log("blob refused conn=%llu device=%llu size=%llu: %s",
 		    (unsigned long long)s->conn, (unsigned long long)s->device,
 		    (unsigned long long)m->u64, rc == SB_ERR_QUOTA ?
-		    "account over its blob quota" : sb_strerror(rc));
+		    "account over its blob quota" : rc == SB_ERR_TOO_BIG ?
+		    "larger than the account's blob quota" : sb_strerror(rc));
 		return reply(s, send_err(s, m->rid, rc, rc == SB_ERR_QUOTA ?
-		    "sender's relay blob quota exceeded" : NULL));
+		    "sender's relay blob quota exceeded" : rc == SB_ERR_TOO_BIG ?
+		    "blob larger than the sender's relay blob quota" : NULL));
 	}
 	/* No overflow in blob_room: u64 <= blob_max, itself far below
 	 * UINT64_MAX (relay.conf's parser caps it). */

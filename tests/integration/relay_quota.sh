@@ -67,6 +67,9 @@ rc blob-put --keys "$T/mallory" "$T/blob" >/dev/null 2>"$T/blob.err" || st=$?
 [ "$st" -eq 54 ] || fail "second blob: exit $st, wanted 54: $(cat "$T/blob.err")"
 grep -q "blob refused .*account over its blob quota" "$RLOG" || fail "blob refusal not logged"
 [ -z "$(ls -A "$RDATA/blobs/tmp")" ] || fail "a refused upload left a file"
+# one larger than the whole quota can never fit: final TOO_BIG, not "wait"
+head -c 3000001 /dev/zero >"$T/huge"
+expect_rc 47 rc blob-put --keys "$T/carol" "$T/huge"
 
 note "another account still sends to the same recipient, who receives it"
 m=$(new_msgid)
