@@ -7,8 +7,11 @@
  * Properties: canonicalisation is idempotent and agrees with names_kind;
  * a resolved folder names a sorted, unique set of canonical addresses whose
  * canonical group name resolves to the same set; a sanitised name is
- * non-empty, bounded, valid UTF-8, free of '/' and control characters and
- * never "." or ".."; every UTF-8 character decoded re-encodes to itself.
+ * non-empty, bounded, valid UTF-8, free of '/', its look-alikes, control
+ * and invisible characters and never "." or ".."; every UTF-8 character
+ * decoded re-encodes to itself; the display escape of any bytes is
+ * bounded, valid UTF-8 and safe to show, and exactly the bytes the display
+ * check accepts come out unchanged.
  */
 #include "fuzz.h"
 #include "common/wire.h"
@@ -47,6 +50,9 @@ check_component(const char *s, size_t max)
 	for (i = 0; i < len; i++)
 		FUZZ_ASSERT(s[i] != '/' && (uint8_t)s[i] >= 0x20 && s[i] != 0x7f);
 	FUZZ_ASSERT(valid_utf8(s));
+	/* Nothing invisible, and no U+2215 / U+FF0F passing for a '/'. */
+	FUZZ_ASSERT(names_display_check(s, len, NULL, NULL) == SB_OK);
+	FUZZ_ASSERT(strstr(s, "\xe2\x88\x95") == NULL && strstr(s, "\xef\xbc\x8f") == NULL);
 }
 
 static void
@@ -169,6 +175,27 @@ fuzz_utf8(const uint8_t *data, size_t size)
 	}
 }
 
+static void
+fuzz_display(const uint8_t *data, size_t size)
+{
+	static char out[NAMES_ESCAPE_BUF(4096)];
+	size_t n;
+
+	if (size > 4096)
+		size = 4096;
+	FUZZ_ASSERT(names_escape_display((const char *)data, size, out, sizeof(out)) == SB_OK);
+	n = strlen(out);
+	FUZZ_ASSERT(n <= 4 * size);
+	FUZZ_ASSERT(valid_utf8(out));
+	FUZZ_ASSERT(names_display_check(out, n, NULL, NULL) == SB_OK);
+	if (names_display_check((const char *)data, size, NULL, NULL) == SB_OK &&
+	    memchr(data, '\\', size) == NULL)
+		FUZZ_ASSERT(n == size && memcmp(out, data, size) == 0);
+	/* a short buffer cuts, never overflows, and still ends in a string */
+	FUZZ_ASSERT(names_escape_display((const char *)data, size, out, 8) != SB_ERR_INVALID_ARG);
+	FUZZ_ASSERT(strlen(out) < 8 && valid_utf8(out));
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -180,5 +207,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_resolve(contacts, data, size);
 	fuzz_file_names(data, size);
 	fuzz_utf8(data, size);
+	fuzz_display(data, size);
 	return 0;
 }

@@ -11,9 +11,11 @@
 #   - while init runs with the code from a 0600 --code-file, on stdin, from
 #     `--code-file -` and typed at a no-echo terminal prompt, a poller
 #     reading every /proc/*/cmdline and /proc/*/environ it can (this case's
-#     own user: more than `nobody` could) never sees any of the codes; the
-#     poller proves it would have, by catching canaries in a short-lived
-#     process's argv and environment;
+#     own user: more than `nobody` could) never sees any of the codes.  Each
+#     init is held for a second with its code read (the relay is down when
+#     it starts, so it retries its connection), time for dozens of scans;
+#     the poller proves it would have seen a code, by catching canaries in
+#     the argv and the environment of processes that live as long;
 #   - each of those inits works end to end: `sealbox devices` lists the
 #     device as this device; the prompt does not echo the code.
 [ -n "${SEALBOX_WITH_KEYRING_BUS:-}" ] ||
@@ -78,6 +80,7 @@ needles_file, stop, out = sys.argv[1:4]
 needles = [line.split(" ", 1) for line in open(needles_file).read().splitlines()]
 needles = [(kind, value.encode()) for kind, value in needles]
 me, scans, seen = os.getpid(), 0, {}
+ready = stop + ".ready"
 while not os.path.exists(stop):
     for pid in os.listdir("/proc"):
         if not pid.isdigit() or int(pid) == me:
@@ -96,6 +99,8 @@ while not os.path.exists(stop):
                         comm = "?"
                     seen[(value, what)] = "%s %s in /proc/%s/%s (%s)" % (kind, value.decode(), pid, what, comm)
     scans += 1
+    if scans == 1:
+        open(ready, "w").close()
 with open(out, "w") as f:
     f.write("scans %d\n" % scans)
     for line in seen.values():
@@ -103,36 +108,52 @@ with open(out, "w") as f:
 PY
 poller=$!
 on_exit "touch $T/poll.stop; kill $poller"
-wait_until 10 test -d /proc/$poller || fail "poller did not start"
-sleep 0.3
+wait_until 20 test -e "$T/poll.stop.ready" || fail "poller did not start"
 
-note "the poller sees a short-lived process's argv and environment"
-bash -c 'sleep 0.2; :' _ "$canary_argv"
-SB_CANARY="$canary_env" sleep 0.2   # in sleep's environment only
+note "the poller sees the argv and the environment of a process living 1 s"
+bash -c 'sleep 1; :' _ "$canary_argv"
+SB_CANARY="$canary_env" sleep 1   # in sleep's environment only
+
+# held NAME CMD...: runs CMD (an init) in the background while the relay is
+# down, so it holds its code for a second before it can register; then
+# starts the relay and waits for CMD, which must succeed.  Output: $T/NAME.out
+held() {
+	local name=$1 pid st=0
+	shift
+	relay_stop
+	"$@" <&0 >"$T/$name.out" 2>&1 &   # <&0: a background job would get /dev/null
+	pid=$!
+	sleep 1
+	relay_start
+	wait "$pid" || st=$?
+	[ "$st" -eq 0 ] || fail "init $name: exit $st: $(cat "$T/$name.out")"
+	grep -q 'registered at' "$T/$name.out" || fail "init $name printed: $(cat "$T/$name.out")"
+	this_device "$name"
+}
+export SEALBOX_CONNECT_TIMEOUT=60
 
 note "--code-file (mode 0600) works end to end"
-out=$(init a1 alice@example.com --code-file "$T/code1" </dev/null 2>&1) || fail "init --code-file: $out"
-this_device a1
+held a1 init a1 alice@example.com --code-file "$T/code1" </dev/null
 
 note "the code on standard input (a pipe) works"
-out=$(printf '%s\n' "$code2" | init b1 bob@example.com 2>&1) || fail "init via stdin: $out"
-this_device b1
+pipe_init() { printf '%s\n' "$code2" | init b1 bob@example.com; }
+held b1 pipe_init
 
 note "--code-file - reads standard input (a file)"
 (umask 077; printf '  %s \r\n' "$code3" >"$T/code3")   # white space around it is dropped
-out=$(init c1 carol@example.com --code-file - <"$T/code3" 2>&1) || fail "init --code-file -: $out"
-this_device c1
+held c1 init c1 carol@example.com --code-file - <"$T/code3"
 
 note "a terminal: a prompt on stderr, no echo"
 (umask 077; printf '%s\n' "$code4" >"$T/code4")
-python3 - "$T/code4" "$SEALBOX" init --home "$T/d1" --address dave@example.com \
-	--relay "127.0.0.1:$RPORT" --fingerprint "$FP" --device-name d1 >"$T/tty.out" 2>&1 <<'PY' ||
+tty_init() {
+	python3 - "$T/code4" "$SEALBOX" init --home "$T/d1" --address dave@example.com \
+		--relay "127.0.0.1:$RPORT" --fingerprint "$FP" --device-name d1 <<'PY'
 import os, pty, select, sys, termios, time
 code = open(sys.argv[1]).read().strip().encode()
 pid, fd = pty.fork()
 if pid == 0:
     os.execv(sys.argv[2], sys.argv[2:])
-buf, deadline, sent, echo_off = b"", time.time() + 60, False, None
+buf, deadline, sent, echo_off = b"", time.time() + 90, False, None
 while time.time() < deadline:
     r, _, _ = select.select([fd], [], [], 0.1)
     if r:
@@ -144,7 +165,6 @@ while time.time() < deadline:
             break
         buf += chunk
     if not sent and b"enrollment code for dave@example.com: " in buf:
-        time.sleep(0.2)   # let the prompt finish switching echo off
         echo_off = not (termios.tcgetattr(fd)[3] & termios.ECHO)
         os.write(fd, code + b"\n")
         sent = True
@@ -158,9 +178,8 @@ if code in buf:
     sys.exit("the code was echoed")
 sys.exit(os.waitstatus_to_exitcode(st))
 PY
-	fail "init at a terminal: $(cat "$T/tty.out")"
-grep -q 'registered at' "$T/tty.out" || fail "terminal init printed: $(cat "$T/tty.out")"
-this_device d1
+}
+held d1 tty_init
 
 touch "$T/poll.stop"
 wait "$poller" || fail "poller failed"
