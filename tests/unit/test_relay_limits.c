@@ -15,6 +15,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <sqlite3.h>
+
 #include "common/sberr.h"
 #include "proto/proto.h"
 #include "relay/relay.h"
@@ -130,15 +132,15 @@ test_relay_limits_store_usage(void **state)
 	assert_int_equal(s->ops->batch_commit(s, m1, "alice@example.com", a, 1000, e, 1), SB_OK);
 	e[0].payload_len = 4;
 	assert_int_equal(s->ops->batch_commit(s, m2, "alice@example.com", a, 1000, e, 1), SB_OK);
-	assert_int_equal(s->ops->blob_add(s, "sbblob:x", 5000, a, 1000), SB_OK);
+	assert_int_equal(s->ops->blob_add(s, "sbblob:x", 100000, a, 1000), SB_OK);
 	assert_int_equal(s->ops->blob_add(s, "sbblob:y", 7, b, 1000), SB_OK);
 
 	/* alice is charged for what she sent and uploaded; bob, the
-	 * recipient, only for his blob */
+	 * recipient, only for his blob, charged as one 64 KiB chunk */
 	assert_int_equal(s->ops->usage(s, "alice@example.com", &items, &bytes, &blobs), SB_OK);
-	assert_true(items == 2 && bytes == 14 && blobs == 5000);
+	assert_true(items == 2 && bytes == 14 && blobs == 100000);
 	assert_int_equal(s->ops->usage(s, "bob@example.com", &items, &bytes, &blobs), SB_OK);
-	assert_true(items == 0 && bytes == 0 && blobs == 7);
+	assert_true(items == 0 && bytes == 0 && blobs == 65536);
 	assert_int_equal(s->ops->queue_count(s, b, &n), SB_OK);
 	assert_true(n == 2);
 	/* an acknowledgement gives the quota back */
@@ -151,6 +153,27 @@ test_relay_limits_store_usage(void **state)
 	}
 	assert_int_equal(s->ops->usage(s, "alice@example.com", &items, &bytes, &blobs), SB_OK);
 	assert_true(items == 1 && bytes == 4);
+	assert_int_equal(s->ops->queue_count(s, b, &n), SB_OK);
+	assert_true(n == 1);
+	/* removing the recipient refunds the sender (triggers, same commit) */
+	assert_int_equal(s->ops->device_remove(s, b), SB_OK);
+	assert_int_equal(s->ops->usage(s, "alice@example.com", &items, &bytes, &blobs), SB_OK);
+	assert_true(items == 0 && bytes == 0);
+	assert_int_equal(s->ops->batch_commit(s, m1, "alice@example.com", a + 100, 1000, e, 1),
+	    SB_OK);
+	relay_store_close(s);
+	/* a database from before the counters: filled from the rows at open */
+	{
+		sqlite3 *db;
+
+		assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_exec(db, "DELETE FROM sender_usage; DELETE FROM"
+		    " device_usage; DELETE FROM blob_usage;", NULL, NULL, NULL), SQLITE_OK);
+		sqlite3_close(db);
+	}
+	assert_int_equal(relay_store_open_sqlite(path, &s), SB_OK);
+	assert_int_equal(s->ops->usage(s, "alice@example.com", &items, &bytes, &blobs), SB_OK);
+	assert_true(items == 1 && bytes == 4 && blobs == 100000);
 	relay_store_close(s);
 	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
 	assert_int_equal(system(path), 0);
