@@ -343,8 +343,10 @@ names_address_canonical(const char *in, size_t len, char *out,
  * "invoiceexe.pdf"); and the zero-width and other format characters
  * (soft hyphen, ZWSP/ZWNJ/ZWJ, word joiner, invisible operators, BOM,
  * interlinear annotation, tags, Hangul fillers), with which two names that
- * look the same differ.  One list for file names and for what the CLI
- * prints (names_escape_display). */
+ * look the same differ; and the noncharacters U+FFFE/F.  One list for file
+ * names and for what the CLI prints (names_escape_display); a superset of
+ * what the relay refuses in a device name (proto_device_name_valid), so
+ * init never sends a name the relay would refuse for its characters. */
 static int
 is_invisible(uint32_t cp)
 {
@@ -353,7 +355,8 @@ is_invisible(uint32_t cp)
 	    cp == 0x180e || (cp >= 0x200b && cp <= 0x200f) ||
 	    (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2060 && cp <= 0x206f) ||
 	    cp == 0x3164 || cp == 0xfeff || cp == 0xffa0 ||
-	    (cp >= 0xfff9 && cp <= 0xfffb) || (cp >= 0xe0000 && cp <= 0xe007f);
+	    (cp >= 0xfff9 && cp <= 0xfffb) || cp == 0xfffe || cp == 0xffff ||
+	    (cp >= 0xe0000 && cp <= 0xe007f);
 }
 
 /* Characters drawn like '/' (issue 12, finding 10): "..\u2215etc" must not

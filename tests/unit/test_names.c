@@ -15,6 +15,7 @@
 #include "common/wire.h"
 #include "agent/contacts.h"
 #include "agent/names.h"
+#include "proto/proto.h"
 
 static int
 valid_utf8(const char *s)
@@ -605,6 +606,18 @@ test_names_escape_display(void **state)
 	assert_int_equal(names_display_check("zw\xe2\x80\x8bsp", 7, &bad, NULL),
 	    SB_ERR_INVALID_ARG);
 	assert_int_equal(bad, 0x200b);
+	/* everything the relay refuses in a device name is refused here too */
+	for (i = 0; i <= 0x10ffff; i++) {
+		char enc[4];
+		size_t n;
+
+		if (i >= 0xd800 && i <= 0xdfff)
+			continue;
+		n = names_utf8_put((uint32_t)i, enc);
+		if (proto_device_name_valid((const uint8_t *)enc, n) != SB_OK)
+			assert_int_equal(names_display_check(enc, n, NULL, NULL),
+			    SB_ERR_INVALID_ARG);
+	}
 }
 
 static const uint8_t msgid[16] = { 0x3f, 0x9a, 0x2c, 0x1e, 0xde, 0xad };
