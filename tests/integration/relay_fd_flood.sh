@@ -87,7 +87,10 @@ PY
 
 flood_round "caps"
 grep -q "reason=unauthenticated connections" "$RLOG" || fail "no connection was dropped at the cap"
-grep -q "nofile=64 " "$RLOG" || fail "relay did not report its descriptor limit: $(grep listening "$RLOG")"
+# 64, the hard limit (valgrind keeps a dozen of them for itself)
+nofile=$(sed -n 's/.*listening on .* nofile=\([0-9]*\) .*/\1/p' "$RLOG")
+[ -n "$nofile" ] && [ "$nofile" -le 64 ] && [ "$nofile" -ge 48 ] ||
+	fail "relay did not report a descriptor limit of 64: $(grep listening "$RLOG")"
 
 note "34 authenticated devices hold descriptors"
 pids=()
