@@ -30,6 +30,11 @@ need_bin rsync rsync
 need_bin openssl openssl
 need_bin python3 python3
 need_bin xxd xxd
+# The systemd units are checked with systemd-analyze verify, the man pages
+# with mandoc -Tlint and rendered with man -l (tests/integration/units_verify.sh).
+need_bin systemd-analyze systemd
+need_bin mandoc mandoc
+need_bin man man-db
 # codec_cli opens CLI-sealed payloads with the independent Python
 # implementation (tests/vectors/pyopen.py), on Debian's python3-cryptography.
 /usr/bin/python3 -c 'import cryptography' >/dev/null 2>&1 || pkgs_needed+=(python3-cryptography)
