@@ -57,6 +57,12 @@ LINK_LIBS = -Wl,--start-group $(LIBS) -Wl,--end-group $(PKG_LIBS) -lm
 
 SEALBOX = $(BUILD)/sealbox
 RELAY   = $(BUILD)/sealbox-relay
+
+# The one version both programs print (`sealbox --version`,
+# `sealbox-relay --version`); only their main.c see it.
+VERSION = 0.9.0
+$(BUILD)/cli/main.o $(BUILD)/relay/main.o: CFLAGS += -DSB_VERSION='"$(VERSION)"'
+$(BUILD)/cli/main.o $(BUILD)/relay/main.o: Makefile
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 HELPER_SRC := $(wildcard tests/helpers/*.c)

@@ -7,6 +7,10 @@
 
 #include "cli.h"
 
+#ifndef SB_VERSION
+#error "SB_VERSION is defined by the Makefile (VERSION)"
+#endif
+
 static const struct cli_command commands[] = {
 	{ "init",    "create this device: keys into the keyring, register at the relay", cmd_init },
 	{ "devices", "list an address's devices with key fingerprints", cmd_devices },
@@ -26,7 +30,8 @@ usage(FILE *f)
 	fprintf(f, "usage: sealbox COMMAND [OPTIONS]\n\ncommands:\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
-	fprintf(f, "\nRun 'sealbox COMMAND --help' for a command's options.\n");
+	fprintf(f, "\nRun 'sealbox COMMAND --help' for a command's options;"
+	    " 'sealbox --version' for the version.\n");
 }
 
 int
@@ -60,6 +65,10 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("sealbox %s\n", SB_VERSION);
 		return 0;
 	}
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)

@@ -10,13 +10,18 @@
 #include "../common/sberr.h"
 #include "relay.h"
 
+#ifndef SB_VERSION
+#error "SB_VERSION is defined by the Makefile (VERSION)"
+#endif
+
 static const char usage[] =
 	"usage: sealbox-relay init   --data DIR [--listen HOST:PORT] [--inline-limit 4096|16384]\n"
 	"                            [--retention-days N] [--blob-max BYTES]\n"
 	"       sealbox-relay serve  --data DIR [--listen HOST:PORT] [--idle-timeout S]\n"
 	"                            [--auth-timeout S] [--write-timeout S] [--sweep-interval S]\n"
 	"                            [--test-clock-file FILE   (TEST ONLY: clock offset in s)]\n"
-	"       sealbox-relay invite --data DIR ADDRESS\n";
+	"       sealbox-relay invite --data DIR ADDRESS\n"
+	"       sealbox-relay --version\n";
 
 enum { O_DATA = 256, O_LISTEN, O_INLINE, O_RETENTION, O_BLOBMAX, O_IDLE, O_AUTHTO,
        O_WRITETO, O_SWEEP, O_TESTCLOCK, O_HELP };
@@ -83,6 +88,10 @@ main(int argc, char **argv)
 	cmd = argv[1];
 	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
 		fputs(usage, stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "--version") == 0) {
+		printf("sealbox-relay %s\n", SB_VERSION);
 		return 0;
 	}
 	if (strcmp(cmd, "init") != 0 && strcmp(cmd, "serve") != 0 && strcmp(cmd, "invite") != 0)
