@@ -574,6 +574,14 @@ h_blob_expire(struct relay_store *s, uint64_t cutoff,
 }
 
 static int
+h_usage(struct relay_store *s, const char *address, uint64_t *items, uint64_t *bytes,
+    uint64_t *blob_bytes)
+{
+	(void)s;
+	return H.real->ops->usage(H.real, address, items, bytes, blob_bytes);
+}
+
+static int
 h_queue_count(struct relay_store *s, uint64_t device_id, uint64_t *n)
 {
 	(void)s;
@@ -595,6 +603,7 @@ static const struct relay_store_ops hostile_ops = {
 	.blob_add = h_blob_add,
 	.blob_get = h_blob_get,
 	.blob_expire = h_blob_expire,
+	.usage = h_usage,
 	.queue_count = h_queue_count,
 };
 

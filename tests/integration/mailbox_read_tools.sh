@@ -33,7 +33,7 @@ for pair in "a.txt:13" "b.txt:31" "big.bin:$((3 * 65536 + 1234))" "c.txt:10"; do
 	n=${pair%%:*} sz=${pair##*:}
 	line=$(grep -E -- "-$n\$" "$T/ls.out") || fail "ls -l does not list $n"
 	[ "$(awk '{print $5}' <<<"$line")" -eq "$sz" ] || fail "ls -l size of $n: $line (wanted $sz)"
-	[[ "$line" =~ ^-r--r--r-- ]] || fail "inbox file $n is not read-only: $line"
+	[[ "$line" =~ ^-r-------- ]] || fail "inbox file $n is not read-only and private: $line"
 	t=$(awk '{print $6}' <<<"$line")
 	[ $(( $(date +%s) - t )) -lt 120 ] && [ $(( t - $(date +%s) )) -lt 5 ] ||
 		fail "mtime of $n is $t, not the send time"
