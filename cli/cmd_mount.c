@@ -16,7 +16,9 @@
 #include <dirent.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -145,6 +147,37 @@ detach_output(const char *home)
 		close(log);
 }
 
+/*
+ * sd_notify(3) by hand, so a systemd unit can be Type=notify without a
+ * libsystemd dependency: one datagram to the unix socket $NOTIFY_SOCKET
+ * names (a leading '@' is the abstract namespace).  Not under systemd (no
+ * variable), or the send fails: nothing happens, the mount goes on.
+ */
+static void
+notify_systemd(const char *state)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa;
+	size_t len;
+	int fd;
+
+	if (path == NULL || (path[0] != '/' && path[0] != '@'))
+		return;
+	len = strlen(path);
+	if (len < 2 || len > sizeof(sa.sun_path))
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, len);
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = '\0';
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return;
+	(void)sendto(fd, state, strlen(state), MSG_NOSIGNAL, (const struct sockaddr *)&sa,
+	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len));
+	close(fd);
+}
+
 /* The part that runs in the process that serves the mount.  `ready` is
  * the pipe to the waiting parent, or -1 in the foreground. */
 static int
@@ -176,14 +209,23 @@ serve(const char *home, struct fuse_args *args, const struct fuse_cmdline_opts *
 		return cli_fail("mount", "cannot mount %s: %s", co->mountpoint, sb_strerror(rc));
 	}
 	if (ready >= 0) {
-		/* Tell the parent we are up, then let go of its terminal. */
+		char state[64];
+
+		/* Tell systemd first (the parent exits on "ok"; with
+		 * NotifyAccess=all, MAINPID moves the unit to us), then the
+		 * parent, then let go of its terminal. */
+		snprintf(state, sizeof(state), "READY=1\nMAINPID=%ld", (long)getpid());
+		notify_systemd(state);
 		if (write(ready, "ok", 2) != 2)
 			fprintf(stderr, "sealbox: mount: lost the waiting parent\n");
 		close(ready);
 		detach_output(home);
+	} else {
+		notify_systemd("READY=1");
 	}
 	fprintf(stderr, "sealbox: mounted %s at %s\n", home, co->mountpoint);
 	rc = fs_run(fs, co->singlethread);
+	notify_systemd("STOPPING=1");
 	fs_free(fs);
 	agent_close(a);
 	close(lock);      /* the home is free once the agent is gone */
