@@ -11,8 +11,9 @@
  * every read of an inline message reads and opens it again, every read of
  * an attachment verifies the cfile chunks it touches.
  *
- * Never writes into inbox/ on a user's behalf (SB_ERR_READONLY), never
- * returns a byte that did not verify.
+ * Never writes into inbox/ on a user's behalf (SB_ERR_READONLY; removing a
+ * message is the one change allowed), never returns a byte that did not
+ * verify.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -521,7 +522,10 @@ folders(struct agent *a, enum agent_box box, struct entry **out)
 			if ((e = entry_new(shown)) == NULL)
 				break;
 			e->attr.is_dir = 1;
-			e->attr.mode = box == AGENT_BOX_IN ? 0555 : 0755;
+			/* Writable as a folder only so that rm of a message
+			 * passes the kernel's mode check (default_permissions);
+			 * nothing can be created in it (SB_ERR_READONLY). */
+			e->attr.mode = 0755;
 			e->attr.mtime.tv_sec = e->attr.ctime.tv_sec = t;
 			e->next = *pp;
 			*pp = e;
@@ -902,8 +906,10 @@ inbox_unlink(struct agent *a, enum agent_box box, const char *folder,
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if (box == AGENT_BOX_IN)
-		return SB_ERR_READONLY;
+	/* A received message may be removed (issue 13: the inbox can be
+	 * cleaned): its record and its files go; its entry in the replay
+	 * cache (inbox_seen) stays, so the relay cannot bring it back.  A
+	 * content file another message shares stays for that one. */
 	rc = row_get(a, box, folder, name, 0, &r);
 	if (rc != SB_OK)
 		return rc;
@@ -918,6 +924,8 @@ inbox_unlink(struct agent *a, enum agent_box box, const char *folder,
 	if (rc == SB_OK) {
 		inbox_ref_release(a, r.payload);
 		inbox_ref_release(a, r.cfile);
+		if (box == AGENT_BOX_IN)
+			fprintf(stderr, "sealbox: removed inbox/%s/%s\n", folder, name);
 	}
 	row_clear(&r);
 	return rc;

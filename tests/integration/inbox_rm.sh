@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The inbox can be cleaned (issue 13, point 7): rm of a received message
+# removes it - its record, its sealed payload and its content file - for
+# good: it is not listed again after a remount, and a replay of it by the
+# relay is still refused.  Everything else in inbox/ stays read-only
+# (mailbox_errno_readonly_unknown.sh).  A content file that two messages
+# share (the same attachment content, attack_blob_amplify.sh) stays until
+# the last of them is removed.
+here=$(cd "$(dirname "$0")" && pwd); top=${here%/tests/integration*}
+[ -n "${SEALBOX_WITH_KEYRING_BUS:-}" ] || exec "$top/scripts/with-keyring" bash "$0" "$@"
+source "$top/tests/lib/common.sh"
+source "$SB_TOP/tests/lib/mailbox.sh"
+
+COSENDER="$SB_BUILD/tests/helpers/cosender"
+[ -x "$COSENDER" ] || fail "$COSENDER not built (run make)"
+files() { find "$(mb_home bob)/data" -name 'in-*' | wc -l; }
+
+mb_alice_to_bob
+mb_umount bob
+echo "keep me" >"$O/keep.txt"
+echo "remove me" >"$O/gone.txt"
+wait_status 20 "$O/keep.txt" '^(sent|delivered 0/1)$'
+wait_status 20 "$O/gone.txt" '^(sent|delivered 0/1)$'
+# What the relay holds for bob now, kept to replay it later.
+relay_stop
+python3 - "$RDATA/relay.db" "$(mb_device_id bob)" "$T/queued.json" <<'PY' || fail "could not save bob's queue"
+import json, sqlite3, sys
+con = sqlite3.connect(sys.argv[1])
+rows = con.execute("SELECT device_id, msgid, sender, sender_device, ts, payload FROM queue"
+                   " WHERE device_id = ?", (int(sys.argv[2]),)).fetchall()
+assert len(rows) == 2, rows
+json.dump([[r[0], r[1].hex(), r[2], r[3], r[4], r[5].hex()] for r in rows], open(sys.argv[3], "w"))
+PY
+relay_start
+mb_mount bob
+keep=$(wait_for_file 20 "$I" "$(mb_inbox_re keep.txt)")
+gone=$(wait_for_file 20 "$I" "$(mb_inbox_re gone.txt)")
+wait_queue_empty 20 bob
+n0=$(files)
+rm "$gone" || fail "rm of a received message failed"
+[ ! -e "$gone" ] || fail "still there after rm"
+[ "$(files)" -eq $((n0 - 1)) ] || fail "data/ has $(files) in- files, wanted $((n0 - 1))"
+[ "$(cat "$keep")" = "keep me" ] || fail "the other message changed"
+grep -q "removed inbox/alice@example.com/$(basename "$gone")" "$(mb_log bob)" || fail "no log line for the rm"
+(echo x >"$I/new.txt") 2>/dev/null && fail "created a file in the inbox"
+mv "$keep" "$I/renamed.txt" 2>/dev/null && fail "renamed a file in the inbox"
+
+note "the relay replays both: refused, the removed one does not come back"
+relay_stop
+python3 - "$RDATA/relay.db" "$T/queued.json" <<'PY' || fail "could not requeue"
+import json, sqlite3, sys
+con = sqlite3.connect(sys.argv[1])
+for d, m, s, sd, ts, p in json.load(open(sys.argv[2])):
+    con.execute("INSERT INTO queue(device_id, msgid, sender, sender_device, ts, payload)"
+                " VALUES (?, ?, ?, ?, ?, ?)", (d, bytes.fromhex(m), s, sd, ts, bytes.fromhex(p)))
+con.commit()
+PY
+relay_start
+wait_queue_empty 30 bob
+[ "$(grep -c 'rejected message .*replay' "$(mb_log bob)")" -eq 2 ] ||
+	fail "replays refused: $(grep -c 'rejected message .*replay' "$(mb_log bob)"), wanted 2"
+mb_umount bob
+mb_mount bob
+[ "$(mb_count "$I" "$(mb_inbox_re gone.txt)")" -eq 0 ] || fail "the removed message came back"
+[ "$(mb_count "$I" "$(mb_inbox_re keep.txt)")" -eq 1 ] || fail "keep.txt is not listed once"
+[ "$(cat "$keep")" = "keep me" ] || fail "keep.txt after the remount"
+
+note "a shared content file stays until its last message goes"
+new_device mallory mallory@example.com >/dev/null
+mb_data $((1 << 20)) 9 >"$T/blob.bin"
+"$COSENDER" --relay "127.0.0.1:$RPORT" --fp "$FP" --keys "$T/mallory" --to bob@example.com \
+	--count 2 --name twice.bin --blob "$T/blob.bin" >/dev/null || fail "mallory's sends"
+M="$B/inbox/mallory@example.com"
+_two() { [ "$(mb_count "$M" "$(mb_inbox_re twice.bin)")" -eq 2 ]; }
+wait_until "$(mb_secs 20)" _two || fail "$(mb_count "$M" .) of 2 listed"
+wait_queue_empty 20 bob
+n1=$(files)
+first=$(ls "$M" | head -1) second=$(ls "$M" | tail -1)
+rm "$M/$first"
+[ "$(files)" -eq $((n1 - 1)) ] || fail "removing one sharer left $(files) files, wanted $((n1 - 1)) (only its payload goes)"
+cmp "$M/$second" "$T/blob.bin" || fail "the other message lost its content"
+rm "$M/$second"
+[ "$(files)" -eq $((n1 - 3)) ] || fail "removing the last sharer left $(files) files, wanted $((n1 - 3))"
+mb_finish
