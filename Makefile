@@ -4,6 +4,7 @@
 #   make check      install missing packages, build, run every test
 #   make check SANITIZE=1   the same with ASan+UBSan (objects in build-san/)
 #   make demo       the README's demo
+#   make install    programs, units, man pages into $(DESTDIR)$(PREFIX)
 #
 # Each source folder is one module archive; a folder's main.c is its
 # program's entry point and stays out of the archive, so unit tests can link
@@ -63,6 +64,7 @@ RELAY   = $(BUILD)/sealbox-relay
 VERSION = 0.9.0
 $(BUILD)/cli/main.o $(BUILD)/relay/main.o: CFLAGS += -DSB_VERSION='"$(VERSION)"'
 $(BUILD)/cli/main.o $(BUILD)/relay/main.o: Makefile
+
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 HELPER_SRC := $(wildcard tests/helpers/*.c)
@@ -152,6 +154,34 @@ valgrind: all $(HELPER_BINS) $(FUZZ_REPLAY)
 
 clean:
 	rm -rf build build-san
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the two programs, the
+# headless keyring wrapper (as sealbox-with-keyring), the systemd units
+# with their ExecStart rewritten to $(PREFIX)/bin, a sysusers.d entry for
+# the relay's user, and the man pages.  Tested by
+# tests/integration/install_destdir.sh.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+INSTALL ?= install
+UNITS_SED = sed 's|/usr/local/bin/|$(PREFIX)/bin/|g'
+.PHONY: install
+install: all
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/systemd/user \
+	    $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/sysusers.d \
+	    $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8
+	$(INSTALL) -m 0755 $(SEALBOX) $(DESTDIR)$(PREFIX)/bin/sealbox
+	$(INSTALL) -m 0755 $(RELAY) $(DESTDIR)$(PREFIX)/bin/sealbox-relay
+	$(INSTALL) -m 0755 scripts/with-keyring $(DESTDIR)$(PREFIX)/bin/sealbox-with-keyring
+	$(UNITS_SED) scripts/systemd/sealbox-mount@.service \
+	    > $(DESTDIR)$(PREFIX)/lib/systemd/user/sealbox-mount@.service
+	$(UNITS_SED) scripts/systemd/sealbox-relay.service \
+	    > $(DESTDIR)$(PREFIX)/lib/systemd/system/sealbox-relay.service
+	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/user/sealbox-mount@.service \
+	    $(DESTDIR)$(PREFIX)/lib/systemd/system/sealbox-relay.service
+	$(INSTALL) -m 0644 scripts/systemd/sealbox-relay.sysusers \
+	    $(DESTDIR)$(PREFIX)/lib/sysusers.d/sealbox-relay.conf
+	$(INSTALL) -m 0644 docs/man/sealbox.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	$(INSTALL) -m 0644 docs/man/sealbox-relay.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
