@@ -46,15 +46,24 @@ poller=$!
 on_exit "kill $poller"
 wait_until 10 test -e "$T/poll.ran" || fail "the /proc poller did not start"
 
-# Run inside a session: writes the bus and the keyring daemon's pids.
-cat >"$T/record.sh" <<'EOF'
-pid_of() {
-	dbus-send --session --print-reply=literal --dest=org.freedesktop.DBus \
-		/org/freedesktop/DBus org.freedesktop.DBus.GetConnectionUnixProcessID \
-		"string:$1" | awk '{print $2}'
+# session_procs ROOT SNAPSHOT: "PID COMM" of ROOT and of every process below
+# it in a `ps -e -o pid=,ppid=,comm=` snapshot (a session's wrapper, its
+# bus, its keyring daemon, CMD).
+session_procs() {
+	awk -v r="$1" '{ pp[$1] = $2; c[$1] = $3 }
+		END { for (p in pp) { q = p; while ((q in pp) && q != r) q = pp[q]; if (q == r) print p, c[p] } }' "$2"
 }
-echo "$(pid_of org.freedesktop.DBus) $(pid_of org.freedesktop.secrets)" >"$1"
-EOF
+# check_session ROOT SNAPSHOT: the snapshot had a bus and a keyring daemon
+# under ROOT, and none of its processes runs any more.
+check_session() {
+	local procs pid comm
+	procs=$(session_procs "$1" "$2")
+	grep -q ' dbus-daemon$' <<<"$procs" || fail "no dbus-daemon in session $1: $procs"
+	grep -q ' gnome-keyring-d' <<<"$procs" || fail "no gnome-keyring-daemon in session $1: $procs"
+	while read -r pid comm; do
+		wait_until 5 gone "$pid" || fail "$comm ($pid) outlived its with-keyring session"
+	done <<<"$procs"
+}
 
 gone() { ! _mb_alive "$1"; }
 # No process runs with the persistent dir as its XDG_DATA_HOME (only a
@@ -88,14 +97,14 @@ KF="$PDIR/keyrings/login.keyring"
 wait_until 5 no_daemon_of_pdir || fail "a keyring daemon of $PDIR outlived the init session"
 
 note "second session: mount in the foreground (as systemd would run it)"
-# mount_session PIDS_FILE: the wrapper runs the mount -f; its exit status is
-# the mount's (mb_umount checks it is 0).
+# mount_session: the wrapper runs the mount -f; its exit status is the
+# mount's (mb_umount checks it is 0); $wk1 is the wrapper.
 mount_session() {
 	local pid deadline
 	echo "=== session mount $(date +%T.%N)" >>"$(mb_log alice)"
-	kr bash -c 'bash "$1" "$2" && exec "$3" mount "$4" -f --home "$5"' _ \
-		"$T/record.sh" "$1" "$SEALBOX" "$AM" "$AH" 2>>"$(mb_log alice)" &
+	kr "$SEALBOX" mount "$AM" -f --home "$AH" 2>>"$(mb_log alice)" &
 	pid=$!
+	wk1=$pid
 	_mb_pid[alice]=$pid
 	echo "$pid" >>"$T/daemons.pids"
 	[[ " ${_mb_names[*]} " == *" alice "* ]] || _mb_names+=(alice)
@@ -108,9 +117,8 @@ mount_session() {
 		sleep 0.05
 	done
 }
-mount_session "$T/pids1"
-read -r bus1 gkd1 <"$T/pids1"
-[ -n "$bus1" ] && [ -n "$gkd1" ] || fail "session pids not recorded: $(cat "$T/pids1")"
+mount_session
+ps -e -o pid=,ppid=,comm= >"$T/ps1"
 grep -q "keys loaded for alice@example.com" "$(mb_log alice)" ||
 	fail "the mount did not load alice's keys: $(tail -5 "$(mb_log alice)")"
 
@@ -135,8 +143,7 @@ wait_status 10 "$OA/q1.txt" '^queued'
 
 note "everything of the session stops with the unmount"
 mb_umount alice
-wait_until 5 gone "$gkd1" || fail "gnome-keyring-daemon $gkd1 outlived its session"
-wait_until 5 gone "$bus1" || fail "dbus-daemon $bus1 outlived its session"
+check_session "$wk1" "$T/ps1"
 wait_until 5 no_daemon_of_pdir ||
 	fail "a keyring daemon of $PDIR is still running: $(grep -l -a -F "XDG_DATA_HOME=$PDIR" /proc/[0-9]*/environ)"
 
@@ -166,14 +173,14 @@ expect_fail 125 "^with-keyring: no password for the keyring in $PDIR" \
 
 note "third session, as the README does it: mount returns, the wrapper ends"
 echo "=== session mount (background) $(date +%T.%N)" >>"$(mb_log alice)"
-kr bash -c 'bash "$1" "$2" && exec "$3" mount "$4" --home "$5"' _ \
-	"$T/record.sh" "$T/pids2" "$SEALBOX" "$AM" "$AH" >>"$(mb_log alice)" 2>&1 ||
-	fail "background mount under a fresh session failed: $(tail -5 "$(mb_log alice)")"
+kr bash -c 'ps -e -o pid=,ppid=,comm= >"$1" && exec "$2" mount "$3" --home "$4"' _ \
+	"$T/ps2" "$SEALBOX" "$AM" "$AH" >>"$(mb_log alice)" 2>&1 &
+wk2=$!
+rc=0
+wait "$wk2" || rc=$?
+[ "$rc" -eq 0 ] || fail "background mount under a fresh session exited $rc: $(tail -5 "$(mb_log alice)")"
 _mb_pid[alice]=
-read -r bus2 gkd2 <"$T/pids2"
-[ "$gkd2" != "$gkd1" ] || fail "the same keyring daemon served two sessions"
-wait_until 5 gone "$gkd2" || fail "gnome-keyring-daemon $gkd2 outlived the mount session"
-wait_until 5 gone "$bus2" || fail "dbus-daemon $bus2 outlived the mount session"
+check_session "$wk2" "$T/ps2"
 wait_until "$(mb_secs 10)" _mb_ready "$AM" || fail "$AM not mounted after sealbox mount returned"
 apid=$(head -1 "$AH/mount.lock")
 [[ "$apid" =~ ^[0-9]+$ ]] && _mb_alive "$apid" || fail "no mount daemon in $AH/mount.lock: '$apid'"
