@@ -102,6 +102,15 @@ g_removexattr(const char *p, const char *n)
 static int
 g_statfs(const char *p, struct statvfs *st)
 { GUARD(fs_ops.statfs(p, st)); }
+static int
+g_symlink(const char *t, const char *p)
+{ GUARD(fs_ops.symlink(t, p)); }
+static int
+g_mknod(const char *p, mode_t m, dev_t d)
+{ GUARD(fs_ops.mknod(p, m, d)); }
+static int
+g_link(const char *a, const char *b)
+{ GUARD(fs_ops.link(a, b)); }
 
 void
 fs_guard_table(struct fuse_operations *out)
@@ -130,5 +139,8 @@ fs_guard_table(struct fuse_operations *out)
 	.setxattr    = g_setxattr,
 	.removexattr = g_removexattr,
 	.statfs      = g_statfs,
+	.symlink     = g_symlink,
+	.mknod       = g_mknod,
+	.link        = g_link,
 	};
 }

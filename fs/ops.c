@@ -531,6 +531,35 @@ op_statfs(const char *path, struct statvfs *st)
 	return 0;
 }
 
+/* Node types the mailbox has no use for: symlink(2), mknod(2) and
+ * mkfifo(3) (also what bind(2) of a unix socket calls) and link(2) all say
+ * EPERM for a file system that does not support them (libfuse's default
+ * for a missing op is ENOSYS, which tools report as a bug). */
+static int
+op_symlink(const char *target, const char *path)
+{
+	(void)target;
+	(void)path;
+	return -EPERM;
+}
+
+static int
+op_mknod(const char *path, mode_t mode, dev_t dev)
+{
+	(void)path;
+	(void)mode;
+	(void)dev;
+	return -EPERM;
+}
+
+static int
+op_link(const char *from, const char *to)
+{
+	(void)from;
+	(void)to;
+	return -EPERM;
+}
+
 static void *
 op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
@@ -572,4 +601,7 @@ const struct fuse_operations fs_ops = {
 	.setxattr    = op_setxattr,
 	.removexattr = op_removexattr,
 	.statfs      = op_statfs,
+	.symlink     = op_symlink,
+	.mknod       = op_mknod,
+	.link        = op_link,
 };
