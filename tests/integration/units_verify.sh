@@ -13,7 +13,9 @@
 #     it is unmounted; the same over an abstract ('@') socket, stopped with
 #     SIGTERM as systemd stops a unit (clean unmount, exit 0); in the
 #     background (no -f) the serving process says READY=1 with its MAINPID
-#     before `sealbox mount` returns; no NOTIFY_SOCKET changes nothing.
+#     before `sealbox mount` returns; no NOTIFY_SOCKET changes nothing;
+#   - the documented fstab line works: mount.fuse3 SEALBOX#mount MNT -o
+#     noauto,user,... mounts a usable mailbox and returns.
 here=$(cd "$(dirname "$0")" && pwd); top=${here%/tests/integration*}
 [ -n "${SEALBOX_WITH_KEYRING_BUS:-}" ] || exec "$top/scripts/with-keyring" bash "$0" "$@"
 source "$top/tests/lib/common.sh"
@@ -166,5 +168,26 @@ mb_mount alice
 mb_umount alice
 NOTIFY_SOCKET="$T/nobody-listens" mb_mount alice
 mb_umount alice
+
+# 5. The fstab line of sealbox(1) and README.md,
+#      /usr/local/bin/sealbox#mount MOUNTPOINT fuse noauto,user 0 0
+#    is mount(8) running `mount.fuse3 /usr/local/bin/sealbox#mount MOUNTPOINT
+#    -o OPTIONS`, which runs `sealbox mount MOUNTPOINT -o OPTIONS` (plus
+#    mount options of its own such as dev,suid): it returns once the
+#    mailbox is usable, and the mount unmounts as any other.
+if command -v mount.fuse3 >/dev/null; then helper=mount.fuse3; else helper=/sbin/mount.fuse3; fi
+notify_listen "$T/notify5.sock" "$mnt" "$T/n5"
+NOTIFY_SOCKET="$T/notify5.sock" SEALBOX_HOME=$(mb_home alice) \
+	"$helper" "$SEALBOX#mount" "$mnt" -o noauto,user,nofail,_netdev >"$T/fstab.log" 2>&1 ||
+	fail "$helper $SEALBOX#mount $mnt failed: $(cat "$T/fstab.log")"
+on_exit "fusermount3 -uz '$mnt'"
+_mb_ready "$mnt" || fail "not usable once mount.fuse3 returned"
+grep -qs " $mnt fuse.sealbox " /proc/self/mounts || fail "no fuse.sealbox mount at $mnt after mount.fuse3"
+wait_line 10 "$T/n5" '^READY=1'
+[[ "$(head -1 "$T/n5")" =~ ^READY=1\|MAINPID=([0-9]+)\ usable=yes$ ]] || fail "mount.fuse3: '$(head -1 "$T/n5")'"
+fpid=${BASH_REMATCH[1]}
+fusermount3 -u "$mnt"
+wait_until "$(mb_secs 20)" sh -c "! kill -0 $fpid 2>/dev/null" || fail "mount.fuse3's sealbox $fpid did not exit"
+! _mb_mounted "$mnt" || fail "$mnt still mounted"
 
 mb_finish
