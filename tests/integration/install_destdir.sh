@@ -21,8 +21,10 @@ dest=$T/dest
 root=$dest$prefix
 build=$(realpath --relative-to="$SB_TOP" "$SB_BUILD")
 
-# -o all: install what is built; never rebuild it from inside a test.
-make -C "$SB_TOP" --no-print-directory -o all BUILD="$build" \
+# -o all: install what is built; never rebuild it from inside a test.  No
+# MAKEFLAGS: under `make check` the outer make's jobserver and variables
+# would leak in.
+env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$SB_TOP" --no-print-directory -o all BUILD="$build" \
 	PREFIX="$prefix" DESTDIR="$dest" install >"$T/install.log" 2>&1 ||
 	fail "make install failed: $(tail -5 "$T/install.log")"
 
@@ -96,7 +98,7 @@ MANWIDTH=80 man -M "$root/share/man" 8 sealbox-relay 2>/dev/null | grep -q 'seal
 	fail "man -M PREFIX/share/man 8 sealbox-relay did not show the page"
 
 # The default PREFIX is /usr/local (a dry run: nothing is written).
-dry=$(make -C "$SB_TOP" --no-print-directory -n -o all BUILD="$build" DESTDIR="$T/d2" install 2>&1) ||
+dry=$(env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$SB_TOP" --no-print-directory -n -o all BUILD="$build" DESTDIR="$T/d2" install 2>&1) ||
 	fail "make -n install: $dry"
 grep -q "$SB_BUILD/sealbox $T/d2/usr/local/bin/sealbox\$\|$build/sealbox $T/d2/usr/local/bin/sealbox\$" <<<"$dry" ||
 	fail "default PREFIX is not /usr/local: $(grep -m1 'bin/sealbox$' <<<"$dry")"
