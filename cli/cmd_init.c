@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -32,13 +33,15 @@
 #include "../agent/outbox.h"
 #include "../client/client.h"
 #include "../common/sberr.h"
+#include "../common/wire.h"
 #include "../crypto/crypto.h"
 #include "../keyring/keyring.h"
 #include "cli.h"
 
 #define EXIT_USAGE        2
-#define READY_TIMEOUT_MS  15000
-#define STATUS_TIMEOUT_MS 5000
+#define READY_TIMEOUT_MS   5000   /* connect: see connect_timeout_ms */
+#define STATUS_TIMEOUT_MS  5000
+#define REQUEST_TIMEOUT_MS 15000
 #define usage_fail(...)   (cli_fail(__VA_ARGS__), EXIT_USAGE)
 
 /* One line explaining a keyring failure and how to fix it. */
@@ -254,32 +257,60 @@ keyring_put(const char *address, const char *devid, const struct init_keys *k)
 }
 
 /*
+ * How long a command waits for the relay's session: a few seconds, so a
+ * relay that accepts and never answers is reported, not waited on for the
+ * request timeout.  $SEALBOX_CONNECT_TIMEOUT (seconds, 1..600) overrides
+ * it: the client retries a refused connection with backoff until then.
+ */
+static unsigned
+connect_timeout_ms(unsigned dflt)
+{
+	const char *env = getenv("SEALBOX_CONNECT_TIMEOUT");
+
+	if (env != NULL && atoi(env) >= 1 && atoi(env) <= 600)
+		return (unsigned)atoi(env) * 1000u;
+	return dflt;
+}
+
+/*
  * Connects (unregistered when device_id is 0) and waits for the session.
- * $SEALBOX_CONNECT_TIMEOUT (seconds, 1..600) overrides timeout_ms: the
- * client retries a refused connection with backoff until then.
+ * On failure why (why_size bytes) says which failure, as precisely as the
+ * client knows (client_last_error): "connection refused", "certificate
+ * fingerprint mismatch: expected X, got Y", "TLS handshake failed: R", or
+ * "timed out after N s" when no attempt ended in time.
  */
 static int
 connect_relay(const struct agent_config *cfg, const struct crypto_key *sign,
-    uint64_t device_id, unsigned timeout_ms, struct client **out)
+    uint64_t device_id, unsigned timeout_ms, struct client **out, char *why,
+    size_t why_size)
 {
 	struct client_config cc;
-	const char *env = getenv("SEALBOX_CONNECT_TIMEOUT");
 	int rc;
 
-	if (env != NULL && atoi(env) >= 1 && atoi(env) <= 600)
-		timeout_ms = (unsigned)atoi(env) * 1000u;
-
+	timeout_ms = connect_timeout_ms(timeout_ms);
 	memset(&cc, 0, sizeof(cc));
 	cc.relay = cfg->relay;
 	memcpy(cc.fingerprint, cfg->fingerprint, CLIENT_FP_LEN);
 	cc.sign_key = sign;
 	cc.address = cfg->address;
 	cc.device_id = device_id;
-	cc.request_timeout_ms = timeout_ms;
+	/* Requests (register, lookup) once connected are answered at once by
+	 * a live relay; a slow build (sanitizers) still needs more than the
+	 * connect timeout. */
+	cc.request_timeout_ms = timeout_ms > REQUEST_TIMEOUT_MS ? timeout_ms : REQUEST_TIMEOUT_MS;
 	cc.backoff_max_ms = 1000;
-	if ((rc = client_new(&cc, out)) != SB_OK)
+	snprintf(why, why_size, "%s", sb_strerror(SB_ERR_NET));
+	if ((rc = client_new(&cc, out)) != SB_OK) {
+		snprintf(why, why_size, "%s", sb_strerror(rc));
 		return rc;
+	}
 	if ((rc = client_wait_ready(*out, timeout_ms)) != SB_OK) {
+		if (client_last_error(*out, why, why_size) == SB_OK)
+			;       /* the precise reason */
+		else if (rc == SB_ERR_NET)
+			snprintf(why, why_size, "timed out after %u s", (timeout_ms + 999) / 1000);
+		else
+			snprintf(why, why_size, "%s", sb_strerror(rc));
 		client_free(*out);
 		*out = NULL;
 	}
@@ -293,7 +324,7 @@ cmd_init(int argc, char **argv)
 	struct agent_config cfg;
 	struct init_keys k = { 0 };
 	struct client *c = NULL;
-	char *home = NULL, devid[24], code[CLI_CODE_MAX + 1] = { 0 };
+	char *home = NULL, devid[24], code[CLI_CODE_MAX + 1] = { 0 }, why[256];
 	const uint8_t *idder;
 	size_t idlen;
 	int rc, status = 1, made_home = 0, stored = 0, registered = 0;
@@ -329,8 +360,9 @@ cmd_init(int argc, char **argv)
 		cli_fail("init", "key generation: %s", sb_strerror(rc));
 		goto out;
 	}
-	if ((rc = connect_relay(&cfg, k.sign, 0, READY_TIMEOUT_MS, &c)) != SB_OK) {
-		cli_fail("init", "relay %s: %s", cfg.relay, sb_strerror(rc));
+	if ((rc = connect_relay(&cfg, k.sign, 0, READY_TIMEOUT_MS, &c, why,
+	    sizeof(why))) != SB_OK) {
+		cli_fail("init", "relay %s: %s", cfg.relay, why);
 		goto out;
 	}
 	crypto_identity_der(k.id, &idder, &idlen);
@@ -401,7 +433,7 @@ static int
 device_ctx_open(const char *cmd, const char *home_arg, unsigned timeout_ms,
     struct device_ctx *d)
 {
-	char err[200], devid[24];
+	char err[200], devid[24], why[256];
 	int rc;
 
 	memset(d, 0, sizeof(*d));
@@ -421,8 +453,9 @@ device_ctx_open(const char *cmd, const char *home_arg, unsigned timeout_ms,
 	}
 	if (timeout_ms == 0)
 		return 0;
-	if ((rc = connect_relay(&d->cfg, d->sign, d->cfg.device_id, timeout_ms, &d->c)) != SB_OK) {
-		cli_fail(cmd, "relay %s: %s", d->cfg.relay, sb_strerror(rc));
+	if (connect_relay(&d->cfg, d->sign, d->cfg.device_id, timeout_ms, &d->c, why,
+	    sizeof(why)) != SB_OK) {
+		cli_fail(cmd, "relay %s: %s", d->cfg.relay, why);
 		device_ctx_free(d);
 		return 1;
 	}
@@ -663,50 +696,149 @@ out:
 
 /* ---- status ------------------------------------------------------------------ */
 
-/* Outbox counts straight from store.db, read-only; -1 when unknown. */
+/* UTC, second precision: "2026-12-04T17:03:01Z"; "?" for nonsense. */
 static void
-outbox_counts(const char *home, long *queued, long *failed)
+utc_text(int64_t t, char out[32])
 {
-	char path[4096];
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	if (t <= 0 || gmtime_r(&tt, &tm) == NULL ||
+	    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, 32, "?");
+}
+
+/* The first 16 bytes of a hash column as 32 hex digits; "-" when NULL. */
+static void
+hash16_text(sqlite3_stmt *st, int col, char out[33])
+{
+	const unsigned char *h = sqlite3_column_blob(st, col);
+
+	if (h == NULL || sqlite3_column_bytes(st, col) < 16)
+		snprintf(out, 33, "-");
+	else
+		sb_hex(h, 16, out);
+}
+
+/* An address or event read from store.db, printed without control bytes
+ * (the store's content came, in the end, from the relay and peers). */
+static void
+db_text(sqlite3_stmt *st, int col, char *out, size_t size)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+
+	(void)names_escape_display(t ? (const char *)t : "?", t ? strlen((const char *)t) : 1,
+	    out, size);
+}
+
+#define MIB (1024 * 1024)
+
+static unsigned long long
+mib_up(int64_t bytes)
+{
+	return bytes > 0 ? (unsigned long long)(bytes / MIB + (bytes % MIB != 0)) : 0;
+}
+
+/*
+ * The lines that come from store.db, read-only beside a live mount (WAL):
+ * last contact with the relay (the newest time the relay stamped on a
+ * message it accepted from us or delivered to us: the agent keeps no other
+ * record of contact), the outbox counts, the receiver's key-change alerts
+ * (inbox_key_events, oldest first) and attachments waiting for local space
+ * (inbox_waiting).  Tables a store has not created yet count as empty.
+ * Returns 0, or -1 when store.db exists and cannot be read.
+ */
+static int
+status_store(const char *home)
+{
+	char path[4096], t[32], addr[NAMES_ESCAPE_BUF(SB_MAX_ADDRESS)], ev[64], o[33], n[33];
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
+	int64_t queued = 0, failed = 0, last = 0;
+	int ok = 0;
 
-	*queued = *failed = -1;
 	snprintf(path, sizeof(path), "%s/store.db", home);
 	if (access(path, F_OK) != 0) {
-		*queued = *failed = 0;
-		return;
+		printf("last contact: never (no messages yet)\n");
+		printf("outbox:   0 queued, 0 failed\n");
+		return 0;
 	}
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
 		goto out;
 	sqlite3_busy_timeout(db, 2000);
 	/* Closed (spooled, not yet accepted) and queued both wait for the relay. */
 	if (sqlite3_prepare_v2(db, "SELECT COALESCE(SUM(state IN (?1, ?2)), 0),"
-	    " COALESCE(SUM(state = ?3), 0) FROM out_msg", -1, &st, NULL) != SQLITE_OK)
-		goto out;
-	sqlite3_bind_int(st, 1, OB_CLOSED);
-	sqlite3_bind_int(st, 2, OB_QUEUED);
-	sqlite3_bind_int(st, 3, OB_FAILED);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		*queued = sqlite3_column_int64(st, 0);
-		*failed = sqlite3_column_int64(st, 1);
+	    " COALESCE(SUM(state = ?3), 0), COALESCE(MAX(sent_ts), 0) FROM out_msg",
+	    -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int(st, 1, OB_CLOSED);
+		sqlite3_bind_int(st, 2, OB_QUEUED);
+		sqlite3_bind_int(st, 3, OB_FAILED);
+		if (sqlite3_step(st) != SQLITE_ROW)
+			goto out;
+		queued = sqlite3_column_int64(st, 0);
+		failed = sqlite3_column_int64(st, 1);
+		last = sqlite3_column_int64(st, 2);
+		sqlite3_finalize(st);
+		st = NULL;
 	}
+	if (sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(received), 0) FROM inbox_messages",
+	    -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
+	    sqlite3_column_int64(st, 0) > last)
+		last = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	st = NULL;
+	utc_text(last, t);
+	printf("last contact: %s\n", last > 0 ? t : "never (no message sent or received yet)");
+	printf("outbox:   %lld queued, %lld failed\n", (long long)queued, (long long)failed);
+
+	if (sqlite3_prepare_v2(db, "SELECT time, address, device_id, event, old_hash, new_hash"
+	    " FROM inbox_key_events ORDER BY time, id", -1, &st, NULL) == SQLITE_OK) {
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			utc_text(sqlite3_column_int64(st, 0), t);
+			db_text(st, 1, addr, sizeof(addr));
+			db_text(st, 3, ev, sizeof(ev));
+			hash16_text(st, 4, o);
+			hash16_text(st, 5, n);
+			printf("alert: %s %s device %llu %s %s -> %s\n", t, addr,
+			    (unsigned long long)sqlite3_column_int64(st, 2), ev, o, n);
+		}
+		sqlite3_finalize(st);
+		st = NULL;
+	}
+	if (sqlite3_prepare_v2(db, "SELECT size, sender, need, avail FROM inbox_waiting"
+	    " ORDER BY since, item_id", -1, &st, NULL) == SQLITE_OK) {
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			db_text(st, 1, addr, sizeof(addr));
+			/* Sizes round up, free space down: never promise room. */
+			printf("waiting: %llu-MiB attachment from %s needs %llu MiB free,"
+			    " %llu MiB free\n", mib_up(sqlite3_column_int64(st, 0)), addr,
+			    mib_up(sqlite3_column_int64(st, 2)),
+			    (unsigned long long)(sqlite3_column_int64(st, 3) > 0 ?
+			    sqlite3_column_int64(st, 3) / MIB : 0));
+		}
+	}
+	ok = 1;
 out:
 	sqlite3_finalize(st);
 	sqlite3_close(db);
+	if (!ok) {
+		printf("outbox:   unknown (store.db unreadable)\n");
+		return -1;
+	}
+	return 0;
 }
 
 int
 cmd_status(int argc, char **argv)
 {
 	const char *addr_arg, *home_arg;
-	char *home = NULL, err[200], devid[24];
+	char *home = NULL, err[200], devid[24], why[256], mnt[4096];
 	char name[NAMES_ESCAPE_BUF(CONFIG_MAX_DEVICE_NAME)];
 	struct agent_config cfg;
 	struct crypto_key *sign = NULL;
 	struct client *c = NULL;
-	long queued, failed;
-	int rc, krc;
+	long pid;
+	int rc = SB_ERR_NET, krc, lrc;
 
 	if ((rc = parse_addr_home("status", argc, argv, -1, &addr_arg, &home_arg)) != 0)
 		return rc;
@@ -723,6 +855,13 @@ cmd_status(int argc, char **argv)
 	    sizeof(name));
 	printf("device:   %llu (%s, suite %s)\n", (unsigned long long)cfg.device_id,
 	    name, config_suite_name(cfg.suite));
+	/* The mount lock says who serves this home now (config.h). */
+	if ((lrc = config_lock_holder(home, &pid, mnt, sizeof(mnt))) == SB_OK)
+		printf("mounted:  at %s by pid %ld\n", mnt[0] ? mnt : "?", pid);
+	else if (lrc == SB_ERR_NOT_FOUND)
+		printf("mounted:  no\n");
+	else
+		printf("mounted:  unknown (%s/mount.lock: %s)\n", home, strerror(errno));
 	snprintf(devid, sizeof(devid), "%llu", (unsigned long long)cfg.device_id);
 	if ((krc = keyring_init()) == SB_OK && (krc = keyring_probe()) == SB_OK)
 		krc = keyring_load(cfg.address, devid, KEYRING_PURPOSE_SIGN, &sign);
@@ -733,15 +872,12 @@ cmd_status(int argc, char **argv)
 		    *keyring_error_detail() ? ": " : "", keyring_error_detail());
 	if (sign == NULL)
 		printf("relay:    %s (not checked: no signing key)\n", cfg.relay);
-	else if ((rc = connect_relay(&cfg, sign, cfg.device_id, STATUS_TIMEOUT_MS, &c)) == SB_OK)
+	else if ((rc = connect_relay(&cfg, sign, cfg.device_id, STATUS_TIMEOUT_MS, &c, why,
+	    sizeof(why))) == SB_OK)
 		printf("relay:    %s reachable, authenticated\n", cfg.relay);
 	else
-		printf("relay:    %s unreachable: %s\n", cfg.relay, sb_strerror(rc));
-	outbox_counts(home, &queued, &failed);
-	if (queued >= 0)
-		printf("outbox:   %ld queued, %ld failed\n", queued, failed);
-	else
-		printf("outbox:   unknown (store.db unreadable)\n");
+		printf("relay:    %s unreachable: %s\n", cfg.relay, why);
+	(void)status_store(home);
 	client_free(c);
 	crypto_key_free(sign);
 	free(home);

@@ -96,6 +96,14 @@ struct client {
 	enum conn_state state;
 	int last_err;                   /* under lock */
 	atomic_int pin_failed;          /* set by verify_pin, outside lock */
+	/* The certificate verify_pin rejected last: written by verify_pin
+	 * inside the handshake, read by event_cb; both run on the I/O thread,
+	 * one after the other, so it needs no lock. */
+	uint8_t pin_got[CLIENT_FP_LEN];
+	/* Why the last connection attempt failed, in words (client_last_error);
+	 * under lock.  "" once a session got as far as the relay's HELLO:
+	 * a stale reason must not explain a later timeout. */
+	char why[192];
 	int stopping;
 	int reset_requested;
 	unsigned backoff_ms;
@@ -258,6 +266,10 @@ verify_pin(X509_STORE_CTX *xs, void *arg)
 	    n != CLIENT_FP_LEN || CRYPTO_memcmp(fp, c->cfg.fingerprint, CLIENT_FP_LEN) != 0) {
 		/* OpenSSL calls this inside the handshake, where c->lock is not
 		 * held: event_cb moves the flag into last_err under the lock. */
+		if (n == CLIENT_FP_LEN)
+			memcpy(c->pin_got, fp, CLIENT_FP_LEN);
+		else
+			memset(c->pin_got, 0, CLIENT_FP_LEN);
 		atomic_store(&c->pin_failed, 1);
 		X509_STORE_CTX_set_error(xs, X509_V_ERR_CERT_REJECTED);
 		return 0;
@@ -486,6 +498,7 @@ on_hello(struct client *c, const struct proto_msg *m)
 	memcpy(c->challenge, m->challenge, sizeof(c->challenge));
 	c->state = ST_CONNECTED;
 	c->last_err = SB_OK;
+	c->why[0] = '\0';
 	if (c->cfg.device_id != 0) {
 		send_auth(c);
 		return;
@@ -672,6 +685,67 @@ write_cb(struct bufferevent *bev, void *arg)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* Lowercases the first letter of strerror's text: the reason follows a
+ * colon in "relay HOST:PORT: connection refused". */
+static void
+errno_text(int e, char *out, size_t size)
+{
+	snprintf(out, size, "%s", strerror(e));
+	if (out[0] >= 'A' && out[0] <= 'Z' && !(out[1] >= 'A' && out[1] <= 'Z'))
+		out[0] = (char)(out[0] - 'A' + 'a');
+}
+
+/*
+ * Puts into c->why what made a connection attempt end (lock held, before
+ * conn_drop frees bev): the pin mismatch with both fingerprints, OpenSSL's
+ * first reason, or the socket's errno (a refused connect shows up as a
+ * socket error, SO_ERROR, with no OpenSSL error queued).  A connection that
+ * got past HELLO ends for reasons a request reports itself: left alone.
+ */
+static void
+conn_explain(struct client *c, struct bufferevent *bev, short what, int pin)
+{
+	char a[2 * CLIENT_FP_LEN + 1], b[2 * CLIENT_FP_LEN + 1], t[128];
+	unsigned long e, first = 0;
+	int serr = 0, fd = (int)bufferevent_getfd(bev);
+	socklen_t len = sizeof(serr);
+
+	if (c->state != ST_TLS)
+		return;
+	if (pin) {
+		sb_hex(c->cfg.fingerprint, CLIENT_FP_LEN, a);
+		sb_hex(c->pin_got, CLIENT_FP_LEN, b);
+		snprintf(c->why, sizeof(c->why),
+		    "certificate fingerprint mismatch: expected %s, got %s", a, b);
+		return;
+	}
+	/* libevent queues SSL_get_error's code (SSL_ERROR_SYSCALL, ...) before
+	 * OpenSSL's own errors: only an error with a reason string says why. */
+	while ((e = bufferevent_get_openssl_error(bev)) != 0)
+		if (first == 0 && ERR_reason_error_string(e) != NULL)
+			first = e;
+	if (first != 0) {
+		snprintf(c->why, sizeof(c->why), "TLS handshake failed: %s",
+		    ERR_reason_error_string(first));
+		return;
+	}
+	if (fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &serr, &len) == 0 && serr != 0) {
+		errno_text(serr, t, sizeof(t));
+		snprintf(c->why, sizeof(c->why), "%s", t);
+		return;
+	}
+	if ((what & BEV_EVENT_ERROR) && (serr = EVUTIL_SOCKET_ERROR()) != 0 &&
+	    serr != EAGAIN && serr != EINPROGRESS) {
+		errno_text(serr, t, sizeof(t));
+		/* Connected at TCP level or not, no TLS answer came: say which
+		 * part failed when the socket says it was up. */
+		snprintf(c->why, sizeof(c->why), "%s", t);
+		return;
+	}
+	snprintf(c->why, sizeof(c->why), "TLS handshake failed: %s",
+	    (what & BEV_EVENT_EOF) ? "the relay closed the connection" : "no reason given");
+}
+
 static void
 event_cb(struct bufferevent *bev, short what, void *arg)
 {
@@ -688,12 +762,13 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 		    &one, sizeof(one));
 		c->state = ST_TLS;   /* HELLO comes next */
 	} else {
-		int err;
+		int err, pin = atomic_exchange(&c->pin_failed, 0);
 
-		if (atomic_exchange(&c->pin_failed, 0))
+		if (pin)
 			c->last_err = SB_ERR_TLS;
 		err = c->last_err == SB_ERR_TLS ? SB_ERR_TLS : SB_ERR_CLOSED;
-
+		if (c->bev == bev)
+			conn_explain(c, bev, what, pin);
 		while (bufferevent_get_openssl_error(bev) != 0)
 			;
 		conn_drop(c, err);
@@ -706,11 +781,14 @@ connect_now(struct client *c)
 {
 	struct addrinfo hints, *ai = NULL;
 	SSL *ssl;
+	int gai;
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
-	if (getaddrinfo(c->host, c->port, &hints, &ai) != 0 || ai == NULL) {
+	if ((gai = getaddrinfo(c->host, c->port, &hints, &ai)) != 0 || ai == NULL) {
+		snprintf(c->why, sizeof(c->why), "cannot resolve %.100s: %s", c->host,
+		    gai != 0 ? gai_strerror(gai) : "no address");
 		c->last_err = SB_ERR_NET;
 		schedule_retry(c);
 		return;
@@ -733,8 +811,13 @@ connect_now(struct client *c)
 	bufferevent_setwatermark(c->bev, EV_READ, 0, IN_HIGH);
 	bufferevent_setwatermark(c->bev, EV_WRITE, OUT_LOW, 0);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-	if (bufferevent_socket_connect(c->bev, ai->ai_addr, (int)ai->ai_addrlen) != 0)
+	if (bufferevent_socket_connect(c->bev, ai->ai_addr, (int)ai->ai_addrlen) != 0) {
+		char t[128];
+
+		errno_text(EVUTIL_SOCKET_ERROR(), t, sizeof(t));
+		snprintf(c->why, sizeof(c->why), "%s", t);
 		conn_drop(c, SB_ERR_NET);
+	}
 	freeaddrinfo(ai);
 }
 
@@ -986,6 +1069,19 @@ client_wait_ready(struct client *c, unsigned timeout_ms)
 			break;
 		}
 	}
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+int
+client_last_error(struct client *c, char *buf, size_t size)
+{
+	int rc;
+
+	pthread_mutex_lock(&c->lock);
+	rc = c->why[0] != '\0' ? SB_OK : SB_ERR_NOT_FOUND;
+	if (size > 0)
+		snprintf(buf, size, "%s", c->why);
 	pthread_mutex_unlock(&c->lock);
 	return rc;
 }

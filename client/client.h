@@ -85,6 +85,20 @@ void client_free(struct client *c);
  * did not match, SB_ERR_NET on timeout.
  */
 int  client_wait_ready(struct client *c, unsigned timeout_ms);
+/*
+ * Why the last connection attempt failed, as one line for a person, into
+ * buf (size bytes, NUL-terminated, "" when there is nothing to say):
+ * "connection refused" (any connect errno, as strerror says it, first
+ * letter lowercased), "cannot resolve HOST: ...", "certificate fingerprint
+ * mismatch: expected HEX, got HEX", "TLS handshake failed: REASON"
+ * (OpenSSL's reason).  Cleared once a connection reaches the relay's
+ * HELLO, so after a client_wait_ready that timed out with nothing here the
+ * attempt simply never finished (a relay that accepts and never answers).
+ * SB_OK when there was something to say, else SB_ERR_NOT_FOUND.
+ * Thread-safe (takes the client's lock briefly; fine from the push
+ * callback too, which runs without it).
+ */
+int  client_last_error(struct client *c, char *buf, size_t size);
 /* The device id (0 before registration). */
 uint64_t client_device_id(struct client *c);
 /* Sends nothing and waits for no answer (only for the client's lock, which
