@@ -36,5 +36,6 @@ int cmd_devices(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_mount(int argc, char **argv);
+int cmd_umount(int argc, char **argv);
 
 #endif

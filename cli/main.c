@@ -16,6 +16,7 @@ static const struct cli_command commands[] = {
 	{ "devices", "list an address's devices with key fingerprints", cmd_devices },
 	{ "verify",  "show the verification code to compare with a contact", cmd_verify },
 	{ "mount",   "mount the mailbox (outbox/, inbox/) and run the agent", cmd_mount },
+	{ "umount",  "unmount once no file is open, wait for the mount's process", cmd_umount },
 	{ "status",  "this device, its relay, keyring and outbox", cmd_status },
 	{ "keygen", "generate a device key pair into files (offline codec)", cmd_keygen },
 	{ "seal",   "seal a message for one recipient device (offline codec)", cmd_seal },
