@@ -15,6 +15,7 @@
  * come from), and names the relay serves are printed escaped
  * (names_escape_display): both from issue 12.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -317,6 +318,22 @@ connect_relay(const struct agent_config *cfg, const struct crypto_key *sign,
 	return rc;
 }
 
+/* 1 if dir is missing or holds nothing but . and .. */
+static int
+dir_empty(const char *dir)
+{
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int empty = 1;
+
+	if (d == NULL)
+		return errno == ENOENT;
+	while (empty && (de = readdir(d)) != NULL)
+		empty = strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0;
+	closedir(d);
+	return empty;
+}
+
 int
 cmd_init(int argc, char **argv)
 {
@@ -336,9 +353,19 @@ cmd_init(int argc, char **argv)
 		return rc;
 	if (config_home(o.home, &home) != SB_OK)
 		return cli_fail("init", "no home: give --home or set SEALBOX_HOME or HOME");
+	/* Issue 17: init never registers a second device by accident.  An
+	 * initialised home is refused whatever named it; the default home
+	 * (no --home) also when it holds anything at all, such as the store
+	 * of a home whose config was lost: a new device there would inherit
+	 * another device's mailbox. */
 	if (config_exists(home)) {
-		cli_fail("init", "%s is already initialised (%s/config exists); "
-		    "use another --home for another device", home, home);
+		cli_fail("init", "%s is already initialised (%s/config exists): init would "
+		    "register a second device; for another device give --home DIR", home, home);
+		goto out;
+	}
+	if (o.home == NULL && !dir_empty(home)) {
+		cli_fail("init", "the default home %s already exists and is not empty; "
+		    "for a new device give --home DIR", home);
 		goto out;
 	}
 	if ((rc = keyring_init()) != SB_OK || (rc = keyring_probe()) != SB_OK) {
