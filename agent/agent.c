@@ -404,6 +404,34 @@ box_ok(enum agent_box box)
 	return box == AGENT_BOX_OUT || box == AGENT_BOX_IN;
 }
 
+/*
+ * The outbox folder a name means (issue 17): a name made only of addresses
+ * is spelled canonically (names_resolve without contacts, then
+ * names_group_canonical: "Bob@Example.com" -> "bob@example.com", groups
+ * sorted), so every spelling of one conversation is one folder.  Contact
+ * names and anything else are kept as typed.  A folder stored under a
+ * non-canonical spelling before this rule keeps answering to it.  Returns
+ * folder itself or buf (NAMES_NAME_BUF bytes).
+ */
+static const char *
+out_folder(struct agent *a, const char *folder, char *buf)
+{
+	struct names_recipients *r = NULL;
+	struct agent_attr at;
+	int ok;
+
+	if (folder == NULL || names_resolve(NULL, folder, strlen(folder), &r) != SB_OK)
+		return folder;
+	ok = names_group_canonical(r, buf, NAMES_NAME_BUF) == SB_OK;
+	names_recipients_free(r);
+	if (!ok || strcmp(buf, folder) == 0)
+		return folder;
+	if (outbox_folder_attr(a, buf, &at) != SB_OK &&
+	    outbox_folder_attr(a, folder, &at) == SB_OK)
+		return folder;
+	return buf;
+}
+
 int
 agent_statfs(struct agent *a, struct statvfs *out)
 {
@@ -435,8 +463,10 @@ int
 agent_folder_attr(struct agent *a, enum agent_box box, const char *folder,
     struct agent_attr *out)
 {
+	char fb[NAMES_NAME_BUF];
+
 	if (box == AGENT_BOX_OUT)
-		return outbox_folder_attr(a, folder, out);
+		return outbox_folder_attr(a, out_folder(a, folder, fb), out);
 	if (box == AGENT_BOX_IN)
 		return inbox_folder_attr(a, box, folder, out);
 	return SB_ERR_INVALID_ARG;
@@ -445,16 +475,20 @@ agent_folder_attr(struct agent *a, enum agent_box box, const char *folder,
 int
 agent_folder_create(struct agent *a, enum agent_box box, const char *folder)
 {
+	char fb[NAMES_NAME_BUF];
+
 	if (box == AGENT_BOX_OUT)
-		return outbox_folder_create(a, folder);
+		return outbox_folder_create(a, out_folder(a, folder, fb));
 	return box == AGENT_BOX_IN ? SB_ERR_READONLY : SB_ERR_INVALID_ARG;
 }
 
 int
 agent_folder_remove(struct agent *a, enum agent_box box, const char *folder)
 {
+	char fb[NAMES_NAME_BUF];
+
 	if (box == AGENT_BOX_OUT)
-		return outbox_folder_remove(a, folder);
+		return outbox_folder_remove(a, out_folder(a, folder, fb));
 	return box == AGENT_BOX_IN ? SB_ERR_READONLY : SB_ERR_INVALID_ARG;
 }
 
@@ -462,8 +496,10 @@ int
 agent_list_files(struct agent *a, enum agent_box box, const char *folder,
     agent_fill_fn fill, void *ctx)
 {
+	char fb[NAMES_NAME_BUF];
+
 	if (box == AGENT_BOX_OUT)
-		return outbox_list_files(a, folder, fill, ctx);
+		return outbox_list_files(a, out_folder(a, folder, fb), fill, ctx);
 	if (box == AGENT_BOX_IN)
 		return inbox_list_files(a, box, folder, fill, ctx);
 	return SB_ERR_INVALID_ARG;
@@ -473,8 +509,10 @@ int
 agent_file_attr(struct agent *a, enum agent_box box, const char *folder,
     const char *name, struct agent_attr *out)
 {
+	char fb[NAMES_NAME_BUF];
+
 	if (box == AGENT_BOX_OUT)
-		return outbox_file_attr(a, folder, name, out);
+		return outbox_file_attr(a, out_folder(a, folder, fb), name, out);
 	if (box == AGENT_BOX_IN)
 		return inbox_file_attr(a, box, folder, name, out);
 	return SB_ERR_INVALID_ARG;
@@ -484,9 +522,11 @@ int
 agent_file_open(struct agent *a, enum agent_box box, const char *folder,
     const char *name, int flags, struct agent_file **out)
 {
+	char fb[NAMES_NAME_BUF];
+
 	*out = NULL;
 	if (box == AGENT_BOX_OUT)
-		return outbox_file_open(a, folder, name, flags, out);
+		return outbox_file_open(a, out_folder(a, folder, fb), name, flags, out);
 	if (box != AGENT_BOX_IN)
 		return SB_ERR_INVALID_ARG;
 	if (flags & (AGENT_OPEN_WRITE | AGENT_OPEN_TRUNC | AGENT_OPEN_CREATE))
@@ -541,8 +581,10 @@ int
 agent_truncate(struct agent *a, enum agent_box box, const char *folder,
     const char *name, uint64_t size)
 {
+	char fb[NAMES_NAME_BUF];
+
 	if (box == AGENT_BOX_OUT)
-		return outbox_truncate(a, folder, name, size);
+		return outbox_truncate(a, out_folder(a, folder, fb), name, size);
 	return box == AGENT_BOX_IN ? SB_ERR_READONLY : SB_ERR_INVALID_ARG;
 }
 
@@ -550,8 +592,10 @@ int
 agent_set_times(struct agent *a, enum agent_box box, const char *folder,
     const char *name, const struct timespec *mtime)
 {
+	char fb[NAMES_NAME_BUF];
+
 	if (box == AGENT_BOX_OUT)
-		return outbox_set_times(a, folder, name, mtime);
+		return outbox_set_times(a, out_folder(a, folder, fb), name, mtime);
 	return box == AGENT_BOX_IN ? SB_ERR_READONLY : SB_ERR_INVALID_ARG;
 }
 
@@ -559,8 +603,10 @@ int
 agent_unlink(struct agent *a, enum agent_box box, const char *folder,
     const char *name)
 {
+	char fb[NAMES_NAME_BUF];
+
 	if (box == AGENT_BOX_OUT)
-		return outbox_unlink(a, folder, name);
+		return outbox_unlink(a, out_folder(a, folder, fb), name);
 	if (box == AGENT_BOX_IN)
 		return inbox_unlink(a, box, folder, name);
 	return SB_ERR_INVALID_ARG;
@@ -570,8 +616,11 @@ int
 agent_rename(struct agent *a, enum agent_box box, const char *from_folder,
     const char *from_name, const char *to_folder, const char *to_name)
 {
+	char fb[NAMES_NAME_BUF], fb2[NAMES_NAME_BUF];
+
 	if (box == AGENT_BOX_OUT)
-		return outbox_rename(a, from_folder, from_name, to_folder, to_name);
+		return outbox_rename(a, out_folder(a, from_folder, fb),
+		    from_name, out_folder(a, to_folder, fb2), to_name);
 	return box == AGENT_BOX_IN ? SB_ERR_READONLY : SB_ERR_INVALID_ARG;
 }
 
@@ -579,8 +628,10 @@ int
 agent_xattr_get(struct agent *a, enum agent_box box, const char *folder,
     const char *name, const char *attr, struct sb_buf *out)
 {
+	char fb[NAMES_NAME_BUF];
+
 	if (box == AGENT_BOX_OUT)
-		return outbox_xattr_get(a, folder, name, attr, out);
+		return outbox_xattr_get(a, out_folder(a, folder, fb), name, attr, out);
 	if (box == AGENT_BOX_IN)
 		return inbox_xattr_get(a, box, folder, name, attr, out);
 	return SB_ERR_INVALID_ARG;
@@ -590,8 +641,10 @@ int
 agent_xattr_list(struct agent *a, enum agent_box box, const char *folder,
     const char *name, struct sb_buf *out)
 {
+	char fb[NAMES_NAME_BUF];
+
 	if (box == AGENT_BOX_OUT)
-		return outbox_xattr_list(a, folder, name, out);
+		return outbox_xattr_list(a, out_folder(a, folder, fb), name, out);
 	if (box == AGENT_BOX_IN)
 		return inbox_xattr_list(a, box, folder, name, out);
 	return SB_ERR_INVALID_ARG;

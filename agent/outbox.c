@@ -765,7 +765,7 @@ outbox_folder_create(struct agent *a, const char *folder)
 		for (size_t j = 0; j < l->n && !found; j++)
 			found = strcmp(l->devices[j].address, addrs[i]) == 0;
 		if (!found) {
-			fprintf(stderr, "sealbox: outbox: mkdir %s: %s has no device\n",
+			fprintf(stderr, "sealbox: outbox: mkdir %s: no devices for %s\n",
 			    folder, addrs[i]);
 			rc = SB_ERR_UNKNOWN_RECIPIENT;
 		}
