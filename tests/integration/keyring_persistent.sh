@@ -39,7 +39,7 @@ kr() { "$WK" --persist "$PDIR" --password-file "$PWF" "$@"; }
 		grep -l -a -F -f "$PWF" /proc/[0-9]*/cmdline /proc/[0-9]*/environ \
 			2>/dev/null >>"$T/leaks" || true
 		: >"$T/poll.ran"
-		sleep 0.02
+		sleep 0.05
 	done
 ) &
 poller=$!
@@ -210,6 +210,56 @@ out=$(kr "$SEALBOX" verify bob@example.com --home "$AH" 2>&1) || fail "verify fa
 out=$(kr "$SEALBOX" status --home "$AH" 2>&1) || fail "status failed: $out"
 [[ "$out" == *alice@example.com* ]] || fail "status does not name alice: $out"
 [[ "$out" != *"no keyring"* ]] || fail "status reports no keyring: $out"
+
+note "the password from a systemd credential"
+mkdir -p "$T/creds"
+cp "$PWF" "$T/creds/sealbox-keyring"
+chmod 400 "$T/creds/sealbox-keyring"
+out=$(CREDENTIALS_DIRECTORY="$T/creds" "$WK" --persist "$PDIR" "$SEALBOX" status --home "$AH" 2>&1) ||
+	fail "status with the password from \$CREDENTIALS_DIRECTORY failed: $out"
+expect_fail 125 "^with-keyring: cannot read the credential $T/creds/other\$" \
+	env CREDENTIALS_DIRECTORY="$T/creds" "$WK" --persist "$PDIR" --credential other true
+
+note "the password at a terminal prompt: no echo, echo back on afterwards"
+# A pty of its own (its controlling terminal); the answer is read from the
+# password file by python, so it is on no command line either.
+cat >"$T/answer_prompt.py" <<'EOF'
+import os, pty, sys
+answer_file, argv = sys.argv[1], sys.argv[2:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(argv[0], argv)
+out = b""
+def more():
+    global out
+    try:
+        d = os.read(fd, 4096)
+    except OSError:
+        d = b""
+    out += d
+    return d
+while not out.rstrip().endswith(b":"):
+    if not more():
+        break
+with open(answer_file, "rb") as f:
+    os.write(fd, f.readline())
+while more():
+    pass
+_, st = os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace"))
+sys.exit(os.waitstatus_to_exitcode(st))
+EOF
+rc=0
+out=$(python3 "$T/answer_prompt.py" "$PWF" bash -c '"$1" --persist "$2" "$3" status --home "$4"; rc=$?; stty -a; exit $rc' \
+	_ "$WK" "$PDIR" "$SEALBOX" "$AH") || rc=$?
+[ "$rc" -eq 0 ] || fail "status with the password at the prompt exited $rc: $out"
+[[ "$out" == *"password for the sealbox keyring in $PDIR: "* ]] || fail "no prompt: $out"
+grep -qF -f "$PWF" <<<"$out" && fail "the password was echoed: $out"
+grep -Eq '(^|[ ;])echo( |$)' <<<"$out" || fail "echo not restored after the prompt: $out"
+rc=0
+out=$(python3 "$T/answer_prompt.py" "$T/wrong.pass" "$WK" --persist "$PDIR" true) || rc=$?
+[ "$rc" -eq 125 ] || fail "a wrong password at the prompt exited $rc: $out"
+[[ "$out" == *"with-keyring: wrong password for the keyring in $PDIR"* ]] || fail "no wrong-password line: $out"
 
 note "private key bytes: in the keyring file only, encrypted"
 # Inside a session the keys are read from the keyring and searched for in
