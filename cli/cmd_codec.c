@@ -207,12 +207,18 @@ keygen_usage(FILE *f)
 	fprintf(f,
 	    "usage: sealbox keygen [--suite pair|ec] [--bits N] --out DIR\n"
 	    "\n"
-	    "Generates one device's keys into DIR (created if missing):\n"
-	    "  sign.pem      ECDSA P-256 signing key, PKCS#8 PEM, mode 0600\n"
-	    "  encrypt.pem   RSA (pair, default) or P-256 (ec) key, PKCS#8 PEM, mode 0600\n"
-	    "  identity.der  the public identity blob (docs/PROTOCOL.md)\n"
-	    "Existing files are never overwritten.  --bits: RSA size for suite\n"
-	    "pair, %d..%d (default %d).  Prints H(identity) in hex.\n",
+	    "Generates one device's keys into files (the offline codec; a mailbox's\n"
+	    "keys live in the keyring instead) and prints H(identity) in hex:\n"
+	    "DIR/sign.pem (ECDSA P-256), DIR/encrypt.pem (PKCS#8 PEM, mode 0600) and\n"
+	    "DIR/identity.der (the public identity, docs/PROTOCOL.md).\n"
+	    "\n"
+	    "  --suite pair|ec  the encryption key: pair (default) RSA-OAEP as iMessage\n"
+	    "                   devices use, ec P-256 for ECIES\n"
+	    "  --bits N         RSA modulus size for suite pair, %d..%d (default %d)\n"
+	    "  --out DIR        where the files go (created; existing files are kept)\n"
+	    "  -h, --help       this help\n"
+	    "\n"
+	    "Exit status: 0 ok, 1 failure, 2 usage.\n",
 	    CRYPTO_RSA_BITS_MIN, CRYPTO_RSA_BITS_MAX, CRYPTO_RSA_BITS_DEFAULT);
 }
 
@@ -299,7 +305,7 @@ cmd_keygen(int argc, char **argv)
 
 	optind = 0;
 	opterr = 0;     /* one line of our own instead of getopt's */
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			if (strcmp(optarg, "pair") == 0)
@@ -375,7 +381,7 @@ codec_parse(const char *cmd, const char *keyopt, void (*usage)(FILE *),
 	memset(a, 0, sizeof(*a));
 	optind = 0;
 	opterr = 0;     /* one line of our own instead of getopt's */
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k': a->key = optarg; break;
 		case 's': a->sender = optarg; break;
@@ -407,9 +413,17 @@ seal_usage(FILE *f)
 	    "usage: sealbox seal --sign-key F --sender IDENTITY --recipient IDENTITY\n"
 	    "                    [--in F] [--out F]\n"
 	    "\n"
-	    "Seals the input (stdin by default) for one recipient device and writes\n"
-	    "the payload (stdout by default).  The suite is the recipient identity's.\n"
-	    "The sign key must be the sender identity's signing key.\n");
+	    "Seals a message for one recipient device (the offline codec), in the\n"
+	    "recipient identity's suite.\n"
+	    "\n"
+	    "  --sign-key F          the sender's signing key (keygen's sign.pem)\n"
+	    "  --sender IDENTITY     the sender's identity.der (of that signing key)\n"
+	    "  --recipient IDENTITY  the recipient device's identity.der\n"
+	    "  --in F                the message (default: standard input)\n"
+	    "  --out F               the sealed payload (default: standard output)\n"
+	    "  -h, --help            this help\n"
+	    "\n"
+	    "Exit status: 0 ok, 1 failure, 2 usage.\n");
 }
 
 static int
@@ -467,10 +481,19 @@ open_usage(FILE *f)
 	    "usage: sealbox open --encrypt-key F --recipient IDENTITY --sender IDENTITY\n"
 	    "                    [--in F] [--out F]\n"
 	    "\n"
-	    "Verifies the sender's signature, unwraps the message key with the\n"
-	    "recipient's encryption key, decrypts and checks the integrity tag.\n"
-	    "On any failure nothing is written (an existing --out file is left as\n"
-	    "it was) and one line on stderr names the reason; exit status 1.\n");
+	    "Verifies the sender's signature, unwraps the message key, decrypts and\n"
+	    "checks the integrity tag (the offline codec).  On any failure nothing is\n"
+	    "written (an existing --out file is left as it was) and one line on\n"
+	    "stderr names the reason.\n"
+	    "\n"
+	    "  --encrypt-key F       the recipient's encryption key (keygen's encrypt.pem)\n"
+	    "  --recipient IDENTITY  the recipient's identity.der (of that key)\n"
+	    "  --sender IDENTITY     the sender's identity.der, whose signature must verify\n"
+	    "  --in F                the sealed payload (default: standard input)\n"
+	    "  --out F               the message (default: standard output)\n"
+	    "  -h, --help            this help\n"
+	    "\n"
+	    "Exit status: 0 ok, 1 failure (it did not open), 2 usage.\n");
 }
 
 /* The one-line reason for a payload that did not open. */

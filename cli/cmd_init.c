@@ -95,7 +95,7 @@ init_parse(int argc, char **argv, struct init_opts *o)
 	o->bits = CRYPTO_RSA_BITS_DEFAULT;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'a': o->address = optarg; break;
 		case 'r': o->relay = optarg; break;
@@ -117,8 +117,28 @@ init_parse(int argc, char **argv, struct init_opts *o)
 			printf("usage: sealbox init --address A --relay HOST:PORT --fingerprint SHA256\n"
 			    "                    [--code-file FILE|-] [--suite pair|ec] [--bits N]\n"
 			    "                    [--device-name NAME] [--home DIR]\n"
-			    "The enrollment code is read from FILE (mode 0600), or from standard\n"
-			    "input (a prompt without echo on a terminal); never from the command line.\n");
+			    "\n"
+			    "Creates this device: keys into the keyring, the device registered at the\n"
+			    "relay with the enrollment code, the config written into the home.\n"
+			    "\n"
+			    "  --address A          this account's e-mail address or +E.164 number\n"
+			    "  --relay HOST:PORT    the relay (sealbox-relay init --listen)\n"
+			    "  --fingerprint SHA256 the relay certificate's SHA-256 that sealbox-relay\n"
+			    "                       init printed (64 hex digits): the only cert trusted\n"
+			    "  --code-file FILE|-   the enrollment code from FILE (mode 0600) or stdin;\n"
+			    "                       default: stdin (a prompt without echo on a terminal)\n"
+			    "  --suite pair|ec      how messages to this device are encrypted: ec (default)\n"
+			    "                       P-256 ECIES; pair RSA-OAEP as iMessage devices do\n"
+			    "  --bits N             RSA modulus size for --suite pair, %d..%d (default %d)\n"
+			    "  --device-name NAME   the name your other devices see (default: host name)\n"
+			    "  --home DIR           this device's home, created: config, store.db,\n"
+			    "                       contacts.vcf (default $SEALBOX_HOME, else\n"
+			    "                       $XDG_DATA_HOME/sealbox); refused if initialised\n"
+			    "  -h, --help           this help\n"
+			    "\n"
+			    "The code is never taken from the command line (--code is refused).\n"
+			    "Exit status: 0 registered, 1 failure, 2 usage.\n",
+			    CRYPTO_RSA_BITS_MIN, CRYPTO_RSA_BITS_MAX, CRYPTO_RSA_BITS_DEFAULT);
 			exit(0);
 		default:
 			if (optopt == 'c')   /* "--code" with its value missing */
@@ -489,6 +509,36 @@ device_ctx_open(const char *cmd, const char *home_arg, unsigned timeout_ms,
 	return 0;
 }
 
+/* --help of devices, verify and status: what the command says, one line
+ * per option, the exit statuses. */
+static void
+addr_home_usage(const char *cmd, int need_addr)
+{
+	const char *what =
+	    strcmp(cmd, "devices") == 0 ?
+	    "Lists the devices of ADDRESS (default: this account) at the relay: id,\n"
+	    "name (\"-\" when the relay does not reveal another account's names),\n"
+	    "suite and key fingerprint (the first 16 bytes of its identity hash).\n" :
+	    strcmp(cmd, "verify") == 0 ?
+	    "Prints the verification code of this account and ADDRESS: compare it\n"
+	    "with theirs in person; it changes whenever either side's devices do.\n" :
+	    "Shows this device, whether and where its home is mounted, the keyring,\n"
+	    "the relay (checked live), the last contact with it, the outbox queue,\n"
+	    "key-change alerts and attachments waiting for disk space.\n";
+
+	printf("usage: sealbox %s%s [--home DIR]\n\n%s\n", cmd,
+	    need_addr > 0 ? " ADDRESS" : need_addr == 0 ? " [ADDRESS]" : "", what);
+	if (need_addr >= 0)
+		printf("  ADDRESS      an e-mail address or +E.164 number, any case\n");
+	printf("  --home DIR   the device's home: config, store.db, contacts.vcf\n"
+	    "               (default $SEALBOX_HOME, else $XDG_DATA_HOME/sealbox)\n"
+	    "  -h, --help   this help\n"
+	    "\n"
+	    "$SEALBOX_CONNECT_TIMEOUT (seconds) overrides the 5 s connect timeout.\n"
+	    "Exit status: 0 ok, 1 failure%s, 2 usage.\n",
+	    need_addr < 0 ? " (relay unreachable or keyring unusable)" : "");
+}
+
 /* Parses [ADDRESS] [--home DIR]; *addr stays NULL when absent. */
 static int
 parse_addr_home(const char *cmd, int argc, char **argv, int need_addr,
@@ -505,12 +555,11 @@ parse_addr_home(const char *cmd, int argc, char **argv, int need_addr,
 	*home = NULL;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		if (c == 'H') {
 			*home = optarg;
 		} else if (c == 'h') {
-			printf("usage: sealbox %s%s [--home DIR]\n", cmd,
-			    need_addr > 0 ? " ADDRESS" : need_addr == 0 ? " [ADDRESS]" : "");
+			addr_home_usage(cmd, need_addr);
 			exit(0);
 		} else {
 			return usage_fail(cmd, "unknown option '%s' (try --help)", argv[optind - 1]);
@@ -588,6 +637,9 @@ cmd_devices(int argc, char **argv)
 		/* The relay's bytes: shown escaped, never as terminal input. */
 		(void)names_escape_display(dev->name, strnlen(dev->name, sizeof(dev->name)),
 		    name, sizeof(name));
+		/* The relay tells names to the account's own devices only. */
+		if (name[0] == '\0')
+			snprintf(name, sizeof(name), "-");
 		if (crypto_identity_parse(dev->identity, dev->identity_len, &id) != SB_OK) {
 			printf("%-20llu %-24s %-5s (identity does not parse)\n",
 			    (unsigned long long)dev->id, name, "?");

@@ -13,7 +13,7 @@ want=$(openssl x509 -in "$RDATA/tls/cert.pem" -noout -fingerprint -sha256 |
 expect_fail 1 "already initialised" "$SEALBOX_RELAY" init --data "$RDATA"
 expect_fail 1 "e-mail address or an E.164" "$SEALBOX_RELAY" invite --data "$RDATA" not-an-address
 expect_fail 1 "e-mail address or an E.164" "$SEALBOX_RELAY" invite --data "$RDATA" +12
-expect_fail 1 "inline-limit" "$SEALBOX_RELAY" init --data "$T/other" --inline-limit 5000
+expect_fail 2 "inline-limit" "$SEALBOX_RELAY" init --data "$T/other" --inline-limit 5000
 "$SEALBOX_RELAY" --help | has "sealbox-relay invite" || fail "--help"
 relay_start
 
