@@ -705,10 +705,14 @@ test_init_and_namespace(void **state)
 	    sizeof("user.sealbox.id"));
 	sb_buf_free(&x);
 
-	/* inbox/ is read-only; a synced copy can be removed, with its file. */
-	assert_int_equal(inbox_unlink(&h.a, AGENT_BOX_IN, "alice@example.com",
-	    "20270115T080000Z-01020304-a.txt"), SB_ERR_READONLY);
+	/* A received message and a synced copy can be removed, each with its
+	 * file (inbox_rm.sh drives the rest: replays stay refused). */
 	assert_true(exists(&h, "in-aaaa.msg"));
+	assert_int_equal(inbox_unlink(&h.a, AGENT_BOX_IN, "alice@example.com",
+	    "20270115T080000Z-01020304-a.txt"), SB_OK);
+	assert_false(exists(&h, "in-aaaa.msg"));
+	assert_int_equal(inbox_file_attr(&h.a, AGENT_BOX_IN, "alice@example.com",
+	    "20270115T080000Z-01020304-a.txt", &at), SB_ERR_NOT_FOUND);
 	assert_int_equal(inbox_unlink(&h.a, AGENT_BOX_OUT, "carol@example.com", "synced.txt"),
 	    SB_OK);
 	assert_false(exists(&h, "in-dddd.msg"));
