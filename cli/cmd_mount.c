@@ -57,7 +57,7 @@ usage(void)
 	    "\n"
 	    "Mounts the mailbox of the device initialised in the home (see 'sealbox init'):\n"
 	    "outbox/ADDRESS-OR-NAME/ sends what is written into it; inbox/ holds what\n"
-	    "arrived, verified and decrypted on every read.  Unmount with fusermount3 -u.\n"
+	    "arrived, verified and decrypted on every read.  Unmount with sealbox umount.\n"
 	    "\n"
 	    "  -f            stay in the foreground (log to stderr; in the background\n"
 	    "                the log is HOME/mount.log)\n"
