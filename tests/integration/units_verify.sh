@@ -11,7 +11,8 @@
 #     this case listens on, `sealbox mount -f` sends READY=1 once the mount
 #     is usable (outbox/ and inbox/ list at that moment) and STOPPING=1 when
 #     it is unmounted; the same over an abstract ('@') socket, stopped with
-#     SIGTERM as systemd stops a unit (clean unmount, exit 0); in the
+#     SIGTERM as systemd stops a unit (clean unmount, exit 0), and with the
+#     unit's own ExecStop command line (sealbox umount); in the
 #     background (no -f) the serving process says READY=1 with its MAINPID
 #     before `sealbox mount` returns; no NOTIFY_SOCKET changes nothing;
 #   - the documented fstab line works: mount.fuse3 SEALBOX#mount MNT -o
@@ -145,6 +146,26 @@ wait "$pid" || st=$?
 ! _mb_mounted "$mnt" || fail "$mnt still mounted after SIGTERM"
 wait_line 10 "$T/n2" '^STOPPING=1$'
 grep -q "unmounted $mnt" "$T/term.log" || fail "no 'unmounted' line after SIGTERM: $(cat "$T/term.log")"
+
+# 2b. Stopped by the unit's own ExecStop (`sealbox umount`), as
+#     `systemctl --user stop` runs it: exit 0, STOPPING=1, the mount's
+#     process exits 0.
+stop_cmd=$(sed -n 's/^ExecStop=//p' "$units/sealbox-mount@.service")
+[ -n "$stop_cmd" ] || fail "sealbox-mount@.service has no ExecStop"
+stop_cmd=${stop_cmd//\/usr\/local\/bin\//$SB_BUILD/}
+stop_cmd=${stop_cmd//%f/$mnt}
+notify_listen "$T/notify2b.sock" "$mnt" "$T/n2b"
+NOTIFY_SOCKET="$T/notify2b.sock" "$SEALBOX" mount "$mnt" -f --home "$(mb_home alice)" 2>>"$T/stop.log" &
+pid=$!
+echo "$pid" >>"$T/daemons.pids"
+on_exit "kill -9 $pid; fusermount3 -uz '$mnt'"
+wait_line 30 "$T/n2b" '^READY=1'
+out=$($stop_cmd 2>&1) || fail "ExecStop '$stop_cmd' failed: $out"
+st=0
+wait "$pid" || st=$?
+[ "$st" -eq 0 ] || fail "sealbox mount exited $st after ExecStop: $(tail -3 "$T/stop.log")"
+! _mb_mounted "$mnt" || fail "$mnt still mounted after ExecStop"
+wait_line 10 "$T/n2b" '^STOPPING=1$'
 
 # 3. In the background: the serving process notifies with its MAINPID
 #    before the command returns.
