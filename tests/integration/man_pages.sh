@@ -48,9 +48,13 @@ cmds=$("$SEALBOX" --help | awk '/^commands:/ { on = 1; next } on && /^  [a-z]/ {
 for c in $cmds; do
 	grep -qE "^\.(It )?Cm $c( |$)" "$one" || fail "sealbox.1 lacks the command $c"
 	# Every option in `sealbox C --help`: --long ones and single letters,
-	# from the usage lines and the lines that start with an option.
-	usage=$("$SEALBOX" "$c" --help | grep -E '^(usage:| +[[-])') ||
-		fail "sealbox $c --help printed no usage"
+	# from the usage lines and from the start of the lines that describe an
+	# option ("  -h, --help   this help": not the words after it).
+	usage=$("$SEALBOX" "$c" --help | awk '
+		/^usage:/ || /^ +\[/ { print; next }
+		/^ +-/ { sub(/^ +/, ""); sub(/  .*/, ""); print }') ||
+		fail "sealbox $c --help failed"
+	[ -n "$usage" ] || fail "sealbox $c --help printed no usage"
 	for opt in $(grep -oE '(^|[[ |])--?[a-zA-Z][a-zA-Z-]*' <<<"$usage" | grep -oE -- '--?[a-zA-Z-]+' | sort -u); do
 		has_flag "$one" "$opt" || fail "sealbox.1 lacks '$opt' of sealbox $c"
 	done
