@@ -582,10 +582,27 @@ agent_truncate(struct agent *a, enum agent_box box, const char *folder,
     const char *name, uint64_t size)
 {
 	char fb[NAMES_NAME_BUF];
+	struct agent_file *f = NULL;
+	int rc, rc2;
 
-	if (box == AGENT_BOX_OUT)
-		return outbox_truncate(a, out_folder(a, folder, fb), name, size);
-	return box == AGENT_BOX_IN ? SB_ERR_READONLY : SB_ERR_INVALID_ARG;
+	if (box != AGENT_BOX_OUT)
+		return box == AGENT_BOX_IN ? SB_ERR_READONLY : SB_ERR_INVALID_ARG;
+	rc = outbox_truncate(a, out_folder(a, folder, fb), name, size);
+	if (rc != SB_ERR_PERMISSION)
+		return rc;
+	/* A sent file: truncate(2) by path behaves as open + ftruncate +
+	 * close would (issue 13, point 4), a write session of its own that
+	 * sends the new version when it ends.  A file that may not be written
+	 * at all (a synced copy) still refuses the open. */
+	rc = agent_file_open(a, box, folder, name, AGENT_OPEN_WRITE, &f);
+	if (rc != SB_OK)
+		return rc;
+	rc = agent_file_truncate(f, size);
+	rc2 = agent_file_flush(f);
+	if (rc == SB_OK)
+		rc = rc2;
+	rc2 = agent_file_release(f);
+	return rc == SB_OK ? rc2 : rc;
 }
 
 int
