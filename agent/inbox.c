@@ -83,6 +83,11 @@ static const char *const schema_steps[] = {
 	 * however many messages name it (issue 12, finding 6). */
 	"ALTER TABLE inbox_messages ADD COLUMN blob_id BLOB;"
 	"CREATE INDEX inbox_messages_blob ON inbox_messages(blob_id);",
+	/* v7: when the message arrived here (ns since the epoch): its ctime,
+	 * so find -cnewer and backup tools see late arrivals (issue 13,
+	 * point 5); mtime stays the sender's time.  0 for older rows: their
+	 * ctime stays the relay's time. */
+	"ALTER TABLE inbox_messages ADD COLUMN arrived_ns INTEGER NOT NULL DEFAULT 0;",
 };
 
 int
@@ -301,6 +306,7 @@ struct row {
 	uint64_t sender_device;
 	uint64_t sent, received, size, mtime_sec;
 	uint32_t mtime_nsec;
+	int64_t arrived_ns;
 	uint8_t *identity;            /* malloc'd (with_blobs) */
 	size_t identity_len;
 	char payload[ATTACH_REF_BUF];  /* the sealed payload's file */
@@ -377,7 +383,7 @@ row_get(struct agent *a, enum agent_box box, const char *folder, const char *nam
 	store_lock(a);
 	rc = store_prepare(a->db, "SELECT id, kind, msgid, sender, sender_device, sent,"
 	    " received, size, mtime_sec, mtime_nsec, cfile, cfile_id, identity, payload,"
-	    " folder FROM inbox_messages WHERE box = ? AND name = ? ORDER BY id", &st);
+	    " folder, arrived_ns FROM inbox_messages WHERE box = ? AND name = ? ORDER BY id", &st);
 	if (rc == SB_OK) {
 		sqlite3_bind_int(st, 1, (int)box);
 		sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
@@ -401,6 +407,7 @@ row_get(struct agent *a, enum agent_box box, const char *folder, const char *nam
 			r->size = (uint64_t)sqlite3_column_int64(st, 7);
 			r->mtime_sec = (uint64_t)sqlite3_column_int64(st, 8);
 			r->mtime_nsec = (uint32_t)sqlite3_column_int(st, 9);
+			r->arrived_ns = sqlite3_column_int64(st, 15);
 			t = sqlite3_column_text(st, 10);
 			snprintf(r->cfile, sizeof(r->cfile), "%s", t ? (const char *)t : "");
 			if (sqlite3_column_bytes(st, 11) == CRYPTO_ATREST_FILE_ID_LEN)
@@ -423,6 +430,25 @@ row_get(struct agent *a, enum agent_box box, const char *folder, const char *nam
 	return rc;
 }
 
+/* ns since the epoch as a timespec; fallback (s) when ns is 0. */
+static struct timespec
+ns_time(int64_t ns, time_t fallback)
+{
+	struct timespec t = { fallback, 0 };
+
+	if (ns > 0) {
+		t.tv_sec = (time_t)(ns / 1000000000);
+		t.tv_nsec = (long)(ns % 1000000000);
+	}
+	return t;
+}
+
+static int
+ts_after(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec > b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec > b->tv_nsec);
+}
+
 static void
 fill_attr(enum agent_box box, const struct row *r, struct agent_attr *out)
 {
@@ -437,7 +463,7 @@ fill_attr(enum agent_box box, const struct row *r, struct agent_attr *out)
 		out->mtime.tv_nsec = (long)r->mtime_nsec;
 		out->mode = 0644;
 	}
-	out->ctime.tv_sec = (time_t)r->received;
+	out->ctime = ns_time(r->arrived_ns, (time_t)r->received);
 }
 
 /* ---- Listing -------------------------------------------------------------------- */
@@ -496,13 +522,14 @@ folders(struct agent *a, enum agent_box box, struct entry **out)
 	sqlite3_stmt *st = NULL;
 	struct entry *head = NULL, **pp, *e;
 	char shown[NAMES_NAME_BUF];
+	struct timespec ct;
 	time_t t;
 	int rc;
 
 	*out = NULL;
 	store_lock(a);
-	rc = store_prepare(a->db, "SELECT folder, sender, max(sent) FROM inbox_messages"
-	    " WHERE box = ? GROUP BY folder, sender", &st);
+	rc = store_prepare(a->db, "SELECT folder, sender, max(sent), max(arrived_ns)"
+	    " FROM inbox_messages WHERE box = ? GROUP BY folder, sender", &st);
 	if (rc == SB_OK) {
 		sqlite3_bind_int(st, 1, (int)box);
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -511,12 +538,17 @@ folders(struct agent *a, enum agent_box box, struct entry **out)
 			if (shown[0] == '\0')
 				continue;
 			t = (time_t)sqlite3_column_int64(st, 2);
+			/* A folder's ctime is its newest arrival (else its newest
+			 * send time, for rows older than arrived_ns). */
+			ct = ns_time(sqlite3_column_int64(st, 3), t);
 			/* Sorted insert, merging a folder seen before. */
 			for (pp = &head; *pp && strcmp((*pp)->name, shown) < 0; pp = &(*pp)->next)
 				;
 			if (*pp && strcmp((*pp)->name, shown) == 0) {
 				if (t > (*pp)->attr.mtime.tv_sec)
-					(*pp)->attr.mtime.tv_sec = (*pp)->attr.ctime.tv_sec = t;
+					(*pp)->attr.mtime.tv_sec = t;
+				if (ts_after(&ct, &(*pp)->attr.ctime))
+					(*pp)->attr.ctime = ct;
 				continue;
 			}
 			if ((e = entry_new(shown)) == NULL)
@@ -526,7 +558,8 @@ folders(struct agent *a, enum agent_box box, struct entry **out)
 			 * passes the kernel's mode check (default_permissions);
 			 * nothing can be created in it (SB_ERR_READONLY). */
 			e->attr.mode = 0755;
-			e->attr.mtime.tv_sec = e->attr.ctime.tv_sec = t;
+			e->attr.mtime.tv_sec = t;
+			e->attr.ctime = ct;
 			e->next = *pp;
 			*pp = e;
 		}
@@ -594,7 +627,7 @@ inbox_list_files(struct agent *a, enum agent_box box, const char *folder,
 	c = contacts_now(a, box);
 	store_lock(a);
 	rc = store_prepare(a->db, "SELECT name, size, sent, received, mtime_sec, mtime_nsec,"
-	    " folder, sender FROM inbox_messages WHERE box = ? ORDER BY name", &st);
+	    " folder, sender, arrived_ns FROM inbox_messages WHERE box = ? ORDER BY name", &st);
 	if (rc == SB_OK) {
 		sqlite3_bind_int(st, 1, (int)box);
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -612,6 +645,7 @@ inbox_list_files(struct agent *a, enum agent_box box, const char *folder,
 			r.received = (uint64_t)sqlite3_column_int64(st, 3);
 			r.mtime_sec = (uint64_t)sqlite3_column_int64(st, 4);
 			r.mtime_nsec = (uint32_t)sqlite3_column_int(st, 5);
+			r.arrived_ns = sqlite3_column_int64(st, 8);
 			fill_attr(box, &r, &e->attr);
 			*tail = e;
 			tail = &e->next;

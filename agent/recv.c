@@ -617,6 +617,7 @@ store_record(struct agent *a, const struct inbox_item *it, struct record *r,
 	int rc, taken;
 
 	struct inbox_seen seen = { it->sender, it->sender_device, it->msgid, r->keyhash };
+	struct timespec now;
 
 	crypto_identity_der(r->sender_id, &der, &der_len);
 	old[0][0] = old[1][0] = '\0';
@@ -646,8 +647,8 @@ store_record(struct agent *a, const struct inbox_item *it, struct record *r,
 	if (rc == SB_OK)
 		rc = store_prepare(a->db, "INSERT INTO inbox_messages(box, folder, name,"
 		    " msgid, sender, sender_device, identity, sent, received, size,"
-		    " mtime_sec, mtime_nsec, kind, payload, cfile, cfile_id, blob_id)"
-		    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &st);
+		    " mtime_sec, mtime_nsec, kind, payload, cfile, cfile_id, blob_id, arrived_ns)"
+		    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &st);
 	if (rc == SB_OK) {
 		sqlite3_bind_int(st, 1, r->box);
 		sqlite3_bind_text(st, 2, r->folder, -1, SQLITE_STATIC);
@@ -676,6 +677,9 @@ store_record(struct agent *a, const struct inbox_item *it, struct record *r,
 			sqlite3_bind_blob(st, 17, r->blob_id, CRYPTO_SHA256_LEN, SQLITE_STATIC);
 		else
 			sqlite3_bind_null(st, 17);
+		/* The arrival, to the ns: the file's ctime (inbox.c). */
+		clock_gettime(CLOCK_REALTIME, &now);
+		sqlite3_bind_int64(st, 18, (sqlite3_int64)now.tv_sec * 1000000000 + now.tv_nsec);
 		rc = store_step_done(a->db, st);
 	}
 	sqlite3_finalize(st);
