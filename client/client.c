@@ -106,6 +106,7 @@ struct client {
 	char why[192];
 	int stopping;
 	int reset_requested;
+	int resync_requested;           /* client_resync, once no blob moves */
 	unsigned backoff_ms;
 	uint32_t next_rid;
 	uint8_t challenge[PROTO_CHALLENGE_LEN];
@@ -210,10 +211,31 @@ append(struct req **list, struct req *r)
 	*list = r;
 }
 
+/* 1 while a blob upload or download is on its way (queued, streaming,
+ * or waiting for its answer): a resync waits for it, or a flood of
+ * resyncs could keep a large attachment from ever getting through. */
+static int
+transfer_busy(const struct client *c)
+{
+	const struct req *r;
+
+	if (c->upload != NULL || c->download != NULL)
+		return 1;
+	for (r = c->inflight; r != NULL; r = r->next)
+		if (r->type == PROTO_BLOB_PUT || r->type == PROTO_BLOB_GET)
+			return 1;
+	for (r = c->pending; r != NULL; r = r->next)
+		if (r->type == PROTO_BLOB_PUT || r->type == PROTO_BLOB_GET)
+			return 1;
+	return 0;
+}
+
 /* Completes r (already unlinked from every list). */
 static void
 finish(struct client *c, struct req *r, int rc)
 {
+	if (c->resync_requested && !c->stopping)
+		event_active(c->wake_ev, EV_READ, 0);   /* maybe its turn now */
 	if (c->upload == r)
 		c->upload = NULL;
 	if (c->download == r)
@@ -877,6 +899,11 @@ wake_cb(evutil_socket_t fd, short what, void *arg)
 		if (c->reset_requested && c->bev != NULL)
 			conn_drop(c, SB_ERR_CLOSED);
 		c->reset_requested = 0;
+		if (c->resync_requested && (c->bev == NULL || !transfer_busy(c))) {
+			c->resync_requested = 0;
+			if (c->bev != NULL)
+				conn_drop(c, SB_ERR_CLOSED);
+		}
 		flush_pending(c);
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -1679,7 +1706,7 @@ client_resync(struct client *c)
 {
 	pthread_mutex_lock(&c->lock);
 	if (c->bev != NULL && !c->stopping) {
-		c->reset_requested = 1;
+		c->resync_requested = 1;
 		event_active(c->wake_ev, EV_READ, 0);
 	}
 	pthread_mutex_unlock(&c->lock);

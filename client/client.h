@@ -182,8 +182,10 @@ int  client_ack_async(struct client *c, uint64_t item_id);
 /*
  * Closes the connection, if there is one, so that the reconnection that
  * follows has the relay push every unacknowledged item again, oldest first
- * (the relay keeps no other record of what a receiver dropped).  Requests
- * on the wire fail with SB_ERR_CLOSED and are retried by their callers as
+ * (the relay keeps no other record of what a receiver dropped).  Waits for
+ * blob uploads and downloads under way to end first (a flood of resyncs
+ * must not keep an attachment from getting through).  Other requests on
+ * the wire fail with SB_ERR_CLOSED and are retried by their callers as
  * after any lost connection.  Returns at once.
  */
 void client_resync(struct client *c);

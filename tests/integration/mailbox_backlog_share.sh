@@ -23,6 +23,12 @@ new_device carol carol@example.com >/dev/null
 
 mb_mount alice
 A=$(mb_mnt alice)
+# An attachment alice sends while her agent resyncs: the resync waits for
+# the upload (client_resync), so it is uploaded once, never cut and redone.
+mkdir "$A/outbox/carol@example.com"
+mb_data $((128 << 20)) 4 >"$T/big.bin"
+cp "$T/big.bin" "$A/outbox/carol@example.com/big.bin" &
+cpid=$!
 _all_listed() { [ "$(mb_count "$A/inbox/carol@example.com" "$(mb_inbox_re note.txt)")" -ge "$N" ]; }
 _all_listed_too() { _all_listed || { sleep 0.2; false; }; }
 wait_until "$(mb_secs 60)" _all_listed_too ||
@@ -34,5 +40,12 @@ grep -q 'pushes from carol@example.com left at the relay' "$(mb_log alice)" ||
 	fail "carol's share never filled: the case proves nothing"
 grep -q 'asking the relay for its backlog' "$(mb_log alice)" || fail "no resync logged"
 grep -q 'rejected message' "$(mb_log alice)" && fail "something was rejected: $(grep rejected "$(mb_log alice)" | head -3)"
+wait "$cpid" || fail "writing big.bin failed"
+wait_status 60 "$A/outbox/carol@example.com/big.bin" '^(sent|delivered 0/1)$'
+dev=$(mb_device_id alice)
+ups=$(grep -c "blob upload conn=.* device=$dev " "$RLOG" || true)
+stored=$(grep -c "blob stored conn=.* device=$dev " "$RLOG" || true)
+note "alice's uploads: $ups started, $stored stored"
+[ "$ups" -eq 1 ] && [ "$stored" -eq 1 ] || fail "alice's attachment was uploaded $ups times ($stored stored)"
 
 mb_finish
