@@ -7,6 +7,8 @@
 #ifndef SB_CLI_H
 #define SB_CLI_H
 
+#include <stddef.h>
+
 struct cli_command {
 	const char *name;
 	const char *summary;
@@ -26,6 +28,10 @@ int cli_fail(const char *cmd, const char *fmt, ...)
  * once it is used.
  */
 #define CLI_CODE_MAX 64   /* proto.h SB_MAX_CODE */
+/* The fstype ("fuse.sealbox", ...) of the mount whose mount point is path
+ * (absolute), from /proc/self/mountinfo; "" if path is no mount point. */
+void cli_mount_fstype(const char *path, char *fstype, size_t size);
+
 int cli_code_read(const char *file, const char *address, char code[CLI_CODE_MAX + 1]);
 
 int cmd_keygen(int argc, char **argv);

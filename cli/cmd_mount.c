@@ -71,48 +71,17 @@ usage(void)
 	    "                $XDG_DATA_HOME/sealbox)\n");
 }
 
-/* 1 if path is the mount point of a sealbox mount now (mountinfo's mount
- * point field, with its octal escapes, and the fstype after " - "). */
-static int
-is_sealbox_mount(const char *path)
-{
-	char line[8192], mnt[PATH_MAX], *p, *sep;
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	int found = 0, i;
-
-	if (f == NULL)
-		return 0;
-	while (!found && fgets(line, sizeof(line), f) != NULL) {
-		/* id parent major:minor root MOUNTPOINT ... - FSTYPE ... */
-		for (p = line, i = 0; i < 4 && p != NULL; i++)
-			if ((p = strchr(p, ' ')) != NULL)
-				p++;
-		if (p == NULL || (sep = strstr(p, " - ")) == NULL)
-			continue;
-		for (i = 0; *p != ' ' && i < (int)sizeof(mnt) - 1; i++) {
-			if (p[0] == '\\' && p[1] && p[2] && p[3]) {
-				mnt[i] = (char)(((p[1] - '0') << 6) | ((p[2] - '0') << 3) | (p[3] - '0'));
-				p += 4;
-			} else {
-				mnt[i] = *p++;
-			}
-		}
-		mnt[i] = '\0';
-		found = strcmp(mnt, path) == 0 && strncmp(sep + 3, "fuse.sealbox ", 13) == 0;
-	}
-	fclose(f);
-	return found;
-}
-
 /* Refuses a mountpoint that is a sealbox mount already or, without
  * -o nonempty, a folder with anything in it (a mount would hide it). */
 static int
 check_mountpoint(const char *mnt, int nonempty)
 {
+	char fstype[64];
 	struct dirent *de;
 	DIR *d;
 
-	if (is_sealbox_mount(mnt))
+	cli_mount_fstype(mnt, fstype, sizeof(fstype));
+	if (strcmp(fstype, "fuse.sealbox") == 0)
 		return cli_fail("mount", "%s is already a sealbox mount", mnt);
 	if ((d = opendir(mnt)) == NULL)
 		return cli_fail("mount", "%s: %s", mnt, strerror(errno));

@@ -74,45 +74,6 @@ nap(void)
 	nanosleep(&ts, NULL);
 }
 
-/*
- * The fstype of the mount whose mount point is path, from
- * /proc/self/mountinfo ("id parent maj:min root MOUNTPOINT opts... - FSTYPE
- * source superopts", the mount point with octal escapes); "" if path is no
- * mount point.  The last matching line wins: it is the one on top.
- */
-static void
-mount_fstype(const char *path, char *fstype, size_t size)
-{
-	char line[8192], mnt[PATH_MAX], *p, *sep;
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	size_t i;
-	int k;
-
-	fstype[0] = '\0';
-	if (f == NULL)
-		return;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		for (p = line, k = 0; k < 4 && p != NULL; k++)
-			if ((p = strchr(p, ' ')) != NULL)
-				p++;
-		if (p == NULL || (sep = strstr(p, " - ")) == NULL)
-			continue;
-		for (i = 0; *p != ' ' && i < sizeof(mnt) - 1; i++) {
-			if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' &&
-			    p[2] <= '7' && p[3] >= '0' && p[3] <= '7') {
-				mnt[i] = (char)((p[1] - '0') << 6 | (p[2] - '0') << 3 | (p[3] - '0'));
-				p += 4;
-			} else {
-				mnt[i] = *p++;
-			}
-		}
-		mnt[i] = '\0';
-		if (strcmp(mnt, path) == 0)
-			snprintf(fstype, size, "%.*s", (int)strcspn(sep + 3, " \n"), sep + 3);
-	}
-	fclose(f);
-}
-
 /* The absolute form of arg: realpath when it resolves; a dead FUSE mount
  * (ENOTCONN on stat) cannot be resolved, so then the cwd joined lexically. */
 static int
@@ -307,7 +268,7 @@ cmd_umount(int argc, char **argv)
 		    EXIT_USAGE);
 	if (absolute(argv[optind], mnt) != 0)
 		return cli_fail("umount", "%s: %s", argv[optind], strerror(errno));
-	mount_fstype(mnt, fstype, sizeof(fstype));
+	cli_mount_fstype(mnt, fstype, sizeof(fstype));
 	if (strcmp(fstype, "fuse.sealbox") != 0)
 		return cli_fail("umount", "%s is not a sealbox mount%s%s%s", mnt,
 		    fstype[0] ? " (it is " : "", fstype, fstype[0] ? ")" : "");
