@@ -11,9 +11,6 @@ here=$(cd "$(dirname "$0")" && pwd); top=${here%/tests/integration*}
 source "$top/tests/lib/common.sh"
 source "$SB_TOP/tests/lib/mailbox.sh"
 
-COSENDER="$SB_BUILD/tests/helpers/cosender"
-[ -x "$COSENDER" ] || fail "$COSENDER not built (run make)"
-
 mb_relay
 mb_device alice alice@example.com
 new_device mallory mallory@example.com >/dev/null
@@ -21,7 +18,7 @@ mb_mount alice
 A=$(mb_mnt alice)
 before=$(du -sk "$(mb_home alice)/data" | cut -f1)
 mb_data $((4 << 20)) 3 >"$T/blob.bin"
-"$COSENDER" --relay "127.0.0.1:$RPORT" --fp "$FP" --keys "$T/mallory" --to alice@example.com \
+cs --keys "$T/mallory" --to alice@example.com \
 	--count 20 --name same.bin --blob "$T/blob.bin" >/dev/null || fail "mallory's sends"
 _twenty() { [ "$(mb_count "$A/inbox/mallory@example.com" "$(mb_inbox_re same.bin)")" -ge 20 ]; }
 wait_until "$(mb_secs 60)" _twenty ||

@@ -14,10 +14,6 @@ here=$(cd "$(dirname "$0")" && pwd); top=${here%/tests/integration*}
 source "$top/tests/lib/common.sh"
 source "$SB_TOP/tests/lib/mailbox.sh"
 
-COSENDER="$SB_BUILD/tests/helpers/cosender"
-[ -x "$COSENDER" ] || fail "$COSENDER not built (run make)"
-cs() { "$COSENDER" --relay "127.0.0.1:$RPORT" --fp "$FP" "$@"; }
-
 # More than the agent's whole in-memory queue (4,096), so the old code had
 # to drop carol's push.
 N=${FLOOD_N:-4200}

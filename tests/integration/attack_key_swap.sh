@@ -16,8 +16,6 @@ here=$(cd "$(dirname "$0")" && pwd); top=${here%/tests/integration*}
 source "$top/tests/lib/common.sh"
 source "$SB_TOP/tests/lib/mailbox.sh"
 
-COSENDER="$SB_BUILD/tests/helpers/cosender"
-[ -x "$COSENDER" ] || fail "$COSENDER not built (run make)"
 events() {
 	python3 -c 'import sqlite3,sys; print("\n".join("%s %s" % (r[0], r[1]) for r in sqlite3.connect(sys.argv[1]).execute(
 		"SELECT event, coalesce(length(old_hash), 0) || \"/\" || coalesce(length(new_hash), 0) FROM inbox_key_events ORDER BY id")))' \
@@ -45,7 +43,7 @@ PY
 relay_start
 printf 'bob@example.com' >"$T/op/address"
 echo "$bobdev" >"$T/op/device_id"
-"$COSENDER" --relay "127.0.0.1:$RPORT" --fp "$FP" --keys "$T/op" --to alice@example.com \
+cs --keys "$T/op" --to alice@example.com \
 	--name second.txt --text "not bob" >/dev/null || fail "the operator's send"
 wait_until "$(mb_secs 20)" grep -q "key change: bob@example.com device .* changed: [0-9a-f]\{32\} -> [0-9a-f]\{32\}" "$(mb_log alice)" ||
 	fail "no key change line in alice's log: $(tail -3 "$(mb_log alice)")"
@@ -60,7 +58,7 @@ note "a new device for bob: recorded as added"
 code=$("$SEALBOX_RELAY" invite --data "$RDATA" bob@example.com)
 rc register --keys "$T/bob2" --address bob@example.com --code "$code" --name bob2 >/dev/null ||
 	fail "register bob2"
-"$COSENDER" --relay "127.0.0.1:$RPORT" --fp "$FP" --keys "$T/bob2" --to alice@example.com \
+cs --keys "$T/bob2" --to alice@example.com \
 	--name third.txt --text "bob's new phone" >/dev/null || fail "bob2's send"
 wait_for_file 20 "$A/inbox/bob@example.com" "$(mb_inbox_re third.txt)" >/dev/null
 [ "$(events | tail -1)" = "added 0/32" ] || fail "inbox_key_events: '$(events)'"

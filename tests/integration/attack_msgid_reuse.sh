@@ -16,10 +16,6 @@ here=$(cd "$(dirname "$0")" && pwd); top=${here%/tests/integration*}
 source "$top/tests/lib/common.sh"
 source "$SB_TOP/tests/lib/mailbox.sh"
 
-COSENDER="$SB_BUILD/tests/helpers/cosender"
-[ -x "$COSENDER" ] || fail "$COSENDER not built (run make)"
-cs() { "$COSENDER" --relay "127.0.0.1:$RPORT" --fp "$FP" "$@"; }
-
 mb_relay
 mb_device alice alice@example.com
 new_device mallory mallory@example.com >/dev/null

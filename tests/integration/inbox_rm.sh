@@ -11,8 +11,6 @@ here=$(cd "$(dirname "$0")" && pwd); top=${here%/tests/integration*}
 source "$top/tests/lib/common.sh"
 source "$SB_TOP/tests/lib/mailbox.sh"
 
-COSENDER="$SB_BUILD/tests/helpers/cosender"
-[ -x "$COSENDER" ] || fail "$COSENDER not built (run make)"
 files() { find "$(mb_home bob)/data" -name 'in-*' | wc -l; }
 
 mb_alice_to_bob
@@ -68,7 +66,7 @@ mb_mount bob
 note "a shared content file stays until its last message goes"
 new_device mallory mallory@example.com >/dev/null
 mb_data $((1 << 20)) 9 >"$T/blob.bin"
-"$COSENDER" --relay "127.0.0.1:$RPORT" --fp "$FP" --keys "$T/mallory" --to bob@example.com \
+cs --keys "$T/mallory" --to bob@example.com \
 	--count 2 --name twice.bin --blob "$T/blob.bin" >/dev/null || fail "mallory's sends"
 M="$B/inbox/mallory@example.com"
 _two() { [ "$(mb_count "$M" "$(mb_inbox_re twice.bin)")" -eq 2 ]; }

@@ -9,14 +9,11 @@ here=$(cd "$(dirname "$0")" && pwd); top=${here%/tests/integration*}
 source "$top/tests/lib/common.sh"
 source "$SB_TOP/tests/lib/mailbox.sh"
 
-COSENDER="$SB_BUILD/tests/helpers/cosender"
-[ -x "$COSENDER" ] || fail "$COSENDER not built (run make)"
-
 N=600
 mb_relay
 mb_device alice alice@example.com
 new_device carol carol@example.com >/dev/null
-"$COSENDER" --relay "127.0.0.1:$RPORT" --fp "$FP" --keys "$T/carol" \
+cs --keys "$T/carol" \
 	--to alice@example.com --count "$N" --name note.txt --text "one of many" \
 	>"$T/ids" || fail "carol's sends"
 [ "$(wc -l <"$T/ids")" -eq "$N" ] || fail "carol sent $(wc -l <"$T/ids") of $N"

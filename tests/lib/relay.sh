@@ -9,10 +9,15 @@
 #   relay_stop                  -> SIGTERM, wait; fails unless it exits 0
 #   new_device DIR ADDRESS      -> keys in $T/DIR, invited and registered
 #   rc CMD [options]            -> relay_client CMD --relay .. --fp ..
+#   cs [options]                -> cosender --relay .. --fp .. (another user's
+#                                  device sending real sealed messages:
+#                                  tests/helpers/cosender.c)
 #   relay_vmhwm_kb              -> the relay's peak RSS so far (kB)
 
 RELAY_CLIENT="$SB_BUILD/tests/helpers/relay_client"
 [ -x "$RELAY_CLIENT" ] || fail "$RELAY_CLIENT not built (run make)"
+COSENDER="$SB_BUILD/tests/helpers/cosender"
+[ -x "$COSENDER" ] || fail "$COSENDER not built (run make)"
 [ -x "$SEALBOX_RELAY" ] || fail "$SEALBOX_RELAY not built (run make)"
 RLOG="$T/relay.log"
 RPID=
@@ -56,6 +61,8 @@ rc() {
 	shift
 	"$RELAY_CLIENT" "$cmd" --relay "127.0.0.1:$RPORT" --fp "$FP" "$@"
 }
+
+cs() { "$COSENDER" --relay "127.0.0.1:$RPORT" --fp "$FP" "$@"; }
 
 new_device() {
 	local dir=$1 address=$2 code
