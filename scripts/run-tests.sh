@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the test suites and prints each runner's own summary:
 #   unit:        every build/tests/test_* cmocka binary (cmocka's summary lines)
-#   integration: every tests/integration/*.sh; prints "N passed, N failed"
+#   integration: every tests/integration/*.sh, SB_JOBS (default 2) at a
+#                time; prints "N passed, N failed"
 # Usage: run-tests.sh BUILD_DIR [unit|integration]
 # Exit status is non-zero if anything failed.  A test that cannot run fails:
 # nothing is skipped silently.
@@ -31,23 +32,59 @@ if [ "$which" = all ] || [ "$which" = unit ]; then
 fi
 
 if [ "$which" = all ] || [ "$which" = integration ]; then
+	# Cases run SB_JOBS at a time (default 2, the cores of the machine the
+	# suite is sized for): each starts its own relay on a free port, its
+	# own keyring and mounts in its own temp dirs, so they do not share
+	# state.  A case whose assertions involve time (deadlines, rates, load)
+	# says "# sealbox-test: alone" in its header and runs with nothing
+	# beside it, so a neighbour's load cannot fail it.
+	jobs=${SB_JOBS:-2}
 	pass=0 fail=0 failed=()
 	logdir=$(mktemp -d /tmp/sealbox-itest.XXXXXX)
-	for t in "$top"/tests/integration/*.sh; do
-		[ -f "$t" ] || continue
-		name=$(basename "$t" .sh)
-		start=$(date +%s)
-		if SB_BUILD="$build" SB_TOP="$top" timeout 600 bash "$t" >"$logdir/$name.log" 2>&1; then
-			echo "PASS $name ($(( $(date +%s) - start ))s)"
+	declare -A pid_name=() name_start=()
+
+	# Reaps one finished case (any, or the one named by $1's pid).
+	reap() {
+		local pid rc name
+		if [ $# -gt 0 ]; then
+			pid=$1
+			wait "$pid"; rc=$?
+		else
+			wait -n -p pid; rc=$?
+		fi
+		name=${pid_name[$pid]}
+		unset "pid_name[$pid]"
+		if [ "$rc" -eq 0 ]; then
+			echo "PASS $name ($(( $(date +%s) - name_start[$name] ))s)"
 			pass=$((pass + 1))
 		else
-			rc=$?
-			echo "FAIL $name (exit $rc, $(( $(date +%s) - start ))s); last lines of $logdir/$name.log:"
+			echo "FAIL $name (exit $rc, $(( $(date +%s) - name_start[$name] ))s); last lines of $logdir/$name.log:"
 			tail -n 25 "$logdir/$name.log" | sed 's/^/    /'
 			fail=$((fail + 1))
 			failed+=("$name")
 			status=1
 		fi
+	}
+	launch() {
+		local t=$1 name
+		name=$(basename "$t" .sh)
+		name_start[$name]=$(date +%s)
+		SB_BUILD="$build" SB_TOP="$top" timeout 600 bash "$t" >"$logdir/$name.log" 2>&1 &
+		pid_name[$!]=$name
+	}
+	alone=() shared=()
+	for t in "$top"/tests/integration/*.sh; do
+		[ -f "$t" ] || continue
+		if grep -q '^# sealbox-test: alone' "$t"; then alone+=("$t"); else shared+=("$t"); fi
+	done
+	for t in "${shared[@]}"; do
+		while [ "${#pid_name[@]}" -ge "$jobs" ]; do reap; done
+		launch "$t"
+	done
+	while [ "${#pid_name[@]}" -gt 0 ]; do reap; done
+	for t in "${alone[@]}"; do
+		launch "$t"
+		reap "$!"
 	done
 	echo "integration: $pass passed, $fail failed"
 	[ "$fail" -eq 0 ] && rm -rf "$logdir"

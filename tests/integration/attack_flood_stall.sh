@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# sealbox-test: alone (its assertions involve time: see scripts/run-tests.sh)
 # One sender cannot delay another's messages (issue 12, finding 1).
 # Mallory floods alice with attachment messages whose blob never matches
 # its hashes; each such item is fetched again for a minute before it is

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# sealbox-test: alone (its assertions involve time: see scripts/run-tests.sh)
 # Relay errors say which (issue 17): every command that connects (init,
 # devices, verify, status) names the failure in one line:
 #   nothing listening           "connection refused"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# sealbox-test: alone (its assertions involve time: see scripts/run-tests.sh)
 # Issue 12, finding 7: a handful of idle TCP connections took the relay
 # down.  With its descriptor limit reached (80 idle connections at
 # `ulimit -n 64`) it retried accept() in a loop: 59% CPU, 834,929 "Too many

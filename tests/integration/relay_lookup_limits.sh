@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# sealbox-test: alone (its assertions involve time: see scripts/run-tests.sh)
 # Issue 12, finding 9: addresses could be enumerated at 20,000 lookups/s
 # and every lookup told any account what the other accounts call their
 # devices.  Now:
