@@ -45,10 +45,12 @@ TEST_LIBS   := $(shell pkg-config --libs $(TESTPKGS) 2>/dev/null)
 CFLAGS  += $(OPT) $(WARN) $(DEFS) $(SANFLAGS) $(PKG_CFLAGS) -I. -MMD -MP
 LDFLAGS += $(SANFLAGS)
 
-# Modules, in link order (a module may use only those after it).
+# Modules, in link order (a module may use only those after it).  A
+# module's subfolders are parts of its one archive (agent/send, agent/recv,
+# agent/msgstore, agent/view); scripts/check-layers.sh keeps their order.
 MODULES = fs agent client relay proto keyring crypto common
 define module_vars
-$(1)_SRC := $$(filter-out $(1)/main.c,$$(wildcard $(1)/*.c))
+$(1)_SRC := $$(filter-out $(1)/main.c,$$(wildcard $(1)/*.c $(1)/*/*.c))
 $(1)_OBJ := $$($(1)_SRC:%.c=$(BUILD)/%.o)
 $(1)_LIB := $$(if $$($(1)_SRC),$(BUILD)/lib$(1).a)
 endef
@@ -58,6 +60,8 @@ LINK_LIBS = -Wl,--start-group $(LIBS) -Wl,--end-group $(PKG_LIBS) -lm
 
 SEALBOX = $(BUILD)/sealbox
 RELAY   = $(BUILD)/sealbox-relay
+# `make` alone builds both programs: the per-object rules below come first.
+.DEFAULT_GOAL := all
 
 # The one version both programs print (`sealbox --version`,
 # `sealbox-relay --version`); only their main.c see it.

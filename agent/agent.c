@@ -1,8 +1,9 @@
 /*
  * agent.c - the device agent itself: opens the home (config, contacts,
  * store.db), loads the keys from the keyring (retrying while it fails),
- * owns the relay client, and dispatches every agent.h call to the outbox
- * side (outbox.c) or the inbox side (inbox_* of internal.h).
+ * owns the relay client, starts the send and receive parts, and dispatches
+ * every agent.h call to the views (view/view.h) or, for a file open for
+ * writing, to the send part (internal.h has the cut).
  *
  * Never holds a key anywhere but OpenSSL's secure heap (the storage key)
  * or crypto_key objects (freed with cleansing); never logs key material.
@@ -18,14 +19,16 @@
 
 #include <openssl/crypto.h>
 
-#include "../client/client.h"
-#include "../common/sberr.h"
-#include "../keyring/keyring.h"
-#include "config.h"
-#include "contacts.h"
-#include "internal.h"
-#include "outbox.h"
-#include "store.h"
+#include "agent/config.h"
+#include "agent/contacts.h"
+#include "agent/internal.h"
+#include "agent/recv/recv.h"
+#include "agent/send/outbox.h"
+#include "agent/store.h"
+#include "agent/view/view.h"
+#include "client/client.h"
+#include "common/sberr.h"
+#include "keyring/keyring.h"
 
 /* Requests that make no progress for this long fail (and are retried). */
 #define CLIENT_TIMEOUT_MS 10000
@@ -426,8 +429,8 @@ out_folder(struct agent *a, const char *folder, char *buf)
 	names_recipients_free(r);
 	if (!ok || strcmp(buf, folder) == 0)
 		return folder;
-	if (outbox_folder_attr(a, buf, &at) != SB_OK &&
-	    outbox_folder_attr(a, folder, &at) == SB_OK)
+	if (outview_folder_attr(a, buf, &at) != SB_OK &&
+	    outview_folder_attr(a, folder, &at) == SB_OK)
 		return folder;
 	return buf;
 }
@@ -453,7 +456,7 @@ int
 agent_list_folders(struct agent *a, enum agent_box box, agent_fill_fn fill, void *ctx)
 {
 	if (box == AGENT_BOX_OUT)
-		return outbox_list_folders(a, fill, ctx);
+		return outview_list_folders(a, fill, ctx);
 	if (box == AGENT_BOX_IN)
 		return inbox_list_folders(a, box, fill, ctx);
 	return SB_ERR_INVALID_ARG;
@@ -466,7 +469,7 @@ agent_folder_attr(struct agent *a, enum agent_box box, const char *folder,
 	char fb[NAMES_NAME_BUF];
 
 	if (box == AGENT_BOX_OUT)
-		return outbox_folder_attr(a, out_folder(a, folder, fb), out);
+		return outview_folder_attr(a, out_folder(a, folder, fb), out);
 	if (box == AGENT_BOX_IN)
 		return inbox_folder_attr(a, box, folder, out);
 	return SB_ERR_INVALID_ARG;
@@ -478,7 +481,7 @@ agent_folder_create(struct agent *a, enum agent_box box, const char *folder)
 	char fb[NAMES_NAME_BUF];
 
 	if (box == AGENT_BOX_OUT)
-		return outbox_folder_create(a, out_folder(a, folder, fb));
+		return outview_folder_create(a, out_folder(a, folder, fb));
 	return box == AGENT_BOX_IN ? SB_ERR_READONLY : SB_ERR_INVALID_ARG;
 }
 
@@ -488,7 +491,7 @@ agent_folder_remove(struct agent *a, enum agent_box box, const char *folder)
 	char fb[NAMES_NAME_BUF];
 
 	if (box == AGENT_BOX_OUT)
-		return outbox_folder_remove(a, out_folder(a, folder, fb));
+		return outview_folder_remove(a, out_folder(a, folder, fb));
 	return box == AGENT_BOX_IN ? SB_ERR_READONLY : SB_ERR_INVALID_ARG;
 }
 
@@ -499,7 +502,7 @@ agent_list_files(struct agent *a, enum agent_box box, const char *folder,
 	char fb[NAMES_NAME_BUF];
 
 	if (box == AGENT_BOX_OUT)
-		return outbox_list_files(a, out_folder(a, folder, fb), fill, ctx);
+		return outview_list_files(a, out_folder(a, folder, fb), fill, ctx);
 	if (box == AGENT_BOX_IN)
 		return inbox_list_files(a, box, folder, fill, ctx);
 	return SB_ERR_INVALID_ARG;
@@ -512,7 +515,7 @@ agent_file_attr(struct agent *a, enum agent_box box, const char *folder,
 	char fb[NAMES_NAME_BUF];
 
 	if (box == AGENT_BOX_OUT)
-		return outbox_file_attr(a, out_folder(a, folder, fb), name, out);
+		return outview_file_attr(a, out_folder(a, folder, fb), name, out);
 	if (box == AGENT_BOX_IN)
 		return inbox_file_attr(a, box, folder, name, out);
 	return SB_ERR_INVALID_ARG;
@@ -526,7 +529,7 @@ agent_file_open(struct agent *a, enum agent_box box, const char *folder,
 
 	*out = NULL;
 	if (box == AGENT_BOX_OUT)
-		return outbox_file_open(a, out_folder(a, folder, fb), name, flags, out);
+		return outview_file_open(a, out_folder(a, folder, fb), name, flags, out);
 	if (box != AGENT_BOX_IN)
 		return SB_ERR_INVALID_ARG;
 	if (flags & (AGENT_OPEN_WRITE | AGENT_OPEN_TRUNC | AGENT_OPEN_CREATE))
@@ -587,7 +590,7 @@ agent_truncate(struct agent *a, enum agent_box box, const char *folder,
 
 	if (box != AGENT_BOX_OUT)
 		return box == AGENT_BOX_IN ? SB_ERR_READONLY : SB_ERR_INVALID_ARG;
-	rc = outbox_truncate(a, out_folder(a, folder, fb), name, size);
+	rc = outview_truncate(a, out_folder(a, folder, fb), name, size);
 	if (rc != SB_ERR_PERMISSION)
 		return rc;
 	/* A sent file: truncate(2) by path behaves as open + ftruncate +
@@ -612,7 +615,7 @@ agent_set_times(struct agent *a, enum agent_box box, const char *folder,
 	char fb[NAMES_NAME_BUF];
 
 	if (box == AGENT_BOX_OUT)
-		return outbox_set_times(a, out_folder(a, folder, fb), name, mtime);
+		return outview_set_times(a, out_folder(a, folder, fb), name, mtime);
 	return box == AGENT_BOX_IN ? SB_ERR_READONLY : SB_ERR_INVALID_ARG;
 }
 
@@ -623,7 +626,7 @@ agent_unlink(struct agent *a, enum agent_box box, const char *folder,
 	char fb[NAMES_NAME_BUF];
 
 	if (box == AGENT_BOX_OUT)
-		return outbox_unlink(a, out_folder(a, folder, fb), name);
+		return outview_unlink(a, out_folder(a, folder, fb), name);
 	if (box == AGENT_BOX_IN)
 		return inbox_unlink(a, box, folder, name);
 	return SB_ERR_INVALID_ARG;
@@ -636,7 +639,7 @@ agent_rename(struct agent *a, enum agent_box box, const char *from_folder,
 	char fb[NAMES_NAME_BUF], fb2[NAMES_NAME_BUF];
 
 	if (box == AGENT_BOX_OUT)
-		return outbox_rename(a, out_folder(a, from_folder, fb),
+		return outview_rename(a, out_folder(a, from_folder, fb),
 		    from_name, out_folder(a, to_folder, fb2), to_name);
 	return box == AGENT_BOX_IN ? SB_ERR_READONLY : SB_ERR_INVALID_ARG;
 }
@@ -648,7 +651,7 @@ agent_xattr_get(struct agent *a, enum agent_box box, const char *folder,
 	char fb[NAMES_NAME_BUF];
 
 	if (box == AGENT_BOX_OUT)
-		return outbox_xattr_get(a, out_folder(a, folder, fb), name, attr, out);
+		return outview_xattr_get(a, out_folder(a, folder, fb), name, attr, out);
 	if (box == AGENT_BOX_IN)
 		return inbox_xattr_get(a, box, folder, name, attr, out);
 	return SB_ERR_INVALID_ARG;
@@ -661,7 +664,7 @@ agent_xattr_list(struct agent *a, enum agent_box box, const char *folder,
 	char fb[NAMES_NAME_BUF];
 
 	if (box == AGENT_BOX_OUT)
-		return outbox_xattr_list(a, out_folder(a, folder, fb), name, out);
+		return outview_xattr_list(a, out_folder(a, folder, fb), name, out);
 	if (box == AGENT_BOX_IN)
 		return inbox_xattr_list(a, box, folder, name, out);
 	return SB_ERR_INVALID_ARG;

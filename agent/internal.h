@@ -1,15 +1,28 @@
 /*
  * internal.h - what the agent's own files share (not for fs/ or cli/).
  *
- * The agent is cut in three parts, each with its own files:
- *   agent.c, store.c            the agent itself: home, keys, store.db,
- *                               relay client, dispatch of agent.h calls
- *   outbox.c, send.c            drafts, the spool, sending, delivery status
- *   inbox.c, recv.c, attach.c   receiving, verification, the inbox, synced
- *                               copies of our other devices' sent messages
- * and the building blocks they use: config.h (the home's config file),
- * message.h (the inner message codec), cfile.h (encrypted content files),
- * contacts.h and names.h (naming).
+ * The agent is cut along send / receive / store; data flows one way:
+ *
+ *   agent.c        lifecycle (home, keys, store.db, the relay client) and
+ *                  the dispatch of agent.h calls to the views
+ *   view/          the namespaces: inbox/ (received messages) and outbox/
+ *                  (our own spool merged with our other devices' synced
+ *                  copies); view.h.  Above send/ and recv/: uses both.
+ *   send/          drafts, write sessions, the spool, the sender thread,
+ *                  delivery status (outbox.h).  Never uses recv/,
+ *                  msgstore/ or view/.
+ *   recv/          the push queue and its worker, verification, attachment
+ *                  fetch (recv.h); writes into msgstore/.  Never uses
+ *                  send/ or view/.
+ *   msgstore/      the store of received messages: their tables and files
+ *                  (msgstore.h).  Knows no namespace; uses none of the
+ *                  parts above.
+ *
+ * and, under all of them, the building blocks in agent/ itself: this
+ * header (struct agent, keys, contacts, the client), store.h (store.db's
+ * connection and helpers), config.h, message.h, cfile.h, contacts.h,
+ * names.h.  Those include no part's header.  scripts/check-layers.sh (run
+ * by scripts/lint.sh) keeps these rules.
  *
  * Locking: a->lock guards the agent's mutable fields below; the database
  * has its own connection per thread or is used under a->db_lock (store.c
@@ -50,8 +63,8 @@ struct agent {
 	pthread_mutex_t db_lock;
 	struct client *client;             /* relay connection (may be NULL while keys are missing) */
 
-	struct outbox *out;                /* outbox.c / send.c */
-	struct inbox *in;                  /* inbox.c / recv.c / attach.c */
+	struct outbox *out;                /* send/ */
+	struct inbox *in;                  /* recv/: the push queue */
 };
 
 /*
@@ -62,35 +75,12 @@ struct agent {
  */
 int agent_keys_acquire(struct agent *a);
 
-/* ---- inbox side (inbox.c, recv.c, attach.c) ------------------------------ */
-
-/* Creates its tables, starts its worker thread. */
-int  inbox_init(struct agent *a);
-void inbox_shutdown(struct agent *a);
-/* The relay client's push callback (client.h): runs on the client's I/O
- * thread, hands the push to the inbox worker and returns at once. */
-void inbox_on_push(void *arg, const struct client_push *p);
-
-/*
- * The namespace of received messages.  box AGENT_BOX_IN: inbox/; box
- * AGENT_BOX_OUT: the copies our other devices sent (synced into outbox/,
- * listed by outbox.c beside our own).  Same contracts as agent.h.
- */
-int  inbox_list_folders(struct agent *a, enum agent_box box, agent_fill_fn fill, void *ctx);
-int  inbox_folder_attr(struct agent *a, enum agent_box box, const char *folder,
-         struct agent_attr *out);
-int  inbox_list_files(struct agent *a, enum agent_box box, const char *folder,
-         agent_fill_fn fill, void *ctx);
-int  inbox_file_attr(struct agent *a, enum agent_box box, const char *folder,
-         const char *name, struct agent_attr *out);
-int  inbox_file_open(struct agent *a, enum agent_box box, const char *folder,
-         const char *name, struct agent_file **out);
-int  inbox_xattr_get(struct agent *a, enum agent_box box, const char *folder,
-         const char *name, const char *attr, struct sb_buf *out);
-int  inbox_xattr_list(struct agent *a, enum agent_box box, const char *folder,
-         const char *name, struct sb_buf *out);
-int  inbox_unlink(struct agent *a, enum agent_box box, const char *folder,
-         const char *name);
+/* The current contacts (reloaded when contacts.vcf changed; may be NULL).
+ * The pointer stays valid until agent_close. */
+const struct contacts *agent_contacts(struct agent *a);
+/* The relay client (NULL until the keys are loaded and it started); it
+ * lives until agent_close. */
+struct client *agent_client(struct agent *a);
 
 /*
  * An open file is one of two kinds; agent_file_read/release dispatch on it.
@@ -101,7 +91,5 @@ struct agent_file {
 	enum agent_file_kind kind;
 	struct agent *a;
 };
-int  inbox_file_read(struct agent_file *f, void *buf, size_t size, uint64_t off, size_t *got);
-int  inbox_file_release(struct agent_file *f);
 
 #endif

@@ -18,8 +18,10 @@
  * held when taking db_lock, never the other way round).  The helpers below
  * do NOT lock: the caller holds db_lock.
  *
- * Schema versioning: each side owns its tables and registers them with
- * store_migrate(db, "outbox" | "inbox", steps, n): steps[i] is the SQL
+ * Schema versioning: each part owns its tables and registers them with
+ * store_migrate(db, component, steps, n) ("outbox": send/; "inbox":
+ * msgstore/, the name kept from before the cut so existing homes open at
+ * their version): steps[i] is the SQL
  * taking that component from version i to i+1; the versions applied are
  * kept in the table store_schema(component, version).  Append new steps,
  * never edit old ones.

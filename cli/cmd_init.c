@@ -31,7 +31,7 @@
 
 #include "../agent/config.h"
 #include "../agent/names.h"
-#include "../agent/outbox.h"
+#include "../agent/send/outbox.h"
 #include "../client/client.h"
 #include "../common/sberr.h"
 #include "../common/wire.h"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Grep gates for calls the project bans: unbounded string functions, and
 # memcmp anywhere in crypto/ or keyring/ (secrets compare in constant time
-# through CRYPTO_memcmp / crypto_ct_equal).
+# through CRYPTO_memcmp / crypto_ct_equal); and the agent's layering
+# (scripts/check-layers.sh).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 status=0
@@ -18,5 +19,7 @@ if grep -nE '\b(rand|random|srand)\s*\(' $src; then
 	echo "lint: libc rand(); use crypto_random" >&2
 	status=1
 fi
+# The agent's parts include only the parts below them (agent/internal.h).
+scripts/check-layers.sh || status=1
 [ "$status" -eq 0 ] && echo "lint: clean"
 exit $status

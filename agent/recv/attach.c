@@ -25,28 +25,15 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include "../client/client.h"
-#include "../common/durable.h"
-#include "../common/sberr.h"
-#include "../crypto/crypto.h"
-#include "cfile.h"
-#include "inbox_int.h"
-#include "message.h"
+#include "client/client.h"
+#include "common/durable.h"
+#include "common/sberr.h"
+#include "crypto/crypto.h"
+#include "agent/cfile.h"
+#include "agent/recv/recv.h"
+#include "agent/message.h"
 
 #define PIECE CFILE_CHUNK
-
-/* HOME/data (created 0700 if missing) into out. */
-static int
-data_dir(struct agent *a, char *out, size_t out_size)
-{
-	int n = snprintf(out, out_size, "%s/data", a->home);
-
-	if (n < 0 || (size_t)n >= out_size)
-		return SB_ERR_LENGTH;
-	if (mkdir(out, 0700) != 0 && errno != EEXIST)
-		return SB_ERR_SYSTEM;
-	return SB_OK;
-}
 
 uint64_t
 attach_space_needed(uint64_t size)
@@ -67,7 +54,7 @@ attach_space(struct agent *a, uint64_t size, uint64_t *need, uint64_t *avail)
 {
 	char dir[4096];
 	struct statvfs vfs;
-	int rc = data_dir(a, dir, sizeof(dir));
+	int rc = msgstore_data_dir(a, dir, sizeof(dir));
 
 	*need = attach_space_needed(size);
 	*avail = 0;
@@ -196,21 +183,6 @@ decrypt_into(struct agent *a, int fd, uint64_t size, const struct message *m,
 	return rc;
 }
 
-/* "in-" + 32 random hex digits + suffix into ref (ATTACH_REF_BUF). */
-static int
-new_ref(char *ref, const char *suffix)
-{
-	uint8_t rnd[16];
-	int rc = crypto_random(rnd, sizeof(rnd));
-
-	if (rc != SB_OK)
-		return rc;
-	memcpy(ref, "in-", 3);
-	sb_hex(rnd, sizeof(rnd), ref + 3);
-	snprintf(ref + 3 + 2 * sizeof(rnd), ATTACH_REF_BUF - 3 - 2 * sizeof(rnd), "%s", suffix);
-	return SB_OK;
-}
-
 int
 attach_fetch(struct agent *a, const struct message *m, char *ref, size_t ref_size,
     uint8_t file_id[CRYPTO_ATREST_FILE_ID_LEN], int *blob_bad)
@@ -238,7 +210,7 @@ attach_fetch(struct agent *a, const struct message *m, char *ref, size_t ref_siz
 	if (c == NULL)
 		return SB_ERR_NET;
 
-	rc = data_dir(a, dir, sizeof(dir));
+	rc = msgstore_data_dir(a, dir, sizeof(dir));
 	if (rc == SB_OK)
 		rc = temp_fd(dir, &fd);
 	if (rc == SB_OK) {
@@ -259,7 +231,7 @@ attach_fetch(struct agent *a, const struct message *m, char *ref, size_t ref_siz
 		*blob_bad = rc == SB_ERR_LENGTH || rc == SB_ERR_HASH;
 	}
 	if (rc == SB_OK)
-		rc = new_ref(ref, "");
+		rc = msgstore_new_ref(ref, "");
 	if (rc == SB_OK) {
 		snprintf(path, sizeof(path), "%s/%s", dir, ref);
 		rc = decrypt_into(a, fd, size, m, path, buf, file_id);
@@ -279,119 +251,3 @@ attach_fetch(struct agent *a, const struct message *m, char *ref, size_t ref_siz
 	return rc;
 }
 
-void
-attach_delete(struct agent *a, const char *ref)
-{
-	char path[4096];
-
-	if (ref == NULL || ref[0] == '\0' || strchr(ref, '/') != NULL)
-		return;
-	if ((size_t)snprintf(path, sizeof(path), "%s/data/%s", a->home, ref) >= sizeof(path))
-		return;
-	if (unlink(path) != 0 && errno != ENOENT)
-		fprintf(stderr, "sealbox: inbox: cannot delete content file %s: %s\n",
-		    ref, strerror(errno));
-}
-
-int
-inbox_payload_save(struct agent *a, const uint8_t *p, size_t len, char *ref,
-    size_t ref_size)
-{
-	char dir[4096], path[4096 + ATTACH_REF_BUF];
-	size_t done = 0;
-	ssize_t n;
-	int fd, rc, e;
-
-	ref[0] = '\0';
-	if (ref_size < ATTACH_REF_BUF || len > INBOX_PAYLOAD_MAX)
-		return SB_ERR_INVALID_ARG;
-	rc = data_dir(a, dir, sizeof(dir));
-	if (rc == SB_OK)
-		rc = new_ref(ref, ".msg");
-	if (rc != SB_OK)
-		return rc;
-	snprintf(path, sizeof(path), "%s/%s", dir, ref);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		ref[0] = '\0';
-		return SB_ERR_SYSTEM;
-	}
-	while (rc == SB_OK && done < len) {
-		n = write(fd, p + done, len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			rc = SB_ERR_SYSTEM;
-		else
-			done += (size_t)n;
-	}
-	if (rc == SB_OK && fsync(fd) != 0)
-		rc = SB_ERR_SYSTEM;
-	e = errno;
-	if (close(fd) != 0 && rc == SB_OK) {
-		e = errno;
-		rc = SB_ERR_SYSTEM;
-	}
-	if (rc == SB_OK) {
-		rc = sb_fsync_dir(dir);
-		e = errno;
-	}
-	if (rc != SB_OK) {
-		unlink(path);
-		ref[0] = '\0';
-	}
-	errno = e;
-	return rc;
-}
-
-int
-inbox_payload_load(struct agent *a, const char *ref, uint8_t **buf, size_t *len)
-{
-	char path[4096];
-	uint8_t *b;
-	size_t done = 0;
-	ssize_t n;
-	int fd, rc = SB_OK, e;
-
-	*buf = NULL;
-	*len = 0;
-	if (ref == NULL || ref[0] == '\0' || strchr(ref, '/') != NULL)
-		return SB_ERR_FORMAT;
-	if ((size_t)snprintf(path, sizeof(path), "%s/data/%s", a->home, ref) >= sizeof(path))
-		return SB_ERR_FORMAT;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return SB_ERR_SYSTEM;
-	/* One byte more than allowed tells an oversized file from a full one. */
-	b = malloc(INBOX_PAYLOAD_MAX + 1);
-	if (b == NULL) {
-		close(fd);
-		return SB_ERR_ALLOC;
-	}
-	for (;;) {
-		n = read(fd, b + done, INBOX_PAYLOAD_MAX + 1 - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = SB_ERR_SYSTEM;
-			break;
-		}
-		if (n == 0)
-			break;
-		done += (size_t)n;
-		if (done > INBOX_PAYLOAD_MAX) {
-			rc = SB_ERR_FORMAT;
-			break;
-		}
-	}
-	e = errno;
-	close(fd);
-	if (rc != SB_OK) {
-		free(b);
-		errno = e;
-		return rc;
-	}
-	*buf = b;
-	*len = done;
-	return SB_OK;
-}

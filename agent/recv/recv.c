@@ -22,16 +22,15 @@
 #include <string.h>
 #include <time.h>
 
-#include "../client/client.h"
-#include "../common/clock.h"
-#include "../common/sberr.h"
-#include "../crypto/crypto.h"
-#include "config.h"
-#include "inbox_int.h"
-#include "message.h"
-#include "names.h"
-#include "outbox.h"
-#include "store.h"
+#include "client/client.h"
+#include "common/clock.h"
+#include "common/sberr.h"
+#include "crypto/crypto.h"
+#include "agent/config.h"
+#include "agent/recv/recv.h"
+#include "agent/message.h"
+#include "agent/names.h"
+#include "agent/store.h"
 
 /* A verdict: the item was acknowledged (stored, or rejected and dropped). */
 #define DONE 1
@@ -521,7 +520,7 @@ mstr(const struct message_str *s, char *out, size_t out_size)
 }
 
 /* Is name taken anywhere in inbox/?  Unique across folders, because a
- * folder is the sender's contact name NOW and contacts change (inbox.c).
+ * folder is the sender's contact name NOW and contacts change (view/inbox_view.c).
  * Caller holds db_lock. */
 static int
 name_taken(sqlite3 *db, const char *name, int *taken)
@@ -616,7 +615,7 @@ store_record(struct agent *a, const struct inbox_item *it, struct record *r,
 	unsigned n;
 	int rc, taken;
 
-	struct inbox_seen seen = { it->sender, it->sender_device, it->msgid, r->keyhash };
+	struct msgstore_seen seen = { it->sender, it->sender_device, it->msgid, r->keyhash };
 	struct timespec now;
 
 	crypto_identity_der(r->sender_id, &der, &der_len);
@@ -624,10 +623,10 @@ store_record(struct agent *a, const struct inbox_item *it, struct record *r,
 	store_lock(a);
 	rc = store_begin(a->db);
 	if (rc == SB_OK)
-		rc = inbox_replay_check(a->db, &seen);
+		rc = msgstore_replay_check(a->db, &seen);
 	/* A shared content file must still be there: a row may have let go
 	 * of it since process() found it (then: fetched afresh next time). */
-	if (rc == SB_OK && r->shared && !inbox_ref_used(a->db, r->cfile))
+	if (rc == SB_OK && r->shared && !msgstore_ref_used(a->db, r->cfile))
 		rc = SB_ERR_STORAGE;
 	if (rc == SB_OK && r->box == AGENT_BOX_OUT)
 		rc = drop_synced(a, r->folder, r->name, old);
@@ -643,7 +642,7 @@ store_record(struct agent *a, const struct inbox_item *it, struct record *r,
 		}
 	}
 	if (rc == SB_OK)
-		rc = inbox_replay_add(a->db, &seen, (uint64_t)time(NULL));
+		rc = msgstore_replay_add(a->db, &seen, (uint64_t)time(NULL));
 	if (rc == SB_OK)
 		rc = store_prepare(a->db, "INSERT INTO inbox_messages(box, folder, name,"
 		    " msgid, sender, sender_device, identity, sent, received, size,"
@@ -677,7 +676,7 @@ store_record(struct agent *a, const struct inbox_item *it, struct record *r,
 			sqlite3_bind_blob(st, 17, r->blob_id, CRYPTO_SHA256_LEN, SQLITE_STATIC);
 		else
 			sqlite3_bind_null(st, 17);
-		/* The arrival, to the ns: the file's ctime (inbox.c). */
+		/* The arrival, to the ns: the file's ctime (view/inbox_view.c). */
 		clock_gettime(CLOCK_REALTIME, &now);
 		sqlite3_bind_int64(st, 18, (sqlite3_int64)now.tv_sec * 1000000000 + now.tv_nsec);
 		rc = store_step_done(a->db, st);
@@ -818,7 +817,7 @@ space_later(struct agent *a, struct inbox_item *it, uint64_t need, uint64_t avai
 	    it->item_id, it->sender, (double)need / 1048576.0, a->home,
 	    (double)avail / 1048576.0, it->space_tries, (long long)(delay / 1000));
 	store_lock(a);
-	rc = inbox_waiting_note(a->db, it->item_id, it->sender, it->att_size, need, avail,
+	rc = msgstore_waiting_note(a->db, it->item_id, it->sender, it->att_size, need, avail,
 	    it->space_tries, (uint64_t)time(NULL));
 	store_unlock(a);
 	if (rc != SB_OK)
@@ -901,8 +900,8 @@ process(struct agent *a, struct inbox_item *it)
 	/* Before any download: a replayed attachment is not even fetched. */
 	store_lock(a);
 	{
-		struct inbox_seen seen = { it->sender, it->sender_device, it->msgid, r.keyhash };
-		rc = inbox_replay_check(a->db, &seen);
+		struct msgstore_seen seen = { it->sender, it->sender_device, it->msgid, r.keyhash };
+		rc = msgstore_replay_check(a->db, &seen);
 	}
 	store_unlock(a);
 	if (rc == SB_ERR_REPLAY) {
@@ -962,22 +961,22 @@ process(struct agent *a, struct inbox_item *it)
 		r.cfile = ref;
 		r.cfile_id = file_id;
 	}
-	rc = inbox_payload_save(a, it->payload, it->payload_len, pref, sizeof(pref));
+	rc = msgstore_payload_save(a, it->payload, it->payload_len, pref, sizeof(pref));
 	if (rc == SB_OK) {
 		r.payload = pref;
 		rc = store_record(a, it, &r, old);
 	}
 	if (rc != SB_OK) {
 		if (r.cfile && !r.shared)
-			attach_delete(a, r.cfile);
+			msgstore_file_delete(a, r.cfile);
 		if (r.payload)
-			attach_delete(a, r.payload);
+			msgstore_file_delete(a, r.payload);
 		if (rc == SB_ERR_REPLAY)      /* raced with a re-push of itself */
 			rc = reject(a, it, "replay (this device's message id, or the key block, seen before)");
 		goto out;
 	}
-	inbox_ref_release(a, old[0]);
-	inbox_ref_release(a, old[1]);
+	msgstore_ref_release(a, old[0]);
+	msgstore_ref_release(a, old[1]);
 	{
 		char idhex[2 * INBOX_MSGID_LEN + 1];
 		sb_hex(it->msgid, INBOX_MSGID_LEN, idhex);
@@ -1137,7 +1136,7 @@ worker(void *arg)
 		backoff = RETRY_MIN_MS;
 		if (it->space_tries > 0) {
 			store_lock(a);
-			inbox_waiting_clear(a->db, it->item_id);   /* best effort: status only */
+			msgstore_waiting_clear(a->db, it->item_id);   /* best effort: status only */
 			store_unlock(a);
 		}
 		pthread_mutex_lock(&in->lock);
@@ -1268,4 +1267,86 @@ inbox_err_transient(int err)
 	default:
 		return 0;
 	}
+}
+
+/* ---- Lifecycle --------------------------------------------------------------- */
+
+int
+inbox_init(struct agent *a)
+{
+	struct inbox *in;
+	int rc;
+
+	if ((rc = msgstore_open(a)) != SB_OK)
+		return rc;
+	in = calloc(1, sizeof(*in));
+	if (in == NULL)
+		return SB_ERR_ALLOC;
+	pthread_mutex_init(&in->lock, NULL);
+	pthread_cond_init(&in->cond, NULL);
+	pthread_mutex_lock(&a->lock);
+	a->in = in;
+	pthread_mutex_unlock(&a->lock);
+	rc = recv_start(a, in);
+	if (rc != SB_OK)
+		inbox_shutdown(a);
+	return rc;
+}
+
+void
+inbox_shutdown(struct agent *a)
+{
+	struct inbox *in;
+
+	if (a == NULL)
+		return;
+	/* Unhooked under a->lock first: a push arriving now is dropped (the
+	 * relay keeps it), never queued into freed memory. */
+	pthread_mutex_lock(&a->lock);
+	in = a->in;
+	a->in = NULL;
+	pthread_mutex_unlock(&a->lock);
+	if (in == NULL)
+		return;
+	recv_stop(in);
+	pthread_cond_destroy(&in->cond);
+	pthread_mutex_destroy(&in->lock);
+	free(in);
+}
+
+/* ---- Names ---------------------------------------------------------------------------- */
+
+/* Length of the longest prefix of s[0..max) ending on a UTF-8 boundary. */
+static size_t
+utf8_cut(const char *s, size_t len, size_t max)
+{
+	if (len <= max)
+		return len;
+	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+		max--;
+	return max;
+}
+
+int
+inbox_name_variant(const char *name, unsigned n, char *out, size_t out_size)
+{
+	char suffix[16];
+	const char *dot = strrchr(name, '.');
+	size_t len = strlen(name), ext_len = 0, base_len, slen, room;
+
+	if (out_size < NAMES_NAME_BUF || n < 2)
+		return SB_ERR_INVALID_ARG;
+	if (dot && dot != name && strlen(dot) <= NAMES_EXT_MAX + 1)
+		ext_len = strlen(dot);
+	base_len = len - ext_len;
+	slen = (size_t)snprintf(suffix, sizeof(suffix), " (%u)", n);
+	if (slen + ext_len >= NAMES_NAME_MAX)
+		return SB_ERR_LENGTH;
+	room = NAMES_NAME_MAX - slen - ext_len;
+	base_len = utf8_cut(name, base_len, room);
+	memcpy(out, name, base_len);
+	memcpy(out + base_len, suffix, slen);
+	memcpy(out + base_len + slen, name + len - ext_len, ext_len);
+	out[base_len + slen + ext_len] = '\0';
+	return SB_OK;
 }

@@ -1,28 +1,31 @@
 /*
- * inbox_int.h - what the inbox side's own files share (inbox.c, recv.c,
- * attach.c) and the pure rules the unit tests check (tests/unit/test_inbox.c).
+ * recv.h - the agent's RECEIVE part (recv.c, attach.c): the push queue and
+ * its worker, verification, attachment fetch; and the pure rules the unit
+ * tests check (tests/unit/test_inbox.c).
  *
- * The inbox side receives pushed messages, verifies them, stores them
- * encrypted and serves them back through the inbox namespace (and our other
- * devices' sent copies through the outbox namespace).  It never shows a byte
- * of a message that failed verification and never acknowledges an item
- * before its record is durable.  Nothing here is for fs/ or the outbox side:
- * they use internal.h.
+ * It receives pushed messages, verifies them and writes them into the
+ * store (msgstore/); it never acknowledges an item before its record is
+ * durable.  It never calls the send side or the namespace views, and
+ * includes neither outbox.h nor view.h (scripts/check-layers.sh).  The
+ * queue keeps its old name, struct inbox (a->in).
  */
-#ifndef SB_AGENT_INBOX_INT_H
-#define SB_AGENT_INBOX_INT_H
+#ifndef SB_AGENT_RECV_H
+#define SB_AGENT_RECV_H
 
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../crypto/crypto.h"
-#include "internal.h"
-#include "names.h"
+#include "agent/internal.h"
+#include "agent/msgstore/msgstore.h"
+#include "agent/names.h"
+#include "crypto/crypto.h"
 
-#define INBOX_MSGID_LEN     16
-#define INBOX_KEYHASH_LEN   32
+/* What the envelope carries is what the store keeps. */
+#define INBOX_MSGID_LEN     MSGSTORE_MSGID_LEN
+#define INBOX_KEYHASH_LEN   MSGSTORE_KEYHASH_LEN
+#define ATTACH_REF_BUF      MSGSTORE_REF_BUF
 /* The key-block hash covers the payload's first bytes: the RSA/ECIES block
  * that carries K sits there, so a replayed key block is caught even when
  * the attacker re-frames the rest. */
@@ -124,45 +127,14 @@ int  inbox_err_transient(int err);
  * fit NAMES_NAME_MAX on a UTF-8 boundary.  out_size >= NAMES_NAME_BUF. */
 int  inbox_name_variant(const char *name, unsigned n, char *out, size_t out_size);
 
-/* ---- The replay cache and the schema (inbox.c) -------------------------- */
-
-/* The inbox's schema steps for store_migrate(db, "inbox", ...). */
-int  inbox_schema(sqlite3 *db);
-/*
- * What the replay cache remembers of one stored message.  The message id
- * is the sender's to choose, so it is unique only per sending device: a
- * co-recipient who learnt another sender's id and used it first must not
- * turn the genuine message into a "replay" (issue 12, finding 1).  The
- * key-block hash needs no such scope: nobody but the sender of a key block
- * can produce a payload that opens with it.
- */
-struct inbox_seen {
-	const char *sender;                 /* envelope sender address */
-	uint64_t sender_device;             /* envelope sender device */
-	const uint8_t *msgid;               /* INBOX_MSGID_LEN */
-	const uint8_t *keyhash;             /* INBOX_KEYHASH_LEN */
-};
-
-/* SB_ERR_REPLAY if (sender, device, message id) or the key-block hash was
- * seen; caller holds db_lock. */
-int  inbox_replay_check(sqlite3 *db, const struct inbox_seen *s);
-/* Records both (inside the caller's transaction). */
-int  inbox_replay_add(sqlite3 *db, const struct inbox_seen *s, uint64_t now);
-
-/* 1 if a row names file `ref` of HOME/data (in doubt: 1); caller holds
- * db_lock. */
-int  inbox_ref_used(sqlite3 *db, const char *ref);
-/* Deletes file `ref` unless a row still names it (an attachment's content
- * file is shared by every message with the same content). */
-void inbox_ref_release(struct agent *a, const char *ref);
-
-/* Items waiting for local space, for `sealbox status` (table
- * inbox_waiting); caller holds db_lock. */
-int  inbox_waiting_note(sqlite3 *db, uint64_t item_id, const char *sender,
-         uint64_t size, uint64_t need, uint64_t avail, unsigned tries, uint64_t now);
-int  inbox_waiting_clear(sqlite3 *db, uint64_t item_id);
-
 /* ---- Receiving (recv.c) ------------------------------------------------- */
+
+/* Opens the store (msgstore_open), then starts the worker thread. */
+int  inbox_init(struct agent *a);
+void inbox_shutdown(struct agent *a);
+/* The relay client's push callback (client.h): runs on the client's I/O
+ * thread, hands the push to the worker and returns at once. */
+void inbox_on_push(void *arg, const struct client_push *p);
 
 /*
  * The queue's admission rule, under in->lock: SB_OK to queue a push from
@@ -199,7 +171,6 @@ void recv_stop(struct inbox *in);
  * served it (gone, wrong size, wrong hash), which a relay's passing fault
  * could explain.
  */
-#define ATTACH_REF_BUF 128
 int  attach_fetch(struct agent *a, const struct message *m, char *ref, size_t ref_size,
          uint8_t file_id[CRYPTO_ATREST_FILE_ID_LEN], int *blob_bad);
 /*
@@ -213,19 +184,4 @@ int  attach_fetch(struct agent *a, const struct message *m, char *ref, size_t re
 #define ATTACH_SPACE_RESERVE (UINT64_C(8) << 20)
 uint64_t attach_space_needed(uint64_t size);
 int  attach_space(struct agent *a, uint64_t size, uint64_t *need, uint64_t *avail);
-/* Deletes a content file by reference (best effort). */
-void attach_delete(struct agent *a, const char *ref);
-
-/*
- * The sealed payload of a received message, exactly as it arrived, kept as
- * its own file in HOME/data ("in-<hex>.msg": ciphertext only, opened and
- * verified again on every read).  save: written, fsynced and its directory
- * fsynced before it returns; ref as above.  load: *buf malloc'd (caller
- * frees), at most INBOX_PAYLOAD_MAX bytes (SB_ERR_FORMAT beyond).
- */
-#define INBOX_PAYLOAD_MAX 65536u
-int  inbox_payload_save(struct agent *a, const uint8_t *p, size_t len,
-         char *ref, size_t ref_size);
-int  inbox_payload_load(struct agent *a, const char *ref, uint8_t **buf, size_t *len);
-
 #endif

@@ -1,7 +1,8 @@
 /*
- * outbox.c - the outbox namespace: conversation folders, drafts written
- * through encrypted content files, write sessions, temporary names,
- * renames, stat and the status xattr (outbox.h has the model).
+ * outbox.c - our own spool's part of the outbox namespace: conversation
+ * folders, drafts written through encrypted content files, write sessions,
+ * temporary names, renames, stat and the status xattr (outbox.h has the
+ * model; view/outbox_view.c adds our other devices' synced copies).
  *
  * Never writes plaintext to disk: every byte written goes into a cfile
  * under the home's storage key.  Never talks to the relay except to check
@@ -12,7 +13,7 @@
  * release sees either the old or the new row); e->mu guards one entry's
  * cfile and live size/mtime.  Order: ob->lock, then e->mu, then db_lock.
  */
-#include "outbox.h"
+#include "agent/send/outbox.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,12 +25,12 @@
 
 #include <openssl/crypto.h>
 
-#include "../client/client.h"
-#include "../common/durable.h"
-#include "../common/sberr.h"
-#include "cfile.h"
-#include "names.h"
-#include "store.h"
+#include "client/client.h"
+#include "common/durable.h"
+#include "common/sberr.h"
+#include "agent/cfile.h"
+#include "agent/names.h"
+#include "agent/store.h"
 
 #define FILE_REF_BUF 64
 #define REASON_BUF   160
@@ -263,12 +264,11 @@ delete_name_rows(struct agent *a, const char *folder, const char *name, int64_t 
 	return rc;
 }
 
-static int
-folder_known(struct agent *a, const char *folder)
+int
+outbox_folder_known(struct agent *a, const char *folder)
 {
 	int64_t n = 0;
 	sqlite3_stmt *st;
-	struct agent_attr at;
 
 	store_lock(a);
 	if (store_prepare(a->db, "SELECT (SELECT count(*) FROM out_folder WHERE name = ?1)"
@@ -279,9 +279,7 @@ folder_known(struct agent *a, const char *folder)
 		sqlite3_finalize(st);
 	}
 	store_unlock(a);
-	if (n > 0)
-		return 1;
-	return inbox_folder_attr(a, AGENT_BOX_OUT, folder, &at) == SB_OK;
+	return n > 0;
 }
 
 /* ---- the open table ------------------------------------------------------------ */
@@ -573,67 +571,10 @@ outbox_box_attr(struct agent *a, struct agent_attr *out)
 }
 
 /* Remembers names already listed so synced copies never repeat ours. */
-struct seen {
-	char **names;
-	size_t n, cap;
-	agent_fill_fn fill;
-	void *ctx;
-	int stopped;
-};
-
-static int
-seen_add(struct seen *s, const char *name)
-{
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 32;
-		char **p = realloc(s->names, cap * sizeof(*p));
-		if (p == NULL)
-			return SB_ERR_ALLOC;
-		s->names = p;
-		s->cap = cap;
-	}
-	if ((s->names[s->n] = strdup(name)) == NULL)
-		return SB_ERR_ALLOC;
-	s->n++;
-	return SB_OK;
-}
-
-static int
-seen_has(const struct seen *s, const char *name)
-{
-	for (size_t i = 0; i < s->n; i++)
-		if (strcmp(s->names[i], name) == 0)
-			return 1;
-	return 0;
-}
-
-static void
-seen_free(struct seen *s)
-{
-	for (size_t i = 0; i < s->n; i++)
-		free(s->names[i]);
-	free(s->names);
-}
-
-static int
-seen_fill(void *ctx, const char *name, const struct agent_attr *attr)
-{
-	struct seen *s = ctx;
-
-	if (s->stopped || seen_has(s, name))
-		return s->stopped;
-	seen_add(s, name);
-	if (s->fill(s->ctx, name, attr)) {
-		s->stopped = 1;
-		return 1;
-	}
-	return 0;
-}
-
 int
 outbox_list_folders(struct agent *a, agent_fill_fn fill, void *ctx)
 {
-	struct seen s = { .fill = fill, .ctx = ctx };
+	int stopped = 0;
 	sqlite3_stmt *st;
 	char (*names)[NAMES_NAME_BUF] = NULL;
 	struct timespec *times = NULL;
@@ -666,20 +607,17 @@ outbox_list_folders(struct agent *a, agent_fill_fn fill, void *ctx)
 		sqlite3_finalize(st);
 	}
 	store_unlock(a);
-	for (size_t i = 0; rc == SB_OK && i < n && !s.stopped; i++) {
+	for (size_t i = 0; rc == SB_OK && i < n && !stopped; i++) {
 		struct agent_attr at = { .is_dir = 1, .mode = 0755 };
 		if (outbox_folder_attr(a, names[i], &at) != SB_OK) {
 			at.is_dir = 1;
 			at.mode = 0755;
 			at.mtime = at.ctime = times[i];
 		}
-		seen_fill(&s, names[i], &at);
+		stopped = fill(ctx, names[i], &at) != 0;
 	}
 	free(names);
 	free(times);
-	if (rc == SB_OK && !s.stopped)
-		inbox_list_folders(a, AGENT_BOX_OUT, seen_fill, &s);
-	seen_free(&s);
 	return rc;
 }
 
@@ -710,14 +648,8 @@ outbox_folder_attr(struct agent *a, const char *folder, struct agent_attr *out)
 	store_unlock(a);
 	if (rc != SB_OK)
 		return rc;
-	if (ct < 0) {
-		rc = inbox_folder_attr(a, AGENT_BOX_OUT, folder, out);
-		if (rc == SB_OK) {
-			out->mode = 0755;
-			out->is_dir = 1;
-		}
-		return rc;
-	}
+	if (ct < 0)
+		return SB_ERR_NOT_FOUND;
 	out->is_dir = 1;
 	out->mode = 0755;
 	out->ctime.tv_sec = ct;
@@ -734,8 +666,6 @@ outbox_folder_create(struct agent *a, const char *folder)
 	size_t n;
 	int rc;
 
-	if (folder_known(a, folder))
-		return SB_ERR_EXISTS;
 	rc = names_resolve(agent_contacts(a), folder, strlen(folder), &r);
 	if (rc != SB_OK)
 		return rc;
@@ -808,10 +738,6 @@ outbox_folder_remove(struct agent *a, const char *folder)
 		return rc;
 	if (n > 0)
 		return SB_ERR_EXISTS;
-	/* Synced copies count as content too. */
-	struct agent_attr at;
-	if (inbox_folder_attr(a, AGENT_BOX_OUT, folder, &at) == SB_OK)
-		return SB_ERR_EXISTS;
 	if (f == 0)
 		return SB_ERR_NOT_FOUND;
 	store_lock(a);
@@ -853,14 +779,11 @@ row_attr(struct agent *a, const struct ob_row *r, struct agent_attr *out)
 int
 outbox_list_files(struct agent *a, const char *folder, agent_fill_fn fill, void *ctx)
 {
-	struct seen s = { .fill = fill, .ctx = ctx };
 	struct ob_row *rows = NULL;
 	size_t n = 0, cap = 0;
 	sqlite3_stmt *st;
-	int rc;
+	int stopped = 0, rc;
 
-	if (!folder_known(a, folder))
-		return SB_ERR_NOT_FOUND;
 	store_lock(a);
 	rc = store_prepare(a->db, "SELECT " ROW_COLS " FROM out_msg m WHERE folder = ?1"
 	    " AND deleted = 0 AND id = (SELECT max(id) FROM out_msg WHERE folder = ?1"
@@ -883,18 +806,12 @@ outbox_list_files(struct agent *a, const char *folder, agent_fill_fn fill, void 
 		sqlite3_finalize(st);
 	}
 	store_unlock(a);
-	for (size_t i = 0; rc == SB_OK && i < n && !s.stopped; i++) {
+	for (size_t i = 0; rc == SB_OK && i < n && !stopped; i++) {
 		struct agent_attr at;
 		row_attr(a, &rows[i], &at);
-		seen_fill(&s, rows[i].name, &at);
+		stopped = fill(ctx, rows[i].name, &at) != 0;
 	}
 	free(rows);
-	if (rc == SB_OK && !s.stopped) {
-		int r2 = inbox_list_files(a, AGENT_BOX_OUT, folder, seen_fill, &s);
-		if (r2 != SB_OK && r2 != SB_ERR_NOT_FOUND)
-			rc = r2;
-	}
-	seen_free(&s);
 	return rc;
 }
 
@@ -905,15 +822,8 @@ outbox_file_attr(struct agent *a, const char *folder, const char *name,
 	struct ob_row r;
 	int rc = row_visible(a, folder, name, &r);
 
-	if (rc == SB_OK) {
-		row_attr(a, &r, out);
-		return SB_OK;
-	}
-	if (rc != SB_ERR_NOT_FOUND)
-		return rc;
-	rc = inbox_file_attr(a, AGENT_BOX_OUT, folder, name, out);
 	if (rc == SB_OK)
-		out->mode = 0644;
+		row_attr(a, &r, out);
 	return rc;
 }
 
@@ -1090,26 +1000,14 @@ outbox_file_open(struct agent *a, const char *folder, const char *name,
 	int rc;
 
 	*out = NULL;
-	if (!folder_known(a, folder))
-		return SB_ERR_NOT_FOUND;
 	if (write && (rc = agent_keys_acquire(a)) != SB_OK)
 		return rc;
 	pthread_mutex_lock(&ob->lock);
 	rc = row_visible(a, folder, name, &r);
 	if (rc == SB_ERR_NOT_FOUND) {
-		struct agent_attr at;
-		int synced = inbox_file_attr(a, AGENT_BOX_OUT, folder, name, &at) == SB_OK;
 		if (!(flags & AGENT_OPEN_CREATE)) {
 			pthread_mutex_unlock(&ob->lock);
-			if (!synced)
-				return SB_ERR_NOT_FOUND;
-			if (write)
-				return SB_ERR_PERMISSION;
-			return inbox_file_open(a, AGENT_BOX_OUT, folder, name, out);
-		}
-		if (synced && (flags & AGENT_OPEN_EXCL)) {
-			pthread_mutex_unlock(&ob->lock);
-			return SB_ERR_EXISTS;
+			return SB_ERR_NOT_FOUND;
 		}
 		rc = session_new(a, folder, name, NULL, 1, &e);
 		if (rc == SB_OK)
@@ -1369,11 +1267,6 @@ outbox_truncate(struct agent *a, const char *folder, const char *name, uint64_t 
 
 	pthread_mutex_lock(&ob->lock);
 	rc = row_visible(a, folder, name, &r);
-	if (rc == SB_ERR_NOT_FOUND) {
-		struct agent_attr at;
-		if (inbox_file_attr(a, AGENT_BOX_OUT, folder, name, &at) == SB_OK)
-			rc = SB_ERR_PERMISSION;
-	}
 	if (rc != SB_OK)
 		goto out;
 	if (r.state != OB_OPEN && r.state != OB_CLOSED) {
@@ -1405,12 +1298,6 @@ outbox_set_times(struct agent *a, const char *folder, const char *name,
 
 	pthread_mutex_lock(&ob->lock);
 	rc = row_visible(a, folder, name, &r);
-	if (rc == SB_ERR_NOT_FOUND) {
-		struct agent_attr at;
-		pthread_mutex_unlock(&ob->lock);
-		/* A synced copy keeps its sender's time; accept the call. */
-		return inbox_file_attr(a, AGENT_BOX_OUT, folder, name, &at);
-	}
 	if (rc == SB_OK) {
 		if ((e = entry_find(ob, r.id)) != NULL) {
 			pthread_mutex_lock(&e->mu);
@@ -1442,8 +1329,6 @@ outbox_unlink(struct agent *a, const char *folder, const char *name)
 			    folder, name);
 	}
 	pthread_mutex_unlock(&ob->lock);
-	if (rc == SB_ERR_NOT_FOUND)
-		return inbox_unlink(a, AGENT_BOX_OUT, folder, name);
 	if (rc == SB_OK)
 		send_kick(a);  /* the sender collects the content file */
 	return rc;
@@ -1461,16 +1346,8 @@ outbox_rename(struct agent *a, const char *from_folder, const char *from_name,
 
 	if (same_folder && strcmp(from_name, to_name) == 0)
 		return SB_OK;
-	if (!folder_known(a, to_folder))
-		return SB_ERR_NOT_FOUND;
 	pthread_mutex_lock(&ob->lock);
 	rc = row_visible(a, from_folder, from_name, &r);
-	if (rc == SB_ERR_NOT_FOUND) {
-		struct agent_attr at;
-		if (inbox_file_attr(a, AGENT_BOX_OUT, from_folder, from_name, &at) == SB_OK)
-			rc = SB_ERR_PERMISSION;
-		goto out;
-	}
 	if (rc != SB_OK)
 		goto out;
 	if (!same_folder && r.state != OB_OPEN && r.state != OB_CLOSED) {
@@ -1527,8 +1404,6 @@ outbox_xattr_get(struct agent *a, const char *folder, const char *name,
 	int writing = 0, link, rc;
 
 	rc = row_visible(a, folder, name, &r);
-	if (rc == SB_ERR_NOT_FOUND)
-		return inbox_xattr_get(a, AGENT_BOX_OUT, folder, name, attr, out);
 	if (rc != SB_OK)
 		return rc;
 	if (strcmp(attr, "user.sealbox.id") == 0) {
@@ -1566,8 +1441,6 @@ outbox_xattr_list(struct agent *a, const char *folder, const char *name,
 	struct ob_row r;
 	int rc = row_visible(a, folder, name, &r);
 
-	if (rc == SB_ERR_NOT_FOUND)
-		return inbox_xattr_list(a, AGENT_BOX_OUT, folder, name, out);
 	if (rc != SB_OK)
 		return rc;
 	return sb_put_bytes(out, names, sizeof(names));

@@ -1,7 +1,10 @@
 /*
- * outbox.h - the outbox side of the agent (outbox.c: drafts, names, the
- * namespace; send.c: the sender thread).  Shared by agent.c, outbox.c,
- * send.c and the unit tests; not for fs/ or the inbox side.
+ * outbox.h - the agent's SEND part (outbox.c: drafts, write sessions, our
+ * own spool's names; send.c: the sender thread; outbox_rules.c: the pure
+ * rules).  Shared by send/, the views (view/outbox_view.c merges our other
+ * devices' synced copies into outbox/), agent.c and the unit tests; never
+ * included by recv/ or msgstore/, and it includes none of their headers
+ * (scripts/check-layers.sh).  The functions below see our own rows only.
  *
  * The model (docs/ARCHITECTURE.md "The mailbox"):
  *   - Every write session is one row of out_msg with its own message id and
@@ -26,7 +29,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "internal.h"
+#include "agent/internal.h"
 
 enum ob_state {
 	OB_OPEN   = 0,
@@ -107,6 +110,14 @@ char *outbox_data_path(struct agent *a, const char *file);
 /* Deletes content files of deleted rows nobody uses any more. */
 void outbox_gc(struct agent *a);
 
+/*
+ * Our own spool's part of outbox/.  A name or folder that only our other
+ * devices' synced copies have is SB_ERR_NOT_FOUND here; folder_create,
+ * list_files, file_open and rename leave checking that the folder exists
+ * (or not) to their caller, view/outbox_view.c, which sees both.
+ */
+/* 1 if our own spool knows folder (made by mkdir, or holding a row). */
+int  outbox_folder_known(struct agent *a, const char *folder);
 int  outbox_box_attr(struct agent *a, struct agent_attr *out);
 int  outbox_list_folders(struct agent *a, agent_fill_fn fill, void *ctx);
 int  outbox_folder_attr(struct agent *a, const char *folder, struct agent_attr *out);
@@ -142,14 +153,5 @@ void send_stop(struct agent *a);
 void send_kick(struct agent *a);
 /* Asks the sender to refresh row's delivery status from the relay. */
 void send_want_status(struct agent *a, int64_t row);
-
-/* ---- agent.c --------------------------------------------------------------- */
-
-/* The current contacts (reloaded when contacts.vcf changed; may be NULL).
- * The pointer stays valid until agent_close. */
-const struct contacts *agent_contacts(struct agent *a);
-/* The relay client (NULL until the keys are loaded and it started); it
- * lives until agent_close. */
-struct client *agent_client(struct agent *a);
 
 #endif

@@ -4,12 +4,12 @@
  * send errors are final and how a transient one reads in "queued: REASON".
  * No I/O, no state: unit-tested on their own.
  */
-#include "outbox.h"
+#include "agent/send/outbox.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "../common/sberr.h"
+#include "common/sberr.h"
 
 static int
 ends_with(const char *s, const char *suffix)

@@ -12,7 +12,7 @@
  * ciphertext goes to an unnamed temp file in HOME/data; the attachment key
  * lives only in memory and is wiped.
  */
-#include "outbox.h"
+#include "agent/send/outbox.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,14 +23,14 @@
 
 #include <openssl/crypto.h>
 
-#include "../client/client.h"
-#include "../common/clock.h"
-#include "../common/sberr.h"
-#include "cfile.h"
-#include "config.h"
-#include "message.h"
-#include "names.h"
-#include "store.h"
+#include "client/client.h"
+#include "common/clock.h"
+#include "common/sberr.h"
+#include "agent/cfile.h"
+#include "agent/config.h"
+#include "agent/message.h"
+#include "agent/names.h"
+#include "agent/store.h"
 
 #define CHUNK 65536
 

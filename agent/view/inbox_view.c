@@ -1,7 +1,9 @@
 /*
- * inbox.c - the namespace of received messages: inbox/FOLDER/NAME, and the
- * copies our other devices sent (shown under outbox/ by outbox.c); the
- * inbox's tables and replay cache; reading with verification on every read.
+ * inbox_view.c - the namespace of received messages: inbox/FOLDER/NAME, and
+ * the copies our other devices sent (merged into outbox/ by outbox_view.c);
+ * reading with verification on every read.  The records and files it shows
+ * are the store's (msgstore/); it reads them and removes them, never
+ * writes new ones.
  *
  * Records live in store.db (table inbox_messages): names, ids, times and
  * the sender's identity as it was verified.  The sealed payload, exactly as
@@ -23,285 +25,22 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../common/sberr.h"
-#include "../crypto/crypto.h"
-#include "cfile.h"
-#include "config.h"
-#include "inbox_int.h"
-#include "message.h"
-#include "names.h"
-#include "outbox.h"
-#include "store.h"
-
-/* ---- Schema and the replay cache ------------------------------------------ */
-
-static const char *const schema_steps[] = {
-	/* v1 */
-	"CREATE TABLE inbox_devices("
-	" address TEXT NOT NULL, device_id INTEGER NOT NULL,"
-	" identity BLOB NOT NULL, PRIMARY KEY(address, device_id));"
-	"CREATE TABLE inbox_replay("
-	" msgid BLOB NOT NULL UNIQUE, keyhash BLOB NOT NULL UNIQUE,"
-	" seen INTEGER NOT NULL);"
-	"CREATE TABLE inbox_messages("
-	" id INTEGER PRIMARY KEY,"
-	" box INTEGER NOT NULL, folder TEXT NOT NULL, name TEXT NOT NULL,"
-	" msgid BLOB NOT NULL, sender TEXT NOT NULL, sender_device INTEGER NOT NULL,"
-	" identity BLOB NOT NULL, sent INTEGER NOT NULL, received INTEGER NOT NULL,"
-	" size INTEGER NOT NULL, mtime_sec INTEGER NOT NULL,"
-	" mtime_nsec INTEGER NOT NULL, kind INTEGER NOT NULL,"
-	" payload TEXT NOT NULL, cfile TEXT, cfile_id BLOB,"
-	" UNIQUE(box, folder, name));",
-	/* v2: names are looked up per box (inbox folders follow the contacts). */
-	"CREATE INDEX inbox_messages_name ON inbox_messages(box, name);",
-	/* v3: message ids are unique per sending device only (struct
-	 * inbox_seen).  Old rows take their sender from the message they
-	 * stored; one whose message is gone keeps an empty sender, which no
-	 * envelope has, so only its key-block hash still counts. */
-	"CREATE TABLE inbox_seen("
-	" sender TEXT NOT NULL, sender_device INTEGER NOT NULL, msgid BLOB NOT NULL,"
-	" keyhash BLOB NOT NULL UNIQUE, seen INTEGER NOT NULL,"
-	" PRIMARY KEY(sender, sender_device, msgid));"
-	"INSERT OR IGNORE INTO inbox_seen(sender, sender_device, msgid, keyhash, seen)"
-	" SELECT coalesce(m.sender, ''), coalesce(m.sender_device, 0), r.msgid,"
-	"  r.keyhash, r.seen FROM inbox_replay r LEFT JOIN inbox_messages m"
-	"  ON m.msgid = r.msgid;"
-	"DROP TABLE inbox_replay;",
-	/* v4: items waiting for local space (sealbox status shows them);
-	 * rewritten by every run, emptied at start. */
-	"CREATE TABLE inbox_waiting("
-	" item_id INTEGER PRIMARY KEY, sender TEXT NOT NULL, size INTEGER NOT NULL,"
-	" need INTEGER NOT NULL, avail INTEGER NOT NULL, since INTEGER NOT NULL,"
-	" tries INTEGER NOT NULL);",
-	/* v5: every change the directory made to a sender's devices after we
-	 * first pinned them (issue 12, finding 5); never deleted. */
-	"CREATE TABLE inbox_key_events("
-	" id INTEGER PRIMARY KEY, time INTEGER NOT NULL, address TEXT NOT NULL,"
-	" device_id INTEGER NOT NULL, event TEXT NOT NULL,"
-	" old_hash BLOB, new_hash BLOB);",
-	/* v6: one content file per attachment content (recv.c blob_id),
-	 * however many messages name it (issue 12, finding 6). */
-	"ALTER TABLE inbox_messages ADD COLUMN blob_id BLOB;"
-	"CREATE INDEX inbox_messages_blob ON inbox_messages(blob_id);",
-	/* v7: when the message arrived here (ns since the epoch): its ctime,
-	 * so find -cnewer and backup tools see late arrivals (issue 13,
-	 * point 5); mtime stays the sender's time.  0 for older rows: their
-	 * ctime stays the relay's time. */
-	"ALTER TABLE inbox_messages ADD COLUMN arrived_ns INTEGER NOT NULL DEFAULT 0;",
-};
-
-int
-inbox_schema(sqlite3 *db)
-{
-	return store_migrate(db, "inbox", schema_steps,
-	    sizeof(schema_steps) / sizeof(schema_steps[0]));
-}
-
-static void
-bind_seen(sqlite3_stmt *st, const struct inbox_seen *s)
-{
-	sqlite3_bind_text(st, 1, s->sender, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)s->sender_device);
-	sqlite3_bind_blob(st, 3, s->msgid, INBOX_MSGID_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 4, s->keyhash, INBOX_KEYHASH_LEN, SQLITE_STATIC);
-}
-
-int
-inbox_replay_check(sqlite3 *db, const struct inbox_seen *s)
-{
-	sqlite3_stmt *st = NULL;
-	int rc = store_prepare(db, "SELECT count(*) FROM inbox_seen"
-	    " WHERE (sender = ?1 AND sender_device = ?2 AND msgid = ?3)"
-	    " OR keyhash = ?4", &st);
-
-	if (rc != SB_OK)
-		return rc;
-	bind_seen(st, s);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		rc = sqlite3_column_int64(st, 0) > 0 ? SB_ERR_REPLAY : SB_OK;
-	else
-		rc = store_err(db, rc, "replay check");
-	sqlite3_finalize(st);
-	return rc;
-}
-
-int
-inbox_replay_add(sqlite3 *db, const struct inbox_seen *s, uint64_t now)
-{
-	sqlite3_stmt *st = NULL;
-	int rc = store_prepare(db, "INSERT INTO inbox_seen(sender, sender_device,"
-	    " msgid, keyhash, seen) VALUES (?1, ?2, ?3, ?4, ?5)", &st);
-
-	if (rc != SB_OK)
-		return rc;
-	bind_seen(st, s);
-	sqlite3_bind_int64(st, 5, (sqlite3_int64)now);
-	rc = sqlite3_step(st);
-	if ((rc & 0xff) == SQLITE_CONSTRAINT)
-		rc = SB_ERR_REPLAY;
-	else
-		rc = store_err(db, rc, "replay add");
-	sqlite3_finalize(st);
-	return rc;
-}
-
-int
-inbox_waiting_note(sqlite3 *db, uint64_t item_id, const char *sender, uint64_t size,
-    uint64_t need, uint64_t avail, unsigned tries, uint64_t now)
-{
-	sqlite3_stmt *st = NULL;
-	int rc = store_prepare(db, "INSERT INTO inbox_waiting(item_id, sender, size,"
-	    " need, avail, since, tries) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-	    " ON CONFLICT(item_id) DO UPDATE SET need = ?4, avail = ?5, tries = ?7", &st);
-
-	if (rc != SB_OK)
-		return rc;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)item_id);
-	sqlite3_bind_text(st, 2, sender, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)(size > INT64_MAX ? INT64_MAX : size));
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)(need > INT64_MAX ? INT64_MAX : need));
-	sqlite3_bind_int64(st, 5, (sqlite3_int64)(avail > INT64_MAX ? INT64_MAX : avail));
-	sqlite3_bind_int64(st, 6, (sqlite3_int64)now);
-	sqlite3_bind_int(st, 7, (int)tries);
-	rc = store_step_done(db, st);
-	sqlite3_finalize(st);
-	return rc;
-}
-
-int
-inbox_waiting_clear(sqlite3 *db, uint64_t item_id)
-{
-	sqlite3_stmt *st = NULL;
-	int rc = store_prepare(db, "DELETE FROM inbox_waiting WHERE item_id = ?", &st);
-
-	if (rc != SB_OK)
-		return rc;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)item_id);
-	rc = store_step_done(db, st);
-	sqlite3_finalize(st);
-	return rc;
-}
-
-/* ---- Lifecycle --------------------------------------------------------------- */
-
-/* 1 if a row refers to file `ref` of HOME/data.  Caller holds db_lock. */
-int
-inbox_ref_used(sqlite3 *db, const char *ref)
-{
-	int64_t n = 1;
-
-	sqlite3_stmt *st = NULL;
-	if (store_prepare(db, "SELECT count(*) FROM inbox_messages"
-	    " WHERE payload = ? OR cfile = ?", &st) != SB_OK)
-		return 1;      /* when in doubt, keep it */
-	sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, ref, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return n > 0;
-}
-
-void
-inbox_ref_release(struct agent *a, const char *ref)
-{
-	if (ref == NULL || ref[0] == '\0')
-		return;
-	/* Under db_lock: a receiver reusing the file checks, in its own
-	 * transaction, that a row still names it (recv.c store_record). */
-	store_lock(a);
-	if (!inbox_ref_used(a->db, ref))
-		attach_delete(a, ref);
-	store_unlock(a);
-}
-
-/*
- * A crash between writing a received message's files and its COMMIT
- * leaves files no row names (the item was not acknowledged: it comes
- * again).  Runs before the worker starts, so nothing is being written.
- */
-static void
-sweep_orphans(struct agent *a)
-{
-	char dir[4096], path[4096 + 256];
-	struct dirent *de;
-	DIR *d;
-
-	if ((size_t)snprintf(dir, sizeof(dir), "%s/data", a->home) >= sizeof(dir))
-		return;
-	d = opendir(dir);
-	if (d == NULL)
-		return;
-	store_lock(a);
-	while ((de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, "in-", 3) != 0 || inbox_ref_used(a->db, de->d_name))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (unlink(path) == 0)
-			fprintf(stderr, "sealbox: inbox: removed unreferenced %s\n", de->d_name);
-	}
-	store_unlock(a);
-	closedir(d);
-}
-
-int
-inbox_init(struct agent *a)
-{
-	struct inbox *in;
-	int rc;
-
-	store_lock(a);
-	rc = inbox_schema(a->db);
-	/* What waited for space in an earlier run is at the relay still and
-	 * is noted again when it comes back. */
-	if (rc == SB_OK)
-		rc = store_exec(a->db, "DELETE FROM inbox_waiting");
-	store_unlock(a);
-	if (rc != SB_OK)
-		return rc;
-	sweep_orphans(a);
-	in = calloc(1, sizeof(*in));
-	if (in == NULL)
-		return SB_ERR_ALLOC;
-	pthread_mutex_init(&in->lock, NULL);
-	pthread_cond_init(&in->cond, NULL);
-	pthread_mutex_lock(&a->lock);
-	a->in = in;
-	pthread_mutex_unlock(&a->lock);
-	rc = recv_start(a, in);
-	if (rc != SB_OK)
-		inbox_shutdown(a);
-	return rc;
-}
-
-void
-inbox_shutdown(struct agent *a)
-{
-	struct inbox *in;
-
-	if (a == NULL)
-		return;
-	/* Unhooked under a->lock first: a push arriving now is dropped (the
-	 * relay keeps it), never queued into freed memory. */
-	pthread_mutex_lock(&a->lock);
-	in = a->in;
-	a->in = NULL;
-	pthread_mutex_unlock(&a->lock);
-	if (in == NULL)
-		return;
-	recv_stop(in);
-	pthread_cond_destroy(&in->cond);
-	pthread_mutex_destroy(&in->lock);
-	free(in);
-}
+#include "common/sberr.h"
+#include "crypto/crypto.h"
+#include "agent/cfile.h"
+#include "agent/config.h"
+#include "agent/message.h"
+#include "agent/msgstore/msgstore.h"
+#include "agent/names.h"
+#include "agent/store.h"
+#include "agent/view/view.h"
 
 /* ---- Records ------------------------------------------------------------------ */
 
 struct row {
 	int64_t id;
 	int kind;
-	uint8_t msgid[INBOX_MSGID_LEN];
+	uint8_t msgid[MSGSTORE_MSGID_LEN];
 	char sender[NAMES_ADDR_BUF];
 	uint64_t sender_device;
 	uint64_t sent, received, size, mtime_sec;
@@ -309,8 +48,8 @@ struct row {
 	int64_t arrived_ns;
 	uint8_t *identity;            /* malloc'd (with_blobs) */
 	size_t identity_len;
-	char payload[ATTACH_REF_BUF];  /* the sealed payload's file */
-	char cfile[ATTACH_REF_BUF];
+	char payload[MSGSTORE_REF_BUF];  /* the sealed payload's file */
+	char cfile[MSGSTORE_REF_BUF];
 	uint8_t cfile_id[CRYPTO_ATREST_FILE_ID_LEN];
 };
 
@@ -397,8 +136,8 @@ row_get(struct agent *a, enum agent_box box, const char *folder, const char *nam
 			rc = SB_OK;
 			r->id = sqlite3_column_int64(st, 0);
 			r->kind = sqlite3_column_int(st, 1);
-			if (sqlite3_column_bytes(st, 2) == INBOX_MSGID_LEN)
-				memcpy(r->msgid, sqlite3_column_blob(st, 2), INBOX_MSGID_LEN);
+			if (sqlite3_column_bytes(st, 2) == MSGSTORE_MSGID_LEN)
+				memcpy(r->msgid, sqlite3_column_blob(st, 2), MSGSTORE_MSGID_LEN);
 			t = sqlite3_column_text(st, 3);
 			snprintf(r->sender, sizeof(r->sender), "%s", t ? (const char *)t : "");
 			r->sender_device = (uint64_t)sqlite3_column_int64(st, 4);
@@ -716,7 +455,7 @@ reverify(struct agent *a, struct in_file *f, struct sb_buf *plain, struct messag
 	if (rc != SB_OK)
 		return rc;
 	/* From disk each time: what is verified is what is there now. */
-	rc = inbox_payload_load(a, f->r.payload, &payload, &len);
+	rc = msgstore_payload_load(a, f->r.payload, &payload, &len);
 	if (rc == SB_ERR_SYSTEM && errno == ENOENT)
 		rc = SB_ERR_FORMAT;           /* the record's payload is gone */
 	if (rc == SB_OK)
@@ -726,7 +465,7 @@ reverify(struct agent *a, struct in_file *f, struct sb_buf *plain, struct messag
 		rc = message_parse(plain->d, plain->len, m);
 	if (rc != SB_OK)
 		return rc;
-	if (!crypto_ct_equal(m->id, f->r.msgid, INBOX_MSGID_LEN) ||
+	if (!crypto_ct_equal(m->id, f->r.msgid, MSGSTORE_MSGID_LEN) ||
 	    m->sender.len != strlen(f->r.sender) ||
 	    memcmp(m->sender.p, f->r.sender, m->sender.len) != 0 ||
 	    (int)m->kind != f->r.kind)
@@ -901,7 +640,7 @@ inbox_xattr_get(struct agent *a, enum agent_box box, const char *folder,
 		snprintf(dev, sizeof(dev), "%016" PRIx64, r.sender_device);
 		sb_put_bytes(out, dev, strlen(dev));
 	} else if (strcmp(attr, XATTR_ID) == 0) {
-		sb_put_hex(out, r.msgid, INBOX_MSGID_LEN);
+		sb_put_hex(out, r.msgid, MSGSTORE_MSGID_LEN);
 	} else if (box == AGENT_BOX_OUT && strcmp(attr, AGENT_XATTR_STATUS) == 0) {
 		/* Another of our devices sent it; its delivery is that device's
 		 * to follow. */
@@ -956,48 +695,11 @@ inbox_unlink(struct agent *a, enum agent_box box, const char *folder,
 	sqlite3_finalize(st);
 	store_unlock(a);
 	if (rc == SB_OK) {
-		inbox_ref_release(a, r.payload);
-		inbox_ref_release(a, r.cfile);
+		msgstore_ref_release(a, r.payload);
+		msgstore_ref_release(a, r.cfile);
 		if (box == AGENT_BOX_IN)
 			fprintf(stderr, "sealbox: removed inbox/%s/%s\n", folder, name);
 	}
 	row_clear(&r);
 	return rc;
-}
-
-/* ---- Names ---------------------------------------------------------------------------- */
-
-/* Length of the longest prefix of s[0..max) ending on a UTF-8 boundary. */
-static size_t
-utf8_cut(const char *s, size_t len, size_t max)
-{
-	if (len <= max)
-		return len;
-	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
-		max--;
-	return max;
-}
-
-int
-inbox_name_variant(const char *name, unsigned n, char *out, size_t out_size)
-{
-	char suffix[16];
-	const char *dot = strrchr(name, '.');
-	size_t len = strlen(name), ext_len = 0, base_len, slen, room;
-
-	if (out_size < NAMES_NAME_BUF || n < 2)
-		return SB_ERR_INVALID_ARG;
-	if (dot && dot != name && strlen(dot) <= NAMES_EXT_MAX + 1)
-		ext_len = strlen(dot);
-	base_len = len - ext_len;
-	slen = (size_t)snprintf(suffix, sizeof(suffix), " (%u)", n);
-	if (slen + ext_len >= NAMES_NAME_MAX)
-		return SB_ERR_LENGTH;
-	room = NAMES_NAME_MAX - slen - ext_len;
-	base_len = utf8_cut(name, base_len, room);
-	memcpy(out, name, base_len);
-	memcpy(out + base_len, suffix, slen);
-	memcpy(out + base_len + slen, name + len - ext_len, ext_len);
-	out[base_len + slen + ext_len] = '\0';
-	return SB_OK;
 }

@@ -1,5 +1,5 @@
 /*
- * test_inbox.c - the inbox side's pure rules: the inner message against its
+ * test_inbox.c - the receive side's pure rules: the inner message against its
  * envelope, the key-block hash, which failures are retried, collision-free
  * names, the replay cache (on a real SQLite store.db in a temp dir) and the
  * push hand-off queue.
@@ -18,10 +18,12 @@
 #include "common/sberr.h"
 #include "client/client.h"
 #include "agent/contacts.h"
-#include "agent/inbox_int.h"
+#include "agent/msgstore/msgstore.h"
+#include "agent/recv/recv.h"
 #include "agent/message.h"
 #include "agent/names.h"
 #include "agent/store.h"
+#include "agent/view/view.h"
 
 #define T0 UINT64_C(1800000000)
 
@@ -229,45 +231,45 @@ test_replay_cache(void **state)
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/store.db", dir);
 	assert_int_equal(store_open(path, &db), SB_OK);
-	assert_int_equal(inbox_schema(db), SB_OK);
-	assert_int_equal(inbox_schema(db), SB_OK);     /* idempotent */
+	assert_int_equal(msgstore_schema(db), SB_OK);
+	assert_int_equal(msgstore_schema(db), SB_OK);     /* idempotent */
 	memset(id1, 1, sizeof(id1));
 	memset(id2, 2, sizeof(id2));
 	memset(k1, 3, sizeof(k1));
 	memset(k2, 4, sizeof(k2));
 
 	{
-		struct inbox_seen c1 = { "carol@example.com", 7, id1, k1 };
-		struct inbox_seen c1k2 = { "carol@example.com", 7, id1, k2 };
-		struct inbox_seen c2k1 = { "carol@example.com", 7, id2, k1 };
-		struct inbox_seen c2k2 = { "carol@example.com", 7, id2, k2 };
+		struct msgstore_seen c1 = { "carol@example.com", 7, id1, k1 };
+		struct msgstore_seen c1k2 = { "carol@example.com", 7, id1, k2 };
+		struct msgstore_seen c2k1 = { "carol@example.com", 7, id2, k1 };
+		struct msgstore_seen c2k2 = { "carol@example.com", 7, id2, k2 };
 		/* Another sender, or another device of carol's, reusing carol's
 		 * id with a key block of its own: not a replay (finding 1). */
-		struct inbox_seen m1 = { "mallory@example.com", 9, id1, k2 };
-		struct inbox_seen c1d8 = { "carol@example.com", 8, id1, k2 };
+		struct msgstore_seen m1 = { "mallory@example.com", 9, id1, k2 };
+		struct msgstore_seen c1d8 = { "carol@example.com", 8, id1, k2 };
 
-		assert_int_equal(inbox_replay_check(db, &c1), SB_OK);
-		assert_int_equal(inbox_replay_add(db, &c1, T0), SB_OK);
+		assert_int_equal(msgstore_replay_check(db, &c1), SB_OK);
+		assert_int_equal(msgstore_replay_add(db, &c1, T0), SB_OK);
 		/* Same device and message id, another key block: a replay. */
-		assert_int_equal(inbox_replay_check(db, &c1k2), SB_ERR_REPLAY);
-		assert_int_equal(inbox_replay_add(db, &c1k2, T0), SB_ERR_REPLAY);
+		assert_int_equal(msgstore_replay_check(db, &c1k2), SB_ERR_REPLAY);
+		assert_int_equal(msgstore_replay_add(db, &c1k2, T0), SB_ERR_REPLAY);
 		/* Another message id, the same key block: a replay. */
-		assert_int_equal(inbox_replay_check(db, &c2k1), SB_ERR_REPLAY);
-		assert_int_equal(inbox_replay_add(db, &c2k1, T0), SB_ERR_REPLAY);
-		assert_int_equal(inbox_replay_check(db, &m1), SB_OK);
-		assert_int_equal(inbox_replay_check(db, &c1d8), SB_OK);
-		assert_int_equal(inbox_replay_add(db, &m1, T0), SB_OK);
+		assert_int_equal(msgstore_replay_check(db, &c2k1), SB_ERR_REPLAY);
+		assert_int_equal(msgstore_replay_add(db, &c2k1, T0), SB_ERR_REPLAY);
+		assert_int_equal(msgstore_replay_check(db, &m1), SB_OK);
+		assert_int_equal(msgstore_replay_check(db, &c1d8), SB_OK);
+		assert_int_equal(msgstore_replay_add(db, &m1, T0), SB_OK);
 		/* ... and the first one's key block is still its own. */
-		assert_int_equal(inbox_replay_check(db, &c1d8), SB_ERR_REPLAY);
+		assert_int_equal(msgstore_replay_check(db, &c1d8), SB_ERR_REPLAY);
 		/* k2 is mallory's key block now: carol's id2 with it is a replay. */
-		assert_int_equal(inbox_replay_check(db, &c2k2), SB_ERR_REPLAY);
+		assert_int_equal(msgstore_replay_check(db, &c2k2), SB_ERR_REPLAY);
 		store_close(db);
 
 		/* It survives reopening (durable, not an in-memory cache). */
 		assert_int_equal(store_open(path, &db), SB_OK);
-		assert_int_equal(inbox_schema(db), SB_OK);
-		assert_int_equal(inbox_replay_check(db, &c1k2), SB_ERR_REPLAY);
-		assert_int_equal(inbox_replay_check(db, &m1), SB_ERR_REPLAY);
+		assert_int_equal(msgstore_schema(db), SB_OK);
+		assert_int_equal(msgstore_replay_check(db, &c1k2), SB_ERR_REPLAY);
+		assert_int_equal(msgstore_replay_check(db, &m1), SB_ERR_REPLAY);
 		store_close(db);
 	}
 
@@ -455,7 +457,7 @@ test_payload_files(void **state)
 {
 	struct home h;
 	uint8_t p[300], *back = NULL;
-	char ref[ATTACH_REF_BUF], path[256];
+	char ref[MSGSTORE_REF_BUF], path[256];
 	size_t len = 0, i;
 	struct stat st;
 	FILE *f;
@@ -464,7 +466,7 @@ test_payload_files(void **state)
 	home_open(&h);
 	for (i = 0; i < sizeof(p); i++)
 		p[i] = (uint8_t)i;
-	assert_int_equal(inbox_payload_save(&h.a, p, sizeof(p), ref, sizeof(ref)), SB_OK);
+	assert_int_equal(msgstore_payload_save(&h.a, p, sizeof(p), ref, sizeof(ref)), SB_OK);
 	assert_int_equal(strncmp(ref, "in-", 3), 0);
 	assert_non_null(strstr(ref, ".msg"));
 	assert_null(strchr(ref, '/'));
@@ -472,7 +474,7 @@ test_payload_files(void **state)
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	assert_int_equal(st.st_size, sizeof(p));
-	assert_int_equal(inbox_payload_load(&h.a, ref, &back, &len), SB_OK);
+	assert_int_equal(msgstore_payload_load(&h.a, ref, &back, &len), SB_OK);
 	assert_int_equal(len, sizeof(p));
 	assert_memory_equal(back, p, sizeof(p));
 	free(back);
@@ -480,19 +482,19 @@ test_payload_files(void **state)
 	/* A file grown past the payload cap is refused, not read whole. */
 	f = fopen(path, "ab");
 	assert_non_null(f);
-	for (i = 0; i <= INBOX_PAYLOAD_MAX; i += sizeof(p))
+	for (i = 0; i <= MSGSTORE_PAYLOAD_MAX; i += sizeof(p))
 		assert_int_equal(fwrite(p, 1, sizeof(p), f), sizeof(p));
 	fclose(f);
-	assert_int_equal(inbox_payload_load(&h.a, ref, &back, &len), SB_ERR_FORMAT);
+	assert_int_equal(msgstore_payload_load(&h.a, ref, &back, &len), SB_ERR_FORMAT);
 	assert_null(back);
 	/* References never leave HOME/data. */
-	assert_int_equal(inbox_payload_load(&h.a, "../store.db", &back, &len), SB_ERR_FORMAT);
-	assert_int_equal(inbox_payload_load(&h.a, "", &back, &len), SB_ERR_FORMAT);
-	assert_int_equal(inbox_payload_load(&h.a, "in-missing.msg", &back, &len), SB_ERR_SYSTEM);
-	attach_delete(&h.a, ref);
+	assert_int_equal(msgstore_payload_load(&h.a, "../store.db", &back, &len), SB_ERR_FORMAT);
+	assert_int_equal(msgstore_payload_load(&h.a, "", &back, &len), SB_ERR_FORMAT);
+	assert_int_equal(msgstore_payload_load(&h.a, "in-missing.msg", &back, &len), SB_ERR_SYSTEM);
+	msgstore_file_delete(&h.a, ref);
 	assert_false(exists(&h, ref));
 	/* Oversized payloads are not saved. */
-	assert_int_equal(inbox_payload_save(&h.a, p, INBOX_PAYLOAD_MAX + 1, ref, sizeof(ref)),
+	assert_int_equal(msgstore_payload_save(&h.a, p, MSGSTORE_PAYLOAD_MAX + 1, ref, sizeof(ref)),
 	    SB_ERR_INVALID_ARG);
 	home_close(&h);
 }
@@ -584,7 +586,7 @@ test_init_and_namespace(void **state)
 	home_open(&h);
 	/* Left by a crash before COMMIT: files no row names.  And a row's
 	 * files, and someone else's file: those stay. */
-	assert_int_equal(inbox_schema(h.a.db), SB_OK);
+	assert_int_equal(msgstore_schema(h.a.db), SB_OK);
 	put_row(&h, AGENT_BOX_IN, "alice@example.com", "alice@example.com",
 	    "20270115T080000Z-01020304-a.txt", T0, 12, "in-aaaa.msg", NULL);
 	put_row(&h, AGENT_BOX_IN, "alice@example.com", "alice@example.com",

@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "common/sberr.h"
-#include "agent/outbox.h"
+#include "agent/send/outbox.h"
 #include "agent/store.h"
 
 static void
