@@ -638,6 +638,22 @@ names_incoming_file(int64_t time, const uint8_t *id, size_t id_len,
 	return SB_OK;
 }
 
+void
+names_utc_text(int64_t time, char out[NAMES_UTC_BUF])
+{
+	int64_t y, secs;
+	unsigned mo, d;
+
+	if (time < 0)
+		time = 0;
+	if (time > NAMES_MAX_TIME)
+		time = NAMES_MAX_TIME;
+	civil_from_days(time / 86400, &y, &mo, &d);
+	secs = time % 86400;
+	snprintf(out, NAMES_UTC_BUF, "%04d-%02u-%02uT%02d:%02d:%02dZ", (int)y, mo, d,
+	    (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
+}
+
 /* ---- Recipient sets ---- */
 
 void

@@ -201,6 +201,11 @@ int names_escape_display(const char *in, size_t len, char *out,
 int names_incoming_file(int64_t time, const uint8_t *id, size_t id_len,
     const char *sender_name, size_t name_len, char *out, size_t out_size);
 
+/* time (clamped to 0 .. NAMES_MAX_TIME) as "YYYY-MM-DDTHH:MM:SSZ", UTC,
+ * with the same hand-made calendar (no TZ, no locale): alert lines. */
+#define NAMES_UTC_BUF 21
+void names_utc_text(int64_t time, char out[NAMES_UTC_BUF]);
+
 /*
  * Decodes one UTF-8 character (RFC 3629: no overlong forms, no surrogates,
  * nothing above U+10FFFF) from r into *cp.  Returns 1 for a character, 0 for

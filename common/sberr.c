@@ -54,6 +54,7 @@ sb_strerror(int err)
 	case SB_ERR_UNKNOWN_RECIPIENT:return "unknown recipient";
 	case SB_ERR_READONLY:         return "read-only";
 	case SB_ERR_CONFIG:           return "configuration missing or invalid";
+	case SB_ERR_HELD:             return "held: a verified contact's devices changed; compare codes again";
 	}
 	return "unknown error";
 }

@@ -62,6 +62,7 @@ enum sb_err {
 	SB_ERR_UNKNOWN_RECIPIENT = -60, /* address or contact not in the directory */
 	SB_ERR_READONLY          = -61, /* write into inbox/ */
 	SB_ERR_CONFIG            = -62, /* configuration missing or unreadable */
+	SB_ERR_HELD              = -63, /* a verified contact's devices changed: not sent */
 };
 
 /* Returns a static, one-line, human-readable description of err. */

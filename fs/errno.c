@@ -56,6 +56,8 @@ fs_errno(int err)
 	case SB_ERR_QUOTA:             return EDQUOT;
 	case SB_ERR_RATE_LIMIT:        return EAGAIN;
 	case SB_ERR_CONFIG:            return EINVAL;
+	/* Sends are held in the background; no file op waits on it. */
+	case SB_ERR_HELD:              return EAGAIN;
 
 	case SB_ERR_INTERNAL:
 	case SB_ERR_CRYPTO:

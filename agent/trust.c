@@ -1,0 +1,641 @@
+/*
+ * trust.c - the store half of trust.h: pins, alerts and verified contacts
+ * in the home's store.db (component "trust"), and the one function that
+ * applies a directory answer to them (trust_observe).
+ *
+ * Pins are the device identities this device has decided to use for an
+ * address: set on first contact, extended by a new device, shrunk by a
+ * removed one, and never replaced by a changed identity of the same device
+ * id: a device's keys do not change in sealbox (a re-enrolled device gets
+ * a new id), so a changed identity is the directory lying, until the user
+ * accepts it (sealbox trust accept) or confirms a new code (sealbox verify
+ * --confirm).  Messages are sealed to, and verified against, the pins only.
+ *
+ * Never holds plaintext or secrets: identities are public, fingerprints
+ * are their hashes.  Never does network I/O; the callers bring the
+ * directory's answers.  Locking: the caller serialises use of db (the
+ * agent's db_lock; the CLI has its own connection).
+ */
+#include "trust.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../common/sberr.h"
+#include "store.h"
+
+static const char *const schema_steps[] = {
+	/* v1 (issue 14).  Events are enum trust_event values: never
+	 * renumbered.  n is the device id, or a tree size for log events;
+	 * closed is when the user accepted or confirmed (0 while open). */
+	"CREATE TABLE trust_pins("
+	" address TEXT NOT NULL, device_id INTEGER NOT NULL,"
+	" identity BLOB NOT NULL, hash BLOB NOT NULL, pinned INTEGER NOT NULL,"
+	" PRIMARY KEY(address, device_id));"
+	"CREATE TABLE trust_alerts("
+	" id INTEGER PRIMARY KEY, time INTEGER NOT NULL, address TEXT NOT NULL,"
+	" event INTEGER NOT NULL, n INTEGER NOT NULL, old_hash BLOB, new_hash BLOB,"
+	" closed INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX trust_alerts_open ON trust_alerts(address, closed);"
+	"CREATE TABLE trust_contacts("
+	" address TEXT PRIMARY KEY, verified_set BLOB, verified_at INTEGER NOT NULL);",
+};
+
+static int
+table_exists(sqlite3 *db, const char *name, int *yes)
+{
+	int64_t n = 0;
+	int rc = store_query_int(db, "SELECT count(*) FROM sqlite_master"
+	    " WHERE type = 'table' AND name = ?", name, 0, &n);
+
+	*yes = n > 0;
+	return rc;
+}
+
+/* H(identity) of DER bytes into h; SB_ERR_* of the parser otherwise. */
+static int
+identity_hash(const uint8_t *der, size_t len, uint8_t h[CRYPTO_HASH_LEN])
+{
+	struct crypto_identity *id = NULL;
+	int rc = crypto_identity_parse(der, len, &id);
+
+	if (rc == SB_OK)
+		memcpy(h, crypto_identity_hash(id), CRYPTO_HASH_LEN);
+	crypto_identity_free(id);
+	return rc;
+}
+
+static int
+pin_put(sqlite3 *db, const char *addr, uint64_t id, const uint8_t *der, size_t len,
+    const uint8_t h[CRYPTO_HASH_LEN], int64_t now)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = store_prepare(db, "INSERT OR REPLACE INTO trust_pins(address, device_id,"
+	    " identity, hash, pinned) VALUES (?, ?, ?, ?, ?)", &st);
+
+	if (rc != SB_OK)
+		return rc;
+	sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)id);
+	sqlite3_bind_blob(st, 3, der, (int)len, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 4, h, CRYPTO_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, now);
+	rc = store_step_done(db, st);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/*
+ * A home made before issue 14 kept its pins in inbox_devices and its
+ * change records in inbox_key_events (the receiving side's directory
+ * cache): they become the first pins and alerts, once.  Rows whose
+ * identity does not parse are left behind (they were never usable).
+ */
+static int
+import_legacy(sqlite3 *db, int64_t now)
+{
+	sqlite3_stmt *st = NULL;
+	int have, rc;
+
+	if ((rc = table_exists(db, "inbox_devices", &have)) != SB_OK)
+		return rc;
+	if (have && (rc = store_prepare(db, "SELECT address, device_id, identity"
+	    " FROM inbox_devices", &st)) == SB_OK) {
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			const uint8_t *der = sqlite3_column_blob(st, 2);
+			size_t len = (size_t)sqlite3_column_bytes(st, 2);
+			const unsigned char *addr = sqlite3_column_text(st, 0);
+			uint8_t h[CRYPTO_HASH_LEN];
+
+			if (addr == NULL || der == NULL || identity_hash(der, len, h) != SB_OK)
+				continue;
+			if ((rc = pin_put(db, (const char *)addr,
+			    (uint64_t)sqlite3_column_int64(st, 1), der, len, h, now)) != SB_OK)
+				break;
+		}
+		rc = rc == SQLITE_DONE ? SB_OK : rc == SB_OK ? SB_OK :
+		    rc > 0 ? store_err(db, rc, "import pins") : rc;
+		sqlite3_finalize(st);
+		if (rc != SB_OK)
+			return rc;
+	}
+	if ((rc = table_exists(db, "inbox_key_events", &have)) != SB_OK || !have)
+		return rc;
+	return store_exec(db, "INSERT INTO trust_alerts(time, address, event, n,"
+	    " old_hash, new_hash) SELECT time, address,"
+	    " CASE event WHEN 'changed' THEN 1 WHEN 'added' THEN 2 ELSE 3 END,"
+	    " device_id, old_hash, new_hash FROM inbox_key_events ORDER BY id");
+}
+
+int
+trust_schema(sqlite3 *db)
+{
+	int64_t before = 0;
+	int rc = store_query_int(db, "SELECT version FROM store_schema WHERE component = ?",
+	    "trust", 0, &before);
+
+	if (rc == SB_OK)
+		rc = store_migrate(db, "trust", schema_steps,
+		    sizeof(schema_steps) / sizeof(schema_steps[0]));
+	if (rc != SB_OK || before != 0)
+		return rc;
+	if ((rc = store_begin(db)) != SB_OK)
+		return rc;
+	return store_end(db, import_legacy(db, (int64_t)time(NULL)));
+}
+
+int
+trust_store_open(const char *home, sqlite3 **out)
+{
+	char *path = NULL;
+	int rc;
+
+	*out = NULL;
+	if (asprintf(&path, "%s/store.db", home) < 0)
+		return SB_ERR_ALLOC;
+	rc = store_open(path, out);
+	free(path);
+	if (rc == SB_OK && (rc = trust_schema(*out)) != SB_OK) {
+		store_close(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+/* ---- reading ------------------------------------------------------------- */
+
+struct pinned {
+	size_t n;
+	struct trust_dev devs[TRUST_MAX_DEVICES];
+};
+
+static int
+pins_load(sqlite3 *db, const char *addr, struct pinned *p)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = store_prepare(db, "SELECT device_id, hash FROM trust_pins"
+	    " WHERE address = ? ORDER BY device_id", &st);
+
+	p->n = 0;
+	if (rc != SB_OK)
+		return rc;
+	sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (p->n == TRUST_MAX_DEVICES || sqlite3_column_bytes(st, 1) != CRYPTO_HASH_LEN) {
+			rc = SQLITE_CORRUPT;
+			break;
+		}
+		p->devs[p->n].id = (uint64_t)sqlite3_column_int64(st, 0);
+		memcpy(p->devs[p->n].hash, sqlite3_column_blob(st, 1), CRYPTO_HASH_LEN);
+		p->n++;
+	}
+	rc = rc == SQLITE_DONE ? SB_OK : store_err(db, rc, "trust pins");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+trust_pin_get(sqlite3 *db, const char *addr, uint64_t id, struct crypto_identity **out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = store_prepare(db, "SELECT identity FROM trust_pins"
+	    " WHERE address = ? AND device_id = ?", &st);
+
+	*out = NULL;
+	if (rc != SB_OK)
+		return rc;
+	sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rc = crypto_identity_parse(sqlite3_column_blob(st, 0),
+		    (size_t)sqlite3_column_bytes(st, 0), out);
+	else
+		rc = rc == SQLITE_DONE ? SB_ERR_NOT_FOUND : store_err(db, rc, "trust pin");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* The verified set of addr into buf (*len bytes; 0 when not verified). */
+static int
+verified_get(sqlite3 *db, const char *addr, uint8_t *buf, size_t *len)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = store_prepare(db, "SELECT verified_set FROM trust_contacts"
+	    " WHERE address = ?", &st);
+
+	*len = 0;
+	if (rc != SB_OK)
+		return rc;
+	sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		size_t n = (size_t)sqlite3_column_bytes(st, 0);
+
+		if (n % CRYPTO_HASH_LEN != 0 || n > TRUST_MAX_DEVICES * CRYPTO_HASH_LEN)
+			rc = store_err(db, SQLITE_CORRUPT, "verified set");
+		else {
+			if (n > 0)
+				memcpy(buf, sqlite3_column_blob(st, 0), n);
+			*len = n;
+			rc = SB_OK;
+		}
+	} else {
+		rc = rc == SQLITE_DONE ? SB_OK : store_err(db, rc, "verified set");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int
+count_open(sqlite3 *db, const char *addr, int event, int64_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = store_prepare(db, "SELECT count(*) FROM trust_alerts WHERE address = ?"
+	    " AND closed = 0 AND (?2 = 0 OR event = ?2)", &st);
+
+	*n = 0;
+	if (rc != SB_OK)
+		return rc;
+	sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, event);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*n = sqlite3_column_int64(st, 0);
+		rc = SB_OK;
+	} else {
+		rc = store_err(db, rc, "open alerts");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Is a send to addr held?  A verified contact whose pins no longer are
+ * the verified set, or one of whose devices showed another identity. */
+static int
+held(sqlite3 *db, const char *addr, int *out)
+{
+	uint8_t set[TRUST_MAX_DEVICES][CRYPTO_HASH_LEN], cur[TRUST_MAX_DEVICES][CRYPTO_HASH_LEN];
+	struct pinned p;
+	size_t set_len, n;
+	int64_t changed;
+	int rc;
+
+	*out = 0;
+	if ((rc = verified_get(db, addr, &set[0][0], &set_len)) != SB_OK || set_len == 0)
+		return rc;
+	if ((rc = pins_load(db, addr, &p)) != SB_OK ||
+	    (rc = count_open(db, addr, TRUST_EV_CHANGED, &changed)) != SB_OK)
+		return rc;
+	for (size_t i = 0; i < p.n; i++)
+		memcpy(cur[i], p.devs[i].hash, CRYPTO_HASH_LEN);
+	n = trust_set_normalize(cur, p.n);
+	*out = changed > 0 || !trust_set_equal(set, set_len, cur, n * CRYPTO_HASH_LEN);
+	return SB_OK;
+}
+
+int
+trust_held(sqlite3 *db, const char *const *addrs, size_t n, const char **which)
+{
+	int rc, h;
+
+	*which = NULL;
+	for (size_t i = 0; i < n; i++) {
+		if ((rc = held(db, addrs[i], &h)) != SB_OK)
+			return rc;
+		if (h) {
+			*which = addrs[i];
+			return SB_ERR_HELD;
+		}
+	}
+	return SB_OK;
+}
+
+/* ---- writing ------------------------------------------------------------- */
+
+/* 1 when an open alert already says exactly this (a directory that keeps
+ * giving the same changed identity is one event, not one per lookup). */
+static int
+alert_known(sqlite3 *db, const char *addr, const struct trust_change *c, int *known)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = store_prepare(db, "SELECT count(*) FROM trust_alerts WHERE address = ?"
+	    " AND event = ? AND n = ? AND closed = 0 AND new_hash IS ?", &st);
+
+	*known = 0;
+	if (rc != SB_OK)
+		return rc;
+	sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, (int)c->event);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)c->device_id);
+	if (c->has_new)
+		sqlite3_bind_blob(st, 4, c->new_hash, CRYPTO_HASH_LEN, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 4);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*known = sqlite3_column_int64(st, 0) > 0;
+		rc = SB_OK;
+	} else {
+		rc = store_err(db, rc, "known alert");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+trust_alert_add(sqlite3 *db, const struct trust_alert *al, int64_t closed,
+    struct sb_buf *log)
+{
+	char line[TRUST_LINE_BUF];
+	sqlite3_stmt *st = NULL;
+	int rc = trust_alert_line(al, 1, line, sizeof(line));
+
+	if (rc != SB_OK)
+		return rc;
+	rc = store_prepare(db, "INSERT INTO trust_alerts(time, address, event, n,"
+	    " old_hash, new_hash, closed) VALUES (?, ?, ?, ?, ?, ?, ?)", &st);
+	if (rc != SB_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, al->time);
+	sqlite3_bind_text(st, 2, al->address, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, (int)al->event);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)al->n);
+	if (al->old_hash)
+		sqlite3_bind_blob(st, 5, al->old_hash, CRYPTO_HASH_LEN, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 5);
+	if (al->new_hash)
+		sqlite3_bind_blob(st, 6, al->new_hash, CRYPTO_HASH_LEN, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 6);
+	sqlite3_bind_int64(st, 7, closed);
+	rc = store_step_done(db, st);
+	sqlite3_finalize(st);
+	/* Logged by the caller once the transaction committed. */
+	if (rc == SB_OK && log != NULL) {
+		sb_put_bytes(log, "sealbox: alert: ", 16);
+		sb_put_bytes(log, line, strlen(line));
+		sb_put_u8(log, '\n');
+		rc = log->err;
+	}
+	return rc;
+}
+
+static int
+exec_addr(sqlite3 *db, const char *sql, const char *addr, int64_t now)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = store_prepare(db, sql, &st);
+
+	if (rc != SB_OK)
+		return rc;
+	sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
+	if (sqlite3_bind_parameter_count(st) >= 2)
+		sqlite3_bind_int64(st, 2, now);
+	rc = store_step_done(db, st);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* mode ACCEPT and CONFIRM: the user has decided about addr. */
+static int
+settle(sqlite3 *db, const char *addr, const struct trust_dev *now_devs, size_t n,
+    enum trust_mode mode, int64_t now)
+{
+	uint8_t set[TRUST_MAX_DEVICES][CRYPTO_HASH_LEN];
+	sqlite3_stmt *st = NULL;
+	size_t k;
+	int rc = exec_addr(db, "UPDATE trust_alerts SET closed = ?2 WHERE address = ?1"
+	    " AND closed = 0", addr, now);
+
+	if (rc != SB_OK)
+		return rc;
+	if ((rc = store_prepare(db, "INSERT OR REPLACE INTO trust_contacts(address,"
+	    " verified_set, verified_at) VALUES (?, ?, ?)", &st)) != SB_OK)
+		return rc;
+	sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
+	if (mode == TRUST_CONFIRM) {
+		for (k = 0; k < n; k++)
+			memcpy(set[k], now_devs[k].hash, CRYPTO_HASH_LEN);
+		k = trust_set_normalize(set, n);
+		sqlite3_bind_blob(st, 2, set, (int)(k * CRYPTO_HASH_LEN), SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 3, now);
+	} else {
+		/* Accepted without comparing codes: no longer verified
+		 * (as Signal does after a safety number change). */
+		sqlite3_bind_null(st, 2);
+		sqlite3_bind_int64(st, 3, 0);
+	}
+	rc = store_step_done(db, st);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+trust_observe(sqlite3 *db, const char *addr, const struct trust_seen *devs, size_t n,
+    enum trust_mode mode, int64_t now, int *verdict, FILE *logf)
+{
+	struct trust_dev cur[TRUST_MAX_DEVICES];
+	struct trust_change ch[2 * TRUST_MAX_DEVICES];
+	struct sb_buf log = SB_BUF_INIT;
+	struct pinned p;
+	size_t n_ch = 0, i;
+	int64_t known_addr = 0;
+	int rc, h = 0, first;
+
+	if (verdict)
+		*verdict = TRUST_SEND;
+	if (n > TRUST_MAX_DEVICES)
+		return SB_ERR_TOO_BIG;
+	for (i = 0; i < n; i++) {
+		cur[i].id = devs[i].id;
+		if ((rc = identity_hash(devs[i].identity, devs[i].identity_len,
+		    cur[i].hash)) != SB_OK)
+			return rc;
+	}
+	if ((rc = store_begin(db)) != SB_OK)
+		return rc;
+	if ((rc = pins_load(db, addr, &p)) != SB_OK ||
+	    (rc = store_query_int(db, "SELECT count(*) FROM trust_contacts WHERE"
+	    " address = ?", addr, 0, &known_addr)) != SB_OK)
+		goto out;
+	/* First contact: what the directory says now is pinned, silently
+	 * (trust on first use; the log and the codes are what check it).
+	 * An address known before whose devices were all removed is not new. */
+	first = p.n == 0 && known_addr == 0;
+	if (first && (rc = exec_addr(db, "INSERT INTO trust_contacts(address,"
+	    " verified_set, verified_at) VALUES (?1, NULL, 0)", addr, 0)) != SB_OK)
+		goto out;
+	if (!first && (rc = trust_diff(p.devs, p.n, cur, n, ch, sizeof(ch) / sizeof(ch[0]),
+	    &n_ch)) != SB_OK)
+		goto out;
+	for (i = 0; rc == SB_OK && i < n_ch; i++) {
+		const struct trust_change *c = &ch[i];
+		struct trust_alert al = {
+			.time = now, .address = addr, .event = c->event, .n = c->device_id,
+			.old_hash = c->has_old ? c->old_hash : NULL,
+			.new_hash = c->has_new ? c->new_hash : NULL,
+		};
+		int known = 0;
+
+		if ((rc = alert_known(db, addr, c, &known)) != SB_OK)
+			break;
+		if (!known)
+			rc = trust_alert_add(db, &al, mode == TRUST_OBSERVE ? 0 : now, &log);
+		if (rc == SB_OK && c->event == TRUST_EV_REMOVED) {
+			sqlite3_stmt *st = NULL;
+
+			if ((rc = store_prepare(db, "DELETE FROM trust_pins WHERE address = ?"
+			    " AND device_id = ?", &st)) != SB_OK)
+				break;
+			sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 2, (sqlite3_int64)c->device_id);
+			rc = store_step_done(db, st);
+			sqlite3_finalize(st);
+		}
+	}
+	/* Pins: every device on first contact or when the user decides, a
+	 * new device always; a changed identity never by itself. */
+	for (i = 0; rc == SB_OK && i < n; i++) {
+		int pin = first || mode != TRUST_OBSERVE;
+
+		for (size_t k = 0; !pin && k < n_ch; k++)
+			pin = ch[k].event == TRUST_EV_ADDED && ch[k].device_id == cur[i].id;
+		if (pin)
+			rc = pin_put(db, addr, cur[i].id, devs[i].identity, devs[i].identity_len,
+			    cur[i].hash, now);
+	}
+	if (rc == SB_OK && mode != TRUST_OBSERVE)
+		rc = settle(db, addr, cur, n, mode, now);
+	if (rc == SB_OK)
+		rc = held(db, addr, &h);
+out:
+	rc = store_end(db, rc);
+	if (rc == SB_OK) {
+		if (logf != NULL && log.len > 0) {
+			fwrite(log.d, 1, log.len, logf);
+			fflush(logf);
+		}
+		if (verdict)
+			*verdict = h ? TRUST_HOLD : TRUST_SEND;
+	}
+	sb_buf_free(&log);
+	return rc;
+}
+
+/* ---- what the user sees -------------------------------------------------- */
+
+/* The alert of a trust_alerts row (columns time, address, event, n,
+ * old_hash, new_hash) as a line. */
+static int
+row_line(sqlite3_stmt *st, int with_time, char *out, size_t size)
+{
+	const unsigned char *addr = sqlite3_column_text(st, 1);
+	struct trust_alert al = {
+		.time = sqlite3_column_int64(st, 0),
+		.address = addr ? (const char *)addr : "?",
+		.event = (enum trust_event)sqlite3_column_int(st, 2),
+		.n = (uint64_t)sqlite3_column_int64(st, 3),
+		.old_hash = sqlite3_column_bytes(st, 4) == CRYPTO_HASH_LEN ?
+		    sqlite3_column_blob(st, 4) : NULL,
+		.new_hash = sqlite3_column_bytes(st, 5) == CRYPTO_HASH_LEN ?
+		    sqlite3_column_blob(st, 5) : NULL,
+	};
+
+	return trust_alert_line(&al, with_time, out, size);
+}
+
+int
+trust_alerts_text(sqlite3 *db, int open_only, const char *prefix, struct sb_buf *out)
+{
+	char line[TRUST_LINE_BUF];
+	sqlite3_stmt *st = NULL;
+	int rc = store_prepare(db, "SELECT time, address, event, n, old_hash, new_hash"
+	    " FROM trust_alerts WHERE ?1 = 0 OR closed = 0 ORDER BY id", &st);
+
+	if (rc != SB_OK)
+		return rc;
+	sqlite3_bind_int(st, 1, open_only);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		/* A row this version cannot word is skipped, not fatal. */
+		if (row_line(st, 1, line, sizeof(line)) != SB_OK)
+			continue;
+		if (prefix)
+			sb_put_bytes(out, prefix, strlen(prefix));
+		sb_put_bytes(out, line, strlen(line));
+		sb_put_u8(out, '\n');
+	}
+	rc = rc == SQLITE_DONE ? out->err : store_err(db, rc, "alerts");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+trust_folder_state(sqlite3 *db, const char *const *addrs, size_t n, char *out,
+    size_t size)
+{
+	struct trust_addr_state *st = NULL;
+	char (*lines)[TRUST_LINE_BUF] = NULL;
+	int64_t *newest_id = NULL;
+	sqlite3_stmt *q = NULL;
+	int rc = SB_OK;
+
+	if (n == 0) {
+		trust_folder_text(NULL, 0, out, size);
+		return SB_OK;
+	}
+	st = calloc(n, sizeof(*st));
+	lines = calloc(n, sizeof(*lines));
+	newest_id = calloc(n, sizeof(*newest_id));
+	if (st == NULL || lines == NULL || newest_id == NULL) {
+		rc = SB_ERR_ALLOC;
+		goto out;
+	}
+	for (size_t i = 0; rc == SB_OK && i < n; i++) {
+		uint8_t set[TRUST_MAX_DEVICES * CRYPTO_HASH_LEN];
+		size_t set_len;
+		int64_t open;
+
+		if ((rc = verified_get(db, addrs[i], set, &set_len)) != SB_OK ||
+		    (rc = count_open(db, addrs[i], 0, &open)) != SB_OK)
+			break;
+		st[i].verified = set_len > 0;
+		st[i].open = (size_t)open;
+		if (open == 0)
+			continue;
+		if ((rc = store_prepare(db, "SELECT time, address, event, n, old_hash,"
+		    " new_hash, id FROM trust_alerts WHERE address = ? AND closed = 0"
+		    " ORDER BY id DESC LIMIT 1", &q)) != SB_OK)
+			break;
+		sqlite3_bind_text(q, 1, addrs[i], -1, SQLITE_STATIC);
+		if (sqlite3_step(q) == SQLITE_ROW && row_line(q, 0, lines[i], TRUST_LINE_BUF) == SB_OK) {
+			st[i].newest = lines[i];
+			newest_id[i] = sqlite3_column_int64(q, 6);
+		}
+		sqlite3_finalize(q);
+		q = NULL;
+	}
+	if (rc == SB_OK) {
+		/* trust_folder_text takes the last open one as the newest:
+		 * order the addresses by their newest alert. */
+		for (size_t i = 1; i < n; i++)
+			for (size_t k = i; k > 0 && newest_id[k - 1] > newest_id[k]; k--) {
+				struct trust_addr_state t = st[k];
+				int64_t ti = newest_id[k];
+
+				st[k] = st[k - 1];
+				st[k - 1] = t;
+				newest_id[k] = newest_id[k - 1];
+				newest_id[k - 1] = ti;
+			}
+		trust_folder_text(st, n, out, size);
+	}
+out:
+	free(st);
+	free(lines);
+	free(newest_id);
+	return rc;
+}

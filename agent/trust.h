@@ -1,0 +1,223 @@
+/*
+ * trust.h - what this device believes about other devices' keys (issue
+ * 14): pinned keys, alerts, verified contacts, held sends.  Shared by the
+ * agent's parts and cli/ (sealbox verify, trust, status); not for fs/.
+ *
+ * The pure rules (trust_rules.c: no I/O, no clock, no globals) decide
+ * what a change of the directory's answer means and how it reads: the
+ * alert line, the folder xattr, the held status, the verification code
+ * comparison.  The store half (trust.c) keeps pins, alerts and verified
+ * state in the home's store.db and applies the rules to it.
+ *
+ * Fingerprints are the first 16 bytes of H(identity) (docs/PROTOCOL.md
+ * section 2) as 32 lower-case hex digits: the same bytes `sealbox devices`
+ * prints in groups of four.
+ */
+#ifndef SB_AGENT_TRUST_H
+#define SB_AGENT_TRUST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../crypto/crypto.h"
+
+#define TRUST_FP_LEN       16                      /* bytes of H shown */
+#define TRUST_FP_BUF       (2 * TRUST_FP_LEN + 1)  /* hex + NUL */
+#define TRUST_MAX_DEVICES  64                      /* per address, > relay's 32 */
+#define TRUST_CODE_DIGITS  60                      /* 12 groups of 5 */
+/* An alert line: time (20) + address (254) + what (~60) + 2 fingerprints
+ * + separators, with room to spare. */
+#define TRUST_LINE_BUF     512
+
+/* What happened to a device, a contact or the log. */
+enum trust_event {
+	TRUST_EV_CHANGED = 1,      /* a pinned device id now has another identity */
+	TRUST_EV_ADDED,            /* a new device of a pinned address */
+	TRUST_EV_REMOVED,          /* a pinned device is gone from the directory */
+	TRUST_EV_UNAPPROVED,       /* own account: a device this one did not approve */
+	TRUST_EV_UNSIGNED,         /* no device of its account countersigned it: refused */
+	TRUST_EV_OPERATOR_REMOVED, /* removed without a removal signed by its account */
+	TRUST_EV_FORK,             /* two tree heads that cannot both be honest */
+	TRUST_EV_PROOF,            /* a log proof failed: the answer was not used */
+};
+
+/* The event's word(s) in an alert line; NULL for an unknown value. */
+const char *trust_event_name(enum trust_event ev);
+/* The inverse (the store keeps the words); 0 when s names none. */
+enum trust_event trust_event_parse(const char *s);
+
+/* 32 hex digits of hash[0..16), or "-" when hash is NULL. */
+void trust_fingerprint(const uint8_t *hash, char out[TRUST_FP_BUF]);
+
+/* One device as pinned or as the directory names it now. */
+struct trust_dev {
+	uint64_t id;
+	uint8_t hash[CRYPTO_HASH_LEN];   /* H(identity) */
+};
+
+/* One difference between the pins of an address and the directory. */
+struct trust_change {
+	enum trust_event event;          /* CHANGED, ADDED or REMOVED */
+	uint64_t device_id;
+	int has_old, has_new;
+	uint8_t old_hash[CRYPTO_HASH_LEN], new_hash[CRYPTO_HASH_LEN];
+};
+
+/*
+ * Compares what was pinned for one address with what the directory says
+ * now; writes the differences into out[0..max) in device-id order
+ * (removed and changed ones by the pinned id, added ones by the new id),
+ * their number in *n.  (Whether an address is new, so that its devices
+ * are pinned without alerts, is the caller's knowledge.)
+ * SB_ERR_INVALID_ARG for a device id listed twice on one side,
+ * SB_ERR_TOO_BIG for more than TRUST_MAX_DEVICES on a side or more
+ * changes than max.
+ */
+int  trust_diff(const struct trust_dev *pinned, size_t np,
+         const struct trust_dev *now, size_t nn,
+         struct trust_change *out, size_t max, size_t *n);
+
+/*
+ * The key set of an address as a verified contact records it: the
+ * distinct identity hashes, sorted ascending bytewise, concatenated.
+ * Sorts and deduplicates hashes in place; returns how many remain.
+ */
+size_t trust_set_normalize(uint8_t (*hashes)[CRYPTO_HASH_LEN], size_t n);
+/* 1 when two normalized sets (byte strings of n * 32 bytes) are equal. */
+int  trust_set_equal(const void *a, size_t a_len, const void *b, size_t b_len);
+
+/* One alert as the store keeps it. */
+struct trust_alert {
+	int64_t time;                    /* s since the epoch */
+	const char *address;             /* canonical; for log events our own */
+	enum trust_event event;
+	uint64_t n;                      /* the device id; for FORK/PROOF the tree size */
+	const uint8_t *old_hash;         /* NULL: none ("-") */
+	const uint8_t *new_hash;
+};
+
+/*
+ * The line for one alert (no newline), as MNT/alerts, the log and
+ * `sealbox status` show it:
+ *   2026-12-04T17:03:01Z bob@example.com device 7 changed OLDFP -> NEWFP
+ *   2026-12-04T17:03:01Z bob@example.com device 9 added - -> NEWFP
+ *   2026-12-04T17:03:01Z alice@example.com log forked at size 12 ROOT -> ROOT
+ * that is TIME ADDRESS WHAT OLD -> NEW, fingerprints per trust_fingerprint
+ * (for log events, of the two tree heads' roots).  with_time 0 leaves the
+ * time and its space out (the folder xattr).  SB_ERR_LENGTH when it does
+ * not fit (out is then "").
+ */
+int  trust_alert_line(const struct trust_alert *al, int with_time, char *out,
+         size_t size);
+
+/* What one address of a folder contributes to its xattr. */
+struct trust_addr_state {
+	int verified;                    /* a verified key set is recorded */
+	size_t open;                     /* open alerts */
+	const char *newest;              /* newest open alert, without time; NULL if none */
+};
+
+/*
+ * user.sealbox.trust of a folder whose conversation has these addresses:
+ * "changed: NEWEST" when any has an open alert (the newest of them; with
+ * " (+N more)" when there are others), else "verified" when every one is,
+ * else "unverified".  Into out (no newline, NUL-terminated, truncated to
+ * size).
+ */
+void trust_folder_text(const struct trust_addr_state *st, size_t n, char *out,
+         size_t size);
+
+/* The status of an outbox file held for addr:
+ * "held: ADDR's devices changed; compare codes again". */
+void trust_held_text(const char *addr, char *out, size_t size);
+
+/*
+ * Compares a verification code as typed (digits, with any spaces, tabs,
+ * newlines or '-' between them) with the expected one (the same form) in
+ * constant time over the 60 digits.  SB_OK on a match, SB_ERR_TAG on a
+ * mismatch, SB_ERR_FORMAT when `given` holds anything else or not exactly
+ * 60 digits (checked before any comparison: the shape is not secret).
+ */
+int  trust_code_check(const char *given, const char *expected);
+
+/* ---- the store (trust.c): HOME/store.db, component "trust" ------------- */
+
+struct sqlite3;
+struct sb_buf;
+
+/* Creates or upgrades the trust tables.  A home made before them keeps
+ * what it knew: inbox_devices become the pins and inbox_key_events the
+ * first alerts (once). */
+int  trust_schema(struct sqlite3 *db);
+/* Opens HOME/store.db (store_open) with the trust tables: for cli/, beside
+ * a live mount or without one.  Close with store_close. */
+int  trust_store_open(const char *home, struct sqlite3 **out);
+
+/* One device of a directory answer (borrowed). */
+struct trust_seen {
+	uint64_t id;
+	const uint8_t *identity;         /* DER, docs/PROTOCOL.md section 2 */
+	size_t identity_len;
+};
+
+enum trust_mode {
+	TRUST_OBSERVE = 0,   /* the agent saw a directory answer */
+	TRUST_ACCEPT,        /* sealbox trust accept: pin it, alerts closed, unverified */
+	TRUST_CONFIRM,       /* sealbox verify --confirm: pin it, alerts closed, verified */
+};
+enum trust_verdict { TRUST_SEND = 0, TRUST_HOLD = 1 };
+
+/*
+ * Applies the directory's answer for one address (devs: all of its
+ * devices) to the pins, in one transaction:
+ *   - an address seen for the first time: every device pinned, no alert;
+ *   - a new device: an "added" alert, and pinned;
+ *   - a device gone: a "removed" alert, unpinned;
+ *   - a device with another identity: a "changed" alert; the pin is NOT
+ *     replaced (messages stay sealed to and verified against the pinned
+ *     key) unless mode is ACCEPT or CONFIRM;
+ *   - ACCEPT/CONFIRM: every device pinned as given, every open alert of
+ *     the address closed (alerts of this answer recorded closed), the
+ *     address verified (CONFIRM: this set) or not (ACCEPT).
+ * An alert already open with the same event, device and new identity is
+ * not recorded twice.  New alerts are written to logf (may be NULL) as
+ * "sealbox: alert: LINE" after COMMIT.  *verdict (may be NULL):
+ * TRUST_HOLD when sends to addr must wait (trust_held).  SB_ERR_* of the
+ * identity parser for a device whose identity does not parse (nothing
+ * changed), SB_ERR_TOO_BIG past TRUST_MAX_DEVICES, SB_ERR_STORAGE.
+ */
+int  trust_observe(struct sqlite3 *db, const char *addr, const struct trust_seen *devs,
+         size_t n, enum trust_mode mode, int64_t now, int *verdict, FILE *logf);
+
+/* The pinned identity of (addr, id): SB_ERR_NOT_FOUND when none.  *out
+ * freed with crypto_identity_free. */
+int  trust_pin_get(struct sqlite3 *db, const char *addr, uint64_t id,
+         struct crypto_identity **out);
+
+/*
+ * SB_ERR_HELD when a send to any of addrs must wait, *which then naming
+ * the first such address (borrowed from addrs): a verified contact whose
+ * pinned devices are no longer the verified set, or one of whose devices
+ * showed another identity (an open "changed" alert).  SB_OK otherwise.
+ * Reads only the store: no network.
+ */
+int  trust_held(struct sqlite3 *db, const char *const *addrs, size_t n,
+         const char **which);
+
+/* Records one alert (closed: 0 for open, else when it was settled) and
+ * appends "sealbox: alert: LINE\n" to log (may be NULL). */
+int  trust_alert_add(struct sqlite3 *db, const struct trust_alert *al, int64_t closed,
+         struct sb_buf *log);
+
+/* Every alert (open_only: the open ones) as lines, oldest first, each
+ * after prefix (may be NULL) and ending in a newline, appended to out. */
+int  trust_alerts_text(struct sqlite3 *db, int open_only, const char *prefix,
+         struct sb_buf *out);
+
+/* user.sealbox.trust of a folder whose conversation is addrs
+ * (trust_folder_text), into out. */
+int  trust_folder_state(struct sqlite3 *db, const char *const *addrs, size_t n,
+         char *out, size_t size);
+
+#endif

@@ -1,0 +1,321 @@
+/*
+ * test_trust.c - the pure trust rules (agent/trust_rules.c): what a change
+ * of the directory's answer is, the alert line, the folder xattr, the held
+ * status and the verification code's comparison.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "agent/names.h"
+#include "agent/trust.h"
+#include "common/sberr.h"
+
+static struct trust_dev
+dev(uint64_t id, uint8_t fill)
+{
+	struct trust_dev d;
+
+	d.id = id;
+	memset(d.hash, fill, sizeof(d.hash));
+	return d;
+}
+
+static void
+test_trust_event_names(void **state)
+{
+	(void)state;
+	for (int ev = TRUST_EV_CHANGED; ev <= TRUST_EV_PROOF; ev++) {
+		const char *n = trust_event_name((enum trust_event)ev);
+		assert_non_null(n);
+		assert_int_equal(trust_event_parse(n), ev);
+	}
+	assert_null(trust_event_name(0));
+	assert_null(trust_event_name(99));
+	assert_int_equal(trust_event_parse("nonsense"), 0);
+	assert_int_equal(trust_event_parse(NULL), 0);
+	assert_string_equal(trust_event_name(TRUST_EV_CHANGED), "changed");
+}
+
+static void
+test_trust_fingerprint(void **state)
+{
+	uint8_t h[CRYPTO_HASH_LEN];
+	char fp[TRUST_FP_BUF];
+
+	(void)state;
+	for (int i = 0; i < CRYPTO_HASH_LEN; i++)
+		h[i] = (uint8_t)(i * 17);
+	trust_fingerprint(h, fp);
+	assert_string_equal(fp, "00112233445566778899aabbccddeeff");
+	trust_fingerprint(NULL, fp);
+	assert_string_equal(fp, "-");
+}
+
+static void
+test_trust_diff_none_pinned_and_same(void **state)
+{
+	struct trust_dev now[2] = { dev(5, 1), dev(3, 2) };
+	struct trust_dev same[2] = { dev(3, 2), dev(5, 1) };
+	struct trust_change ch[8];
+	size_t n = 99;
+
+	(void)state;
+	/* Nothing pinned: everything is new (the caller knows whether the
+	 * address is, and then pins without alerts). */
+	assert_int_equal(trust_diff(NULL, 0, now, 2, ch, 8, &n), SB_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(ch[0].event, TRUST_EV_ADDED);
+	assert_int_equal(ch[0].device_id, 3);
+	assert_int_equal(ch[1].device_id, 5);
+	/* Order does not matter, only ids and hashes. */
+	assert_int_equal(trust_diff(same, 2, now, 2, ch, 8, &n), SB_OK);
+	assert_int_equal(n, 0);
+}
+
+static void
+test_trust_diff_changes(void **state)
+{
+	struct trust_dev pinned[3] = { dev(7, 0xaa), dev(2, 0xbb), dev(4, 0xcc) };
+	struct trust_dev now[3] = { dev(9, 0xdd), dev(4, 0xee), dev(7, 0xaa) };
+	struct trust_change ch[8];
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(trust_diff(pinned, 3, now, 3, ch, 8, &n), SB_OK);
+	assert_int_equal(n, 3);
+	/* In device-id order: 2 removed, 4 changed, 9 added. */
+	assert_int_equal(ch[0].event, TRUST_EV_REMOVED);
+	assert_int_equal(ch[0].device_id, 2);
+	assert_true(ch[0].has_old);
+	assert_false(ch[0].has_new);
+	assert_int_equal(ch[0].old_hash[0], 0xbb);
+	assert_int_equal(ch[1].event, TRUST_EV_CHANGED);
+	assert_int_equal(ch[1].device_id, 4);
+	assert_true(ch[1].has_old && ch[1].has_new);
+	assert_int_equal(ch[1].old_hash[31], 0xcc);
+	assert_int_equal(ch[1].new_hash[31], 0xee);
+	assert_int_equal(ch[2].event, TRUST_EV_ADDED);
+	assert_int_equal(ch[2].device_id, 9);
+	assert_false(ch[2].has_old);
+	assert_int_equal(ch[2].new_hash[0], 0xdd);
+
+	/* Everything removed: the directory lists no device any more. */
+	assert_int_equal(trust_diff(pinned, 3, NULL, 0, ch, 8, &n), SB_OK);
+	assert_int_equal(n, 3);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(ch[i].event, TRUST_EV_REMOVED);
+}
+
+static void
+test_trust_diff_limits(void **state)
+{
+	struct trust_dev dup[2] = { dev(1, 1), dev(1, 2) };
+	struct trust_dev one[1] = { dev(1, 1) };
+	struct trust_dev many[TRUST_MAX_DEVICES + 1];
+	struct trust_dev three[3] = { dev(2, 1), dev(3, 1), dev(4, 1) };
+	struct trust_change ch[2];
+	size_t n = 7;
+
+	(void)state;
+	assert_int_equal(trust_diff(dup, 2, one, 1, ch, 2, &n), SB_ERR_INVALID_ARG);
+	assert_int_equal(n, 0);
+	assert_int_equal(trust_diff(one, 1, dup, 2, ch, 2, &n), SB_ERR_INVALID_ARG);
+	for (size_t i = 0; i < TRUST_MAX_DEVICES + 1; i++)
+		many[i] = dev(i + 1, 1);
+	assert_int_equal(trust_diff(one, 1, many, TRUST_MAX_DEVICES + 1, ch, 2, &n),
+	    SB_ERR_TOO_BIG);
+	/* 1 removed + 3 added = 4 changes, room for 2: refused whole. */
+	assert_int_equal(trust_diff(one, 1, three, 3, ch, 2, &n), SB_ERR_TOO_BIG);
+	assert_int_equal(n, 0);
+}
+
+static void
+test_trust_set(void **state)
+{
+	uint8_t h[5][CRYPTO_HASH_LEN], g[2][CRYPTO_HASH_LEN];
+	size_t n;
+
+	(void)state;
+	memset(h[0], 9, CRYPTO_HASH_LEN);
+	memset(h[1], 3, CRYPTO_HASH_LEN);
+	memset(h[2], 9, CRYPTO_HASH_LEN);
+	memset(h[3], 5, CRYPTO_HASH_LEN);
+	memset(h[4], 3, CRYPTO_HASH_LEN);
+	n = trust_set_normalize(h, 5);
+	assert_int_equal(n, 3);
+	assert_int_equal(h[0][0], 3);
+	assert_int_equal(h[1][0], 5);
+	assert_int_equal(h[2][0], 9);
+	assert_int_equal(trust_set_normalize(h, 0), 0);
+	memset(g[0], 3, CRYPTO_HASH_LEN);
+	memset(g[1], 5, CRYPTO_HASH_LEN);
+	assert_true(trust_set_equal(h, 2 * CRYPTO_HASH_LEN, g, 2 * CRYPTO_HASH_LEN));
+	assert_false(trust_set_equal(h, 3 * CRYPTO_HASH_LEN, g, 2 * CRYPTO_HASH_LEN));
+	g[1][31] = 6;
+	assert_false(trust_set_equal(h, 2 * CRYPTO_HASH_LEN, g, 2 * CRYPTO_HASH_LEN));
+	assert_true(trust_set_equal(NULL, 0, NULL, 0));
+}
+
+static void
+test_trust_alert_line(void **state)
+{
+	uint8_t o[CRYPTO_HASH_LEN], nw[CRYPTO_HASH_LEN];
+	char line[TRUST_LINE_BUF];
+	struct trust_alert al = {
+		.time = 1796403781,   /* 2026-12-04T17:03:01Z */
+		.address = "bob@example.com",
+		.event = TRUST_EV_CHANGED,
+		.n = 7,
+		.old_hash = o,
+		.new_hash = nw,
+	};
+
+	(void)state;
+	memset(o, 0x0a, sizeof(o));
+	memset(nw, 0xb1, sizeof(nw));
+	assert_int_equal(trust_alert_line(&al, 1, line, sizeof(line)), SB_OK);
+	assert_string_equal(line, "2026-12-04T17:03:01Z bob@example.com device 7 changed"
+	    " 0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a -> b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1");
+	assert_int_equal(trust_alert_line(&al, 0, line, sizeof(line)), SB_OK);
+	assert_string_equal(line, "bob@example.com device 7 changed"
+	    " 0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a -> b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1");
+
+	al.event = TRUST_EV_ADDED;
+	al.old_hash = NULL;
+	al.n = 12;
+	assert_int_equal(trust_alert_line(&al, 1, line, sizeof(line)), SB_OK);
+	assert_string_equal(line, "2026-12-04T17:03:01Z bob@example.com device 12 added"
+	    " - -> b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1");
+
+	al.event = TRUST_EV_FORK;
+	al.address = "alice@example.com";
+	al.old_hash = o;
+	al.n = 40;
+	al.time = 0;
+	assert_int_equal(trust_alert_line(&al, 1, line, sizeof(line)), SB_OK);
+	assert_string_equal(line, "1970-01-01T00:00:00Z alice@example.com log forked at"
+	    " size 40 0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a -> b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1");
+
+	/* Too small: nothing half-written. */
+	assert_int_equal(trust_alert_line(&al, 1, line, 30), SB_ERR_LENGTH);
+	assert_string_equal(line, "");
+	al.event = 0;
+	assert_int_equal(trust_alert_line(&al, 1, line, sizeof(line)), SB_ERR_INVALID_ARG);
+}
+
+static void
+test_trust_folder_text(void **state)
+{
+	struct trust_addr_state st[3];
+	char t[TRUST_LINE_BUF + 32];
+
+	(void)state;
+	memset(st, 0, sizeof(st));
+	trust_folder_text(st, 1, t, sizeof(t));
+	assert_string_equal(t, "unverified");
+	st[0].verified = 1;
+	trust_folder_text(st, 1, t, sizeof(t));
+	assert_string_equal(t, "verified");
+	/* A group is verified only when every member is. */
+	trust_folder_text(st, 2, t, sizeof(t));
+	assert_string_equal(t, "unverified");
+	st[1].verified = 1;
+	trust_folder_text(st, 2, t, sizeof(t));
+	assert_string_equal(t, "verified");
+	/* An open alert wins over verified. */
+	st[1].open = 1;
+	st[1].newest = "bob@example.com device 7 changed 0a -> b1";
+	trust_folder_text(st, 2, t, sizeof(t));
+	assert_string_equal(t, "changed: bob@example.com device 7 changed 0a -> b1");
+	st[2].open = 2;
+	st[2].newest = "carol@example.com device 3 added - -> cc";
+	trust_folder_text(st, 3, t, sizeof(t));
+	assert_string_equal(t, "changed: carol@example.com device 3 added - -> cc (+2 more)");
+	trust_folder_text(st, 0, t, sizeof(t));
+	assert_string_equal(t, "unverified");
+}
+
+static void
+test_trust_held_text(void **state)
+{
+	char t[TRUST_LINE_BUF];
+
+	(void)state;
+	trust_held_text("bob@example.com", t, sizeof(t));
+	assert_string_equal(t, "held: bob@example.com's devices changed; compare codes again");
+}
+
+static void
+test_trust_code_check(void **state)
+{
+	const char *code =
+	    "12345 67890 11111 22222\n33333 44444 55555 66666\n77777 88888 99999 00000";
+	char other[128];
+
+	(void)state;
+	assert_int_equal(trust_code_check(code, code), SB_OK);
+	/* As people type it: one line, dashes, tabs, a trailing newline. */
+	assert_int_equal(trust_code_check("123456789011111222223333344444555556666677777"
+	    "888889999900000", code), SB_OK);
+	assert_int_equal(trust_code_check("12345-67890-11111-22222\t33333 44444 55555 66666"
+	    " 77777 88888 99999 00000\n", code), SB_OK);
+	/* One digit off anywhere: a mismatch. */
+	for (size_t i = 0; i < strlen(code); i++) {
+		if (code[i] < '0' || code[i] > '9')
+			continue;
+		snprintf(other, sizeof(other), "%s", code);
+		other[i] = other[i] == '9' ? '0' : (char)(other[i] + 1);
+		assert_int_equal(trust_code_check(other, code), SB_ERR_TAG);
+	}
+	/* The wrong shape: 59 or 61 digits, letters, nothing. */
+	assert_int_equal(trust_code_check(code + 1, code), SB_ERR_FORMAT);
+	snprintf(other, sizeof(other), "%s1", code);
+	assert_int_equal(trust_code_check(other, code), SB_ERR_FORMAT);
+	snprintf(other, sizeof(other), "%s", code);
+	other[3] = 'a';
+	assert_int_equal(trust_code_check(other, code), SB_ERR_FORMAT);
+	assert_int_equal(trust_code_check("", code), SB_ERR_FORMAT);
+	assert_int_equal(trust_code_check(NULL, code), SB_ERR_INVALID_ARG);
+	assert_int_equal(trust_code_check(code, "123"), SB_ERR_INVALID_ARG);
+}
+
+static void
+test_names_utc_text(void **state)
+{
+	char t[NAMES_UTC_BUF];
+
+	(void)state;
+	names_utc_text(0, t);
+	assert_string_equal(t, "1970-01-01T00:00:00Z");
+	names_utc_text(951782400, t);   /* a leap day */
+	assert_string_equal(t, "2000-02-29T00:00:00Z");
+	names_utc_text(-5, t);
+	assert_string_equal(t, "1970-01-01T00:00:00Z");
+	names_utc_text(NAMES_MAX_TIME + 100, t);
+	assert_string_equal(t, "9999-12-31T23:59:59Z");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_trust_event_names),
+		cmocka_unit_test(test_trust_fingerprint),
+		cmocka_unit_test(test_trust_diff_none_pinned_and_same),
+		cmocka_unit_test(test_trust_diff_changes),
+		cmocka_unit_test(test_trust_diff_limits),
+		cmocka_unit_test(test_trust_set),
+		cmocka_unit_test(test_trust_alert_line),
+		cmocka_unit_test(test_trust_folder_text),
+		cmocka_unit_test(test_trust_held_text),
+		cmocka_unit_test(test_trust_code_check),
+		cmocka_unit_test(test_names_utc_text),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
