@@ -22,9 +22,11 @@
 #include "agent/config.h"
 #include "agent/contacts.h"
 #include "agent/internal.h"
+#include "agent/names.h"
 #include "agent/recv/recv.h"
 #include "agent/send/outbox.h"
 #include "agent/store.h"
+#include "agent/trust.h"
 #include "agent/view/view.h"
 #include "client/client.h"
 #include "common/sberr.h"
@@ -352,6 +354,9 @@ agent_open(const char *home, struct agent **out)
 	}
 	if ((rc = store_open(db, &a->db)) != SB_OK)
 		goto fail;
+	/* Before either side starts: both seal to and verify against pins. */
+	if ((rc = trust_schema(a->db)) != SB_OK)
+		goto fail;
 	if ((rc = outbox_init(a)) != SB_OK)
 		goto fail;
 	/* The inbox is ready before the client exists: pushes arrive as soon
@@ -537,12 +542,143 @@ agent_file_open(struct agent *a, enum agent_box box, const char *folder,
 	return inbox_file_open(a, box, folder, name, out);
 }
 
+/* ---- trust: MNT/alerts and the folders' xattr ---------------------------- */
+
+struct alerts_file {
+	struct agent_file head;
+	struct sb_buf text;
+};
+
+static int
+alerts_text(struct agent *a, struct sb_buf *out, int64_t *newest)
+{
+	int rc;
+
+	store_lock(a);
+	rc = trust_alerts_text(a->db, 0, NULL, out);
+	if (rc == SB_OK && newest != NULL)
+		rc = store_query_int(a->db, "SELECT max(time) FROM trust_alerts", NULL, 0,
+		    newest);
+	store_unlock(a);
+	return rc;
+}
+
+int
+agent_alerts_attr(struct agent *a, struct agent_attr *out)
+{
+	struct sb_buf t = SB_BUF_INIT;
+	int64_t newest = 0;
+	int rc = alerts_text(a, &t, &newest);
+
+	memset(out, 0, sizeof(*out));
+	if (rc == SB_OK) {
+		out->size = t.len;
+		out->mtime.tv_sec = newest;
+		out->ctime.tv_sec = newest;
+		out->mode = 0400;
+	}
+	sb_buf_free(&t);
+	return rc;
+}
+
+int
+agent_alerts_open(struct agent *a, struct agent_file **out)
+{
+	struct alerts_file *f = calloc(1, sizeof(*f));
+	int rc;
+
+	*out = NULL;
+	if (f == NULL)
+		return SB_ERR_ALLOC;
+	f->head.kind = AGENT_FILE_ALERTS;
+	f->head.a = a;
+	/* One snapshot per open: a reader sees whole lines, never a line
+	 * added between two reads cut in half. */
+	if ((rc = alerts_text(a, &f->text, NULL)) != SB_OK) {
+		sb_buf_free(&f->text);
+		free(f);
+		return rc;
+	}
+	*out = &f->head;
+	return SB_OK;
+}
+
+static int
+alerts_read(struct agent_file *af, void *buf, size_t size, uint64_t off, size_t *got)
+{
+	struct alerts_file *f = (struct alerts_file *)af;
+
+	*got = 0;
+	if (off < f->text.len) {
+		*got = f->text.len - (size_t)off < size ? f->text.len - (size_t)off : size;
+		memcpy(buf, f->text.d + off, *got);
+	}
+	return SB_OK;
+}
+
+static int
+alerts_release(struct agent_file *af)
+{
+	struct alerts_file *f = (struct alerts_file *)af;
+
+	sb_buf_free(&f->text);
+	free(f);
+	return SB_OK;
+}
+
+int
+agent_folder_xattr_get(struct agent *a, enum agent_box box, const char *folder,
+    const char *attr, struct sb_buf *out)
+{
+	struct names_recipients *r = NULL;
+	const char *addrs[SB_MAX_LOOKUP_ADDRS];
+	char text[TRUST_LINE_BUF + 32];
+	struct agent_attr at;
+	size_t n;
+	int rc;
+
+	if (strcmp(attr, AGENT_XATTR_TRUST) != 0)
+		return SB_ERR_NOT_FOUND;
+	if ((rc = agent_folder_attr(a, box, folder, &at)) != SB_OK)
+		return rc;
+	/* An inbox folder is named like an outbox one (an address, or a
+	 * contact's name or inbox folder name): the same resolution. */
+	if ((rc = names_resolve(agent_contacts(a), folder, strlen(folder), &r)) != SB_OK) {
+		/* A folder no longer resolvable (its contact left the file):
+		 * nothing is known about it. */
+		snprintf(text, sizeof(text), "unverified");
+		return sb_put_bytes(out, text, strlen(text));
+	}
+	n = names_recipients_count(r);
+	if (n > SB_MAX_LOOKUP_ADDRS)
+		n = SB_MAX_LOOKUP_ADDRS;
+	for (size_t i = 0; i < n; i++)
+		addrs[i] = names_recipients_get(r, i);
+	store_lock(a);
+	rc = trust_folder_state(a->db, addrs, n, text, sizeof(text));
+	store_unlock(a);
+	names_recipients_free(r);
+	return rc == SB_OK ? sb_put_bytes(out, text, strlen(text)) : rc;
+}
+
+int
+agent_folder_xattr_list(struct agent *a, enum agent_box box, const char *folder,
+    struct sb_buf *out)
+{
+	struct agent_attr at;
+	int rc = agent_folder_attr(a, box, folder, &at);
+
+	return rc == SB_OK ? sb_put_bytes(out, AGENT_XATTR_TRUST, sizeof(AGENT_XATTR_TRUST)) : rc;
+}
+
 int
 agent_file_read(struct agent_file *f, void *buf, size_t size, uint64_t off, size_t *got)
 {
 	*got = 0;
 	if (f->kind == AGENT_FILE_OUT)
 		return outbox_file_read(f, buf, size, off, got);
+	if (f->kind == AGENT_FILE_ALERTS)
+		return alerts_read(f, buf, size, off, got);
 	return inbox_file_read(f, buf, size, off, got);
 }
 
@@ -577,6 +713,8 @@ agent_file_release(struct agent_file *f)
 		return SB_OK;
 	if (f->kind == AGENT_FILE_OUT)
 		return outbox_file_release(f);
+	if (f->kind == AGENT_FILE_ALERTS)
+		return alerts_release(f);
 	return inbox_file_release(f);
 }
 

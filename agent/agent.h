@@ -171,4 +171,32 @@ int  agent_xattr_get(struct agent *a, enum agent_box box, const char *folder,
 int  agent_xattr_list(struct agent *a, enum agent_box box, const char *folder,
          const char *name, struct sb_buf *out);
 
+/* ---- Trust (issue 14) ---------------------------------------------------- */
+
+#define AGENT_XATTR_TRUST  "user.sealbox.trust"
+#define AGENT_ALERTS_NAME  "alerts"
+
+/*
+ * user.sealbox.trust of an inbox/ or outbox/ folder (appended to out, no
+ * NUL): "unverified", "verified" (every address of the conversation has
+ * a verified key set: sealbox verify --confirm) or "changed: ALERT" (an
+ * alert of one of its addresses is open: the newest, without its time;
+ * " (+N more)" when there are others).  SB_ERR_NOT_FOUND for another attr
+ * or a folder that does not exist.
+ */
+int  agent_folder_xattr_get(struct agent *a, enum agent_box box, const char *folder,
+         const char *attr, struct sb_buf *out);
+int  agent_folder_xattr_list(struct agent *a, enum agent_box box, const char *folder,
+         struct sb_buf *out);
+
+/*
+ * MNT/alerts: every alert this device recorded, one line each, oldest
+ * first (agent/trust.h, trust_alert_line).  Read-only: its attr (mode
+ * 0400, size of the text now, mtime the newest alert's time) and an open
+ * that takes a snapshot, read with agent_file_read and freed by
+ * agent_file_release; writes are SB_ERR_READONLY.
+ */
+int  agent_alerts_attr(struct agent *a, struct agent_attr *out);
+int  agent_alerts_open(struct agent *a, struct agent_file **out);
+
 #endif

@@ -86,7 +86,7 @@ struct client *agent_client(struct agent *a);
  * An open file is one of two kinds; agent_file_read/release dispatch on it.
  * Each side defines its own struct behind the common head.
  */
-enum agent_file_kind { AGENT_FILE_OUT = 1, AGENT_FILE_IN = 2 };
+enum agent_file_kind { AGENT_FILE_OUT = 1, AGENT_FILE_IN = 2, AGENT_FILE_ALERTS = 3 };
 struct agent_file {
 	enum agent_file_kind kind;
 	struct agent *a;

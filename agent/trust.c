@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../client/client.h"
 #include "../common/sberr.h"
 #include "store.h"
 
@@ -249,6 +250,23 @@ verified_get(sqlite3 *db, const char *addr, uint8_t *buf, size_t *len)
 	return rc;
 }
 
+/* Steps a prepared "SELECT count(*) ..." and finalizes it: *n. */
+static int
+count_step(sqlite3 *db, sqlite3_stmt *st, const char *what, int64_t *n)
+{
+	int rc = sqlite3_step(st);
+
+	*n = 0;
+	if (rc == SQLITE_ROW) {
+		*n = sqlite3_column_int64(st, 0);
+		rc = SB_OK;
+	} else {
+		rc = store_err(db, rc, what);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
 static int
 count_open(sqlite3 *db, const char *addr, int event, int64_t *n)
 {
@@ -261,15 +279,7 @@ count_open(sqlite3 *db, const char *addr, int event, int64_t *n)
 		return rc;
 	sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, event);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*n = sqlite3_column_int64(st, 0);
-		rc = SB_OK;
-	} else {
-		rc = store_err(db, rc, "open alerts");
-	}
-	sqlite3_finalize(st);
-	return rc;
+	return count_step(db, st, "open alerts", n);
 }
 
 /* Is a send to addr held?  A verified contact whose pins no longer are
@@ -321,6 +331,7 @@ static int
 alert_known(sqlite3 *db, const char *addr, const struct trust_change *c, int *known)
 {
 	sqlite3_stmt *st = NULL;
+	int64_t n = 0;
 	int rc = store_prepare(db, "SELECT count(*) FROM trust_alerts WHERE address = ?"
 	    " AND event = ? AND n = ? AND closed = 0 AND new_hash IS ?", &st);
 
@@ -334,14 +345,8 @@ alert_known(sqlite3 *db, const char *addr, const struct trust_change *c, int *kn
 		sqlite3_bind_blob(st, 4, c->new_hash, CRYPTO_HASH_LEN, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, 4);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*known = sqlite3_column_int64(st, 0) > 0;
-		rc = SB_OK;
-	} else {
-		rc = store_err(db, rc, "known alert");
-	}
-	sqlite3_finalize(st);
+	rc = count_step(db, st, "known alert", &n);
+	*known = n > 0;
 	return rc;
 }
 
@@ -526,6 +531,26 @@ out:
 	return rc;
 }
 
+int
+trust_observe_devices(sqlite3 *db, const char *addr, const struct client_device *devs,
+    size_t n_devs, enum trust_mode mode, int64_t now, int *verdict, FILE *logf)
+{
+	struct trust_seen seen[TRUST_MAX_DEVICES];
+	size_t n = 0;
+
+	for (size_t i = 0; i < n_devs; i++) {
+		if (strcmp(devs[i].address, addr) != 0)
+			continue;
+		if (n == TRUST_MAX_DEVICES)
+			return SB_ERR_TOO_BIG;
+		seen[n].id = devs[i].id;
+		seen[n].identity = devs[i].identity;
+		seen[n].identity_len = devs[i].identity_len;
+		n++;
+	}
+	return trust_observe(db, addr, seen, n, mode, now, verdict, logf);
+}
+
 /* ---- what the user sees -------------------------------------------------- */
 
 /* The alert of a trust_alerts row (columns time, address, event, n,
@@ -637,5 +662,41 @@ out:
 	free(st);
 	free(lines);
 	free(newest_id);
+	return rc;
+}
+
+int
+trust_list_text(sqlite3 *db, struct sb_buf *out)
+{
+	char state[TRUST_LINE_BUF + 32], fp[TRUST_FP_BUF], line[64];
+	sqlite3_stmt *st = NULL;
+	int rc = store_prepare(db, "SELECT address FROM trust_contacts UNION"
+	    " SELECT address FROM trust_pins ORDER BY 1", &st);
+
+	if (rc != SB_OK)
+		return rc;
+	while (rc == SB_OK && sqlite3_step(st) == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(st, 0);
+		char addr[SB_MAX_ADDRESS + 1];
+		const char *one[1] = { addr };
+		struct pinned p;
+
+		snprintf(addr, sizeof(addr), "%s", t ? (const char *)t : "");
+		if ((rc = trust_folder_state(db, one, 1, state, sizeof(state))) != SB_OK ||
+		    (rc = pins_load(db, addr, &p)) != SB_OK)
+			break;
+		sb_put_bytes(out, addr, strlen(addr));
+		sb_put_bytes(out, ": ", 2);
+		sb_put_bytes(out, state, strlen(state));
+		sb_put_u8(out, '\n');
+		for (size_t i = 0; i < p.n; i++) {
+			trust_fingerprint(p.devs[i].hash, fp);
+			snprintf(line, sizeof(line), "  device %llu %s\n",
+			    (unsigned long long)p.devs[i].id, fp);
+			sb_put_bytes(out, line, strlen(line));
+		}
+		rc = out->err;
+	}
+	sqlite3_finalize(st);
 	return rc;
 }

@@ -140,6 +140,9 @@ void trust_held_text(const char *addr, char *out, size_t size);
  * 60 digits (checked before any comparison: the shape is not secret).
  */
 int  trust_code_check(const char *given, const char *expected);
+/* SB_OK when `given` has a code's shape (as trust_code_check reads it),
+ * else SB_ERR_FORMAT: for refusing a typo before connecting anywhere. */
+int  trust_code_shape(const char *given);
 
 /* ---- the store (trust.c): HOME/store.db, component "trust" ------------- */
 
@@ -190,6 +193,13 @@ enum trust_verdict { TRUST_SEND = 0, TRUST_HOLD = 1 };
 int  trust_observe(struct sqlite3 *db, const char *addr, const struct trust_seen *devs,
          size_t n, enum trust_mode mode, int64_t now, int *verdict, FILE *logf);
 
+/* trust_observe with the devices of addr among devs (a relay client's
+ * lookup answer or send set, client.h; other addresses' are skipped). */
+struct client_device;
+int  trust_observe_devices(struct sqlite3 *db, const char *addr,
+         const struct client_device *devs, size_t n, enum trust_mode mode,
+         int64_t now, int *verdict, FILE *logf);
+
 /* The pinned identity of (addr, id): SB_ERR_NOT_FOUND when none.  *out
  * freed with crypto_identity_free. */
 int  trust_pin_get(struct sqlite3 *db, const char *addr, uint64_t id,
@@ -219,5 +229,10 @@ int  trust_alerts_text(struct sqlite3 *db, int open_only, const char *prefix,
  * (trust_folder_text), into out. */
 int  trust_folder_state(struct sqlite3 *db, const char *const *addrs, size_t n,
          char *out, size_t size);
+
+/* What sealbox trust lists, appended to out: per known address (sorted)
+ * "ADDRESS: STATE" (trust_folder_text of that address alone), then one
+ * "  device ID FINGERPRINT" line per pinned device, by id. */
+int  trust_list_text(struct sqlite3 *db, struct sb_buf *out);
 
 #endif

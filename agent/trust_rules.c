@@ -256,3 +256,13 @@ trust_code_check(const char *given, const char *expected)
 	crypto_wipe(e, sizeof(e));
 	return rc;
 }
+
+int
+trust_code_shape(const char *given)
+{
+	char g[TRUST_CODE_DIGITS];
+	int rc = given == NULL ? SB_ERR_FORMAT : code_digits(given, g);
+
+	crypto_wipe(g, sizeof(g));
+	return rc;
+}

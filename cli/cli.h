@@ -34,6 +34,33 @@ void cli_mount_fstype(const char *path, char *fstype, size_t size);
 
 int cli_code_read(const char *file, const char *address, char code[CLI_CODE_MAX + 1]);
 
+/* ---- the home's device, for devices / verify / trust / status (cmd_init.c) */
+
+#include "../agent/config.h"
+#include "../agent/names.h"
+
+struct crypto_key;
+struct client;
+struct client_lookup;
+struct device_ctx {
+	char *home;
+	struct agent_config cfg;
+	struct crypto_key *sign;
+	struct client *c;
+};
+/* Loads the config and the signing key; connects unless timeout_ms is 0.
+ * Returns 0, or 1 after printing the command's one line. */
+int  device_ctx_open(const char *cmd, const char *home_arg, unsigned timeout_ms,
+         struct device_ctx *d);
+void device_ctx_free(struct device_ctx *d);
+/* The devices of one canonical address (at least one, else one line and
+ * 1); *l freed with client_lookup_free. */
+int  cli_lookup(const char *cmd, struct device_ctx *d, const char *address,
+         struct client_lookup **l);
+/* in canonicalised into out, or exit status 2 after one line. */
+int  cli_canonical_arg(const char *cmd, const char *in, char out[NAMES_ADDR_BUF]);
+
+int cmd_trust(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_seal(int argc, char **argv);
 int cmd_open(int argc, char **argv);

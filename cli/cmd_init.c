@@ -32,6 +32,8 @@
 #include "../agent/config.h"
 #include "../agent/names.h"
 #include "../agent/send/outbox.h"
+#include "../agent/store.h"
+#include "../agent/trust.h"
 #include "../client/client.h"
 #include "../common/sberr.h"
 #include "../common/wire.h"
@@ -459,14 +461,7 @@ out:
 
 /* ---- the home's device, for devices / verify / status ------------------------ */
 
-struct device_ctx {
-	char *home;
-	struct agent_config cfg;
-	struct crypto_key *sign;
-	struct client *c;
-};
-
-static void
+void
 device_ctx_free(struct device_ctx *d)
 {
 	client_free(d->c);
@@ -475,8 +470,7 @@ device_ctx_free(struct device_ctx *d)
 	memset(d, 0, sizeof(*d));
 }
 
-/* Loads the config and the signing key; connects unless timeout_ms is 0. */
-static int
+int
 device_ctx_open(const char *cmd, const char *home_arg, unsigned timeout_ms,
     struct device_ctx *d)
 {
@@ -521,15 +515,26 @@ addr_home_usage(const char *cmd, int need_addr)
 	    "suite and key fingerprint (the first 16 bytes of its identity hash).\n" :
 	    strcmp(cmd, "verify") == 0 ?
 	    "Prints the verification code of this account and ADDRESS: compare it\n"
-	    "with theirs in person; it changes whenever either side's devices do.\n" :
+	    "with theirs in person; it changes whenever either side's devices do.\n"
+	    "With --confirm, records that ADDRESS's devices are verified when CODE\n"
+	    "(as they read theirs out) matches: sends to ADDRESS are then held if\n"
+	    "its devices change, until a new code is confirmed or the change is\n"
+	    "accepted (sealbox trust accept).\n" :
 	    "Shows this device, whether and where its home is mounted, the keyring,\n"
 	    "the relay (checked live), the last contact with it, the outbox queue,\n"
 	    "key-change alerts and attachments waiting for disk space.\n";
 
-	printf("usage: sealbox %s%s [--home DIR]\n\n%s\n", cmd,
-	    need_addr > 0 ? " ADDRESS" : need_addr == 0 ? " [ADDRESS]" : "", what);
+	int verify = strcmp(cmd, "verify") == 0;
+
+	printf("usage: sealbox %s%s%s [--home DIR]\n\n%s\n", cmd,
+	    need_addr > 0 ? " ADDRESS" : need_addr == 0 ? " [ADDRESS]" : "",
+	    verify ? " [--confirm CODE]" : "", what);
 	if (need_addr >= 0)
 		printf("  ADDRESS      an e-mail address or +E.164 number, any case\n");
+	if (verify)
+		printf("  --confirm CODE  the other side's 60 digits (spaces, dashes and\n"
+		    "               newlines between them are ignored); a mismatch\n"
+		    "               records nothing and exits 1\n");
 	printf("  --home DIR   the device's home: config, store.db, contacts.vcf\n"
 	    "               (default $SEALBOX_HOME, else $XDG_DATA_HOME/sealbox)\n"
 	    "  -h, --help   this help\n"
@@ -539,17 +544,22 @@ addr_home_usage(const char *cmd, int need_addr)
 	    need_addr < 0 ? " (relay unreachable or keyring unusable)" : "");
 }
 
-/* Parses [ADDRESS] [--home DIR]; *addr stays NULL when absent. */
+/* Parses [ADDRESS] [--home DIR] (and --confirm CODE when confirm is not
+ * NULL); *addr stays NULL when absent. */
 static int
 parse_addr_home(const char *cmd, int argc, char **argv, int need_addr,
-    const char **addr, const char **home)
+    const char **addr, const char **home, const char **confirm)
 {
 	static const struct option longopts[] = {
 		{ "home", required_argument, NULL, 'H' },
+		{ "confirm", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
+
+	if (confirm != NULL)
+		*confirm = NULL;
 
 	*addr = NULL;
 	*home = NULL;
@@ -558,6 +568,8 @@ parse_addr_home(const char *cmd, int argc, char **argv, int need_addr,
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		if (c == 'H') {
 			*home = optarg;
+		} else if (c == 'c' && confirm != NULL) {
+			*confirm = optarg;
 		} else if (c == 'h') {
 			addr_home_usage(cmd, need_addr);
 			exit(0);
@@ -585,9 +597,8 @@ key_fingerprint(const uint8_t *hash, char out[8 * 5])
 		    i < 7 ? " " : "");
 }
 
-/* Looks up the devices of one canonical address. */
-static int
-lookup(const char *cmd, struct device_ctx *d, const char *address, struct client_lookup **l)
+int
+cli_lookup(const char *cmd, struct device_ctx *d, const char *address, struct client_lookup **l)
 {
 	const char *addrs[1] = { address };
 	int rc;
@@ -602,8 +613,8 @@ lookup(const char *cmd, struct device_ctx *d, const char *address, struct client
 	return 0;
 }
 
-static int
-canonical_arg(const char *cmd, const char *in, char out[NAMES_ADDR_BUF])
+int
+cli_canonical_arg(const char *cmd, const char *in, char out[NAMES_ADDR_BUF])
 {
 	if (names_address_canonical(in, strlen(in), out, NAMES_ADDR_BUF, NULL) != SB_OK)
 		return usage_fail(cmd, "'%s' is not an e-mail address or an E.164 phone number", in);
@@ -620,15 +631,15 @@ cmd_devices(int argc, char **argv)
 	size_t i;
 	int rc, status = 1;
 
-	if ((rc = parse_addr_home("devices", argc, argv, 0, &addr_arg, &home_arg)) != 0)
+	if ((rc = parse_addr_home("devices", argc, argv, 0, &addr_arg, &home_arg, NULL)) != 0)
 		return rc;
-	if (addr_arg != NULL && (rc = canonical_arg("devices", addr_arg, addr)) != 0)
+	if (addr_arg != NULL && (rc = cli_canonical_arg("devices", addr_arg, addr)) != 0)
 		return rc;
 	if (device_ctx_open("devices", home_arg, READY_TIMEOUT_MS, &d) != 0)
 		return 1;
 	if (addr_arg == NULL)
 		snprintf(addr, sizeof(addr), "%s", d.cfg.address);
-	if (lookup("devices", &d, addr, &l) != 0)
+	if (cli_lookup("devices", &d, addr, &l) != 0)
 		goto out;
 	for (i = 0; i < l->n; i++) {
 		struct crypto_identity *id = NULL;
@@ -734,11 +745,40 @@ verification_code(uint8_t (*hashes)[CRYPTO_HASH_LEN], size_t n, char out[12 * 6]
 	return SB_OK;
 }
 
+/*
+ * verify --confirm: CODE against the code of the devices the directory
+ * lists now, in constant time (trust_code_check); on a match, those of
+ * ADDR become its pinned and verified key set (trust_observe,
+ * TRUST_CONFIRM: its open alerts closed, held sends released).
+ */
+static int
+confirm_code(struct device_ctx *d, const char *addr, const char *given,
+    const char *code, const struct client_lookup *theirs)
+{
+	sqlite3 *db = NULL;
+	int rc = trust_code_check(given, code);
+
+	if (rc == SB_ERR_TAG)
+		return cli_fail("verify", "the code does not match: the devices of %s or"
+		    " yours are not the ones they see; nothing recorded", addr);
+	if (rc != SB_OK)
+		return cli_fail("verify", "cannot compare the code: %s", sb_strerror(rc));
+	if ((rc = trust_store_open(d->home, &db)) == SB_OK)
+		rc = trust_observe_devices(db, addr, theirs->devices, theirs->n, TRUST_CONFIRM,
+		    (int64_t)time(NULL), NULL, NULL);
+	store_close(db);
+	if (rc != SB_OK)
+		return cli_fail("verify", "%s/store.db: %s", d->home, sb_strerror(rc));
+	printf("%s verified: the code matches; %zu device%s pinned\n", addr, theirs->n,
+	    theirs->n == 1 ? "" : "s");
+	return 0;
+}
+
 int
 cmd_verify(int argc, char **argv)
 {
 	enum { MAXH = 2 * 64 };
-	const char *addr_arg, *home_arg;
+	const char *addr_arg, *home_arg, *confirm;
 	char addr[NAMES_ADDR_BUF], code[12 * 6 + 1];
 	uint8_t hashes[MAXH][CRYPTO_HASH_LEN];
 	struct device_ctx d;
@@ -746,19 +786,28 @@ cmd_verify(int argc, char **argv)
 	size_t n = 0;
 	int rc, status = 1;
 
-	if ((rc = parse_addr_home("verify", argc, argv, 1, &addr_arg, &home_arg)) != 0)
+	if ((rc = parse_addr_home("verify", argc, argv, 1, &addr_arg, &home_arg,
+	    &confirm)) != 0)
 		return rc;
-	if ((rc = canonical_arg("verify", addr_arg, addr)) != 0)
+	/* The shape is checked before anything connects (usage, exit 2). */
+	if (confirm != NULL && trust_code_shape(confirm) != SB_OK)
+		return usage_fail("verify", "--confirm: CODE must be 60 digits (12 groups of 5,"
+		    " as sealbox verify prints them)");
+	if ((rc = cli_canonical_arg("verify", addr_arg, addr)) != 0)
 		return rc;
 	if (device_ctx_open("verify", home_arg, READY_TIMEOUT_MS, &d) != 0)
 		return 1;
-	if (lookup("verify", &d, d.cfg.address, &mine) != 0 ||
-	    lookup("verify", &d, addr, &theirs) != 0 ||
+	if (cli_lookup("verify", &d, d.cfg.address, &mine) != 0 ||
+	    cli_lookup("verify", &d, addr, &theirs) != 0 ||
 	    add_hashes("verify", mine, hashes, MAXH, &n) != 0 ||
 	    add_hashes("verify", theirs, hashes, MAXH, &n) != 0)
 		goto out;
 	if (verification_code(hashes, n, code) != SB_OK) {
 		cli_fail("verify", "hashing failed");
+		goto out;
+	}
+	if (confirm != NULL) {
+		status = confirm_code(&d, addr, confirm, code, theirs);
 		goto out;
 	}
 	printf("verification code for %s and %s (%zu + %zu devices):\n%s\n",
@@ -787,18 +836,6 @@ utc_text(int64_t t, char out[32])
 		snprintf(out, 32, "?");
 }
 
-/* The first 16 bytes of a hash column as 32 hex digits; "-" when NULL. */
-static void
-hash16_text(sqlite3_stmt *st, int col, char out[33])
-{
-	const unsigned char *h = sqlite3_column_blob(st, col);
-
-	if (h == NULL || sqlite3_column_bytes(st, col) < 16)
-		snprintf(out, 33, "-");
-	else
-		sb_hex(h, 16, out);
-}
-
 /* An address or event read from store.db, printed without control bytes
  * (the store's content came, in the end, from the relay and peers). */
 static void
@@ -822,15 +859,16 @@ mib_up(int64_t bytes)
  * The lines that come from store.db, read-only beside a live mount (WAL):
  * last contact with the relay (the newest time the relay stamped on a
  * message it accepted from us or delivered to us: the agent keeps no other
- * record of contact), the outbox counts, the receiver's key-change alerts
- * (inbox_key_events, oldest first) and attachments waiting for local space
+ * record of contact), the outbox counts, the open trust alerts
+ * (trust_alerts, oldest first), sends held for a code comparison and
+ * attachments waiting for local space
  * (inbox_waiting).  Tables a store has not created yet count as empty.
  * Returns 0, or -1 when store.db exists and cannot be read.
  */
 static int
 status_store(const char *home)
 {
-	char path[4096], t[32], addr[NAMES_ESCAPE_BUF(SB_MAX_ADDRESS)], ev[64], o[33], n[33];
+	char path[4096], t[32], addr[NAMES_ESCAPE_BUF(SB_MAX_ADDRESS)];
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 	int64_t queued = 0, failed = 0, last = 0;
@@ -870,20 +908,34 @@ status_store(const char *home)
 	printf("last contact: %s\n", last > 0 ? t : "never (no message sent or received yet)");
 	printf("outbox:   %lld queued, %lld failed\n", (long long)queued, (long long)failed);
 
-	if (sqlite3_prepare_v2(db, "SELECT time, address, device_id, event, old_hash, new_hash"
-	    " FROM inbox_key_events ORDER BY time, id", -1, &st, NULL) == SQLITE_OK) {
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			utc_text(sqlite3_column_int64(st, 0), t);
-			db_text(st, 1, addr, sizeof(addr));
-			db_text(st, 3, ev, sizeof(ev));
-			hash16_text(st, 4, o);
-			hash16_text(st, 5, n);
-			printf("alert: %s %s device %llu %s %s -> %s\n", t, addr,
-			    (unsigned long long)sqlite3_column_int64(st, 2), ev, o, n);
-		}
+	/* Open alerts (agent/trust.h), oldest first, as MNT/alerts words
+	 * them; a store made before issue 14 has none yet. */
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM trust_alerts", -1, &st, NULL) == SQLITE_OK) {
+		struct sb_buf al = SB_BUF_INIT;
+
 		sqlite3_finalize(st);
 		st = NULL;
+		if (trust_alerts_text(db, 1, "alert: ", &al) == SB_OK) {
+			for (size_t i = 0; i < al.len; i++)
+				if ((al.d[i] < 0x20 && al.d[i] != '\n') || al.d[i] == 0x7f)
+					al.d[i] = '?';
+			fwrite(al.d, 1, al.len, stdout);
+		}
+		sb_buf_free(&al);
 	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM out_msg WHERE held IS NOT NULL"
+	    " AND state = ? AND deleted = 0", -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int(st, 1, OB_QUEUED);
+		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0)
+			printf("held:     %lld send%s waiting for codes to be compared again"
+			    " (sealbox verify ADDRESS --confirm CODE, or sealbox trust accept"
+			    " ADDRESS)\n", (long long)sqlite3_column_int64(st, 0),
+			    sqlite3_column_int64(st, 0) == 1 ? "" : "s");
+	}
+	sqlite3_finalize(st);
+	st = NULL;
 	if (sqlite3_prepare_v2(db, "SELECT size, sender, need, avail FROM inbox_waiting"
 	    " ORDER BY since, item_id", -1, &st, NULL) == SQLITE_OK) {
 		while (sqlite3_step(st) == SQLITE_ROW) {
@@ -919,7 +971,7 @@ cmd_status(int argc, char **argv)
 	long pid;
 	int rc = SB_ERR_NET, krc, lrc;
 
-	if ((rc = parse_addr_home("status", argc, argv, -1, &addr_arg, &home_arg)) != 0)
+	if ((rc = parse_addr_home("status", argc, argv, -1, &addr_arg, &home_arg, NULL)) != 0)
 		return rc;
 	if (config_home(home_arg, &home) != SB_OK)
 		return cli_fail("status", "no home: give --home or set SEALBOX_HOME or HOME");

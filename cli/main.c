@@ -14,7 +14,8 @@
 static const struct cli_command commands[] = {
 	{ "init",    "create this device: keys into the keyring, register at the relay", cmd_init },
 	{ "devices", "list an address's devices with key fingerprints", cmd_devices },
-	{ "verify",  "show the verification code to compare with a contact", cmd_verify },
+	{ "verify",  "show the verification code to compare with a contact, or confirm theirs", cmd_verify },
+	{ "trust",   "pinned keys and their state; accept a contact's changed devices", cmd_trust },
 	{ "mount",   "mount the mailbox (outbox/, inbox/) and run the agent", cmd_mount },
 	{ "umount",  "unmount once no file is open, wait for the mount's process", cmd_umount },
 	{ "status",  "this device, its relay, keyring and outbox", cmd_status },

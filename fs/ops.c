@@ -2,8 +2,9 @@
  * ops.c - the one fuse_operations table.  Each op splits its path, calls one
  * agent_* function and maps the result with fs_errno(); nothing else.
  *
- * Paths: "/", "/outbox", "/inbox", "/BOX/FOLDER", "/BOX/FOLDER/NAME".
- * Anything deeper does not exist (conversation folders are flat).
+ * Paths: "/", "/outbox", "/inbox", "/BOX/FOLDER", "/BOX/FOLDER/NAME", and
+ * the read-only file "/alerts".  Anything deeper does not exist
+ * (conversation folders are flat).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +27,7 @@
 /* A split path; components point into `buf`. */
 struct fspath {
 	int depth;              /* 0 root, 1 box, 2 folder, 3 file */
+	int alerts;             /* "/alerts" (depth 1, no box) */
 	enum agent_box box;
 	const char *folder;
 	const char *name;
@@ -72,6 +74,10 @@ split(const char *path, struct fspath *p)
 	p->depth = n;
 	if (n == 0)
 		return 0;
+	if (n == 1 && strcmp(tok[0], AGENT_ALERTS_NAME) == 0) {
+		p->alerts = 1;
+		return 0;
+	}
 	if (strcmp(tok[0], "outbox") == 0)
 		p->box = AGENT_BOX_OUT;
 	else if (strcmp(tok[0], "inbox") == 0)
@@ -128,7 +134,8 @@ op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 		st->st_gid = ctx()->owner_gid;
 		return 0;
 	case 1:
-		rc = agent_box_attr(ctx_agent(), p.box, &at);
+		rc = p.alerts ? agent_alerts_attr(ctx_agent(), &at) :
+		    agent_box_attr(ctx_agent(), p.box, &at);
 		break;
 	case 2:
 		rc = agent_folder_attr(ctx_agent(), p.box, p.folder, &at);
@@ -171,12 +178,13 @@ op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
 	(void)flags;
 	if ((rc = split(path, &p)) != 0)
 		return rc;
-	if (p.depth == 3)
+	if (p.depth == 3 || p.alerts)
 		return -ENOTDIR;
 	filler(buf, ".", NULL, 0, 0);
 	filler(buf, "..", NULL, 0, 0);
 	switch (p.depth) {
 	case 0:
+		filler(buf, AGENT_ALERTS_NAME, NULL, 0, 0);
 		filler(buf, "inbox", NULL, 0, 0);
 		filler(buf, "outbox", NULL, 0, 0);
 		return 0;
@@ -213,6 +221,8 @@ op_rmdir(const char *path)
 
 	if ((rc = split(path, &p)) != 0)
 		return rc;
+	if (p.alerts)
+		return -ENOTDIR;
 	if (p.depth < 2)
 		return -EPERM;
 	if (p.depth == 3)
@@ -249,6 +259,17 @@ do_open(const char *path, int flags, struct fuse_file_info *fi)
 
 	if ((rc = split(path, &p)) != 0)
 		return rc;
+	if (p.alerts) {
+		if (flags & (AGENT_OPEN_WRITE | AGENT_OPEN_CREATE | AGENT_OPEN_TRUNC))
+			return -EROFS;
+		if ((rc = agent_alerts_open(ctx_agent(), &f)) != SB_OK)
+			return neg(rc);
+		fi->fh = (uint64_t)(uintptr_t)f;
+		/* Its size changes between opens: read what the snapshot
+		 * holds, never a cached or stat-sized view. */
+		fi->direct_io = 1;
+		return 0;
+	}
 	if (p.depth < 3) {
 		if (flags & (AGENT_OPEN_WRITE | AGENT_OPEN_CREATE))
 			return p.depth >= 1 && p.box == AGENT_BOX_IN ? -EROFS : -EISDIR;
@@ -346,6 +367,8 @@ op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 		return neg(agent_file_truncate(fh(fi), (uint64_t)size));
 	if ((rc = split(path, &p)) != 0)
 		return rc;
+	if (p.alerts)
+		return -EROFS;
 	if (p.depth < 3)
 		return p.depth >= 1 && p.box == AGENT_BOX_IN ? -EROFS : -EISDIR;
 	return neg(agent_truncate(ctx_agent(), p.box, p.folder, p.name, (uint64_t)size));
@@ -361,6 +384,8 @@ op_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info 
 	(void)fi;
 	if ((rc = split(path, &p)) != 0)
 		return rc;
+	if (p.alerts)
+		return -EROFS;
 	if (p.depth < 3)
 		return p.depth >= 1 && p.box == AGENT_BOX_IN ? -EROFS : 0;
 	if (tv == NULL || tv[1].tv_nsec == UTIME_NOW)
@@ -387,7 +412,7 @@ accept_meta(const char *path)
 
 	if ((rc = split(path, &p)) != 0)
 		return rc;
-	if (p.depth >= 1 && p.box == AGENT_BOX_IN)
+	if (p.alerts || (p.depth >= 1 && p.box == AGENT_BOX_IN))
 		return -EROFS;
 	if (p.depth == 3)
 		return neg(agent_file_attr(ctx_agent(), p.box, p.folder, p.name, &at));
@@ -421,6 +446,8 @@ op_unlink(const char *path)
 
 	if ((rc = split(path, &p)) != 0)
 		return rc;
+	if (p.alerts)
+		return -EROFS;
 	if (p.depth < 3)
 		return -EISDIR;
 	return neg(agent_unlink(ctx_agent(), p.box, p.folder, p.name));
@@ -435,7 +462,8 @@ op_rename(const char *from, const char *to, unsigned int flags)
 
 	if ((rc = split(from, &a)) != 0 || (rc = split(to, &b)) != 0)
 		return rc;
-	if ((a.depth >= 1 && a.box == AGENT_BOX_IN) || (b.depth >= 1 && b.box == AGENT_BOX_IN))
+	if ((a.depth >= 1 && a.box == AGENT_BOX_IN) || (b.depth >= 1 && b.box == AGENT_BOX_IN) ||
+	    a.alerts || b.alerts)
 		return -EROFS;
 	if (a.depth != 3 || b.depth != 3)
 		return -EPERM;          /* boxes and conversations are not renamed */
@@ -471,9 +499,12 @@ op_getxattr(const char *path, const char *name, char *value, size_t size)
 
 	if ((rc = split(path, &p)) != 0)
 		return rc;
-	if (p.depth < 3)
+	if (p.depth < 2)
 		return -ENODATA;
-	rc = agent_xattr_get(ctx_agent(), p.box, p.folder, p.name, name, &v);
+	if (p.depth == 2)
+		rc = agent_folder_xattr_get(ctx_agent(), p.box, p.folder, name, &v);
+	else
+		rc = agent_xattr_get(ctx_agent(), p.box, p.folder, p.name, name, &v);
 	rc = rc == SB_ERR_NOT_FOUND ? -ENODATA : rc == SB_OK ? xattr_reply(&v, value, size) : neg(rc);
 	sb_buf_free(&v);
 	return rc;
@@ -488,9 +519,12 @@ op_listxattr(const char *path, char *list, size_t size)
 
 	if ((rc = split(path, &p)) != 0)
 		return rc;
-	if (p.depth < 3)
+	if (p.depth < 2)
 		return 0;
-	rc = agent_xattr_list(ctx_agent(), p.box, p.folder, p.name, &v);
+	if (p.depth == 2)
+		rc = agent_folder_xattr_list(ctx_agent(), p.box, p.folder, &v);
+	else
+		rc = agent_xattr_list(ctx_agent(), p.box, p.folder, p.name, &v);
 	rc = rc == SB_OK ? xattr_reply(&v, list, size) : neg(rc);
 	sb_buf_free(&v);
 	return rc;
@@ -509,7 +543,7 @@ op_setxattr(const char *path, const char *name, const char *value, size_t size, 
 	(void)flags;
 	if ((rc = split(path, &p)) != 0)
 		return rc;
-	return p.depth >= 1 && p.box == AGENT_BOX_IN ? -EROFS : -ENOTSUP;
+	return p.alerts || (p.depth >= 1 && p.box == AGENT_BOX_IN) ? -EROFS : -ENOTSUP;
 }
 
 static int

@@ -31,6 +31,7 @@
 #include "agent/message.h"
 #include "agent/names.h"
 #include "agent/store.h"
+#include "agent/trust.h"
 
 /* A verdict: the item was acknowledged (stored, or rejected and dropped). */
 #define DONE 1
@@ -231,211 +232,27 @@ client_of(struct agent *a)
 	return c;
 }
 
-/* ---- The sender's identity: directory cache in inbox_devices ------------- */
+/* ---- The sender's identity: the pins (agent/trust.h) ---------------------- */
 
 static int
-cache_get(struct agent *a, const char *addr, uint64_t dev, struct crypto_identity **out)
+pin_get(struct agent *a, const char *addr, uint64_t dev, struct crypto_identity **out)
 {
-	sqlite3_stmt *st = NULL;
-	int rc;
-
-	*out = NULL;
-	store_lock(a);
-	rc = store_prepare(a->db, "SELECT identity FROM inbox_devices"
-	    " WHERE address = ? AND device_id = ?", &st);
-	if (rc == SB_OK) {
-		sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)dev);
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW) {
-			const void *der = sqlite3_column_blob(st, 0);
-			int n = sqlite3_column_bytes(st, 0);
-			rc = crypto_identity_parse(der, (size_t)n, out);
-			if (rc != SB_OK)
-				rc = SB_ERR_NOT_FOUND;   /* a bad cache row: refresh */
-		} else if (rc == SQLITE_DONE) {
-			rc = SB_ERR_NOT_FOUND;
-		} else {
-			rc = store_err(a->db, rc, "inbox device cache");
-		}
-	}
-	sqlite3_finalize(st);
-	store_unlock(a);
-	return rc;
-}
-
-/* H(identity) of a DER identity, or NULL (not parsable): into h. */
-static const uint8_t *
-der_hash(const uint8_t *der, size_t len, uint8_t h[CRYPTO_HASH_LEN])
-{
-	struct crypto_identity *id = NULL;
-
-	if (der == NULL || crypto_identity_parse(der, len, &id) != SB_OK)
-		return NULL;
-	memcpy(h, crypto_identity_hash(id), CRYPTO_HASH_LEN);
-	crypto_identity_free(id);
-	return h;
-}
-
-/*
- * Records one change of a pinned sender's devices, in the caller's
- * transaction, and logs it: "changed" (same device id, another identity),
- * "added", "removed".  A later message is accepted under the new key only
- * with this row committed first (cache_put's transaction).
- */
-static int
-key_event(sqlite3 *db, const char *addr, uint64_t dev, const char *event,
-    const uint8_t *old_der, size_t old_len, const uint8_t *new_der, size_t new_len)
-{
-	uint8_t oh[CRYPTO_HASH_LEN], nh[CRYPTO_HASH_LEN];
-	const uint8_t *o = der_hash(old_der, old_len, oh), *n = der_hash(new_der, new_len, nh);
-	char ohex[33] = "-", nhex[33] = "-";
-	sqlite3_stmt *st = NULL;
-	int rc;
-
-	if (o)
-		sb_hex(o, 16, ohex);
-	if (n)
-		sb_hex(n, 16, nhex);
-	fprintf(stderr, "sealbox: key change: %s device %016" PRIx64 " %s: %s -> %s\n",
-	    addr, dev, event, ohex, nhex);
-	rc = store_prepare(db, "INSERT INTO inbox_key_events(time, address, device_id,"
-	    " event, old_hash, new_hash) VALUES (?, ?, ?, ?, ?, ?)", &st);
-	if (rc != SB_OK)
-		return rc;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
-	sqlite3_bind_text(st, 2, addr, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)dev);
-	sqlite3_bind_text(st, 4, event, -1, SQLITE_STATIC);
-	if (o)
-		sqlite3_bind_blob(st, 5, o, CRYPTO_HASH_LEN, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, 5);
-	if (n)
-		sqlite3_bind_blob(st, 6, n, CRYPTO_HASH_LEN, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, 6);
-	rc = store_step_done(db, st);
-	sqlite3_finalize(st);
-	return rc;
-}
-
-/* The directory's entry for (addr, dev) in l, or NULL. */
-static const struct client_device *
-in_lookup(const struct client_lookup *l, const char *addr, uint64_t dev)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		if (l->devices[i].id == dev && strcmp(l->devices[i].address, addr) == 0)
-			return &l->devices[i];
-	return NULL;
-}
-
-/*
- * Compares what we pinned for addr (the cached rows) with the directory's
- * answer and records every difference.  The first answer for an address
- * pins it and records nothing.  Caller holds db_lock, in a transaction.
- */
-static int
-record_changes(sqlite3 *db, const char *addr, const struct client_lookup *l)
-{
-	sqlite3_stmt *st = NULL;
-	const struct client_device *d;
-	size_t i, known = 0;
-	int rc = store_prepare(db, "SELECT device_id, identity FROM inbox_devices"
-	    " WHERE address = ?", &st);
-
-	if (rc != SB_OK)
-		return rc;
-	sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
-	while (rc == SB_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		uint64_t dev = (uint64_t)sqlite3_column_int64(st, 0);
-		const uint8_t *der = sqlite3_column_blob(st, 1);
-		size_t len = (size_t)sqlite3_column_bytes(st, 1);
-
-		rc = SB_OK;
-		known++;
-		if ((d = in_lookup(l, addr, dev)) == NULL)
-			rc = key_event(db, addr, dev, "removed", der, len, NULL, 0);
-		else if (d->identity_len != len || memcmp(d->identity, der, len) != 0)
-			rc = key_event(db, addr, dev, "changed", der, len, d->identity,
-			    d->identity_len);
-	}
-	if (rc == SQLITE_DONE)
-		rc = SB_OK;
-	else if (rc != SB_OK)
-		rc = store_err(db, rc, "pinned devices");
-	sqlite3_finalize(st);
-	st = NULL;
-	for (i = 0; rc == SB_OK && known > 0 && i < l->n; i++) {
-		int64_t n = 0;
-
-		if (strcmp(l->devices[i].address, addr) != 0)
-			continue;
-		rc = store_prepare(db, "SELECT count(*) FROM inbox_devices"
-		    " WHERE address = ? AND device_id = ?", &st);
-		if (rc != SB_OK)
-			break;
-		sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)l->devices[i].id);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			n = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-		st = NULL;
-		if (n == 0)
-			rc = key_event(db, addr, l->devices[i].id, "added", NULL, 0,
-			    l->devices[i].identity, l->devices[i].identity_len);
-	}
-	return rc;
-}
-
-/* Replaces the cached devices of addr by the directory's answer, after
- * recording how it differs from what was pinned (issue 12, finding 5:
- * never a silent replacement). */
-static int
-cache_put(struct agent *a, const char *addr, const struct client_lookup *l)
-{
-	sqlite3_stmt *st = NULL;
-	size_t i;
 	int rc;
 
 	store_lock(a);
-	rc = store_begin(a->db);
-	if (rc == SB_OK)
-		rc = record_changes(a->db, addr, l);
-	if (rc == SB_OK) {
-		rc = store_prepare(a->db, "DELETE FROM inbox_devices WHERE address = ?", &st);
-		if (rc == SB_OK) {
-			sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
-			rc = store_step_done(a->db, st);
-		}
-		sqlite3_finalize(st);
-		st = NULL;
-	}
-	if (rc == SB_OK)
-		rc = store_prepare(a->db, "INSERT OR REPLACE INTO inbox_devices"
-		    "(address, device_id, identity) VALUES (?, ?, ?)", &st);
-	for (i = 0; rc == SB_OK && i < l->n; i++) {
-		if (strcmp(l->devices[i].address, addr) != 0)
-			continue;
-		sqlite3_reset(st);
-		sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)l->devices[i].id);
-		sqlite3_bind_blob(st, 3, l->devices[i].identity,
-		    (int)l->devices[i].identity_len, SQLITE_STATIC);
-		rc = store_step_done(a->db, st);
-	}
-	sqlite3_finalize(st);
-	rc = store_end(a->db, rc);
+	rc = trust_pin_get(a->db, addr, dev, out);
 	store_unlock(a);
-	return rc;
+	/* A pin that no longer parses was never usable: as if absent. */
+	return rc == SB_OK || rc == SB_ERR_STORAGE || rc == SB_ERR_SYSTEM ? rc :
+	    SB_ERR_NOT_FOUND;
 }
 
 /*
- * The identity of (addr, dev): from the cache unless refresh, else from the
- * directory (and cached).  *cached says where it came from.
- * SB_ERR_NOT_FOUND: the directory has no such device (a verdict).
+ * The identity of (addr, dev) as pinned; with refresh (or when nothing is
+ * pinned) the directory is asked first and its answer applied to the pins
+ * (trust_observe: a new device is pinned, a changed identity is an alert
+ * and NOT used, a removed device unpinned).  *cached: the pin was used
+ * without asking.  SB_ERR_NOT_FOUND: no such device is pinned (a verdict).
  */
 static int
 sender_identity(struct agent *a, const char *addr, uint64_t dev, int refresh,
@@ -448,7 +265,7 @@ sender_identity(struct agent *a, const char *addr, uint64_t dev, int refresh,
 	*out = NULL;
 	*cached = 0;
 	if (!refresh) {
-		rc = cache_get(a, addr, dev, out);
+		rc = pin_get(a, addr, dev, out);
 		if (rc == SB_OK) {
 			*cached = 1;
 			return SB_OK;
@@ -464,15 +281,11 @@ sender_identity(struct agent *a, const char *addr, uint64_t dev, int refresh,
 		rc = SB_ERR_NOT_FOUND;
 	if (rc != SB_OK)
 		return rc;
-	rc = cache_put(a, addr, l);
-	if (rc == SB_OK) {
-		const struct client_device *d = in_lookup(l, addr, dev);
-
-		rc = d == NULL ? SB_ERR_NOT_FOUND :
-		    crypto_identity_parse(d->identity, d->identity_len, out);
-	}
+	store_lock(a);
+	rc = trust_observe_devices(a->db, addr, l->devices, l->n, TRUST_OBSERVE, time(NULL), NULL, stderr);
+	store_unlock(a);
 	client_lookup_free(l);
-	return rc;
+	return rc == SB_OK ? pin_get(a, addr, dev, out) : rc;
 }
 
 /* ---- One item -------------------------------------------------------------- */

@@ -31,6 +31,7 @@
 #include "agent/cfile.h"
 #include "agent/names.h"
 #include "agent/store.h"
+#include "agent/trust.h"
 
 #define FILE_REF_BUF 64
 #define REASON_BUF   160
@@ -73,6 +74,7 @@ struct ob_row {
 	int deleted;
 	char reason[REASON_BUF];
 	int64_t delivered, total, status_at;
+	char held[TRUST_LINE_BUF];   /* "held: ..." while a send waits on trust */
 };
 
 static const char *const schema[] = {
@@ -95,10 +97,13 @@ static const char *const schema[] = {
 	" status_at INTEGER NOT NULL DEFAULT 0);"
 	"CREATE INDEX out_msg_name ON out_msg(folder, name, deleted);"
 	"CREATE INDEX out_msg_state ON out_msg(state, deleted);",
+	/* 2: a queued send waiting for the user to compare codes again
+	 * (issue 14): its status text; NULL when it may go. */
+	"ALTER TABLE out_msg ADD COLUMN held TEXT;",
 };
 
 #define ROW_COLS "id, folder, name, msgid, file, size, mtime_s, mtime_ns," \
-	" ctime_s, ctime_ns, state, deleted, reason, delivered, total, status_at"
+	" ctime_s, ctime_ns, state, deleted, reason, delivered, total, status_at, held"
 
 /* ---- small helpers ----------------------------------------------------------- */
 
@@ -167,6 +172,9 @@ row_from_stmt(sqlite3_stmt *st, struct ob_row *r)
 	r->delivered = sqlite3_column_int64(st, 13);
 	r->total = sqlite3_column_int64(st, 14);
 	r->status_at = sqlite3_column_int64(st, 15);
+	r->held[0] = '\0';
+	if ((t = sqlite3_column_text(st, 16)) != NULL)
+		snprintf(r->held, sizeof(r->held), "%s", (const char *)t);
 }
 
 /* The visible row of (folder, name): the newest not deleted.  Caller holds
@@ -1397,7 +1405,7 @@ outbox_xattr_get(struct agent *a, const char *folder, const char *name,
     const char *attr, struct sb_buf *out)
 {
 	struct outbox *ob = OB(a);
-	char text[64 + REASON_BUF];
+	char text[64 + TRUST_LINE_BUF];
 	struct ob_entry *e;
 	struct ob_row r;
 	struct client *c;
@@ -1430,6 +1438,10 @@ outbox_xattr_get(struct agent *a, const char *folder, const char *name,
 		send_want_status(a, r.id);
 	outbox_status_text(r.state, writing, r.reason, r.delivered, r.total,
 	    text, sizeof(text));
+	/* Held is no transient failure: it waits for the user, so it says
+	 * what they must do instead of "queued". */
+	if (r.state == OB_QUEUED && !writing && r.held[0] != '\0')
+		snprintf(text, sizeof(text), "%s", r.held);
 	return sb_put_bytes(out, text, strlen(text));
 }
 

@@ -29,6 +29,7 @@
 #include "agent/cfile.h"
 #include "agent/config.h"
 #include "agent/message.h"
+#include "agent/trust.h"
 #include "agent/names.h"
 #include "agent/store.h"
 
@@ -47,25 +48,53 @@ struct job {
 	struct sb_buf inner;         /* the encoded inner message (cleansing) */
 	uint32_t limit;              /* inline limit; 0 = no check */
 	int too_big;                 /* a sealed payload exceeded limit */
+	char held[TRUST_LINE_BUF];   /* SB_ERR_HELD: the status text */
 };
 
 /* ---- sealing ------------------------------------------------------------------ */
 
-/* client_send's reseal callback: one payload per device. */
+/*
+ * client_send's reseal callback: one payload per device, each sealed to the
+ * device's PINNED identity (agent/trust.h), never to what the directory
+ * says now when the two differ.  The directory's answer is applied to the
+ * pins first, per address (a new device is pinned and alerted, a changed
+ * identity alerted and not used); a verified contact whose devices changed
+ * stops the send: SB_ERR_HELD, j->held naming it.
+ */
 static int
 reseal(void *arg, const struct client_device *devs, size_t n, struct sb_buf *payloads)
 {
 	struct job *j = arg;
 	struct agent *a = j->a;
+	int rc = SB_OK, verdict;
 
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; rc == SB_OK && i < n; i++) {
+		int seen = 0;
+
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = strcmp(devs[k].address, devs[i].address) == 0;
+		if (seen)
+			continue;
+		store_lock(a);
+		rc = trust_observe_devices(a->db, devs[i].address, devs, n, TRUST_OBSERVE,
+		    time(NULL), &verdict, stderr);
+		store_unlock(a);
+		if (rc == SB_OK && verdict == TRUST_HOLD) {
+			trust_held_text(devs[i].address, j->held, sizeof(j->held));
+			rc = SB_ERR_HELD;
+		}
+	}
+	for (size_t i = 0; rc == SB_OK && i < n; i++) {
 		struct crypto_identity *id = NULL;
-		int rc = crypto_identity_parse(devs[i].identity, devs[i].identity_len, &id);
+
+		store_lock(a);
+		rc = trust_pin_get(a->db, devs[i].address, devs[i].id, &id);
+		store_unlock(a);
 		if (rc != SB_OK) {
-			fprintf(stderr, "sealbox: send: device %llu of %s has an unusable"
-			    " identity: %s\n", (unsigned long long)devs[i].id,
+			fprintf(stderr, "sealbox: send: device %llu of %s has no usable"
+			    " pinned identity: %s\n", (unsigned long long)devs[i].id,
 			    devs[i].address, sb_strerror(rc));
-			return rc;
+			return rc == SB_ERR_NOT_FOUND ? SB_ERR_KEY_INVALID : rc;
 		}
 		rc = crypto_seal(a->sign_key, a->identity, id, j->inner.d, j->inner.len,
 		    &payloads[i]);
@@ -77,7 +106,7 @@ reseal(void *arg, const struct client_device *devs, size_t n, struct sb_buf *pay
 			return SB_ERR_TOO_BIG;
 		}
 	}
-	return SB_OK;
+	return rc;
 }
 
 /* Encrypts the row's content with a fresh key into an unnamed temp file,
@@ -190,14 +219,31 @@ load_job(struct agent *a, int64_t row, struct job *j)
 	return rc;
 }
 
+/* SB_ERR_HELD (text in held) when a recipient is a verified contact whose
+ * devices changed since (trust_held). */
+static int
+held_check(struct agent *a, const char *const *to, size_t n_to, char *held)
+{
+	const char *which = NULL;
+	int rc;
+
+	store_lock(a);
+	rc = trust_held(a->db, to, n_to, &which);
+	store_unlock(a);
+	if (rc == SB_ERR_HELD)
+		trust_held_text(which, held, TRUST_LINE_BUF);
+	return rc;
+}
+
 /*
  * Sends one row.  Returns SB_OK (accepted: *ts the relay time), a permanent
  * error (outbox_err_permanent) or a transient one.
  */
 /* Sends one queued row.  On SB_ERR_SYSTEM, *sys_errno is the failing
- * call's errno (saved before the cleanup below can change it). */
+ * call's errno (saved before the cleanup below can change it); on
+ * SB_ERR_HELD, held (TRUST_LINE_BUF bytes) is the row's status text. */
 static int
-send_row(struct agent *a, int64_t row, uint64_t *ts, int *sys_errno)
+send_row(struct agent *a, int64_t row, uint64_t *ts, int *sys_errno, char *held)
 {
 	struct names_recipients *rcpt = NULL;
 	const char **to = NULL;
@@ -234,6 +280,10 @@ send_row(struct agent *a, int64_t row, uint64_t *ts, int *sys_errno)
 		j.m.recipients[i].len = strlen(to[i]);
 	}
 	message_sort_recipients(&j.m);
+	/* From the store alone, before any upload: a send that must wait for
+	 * the user costs nothing each time it is looked at again. */
+	if ((rc = held_check(a, to, n_to, j.held)) != SB_OK)
+		goto out;
 	if ((path = outbox_data_path(a, j.file)) == NULL) {
 		rc = SB_ERR_ALLOC;
 		goto out;
@@ -295,7 +345,9 @@ send_row(struct agent *a, int64_t row, uint64_t *ts, int *sys_errno)
 	rc = client_send(agent_client(a), j.msgid, to, n_to, reseal, &j, ts);
 out:
 	*sys_errno = rc == SB_ERR_SYSTEM ? errno : 0;
-	if (rc != SB_OK && rc != SB_ERR_EXISTS)
+	if (rc == SB_ERR_HELD)
+		memcpy(held, j.held, sizeof(j.held));
+	if (rc != SB_OK && rc != SB_ERR_EXISTS && rc != SB_ERR_HELD)
 		fprintf(stderr, "sealbox: send: %s/%s: %s\n", j.folder, j.name,
 		    sb_strerror(rc));
 	crypto_wipe(j.m.att.key, sizeof(j.m.att.key));
@@ -330,10 +382,79 @@ next_queued(struct agent *a)
 	int64_t id = 0;
 
 	store_lock(a);
+	/* Held rows wait for the user; the rest of the queue goes ahead. */
 	store_query_int(a->db, "SELECT id FROM out_msg WHERE state = 2 AND deleted = 0"
-	    " ORDER BY id LIMIT 1", NULL, 0, &id);
+	    " AND held IS NULL ORDER BY id LIMIT 1", NULL, 0, &id);
 	store_unlock(a);
 	return id;
+}
+
+static void
+set_held(struct agent *a, int64_t row, const char *held)
+{
+	sqlite3_stmt *st;
+
+	store_lock(a);
+	if (store_prepare(a->db, "UPDATE out_msg SET held = ? WHERE id = ?", &st) == SB_OK) {
+		if (held)
+			sqlite3_bind_text(st, 1, held, -1, SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_null(st, 1);
+		sqlite3_bind_int64(st, 2, row);
+		store_step_done(a->db, st);
+		sqlite3_finalize(st);
+	}
+	store_unlock(a);
+}
+
+/*
+ * Releases the held rows whose recipients no longer hold them: the user
+ * confirmed a new code or accepted the change (sealbox verify --confirm,
+ * sealbox trust accept: written into store.db by another process, so
+ * this is looked at on every turn of the sender, at most 2 s apart).
+ * The store only: no network.
+ */
+static void
+recheck_held(struct agent *a)
+{
+	int64_t rows[64];
+	char folders[64][NAMES_NAME_BUF];
+	size_t n = 0;
+	sqlite3_stmt *st;
+
+	store_lock(a);
+	if (store_prepare(a->db, "SELECT id, folder FROM out_msg WHERE held IS NOT NULL"
+	    " AND state = 2 AND deleted = 0 ORDER BY id LIMIT 64", &st) == SB_OK) {
+		while (n < 64 && sqlite3_step(st) == SQLITE_ROW) {
+			const unsigned char *f = sqlite3_column_text(st, 1);
+
+			rows[n] = sqlite3_column_int64(st, 0);
+			snprintf(folders[n], sizeof(folders[n]), "%s", f ? (const char *)f : "");
+			n++;
+		}
+		sqlite3_finalize(st);
+	}
+	store_unlock(a);
+	for (size_t i = 0; i < n; i++) {
+		struct names_recipients *rcpt = NULL;
+		const char *to[SB_MAX_LOOKUP_ADDRS];
+		char held[TRUST_LINE_BUF];
+		size_t n_to;
+		int rc = names_resolve(agent_contacts(a), folders[i], strlen(folders[i]), &rcpt);
+
+		n_to = names_recipients_count(rcpt);
+		if (rc == SB_OK && n_to <= SB_MAX_LOOKUP_ADDRS) {
+			for (size_t k = 0; k < n_to; k++)
+				to[k] = names_recipients_get(rcpt, k);
+			rc = held_check(a, to, n_to, held);
+		}
+		/* Anything but "still held" lets the sender decide again. */
+		if (rc != SB_ERR_HELD) {
+			fprintf(stderr, "sealbox: send: row %lld released\n", (long long)rows[i]);
+			set_held(a, rows[i], NULL);
+		}
+		names_recipients_free(rcpt);
+	}
 }
 
 static void
@@ -462,6 +583,7 @@ sender_main(void *arg)
 		outbox_gc(a);
 		for (size_t i = 0; i < n_want; i++)
 			refresh_status(a, want[i]);
+		recheck_held(a);
 
 		row = next_queued(a);
 		if (row == 0) {
@@ -480,8 +602,20 @@ sender_main(void *arg)
 		pthread_mutex_unlock(&ob->lock);
 
 		uint64_t ts = 0;
-		int sys_errno = 0, rc = send_row(a, row, &ts, &sys_errno);
+		char held[TRUST_LINE_BUF] = "";
+		int sys_errno = 0, rc = send_row(a, row, &ts, &sys_errno, held);
 		char why[OB_RETRY_REASON_BUF] = "";
+
+		if (rc == SB_ERR_HELD) {
+			/* Waits for the user, not for the relay: no backoff, the
+			 * queue behind it goes on. */
+			fprintf(stderr, "sealbox: send: row %lld %s\n", (long long)row, held);
+			set_held(a, row, held);
+			pthread_mutex_lock(&ob->lock);
+			ob->inflight = 0;
+			pthread_mutex_unlock(&ob->lock);
+			continue;
+		}
 
 		if (rc != SB_OK && rc != SB_ERR_EXISTS && !outbox_err_permanent(rc))
 			outbox_retry_reason(rc, sys_errno, why, sizeof(why));

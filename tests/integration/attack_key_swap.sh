@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# A sender's key is never replaced without a trace (issue 12, finding 5).
-# When a message does not verify under a sender device's pinned identity,
-# the agent asks the directory once more (the device may have re-enrolled);
-# it used to overwrite the pinned key with whatever came back, silently.
-# Here whoever runs the relay swaps bob's device identity for a key of
-# their own in relay.db and sends alice a message as bob's device.  The end
-# to end layer cannot tell this from a re-enrolment (issue 14 adds the
-# transparency log and the alerts a user sees); what it must do already is
-# record the change before it accepts anything under the new key: a
-# "key change: ... changed: OLD -> NEW" log line and a durable row in
-# store.db (inbox_key_events) with both hashes.  A new device of a pinned
-# sender is recorded as "added".
+# A sender's key is never replaced without a trace (issue 12, finding 5),
+# and since issue 14 never replaced by the directory at all.  When a
+# message does not verify under a sender device's pinned identity, the
+# agent asks the directory once more; it used to overwrite the pinned key
+# with whatever came back, silently.  Here whoever runs the relay swaps
+# bob's device identity for a key of their own in relay.db and sends alice
+# a message as bob's device.  A device's keys never change in sealbox (a
+# re-enrolled device gets a new id), so the change is recorded (an alert:
+# "sealbox: alert: TIME bob@example.com device N changed OLD -> NEW" and a
+# durable row in store.db's trust_alerts with both hashes), the pin stays,
+# and the message, which does not verify under it, is rejected.  A new
+# device of a pinned sender is recorded as "added" and its message is
+# accepted.
 here=$(cd "$(dirname "$0")" && pwd); top=${here%/tests/integration*}
 [ -n "${SEALBOX_WITH_KEYRING_BUS:-}" ] || exec "$top/scripts/with-keyring" bash "$0" "$@"
 source "$top/tests/lib/common.sh"
@@ -18,7 +19,8 @@ source "$SB_TOP/tests/lib/mailbox.sh"
 
 events() {
 	python3 -c 'import sqlite3,sys; print("\n".join("%s %s" % (r[0], r[1]) for r in sqlite3.connect(sys.argv[1]).execute(
-		"SELECT event, coalesce(length(old_hash), 0) || \"/\" || coalesce(length(new_hash), 0) FROM inbox_key_events ORDER BY id")))' \
+		"SELECT CASE event WHEN 1 THEN \"changed\" WHEN 2 THEN \"added\" ELSE event END,"
+		" coalesce(length(old_hash), 0) || \"/\" || coalesce(length(new_hash), 0) FROM trust_alerts ORDER BY id")))' \
 		"$(mb_home alice)/store.db"
 }
 
@@ -31,27 +33,22 @@ wait_for_file 20 "$A/inbox/bob@example.com" "$(mb_inbox_re first.txt)" >/dev/nul
 note "the operator swaps bob's device key and sends as bob's device"
 bobdev=$(mb_device_id bob)
 "$RELAY_CLIENT" keygen --keys "$T/op" >/dev/null || fail "keygen"
-relay_stop
-python3 - "$RDATA/relay.db" "$bobdev" "$T/op/identity.der" <<'PY' || fail "could not swap the key"
-import sqlite3, sys
-con = sqlite3.connect(sys.argv[1])
-n = con.execute("UPDATE devices SET identity = ? WHERE id = ?",
-                (open(sys.argv[3], "rb").read(), int(sys.argv[2]))).rowcount
-con.commit()
-sys.exit(0 if n == 1 else 1)
-PY
-relay_start
+relay_swap_identity "$bobdev" "$T/op/identity.der"
 printf 'bob@example.com' >"$T/op/address"
 echo "$bobdev" >"$T/op/device_id"
 cs --keys "$T/op" --to alice@example.com \
 	--name second.txt --text "not bob" >/dev/null || fail "the operator's send"
-wait_until "$(mb_secs 20)" grep -q "key change: bob@example.com device .* changed: [0-9a-f]\{32\} -> [0-9a-f]\{32\}" "$(mb_log alice)" ||
-	fail "no key change line in alice's log: $(tail -3 "$(mb_log alice)")"
-[ "$(events)" = "changed 32/32" ] || fail "inbox_key_events: '$(events)'"
-# The record came first: the line precedes the message's 'received' line.
-kc=$(grep -n "key change: bob@example.com" "$(mb_log alice)" | head -1 | cut -d: -f1)
-rcv=$(grep -n "received message .* from bob@example.com/.*second.txt" "$(mb_log alice)" | head -1 | cut -d: -f1)
-[ -n "$rcv" ] && [ "$kc" -lt "$rcv" ] || fail "accepted before the change was recorded (lines $kc, $rcv)"
+wait_until "$(mb_secs 20)" grep -q "sealbox: alert: .* bob@example.com device $bobdev changed [0-9a-f]\{32\} -> [0-9a-f]\{32\}$" "$(mb_log alice)" ||
+	fail "no alert line in alice's log: $(tail -3 "$(mb_log alice)")"
+[ "$(events)" = "changed 32/32" ] || fail "trust_alerts: '$(events)'"
+# The record came first, and the message was not accepted under the new key.
+kc=$(grep -n "sealbox: alert: .* bob@example.com" "$(mb_log alice)" | head -1 | cut -d: -f1)
+wait_until "$(mb_secs 20)" grep -q "rejected message .* from bob@example.com/" "$(mb_log alice)" ||
+	fail "the operator's message was not rejected"
+rj=$(grep -n "rejected message .* from bob@example.com/" "$(mb_log alice)" | head -1 | cut -d: -f1)
+[ "$kc" -lt "$rj" ] || fail "judged before the change was recorded (lines $kc, $rj)"
+! grep -q "received message .* from bob@example.com/.*second.txt" "$(mb_log alice)" ||
+	fail "the operator's message was accepted under the swapped key"
 
 note "a new device for bob: recorded as added"
 "$RELAY_CLIENT" keygen --keys "$T/bob2" >/dev/null || fail "keygen bob2"
@@ -61,5 +58,7 @@ rc register --keys "$T/bob2" --address bob@example.com --code "$code" --name bob
 cs --keys "$T/bob2" --to alice@example.com \
 	--name third.txt --text "bob's new phone" >/dev/null || fail "bob2's send"
 wait_for_file 20 "$A/inbox/bob@example.com" "$(mb_inbox_re third.txt)" >/dev/null
-[ "$(events | tail -1)" = "added 0/32" ] || fail "inbox_key_events: '$(events)'"
+[ "$(events | tail -1)" = "added 0/32" ] || fail "trust_alerts: '$(events)'"
+[ "$(mb_count "$A/inbox/bob@example.com" "$(mb_inbox_re second.txt)")" -eq 0 ] ||
+	fail "the operator's message shows in alice's inbox"
 mb_finish

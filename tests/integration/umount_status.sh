@@ -2,7 +2,7 @@
 # sealbox umount and sealbox status (issue 17):
 #   - status says whether and where the home is mounted ("mounted: at MNT
 #     by pid N" / "mounted: no"), the queue, the last contact with the
-#     relay, every key-change alert and every attachment waiting for space;
+#     relay, every open trust alert and every attachment waiting for space;
 #   - umount refuses what is not a sealbox mount (one line, exit 1; no
 #     mountpoint: exit 2), retries while a file of the mount is still open
 #     (saying so), unmounts once it is closed, and returns only after the
@@ -86,15 +86,19 @@ _mb_pid[alice]=
 g=$(wait_for_file 30 "$(mb_mnt bob)/inbox/alice@example.com" "$(mb_inbox_re held.txt)")
 [ "$(cat "$g")" = 'written while umount waits' ] || fail "bob got: $(cat "$g")"
 
-note "alerts and waiting attachments, as the agent records them in store.db"
+note "open alerts and waiting attachments, as the agent records them in store.db"
 python3 - "$H/store.db" <<'PY'
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
 o, n = bytes(range(32)), bytes(range(100, 132))
-db.execute("INSERT INTO inbox_key_events(time, address, device_id, event, old_hash, new_hash)"
-           " VALUES (1764860000, 'bob@example.com', 7, 'changed', ?, ?)", (o, n))
-db.execute("INSERT INTO inbox_key_events(time, address, device_id, event, old_hash, new_hash)"
-           " VALUES (1764870000, 'bob@example.com', 9, 'added', NULL, ?)", (n,))
+# Events per agent/trust.h: 1 changed, 2 added; a closed alert (the user
+# accepted or confirmed) is history, not listed.
+db.execute("INSERT INTO trust_alerts(time, address, event, n, old_hash, new_hash)"
+           " VALUES (1764860000, 'bob@example.com', 1, 7, ?, ?)", (o, n))
+db.execute("INSERT INTO trust_alerts(time, address, event, n, old_hash, new_hash, closed)"
+           " VALUES (1764865000, 'carol@example.com', 3, 4, ?, NULL, 1764866000)", (o,))
+db.execute("INSERT INTO trust_alerts(time, address, event, n, old_hash, new_hash)"
+           " VALUES (1764870000, 'bob@example.com', 2, 9, NULL, ?)", (n,))
 db.execute("INSERT INTO inbox_waiting(item_id, sender, size, need, avail, since, tries)"
            " VALUES (42, 'bob@example.com', 3*1048576+1, 12*1048576, 5*1048576+7, 1764870000, 3)")
 db.commit()

@@ -31,6 +31,11 @@
 #   mb_inbox_re BASE               the regex of an incoming name for file BASE
 #   mb_count DIR REGEX             how many entries of DIR match REGEX
 #   mb_status FILE                 the user.sealbox.status xattr ("" if none)
+#   mb_trust FOLDER                the user.sealbox.trust xattr of an inbox/ or
+#                                  outbox/ folder ("" if none)
+#   mb_fp NAME ADDRESS DEVICE      DEVICE's key fingerprint (32 hex digits) as
+#                                  `sealbox devices ADDRESS` shows it to NAME
+#   mb_alert_re                    the regex of an alert line's time stamp
 #   wait_status SECONDS FILE REGEX
 #   mb_errno OP PATH [ARG]         runs one syscall from python3, prints OK or
 #                                  the errno's name (EROFS, ENXIO, ...)
@@ -297,6 +302,18 @@ mb_inbox_re() {
 mb_status() {
 	getfattr --absolute-names --only-values -n user.sealbox.status "$1" 2>/dev/null || true
 }
+
+mb_trust() {
+	getfattr --absolute-names --only-values -n user.sealbox.trust "$1" 2>/dev/null || true
+}
+
+mb_fp() {
+	"$SEALBOX" devices --home "$(mb_home "$1")" "$2" |
+		awk -v d="$3" '$1 == d { print $4 $5 $6 $7 $8 $9 $10 $11 }'
+}
+
+# An alert line (MNT/alerts, `sealbox status`, the log) starts with its UTC time.
+mb_alert_re='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z'
 
 # wait_status SECONDS FILE REGEX
 wait_status() {

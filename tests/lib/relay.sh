@@ -13,6 +13,9 @@
 #                                  device sending real sealed messages:
 #                                  tests/helpers/cosender.c)
 #   relay_vmhwm_kb              -> the relay's peak RSS so far (kB)
+#   relay_swap_identity DEV FILE -> as whoever runs the relay: device DEV's
+#                                  identity in relay.db becomes FILE's bytes
+#                                  (the relay is stopped and started again)
 
 RELAY_CLIENT="$SB_BUILD/tests/helpers/relay_client"
 [ -x "$RELAY_CLIENT" ] || fail "$RELAY_CLIENT not built (run make)"
@@ -50,6 +53,19 @@ relay_stop() {
 	if grep -qE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$RLOG"; then
 		fail "sanitizer report in relay log"
 	fi
+}
+
+relay_swap_identity() {
+	relay_stop
+	python3 - "$RDATA/relay.db" "$1" "$2" <<'PY' || fail "could not swap device $1's identity"
+import sqlite3, sys
+con = sqlite3.connect(sys.argv[1])
+n = con.execute("UPDATE devices SET identity = ? WHERE id = ?",
+                (open(sys.argv[3], "rb").read(), int(sys.argv[2]))).rowcount
+con.commit()
+sys.exit(0 if n == 1 else 1)
+PY
+	relay_start
 }
 
 relay_vmhwm_kb() {

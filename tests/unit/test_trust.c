@@ -282,6 +282,10 @@ test_trust_code_check(void **state)
 	assert_int_equal(trust_code_check("", code), SB_ERR_FORMAT);
 	assert_int_equal(trust_code_check(NULL, code), SB_ERR_INVALID_ARG);
 	assert_int_equal(trust_code_check(code, "123"), SB_ERR_INVALID_ARG);
+	assert_int_equal(trust_code_shape(code), SB_OK);
+	assert_int_equal(trust_code_shape(code + 1), SB_ERR_FORMAT);
+	assert_int_equal(trust_code_shape("x"), SB_ERR_FORMAT);
+	assert_int_equal(trust_code_shape(NULL), SB_ERR_FORMAT);
 }
 
 static void
