@@ -10,6 +10,9 @@
 # program's entry point and stays out of the archive, so unit tests can link
 # every module.  New .c files are picked up by wildcard.
 
+# `make` alone builds the programs (a rule below names an object first).
+.DEFAULT_GOAL := all
+
 ifeq ($(origin CC),default)
 CC = gcc
 endif

@@ -12,10 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../common/pidlock.h"
 #include "../common/sberr.h"
 #include "../common/wire.h"
 #include "config.h"
@@ -600,26 +600,17 @@ config_lock_take(const char *home, const char *mountpoint, int *fd, long *pid,
 	*fd = -1;
 	if (rc != SB_OK)
 		return rc;
-	if ((*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
-		return SB_ERR_SYSTEM;
-	if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
-		int e = errno;
-
-		if (e == EWOULDBLOCK)
-			lock_read(*fd, pid, mnt, mnt_size);
+	n = snprintf(note, sizeof(note), "%s\n", mountpoint);
+	if (n < 0 || (size_t)n >= sizeof(note))
+		return SB_ERR_LENGTH;
+	rc = sb_lock_take(path, note, fd);
+	if (rc == SB_ERR_EXISTS) {
+		lock_read(*fd, pid, mnt, mnt_size);
 		close(*fd);
 		*fd = -1;
-		errno = e;
-		return e == EWOULDBLOCK ? SB_ERR_EXISTS : SB_ERR_SYSTEM;
+		errno = EWOULDBLOCK;
 	}
-	n = snprintf(note, sizeof(note), "%ld\n%s\n", (long)getpid(), mountpoint);
-	if (n < 0 || (size_t)n >= sizeof(note) || ftruncate(*fd, 0) != 0 ||
-	    pwrite(*fd, note, (size_t)n, 0) != n) {
-		close(*fd);
-		*fd = -1;
-		return SB_ERR_SYSTEM;
-	}
-	return SB_OK;
+	return rc;
 }
 
 int
@@ -631,16 +622,9 @@ config_lock_holder(const char *home, long *pid, char *mnt, size_t mnt_size)
 	*pid = 0;
 	if (rc != SB_OK)
 		return rc;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
-		return errno == ENOENT ? SB_ERR_NOT_FOUND : SB_ERR_SYSTEM;
-	/* A shared lock we can take means no holder; never kept. */
-	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
-		close(fd);
-		return SB_ERR_NOT_FOUND;
-	}
-	rc = errno == EWOULDBLOCK ? SB_OK : SB_ERR_SYSTEM;
-	if (rc == SB_OK)
+	if ((rc = sb_lock_held(path, &fd)) == SB_OK) {
 		lock_read(fd, pid, mnt, mnt_size);
-	close(fd);
+		close(fd);
+	}
 	return rc;
 }

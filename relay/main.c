@@ -1,11 +1,16 @@
 /*
- * main.c - sealbox-relay command line: init, serve, invite (docs/RELAY.md).
- * Parses options and prints one line on error; the work is in the other relay/ files.
+ * main.c - sealbox-relay command line (docs/RELAY.md): one table of
+ * commands, each with the options it takes and its own help.  Parses
+ * options and prints one line on error; the work is in the other relay/
+ * files.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../common/sberr.h"
 #include "relay.h"
@@ -20,13 +25,16 @@ static const char usage[] =
 	"       sealbox-relay serve  --data DIR [--listen HOST:PORT] [--idle-timeout S]\n"
 	"                            [--auth-timeout S] [--write-timeout S] [--sweep-interval S]\n"
 	"       sealbox-relay invite --data DIR ADDRESS\n"
+	"       sealbox-relay devices --data DIR ADDRESS\n"
+	"       sealbox-relay remove-device --data DIR ID\n"
+	"       sealbox-relay remove-address --data DIR ADDRESS\n"
 	"       sealbox-relay --version\n"
 	"\n"
 	"Run 'sealbox-relay COMMAND --help' for a command's options.\n"
 	"Exit status: 0 ok, 1 failure, 2 usage.\n";
 
-/* One help per subcommand, one line per option.  --test-clock-file is
- * left out on purpose: it is for the test suite only (docs/RELAY.md). */
+/* One help per command, one line per option.  --test-clock-file is left
+ * out on purpose: it is for the test suite only (docs/RELAY.md). */
 static const char usage_init[] =
 	"usage: sealbox-relay init --data DIR [--listen HOST:PORT] [--inline-limit 4096|16384]\n"
 	"                          [--retention-days N] [--blob-max BYTES]\n"
@@ -48,7 +56,7 @@ static const char usage_serve[] =
 	"                           [--auth-timeout S] [--write-timeout S] [--sweep-interval S]\n"
 	"\n"
 	"Runs the directory, the push queues and the blob store of DIR until\n"
-	"SIGTERM or SIGINT; logs to stderr (docs/RELAY.md).\n"
+	"SIGTERM or SIGINT; logs to stderr (docs/RELAY.md).  One serve per DIR.\n"
 	"\n"
 	"  --data DIR            the relay's directory (sealbox-relay init)\n"
 	"  --listen HOST:PORT    override relay.conf's listen address\n"
@@ -70,9 +78,45 @@ static const char usage_invite[] =
 	"  -h, --help            this help\n"
 	"\n"
 	"Exit status: 0 ok, 1 failure, 2 usage.\n";
+static const char usage_devices[] =
+	"usage: sealbox-relay devices --data DIR ADDRESS\n"
+	"\n"
+	"Lists the devices of ADDRESS: id, enrollment time, when last seen (its\n"
+	"last authentication or disconnection, UTC), items queued for it, name.\n"
+	"May run while serve runs.\n"
+	"\n"
+	"  --data DIR            the relay's directory\n"
+	"  ADDRESS               an e-mail address or +E.164 number\n"
+	"  -h, --help            this help\n"
+	"\n"
+	"Exit status: 0 ok, 1 failure (no such address), 2 usage.\n";
+static const char usage_remove_device[] =
+	"usage: sealbox-relay remove-device --data DIR ID\n"
+	"\n"
+	"Removes device ID from the directory: its queue and the blobs it uploaded\n"
+	"are deleted, its connection is closed, the account's other devices and\n"
+	"its contacts see the change at their next lookup.  May run while serve runs.\n"
+	"\n"
+	"  --data DIR            the relay's directory\n"
+	"  ID                    a device id (sealbox-relay devices)\n"
+	"  -h, --help            this help\n"
+	"\n"
+	"Exit status: 0 ok, 1 failure (no such device), 2 usage.\n";
+static const char usage_remove_address[] =
+	"usage: sealbox-relay remove-address --data DIR ADDRESS\n"
+	"\n"
+	"Removes every device of ADDRESS as remove-device does, and its unused\n"
+	"enrollment codes.  May run while serve runs.\n"
+	"\n"
+	"  --data DIR            the relay's directory\n"
+	"  ADDRESS               an e-mail address or +E.164 number\n"
+	"  -h, --help            this help\n"
+	"\n"
+	"Exit status: 0 ok, 1 failure (nothing enrolled for it), 2 usage.\n";
 
 enum { O_DATA = 256, O_LISTEN, O_INLINE, O_RETENTION, O_BLOBMAX, O_IDLE, O_AUTHTO,
        O_WRITETO, O_SWEEP, O_TESTCLOCK, O_HELP };
+#define BIT(o) (1u << ((o) - O_DATA))
 
 static const struct option longopts[] = {
 	{ "data",            required_argument, NULL, O_DATA },
@@ -87,6 +131,23 @@ static const struct option longopts[] = {
 	{ "test-clock-file", required_argument, NULL, O_TESTCLOCK },
 	{ "help",            no_argument,       NULL, O_HELP },
 	{ NULL, 0, NULL, 0 },
+};
+
+struct args {
+	const char *cmd, *data;
+	struct relay_config cfg;
+	struct relay_serve_opts so;
+	char **pos;                   /* positional arguments */
+	int npos;
+};
+
+struct command {
+	const char *name;
+	const char *help;
+	unsigned opts;                /* BIT(O_...) of the options it takes */
+	int npos;                     /* positional arguments it wants */
+	const char *pos_usage;        /* the line when npos is not met */
+	int (*run)(struct args *a);
 };
 
 static int
@@ -104,6 +165,16 @@ usage_die(const char *cmd, const char *what)
 	return 2;
 }
 
+/* The one line for a failure most commands share. */
+static int
+die_rc(const char *cmd, int rc)
+{
+	return die(cmd, rc == SB_ERR_CONFIG ? "no relay here (run sealbox-relay init)" :
+	    rc == SB_ERR_INVALID_ARG ?
+	    "address must be an e-mail address or an E.164 number (+15551234567)" :
+	    rc == SB_ERR_SYSTEM ? strerror(errno) : sb_strerror(rc));
+}
+
 static int
 number(const char *s, unsigned long long min, unsigned long long max,
     unsigned long long *v)
@@ -112,8 +183,9 @@ number(const char *s, unsigned long long min, unsigned long long max,
 
 	if (s[0] < '0' || s[0] > '9')
 		return -1;
+	errno = 0;
 	*v = strtoull(s, &end, 10);
-	return *end == '\0' && *v >= min && *v <= max ? 0 : -1;
+	return errno == 0 && *end == '\0' && *v >= min && *v <= max ? 0 : -1;
 }
 
 static void
@@ -126,101 +198,233 @@ print_fp(const uint8_t fp[RELAY_FP_LEN])
 	printf("\n");
 }
 
+/* After a change to the directory: the running serve must hear of it
+ * (it closes removed devices' connections).  0, or 1 with one line. */
+static int
+tell_serve(const char *cmd, const char *data)
+{
+	char why[96];
+	long pid = 0;
+
+	if (relay_notify_serve(data, &pid) == SB_OK)
+		return 0;
+	snprintf(why, sizeof(why), "done, but the relay (pid %ld) was not told: %s",
+	    pid, strerror(errno));
+	return die(cmd, why);
+}
+
+static int
+run_init(struct args *a)
+{
+	uint8_t fp[RELAY_FP_LEN];
+	int rc;
+
+	if ((rc = relay_init(a->data, &a->cfg, fp)) != SB_OK)
+		return die(a->cmd, rc == SB_ERR_EXISTS ? "already initialised" : sb_strerror(rc));
+	print_fp(fp);
+	return 0;
+}
+
+static int
+run_serve(struct args *a)
+{
+	struct relay_config cfg;
+	long holder = 0;
+	char why[64];
+	int fd, rc;
+
+	/* From here on a SIGHUP (a remove-device telling us) must not kill
+	 * us; the event loop handles it once it runs. */
+	signal(SIGHUP, SIG_IGN);
+	if ((rc = relay_config_load(a->data, &cfg)) != SB_OK)
+		return die_rc(a->cmd, rc);
+	/* Two serves on one DIR would both push the same queues and sweep
+	 * the same blobs; the flock dies with the process, however it ends. */
+	rc = relay_lock_take(a->data, &fd, &holder);
+	if (rc == SB_ERR_EXISTS) {
+		snprintf(why, sizeof(why), "already served by pid %ld", holder);
+		return die(a->cmd, why);
+	}
+	if (rc != SB_OK)
+		return die_rc(a->cmd, rc);
+	rc = relay_serve(a->data, &a->so);
+	close(fd);
+	return rc == SB_OK ? 0 : die_rc(a->cmd, rc);
+}
+
+static int
+run_invite(struct args *a)
+{
+	char code[RELAY_CODE_MAX];
+	int rc;
+
+	if ((rc = relay_invite(a->data, a->pos[0], code)) != SB_OK)
+		return die_rc(a->cmd, rc);
+	printf("%s\n", code);
+	return 0;
+}
+
+static int
+run_devices(struct args *a)
+{
+	int rc = relay_devices_print(a->data, a->pos[0], stdout);
+
+	if (rc == SB_ERR_NOT_FOUND)
+		return die(a->cmd, "no device is enrolled for this address");
+	return rc == SB_OK ? 0 : die_rc(a->cmd, rc);
+}
+
+static void
+print_removal(void *arg, const struct relay_removal *r)
+{
+	(void)arg;
+	printf("removed device %llu of %s: %llu queued item%s and %llu blob%s (%llu bytes)"
+	    " dropped\n", (unsigned long long)r->device, r->address,
+	    (unsigned long long)r->items, r->items == 1 ? "" : "s",
+	    (unsigned long long)r->blobs, r->blobs == 1 ? "" : "s",
+	    (unsigned long long)r->blob_bytes);
+}
+
+static int
+run_remove_device(struct args *a)
+{
+	struct relay_removal r;
+	unsigned long long id;
+	int rc;
+
+	if (number(a->pos[0], 1, INT64_MAX, &id) != 0)
+		return usage_die(a->cmd, "ID must be a device id (a positive number)");
+	rc = relay_remove_device(a->data, id, &r);
+	if (rc == SB_ERR_NOT_FOUND)
+		return die(a->cmd, "no such device");
+	if (rc != SB_OK)
+		return die_rc(a->cmd, rc);
+	print_removal(NULL, &r);
+	fflush(stdout);
+	return tell_serve(a->cmd, a->data);
+}
+
+static int
+run_remove_address(struct args *a)
+{
+	uint64_t invites = 0;
+	int rc = relay_remove_address(a->data, a->pos[0], print_removal, NULL, &invites);
+
+	if (rc == SB_ERR_NOT_FOUND)
+		return die(a->cmd, "no device and no invite for this address");
+	if (rc != SB_OK)
+		return die_rc(a->cmd, rc);
+	printf("removed %s: %llu unused invite%s voided\n", a->pos[0],
+	    (unsigned long long)invites, invites == 1 ? "" : "s");
+	fflush(stdout);
+	return tell_serve(a->cmd, a->data);
+}
+
+static const struct command commands[] = {
+	{ "init", usage_init, BIT(O_DATA) | BIT(O_LISTEN) | BIT(O_INLINE) |
+	  BIT(O_RETENTION) | BIT(O_BLOBMAX), 0, NULL, run_init },
+	{ "serve", usage_serve, BIT(O_DATA) | BIT(O_LISTEN) | BIT(O_IDLE) | BIT(O_AUTHTO) |
+	  BIT(O_WRITETO) | BIT(O_SWEEP) | BIT(O_TESTCLOCK), 0, NULL, run_serve },
+	{ "invite", usage_invite, BIT(O_DATA), 1,
+	  "exactly one ADDRESS (e-mail or +E.164)", run_invite },
+	{ "devices", usage_devices, BIT(O_DATA), 1,
+	  "exactly one ADDRESS (e-mail or +E.164)", run_devices },
+	{ "remove-device", usage_remove_device, BIT(O_DATA), 1,
+	  "exactly one device ID", run_remove_device },
+	{ "remove-address", usage_remove_address, BIT(O_DATA), 1,
+	  "exactly one ADDRESS (e-mail or +E.164)", run_remove_address },
+};
+
+/* Applies one option of a's command; 0, or the exit status of a usage error. */
+static int
+option(struct args *a, int c)
+{
+	unsigned long long v;
+
+	switch (c) {
+	case O_DATA: a->data = optarg; break;
+	case O_LISTEN:
+		if (relay_parse_hostport(optarg, a->cfg.host, &a->cfg.port) != SB_OK)
+			return usage_die(a->cmd, "--listen wants HOST:PORT");
+		a->so.listen = optarg;
+		break;
+	case O_INLINE:
+		if (number(optarg, 0, 1 << 20, &v) != 0 || (v != 4096 && v != 16384))
+			return usage_die(a->cmd, "--inline-limit must be 4096 or 16384");
+		a->cfg.inline_limit = (unsigned)v;
+		break;
+	case O_RETENTION:
+		if (number(optarg, 1, 3650, &v) != 0)
+			return usage_die(a->cmd, "--retention-days must be 1..3650");
+		a->cfg.retention_days = (unsigned)v;
+		break;
+	case O_BLOBMAX:
+		if (number(optarg, 1, UINT64_MAX >> 1, &v) != 0)
+			return usage_die(a->cmd, "--blob-max wants a byte count");
+		a->cfg.blob_max = v;
+		break;
+	case O_IDLE: case O_AUTHTO: case O_WRITETO: case O_SWEEP:
+		if (number(optarg, 1, 86400, &v) != 0)
+			return usage_die(a->cmd, "timeouts and intervals are 1..86400 seconds");
+		if (c == O_IDLE) a->so.idle_timeout = (unsigned)v;
+		else if (c == O_AUTHTO) a->so.auth_timeout = (unsigned)v;
+		else if (c == O_WRITETO) a->so.write_timeout = (unsigned)v;
+		else a->so.sweep_interval = (unsigned)v;
+		break;
+	case O_TESTCLOCK: a->so.test_clock_file = optarg; break;
+	default: return usage_die(a->cmd, "unknown option or missing argument (try --help)");
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
-	struct relay_config cfg;
-	struct relay_serve_opts so;
-	const char *cmd, *data = NULL;
-	unsigned long long v;
-	uint8_t fp[RELAY_FP_LEN];
-	char code[RELAY_CODE_MAX];
+	const struct command *k = NULL;
+	struct args a;
+	size_t i;
 	int c, rc;
 
 	if (argc < 2) {
 		fputs(usage, stderr);
 		return 2;
 	}
-	cmd = argv[1];
-	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+	memset(&a, 0, sizeof(a));
+	a.cmd = argv[1];
+	if (strcmp(a.cmd, "--help") == 0 || strcmp(a.cmd, "-h") == 0 ||
+	    strcmp(a.cmd, "help") == 0) {
 		fputs(usage, stdout);
 		return 0;
 	}
-	if (strcmp(cmd, "--version") == 0) {
+	if (strcmp(a.cmd, "--version") == 0) {
 		printf("sealbox-relay %s\n", SB_VERSION);
 		return 0;
 	}
-	if (strcmp(cmd, "init") != 0 && strcmp(cmd, "serve") != 0 && strcmp(cmd, "invite") != 0)
-		return usage_die(cmd, "unknown command (try --help)");
-	relay_config_defaults(&cfg);
-	relay_serve_defaults(&so);
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(a.cmd, commands[i].name) == 0)
+			k = &commands[i];
+	if (k == NULL)
+		return usage_die(a.cmd, "unknown command (try --help)");
+	relay_config_defaults(&a.cfg);
+	relay_serve_defaults(&a.so);
 	optind = 2;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (c) {
-		case O_DATA: data = optarg; break;
-		case O_LISTEN:
-			if (relay_parse_hostport(optarg, cfg.host, &cfg.port) != SB_OK)
-				return usage_die(cmd, "--listen wants HOST:PORT");
-			so.listen = optarg;
-			break;
-		case O_INLINE:
-			if (number(optarg, 0, 1 << 20, &v) != 0 || (v != 4096 && v != 16384))
-				return usage_die(cmd, "--inline-limit must be 4096 or 16384");
-			cfg.inline_limit = (unsigned)v;
-			break;
-		case O_RETENTION:
-			if (number(optarg, 1, 3650, &v) != 0)
-				return usage_die(cmd, "--retention-days must be 1..3650");
-			cfg.retention_days = (unsigned)v;
-			break;
-		case O_BLOBMAX:
-			if (number(optarg, 1, UINT64_MAX >> 1, &v) != 0)
-				return usage_die(cmd, "--blob-max wants a byte count");
-			cfg.blob_max = v;
-			break;
-		case O_IDLE: case O_AUTHTO: case O_WRITETO: case O_SWEEP:
-			if (number(optarg, 1, 86400, &v) != 0)
-				return usage_die(cmd, "timeouts and intervals are 1..86400 seconds");
-			if (c == O_IDLE) so.idle_timeout = (unsigned)v;
-			else if (c == O_AUTHTO) so.auth_timeout = (unsigned)v;
-			else if (c == O_WRITETO) so.write_timeout = (unsigned)v;
-			else so.sweep_interval = (unsigned)v;
-			break;
-		case O_TESTCLOCK: so.test_clock_file = optarg; break;
-		case O_HELP: case 'h':
-			fputs(strcmp(cmd, "init") == 0 ? usage_init :
-			    strcmp(cmd, "serve") == 0 ? usage_serve : usage_invite, stdout);
+		if (c == O_HELP || c == 'h') {
+			fputs(k->help, stdout);
 			return 0;
-		default: return usage_die(cmd, "unknown option or missing argument (try --help)");
 		}
+		/* Another command's option is as unknown here as a typo. */
+		if (c < O_DATA || c >= O_HELP || !(k->opts & BIT(c)))
+			c = '?';
+		if ((rc = option(&a, c)) != 0)
+			return rc;
 	}
-	if (data == NULL)
-		return usage_die(cmd, "--data DIR is required");
-	if (strcmp(cmd, "init") == 0) {
-		if (optind != argc)
-			return usage_die(cmd, "unexpected argument");
-		if ((rc = relay_init(data, &cfg, fp)) != SB_OK)
-			return die(cmd, rc == SB_ERR_EXISTS ? "already initialised" : sb_strerror(rc));
-		print_fp(fp);
-		return 0;
-	}
-	if (strcmp(cmd, "invite") == 0) {
-		if (optind + 1 != argc)
-			return usage_die(cmd, "exactly one ADDRESS (e-mail or +E.164)");
-		if ((rc = relay_invite(data, argv[optind], code)) != SB_OK)
-			return die(cmd, rc == SB_ERR_INVALID_ARG ?
-			    "address must be an e-mail address or an E.164 number (+15551234567)" :
-			    rc == SB_ERR_CONFIG ? "no relay here (run sealbox-relay init)" :
-			    sb_strerror(rc));
-		printf("%s\n", code);
-		return 0;
-	}
-	if (optind != argc)
-		return usage_die(cmd, "unexpected argument");
-	rc = relay_serve(data, &so);
-	if (rc != SB_OK)
-		return die(cmd, rc == SB_ERR_CONFIG ? "no relay here (run sealbox-relay init)" :
-		    sb_strerror(rc));
-	return 0;
+	if (a.data == NULL)
+		return usage_die(a.cmd, "--data DIR is required");
+	a.pos = argv + optind;
+	a.npos = argc - optind;
+	if (a.npos != k->npos)
+		return usage_die(a.cmd, k->pos_usage != NULL ? k->pos_usage : "unexpected argument");
+	return k->run(&a);
 }

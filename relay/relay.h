@@ -13,6 +13,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+
+#include "../proto/proto.h"
 
 #define RELAY_DEFAULT_LISTEN      "127.0.0.1:7443"
 #define RELAY_DEFAULT_INLINE      4096u
@@ -122,5 +125,58 @@ void relay_rates_prune(struct relay_rates *r, double now, double refill);
 
 /* One log line to stderr: "<UTC time> sealbox-relay: <text>". */
 void relay_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- the operator's kit (admin.c; docs/RELAY.md "Operating a relay") ---- */
+
+struct relay_store;
+
+/* Opens DIR's store (DIR/relay.db); close with relay_store_close. */
+int  relay_store_open_dir(const char *datadir, struct relay_store **out);
+
+/*
+ * DIR/serve.lock: one `serve` per data directory.  relay_lock_take takes
+ * an exclusive flock kept on *fd for the life of the process and writes
+ * "PID\n" into the file; SB_ERR_EXISTS when another process holds it,
+ * its pid in *holder (0 if the file says none).  relay_lock_holder: SB_OK
+ * with *pid while someone serves DIR, SB_ERR_NOT_FOUND when nobody does.
+ * Neither blocks.
+ */
+#define RELAY_LOCK_FILE "serve.lock"
+int  relay_lock_take(const char *datadir, int *fd, long *holder);
+int  relay_lock_holder(const char *datadir, long *pid);
+/*
+ * Tells the relay serving DIR, if any, to look at DIR again (SIGHUP): it
+ * closes the connections of devices that are no longer in the directory
+ * and reloads the certificates of tls/.  *pid: whom it told (0: nobody
+ * serves DIR, SB_OK).  SB_ERR_SYSTEM (errno) if the signal failed.
+ */
+int  relay_notify_serve(const char *datadir, long *pid);
+
+/* `devices ADDRESS`: a table of the address's devices on out.
+ * SB_ERR_NOT_FOUND when it has none, SB_ERR_INVALID_ARG for a bad address. */
+int  relay_devices_print(const char *datadir, const char *address, FILE *out);
+
+/* What one removal dropped. */
+struct relay_removal {
+	uint64_t device;
+	char address[SB_MAX_ADDRESS + 1];
+	uint64_t items;               /* queued for it */
+	uint64_t blobs, blob_bytes;   /* uploaded by it, still stored */
+};
+/*
+ * `remove-device ID`: the device leaves the directory through the store's
+ * device_remove (its queue goes, its status rows read "removed"), then
+ * the blobs it uploaded are deleted (records and files).  SB_ERR_NOT_FOUND
+ * for an unknown id.
+ */
+int  relay_remove_device(const char *datadir, uint64_t id, struct relay_removal *r);
+/*
+ * `remove-address ADDRESS`: every device of it as above (each() after
+ * each one), then its unused invites (*invites: how many).  SB_ERR_NOT_FOUND
+ * when it has no device and no invite.
+ */
+int  relay_remove_address(const char *datadir, const char *address,
+         void (*each)(void *arg, const struct relay_removal *r), void *arg,
+         uint64_t *invites);
 
 #endif

@@ -101,7 +101,7 @@ struct server {
 	char datadir[PATH_MAX];
 	struct session *sessions;
 	uint64_t next_conn;
-	struct event *sweep_ev, *sigint_ev, *sigterm_ev;
+	struct event *sweep_ev, *sigint_ev, *sigterm_ev, *sighup_ev;
 	struct sb_buf scratch;          /* reused for outgoing frames */
 	struct relay_rates *rates;      /* SEND / LOOKUP token buckets per device */
 	unsigned nofile;                /* the descriptor limit we run with */
@@ -163,6 +163,8 @@ session_close(struct session *s, const char *reason)
 
 	relay_log("close conn=%llu peer=%s device=%llu reason=%s",
 	    (unsigned long long)s->conn, s->peer, (unsigned long long)s->device, reason);
+	if (s->device != 0)
+		(void)srv->store->ops->device_seen(srv->store, s->device, now_of(srv));
 	if (s->up_fd >= 0) {
 		close(s->up_fd);
 		unlink(s->up_tmp);
@@ -494,6 +496,7 @@ h_auth(struct session *s, const struct proto_msg *m)
 		return auth_failed(s, m->rid, rc == SB_ERR_STORAGE ? rc : SB_ERR_AUTH, "auth");
 	}
 	become(s, &d);
+	(void)srv->store->ops->device_seen(srv->store, d.id, now_of(srv));
 	relay_log("auth conn=%llu device=%llu address=%s", (unsigned long long)s->conn,
 	    (unsigned long long)d.id, d.address);
 	if (reply(s, send_ok(s, m->rid, d.id)) != 0)
@@ -1479,6 +1482,29 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(srv->base, NULL);
 }
 
+/*
+ * SIGHUP: the operator changed DIR behind our back (sealbox-relay
+ * remove-device, remove-address: relay_notify_serve).  A connection whose
+ * device left the directory is closed, as after a REMOVE.
+ */
+static void
+reload_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *srv = arg;
+	struct session *s, *next;
+	struct relay_device d;
+
+	(void)sig;
+	(void)what;
+	relay_log("reload");
+	for (s = srv->sessions; s != NULL; s = next) {
+		next = s->next;
+		if (s->device != 0 &&
+		    srv->store->ops->device_get(srv->store, s->device, &d) == SB_ERR_NOT_FOUND)
+			session_close(s, "device removed");
+	}
+}
+
 /* ---- setup --------------------------------------------------------------- */
 
 void
@@ -1549,6 +1575,7 @@ server_free(struct server *srv)
 	if (srv->sweep_ev) event_free(srv->sweep_ev);
 	if (srv->sigint_ev) event_free(srv->sigint_ev);
 	if (srv->sigterm_ev) event_free(srv->sigterm_ev);
+	if (srv->sighup_ev) event_free(srv->sighup_ev);
 	if (srv->base) event_base_free(srv->base);
 	SSL_CTX_free(srv->ctx);
 	relay_store_close(srv->store);
@@ -1604,7 +1631,7 @@ int
 relay_serve(const char *datadir, const struct relay_serve_opts *o)
 {
 	struct server srv;
-	char path[PATH_MAX], host[RELAY_MAX_HOST + 1];
+	char host[RELAY_MAX_HOST + 1];
 	struct timeval sw;
 	uint16_t port;
 	int rc;
@@ -1623,9 +1650,7 @@ relay_serve(const char *datadir, const struct relay_serve_opts *o)
 	fd_limits(&srv);
 	if ((rc = relay_rates_new(&srv.rates)) != SB_OK)
 		return rc;
-	if (snprintf(path, sizeof(path), "%s/relay.db", datadir) >= (int)sizeof(path))
-		return SB_ERR_INVALID_ARG;
-	if ((rc = relay_store_open_sqlite(path, &srv.store)) != SB_OK)
+	if ((rc = relay_store_open_dir(datadir, &srv.store)) != SB_OK)
 		goto out;
 	clean_tmp(datadir);
 	rc = SB_ERR_TLS;
@@ -1639,7 +1664,9 @@ relay_serve(const char *datadir, const struct relay_serve_opts *o)
 	srv.sweep_ev = event_new(srv.base, -1, EV_PERSIST, sweep_cb, &srv);
 	srv.sigint_ev = evsignal_new(srv.base, SIGINT, signal_cb, &srv);
 	srv.sigterm_ev = evsignal_new(srv.base, SIGTERM, signal_cb, &srv);
-	if (srv.sweep_ev == NULL || srv.sigint_ev == NULL || srv.sigterm_ev == NULL) {
+	srv.sighup_ev = evsignal_new(srv.base, SIGHUP, reload_cb, &srv);
+	if (srv.sweep_ev == NULL || srv.sigint_ev == NULL || srv.sigterm_ev == NULL ||
+	    srv.sighup_ev == NULL) {
 		rc = SB_ERR_ALLOC;
 		goto out;
 	}
@@ -1648,6 +1675,7 @@ relay_serve(const char *datadir, const struct relay_serve_opts *o)
 	event_add(srv.sweep_ev, &sw);
 	event_add(srv.sigint_ev, NULL);
 	event_add(srv.sigterm_ev, NULL);
+	event_add(srv.sighup_ev, NULL);
 	sweep(&srv);
 	relay_log("listening on %s:%u inline_limit=%u retention_days=%u blob_max=%llu"
 	    " nofile=%u max_unauth=%u max_unauth_per_ip=%u%s",

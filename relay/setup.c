@@ -372,8 +372,8 @@ relay_tls_fingerprint(const char *datadir, uint8_t fp[RELAY_FP_LEN])
 
 /* ---- init and invite ----------------------------------------------------- */
 
-static int
-open_store(const char *datadir, struct relay_store **s)
+int
+relay_store_open_dir(const char *datadir, struct relay_store **s)
 {
 	char path[PATH_MAX];
 
@@ -404,7 +404,7 @@ relay_init(const char *datadir, const struct relay_config *cfg, uint8_t fp[RELAY
 		return SB_ERR_SYSTEM;
 	if ((rc = relay_tls_create(datadir, fp)) != SB_OK)
 		return rc;
-	if ((rc = open_store(datadir, &s)) != SB_OK)
+	if ((rc = relay_store_open_dir(datadir, &s)) != SB_OK)
 		return rc;
 	relay_store_close(s);
 	/* The config goes last: its presence means "initialised". */
@@ -440,7 +440,7 @@ relay_invite(const char *datadir, const char *address, char code[RELAY_CODE_MAX]
 	OPENSSL_cleanse(rnd, sizeof(rnd));
 	if (EVP_Digest(code, o, hash, NULL, EVP_sha256(), NULL) != 1)
 		return SB_ERR_CRYPTO;
-	if ((rc = open_store(datadir, &s)) != SB_OK)
+	if ((rc = relay_store_open_dir(datadir, &s)) != SB_OK)
 		return rc;
 	rc = s->ops->invite_add(s, address, hash, (uint64_t)time(NULL));
 	relay_store_close(s);

@@ -30,6 +30,7 @@ struct relay_device {
 	uint8_t identity[SB_MAX_IDENTITY];
 	size_t identity_len;
 	uint64_t created;
+	uint64_t last_seen;           /* last authentication or disconnection; 0 never */
 };
 
 /* One queued message for one device.  payload is owned: relay_item_clear. */
@@ -53,6 +54,12 @@ struct relay_batch_entry {
 
 struct relay_store;
 
+struct relay_store_totals {
+	uint64_t devices;
+	uint64_t queued_items;
+	uint64_t blobs, blob_bytes;
+};
+
 struct relay_store_ops {
 	void (*close)(struct relay_store *s);
 
@@ -75,8 +82,15 @@ struct relay_store_ops {
 	 * NULL with *n = 0 when there are none. */
 	int (*devices_of)(struct relay_store *s, const char *address,
 	    struct relay_device **out, size_t *n);
-	/* Removes the device and its queue (status rows become "removed"). */
+	/* Removes the device and its queue (status rows become "removed").
+	 * The one way a device leaves the directory: the protocol's REMOVE
+	 * and the operator's remove-device / remove-address both call it. */
 	int (*device_remove)(struct relay_store *s, uint64_t id);
+	/* Records that device id was seen (authenticated, or its connection
+	 * closed) at now; an unknown id is not an error. */
+	int (*device_seen)(struct relay_store *s, uint64_t id, uint64_t now);
+	/* Deletes the unused invites of address; *n how many. */
+	int (*invite_void)(struct relay_store *s, const char *address, uint64_t *n);
 
 	/*
 	 * Queues one payload per entry, all or nothing, in one transaction.
@@ -110,6 +124,11 @@ struct relay_store_ops {
 	 * for each (so the caller unlinks the file). */
 	int (*blob_expire)(struct relay_store *s, uint64_t cutoff,
 	    void (*gone)(void *arg, const char *uri), void *arg);
+	/* Deletes the records of every blob owner uploaded, calling gone(arg,
+	 * uri) first for each; *n and *bytes: how many, how large. */
+	int (*blob_drop_owner)(struct relay_store *s, uint64_t owner,
+	    void (*gone)(void *arg, const char *uri), void *arg, uint64_t *n,
+	    uint64_t *bytes);
 	/*
 	 * What the account `address` is charged for (quotas): items its
 	 * devices sent that are still queued and their payload bytes, and the
@@ -119,6 +138,17 @@ struct relay_store_ops {
 	    uint64_t *bytes, uint64_t *blob_bytes);
 	/* Counts (quotas, tests, logs): queued items of a device (0 = all devices). */
 	int (*queue_count)(struct relay_store *s, uint64_t device_id, uint64_t *n);
+	/* Whole-relay figures for the metrics endpoint. */
+	int (*totals)(struct relay_store *s, struct relay_store_totals *out);
+	/*
+	 * OPTIONAL (NULL: the backend has its own tools, e.g. pg_dump): writes
+	 * a consistent copy of the store to path (which must not exist) while
+	 * others keep writing, then calls blob(arg, uri, size) for every blob
+	 * the copy records (the caller copies those files).  A non-zero
+	 * return from blob stops and is returned.
+	 */
+	int (*backup)(struct relay_store *s, const char *path,
+	    int (*blob)(void *arg, const char *uri, uint64_t size), void *arg);
 };
 
 struct relay_store {

@@ -27,7 +27,7 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS devices ("
 	"  id INTEGER PRIMARY KEY AUTOINCREMENT, address TEXT NOT NULL,"
 	"  name TEXT NOT NULL, suite INTEGER NOT NULL, identity BLOB NOT NULL,"
-	"  created INTEGER NOT NULL);"
+	"  created INTEGER NOT NULL, last_seen INTEGER NOT NULL DEFAULT 0);"
 	"CREATE INDEX IF NOT EXISTS devices_addr ON devices(address);"
 	"CREATE TABLE IF NOT EXISTS queue ("
 	"  id INTEGER PRIMARY KEY AUTOINCREMENT, device_id INTEGER NOT NULL,"
@@ -276,9 +276,10 @@ row_to_device(sqlite3_stmt *st, struct relay_device *d)
 		memcpy(d->identity, idb, n);
 	d->identity_len = n;
 	d->created = (uint64_t)sqlite3_column_int64(st, 5);
+	d->last_seen = (uint64_t)sqlite3_column_int64(st, 6);
 }
 
-#define DEVICE_COLS "id,address,name,suite,identity,created"
+#define DEVICE_COLS "id,address,name,suite,identity,created,last_seen"
 
 static int
 sq_device_get(struct relay_store *s, uint64_t id, struct relay_device *out)
@@ -357,6 +358,33 @@ sq_device_remove(struct relay_store *s, uint64_t id)
 	if (rc == SB_OK)
 		rc = bind_run_id(db, "DELETE FROM queue WHERE device_id=?", id);
 	return end(db, rc);
+}
+
+static int
+sq_device_seen(struct relay_store *s, uint64_t id, uint64_t now)
+{
+	sqlite3_stmt *st;
+
+	if (prep(db_of(s), "UPDATE devices SET last_seen=? WHERE id=?", &st) != SB_OK)
+		return SB_ERR_STORAGE;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)id);
+	return run(st);
+}
+
+static int
+sq_invite_void(struct relay_store *s, const char *address, uint64_t *n)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*n = 0;
+	if (prep(db_of(s), "DELETE FROM invites WHERE address=? AND used=0", &st) != SB_OK)
+		return SB_ERR_STORAGE;
+	sqlite3_bind_text(st, 1, address, -1, SQLITE_STATIC);
+	if ((rc = run(st)) == SB_OK)
+		*n = (uint64_t)sqlite3_changes(db_of(s));
+	return rc;
 }
 
 static int
@@ -599,6 +627,34 @@ sq_blob_expire(struct relay_store *s, uint64_t cutoff,
 	return end(db, rc);
 }
 
+static int
+sq_blob_drop_owner(struct relay_store *s, uint64_t owner,
+    void (*gone)(void *arg, const char *uri), void *arg, uint64_t *n, uint64_t *bytes)
+{
+	sqlite3 *db = db_of(s);
+	sqlite3_stmt *st;
+	int rc;
+
+	*n = *bytes = 0;
+	if ((rc = begin(db)) != SB_OK)
+		return rc;
+	rc = prep(db, "SELECT uri,size FROM blobs WHERE owner=?", &st);
+	if (rc == SB_OK) {
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)owner);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			gone(arg, (const char *)sqlite3_column_text(st, 0));
+			(*n)++;
+			*bytes += (uint64_t)sqlite3_column_int64(st, 1);
+		}
+		sqlite3_finalize(st);
+		rc = bind_run_id(db, "DELETE FROM blobs WHERE owner=?", owner);
+	}
+	rc = end(db, rc);
+	if (rc != SB_OK)
+		*n = *bytes = 0;
+	return rc;
+}
+
 /* One row of up to two integer columns for a single text parameter. */
 static int
 sum_query(sqlite3 *db, const char *sql, const char *text, uint64_t *a, uint64_t *b)
@@ -654,6 +710,82 @@ sq_queue_count(struct relay_store *s, uint64_t device_id, uint64_t *n)
 	return rc;
 }
 
+static int
+sq_totals(struct relay_store *s, struct relay_store_totals *out)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	/* The counters, not count(*) over the queue: a scrape every few
+	 * seconds must not scan 100,000 rows. */
+	if (prep(db_of(s), "SELECT (SELECT count(*) FROM devices),"
+	    " (SELECT coalesce(sum(items),0) FROM device_usage),"
+	    " (SELECT count(*) FROM blobs), (SELECT coalesce(sum(size),0) FROM blobs)",
+	    &st) != SB_OK)
+		return SB_ERR_STORAGE;
+	rc = sqlite3_step(st) == SQLITE_ROW ? SB_OK : SB_ERR_STORAGE;
+	if (rc == SB_OK) {
+		out->devices = (uint64_t)sqlite3_column_int64(st, 0);
+		out->queued_items = (uint64_t)sqlite3_column_int64(st, 1);
+		out->blobs = (uint64_t)sqlite3_column_int64(st, 2);
+		out->blob_bytes = (uint64_t)sqlite3_column_int64(st, 3);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/*
+ * The online backup API copies every page while holding a read
+ * transaction; in WAL mode writers go on meanwhile, and the copy is the
+ * database as of the moment the read began (one consistent snapshot).
+ * The blob records are then read from the COPY, so the caller copies
+ * exactly the files that snapshot refers to: a blob stored later is not
+ * in it, and blob files never change once named.
+ */
+static int
+sq_backup(struct relay_store *s, const char *path,
+    int (*blob)(void *arg, const char *uri, uint64_t size), void *arg)
+{
+	sqlite3 *dst = NULL;
+	sqlite3_backup *b;
+	sqlite3_stmt *st;
+	int rc;
+
+	/* path is in a folder the caller has just made: nothing is there. */
+	if (sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		sqlite3_close(dst);
+		return SB_ERR_STORAGE;
+	}
+	sqlite3_busy_timeout(dst, 5000);
+	b = sqlite3_backup_init(dst, "main", db_of(s), "main");
+	if (b == NULL) {
+		sqlite3_close(dst);
+		return SB_ERR_STORAGE;
+	}
+	rc = sqlite3_backup_step(b, -1);
+	rc = sqlite3_backup_finish(b) == SQLITE_OK && rc == SQLITE_DONE ? SB_OK : failed(rc);
+	/* The copy stands alone: its journal folded in, durable on disk. */
+	if (rc == SB_OK)
+		rc = exec(dst, "PRAGMA journal_mode=DELETE");
+	if (rc == SB_OK && prep(dst, "SELECT uri,size FROM blobs ORDER BY uri", &st) == SB_OK) {
+		int r;
+
+		while ((r = sqlite3_step(st)) == SQLITE_ROW && rc == SB_OK)
+			rc = blob(arg, (const char *)sqlite3_column_text(st, 0),
+			    (uint64_t)sqlite3_column_int64(st, 1));
+		if (rc == SB_OK && r != SQLITE_DONE)
+			rc = SB_ERR_STORAGE;
+		sqlite3_finalize(st);
+	} else if (rc == SB_OK) {
+		rc = SB_ERR_STORAGE;
+	}
+	if (sqlite3_close(dst) != SQLITE_OK && rc == SB_OK)
+		rc = SB_ERR_STORAGE;
+	return rc;
+}
+
 static const struct relay_store_ops sqlite_ops = {
 	.close = sq_close,
 	.invite_add = sq_invite_add,
@@ -661,6 +793,8 @@ static const struct relay_store_ops sqlite_ops = {
 	.device_get = sq_device_get,
 	.devices_of = sq_devices_of,
 	.device_remove = sq_device_remove,
+	.device_seen = sq_device_seen,
+	.invite_void = sq_invite_void,
 	.batch_commit = sq_batch_commit,
 	.queue_next = sq_queue_next,
 	.queue_ack = sq_queue_ack,
@@ -669,9 +803,31 @@ static const struct relay_store_ops sqlite_ops = {
 	.blob_add = sq_blob_add,
 	.blob_get = sq_blob_get,
 	.blob_expire = sq_blob_expire,
+	.blob_drop_owner = sq_blob_drop_owner,
 	.usage = sq_usage,
 	.queue_count = sq_queue_count,
+	.totals = sq_totals,
+	.backup = sq_backup,
 };
+
+/* A database from before devices.last_seen: add the column (0: never). */
+static int
+add_last_seen(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int found = 0, rc;
+
+	if (prep(db, "SELECT 1 FROM pragma_table_info('devices') WHERE name='last_seen'",
+	    &st) != SB_OK)
+		return SB_ERR_STORAGE;
+	rc = sqlite3_step(st);
+	found = rc == SQLITE_ROW;
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return SB_ERR_STORAGE;
+	return found ? SB_OK :
+	    exec(db, "ALTER TABLE devices ADD COLUMN last_seen INTEGER NOT NULL DEFAULT 0");
+}
 
 int
 relay_store_open_sqlite(const char *path, struct relay_store **out)
@@ -690,7 +846,7 @@ relay_store_open_sqlite(const char *path, struct relay_store **out)
 	if (exec(s->db, "PRAGMA journal_mode=WAL") != SB_OK ||
 	    exec(s->db, "PRAGMA synchronous=FULL") != SB_OK ||
 	    exec(s->db, schema) != SB_OK || exec(s->db, usage_schema) != SB_OK ||
-	    exec(s->db, usage_backfill) != SB_OK)
+	    exec(s->db, usage_backfill) != SB_OK || add_last_seen(s->db) != SB_OK)
 		goto fail;
 	*out = &s->base;
 	return SB_OK;

@@ -588,6 +588,35 @@ h_queue_count(struct relay_store *s, uint64_t device_id, uint64_t *n)
 	return H.real->ops->queue_count(H.real, device_id, n);
 }
 
+static int
+h_device_seen(struct relay_store *s, uint64_t id, uint64_t now)
+{
+	(void)s;
+	return H.real->ops->device_seen(H.real, id, now);
+}
+
+static int
+h_invite_void(struct relay_store *s, const char *address, uint64_t *n)
+{
+	(void)s;
+	return H.real->ops->invite_void(H.real, address, n);
+}
+
+static int
+h_blob_drop_owner(struct relay_store *s, uint64_t owner,
+    void (*gone)(void *arg, const char *uri), void *arg, uint64_t *n, uint64_t *bytes)
+{
+	(void)s;
+	return H.real->ops->blob_drop_owner(H.real, owner, gone, arg, n, bytes);
+}
+
+static int
+h_totals(struct relay_store *s, struct relay_store_totals *out)
+{
+	(void)s;
+	return H.real->ops->totals(H.real, out);
+}
+
 static const struct relay_store_ops hostile_ops = {
 	.close = h_close,
 	.invite_add = h_invite_add,
@@ -595,6 +624,8 @@ static const struct relay_store_ops hostile_ops = {
 	.device_get = h_device_get,
 	.devices_of = h_devices_of,
 	.device_remove = h_device_remove,
+	.device_seen = h_device_seen,
+	.invite_void = h_invite_void,
 	.batch_commit = h_batch_commit,
 	.queue_next = h_queue_next,
 	.queue_ack = h_queue_ack,
@@ -603,8 +634,10 @@ static const struct relay_store_ops hostile_ops = {
 	.blob_add = h_blob_add,
 	.blob_get = h_blob_get,
 	.blob_expire = h_blob_expire,
+	.blob_drop_owner = h_blob_drop_owner,
 	.usage = h_usage,
 	.queue_count = h_queue_count,
+	.totals = h_totals,
 };
 
 /* What relay_serve() calls: the genuine store, wrapped. */

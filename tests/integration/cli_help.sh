@@ -59,6 +59,16 @@ h_invite=$(check_help "$SEALBOX_RELAY" invite)
 ! grep -q -- '--idle-timeout\|--sweep-interval' <<<"$h_init" || fail "init --help shows serve's options"
 ! grep -q -- '--inline-limit\|--retention-days\|--blob-max' <<<"$h_serve" || fail "serve --help shows init's options"
 ! grep -q -- '--listen\|--idle-timeout\|--inline-limit' <<<"$h_invite" || fail "invite --help shows other options"
+rcmds=$("$SEALBOX_RELAY" --help | awk '{ for (i = 1; i <= NF; i++) if ($i == "sealbox-relay" && $(i+1) ~ /^[a-z]/) print $(i+1) }' | sort -u)
+for c in devices remove-device remove-address; do
+	grep -qx "$c" <<<"$rcmds" || fail "sealbox-relay --help does not list $c"
+	h=$(check_help "$SEALBOX_RELAY" "$c")
+	! grep -q -- '--listen\|--idle-timeout\|--inline-limit' <<<"$h" || fail "$c --help shows other options"
+done
+# Another command's option is refused as unknown, not silently taken.
+expect_fail 2 '^sealbox-relay: invite: unknown option' "$SEALBOX_RELAY" invite --data "$T/r" \
+	--listen 127.0.0.1:1 a@example.com
+expect_fail 2 '^sealbox-relay: init: unknown option' "$SEALBOX_RELAY" init --data "$T/r" --idle-timeout 5
 for h in "$h_init" "$h_serve" "$h_invite" "$("$SEALBOX_RELAY" --help)"; do
 	! grep -qi 'test-clock\|test only' <<<"$h" || fail "a help shows the test-only clock"
 done

@@ -40,7 +40,7 @@
 #   mb_errno OP PATH [ARG]         runs one syscall from python3, prints OK or
 #                                  the errno's name (EROFS, ENXIO, ...)
 #   mb_vmhwm_kb NAME, mb_fd_count NAME   the mount's peak RSS (kB), open fds
-#   mb_sql SQL [ARGS...]           a read-only query on the relay's database
+#   mb_sql SQL [ARGS...]           a read-only query on the relay's database (relay.sh)
 #   mb_sent_count NAME             message ids NAME submitted (relay status)
 #   mb_queue_len NAME, wait_queue_empty SECONDS NAME   NAME's relay queue
 #   mb_data SIZE SEED              reproducible pseudo-random bytes
@@ -379,18 +379,6 @@ PY
 
 mb_vmhwm_kb() {
 	awk '/^VmHWM:/ { print $2 }' "/proc/${_mb_pid[$1]}/status"
-}
-
-# mb_sql SQL [ARGS...]: one read-only query on the relay's SQLite database
-# (WAL: safe while the relay runs); prints rows, columns separated by '|'.
-mb_sql() {
-	python3 - "$RDATA" "$@" <<'PY'
-import sqlite3, sys
-data, sql, args = sys.argv[1], sys.argv[2], sys.argv[3:]
-con = sqlite3.connect("file:%s/relay.db?mode=ro" % data, uri=True, timeout=10)
-for row in con.execute(sql, args):
-    print("|".join("" if v is None else (v.hex() if isinstance(v, bytes) else str(v)) for v in row))
-PY
 }
 
 # The number of distinct messages device NAME submitted to the relay (its

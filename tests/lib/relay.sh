@@ -16,6 +16,7 @@
 #   relay_swap_identity DEV FILE -> as whoever runs the relay: device DEV's
 #                                  identity in relay.db becomes FILE's bytes
 #                                  (the relay is stopped and started again)
+#   mb_sql SQL [ARGS...]        -> a read-only query on the relay's database
 
 RELAY_CLIENT="$SB_BUILD/tests/helpers/relay_client"
 [ -x "$RELAY_CLIENT" ] || fail "$RELAY_CLIENT not built (run make)"
@@ -107,4 +108,16 @@ has() {
 	local in
 	in=$(cat)
 	grep -q -- "$1" <<<"$in"
+}
+
+# mb_sql SQL [ARGS...]: one read-only query on the relay's SQLite database
+# (WAL: safe while the relay runs); prints rows, columns separated by '|'.
+mb_sql() {
+	python3 - "$RDATA" "$@" <<'PY'
+import sqlite3, sys
+data, sql, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+con = sqlite3.connect("file:%s/relay.db?mode=ro" % data, uri=True, timeout=10)
+for row in con.execute(sql, args):
+    print("|".join("" if v is None else (v.hex() if isinstance(v, bytes) else str(v)) for v in row))
+PY
 }

@@ -253,6 +253,72 @@ test_relay_store_blobs(void **state)
 	assert_int_equal(s->ops->blob_get(s, "sbblob:new", 0, &size), SB_OK);
 }
 
+static int gone_n;
+static void
+count_gone(void *arg, const char *uri)
+{
+	(void)arg;
+	assert_non_null(uri);
+	gone_n++;
+}
+
+/* The operator's kit: last seen, invites voided, a device's blobs dropped,
+ * the whole-relay totals. */
+static void
+test_relay_store_admin_ops(void **state)
+{
+	struct fx *f = *state;
+	struct relay_store_totals t;
+	struct relay_device d;
+	struct relay_batch_entry e;
+	uint8_t msgid[PROTO_MSGID_LEN] = { 7 };
+	uint64_t a = enroll(f->s, "alice@example.com", code_a);
+	uint64_t b = enroll(f->s, "bob@example.com", code_b);
+	uint64_t n = 9, bytes = 9;
+
+	assert_int_equal(f->s->ops->device_get(f->s, a, &d), SB_OK);
+	assert_int_equal(d.last_seen, 0);
+	assert_int_equal(f->s->ops->device_seen(f->s, a, 4242), SB_OK);
+	assert_int_equal(f->s->ops->device_seen(f->s, 999, 4242), SB_OK);
+	assert_int_equal(f->s->ops->device_get(f->s, a, &d), SB_OK);
+	assert_int_equal(d.last_seen, 4242);
+
+	static const uint8_t code_c[RELAY_CODE_HASH_LEN] = { 3 };
+
+	assert_int_equal(f->s->ops->invite_add(f->s, "bob@example.com", code_c, 1000), SB_OK);
+	assert_int_equal(f->s->ops->invite_void(f->s, "bob@example.com", &n), SB_OK);
+	assert_int_equal(n, 1);   /* the used code of bob's device stays */
+	assert_int_equal(f->s->ops->invite_void(f->s, "bob@example.com", &n), SB_OK);
+	assert_int_equal(n, 0);
+
+	assert_int_equal(f->s->ops->blob_add(f->s, "sbblob:1", 100, b, 1000), SB_OK);
+	assert_int_equal(f->s->ops->blob_add(f->s, "sbblob:2", 200, b, 1000), SB_OK);
+	assert_int_equal(f->s->ops->blob_add(f->s, "sbblob:3", 300, a, 1000), SB_OK);
+	e.device_id = b;
+	e.payload = (const uint8_t *)"xyz";
+	e.payload_len = 3;
+	assert_int_equal(f->s->ops->batch_commit(f->s, msgid, "alice@example.com", a, 1000,
+	    &e, 1), SB_OK);
+	assert_int_equal(f->s->ops->totals(f->s, &t), SB_OK);
+	assert_int_equal(t.devices, 2);
+	assert_int_equal(t.queued_items, 1);
+	assert_int_equal(t.blobs, 3);
+	assert_int_equal(t.blob_bytes, 600);
+
+	gone_n = 0;
+	assert_int_equal(f->s->ops->device_remove(f->s, b), SB_OK);
+	assert_int_equal(f->s->ops->blob_drop_owner(f->s, b, count_gone, NULL, &n, &bytes),
+	    SB_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(bytes, 300);
+	assert_int_equal(gone_n, 2);
+	assert_int_equal(f->s->ops->totals(f->s, &t), SB_OK);
+	assert_int_equal(t.devices, 1);
+	assert_int_equal(t.queued_items, 0);
+	assert_int_equal(t.blobs, 1);
+	assert_int_equal(t.blob_bytes, 300);
+}
+
 static void
 test_relay_store_durable_wal(void **state)
 {
@@ -288,6 +354,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_relay_store_batch_queue_ack, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_store_expire_and_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_store_blobs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_store_admin_ops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_store_durable_wal, setup, teardown),
 	};
 
