@@ -191,23 +191,30 @@ struct drop {
 	const char *datadir;
 };
 
-/* Unlinks the file of a blob record about to be deleted.  A URI that is
- * not ours names no file: nothing outside blobs/ is ever touched. */
+int
+relay_blob_path(const char *datadir, const char *uri, char out[PATH_MAX])
+{
+	size_t pl = strlen(URI_PREFIX), i;
+	int n;
+
+	out[0] = '\0';
+	if (uri == NULL || strlen(uri) != pl + URI_HEX || strncmp(uri, URI_PREFIX, pl) != 0)
+		return SB_ERR_FORMAT;
+	for (i = pl; i < pl + URI_HEX; i++)
+		if (!((uri[i] >= '0' && uri[i] <= '9') || (uri[i] >= 'a' && uri[i] <= 'f')))
+			return SB_ERR_FORMAT;
+	n = snprintf(out, PATH_MAX, "%s/blobs/%s", datadir, uri + pl);
+	return n > 0 && n < PATH_MAX ? SB_OK : SB_ERR_INVALID_ARG;
+}
+
+/* Unlinks the file of a blob record about to be deleted. */
 static void
 blob_unlink(void *arg, const char *uri)
 {
 	const struct drop *d = arg;
 	char path[PATH_MAX];
-	size_t pl = strlen(URI_PREFIX), i;
-	int n;
 
-	if (uri == NULL || strlen(uri) != pl + URI_HEX || strncmp(uri, URI_PREFIX, pl) != 0)
-		return;
-	for (i = pl; i < pl + URI_HEX; i++)
-		if (!((uri[i] >= '0' && uri[i] <= '9') || (uri[i] >= 'a' && uri[i] <= 'f')))
-			return;
-	n = snprintf(path, sizeof(path), "%s/blobs/%s", d->datadir, uri + pl);
-	if (n > 0 && n < (int)sizeof(path))
+	if (relay_blob_path(d->datadir, uri, path) == SB_OK)
 		unlink(path);
 }
 

@@ -5,6 +5,7 @@
  * files.
  */
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,6 +29,8 @@ static const char usage[] =
 	"       sealbox-relay devices --data DIR ADDRESS\n"
 	"       sealbox-relay remove-device --data DIR ID\n"
 	"       sealbox-relay remove-address --data DIR ADDRESS\n"
+	"       sealbox-relay backup --data DIR OUT\n"
+	"       sealbox-relay restore BACKUP --data DIR\n"
 	"       sealbox-relay --version\n"
 	"\n"
 	"Run 'sealbox-relay COMMAND --help' for a command's options.\n"
@@ -113,6 +116,34 @@ static const char usage_remove_address[] =
 	"  -h, --help            this help\n"
 	"\n"
 	"Exit status: 0 ok, 1 failure (nothing enrolled for it), 2 usage.\n";
+
+static const char usage_backup[] =
+	"usage: sealbox-relay backup --data DIR OUT\n"
+	"\n"
+	"Copies the relay in DIR into OUT (a new directory) while serve runs: a\n"
+	"consistent snapshot of the database (SQLite's online backup), the blob files\n"
+	"it records, relay.conf and tls/ (the private key too: keep OUT secret).\n"
+	"OUT is itself a relay directory.  A PostgreSQL store is backed up with\n"
+	"pg_dump instead (docs/RELAY.md).\n"
+	"\n"
+	"  --data DIR            the relay's directory\n"
+	"  OUT                   where the copy goes (must not exist, or be empty)\n"
+	"  -h, --help            this help\n"
+	"\n"
+	"Exit status: 0 ok, 1 failure, 2 usage.\n";
+static const char usage_restore[] =
+	"usage: sealbox-relay restore BACKUP --data DIR\n"
+	"\n"
+	"Copies a backup into DIR (a new directory), checking it on the way: the\n"
+	"database opens, every blob it records is there with its size, the key is\n"
+	"the certificate's.  Prints the certificate's fingerprint (devices' pin).\n"
+	"Then run serve on DIR.\n"
+	"\n"
+	"  BACKUP                a directory made by sealbox-relay backup\n"
+	"  --data DIR            the new relay directory (must not exist, or be empty)\n"
+	"  -h, --help            this help\n"
+	"\n"
+	"Exit status: 0 ok, 1 failure, 2 usage.\n";
 
 enum { O_DATA = 256, O_LISTEN, O_INLINE, O_RETENTION, O_BLOBMAX, O_IDLE, O_AUTHTO,
        O_WRITETO, O_SWEEP, O_TESTCLOCK, O_HELP };
@@ -320,6 +351,67 @@ run_remove_address(struct args *a)
 	return tell_serve(a->cmd, a->data);
 }
 
+/* One line for a failed backup or restore: the file at fault and why. */
+static int
+copy_failed(const char *cmd, int rc, const struct relay_copy_stats *st, const char *dir)
+{
+	char why[PATH_MAX + 160];
+	int e = errno;
+
+	if (rc == SB_ERR_EXISTS)
+		snprintf(why, sizeof(why), "%s exists and is not empty", dir);
+	else if (rc == SB_ERR_CONFIG && strcmp(cmd, "restore") == 0)
+		snprintf(why, sizeof(why), "no relay.conf in the backup: not a backup");
+	else if (st->bad[0] != '\0')
+		snprintf(why, sizeof(why), "%s: %s", st->bad, rc == SB_ERR_NOT_FOUND ?
+		    "missing" : rc == SB_ERR_LENGTH ? "not the size its record says" :
+		    rc == SB_ERR_TLS ? "not the key of tls/cert.pem" :
+		    rc == SB_ERR_STORAGE ? "does not open as a relay database" :
+		    rc == SB_ERR_SYSTEM ? strerror(e) : sb_strerror(rc));
+	else if (rc == SB_ERR_NOT_FOUND)
+		snprintf(why, sizeof(why), "this store has no backup of its own: back its"
+		    " database up with its tools (PostgreSQL: pg_dump)");
+	else if (rc == SB_ERR_SYSTEM)
+		snprintf(why, sizeof(why), "%s", strerror(e));
+	else
+		return die_rc(cmd, rc);
+	return die(cmd, why);
+}
+
+static int
+run_backup(struct args *a)
+{
+	struct relay_copy_stats st;
+	int rc = relay_backup(a->data, a->pos[0], &st);
+
+	if (rc != SB_OK)
+		return copy_failed(a->cmd, rc, &st, a->pos[0]);
+	printf("backup in %s: database %llu bytes, %llu blob%s (%llu bytes)", a->pos[0],
+	    (unsigned long long)st.db_bytes, (unsigned long long)st.blobs,
+	    st.blobs == 1 ? "" : "s", (unsigned long long)st.blob_bytes);
+	if (st.blobs_missing > 0)
+		printf(", %llu deleted since the snapshot left out",
+		    (unsigned long long)st.blobs_missing);
+	printf("\n");
+	return 0;
+}
+
+static int
+run_restore(struct args *a)
+{
+	struct relay_copy_stats st;
+	uint8_t fp[RELAY_FP_LEN];
+	int rc = relay_restore(a->pos[0], a->data, &st, fp);
+
+	if (rc != SB_OK)
+		return copy_failed(a->cmd, rc, &st, a->data);
+	printf("restored into %s: database %llu bytes, %llu blob%s (%llu bytes); fingerprint ",
+	    a->data, (unsigned long long)st.db_bytes, (unsigned long long)st.blobs,
+	    st.blobs == 1 ? "" : "s", (unsigned long long)st.blob_bytes);
+	print_fp(fp);
+	return 0;
+}
+
 static const struct command commands[] = {
 	{ "init", usage_init, BIT(O_DATA) | BIT(O_LISTEN) | BIT(O_INLINE) |
 	  BIT(O_RETENTION) | BIT(O_BLOBMAX), 0, NULL, run_init },
@@ -333,6 +425,8 @@ static const struct command commands[] = {
 	  "exactly one device ID", run_remove_device },
 	{ "remove-address", usage_remove_address, BIT(O_DATA), 1,
 	  "exactly one ADDRESS (e-mail or +E.164)", run_remove_address },
+	{ "backup", usage_backup, BIT(O_DATA), 1, "exactly one OUT directory", run_backup },
+	{ "restore", usage_restore, BIT(O_DATA), 1, "exactly one BACKUP directory", run_restore },
 };
 
 /* Applies one option of a's command; 0, or the exit status of a usage error. */

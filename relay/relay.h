@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <limits.h>
 #include <stdio.h>
 
 #include "../proto/proto.h"
@@ -81,6 +82,10 @@ int  relay_config_save(const char *datadir, const struct relay_config *cfg);
 int  relay_tls_create(const char *datadir, uint8_t fp[RELAY_FP_LEN]);
 /* The fingerprint of DIR/tls/cert.pem. */
 int  relay_tls_fingerprint(const char *datadir, uint8_t fp[RELAY_FP_LEN]);
+/* SB_OK (and the fingerprint) when DIR/tls/key.pem is the key of
+ * DIR/tls/cert.pem; SB_ERR_TLS when it is not, SB_ERR_CONFIG when either
+ * is missing or unreadable. */
+int  relay_tls_check(const char *datadir, uint8_t fp[RELAY_FP_LEN]);
 
 /* Full `init`: directories, TLS, database, config. */
 int  relay_init(const char *datadir, const struct relay_config *cfg,
@@ -152,6 +157,10 @@ int  relay_lock_holder(const char *datadir, long *pid);
  */
 int  relay_notify_serve(const char *datadir, long *pid);
 
+/* The file of a blob URI ("sbblob:" + 64 lower-case hex digits) in DIR's
+ * blobs/; SB_ERR_FORMAT for any other text: nothing else names a file. */
+int  relay_blob_path(const char *datadir, const char *uri, char out[PATH_MAX]);
+
 /* `devices ADDRESS`: a table of the address's devices on out.
  * SB_ERR_NOT_FOUND when it has none, SB_ERR_INVALID_ARG for a bad address. */
 int  relay_devices_print(const char *datadir, const char *address, FILE *out);
@@ -178,5 +187,25 @@ int  relay_remove_device(const char *datadir, uint64_t id, struct relay_removal 
 int  relay_remove_address(const char *datadir, const char *address,
          void (*each)(void *arg, const struct relay_removal *r), void *arg,
          uint64_t *invites);
+
+/*
+ * `backup --data DIR OUT` and `restore BACKUP --data DIR` (backup.c).  OUT
+ * and the restored DIR must be new (missing or an empty folder:
+ * SB_ERR_EXISTS otherwise).  The backup runs while serve does; a blob
+ * deleted between the database snapshot and its copy is counted in
+ * blobs_missing and left out.  restore fails on a missing or short blob
+ * (SB_ERR_NOT_FOUND / SB_ERR_LENGTH), a database that does not open
+ * (SB_ERR_STORAGE), a key that is not the certificate's (SB_ERR_TLS);
+ * bad names the file at fault.  SB_ERR_NOT_FOUND from relay_backup with
+ * bad empty: the store has no backup operation (PostgreSQL: pg_dump).
+ */
+struct relay_copy_stats {
+	uint64_t db_bytes;
+	uint64_t blobs, blob_bytes, blobs_missing;
+	char bad[80];
+};
+int  relay_backup(const char *datadir, const char *out, struct relay_copy_stats *st);
+int  relay_restore(const char *backup, const char *datadir, struct relay_copy_stats *st,
+         uint8_t fp[RELAY_FP_LEN]);
 
 #endif

@@ -370,6 +370,40 @@ relay_tls_fingerprint(const char *datadir, uint8_t fp[RELAY_FP_LEN])
 	return rc;
 }
 
+int
+relay_tls_check(const char *datadir, uint8_t fp[RELAY_FP_LEN])
+{
+	char path[PATH_MAX];
+	EVP_PKEY *pk = NULL;
+	X509 *x = NULL;
+	FILE *f;
+	int rc;
+
+	if (path_join(path, sizeof(path), datadir, "tls/cert.pem") != SB_OK)
+		return SB_ERR_INVALID_ARG;
+	if ((f = fopen(path, "re")) != NULL) {
+		x = PEM_read_X509(f, NULL, NULL, NULL);
+		fclose(f);
+	}
+	if (path_join(path, sizeof(path), datadir, "tls/key.pem") != SB_OK) {
+		X509_free(x);
+		return SB_ERR_INVALID_ARG;
+	}
+	if ((f = fopen(path, "re")) != NULL) {
+		pk = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+		fclose(f);
+	}
+	if (x == NULL || pk == NULL)
+		rc = SB_ERR_CONFIG;
+	else if (X509_check_private_key(x, pk) != 1)
+		rc = SB_ERR_TLS;
+	else
+		rc = cert_fp(x, fp);
+	X509_free(x);
+	EVP_PKEY_free(pk);
+	return rc;
+}
+
 /* ---- init and invite ----------------------------------------------------- */
 
 int

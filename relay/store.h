@@ -140,15 +140,16 @@ struct relay_store_ops {
 	int (*queue_count)(struct relay_store *s, uint64_t device_id, uint64_t *n);
 	/* Whole-relay figures for the metrics endpoint. */
 	int (*totals)(struct relay_store *s, struct relay_store_totals *out);
+	/* Calls blob(arg, uri, size) for every blob record, in URI order; a
+	 * non-zero return from blob stops and is returned. */
+	int (*blob_each)(struct relay_store *s,
+	    int (*blob)(void *arg, const char *uri, uint64_t size), void *arg);
 	/*
 	 * OPTIONAL (NULL: the backend has its own tools, e.g. pg_dump): writes
-	 * a consistent copy of the store to path (which must not exist) while
-	 * others keep writing, then calls blob(arg, uri, size) for every blob
-	 * the copy records (the caller copies those files).  A non-zero
-	 * return from blob stops and is returned.
+	 * a consistent copy of the store to path (in a folder just made, so
+	 * nothing is there) while others keep writing.
 	 */
-	int (*backup)(struct relay_store *s, const char *path,
-	    int (*blob)(void *arg, const char *uri, uint64_t size), void *arg);
+	int (*backup)(struct relay_store *s, const char *path);
 };
 
 struct relay_store {

@@ -735,52 +735,51 @@ sq_totals(struct relay_store *s, struct relay_store_totals *out)
 	return rc;
 }
 
+static int
+sq_blob_each(struct relay_store *s, int (*blob)(void *arg, const char *uri, uint64_t size),
+    void *arg)
+{
+	sqlite3_stmt *st;
+	int r, rc = SB_OK;
+
+	if (prep(db_of(s), "SELECT uri,size FROM blobs ORDER BY uri", &st) != SB_OK)
+		return SB_ERR_STORAGE;
+	while (rc == SB_OK && (r = sqlite3_step(st)) == SQLITE_ROW)
+		rc = blob(arg, (const char *)sqlite3_column_text(st, 0),
+		    (uint64_t)sqlite3_column_int64(st, 1));
+	if (rc == SB_OK && r != SQLITE_DONE)
+		rc = SB_ERR_STORAGE;
+	sqlite3_finalize(st);
+	return rc;
+}
+
 /*
- * The online backup API copies every page while holding a read
- * transaction; in WAL mode writers go on meanwhile, and the copy is the
- * database as of the moment the read began (one consistent snapshot).
- * The blob records are then read from the COPY, so the caller copies
- * exactly the files that snapshot refers to: a blob stored later is not
- * in it, and blob files never change once named.
+ * The online backup API copies every page inside one read transaction; in
+ * WAL mode writers go on meanwhile, and the copy is the database as of the
+ * moment that read began: one consistent snapshot, whatever commits
+ * during the copy.
  */
 static int
-sq_backup(struct relay_store *s, const char *path,
-    int (*blob)(void *arg, const char *uri, uint64_t size), void *arg)
+sq_backup(struct relay_store *s, const char *path)
 {
 	sqlite3 *dst = NULL;
 	sqlite3_backup *b;
-	sqlite3_stmt *st;
 	int rc;
 
-	/* path is in a folder the caller has just made: nothing is there. */
 	if (sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		sqlite3_close(dst);
 		return SB_ERR_STORAGE;
 	}
-	sqlite3_busy_timeout(dst, 5000);
-	b = sqlite3_backup_init(dst, "main", db_of(s), "main");
-	if (b == NULL) {
+	if ((b = sqlite3_backup_init(dst, "main", db_of(s), "main")) == NULL) {
 		sqlite3_close(dst);
 		return SB_ERR_STORAGE;
 	}
 	rc = sqlite3_backup_step(b, -1);
 	rc = sqlite3_backup_finish(b) == SQLITE_OK && rc == SQLITE_DONE ? SB_OK : failed(rc);
-	/* The copy stands alone: its journal folded in, durable on disk. */
+	/* One file standing alone (no -wal beside it), fsync'd on commit. */
 	if (rc == SB_OK)
 		rc = exec(dst, "PRAGMA journal_mode=DELETE");
-	if (rc == SB_OK && prep(dst, "SELECT uri,size FROM blobs ORDER BY uri", &st) == SB_OK) {
-		int r;
-
-		while ((r = sqlite3_step(st)) == SQLITE_ROW && rc == SB_OK)
-			rc = blob(arg, (const char *)sqlite3_column_text(st, 0),
-			    (uint64_t)sqlite3_column_int64(st, 1));
-		if (rc == SB_OK && r != SQLITE_DONE)
-			rc = SB_ERR_STORAGE;
-		sqlite3_finalize(st);
-	} else if (rc == SB_OK) {
-		rc = SB_ERR_STORAGE;
-	}
 	if (sqlite3_close(dst) != SQLITE_OK && rc == SB_OK)
 		rc = SB_ERR_STORAGE;
 	return rc;
@@ -807,6 +806,7 @@ static const struct relay_store_ops sqlite_ops = {
 	.usage = sq_usage,
 	.queue_count = sq_queue_count,
 	.totals = sq_totals,
+	.blob_each = sq_blob_each,
 	.backup = sq_backup,
 };
 

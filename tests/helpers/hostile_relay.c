@@ -617,6 +617,14 @@ h_totals(struct relay_store *s, struct relay_store_totals *out)
 	return H.real->ops->totals(H.real, out);
 }
 
+static int
+h_blob_each(struct relay_store *s, int (*blob)(void *arg, const char *uri, uint64_t size),
+    void *arg)
+{
+	(void)s;
+	return H.real->ops->blob_each(H.real, blob, arg);
+}
+
 static const struct relay_store_ops hostile_ops = {
 	.close = h_close,
 	.invite_add = h_invite_add,
@@ -638,6 +646,7 @@ static const struct relay_store_ops hostile_ops = {
 	.usage = h_usage,
 	.queue_count = h_queue_count,
 	.totals = h_totals,
+	.blob_each = h_blob_each,
 };
 
 /* What relay_serve() calls: the genuine store, wrapped. */
