@@ -355,7 +355,8 @@ agent_open(const char *home, struct agent **out)
 	if ((rc = store_open(db, &a->db)) != SB_OK)
 		goto fail;
 	/* Before either side starts: both seal to and verify against pins. */
-	if ((rc = trust_schema(a->db)) != SB_OK)
+	if ((rc = trust_schema(a->db)) != SB_OK ||
+	    (rc = trust_self_set(a->db, a->cfg->address, a->cfg->device_id)) != SB_OK)
 		goto fail;
 	if ((rc = outbox_init(a)) != SB_OK)
 		goto fail;

@@ -42,6 +42,18 @@ static const char *const schema_steps[] = {
 	"CREATE INDEX trust_alerts_open ON trust_alerts(address, closed);"
 	"CREATE TABLE trust_contacts("
 	" address TEXT PRIMARY KEY, verified_set BLOB, verified_at INTEGER NOT NULL);",
+	/* v2: our own account (self: this device's id on the row of our own
+	 * address, 0 on every other) and the devices this one approved, so
+	 * that a device of our account that we did not approve is an alert. */
+	"ALTER TABLE trust_contacts ADD COLUMN self INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE trust_approvals("
+	" address TEXT NOT NULL, device_id INTEGER NOT NULL, hash BLOB NOT NULL,"
+	" approved INTEGER NOT NULL, PRIMARY KEY(address, device_id));"
+	/* Devices this one removed: ids are never reused by the relay, so
+	 * one named again is a stale answer (a cache), never news. */
+	"CREATE TABLE trust_removed("
+	" address TEXT NOT NULL, device_id INTEGER NOT NULL, removed INTEGER NOT NULL,"
+	" PRIMARY KEY(address, device_id));",
 };
 
 static int
@@ -323,12 +335,56 @@ trust_held(sqlite3 *db, const char *const *addrs, size_t n, const char **which)
 	return SB_OK;
 }
 
+/* *yes: a row of table (trust_approvals or trust_removed) names (addr,
+ * id), and hash when given. */
+static int
+dev_listed(sqlite3 *db, const char *sql, const char *addr, uint64_t id,
+    const uint8_t *hash, int *yes)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t n = 0;
+	int rc = store_prepare(db, sql, &st);
+
+	*yes = 0;
+	if (rc != SB_OK)
+		return rc;
+	sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)id);
+	if (hash != NULL)
+		sqlite3_bind_blob(st, 3, hash, CRYPTO_HASH_LEN, SQLITE_STATIC);
+	rc = count_step(db, st, "devices listed", &n);
+	*yes = n > 0;
+	return rc;
+}
+
+static int
+is_approved(sqlite3 *db, const char *addr, uint64_t id, const uint8_t h[CRYPTO_HASH_LEN],
+    int *yes)
+{
+	return dev_listed(db, "SELECT count(*) FROM trust_approvals WHERE address = ?"
+	    " AND device_id = ? AND hash = ?", addr, id, h, yes);
+}
+
+static int
+is_removed(sqlite3 *db, const char *addr, uint64_t id, int *yes)
+{
+	return dev_listed(db, "SELECT count(*) FROM trust_removed WHERE address = ?"
+	    " AND device_id = ?", addr, id, NULL, yes);
+}
+
+int
+trust_is_removed(sqlite3 *db, const char *addr, uint64_t device_id, int *yes)
+{
+	return is_removed(db, addr, device_id, yes);
+}
+
 /* ---- writing ------------------------------------------------------------- */
 
 /* 1 when an open alert already says exactly this (a directory that keeps
  * giving the same changed identity is one event, not one per lookup). */
 static int
-alert_known(sqlite3 *db, const char *addr, const struct trust_change *c, int *known)
+alert_known(sqlite3 *db, const char *addr, const struct trust_change *c,
+    enum trust_event ev, int *known)
 {
 	sqlite3_stmt *st = NULL;
 	int64_t n = 0;
@@ -339,7 +395,7 @@ alert_known(sqlite3 *db, const char *addr, const struct trust_change *c, int *kn
 	if (rc != SB_OK)
 		return rc;
 	sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, (int)c->event);
+	sqlite3_bind_int(st, 2, (int)ev);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)c->device_id);
 	if (c->has_new)
 		sqlite3_bind_blob(st, 4, c->new_hash, CRYPTO_HASH_LEN, SQLITE_STATIC);
@@ -444,28 +500,42 @@ trust_observe(sqlite3 *db, const char *addr, const struct trust_seen *devs, size
     enum trust_mode mode, int64_t now, int *verdict, FILE *logf)
 {
 	struct trust_dev cur[TRUST_MAX_DEVICES];
+	struct trust_seen kept[TRUST_MAX_DEVICES];
 	struct trust_change ch[2 * TRUST_MAX_DEVICES];
 	struct sb_buf log = SB_BUF_INIT;
 	struct pinned p;
-	size_t n_ch = 0, i;
-	int64_t known_addr = 0;
+	size_t n_ch = 0, n_kept = 0, i;
+	int64_t known_addr = 0, self = 0;
 	int rc, h = 0, first;
 
 	if (verdict)
 		*verdict = TRUST_SEND;
 	if (n > TRUST_MAX_DEVICES)
 		return SB_ERR_TOO_BIG;
-	for (i = 0; i < n; i++) {
-		cur[i].id = devs[i].id;
-		if ((rc = identity_hash(devs[i].identity, devs[i].identity_len,
-		    cur[i].hash)) != SB_OK)
-			return rc;
-	}
 	if ((rc = store_begin(db)) != SB_OK)
 		return rc;
+	for (i = 0; i < n; i++) {
+		int gone = 0;
+
+		if ((rc = is_removed(db, addr, devs[i].id, &gone)) != SB_OK)
+			goto out;
+		if (gone) {
+			continue;
+		}
+		kept[n_kept] = devs[i];
+		cur[n_kept].id = devs[i].id;
+		if ((rc = identity_hash(devs[i].identity, devs[i].identity_len,
+		    cur[n_kept].hash)) != SB_OK)
+			goto out;
+		n_kept++;
+	}
+	devs = kept;
+	n = n_kept;
 	if ((rc = pins_load(db, addr, &p)) != SB_OK ||
 	    (rc = store_query_int(db, "SELECT count(*) FROM trust_contacts WHERE"
-	    " address = ?", addr, 0, &known_addr)) != SB_OK)
+	    " address = ?", addr, 0, &known_addr)) != SB_OK ||
+	    (rc = store_query_int(db, "SELECT self FROM trust_contacts WHERE"
+	    " address = ?", addr, 0, &self)) != SB_OK)
 		goto out;
 	/* First contact: what the directory says now is pinned, silently
 	 * (trust on first use; the log and the codes are what check it).
@@ -484,12 +554,24 @@ trust_observe(sqlite3 *db, const char *addr, const struct trust_seen *devs, size
 			.old_hash = c->has_old ? c->old_hash : NULL,
 			.new_hash = c->has_new ? c->new_hash : NULL,
 		};
-		int known = 0;
+		int known = 0, approved = 0;
 
-		if ((rc = alert_known(db, addr, c, &known)) != SB_OK)
+		/* Our own account: this device is no news, one it approved is
+		 * history, any other is an alert of its own kind. */
+		if (self != 0 && c->event == TRUST_EV_ADDED) {
+			if (c->device_id == (uint64_t)self)
+				continue;
+			if ((rc = is_approved(db, addr, c->device_id, c->new_hash,
+			    &approved)) != SB_OK)
+				break;
+			if (!approved)
+				al.event = TRUST_EV_UNAPPROVED;
+		}
+		if ((rc = alert_known(db, addr, c, al.event, &known)) != SB_OK)
 			break;
 		if (!known)
-			rc = trust_alert_add(db, &al, mode == TRUST_OBSERVE ? 0 : now, &log);
+			rc = trust_alert_add(db, &al, mode == TRUST_OBSERVE && !approved ? 0 : now,
+			    &log);
 		if (rc == SB_OK && c->event == TRUST_EV_REMOVED) {
 			sqlite3_stmt *st = NULL;
 
@@ -682,9 +764,16 @@ trust_list_text(sqlite3 *db, struct sb_buf *out)
 		struct pinned p;
 
 		snprintf(addr, sizeof(addr), "%s", t ? (const char *)t : "");
+		int64_t self = 0;
+
 		if ((rc = trust_folder_state(db, one, 1, state, sizeof(state))) != SB_OK ||
-		    (rc = pins_load(db, addr, &p)) != SB_OK)
+		    (rc = pins_load(db, addr, &p)) != SB_OK ||
+		    (rc = store_query_int(db, "SELECT self FROM trust_contacts WHERE"
+		    " address = ?", addr, 0, &self)) != SB_OK)
 			break;
+		/* Our own account is never "verified": it is ours. */
+		if (self != 0 && strcmp(state, "unverified") == 0)
+			snprintf(state, sizeof(state), "this account");
 		sb_put_bytes(out, addr, strlen(addr));
 		sb_put_bytes(out, ": ", 2);
 		sb_put_bytes(out, state, strlen(state));
@@ -699,4 +788,85 @@ trust_list_text(sqlite3 *db, struct sb_buf *out)
 	}
 	sqlite3_finalize(st);
 	return rc;
+}
+
+int
+trust_self_set(sqlite3 *db, const char *addr, uint64_t device_id)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = store_prepare(db, "INSERT INTO trust_contacts(address, verified_set,"
+	    " verified_at, self) VALUES (?, NULL, 0, ?) ON CONFLICT(address) DO UPDATE"
+	    " SET self = excluded.self", &st);
+
+	if (rc != SB_OK)
+		return rc;
+	sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)device_id);
+	rc = store_step_done(db, st);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+trust_approve(sqlite3 *db, const char *addr, uint64_t device_id,
+    const uint8_t hash[CRYPTO_HASH_LEN], int64_t now)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = store_prepare(db, "INSERT OR REPLACE INTO trust_approvals(address,"
+	    " device_id, hash, approved) VALUES (?, ?, ?, ?)", &st);
+
+	if (rc != SB_OK)
+		return rc;
+	sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)device_id);
+	sqlite3_bind_blob(st, 3, hash, CRYPTO_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, now);
+	rc = store_step_done(db, st);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+trust_unpin(sqlite3 *db, const char *addr, uint64_t device_id, int64_t now)
+{
+	struct pinned p;
+	const uint8_t *old = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = store_begin(db)) != SB_OK)
+		return rc;
+	if ((rc = pins_load(db, addr, &p)) != SB_OK)
+		goto out;
+	for (size_t i = 0; i < p.n; i++)
+		if (p.devs[i].id == device_id)
+			old = p.devs[i].hash;
+	if (old != NULL) {
+		struct trust_alert al = {
+			.time = now, .address = addr, .event = TRUST_EV_REMOVED,
+			.n = device_id, .old_hash = old, .new_hash = NULL,
+		};
+
+		/* This device did it: history, not an open alert. */
+		if ((rc = trust_alert_add(db, &al, now, NULL)) != SB_OK)
+			goto out;
+	}
+	if ((rc = store_prepare(db, "DELETE FROM trust_pins WHERE address = ?"
+	    " AND device_id = ?", &st)) != SB_OK)
+		goto out;
+	sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)device_id);
+	rc = store_step_done(db, st);
+	sqlite3_finalize(st);
+	st = NULL;
+	if (rc == SB_OK && (rc = store_prepare(db, "INSERT OR REPLACE INTO trust_removed"
+	    "(address, device_id, removed) VALUES (?, ?, ?)", &st)) == SB_OK) {
+		sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)device_id);
+		sqlite3_bind_int64(st, 3, now);
+		rc = store_step_done(db, st);
+		sqlite3_finalize(st);
+	}
+out:
+	return store_end(db, rc);
 }

@@ -230,6 +230,26 @@ int  trust_alerts_text(struct sqlite3 *db, int open_only, const char *prefix,
 int  trust_folder_state(struct sqlite3 *db, const char *const *addrs, size_t n,
          char *out, size_t size);
 
+/*
+ * Our own account.  trust_self_set marks addr as this device's account,
+ * device_id as this device (idempotent; agent_open and init call it):
+ * from then on a new device of addr that this device did not approve
+ * (trust_approve: by id and identity hash) is an open "added without
+ * this device's approval" alert, an approved one a closed "added" line,
+ * this device itself nothing.  trust_unpin records that this device
+ * removed one of its account's devices (a closed "removed" line), drops
+ * its pin and remembers the id, so no later answer brings it back.
+ */
+int  trust_self_set(struct sqlite3 *db, const char *addr, uint64_t device_id);
+int  trust_approve(struct sqlite3 *db, const char *addr, uint64_t device_id,
+         const uint8_t hash[CRYPTO_HASH_LEN], int64_t now);
+int  trust_unpin(struct sqlite3 *db, const char *addr, uint64_t device_id, int64_t now);
+/* *yes: this device removed (addr, device_id) (trust_unpin).  Such a
+ * device in a directory answer is a stale answer: trust_observe skips it
+ * and a sender seals nothing to it (the relay then says the set is
+ * stale, and the next answer no longer names it). */
+int  trust_is_removed(struct sqlite3 *db, const char *addr, uint64_t device_id, int *yes);
+
 /* What sealbox trust lists, appended to out: per known address (sorted)
  * "ADDRESS: STATE" (trust_folder_text of that address alone), then one
  * "  device ID FINGERPRINT" line per pinned device, by id. */

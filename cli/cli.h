@@ -60,6 +60,19 @@ int  cli_lookup(const char *cmd, struct device_ctx *d, const char *address,
 /* in canonicalised into out, or exit status 2 after one line. */
 int  cli_canonical_arg(const char *cmd, const char *in, char out[NAMES_ADDR_BUF]);
 
+/* sealbox devices remove (cmd_link.c): argv[0] is the subcommand, after
+ * it its arguments; pre[0..n_pre) the options that came before it. */
+int cli_devices_manage(int argc, char **argv, char **pre, int n_pre);
+
+/*
+ * Options of a command with subcommands: --home DIR and -h/--help (usage()
+ * printed) anywhere; *home set, *next the index of the first other
+ * argument (getopt permutes them to the end).  Returns -1 to go on, else
+ * the exit status (0 after --help, 2 after one line for a bad option).
+ */
+int cli_parse_home(const char *cmd, int argc, char **argv, void (*usage)(void),
+    const char **home, int *next);
+
 int cmd_trust(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_seal(int argc, char **argv);

@@ -356,6 +356,44 @@ dir_empty(const char *dir)
 	return empty;
 }
 
+/*
+ * The account's devices as they are when this one joins are its first
+ * pins (they were there before it; trust on first use), this device is
+ * marked as ours: any device added later without this one's approval is
+ * an alert on this device (agent/trust.h).
+ */
+static int
+pin_account(struct client *c, const char *home, const struct agent_config *cfg)
+{
+	const char *addrs[1] = { cfg->address };
+	struct client_lookup *l = NULL;
+	sqlite3 *db = NULL;
+	int rc = client_lookup(c, addrs, 1, &l);
+
+	if (rc == SB_OK)
+		rc = trust_store_open(home, &db);
+	if (rc == SB_OK)
+		rc = trust_observe_devices(db, cfg->address, l->devices, l->n, TRUST_ACCEPT,
+		    (int64_t)time(NULL), NULL, NULL);
+	if (rc == SB_OK)
+		rc = trust_self_set(db, cfg->address, cfg->device_id);
+	store_close(db);
+	client_lookup_free(l);
+	return rc;
+}
+
+static void
+unlink_store(const char *home)
+{
+	static const char *const names[] = { "store.db", "store.db-wal", "store.db-shm" };
+	char path[4096];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", home, names[i]);
+		(void)unlink(path);
+	}
+}
+
 int
 cmd_init(int argc, char **argv)
 {
@@ -366,7 +404,7 @@ cmd_init(int argc, char **argv)
 	char *home = NULL, devid[24], code[CLI_CODE_MAX + 1] = { 0 }, why[256];
 	const uint8_t *idder;
 	size_t idlen;
-	int rc, status = 1, made_home = 0, stored = 0, registered = 0;
+	int rc, status = 1, made_home = 0, stored = 0, registered = 0, made_store = 0;
 	struct stat st;
 
 	if ((rc = init_parse(argc, argv, &o)) != 0)
@@ -431,6 +469,12 @@ cmd_init(int argc, char **argv)
 		keyring_fail("init", rc);
 		goto out;
 	}
+	made_store = 1;
+	if ((rc = pin_account(c, home, &cfg)) != SB_OK) {
+		cli_fail("init", "%s/store.db: pinning %s's devices: %s", home, cfg.address,
+		    sb_strerror(rc));
+		goto out;
+	}
 	if ((rc = config_save(home, &cfg, 1)) != SB_OK) {
 		cli_fail("init", "%s/config: %s", home,
 		    rc == SB_ERR_SYSTEM ? strerror(errno) : sb_strerror(rc));
@@ -449,6 +493,8 @@ out:
 			fprintf(stderr, "sealbox: init: note: device %llu stays registered at "
 			    "the relay (could not remove it)\n",
 			    (unsigned long long)cfg.device_id);
+		if (made_store)
+			unlink_store(home);
 		if (made_home)
 			(void)rmdir(home);
 	}
@@ -512,7 +558,9 @@ addr_home_usage(const char *cmd, int need_addr)
 	    strcmp(cmd, "devices") == 0 ?
 	    "Lists the devices of ADDRESS (default: this account) at the relay: id,\n"
 	    "name (\"-\" when the relay does not reveal another account's names),\n"
-	    "suite and key fingerprint (the first 16 bytes of its identity hash).\n" :
+	    "suite and key fingerprint (the first 16 bytes of its identity hash).\n"
+	    "sealbox devices remove ID removes one of this account's devices\n"
+	    "(sealbox devices remove --help).\n" :
 	    strcmp(cmd, "verify") == 0 ?
 	    "Prints the verification code of this account and ADDRESS: compare it\n"
 	    "with theirs in person; it changes whenever either side's devices do.\n"
@@ -621,6 +669,23 @@ cli_canonical_arg(const char *cmd, const char *in, char out[NAMES_ADDR_BUF])
 	return 0;
 }
 
+/* The index of the first argument that is no option (nor --home's
+ * value) when it is sub, else 0. */
+static int
+subcommand(int argc, char **argv, const char *sub)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--home") == 0) {
+			i++;
+			continue;
+		}
+		if (argv[i][0] == '-')
+			continue;
+		return strcmp(argv[i], sub) == 0 ? i : 0;
+	}
+	return 0;
+}
+
 int
 cmd_devices(int argc, char **argv)
 {
@@ -631,6 +696,8 @@ cmd_devices(int argc, char **argv)
 	size_t i;
 	int rc, status = 1;
 
+	if ((rc = subcommand(argc, argv, "remove")) > 0)
+		return cli_devices_manage(argc - rc, argv + rc, argv + 1, rc - 1);
 	if ((rc = parse_addr_home("devices", argc, argv, 0, &addr_arg, &home_arg, NULL)) != 0)
 		return rc;
 	if (addr_arg != NULL && (rc = cli_canonical_arg("devices", addr_arg, addr)) != 0)

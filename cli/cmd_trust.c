@@ -130,35 +130,48 @@ out:
 }
 
 int
-cmd_trust(int argc, char **argv)
+cli_parse_home(const char *cmd, int argc, char **argv, void (*usage_fn)(void),
+    const char **home, int *next)
 {
 	static const struct option longopts[] = {
 		{ "home", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *home = NULL, *sub = "list", *addr = NULL;
 	int c;
 
+	*home = NULL;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		if (c == 'H') {
-			home = optarg;
+			*home = optarg;
 		} else if (c == 'h') {
-			usage();
+			usage_fn();
 			return 0;
 		} else {
-			cli_fail("trust", "unknown option '%s' (try --help)", argv[optind - 1]);
+			cli_fail(cmd, "unknown option '%s' (try --help)", argv[optind - 1]);
 			return EXIT_USAGE;
 		}
 	}
-	if (optind < argc)
-		sub = argv[optind++];
-	if (strcmp(sub, "accept") == 0 && optind < argc)
-		addr = argv[optind++];
-	if (optind != argc) {
-		cli_fail("trust", "unexpected argument '%s'", argv[optind]);
+	*next = optind;
+	return -1;
+}
+
+int
+cmd_trust(int argc, char **argv)
+{
+	const char *home = NULL, *sub = "list", *addr = NULL;
+	int i, rc;
+
+	if ((rc = cli_parse_home("trust", argc, argv, usage, &home, &i)) >= 0)
+		return rc;
+	if (i < argc)
+		sub = argv[i++];
+	if (strcmp(sub, "accept") == 0 && i < argc)
+		addr = argv[i++];
+	if (i != argc) {
+		cli_fail("trust", "unexpected argument '%s'", argv[i]);
 		return EXIT_USAGE;
 	}
 	if (strcmp(sub, "list") == 0)

@@ -54,6 +54,44 @@ struct job {
 /* ---- sealing ------------------------------------------------------------------ */
 
 /*
+ * Applies a send set's devices of addr to the pins.  A send set leaves
+ * this device out; for our own address it is put back (as the identity
+ * our keys make), or the pins would read it as removed.
+ */
+static int
+observe(struct agent *a, const char *addr, const struct client_device *devs, size_t n,
+    int *verdict)
+{
+	struct client_device *all = NULL;
+	const uint8_t *der;
+	size_t len;
+	int rc;
+
+	if (strcmp(addr, a->cfg->address) != 0) {
+		store_lock(a);
+		rc = trust_observe_devices(a->db, addr, devs, n, TRUST_OBSERVE, time(NULL),
+		    verdict, stderr);
+		store_unlock(a);
+		return rc;
+	}
+	if ((all = calloc(n + 1, sizeof(*all))) == NULL)
+		return SB_ERR_ALLOC;
+	if (n > 0)
+		memcpy(all, devs, n * sizeof(*devs));
+	crypto_identity_der(a->identity, &der, &len);
+	all[n].id = a->cfg->device_id;
+	snprintf(all[n].address, sizeof(all[n].address), "%s", a->cfg->address);
+	all[n].identity = (uint8_t *)der;   /* borrowed, read only */
+	all[n].identity_len = len;
+	store_lock(a);
+	rc = trust_observe_devices(a->db, addr, all, n + 1, TRUST_OBSERVE, time(NULL),
+	    verdict, stderr);
+	store_unlock(a);
+	free(all);
+	return rc;
+}
+
+/*
  * client_send's reseal callback: one payload per device, each sealed to the
  * device's PINNED identity (agent/trust.h), never to what the directory
  * says now when the two differ.  The directory's answer is applied to the
@@ -68,17 +106,17 @@ reseal(void *arg, const struct client_device *devs, size_t n, struct sb_buf *pay
 	struct agent *a = j->a;
 	int rc = SB_OK, verdict;
 
+	/* Our own account first and always: a send set that lists none of
+	 * its other devices says they are gone. */
+	rc = observe(a, a->cfg->address, devs, n, &verdict);
 	for (size_t i = 0; rc == SB_OK && i < n; i++) {
-		int seen = 0;
+		int seen = strcmp(devs[i].address, a->cfg->address) == 0;
 
 		for (size_t k = 0; k < i && !seen; k++)
 			seen = strcmp(devs[k].address, devs[i].address) == 0;
 		if (seen)
 			continue;
-		store_lock(a);
-		rc = trust_observe_devices(a->db, devs[i].address, devs, n, TRUST_OBSERVE,
-		    time(NULL), &verdict, stderr);
-		store_unlock(a);
+		rc = observe(a, devs[i].address, devs, n, &verdict);
 		if (rc == SB_OK && verdict == TRUST_HOLD) {
 			trust_held_text(devs[i].address, j->held, sizeof(j->held));
 			rc = SB_ERR_HELD;
@@ -86,10 +124,18 @@ reseal(void *arg, const struct client_device *devs, size_t n, struct sb_buf *pay
 	}
 	for (size_t i = 0; rc == SB_OK && i < n; i++) {
 		struct crypto_identity *id = NULL;
+		int gone = 0;
 
 		store_lock(a);
-		rc = trust_pin_get(a->db, devs[i].address, devs[i].id, &id);
+		rc = trust_is_removed(a->db, devs[i].address, devs[i].id, &gone);
+		if (rc == SB_OK && !gone)
+			rc = trust_pin_get(a->db, devs[i].address, devs[i].id, &id);
 		store_unlock(a);
+		/* A device this one removed, named by a stale cache: nothing
+		 * sealed to it; the relay answers STALE and the set is fetched
+		 * again. */
+		if (rc == SB_OK && gone)
+			continue;
 		if (rc != SB_OK) {
 			fprintf(stderr, "sealbox: send: device %llu of %s has no usable"
 			    " pinned identity: %s\n", (unsigned long long)devs[i].id,
@@ -546,6 +592,39 @@ wait_for(struct outbox *ob, unsigned ms)
 
 /* How often the idle sender retries a keyring that failed. */
 #define IDLE_KEYS_RETRY_S 10
+/* How often the idle sender checks this account's devices (monitoring:
+ * a device this one did not approve, one removed, our own key swapped). */
+#define MONITOR_S 60
+
+/*
+ * Monitoring of our own account: the directory's list of its devices is
+ * applied to the pins (trust_observe: alerts for what this device did not
+ * do).  Only on a live session: an idle check must never sit in a
+ * request's timeout while a send waits behind it.  1 when it ran.
+ */
+static int
+monitor_own(struct agent *a)
+{
+	const char *addrs[1] = { a->cfg->address };
+	struct client_lookup *l = NULL;
+	struct client *c = agent_client(a);
+	int rc;
+
+	if (c == NULL || client_link(c) != SB_OK)
+		return 0;
+	if ((rc = client_lookup(c, addrs, 1, &l)) == SB_OK) {
+		store_lock(a);
+		rc = trust_observe_devices(a->db, a->cfg->address, l->devices, l->n,
+		    TRUST_OBSERVE, time(NULL), NULL, stderr);
+		store_unlock(a);
+		client_lookup_free(l);
+	}
+	if (rc == SB_OK)
+		return 1;
+	/* A lost connection or a busy store: the next idle turn tries again. */
+	fprintf(stderr, "sealbox: monitor: %s: %s\n", a->cfg->address, sb_strerror(rc));
+	return 0;
+}
 
 static int
 keys_missing(struct agent *a)
@@ -564,7 +643,7 @@ sender_main(void *arg)
 	struct agent *a = arg;
 	struct outbox *ob = a->out;
 	unsigned backoff = 0;
-	time_t keys_tried = 0;
+	time_t keys_tried = 0, monitored = 0;
 
 	for (;;) {
 		int64_t row, want[OB_WANT_MAX];
@@ -594,6 +673,8 @@ sender_main(void *arg)
 				keys_tried = time(NULL);
 				agent_keys_acquire(a);
 			}
+			if (time(NULL) - monitored >= MONITOR_S && monitor_own(a))
+				monitored = time(NULL);
 			wait_for(ob, 2000);
 			continue;
 		}

@@ -48,7 +48,13 @@ wait_status 20 "$O/first.txt" '^delivered 1/1$'
 old=$(mb_fp alice bob@example.com "$bobdev")
 [[ "$old" =~ ^[0-9a-f]{32}$ ]] || fail "bob's fingerprint: '$old'"
 want=$(printf 'bob@example.com: unverified\n  device %s %s' "$bobdev" "$old")
-got=$("$SEALBOX" trust --home "$(mb_home alice)") || fail "sealbox trust"
+# (alice's own account comes first: "alice@example.com: this account")
+bobs() { "$SEALBOX" trust --home "$(mb_home alice)" | sed -n '/^bob@example.com:/,$p'; }
+mine=$(printf 'alice@example.com: this account\n  device %s %s' "$alicedev" \
+	"$(mb_fp alice alice@example.com "$alicedev")")
+[ "$("$SEALBOX" trust --home "$(mb_home alice)" | head -2)" = "$mine" ] ||
+	fail "alice's own account: $("$SEALBOX" trust --home "$(mb_home alice)")"
+got=$(bobs) || fail "sealbox trust"
 [ "$got" = "$want" ] || fail "alice's pins: '$got', wanted '$want'"
 [ "$(mb_trust "$O")" = unverified ] || fail "outbox trust: '$(mb_trust "$O")'"
 mkdir "$B/outbox/alice@example.com"
@@ -102,8 +108,7 @@ mb_mount alice
 [ "$(cat "$A/alerts")" = "$line" ] || fail "alerts after remount: $(cat "$A/alerts")"
 [ "$(mb_trust "$O")" = "$changed" ] || fail "outbox trust after remount: '$(mb_trust "$O")'"
 want=$(printf 'bob@example.com: %s\n  device %s %s' "$changed" "$bobdev" "$old")
-[ "$("$SEALBOX" trust --home "$(mb_home alice)")" = "$want" ] ||
-	fail "pins after remount: $("$SEALBOX" trust --home "$(mb_home alice)")"
+[ "$(bobs)" = "$want" ] || fail "pins after remount: $(bobs)"
 
 note "alice's next message is sealed to bob's pinned key, not the operator's"
 echo "second" >"$O/second.txt"
@@ -119,8 +124,7 @@ out=$("$SEALBOX" trust --home "$(mb_home alice)" accept Bob@Example.com) ||
 st=$("$SEALBOX" status --home "$(mb_home alice)") || true
 ! grep -q "^alert:" <<<"$st" || fail "status still lists alerts after accept: $st"
 want=$(printf 'bob@example.com: unverified\n  device %s %s' "$bobdev" "$new")
-[ "$("$SEALBOX" trust --home "$(mb_home alice)")" = "$want" ] ||
-	fail "pins after accept: $("$SEALBOX" trust --home "$(mb_home alice)")"
+[ "$(bobs)" = "$want" ] || fail "pins after accept: $(bobs)"
 echo "third" >"$O/third.txt"
 wait_status 20 "$O/third.txt" '^(sent|delivered 1/1)$'
 payload_of "$bobdev" "$O/third.txt" "$T/third.msg"
