@@ -55,6 +55,8 @@ sb_strerror(int err)
 	case SB_ERR_READONLY:         return "read-only";
 	case SB_ERR_CONFIG:           return "configuration missing or invalid";
 	case SB_ERR_HELD:             return "held: a verified contact's devices changed; compare codes again";
+	case SB_ERR_LOG_PROOF:        return "directory answer does not match the relay's transparency log";
+	case SB_ERR_LOG_FORK:         return "the relay's transparency log is forked (two tree heads that cannot both be honest)";
 	}
 	return "unknown error";
 }

@@ -63,6 +63,10 @@ enum sb_err {
 	SB_ERR_READONLY          = -61, /* write into inbox/ */
 	SB_ERR_CONFIG            = -62, /* configuration missing or unreadable */
 	SB_ERR_HELD              = -63, /* a verified contact's devices changed: not sent */
+
+	/* Transparency log (docs/PROTOCOL.md section 14). */
+	SB_ERR_LOG_PROOF         = -64, /* a directory answer fails its log proofs: keys not used */
+	SB_ERR_LOG_FORK          = -65, /* two signed tree heads no honest log can both have signed */
 };
 
 /* Returns a static, one-line, human-readable description of err. */

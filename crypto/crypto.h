@@ -70,6 +70,17 @@ int  crypto_key_from_pkcs8_pem(const uint8_t *pem, size_t len, struct crypto_key
 int  crypto_sign(const struct crypto_key *sign_key, const uint8_t *msg, size_t len,
          struct sb_buf *sig);
 
+/* A bare P-256 public key: 0x04 || X || Y.  The relay's log key travels
+ * and is pinned this way (docs/PROTOCOL.md 14.1), outside any identity. */
+#define CRYPTO_P256_POINT_LEN 65
+/* The public point of a P-256 key; SB_ERR_KEY_TYPE for an RSA key. */
+int  crypto_key_public_point(const struct crypto_key *k,
+         uint8_t point[CRYPTO_P256_POINT_LEN]);
+/* Verifies a crypto_sign() signature under a bare public point: SB_OK,
+ * SB_ERR_SIGNATURE, or SB_ERR_KEY_INVALID for a point not on P-256. */
+int  crypto_verify_point(const uint8_t point[CRYPTO_P256_POINT_LEN],
+         const uint8_t *msg, size_t len, const uint8_t *sig, size_t sig_len);
+
 /* ---- Public identities -------------------------------------------------- */
 
 /* A parsed public identity (signing key + encryption key + suite). */

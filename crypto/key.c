@@ -371,3 +371,30 @@ crypto_sign(const struct crypto_key *sign_key, const uint8_t *msg, size_t len,
 		return SB_ERR_INVALID_ARG;
 	return crypto_ecdsa_sign(sign_key, "SHA256", msg, len, sig);
 }
+
+int
+crypto_key_public_point(const struct crypto_key *k, uint8_t point[CRYPTO_P256_POINT_LEN])
+{
+	if (k == NULL || point == NULL)
+		return SB_ERR_INVALID_ARG;
+	if (k->kind != CRYPTO_KEY_P256)
+		return SB_ERR_KEY_TYPE;
+	memcpy(point, k->point, CRYPTO_POINT_LEN);
+	return SB_OK;
+}
+
+int
+crypto_verify_point(const uint8_t point[CRYPTO_P256_POINT_LEN], const uint8_t *msg,
+    size_t len, const uint8_t *sig, size_t sig_len)
+{
+	EVP_PKEY *pub = NULL;
+	int rc;
+
+	if (point == NULL || (msg == NULL && len > 0) || sig == NULL)
+		return SB_ERR_SIGNATURE;
+	if ((rc = crypto_p256_from_point(point, &pub)) != SB_OK)
+		return rc;
+	rc = crypto_ecdsa_verify(pub, "SHA256", msg, len, sig, sig_len);
+	EVP_PKEY_free(pub);
+	return rc;
+}

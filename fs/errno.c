@@ -38,7 +38,11 @@ fs_errno(int err)
 	case SB_ERR_ENVELOPE:
 	case SB_ERR_HASH:
 	case SB_ERR_KEY_TYPE:
-	case SB_ERR_KEY_INVALID:       return EBADMSG;
+	case SB_ERR_KEY_INVALID:
+	/* A directory answer without its log evidence: its keys are not
+	 * used, as a message that does not verify is not shown. */
+	case SB_ERR_LOG_PROOF:
+	case SB_ERR_LOG_FORK:          return EBADMSG;
 
 	case SB_ERR_NO_KEYRING:
 	case SB_ERR_KEYRING_LOCKED:

@@ -171,12 +171,25 @@ def proto():
     put("proto_r2c", r2c[5][:-7])
 
 
+def tlog():
+    """tlog-* entries and heads, and one genuine proof of each kind for the
+    harness's fixed tree (leaves u32 0..10 in host order, as it builds)."""
+    for name in sorted(os.listdir(VEC)):
+        if name.startswith("tlog-entry-"):
+            put("tlog", b"\x00" + vector_blob(os.path.join(VEC, name)))
+        elif name.startswith("tlog-sth"):
+            put("tlog", b"\x01" + vector_blob(os.path.join(VEC, name)))
+    put("tlog", b"\x02" + struct.pack(">QQ", 3, 11) + bytes(32 * 4))
+    put("tlog", b"\x02" + struct.pack(">QQ", 5, 11) + bytes(32 * 3))
+
+
 def main():
     identities_and_payloads()
     vcards()
     names()
     wire()
     proto()
+    tlog()
     for t in sorted(os.listdir(CORPUS)):
         print(t, len(os.listdir(os.path.join(CORPUS, t))))
 

@@ -17,132 +17,10 @@
 #include "crypto/crypto.h"
 #include "crypto/internal.h"
 
-#define VEC_DIR "tests/vectors/"
-#define MAX_FIELDS 16
-
-struct vec {
-	char name[128];
-	char *text;                   /* owned file contents, split in place */
-	const char *key[MAX_FIELDS], *val[MAX_FIELDS];
-	size_t nfields;
-	struct sb_buf blob;           /* the hex after the blank line */
-};
-
-static char *
-slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (f == NULL)
-		fail_msg("cannot open %s", path);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n >= 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	buf[n] = '\0';
-	*len = (size_t)n;
-	return buf;
-}
+#include "vecfile.h"
 
 static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* Hex (whitespace ignored) appended to out. */
-static void
-unhex(const char *s, struct sb_buf *out)
-{
-	int hi = -1;
-
-	for (; *s != '\0'; s++) {
-		int v;
-
-		if (*s == ' ' || *s == '\n')
-			continue;
-		v = hexval(*s);
-		if (v < 0)
-			fail_msg("bad hex character '%c'", *s);
-		if (hi < 0) {
-			hi = v;
-		} else {
-			assert_int_equal(sb_put_u8(out, (uint8_t)(hi << 4 | v)), SB_OK);
-			hi = -1;
-		}
-	}
-	assert_int_equal(hi, -1);
-}
-
-static void
-vec_load(struct vec *v, const char *name)
-{
-	char path[256];
-	size_t len;
-	char *p, *line;
-
-	memset(v, 0, sizeof(*v));
-	snprintf(v->name, sizeof(v->name), "%s", name);
-	snprintf(path, sizeof(path), VEC_DIR "%s", name);
-	v->text = slurp(path, &len);
-	for (p = v->text;;) {
-		line = p;
-		if ((p = strchr(line, '\n')) == NULL)
-			fail_msg("%s: no blank line after the header", name);
-		*p++ = '\0';
-		if (*line == '\0')
-			break;
-		assert_true(v->nfields < MAX_FIELDS);
-		v->key[v->nfields] = line;
-		line = strstr(line, ": ");
-		if (line == NULL)
-			fail_msg("%s: bad header line", name);
-		*line = '\0';
-		v->val[v->nfields++] = line + 2;
-	}
-	unhex(p, &v->blob);
-}
-
-static void
-vec_free(struct vec *v)
-{
-	free(v->text);
-	sb_buf_free(&v->blob);
-}
-
-static const char *
-field(const struct vec *v, const char *k)
-{
-	size_t i;
-
-	for (i = 0; i < v->nfields; i++)
-		if (strcmp(v->key[i], k) == 0)
-			return v->val[i];
-	return NULL;
-}
-
-static const char *
-need(const struct vec *v, const char *k)
-{
-	const char *s = field(v, k);
-
-	if (s == NULL)
-		fail_msg("%s: no '%s' field", v->name, k);
-	return s;
-}
-
-static int
-expect_code(const struct vec *v)
+expect_code(struct vec *v)
 {
 	static const struct { const char *n; int rc; } map[] = {
 		{ "ok", SB_OK }, { "truncated", SB_ERR_TRUNCATED },
@@ -163,11 +41,11 @@ expect_code(const struct vec *v)
 
 /* Checks that field k's hex equals (p, n). */
 static void
-hex_equal(const struct vec *v, const char *k, const uint8_t *p, size_t n)
+hex_equal(struct vec *v, const char *k, const uint8_t *p, size_t n)
 {
 	struct sb_buf b = SB_BUF_INIT;
 
-	unhex(need(v, k), &b);
+	need_unhex(v, k, &b);
 	if (b.len != n || (n > 0 && memcmp(b.d, p, n) != 0))
 		fail_msg("%s: %s differs", v->name, k);
 	sb_buf_free(&b);
@@ -286,7 +164,7 @@ check_seeded(struct vec *v, const struct crypto_key *ssign,
 	const char *ephname = field(v, "eph");
 
 	assert_non_null(c);
-	unhex(need(v, "seed"), &seed);
+	need_unhex(v, "seed", &seed);
 	assert_int_equal(seed.len, CRYPTO_SEED_LEN);
 	assert_int_equal(crypto_msg_key(seed.d, m->d, m->len, crypto_identity_hash(s),
 	    crypto_identity_hash(r), k), SB_OK);
@@ -329,7 +207,7 @@ check_payload(struct vec *v)
 		fail_msg("%s: open gave %d (%s), expected %s", v->name, rc,
 		    sb_strerror(rc), need(v, "expect"));
 	if (field(v, "message") != NULL)
-		unhex(need(v, "message"), &m);
+		need_unhex(v, "message", &m);
 	if (rc != SB_OK) {
 		assert_int_equal(plain.len, 3);     /* nothing appended */
 	} else {
@@ -364,8 +242,8 @@ check_attach(struct vec *v)
 	uint64_t offset = strtoull(need(v, "offset"), NULL, 10);
 	uint8_t *out;
 
-	unhex(need(v, "key"), &key);
-	unhex(need(v, "plaintext"), &pt);
+	need_unhex(v, "key", &key);
+	need_unhex(v, "plaintext", &pt);
 	assert_int_equal(key.len, CRYPTO_ATTACH_KEY_LEN);
 	assert_int_equal(pt.len, v->blob.len);
 	out = malloc(pt.len);

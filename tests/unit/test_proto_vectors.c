@@ -27,174 +27,13 @@
 #include "common/wire.h"
 #include "proto/proto.h"
 
-#define VEC_DIR "tests/vectors/"
-#define MAX_FIELDS 256
+#include "vecfile.h"
 
 /* What gen_proto.py writes; a changed generator must change these. */
 #define N_OK        31
 #define N_FRAME     4
 #define N_TYPE      16
 #define N_BODY      73
-
-struct vec {
-	char name[128];
-	char *text;                   /* owned file contents, split in place */
-	const char *key[MAX_FIELDS], *val[MAX_FIELDS];
-	int used[MAX_FIELDS];
-	size_t nfields;
-	struct sb_buf blob;           /* the frame: hex after the blank line */
-};
-
-static char *
-slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (f == NULL)
-		fail_msg("cannot open %s", path);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n >= 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	buf[n] = '\0';
-	return buf;
-}
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* The hex in s[0..n) (newlines ignored) appended to out. */
-static void
-unhex(const char *s, size_t n, struct sb_buf *out)
-{
-	int hi = -1;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		int v;
-
-		if (s[i] == '\n')
-			continue;
-		v = hexval(s[i]);
-		if (v < 0)
-			fail_msg("bad hex character '%c'", s[i]);
-		if (hi < 0) {
-			hi = v;
-		} else {
-			assert_int_equal(sb_put_u8(out, (uint8_t)(hi << 4 | v)), SB_OK);
-			hi = -1;
-		}
-	}
-	assert_int_equal(hi, -1);
-}
-
-static void
-vec_load(struct vec *v, const char *name)
-{
-	char path[256];
-	char *p, *line;
-
-	memset(v, 0, sizeof(*v));
-	snprintf(v->name, sizeof(v->name), "%s", name);
-	snprintf(path, sizeof(path), VEC_DIR "%s", name);
-	v->text = slurp(path);
-	for (p = v->text;;) {
-		line = p;
-		if ((p = strchr(line, '\n')) == NULL)
-			fail_msg("%s: no blank line after the header", name);
-		*p++ = '\0';
-		if (*line == '\0')
-			break;
-		if (v->nfields == MAX_FIELDS)
-			fail_msg("%s: more than %d header lines", name, MAX_FIELDS);
-		v->key[v->nfields] = line;
-		if ((line = strstr(line, ": ")) == NULL)
-			fail_msg("%s: bad header line", name);
-		*line = '\0';
-		v->val[v->nfields++] = line + 2;
-	}
-	unhex(p, strlen(p), &v->blob);
-}
-
-static void
-vec_free(struct vec *v)
-{
-	free(v->text);
-	sb_buf_free(&v->blob);
-}
-
-/* Field k's value (marked as checked), or NULL. */
-static const char *
-field(struct vec *v, const char *k)
-{
-	size_t i;
-
-	for (i = 0; i < v->nfields; i++)
-		if (strcmp(v->key[i], k) == 0) {
-			v->used[i] = 1;
-			return v->val[i];
-		}
-	return NULL;
-}
-
-static const char *
-need(struct vec *v, const char *k)
-{
-	const char *s = field(v, k);
-
-	if (s == NULL)
-		fail_msg("%s: no '%s' field", v->name, k);
-	return s;
-}
-
-/* Fails unless every header field was looked at. */
-static void
-all_used(const struct vec *v)
-{
-	size_t i;
-
-	for (i = 0; i < v->nfields; i++)
-		if (!v->used[i])
-			fail_msg("%s: field '%s' not checked", v->name, v->key[i]);
-}
-
-static uint64_t
-to_u64(const struct vec *v, const char *s, size_t n)
-{
-	uint64_t x = 0;
-	size_t i;
-
-	if (n == 0 || n > 20)
-		fail_msg("%s: bad number '%.*s'", v->name, (int)n, s);
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9' ||
-		    x > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
-			fail_msg("%s: bad number '%.*s'", v->name, (int)n, s);
-		x = x * 10 + (uint64_t)(s[i] - '0');
-	}
-	return x;
-}
-
-static uint64_t
-need_u64(struct vec *v, const char *k)
-{
-	const char *s = need(v, k);
-
-	return to_u64(v, s, strlen(s));
-}
 
 /* The `type` field: "0x" and two hex digits. */
 static uint8_t
@@ -206,19 +45,6 @@ need_type(struct vec *v)
 	    hexval(s[3]) < 0)
 		fail_msg("%s: bad type '%s'", v->name, s);
 	return (uint8_t)(hexval(s[2]) << 4 | hexval(s[3]));
-}
-
-/* Element i of the comma-separated list s: pointer and length. */
-static const char *
-nth(const struct vec *v, const char *s, size_t i, size_t *n)
-{
-	for (; i > 0; i--) {
-		if ((s = strchr(s, ',')) == NULL)
-			fail_msg("%s: list too short", v->name);
-		s++;
-	}
-	*n = strcspn(s, ",");
-	return s;
 }
 
 static void
@@ -636,7 +462,7 @@ check_vector(struct vec *v, struct tally *n)
 static void
 for_each_proto(struct tally *n)
 {
-	char *index = slurp(VEC_DIR "INDEX"), *line, *save = NULL;
+	char *index = slurp(VEC_DIR "INDEX", NULL), *line, *save = NULL;
 
 	for (line = strtok_r(index, "\n", &save); line != NULL;
 	    line = strtok_r(NULL, "\n", &save)) {

@@ -323,12 +323,12 @@ def main():
 
     identity_vectors(dev)
     attach_vectors()
-    # gen_proto.py's proto-* vectors share INDEX: keep their lines.
+    # gen_proto.py's proto-* and gen_tlog.py's tlog-* vectors share INDEX: keep their lines.
     index = os.path.join(HERE, "INDEX")
     keep = []
     if os.path.exists(index):
         with open(index) as f:
-            keep = [l for l in f.read().split() if l.startswith("proto-")]
+            keep = [l for l in f.read().split() if l.startswith(("proto-", "tlog-"))]
     with open(index, "w") as f:
         f.write("\n".join(sorted(written + keep)) + "\n")
     print("wrote %d vectors" % len(written), file=sys.stderr)
