@@ -223,6 +223,45 @@ ts_before(const struct timespec *x, const struct timespec *y)
 	return x->tv_sec < y->tv_sec || (x->tv_sec == y->tv_sec && x->tv_nsec < y->tv_nsec);
 }
 
+/*
+ * The relay announced its next certificate, or the client met it and it
+ * is now the current one (PROTOCOL.md 13.10): pinned in the config before
+ * the client relies on it.  On the client's I/O thread, which must never
+ * take a->lock (see below): the pins are written only here once the
+ * client runs, and read only by client_start_locked before it does.
+ */
+static void
+pins_cb(void *arg, const uint8_t fp[CLIENT_FP_LEN], const uint8_t *next)
+{
+	struct agent *a = arg;
+	struct agent_config c = *a->cfg;
+	char hex[2 * CLIENT_FP_LEN + 1];
+	int rc;
+
+	memcpy(c.fingerprint, fp, CLIENT_FP_LEN);
+	c.has_next = next != NULL;
+	if (next != NULL)
+		memcpy(c.next_fingerprint, next, CLIENT_FP_LEN);
+	else
+		memset(c.next_fingerprint, 0, CLIENT_FP_LEN);
+	rc = config_save(a->home, &c, 0);
+	if (rc == SB_OK) {
+		memcpy(a->cfg->fingerprint, c.fingerprint, CLIENT_FP_LEN);
+		memcpy(a->cfg->next_fingerprint, c.next_fingerprint, CLIENT_FP_LEN);
+		a->cfg->has_next = c.has_next;
+	}
+	sb_hex(next != NULL ? next : fp, CLIENT_FP_LEN, hex);
+	if (rc != SB_OK)
+		fprintf(stderr, "sealbox: relay: cannot pin the relay's %s certificate %s in the"
+		    " config: %s\n", next != NULL ? "next" : "new", hex, sb_strerror(rc));
+	else if (next != NULL)
+		fprintf(stderr, "sealbox: relay: next certificate %s announced; pinned as"
+		    " next_fingerprint\n", hex);
+	else
+		fprintf(stderr, "sealbox: relay: now serving its next certificate %s; pinned as"
+		    " fingerprint\n", hex);
+}
+
 /* Starts the relay client with the loaded signing key (a->lock held; the
  * client's thread never takes a->lock, so this cannot deadlock). */
 static void
@@ -234,6 +273,7 @@ client_start_locked(struct agent *a)
 		.address = a->cfg->address,
 		.device_id = a->cfg->device_id,
 		.on_push = inbox_on_push,
+		.on_pins = pins_cb,
 		.arg = a,
 		.request_timeout_ms = CLIENT_TIMEOUT_MS,
 	};
@@ -241,6 +281,8 @@ client_start_locked(struct agent *a)
 	int rc;
 
 	memcpy(cc.fingerprint, a->cfg->fingerprint, CLIENT_FP_LEN);
+	memcpy(cc.next_fingerprint, a->cfg->next_fingerprint, CLIENT_FP_LEN);
+	cc.has_next = a->cfg->has_next;
 	rc = client_new(&cc, &c);
 	if (rc == SB_OK)
 		a->client = c;

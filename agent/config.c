@@ -23,12 +23,12 @@
 #define INLINE_LIMIT_MIN 256u
 
 enum { K_ADDRESS, K_DEVICE_ID, K_DEVICE_NAME, K_RELAY, K_FINGERPRINT, K_SUITE,
-       K_INLINE_LIMIT, K_COUNT };
+       K_INLINE_LIMIT, K_NEXT_FINGERPRINT, K_COUNT };
 static const char *const key_names[K_COUNT] = {
 	"address", "device_id", "device_name", "relay", "fingerprint", "suite",
-	"inline_limit",
+	"inline_limit", "next_fingerprint",
 };
-static const int key_required[K_COUNT] = { 1, 1, 1, 1, 1, 1, 0 };
+static const int key_required[K_COUNT] = { 1, 1, 1, 1, 1, 1, 0, 0 };
 
 static int
 fail(char *err, size_t err_size, const char *fmt, ...)
@@ -273,6 +273,12 @@ set_key(struct agent_config *cfg, int k, const char *v, char *err, size_t err_si
 		if (parse_fingerprint(v, cfg->fingerprint) != SB_OK)
 			return fail(err, err_size, "fingerprint must be 64 hex digits (SHA-256)");
 		return SB_OK;
+	case K_NEXT_FINGERPRINT:
+		if (parse_fingerprint(v, cfg->next_fingerprint) != SB_OK)
+			return fail(err, err_size,
+			    "next_fingerprint must be 64 hex digits (SHA-256)");
+		cfg->has_next = 1;
+		return SB_OK;
 	case K_SUITE:
 		if (config_suite_parse(v, &cfg->suite) != SB_OK)
 			return fail(err, err_size, "suite must be pair or ec");
@@ -464,6 +470,15 @@ config_format(const struct agent_config *cfg, struct sb_buf *out)
 	n = snprintf(line, sizeof(line), "\nsuite = %s\ninline_limit = %u\n",
 	    config_suite_name(cfg->suite), cfg->inline_limit);
 	rc = sb_put_bytes(out, line, (size_t)n);
+	if (rc == SB_OK && cfg->has_next) {
+		/* The relay's announced next certificate (PROTOCOL.md 13.10). */
+		sb_put_bytes(out, "next_fingerprint = ", 19);
+		for (i = 0; i < CONFIG_FP_LEN; i++) {
+			snprintf(line, sizeof(line), "%02x", cfg->next_fingerprint[i]);
+			sb_put_bytes(out, line, 2);
+		}
+		rc = sb_put_bytes(out, "\n", 1);
+	}
 	return rc;
 }
 

@@ -11,6 +11,8 @@
  *     fingerprint   the relay certificate's SHA-256, 64 hex digits
  *     suite         pair | ec
  *     inline_limit  optional, decimal, default CONFIG_INLINE_LIMIT_DEFAULT
+ *     next_fingerprint  optional: the relay's announced next certificate
+ *                   (PROTOCOL.md 13.10), accepted as well as fingerprint
  * The home resolves as: --home, else $SEALBOX_HOME, else
  * $XDG_DATA_HOME/sealbox, else $HOME/.local/share/sealbox.
  *
@@ -42,6 +44,8 @@ struct agent_config {
 	uint8_t fingerprint[CONFIG_FP_LEN];
 	enum crypto_suite suite;
 	uint32_t inline_limit;
+	uint8_t next_fingerprint[CONFIG_FP_LEN];
+	int has_next;                 /* next_fingerprint is set */
 };
 
 /*

@@ -314,6 +314,10 @@ connect_relay(const struct agent_config *cfg, const struct crypto_key *sign,
 	memset(&cc, 0, sizeof(cc));
 	cc.relay = cfg->relay;
 	memcpy(cc.fingerprint, cfg->fingerprint, CLIENT_FP_LEN);
+	/* During a rotation either pin passes (PROTOCOL.md 13.10); the mount
+	 * keeps the config's pins up to date, these one-shot commands do not. */
+	memcpy(cc.next_fingerprint, cfg->next_fingerprint, CLIENT_FP_LEN);
+	cc.has_next = cfg->has_next;
 	cc.sign_key = sign;
 	cc.address = cfg->address;
 	cc.device_id = device_id;

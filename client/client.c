@@ -100,6 +100,9 @@ struct client {
 	 * inside the handshake, read by event_cb; both run on the I/O thread,
 	 * one after the other, so it needs no lock. */
 	uint8_t pin_got[CLIENT_FP_LEN];
+	/* The handshake matched cfg.next_fingerprint (verify_pin -> on_hello,
+	 * the I/O thread, as everything that reads or writes the pins). */
+	int pin_was_next;
 	/* Why the last connection attempt failed, in words (client_last_error);
 	 * under lock.  "" once a session got as far as the relay's HELLO:
 	 * a stale reason must not explain a later timeout. */
@@ -283,9 +286,18 @@ verify_pin(X509_STORE_CTX *xs, void *arg)
 	uint8_t fp[CLIENT_FP_LEN];
 	unsigned int n = 0;
 
-	/* Pinning replaces PKI validation: only the relay's own cert passes. */
-	if (leaf == NULL || X509_digest(leaf, EVP_sha256(), fp, &n) != 1 ||
-	    n != CLIENT_FP_LEN || CRYPTO_memcmp(fp, c->cfg.fingerprint, CLIENT_FP_LEN) != 0) {
+	/* Pinning replaces PKI validation: only the relay's own cert passes,
+	 * the current one or, during a rotation, the next (13.10). */
+	c->pin_was_next = 0;
+	if (leaf != NULL && X509_digest(leaf, EVP_sha256(), fp, &n) == 1 &&
+	    n == CLIENT_FP_LEN && c->cfg.has_next &&
+	    CRYPTO_memcmp(fp, c->cfg.fingerprint, CLIENT_FP_LEN) != 0 &&
+	    CRYPTO_memcmp(fp, c->cfg.next_fingerprint, CLIENT_FP_LEN) == 0) {
+		c->pin_was_next = 1;
+		return 1;
+	}
+	if (leaf == NULL || n != CLIENT_FP_LEN ||
+	    CRYPTO_memcmp(fp, c->cfg.fingerprint, CLIENT_FP_LEN) != 0) {
 		/* OpenSSL calls this inside the handshake, where c->lock is not
 		 * held: event_cb moves the flag into last_err under the lock. */
 		if (n == CLIENT_FP_LEN)
@@ -506,6 +518,37 @@ copy_resp(struct req *r, const uint8_t *f, size_t n)
 	return SB_OK;
 }
 
+/* Tells the caller the pins changed (c->lock held on entry and exit;
+ * dropped around the callback, as for pushes). */
+static void
+pins_changed(struct client *c)
+{
+	uint8_t cur[CLIENT_FP_LEN], next[CLIENT_FP_LEN];
+	int has = c->cfg.has_next;
+
+	if (c->cfg.on_pins == NULL)
+		return;
+	memcpy(cur, c->cfg.fingerprint, CLIENT_FP_LEN);
+	memcpy(next, c->cfg.next_fingerprint, CLIENT_FP_LEN);
+	pthread_mutex_unlock(&c->lock);
+	c->cfg.on_pins(c->cfg.arg, cur, has ? next : NULL);
+	pthread_mutex_lock(&c->lock);
+}
+
+/* PIN_NEXT: the relay's next certificate (13.10).  This connection's
+ * certificate matched a pin, so the announcement is the relay's. */
+static void
+on_pin_next(struct client *c, const struct proto_msg *m)
+{
+	if (CRYPTO_memcmp(m->fingerprint, c->cfg.fingerprint, CLIENT_FP_LEN) == 0 ||
+	    (c->cfg.has_next &&
+	     CRYPTO_memcmp(m->fingerprint, c->cfg.next_fingerprint, CLIENT_FP_LEN) == 0))
+		return;   /* known: repeated at every authentication */
+	memcpy(c->cfg.next_fingerprint, m->fingerprint, CLIENT_FP_LEN);
+	c->cfg.has_next = 1;
+	pins_changed(c);
+}
+
 static void
 on_hello(struct client *c, const struct proto_msg *m)
 {
@@ -516,6 +559,16 @@ on_hello(struct client *c, const struct proto_msg *m)
 	        PROTO_EXPORTER_LABEL, strlen(PROTO_EXPORTER_LABEL), NULL, 0, 0) != 1) {
 		conn_drop(c, SB_ERR_PROTOCOL);
 		return;
+	}
+	if (c->pin_was_next) {
+		/* The relay switched: the next certificate is the current one,
+		 * and the old one will not come back. */
+		c->pin_was_next = 0;
+		memcpy(c->cfg.fingerprint, c->cfg.next_fingerprint, CLIENT_FP_LEN);
+		c->cfg.has_next = 0;
+		pins_changed(c);
+		if (c->state != ST_TLS)
+			return;   /* dropped while the lock was free */
 	}
 	memcpy(c->challenge, m->challenge, sizeof(c->challenge));
 	c->state = ST_CONNECTED;
@@ -660,6 +713,8 @@ on_frame(struct client *c, const uint8_t *frame, size_t len)
 		on_push(c, &m);
 	else if (m.type == PROTO_BLOB_DATA)
 		on_blob_data(c, &m);
+	else if (m.type == PROTO_PIN_NEXT)
+		on_pin_next(c, &m);
 	else if (c->state == ST_AUTHING && m.rid == c->auth_rid)
 		on_auth_answer(c, &m);
 	else if ((r = find_inflight(c, m.rid)) != NULL)

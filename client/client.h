@@ -55,6 +55,20 @@ struct client_push {
 struct client_config {
 	const char *relay;              /* "host:port" */
 	uint8_t fingerprint[CLIENT_FP_LEN];
+	/* The relay's next certificate, announced by PIN_NEXT and kept by the
+	 * caller (PROTOCOL.md 13.10); has_next 0: none.  Either pin passes
+	 * the handshake. */
+	uint8_t next_fingerprint[CLIENT_FP_LEN];
+	int has_next;
+	/*
+	 * Called ON THE I/O THREAD (no client lock held) when the pins
+	 * change: a PIN_NEXT named a new next certificate (next != NULL), or
+	 * a handshake met the next certificate, which is now the current one
+	 * (next == NULL).  The caller stores them durably before returning
+	 * (the agent: its config).  May be NULL.
+	 */
+	void (*on_pins)(void *arg, const uint8_t fingerprint[CLIENT_FP_LEN],
+	    const uint8_t *next);
 	/* Borrowed; must outlive the client.  Used only on the I/O thread. */
 	const struct crypto_key *sign_key;
 	const char *address;            /* this device's address (for send) */

@@ -159,6 +159,7 @@ def proto():
             struct.pack(">QB", i, i) for i in range(1, 5))),
         frame(0x87, 6, s8(b"sbx:" + b"b" * 43)),
         frame(0x09, 7, b"chunk" * 20),
+        frame(0x8C, 0, bytes(range(32, 64))),
     ]
     for f in c2r:
         put("proto_c2r", f)

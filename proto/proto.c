@@ -55,6 +55,7 @@ proto_type_name(uint8_t type)
 	case PROTO_PUSH:          return "push";
 	case PROTO_STATUS_RESULT: return "status-result";
 	case PROTO_BLOB_URI:      return "blob-uri";
+	case PROTO_PIN_NEXT:      return "pin-next";
 	default:                  return "unknown";
 	}
 }
@@ -314,6 +315,8 @@ dec_body(struct sb_reader *r, struct proto_msg *m)
 		return get_s32(r, &m->data, SB_MAX_PAYLOAD);
 	case PROTO_STATUS_RESULT:
 		return dec_status_result(r, m);
+	case PROTO_PIN_NEXT:
+		return sb_get_bytes(r, m->fingerprint, PROTO_FP_LEN);
 	default:
 		return SB_ERR_FORMAT;
 	}
@@ -487,6 +490,8 @@ enc_body(struct sb_buf *b, const struct proto_msg *m)
 		TRY(sb_put_u64be(b, m->sender_device));
 		TRY(sb_put_u64be(b, m->timestamp));
 		return put_s32(b, &m->data, SB_MAX_PAYLOAD);
+	case PROTO_PIN_NEXT:
+		return sb_put_bytes(b, m->fingerprint, PROTO_FP_LEN);
 	case PROTO_STATUS_RESULT:
 		if (m->n_status > SB_MAX_STATUS_DEVICES)
 			return SB_ERR_LENGTH;

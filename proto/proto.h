@@ -45,6 +45,7 @@
 #define PROTO_MSGID_LEN          16
 #define PROTO_CHALLENGE_LEN      32
 #define PROTO_EXPORTER_LEN       32
+#define PROTO_FP_LEN             32     /* SHA-256 of a certificate's DER */
 /* RFC 8446 7.5 exporter label binding the auth signature to one TLS session. */
 #define PROTO_EXPORTER_LABEL     "EXPORTER-sealbox-relay-auth"
 
@@ -71,6 +72,7 @@ enum proto_type {
 	PROTO_PUSH          = 0x85,
 	PROTO_STATUS_RESULT = 0x86,
 	PROTO_BLOB_URI      = 0x87,
+	PROTO_PIN_NEXT      = 0x8C,   /* 0x88..0x8B: the transparency log */
 };
 
 /* Per-device delivery state reported by STATUS. */
@@ -148,6 +150,8 @@ struct proto_msg {
 	/* STATUS_RESULT */
 	size_t n_status;
 	struct proto_status_entry *status;
+	/* PIN_NEXT: the next certificate's fingerprint (PROTOCOL.md 13.10) */
+	uint8_t fingerprint[PROTO_FP_LEN];
 };
 
 /*

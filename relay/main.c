@@ -31,6 +31,7 @@ static const char usage[] =
 	"       sealbox-relay remove-address --data DIR ADDRESS\n"
 	"       sealbox-relay backup --data DIR OUT\n"
 	"       sealbox-relay restore BACKUP --data DIR\n"
+	"       sealbox-relay rotate-cert --data DIR [--switch]\n"
 	"       sealbox-relay --version\n"
 	"\n"
 	"Run 'sealbox-relay COMMAND --help' for a command's options.\n"
@@ -145,8 +146,26 @@ static const char usage_restore[] =
 	"\n"
 	"Exit status: 0 ok, 1 failure, 2 usage.\n";
 
+static const char usage_rotate[] =
+	"usage: sealbox-relay rotate-cert --data DIR [--switch]\n"
+	"\n"
+	"Certificate rotation without re-pinning the devices.  Without --switch:\n"
+	"makes the next TLS key and certificate (tls/next-*.pem) and prints the next\n"
+	"fingerprint; the relay keeps serving the current certificate and tells every\n"
+	"device that connects (or is connected) the next one, which they accept from\n"
+	"then on.  With --switch: the next certificate becomes the one served and\n"
+	"the old key is deleted; prints the fingerprint served now.  A device offline\n"
+	"from the rotation to the switch must be re-pinned (docs/RELAY.md).\n"
+	"May run while serve runs.\n"
+	"\n"
+	"  --data DIR            the relay's directory\n"
+	"  --switch              serve the next certificate from now on\n"
+	"  -h, --help            this help\n"
+	"\n"
+	"Exit status: 0 ok, 1 failure, 2 usage.\n";
+
 enum { O_DATA = 256, O_LISTEN, O_INLINE, O_RETENTION, O_BLOBMAX, O_IDLE, O_AUTHTO,
-       O_WRITETO, O_SWEEP, O_TESTCLOCK, O_HELP };
+       O_WRITETO, O_SWEEP, O_TESTCLOCK, O_SWITCH, O_HELP };
 #define BIT(o) (1u << ((o) - O_DATA))
 
 static const struct option longopts[] = {
@@ -160,6 +179,7 @@ static const struct option longopts[] = {
 	{ "write-timeout",   required_argument, NULL, O_WRITETO },
 	{ "sweep-interval",  required_argument, NULL, O_SWEEP },
 	{ "test-clock-file", required_argument, NULL, O_TESTCLOCK },
+	{ "switch",          no_argument,       NULL, O_SWITCH },
 	{ "help",            no_argument,       NULL, O_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -168,6 +188,7 @@ struct args {
 	const char *cmd, *data;
 	struct relay_config cfg;
 	struct relay_serve_opts so;
+	int do_switch;
 	char **pos;                   /* positional arguments */
 	int npos;
 };
@@ -412,6 +433,26 @@ run_restore(struct args *a)
 	return 0;
 }
 
+static int
+run_rotate(struct args *a)
+{
+	uint8_t fp[RELAY_FP_LEN];
+	int rc = a->do_switch ? relay_tls_switch(a->data, fp) : relay_tls_rotate(a->data, fp);
+
+	if (rc == SB_ERR_EXISTS)
+		return die(a->cmd, "a next certificate is pending already (rotate-cert --switch"
+		    " serves it)");
+	if (rc == SB_ERR_NOT_FOUND)
+		return die(a->cmd, "no next certificate is pending (run rotate-cert first)");
+	if (rc == SB_ERR_TLS)
+		return die(a->cmd, "tls/next-key.pem is not the key of tls/next-cert.pem");
+	if (rc != SB_OK)
+		return die_rc(a->cmd, rc);
+	print_fp(fp);
+	fflush(stdout);
+	return tell_serve(a->cmd, a->data);
+}
+
 static const struct command commands[] = {
 	{ "init", usage_init, BIT(O_DATA) | BIT(O_LISTEN) | BIT(O_INLINE) |
 	  BIT(O_RETENTION) | BIT(O_BLOBMAX), 0, NULL, run_init },
@@ -427,6 +468,7 @@ static const struct command commands[] = {
 	  "exactly one ADDRESS (e-mail or +E.164)", run_remove_address },
 	{ "backup", usage_backup, BIT(O_DATA), 1, "exactly one OUT directory", run_backup },
 	{ "restore", usage_restore, BIT(O_DATA), 1, "exactly one BACKUP directory", run_restore },
+	{ "rotate-cert", usage_rotate, BIT(O_DATA) | BIT(O_SWITCH), 0, NULL, run_rotate },
 };
 
 /* Applies one option of a's command; 0, or the exit status of a usage error. */
@@ -466,6 +508,7 @@ option(struct args *a, int c)
 		else a->so.sweep_interval = (unsigned)v;
 		break;
 	case O_TESTCLOCK: a->so.test_clock_file = optarg; break;
+	case O_SWITCH: a->do_switch = 1; break;
 	default: return usage_die(a->cmd, "unknown option or missing argument (try --help)");
 	}
 	return 0;

@@ -80,8 +80,25 @@ int  relay_config_save(const char *datadir, const struct relay_config *cfg);
  * fingerprint (over its DER encoding).
  */
 int  relay_tls_create(const char *datadir, uint8_t fp[RELAY_FP_LEN]);
-/* The fingerprint of DIR/tls/cert.pem. */
+/* The fingerprint of DIR/tls/cert.pem (SB_ERR_CONFIG: none). */
 int  relay_tls_fingerprint(const char *datadir, uint8_t fp[RELAY_FP_LEN]);
+/*
+ * Certificate rotation (docs/RELAY.md "Certificate rotation", PROTOCOL.md
+ * 13.10).  relay_tls_rotate makes the next key and certificate,
+ * DIR/tls/next-key.pem and next-cert.pem, as init makes the current ones;
+ * SB_ERR_EXISTS (with its fingerprint) when one is pending already.
+ * relay_tls_next_fingerprint: SB_ERR_NOT_FOUND when none is.
+ * relay_tls_switch makes the next pair the current one (the old key is
+ * gone), fingerprint of the new current certificate in fp;
+ * SB_ERR_NOT_FOUND when nothing is pending, SB_ERR_TLS when the next key
+ * is not the next certificate's.  Run again after an interruption, it
+ * finishes the switch.
+ */
+#define RELAY_NEXT_KEY  "next-key.pem"
+#define RELAY_NEXT_CERT "next-cert.pem"
+int  relay_tls_rotate(const char *datadir, uint8_t fp[RELAY_FP_LEN]);
+int  relay_tls_next_fingerprint(const char *datadir, uint8_t fp[RELAY_FP_LEN]);
+int  relay_tls_switch(const char *datadir, uint8_t fp[RELAY_FP_LEN]);
 /* SB_OK (and the fingerprint) when DIR/tls/key.pem is the key of
  * DIR/tls/cert.pem; SB_ERR_TLS when it is not, SB_ERR_CONFIG when either
  * is missing or unreadable. */

@@ -107,6 +107,10 @@ struct server {
 	unsigned nofile;                /* the descriptor limit we run with */
 	unsigned unauth_cap;            /* max_unauth, bounded by nofile */
 	struct event *accept_ev;        /* re-enables accepting after EMFILE */
+	/* The certificate served, and the next one while a rotation is
+	 * pending (PROTOCOL.md 13.10): announced with PIN_NEXT. */
+	uint8_t cur_fp[RELAY_FP_LEN], next_fp[RELAY_FP_LEN];
+	int has_next;
 	double accept_logged;           /* when the last accept failure was logged */
 	uint64_t accept_fails;          /* failures since then */
 };
@@ -229,6 +233,20 @@ send_err(struct session *s, uint32_t rid, int err, const char *text)
 	m.text.len = strlen((const char *)m.text.p);
 	if (m.text.len > SB_MAX_ERRMSG)
 		m.text.len = SB_MAX_ERRMSG;
+	return send_msg(s, &m);
+}
+
+/* PIN_NEXT (PROTOCOL.md 13.10), when a next certificate is pending. */
+static int
+send_pin_next(struct session *s)
+{
+	struct proto_msg m;
+
+	if (!s->srv->has_next)
+		return SB_OK;
+	memset(&m, 0, sizeof(m));
+	m.type = PROTO_PIN_NEXT;
+	memcpy(m.fingerprint, s->srv->next_fp, PROTO_FP_LEN);
 	return send_msg(s, &m);
 }
 
@@ -471,7 +489,9 @@ h_register(struct session *s, const struct proto_msg *m)
 	become(s, &d);
 	relay_log("register conn=%llu device=%llu address=%s name=\"%s\" suite=%u",
 	    (unsigned long long)s->conn, (unsigned long long)id, d.address, d.name, m->suite);
-	return reply(s, send_ok(s, m->rid, id));
+	if (reply(s, send_ok(s, m->rid, id)) != 0)
+		return -1;
+	return reply(s, send_pin_next(s));
 }
 
 static int
@@ -499,7 +519,7 @@ h_auth(struct session *s, const struct proto_msg *m)
 	(void)srv->store->ops->device_seen(srv->store, d.id, now_of(srv));
 	relay_log("auth conn=%llu device=%llu address=%s", (unsigned long long)s->conn,
 	    (unsigned long long)d.id, d.address);
-	if (reply(s, send_ok(s, m->rid, d.id)) != 0)
+	if (reply(s, send_ok(s, m->rid, d.id)) != 0 || reply(s, send_pin_next(s)) != 0)
 		return -1;
 	return produce(s);   /* the backlog, oldest first */
 }
@@ -1482,10 +1502,63 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(srv->base, NULL);
 }
 
+static SSL_CTX *server_ctx(const char *datadir);
+
+static void
+fp_short(const uint8_t fp[RELAY_FP_LEN], char out[17])
+{
+	sb_hex(fp, 8, out);
+}
+
+/*
+ * The certificates of DIR/tls as they are now.  A new current one (after
+ * rotate-cert --switch) gets a new TLS context for the connections to
+ * come; those open keep theirs (an SSL holds its context).  A new next
+ * one is announced at once to every authenticated connection.  A context
+ * that does not build (a key that is not the certificate's) keeps the
+ * old one serving, and says so.
+ */
+static void
+tls_reload(struct server *srv)
+{
+	uint8_t fp[RELAY_FP_LEN];
+	struct session *s, *next;
+	SSL_CTX *ctx;
+	char h[17];
+	int had = srv->has_next;
+
+	if (relay_tls_fingerprint(srv->datadir, fp) == SB_OK &&
+	    memcmp(fp, srv->cur_fp, RELAY_FP_LEN) != 0) {
+		fp_short(fp, h);
+		if ((ctx = server_ctx(srv->datadir)) == NULL) {
+			relay_log("tls reload failed: tls/key.pem is not the key of tls/cert.pem"
+			    " %s...; still serving the previous certificate", h);
+		} else {
+			SSL_CTX_free(srv->ctx);
+			srv->ctx = ctx;
+			memcpy(srv->cur_fp, fp, RELAY_FP_LEN);
+			relay_log("tls certificate %s... now served", h);
+		}
+	}
+	srv->has_next = relay_tls_next_fingerprint(srv->datadir, fp) == SB_OK &&
+	    memcmp(fp, srv->cur_fp, RELAY_FP_LEN) != 0;
+	if (!srv->has_next || (had && memcmp(fp, srv->next_fp, RELAY_FP_LEN) == 0))
+		return;
+	memcpy(srv->next_fp, fp, RELAY_FP_LEN);
+	fp_short(fp, h);
+	relay_log("tls next certificate %s... announced", h);
+	for (s = srv->sessions; s != NULL; s = next) {
+		next = s->next;
+		if (s->device != 0)
+			reply(s, send_pin_next(s));
+	}
+}
+
 /*
  * SIGHUP: the operator changed DIR behind our back (sealbox-relay
- * remove-device, remove-address: relay_notify_serve).  A connection whose
- * device left the directory is closed, as after a REMOVE.
+ * remove-device, remove-address, rotate-cert: relay_notify_serve).  A
+ * connection whose device left the directory is closed, as after a
+ * REMOVE; the certificates are looked at again.
  */
 static void
 reload_cb(evutil_socket_t sig, short what, void *arg)
@@ -1497,6 +1570,7 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 	(void)sig;
 	(void)what;
 	relay_log("reload");
+	tls_reload(srv);
 	for (s = srv->sessions; s != NULL; s = next) {
 		next = s->next;
 		if (s->device != 0 &&
@@ -1654,8 +1728,10 @@ relay_serve(const char *datadir, const struct relay_serve_opts *o)
 		goto out;
 	clean_tmp(datadir);
 	rc = SB_ERR_TLS;
-	if ((srv.ctx = server_ctx(datadir)) == NULL)
+	if ((srv.ctx = server_ctx(datadir)) == NULL ||
+	    relay_tls_fingerprint(datadir, srv.cur_fp) != SB_OK)
 		goto out;
+	srv.has_next = relay_tls_next_fingerprint(datadir, srv.next_fp) == SB_OK;
 	rc = SB_ERR_SYSTEM;
 	if ((srv.base = event_base_new()) == NULL)
 		goto out;

@@ -22,6 +22,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
+#include "../common/durable.h"
 #include "../common/sberr.h"
 #include "../proto/proto.h"
 #include "relay.h"
@@ -319,8 +320,10 @@ cert_fp(X509 *x, uint8_t fp[RELAY_FP_LEN])
 	return SB_OK;
 }
 
-int
-relay_tls_create(const char *datadir, uint8_t fp[RELAY_FP_LEN])
+/* A fresh P-256 key and its self-signed certificate into DIR/tls/KEY and
+ * DIR/tls/CERT (both O_EXCL; the key 0600), the certificate last. */
+static int
+tls_make(const char *datadir, const char *key, const char *cert, uint8_t fp[RELAY_FP_LEN])
 {
 	char dir[PATH_MAX], path[PATH_MAX];
 	EVP_PKEY *pk;
@@ -335,13 +338,15 @@ relay_tls_create(const char *datadir, uint8_t fp[RELAY_FP_LEN])
 		return SB_ERR_CRYPTO;
 	rc = (x = make_cert(pk)) == NULL ? SB_ERR_CRYPTO : SB_OK;
 	if (rc == SB_OK)
-		rc = path_join(path, sizeof(path), dir, "key.pem");
+		rc = path_join(path, sizeof(path), dir, key);
 	if (rc == SB_OK)
 		rc = write_pem_key(path, pk);
 	if (rc == SB_OK)
-		rc = path_join(path, sizeof(path), dir, "cert.pem");
+		rc = path_join(path, sizeof(path), dir, cert);
 	if (rc == SB_OK)
 		rc = write_pem_cert(path, x);
+	if (rc == SB_OK && (rc = sb_fsync_dir(dir)) != SB_OK)
+		rc = SB_ERR_SYSTEM;
 	if (rc == SB_OK)
 		rc = cert_fp(x, fp);
 	X509_free(x);
@@ -350,17 +355,25 @@ relay_tls_create(const char *datadir, uint8_t fp[RELAY_FP_LEN])
 }
 
 int
-relay_tls_fingerprint(const char *datadir, uint8_t fp[RELAY_FP_LEN])
+relay_tls_create(const char *datadir, uint8_t fp[RELAY_FP_LEN])
+{
+	return tls_make(datadir, "key.pem", "cert.pem", fp);
+}
+
+/* The fingerprint of DIR/NAME, a certificate: SB_ERR_NOT_FOUND when
+ * there is no such file, SB_ERR_CONFIG when it does not read. */
+static int
+file_fp(const char *datadir, const char *name, uint8_t fp[RELAY_FP_LEN])
 {
 	char path[PATH_MAX];
 	FILE *f;
 	X509 *x;
 	int rc;
 
-	if (path_join(path, sizeof(path), datadir, "tls/cert.pem") != SB_OK)
+	if (path_join(path, sizeof(path), datadir, name) != SB_OK)
 		return SB_ERR_INVALID_ARG;
 	if ((f = fopen(path, "re")) == NULL)
-		return SB_ERR_CONFIG;
+		return errno == ENOENT ? SB_ERR_NOT_FOUND : SB_ERR_CONFIG;
 	x = PEM_read_X509(f, NULL, NULL, NULL);
 	fclose(f);
 	if (x == NULL)
@@ -371,7 +384,22 @@ relay_tls_fingerprint(const char *datadir, uint8_t fp[RELAY_FP_LEN])
 }
 
 int
-relay_tls_check(const char *datadir, uint8_t fp[RELAY_FP_LEN])
+relay_tls_fingerprint(const char *datadir, uint8_t fp[RELAY_FP_LEN])
+{
+	int rc = file_fp(datadir, "tls/cert.pem", fp);
+
+	return rc == SB_ERR_NOT_FOUND ? SB_ERR_CONFIG : rc;
+}
+
+int
+relay_tls_next_fingerprint(const char *datadir, uint8_t fp[RELAY_FP_LEN])
+{
+	return file_fp(datadir, "tls/" RELAY_NEXT_CERT, fp);
+}
+
+/* SB_OK (and the fingerprint) when DIR/KEY is the key of DIR/CERT. */
+static int
+pair_check(const char *datadir, const char *key, const char *cert, uint8_t fp[RELAY_FP_LEN])
 {
 	char path[PATH_MAX];
 	EVP_PKEY *pk = NULL;
@@ -379,13 +407,13 @@ relay_tls_check(const char *datadir, uint8_t fp[RELAY_FP_LEN])
 	FILE *f;
 	int rc;
 
-	if (path_join(path, sizeof(path), datadir, "tls/cert.pem") != SB_OK)
+	if (path_join(path, sizeof(path), datadir, cert) != SB_OK)
 		return SB_ERR_INVALID_ARG;
 	if ((f = fopen(path, "re")) != NULL) {
 		x = PEM_read_X509(f, NULL, NULL, NULL);
 		fclose(f);
 	}
-	if (path_join(path, sizeof(path), datadir, "tls/key.pem") != SB_OK) {
+	if (path_join(path, sizeof(path), datadir, key) != SB_OK) {
 		X509_free(x);
 		return SB_ERR_INVALID_ARG;
 	}
@@ -402,6 +430,74 @@ relay_tls_check(const char *datadir, uint8_t fp[RELAY_FP_LEN])
 	X509_free(x);
 	EVP_PKEY_free(pk);
 	return rc;
+}
+
+int
+relay_tls_check(const char *datadir, uint8_t fp[RELAY_FP_LEN])
+{
+	return pair_check(datadir, "tls/key.pem", "tls/cert.pem", fp);
+}
+
+int
+relay_tls_rotate(const char *datadir, uint8_t fp[RELAY_FP_LEN])
+{
+	char path[PATH_MAX];
+	struct relay_config cfg;
+	int rc;
+
+	if ((rc = relay_config_load(datadir, &cfg)) != SB_OK)
+		return rc;
+	if ((rc = file_fp(datadir, "tls/" RELAY_NEXT_CERT, fp)) != SB_ERR_NOT_FOUND)
+		return rc == SB_OK ? SB_ERR_EXISTS : rc;
+	/* A key without its certificate is what a crash between the two
+	 * writes leaves: never announced, so it may go. */
+	if (path_join(path, sizeof(path), datadir, "tls/" RELAY_NEXT_KEY) != SB_OK)
+		return SB_ERR_INVALID_ARG;
+	if (unlink(path) != 0 && errno != ENOENT)
+		return SB_ERR_SYSTEM;
+	return tls_make(datadir, RELAY_NEXT_KEY, RELAY_NEXT_CERT, fp);
+}
+
+/* Renames DIR/tls/FROM over DIR/tls/TO; a missing FROM is done already. */
+static int
+tls_promote(const char *datadir, const char *from, const char *to)
+{
+	char a[PATH_MAX], b[PATH_MAX];
+
+	if (path_join(a, sizeof(a), datadir, from) != SB_OK ||
+	    path_join(b, sizeof(b), datadir, to) != SB_OK)
+		return SB_ERR_INVALID_ARG;
+	return rename(a, b) == 0 || errno == ENOENT ? SB_OK : SB_ERR_SYSTEM;
+}
+
+int
+relay_tls_switch(const char *datadir, uint8_t fp[RELAY_FP_LEN])
+{
+	char dir[PATH_MAX];
+	struct relay_config cfg;
+	int rc;
+
+	if ((rc = relay_config_load(datadir, &cfg)) != SB_OK)
+		return rc;
+	rc = pair_check(datadir, "tls/" RELAY_NEXT_KEY, "tls/" RELAY_NEXT_CERT, fp);
+	if (rc == SB_ERR_CONFIG) {
+		/* No pair: nothing pending, or a switch interrupted after the
+		 * key's rename (finish it: the new key is key.pem already). */
+		if ((rc = file_fp(datadir, "tls/" RELAY_NEXT_CERT, fp)) != SB_OK)
+			return rc;
+	} else if (rc != SB_OK) {
+		return rc;
+	}
+	/* Key first: an interrupted switch leaves the new key with the old
+	 * certificate, which serve refuses to start with and the next
+	 * --switch completes; never the reverse (a certificate served
+	 * without its key). */
+	if ((rc = tls_promote(datadir, "tls/" RELAY_NEXT_KEY, "tls/key.pem")) != SB_OK ||
+	    (rc = tls_promote(datadir, "tls/" RELAY_NEXT_CERT, "tls/cert.pem")) != SB_OK)
+		return rc;
+	if (path_join(dir, sizeof(dir), datadir, "tls") != SB_OK || sb_fsync_dir(dir) != SB_OK)
+		return SB_ERR_SYSTEM;
+	return relay_tls_check(datadir, fp);
 }
 
 /* ---- init and invite ----------------------------------------------------- */

@@ -60,7 +60,7 @@ h_invite=$(check_help "$SEALBOX_RELAY" invite)
 ! grep -q -- '--inline-limit\|--retention-days\|--blob-max' <<<"$h_serve" || fail "serve --help shows init's options"
 ! grep -q -- '--listen\|--idle-timeout\|--inline-limit' <<<"$h_invite" || fail "invite --help shows other options"
 rcmds=$("$SEALBOX_RELAY" --help | awk '{ for (i = 1; i <= NF; i++) if ($i == "sealbox-relay" && $(i+1) ~ /^[a-z]/) print $(i+1) }' | sort -u)
-for c in devices remove-device remove-address backup restore; do
+for c in devices remove-device remove-address backup restore rotate-cert; do
 	grep -qx "$c" <<<"$rcmds" || fail "sealbox-relay --help does not list $c"
 	h=$(check_help "$SEALBOX_RELAY" "$c")
 	! grep -q -- '--listen\|--idle-timeout\|--inline-limit' <<<"$h" || fail "$c --help shows other options"

@@ -59,6 +59,17 @@ test_config_good_and_round_trip(void **state)
 	assert_int_equal(sb_put_u8(&b, 0), SB_OK);
 	assert_int_equal(parse((const char *)b.d, &back, err, sizeof(err)), SB_OK);
 	assert_memory_equal(&cfg, &back, sizeof(cfg));
+	assert_int_equal(back.has_next, 0);
+	assert_null(strstr((const char *)b.d, "next_fingerprint"));
+	/* The relay's announced next certificate (PROTOCOL.md 13.10). */
+	memset(cfg.next_fingerprint, 0x5c, sizeof(cfg.next_fingerprint));
+	cfg.has_next = 1;
+	sb_buf_truncate(&b, 0);
+	assert_int_equal(config_format(&cfg, &b), SB_OK);
+	assert_int_equal(sb_put_u8(&b, 0), SB_OK);
+	assert_non_null(strstr((const char *)b.d, "\nnext_fingerprint = 5c5c5c"));
+	assert_int_equal(parse((const char *)b.d, &back, err, sizeof(err)), SB_OK);
+	assert_memory_equal(&cfg, &back, sizeof(cfg));
 	sb_buf_free(&b);
 }
 
@@ -99,6 +110,10 @@ test_config_errors(void **state)
 	expect_err("relay = :80\n", "line 1: relay");
 	expect_err("relay = h:65536\n", "line 1: relay");
 	expect_err("fingerprint = abcd\n", "line 1: fingerprint");
+	expect_err("next_fingerprint = abcd\n", "line 1: next_fingerprint must be 64 hex");
+	snprintf(text, sizeof(text), "%snext_fingerprint = %064d\nnext_fingerprint = %064d\n",
+	    base, 0, 1);
+	expect_err(text, "line 8: 'next_fingerprint' given twice");
 	expect_err("suite = rsa\n", "line 1: suite");
 	expect_err("inline_limit = 100\n", "line 1: inline_limit");
 	expect_err("inline_limit = 65537\n", "line 1: inline_limit");

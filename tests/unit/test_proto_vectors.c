@@ -30,10 +30,10 @@
 #include "vecfile.h"
 
 /* What gen_proto.py writes; a changed generator must change these. */
-#define N_OK        31
+#define N_OK        32
 #define N_FRAME     4
-#define N_TYPE      16
-#define N_BODY      73
+#define N_TYPE      17
+#define N_BODY      75
 
 /* The `type` field: "0x" and two hex digits. */
 static uint8_t
@@ -266,6 +266,9 @@ check_fields(struct vec *v, const struct proto_msg *m)
 		assert_int_equal(need_u64(v, "timestamp"), m->timestamp);
 		check_bytes(v, "payload", &m->data);
 		break;
+	case PROTO_PIN_NEXT:
+		check_fixed(v, "fingerprint", m->fingerprint, sizeof(m->fingerprint));
+		break;
 	case PROTO_STATUS_RESULT:
 		check_count(v, "entry", m->n_status);
 		for (i = 0; i < m->n_status; i++) {
@@ -488,6 +491,7 @@ test_proto_vectors_all(void **state)
 	static const uint8_t from_relay[] = {
 		PROTO_HELLO, PROTO_OK, PROTO_ERROR, PROTO_LOOKUP_RESULT, PROTO_STALE,
 		PROTO_PUSH, PROTO_STATUS_RESULT, PROTO_BLOB_URI, PROTO_BLOB_DATA,
+		PROTO_PIN_NEXT,
 	};
 	struct tally n;
 	size_t i;

@@ -128,6 +128,7 @@ TYPES = {
         ("entry", "list16", ((0, 48), [("device_id", "u64", None),
                                        ("state", "u8", (1, 4))]))]),
     0x87: ("BLOB_URI", RELAY, [("uri", "s8", 80)]),
+    0x8C: ("PIN_NEXT", RELAY, [("fingerprint", "bytes", 32)]),
 }
 BY_NAME = {v[0]: t for t, v in TYPES.items()}
 
@@ -426,6 +427,8 @@ def positive():
     good("r-blob-uri", "BLOB_URI", "BLOB_URI", 23, {"uri": URI})
     good("r-blob-data", "BLOB_DATA of one byte, relay to client", "BLOB_DATA",
          24, {"chunk": b"\x5a"}, direction=RELAY)
+    good("r-pin-next", "PIN_NEXT: the next certificate's SHA-256 (13.10)", "PIN_NEXT",
+         0, {"fingerprint": pat(32, 9)})
 
 
 def negative():
@@ -451,6 +454,8 @@ def negative():
     bad("c-type-push", "a well-formed PUSH sent to the relay", CLIENT, "format",
         "type", frame(0x85, 0, enc_fields(TYPES[0x85][2], push_vals())), t=0x85,
         known="yes")
+    bad("c-type-pin-next", "a well-formed PIN_NEXT sent to the relay", CLIENT, "format",
+        "type", frame(0x8c, 0, pat(32)), t=0x8c, known="yes")
     bad("r-type-ping", "a PING sent to a client", RELAY, "format", "type",
         frame(0x0b, 3, b""), t=0x0b, known="yes")
     bad("r-type-auth", "a well-formed AUTH sent to a client", RELAY, "format",
@@ -567,6 +572,7 @@ def negative():
         ("r-push-short", "PUSH", push_vals()),
         ("r-status-result-short", "STATUS_RESULT", status_vals()),
         ("r-blob-uri-short", "BLOB_URI", {"uri": URI}),
+        ("r-pin-next-short", "PIN_NEXT", {"fingerprint": pat(32)}),
     ]
     for name, msg, vals in short:
         bad_msg(name, "%s body one byte short" % msg, msg, 1, vals, "truncated", cut=1)
@@ -603,6 +609,7 @@ def negative():
         ("r-stale-trailing", "STALE", stale_vals()),
         ("r-push-trailing", "PUSH", push_vals()),
         ("r-status-result-trailing", "STATUS_RESULT", status_vals()),
+        ("r-pin-next-trailing", "PIN_NEXT", {"fingerprint": pat(32)}),
     ]
     for name, msg, vals in trail:
         bad_msg(name, "%s plus one byte" % msg, msg, 1, vals, "trailing",
