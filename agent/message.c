@@ -106,6 +106,15 @@ check_message(const struct message *m)
 	return SB_ERR_FORMAT;
 }
 
+static int
+check_gossip(const struct message *m)
+{
+	if (m->gossip == NULL)
+		return m->gossip_len == 0 ? SB_OK : SB_ERR_FORMAT;
+	return m->gossip_len >= 1 && m->gossip_len <= MESSAGE_MAX_GOSSIP ? SB_OK :
+	    SB_ERR_LENGTH;
+}
+
 /* ---- Encode ---------------------------------------------------------------- */
 
 int
@@ -118,7 +127,7 @@ message_encode(const struct message *m, struct sb_buf *out)
 		return SB_ERR_INVALID_ARG;
 	if (out->err != 0)
 		return out->err;
-	if ((rc = check_message(m)) != SB_OK)
+	if ((rc = check_message(m)) != SB_OK || (rc = check_gossip(m)) != SB_OK)
 		return rc == SB_ERR_LENGTH ? SB_ERR_LENGTH : SB_ERR_INVALID_ARG;
 	start = out->len;
 	sb_put_u8(out, MESSAGE_VERSION);
@@ -142,6 +151,10 @@ message_encode(const struct message *m, struct sb_buf *out)
 		sb_put_bytes(out, m->att.sha256, sizeof(m->att.sha256));
 		rc = sb_put_u64be(out, m->att.size);
 	}
+	if (rc == SB_OK && m->gossip_len > 0) {
+		sb_put_u8(out, MESSAGE_EXT_GOSSIP);
+		rc = sb_put_string16(out, m->gossip, m->gossip_len);
+	}
 	if (rc != SB_OK) {
 		/* Nothing appended on failure (the buffer's error is sticky). */
 		if (out->len > start)
@@ -164,6 +177,8 @@ message_encoded_size(const struct message *m)
 	else
 		n += CRYPTO_ATTACH_KEY_LEN + 1 + m->att.uri.len + CRYPTO_SHA1_LEN +
 		    CRYPTO_SHA256_LEN + 8;
+	if (m->gossip_len > 0)
+		n += 1 + 2 + m->gossip_len;
 	return n;
 }
 
@@ -191,6 +206,39 @@ get_str8(struct sb_reader *r, struct message_str *s, size_t max)
 		return rc;
 	s->p = (const char *)p;
 	s->len = n;
+	return SB_OK;
+}
+
+/* The extensions after the kind's fields, to the end of the input. */
+static int
+parse_extensions(struct sb_reader *r, struct message *m)
+{
+	unsigned n = 0, last = 0;
+
+	while (sb_reader_remaining(r) > 0) {
+		const uint8_t *v;
+		uint8_t type;
+		size_t len;
+		int rc;
+
+		if ((rc = sb_get_u8(r, &type)) != SB_OK)
+			return rc;
+		if (type == 0 || type <= last)
+			return SB_ERR_FORMAT;
+		if (++n > MESSAGE_MAX_EXTENSIONS)
+			return SB_ERR_LENGTH;
+		if ((rc = sb_get_string16_direct(r, &v, &len, MESSAGE_MAX_EXT_VALUE)) != SB_OK)
+			return rc;
+		last = type;
+		if (type != MESSAGE_EXT_GOSSIP) {
+			m->skipped_len += 1 + 2 + len;   /* a later version's: skipped */
+			continue;
+		}
+		if (len < 1 || len > MESSAGE_MAX_GOSSIP)
+			return SB_ERR_LENGTH;
+		m->gossip = v;
+		m->gossip_len = len;
+	}
 	return SB_OK;
 }
 
@@ -239,7 +287,7 @@ parse(struct sb_reader *r, struct message *m)
 	} else {
 		return SB_ERR_FORMAT;
 	}
-	if ((rc = sb_reader_expect_end(r)) != SB_OK)
+	if ((rc = parse_extensions(r, m)) != SB_OK)
 		return rc;
 	return check_message(m);
 }

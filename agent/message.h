@@ -21,6 +21,11 @@
  *     20      SHA-1 of the blob (ciphertext)
  *     32      SHA-256 of the blob (ciphertext)
  *     u64     size (plaintext = ciphertext size)
+ *   then zero or more extensions (docs/PROTOCOL.md section 11): u8 type
+ *   (strictly ascending, 1..255), str16 value (<= MESSAGE_MAX_EXT_VALUE);
+ *   at most MESSAGE_MAX_EXTENSIONS.  Type 1 is gossip: the sender's newest
+ *   signed tree head (1..MESSAGE_MAX_GOSSIP bytes, section 14.9); other
+ *   types are skipped (a later version's, still under the signature).
  *   end: no trailing bytes.
  * Folder and file names must not contain NUL or '/' and must not be "." or
  * "..".  No compression.
@@ -48,6 +53,11 @@
 #define MESSAGE_MAX_INLINE      65535u
 /* proto.h's SB_MAX_URI (80); repeated so this header stays light. */
 #define MESSAGE_MAX_URI         80u
+#define MESSAGE_MAX_EXTENSIONS  8
+#define MESSAGE_MAX_EXT_VALUE   1024u
+#define MESSAGE_EXT_GOSSIP      1
+/* tlog.h's TLOG_MAX_STH; repeated so this header stays light. */
+#define MESSAGE_MAX_GOSSIP      128u
 
 enum message_kind {
 	MESSAGE_INLINE     = 1,
@@ -82,6 +92,13 @@ struct message {
 	const uint8_t *content;            /* inline */
 	size_t content_len;
 	struct message_attachment att;     /* attachment (att.key is secret) */
+	/* Extension 1: the sender's newest signed tree head, opaque here
+	 * (checked by the receiver after the message passed every check). */
+	const uint8_t *gossip;             /* NULL / 0: none */
+	size_t gossip_len;
+	/* Parse only: bytes of extensions of unknown types that were skipped
+	 * (the encoding without them is message_encoded_size). */
+	size_t skipped_len;
 };
 
 /*
@@ -98,7 +115,11 @@ int message_encode(const struct message *m, struct sb_buf *out);
  * is).  Strict: wrong version/kind SB_ERR_FORMAT, a length over its cap or
  * a bad count SB_ERR_LENGTH, short input SB_ERR_TRUNCATED, leftover bytes
  * SB_ERR_TRAILING, a non-canonical/unsorted/duplicate address or a bad name
- * SB_ERR_FORMAT.  On failure *m is zeroed.
+ * SB_ERR_FORMAT.  Extensions: type 0, types out of order or repeated
+ * SB_ERR_FORMAT; more than MESSAGE_MAX_EXTENSIONS, a value over
+ * MESSAGE_MAX_EXT_VALUE or a gossip value of 0 or over MESSAGE_MAX_GOSSIP
+ * bytes SB_ERR_LENGTH.  A message with an extension of a type this
+ * version does not know re-encodes without it.  On failure *m is zeroed.
  */
 int message_parse(const uint8_t *buf, size_t len, struct message *m);
 

@@ -54,6 +54,15 @@ static const char *const schema_steps[] = {
 	"CREATE TABLE trust_removed("
 	" address TEXT NOT NULL, device_id INTEGER NOT NULL, removed INTEGER NOT NULL,"
 	" PRIMARY KEY(address, device_id));",
+	/* v3: the transparency log (docs/PROTOCOL.md section 14).  A device
+	 * the log shows added without any countersignature to an account
+	 * that had devices is pinned refused: nothing is sealed to it and
+	 * nothing from it is shown until the user accepts it.  trust_log
+	 * keeps the newest tree head this device accepted (one row). */
+	"ALTER TABLE trust_pins ADD COLUMN refused INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE trust_log("
+	" id INTEGER PRIMARY KEY CHECK (id = 1), head BLOB NOT NULL,"
+	" size INTEGER NOT NULL, updated INTEGER NOT NULL);",
 };
 
 static int
@@ -82,11 +91,11 @@ identity_hash(const uint8_t *der, size_t len, uint8_t h[CRYPTO_HASH_LEN])
 
 static int
 pin_put(sqlite3 *db, const char *addr, uint64_t id, const uint8_t *der, size_t len,
-    const uint8_t h[CRYPTO_HASH_LEN], int64_t now)
+    const uint8_t h[CRYPTO_HASH_LEN], int64_t now, int refused)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = store_prepare(db, "INSERT OR REPLACE INTO trust_pins(address, device_id,"
-	    " identity, hash, pinned) VALUES (?, ?, ?, ?, ?)", &st);
+	    " identity, hash, pinned, refused) VALUES (?, ?, ?, ?, ?, ?)", &st);
 
 	if (rc != SB_OK)
 		return rc;
@@ -95,6 +104,7 @@ pin_put(sqlite3 *db, const char *addr, uint64_t id, const uint8_t *der, size_t l
 	sqlite3_bind_blob(st, 3, der, (int)len, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 4, h, CRYPTO_HASH_LEN, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, now);
+	sqlite3_bind_int(st, 6, refused != 0);
 	rc = store_step_done(db, st);
 	sqlite3_finalize(st);
 	return rc;
@@ -125,7 +135,7 @@ import_legacy(sqlite3 *db, int64_t now)
 			if (addr == NULL || der == NULL || identity_hash(der, len, h) != SB_OK)
 				continue;
 			if ((rc = pin_put(db, (const char *)addr,
-			    (uint64_t)sqlite3_column_int64(st, 1), der, len, h, now)) != SB_OK)
+			    (uint64_t)sqlite3_column_int64(st, 1), der, len, h, now, 0)) != SB_OK)
 				break;
 		}
 		rc = rc == SQLITE_DONE ? SB_OK : rc == SB_OK ? SB_OK :
@@ -213,7 +223,7 @@ int
 trust_pin_get(sqlite3 *db, const char *addr, uint64_t id, struct crypto_identity **out)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = store_prepare(db, "SELECT identity FROM trust_pins"
+	int rc = store_prepare(db, "SELECT identity, refused FROM trust_pins"
 	    " WHERE address = ? AND device_id = ?", &st);
 
 	*out = NULL;
@@ -222,7 +232,9 @@ trust_pin_get(sqlite3 *db, const char *addr, uint64_t id, struct crypto_identity
 	sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)id);
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	if (rc == SQLITE_ROW && sqlite3_column_int(st, 1) != 0)
+		rc = SB_ERR_PERMISSION;
+	else if (rc == SQLITE_ROW)
 		rc = crypto_identity_parse(sqlite3_column_blob(st, 0),
 		    (size_t)sqlite3_column_bytes(st, 0), out);
 	else
@@ -337,6 +349,15 @@ trust_held(sqlite3 *db, const char *const *addrs, size_t n, const char **which)
 
 /* *yes: a row of table (trust_approvals or trust_removed) names (addr,
  * id), and hash when given. */
+static int
+unapproved(const struct trust_seen *devs, size_t n, uint64_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (devs[i].id == id)
+			return devs[i].unapproved;
+	return 0;
+}
+
 static int
 dev_listed(sqlite3 *db, const char *sql, const char *addr, uint64_t id,
     const uint8_t *hash, int *yes)
@@ -556,11 +577,15 @@ trust_observe(sqlite3 *db, const char *addr, const struct trust_seen *devs, size
 		};
 		int known = 0, approved = 0;
 
-		/* Our own account: this device is no news, one it approved is
-		 * history, any other is an alert of its own kind. */
-		if (self != 0 && c->event == TRUST_EV_ADDED) {
-			if (c->device_id == (uint64_t)self)
-				continue;
+		/* Added without any countersignature where the account had
+		 * devices (the log says so): refused, whosever it is. */
+		if (self != 0 && c->event == TRUST_EV_ADDED && c->device_id == (uint64_t)self) {
+			continue;   /* ourselves: no news */
+		} else if (c->event == TRUST_EV_ADDED && unapproved(kept, n, c->device_id)) {
+			al.event = TRUST_EV_UNSIGNED;
+		} else if (self != 0 && c->event == TRUST_EV_ADDED) {
+			/* Our own account: a device this one approved is
+			 * history, any other is an alert. */
 			if ((rc = is_approved(db, addr, c->device_id, c->new_hash,
 			    &approved)) != SB_OK)
 				break;
@@ -584,8 +609,20 @@ trust_observe(sqlite3 *db, const char *addr, const struct trust_seen *devs, size
 			sqlite3_finalize(st);
 		}
 	}
+	/* First contact with an account that has an unapproved device is
+	 * still an alert for that device. */
+	for (i = 0; rc == SB_OK && first && mode == TRUST_OBSERVE && i < n; i++) {
+		struct trust_alert al = {
+			.time = now, .address = addr, .event = TRUST_EV_UNSIGNED,
+			.n = cur[i].id, .new_hash = cur[i].hash,
+		};
+
+		if (devs[i].unapproved)
+			rc = trust_alert_add(db, &al, 0, &log);
+	}
 	/* Pins: every device on first contact or when the user decides, a
-	 * new device always; a changed identity never by itself. */
+	 * new device always (refused when the log shows nobody approved it,
+	 * unless the user decided); a changed identity never by itself. */
 	for (i = 0; rc == SB_OK && i < n; i++) {
 		int pin = first || mode != TRUST_OBSERVE;
 
@@ -593,7 +630,7 @@ trust_observe(sqlite3 *db, const char *addr, const struct trust_seen *devs, size
 			pin = ch[k].event == TRUST_EV_ADDED && ch[k].device_id == cur[i].id;
 		if (pin)
 			rc = pin_put(db, addr, cur[i].id, devs[i].identity, devs[i].identity_len,
-			    cur[i].hash, now);
+			    cur[i].hash, now, mode == TRUST_OBSERVE && devs[i].unapproved);
 	}
 	if (rc == SB_OK && mode != TRUST_OBSERVE)
 		rc = settle(db, addr, cur, n, mode, now);
@@ -869,4 +906,45 @@ trust_unpin(sqlite3 *db, const char *addr, uint64_t device_id, int64_t now)
 	}
 out:
 	return store_end(db, rc);
+}
+
+int
+trust_log_head_get(sqlite3 *db, struct sb_buf *out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = store_prepare(db, "SELECT head FROM trust_log WHERE id = 1", &st);
+
+	if (rc != SB_OK)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rc = sb_put_bytes(out, sqlite3_column_blob(st, 0),
+		    (size_t)sqlite3_column_bytes(st, 0));
+	else
+		rc = rc == SQLITE_DONE ? SB_ERR_NOT_FOUND : store_err(db, rc, "log head");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+trust_log_head_put(sqlite3 *db, const uint8_t *head, size_t len, uint64_t size,
+    int64_t now)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (len == 0 || len > TRUST_MAX_HEAD)
+		return SB_ERR_LENGTH;
+	/* Never backwards: a smaller head than the stored one is dropped. */
+	rc = store_prepare(db, "INSERT INTO trust_log(id, head, size, updated)"
+	    " VALUES (1, ?1, ?2, ?3) ON CONFLICT(id) DO UPDATE SET head = ?1,"
+	    " size = ?2, updated = ?3 WHERE ?2 >= trust_log.size", &st);
+	if (rc != SB_OK)
+		return rc;
+	sqlite3_bind_blob(st, 1, head, (int)len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)size);
+	sqlite3_bind_int64(st, 3, now);
+	rc = store_step_done(db, st);
+	sqlite3_finalize(st);
+	return rc;
 }

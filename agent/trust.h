@@ -162,6 +162,8 @@ struct trust_seen {
 	uint64_t id;
 	const uint8_t *identity;         /* DER, docs/PROTOCOL.md section 2 */
 	size_t identity_len;
+	int unapproved;                  /* the log: added without a countersignature
+	                                    to an account that had devices */
 };
 
 enum trust_mode {
@@ -176,6 +178,9 @@ enum trust_verdict { TRUST_SEND = 0, TRUST_HOLD = 1 };
  * devices) to the pins, in one transaction:
  *   - an address seen for the first time: every device pinned, no alert;
  *   - a new device: an "added" alert, and pinned;
+ *   - a device the log shows nobody approved (unapproved): a "not
+ *     approved by any device of its account: refused" alert, also on
+ *     first contact, and pinned refused (trust_pin_get: SB_ERR_PERMISSION);
  *   - a device gone: a "removed" alert, unpinned;
  *   - a device with another identity: a "changed" alert; the pin is NOT
  *     replaced (messages stay sealed to and verified against the pinned
@@ -200,8 +205,9 @@ int  trust_observe_devices(struct sqlite3 *db, const char *addr,
          const struct client_device *devs, size_t n, enum trust_mode mode,
          int64_t now, int *verdict, FILE *logf);
 
-/* The pinned identity of (addr, id): SB_ERR_NOT_FOUND when none.  *out
- * freed with crypto_identity_free. */
+/* The pinned identity of (addr, id): SB_ERR_NOT_FOUND when none,
+ * SB_ERR_PERMISSION when it is pinned refused (nothing is sealed to it or
+ * accepted from it).  *out freed with crypto_identity_free. */
 int  trust_pin_get(struct sqlite3 *db, const char *addr, uint64_t id,
          struct crypto_identity **out);
 
@@ -249,6 +255,17 @@ int  trust_unpin(struct sqlite3 *db, const char *addr, uint64_t device_id, int64
  * and a sender seals nothing to it (the relay then says the set is
  * stale, and the next answer no longer names it). */
 int  trust_is_removed(struct sqlite3 *db, const char *addr, uint64_t device_id, int *yes);
+
+/*
+ * The newest signed tree head this device accepted (docs/PROTOCOL.md
+ * 14.8), as the client library gave it: get appends it to out
+ * (SB_ERR_NOT_FOUND: none yet); put stores one of the given size unless
+ * a larger one is stored (heads never go backwards here).
+ */
+#define TRUST_MAX_HEAD 128           /* tlog.h TLOG_MAX_STH */
+int  trust_log_head_get(struct sqlite3 *db, struct sb_buf *out);
+int  trust_log_head_put(struct sqlite3 *db, const uint8_t *head, size_t len,
+         uint64_t size, int64_t now);
 
 /* What sealbox trust lists, appended to out: per known address (sorted)
  * "ADDRESS: STATE" (trust_folder_text of that address alone), then one

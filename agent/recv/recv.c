@@ -242,9 +242,10 @@ pin_get(struct agent *a, const char *addr, uint64_t dev, struct crypto_identity 
 	store_lock(a);
 	rc = trust_pin_get(a->db, addr, dev, out);
 	store_unlock(a);
-	/* A pin that no longer parses was never usable: as if absent. */
-	return rc == SB_OK || rc == SB_ERR_STORAGE || rc == SB_ERR_SYSTEM ? rc :
-	    SB_ERR_NOT_FOUND;
+	/* A pin that no longer parses was never usable: as if absent.  A
+	 * refused one (SB_ERR_PERMISSION) is a verdict. */
+	return rc == SB_OK || rc == SB_ERR_STORAGE || rc == SB_ERR_SYSTEM ||
+	    rc == SB_ERR_PERMISSION ? rc : SB_ERR_NOT_FOUND;
 }
 
 /*
@@ -680,8 +681,9 @@ process(struct agent *a, struct inbox_item *it)
 	}
 	if (rc != SB_OK) {
 		if (!inbox_err_transient(rc)) {
-			why = rc == SB_ERR_NOT_FOUND ? "sending device not in the directory"
-			    : sb_strerror(rc);
+			why = rc == SB_ERR_NOT_FOUND ? "sending device not in the directory" :
+			    rc == SB_ERR_PERMISSION ? "sending device not approved by any"
+			    " device of its account" : sb_strerror(rc);
 			rc = reject(a, it, why);
 		}
 		goto out;

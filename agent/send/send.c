@@ -133,9 +133,13 @@ reseal(void *arg, const struct client_device *devs, size_t n, struct sb_buf *pay
 		store_unlock(a);
 		/* A device this one removed, named by a stale cache: nothing
 		 * sealed to it; the relay answers STALE and the set is fetched
-		 * again. */
-		if (rc == SB_OK && gone)
+		 * again.  A device pinned refused (nobody of its account
+		 * approved it): nothing sealed to it either, the others get
+		 * the message. */
+		if ((rc == SB_OK && gone) || rc == SB_ERR_PERMISSION) {
+			rc = SB_OK;
 			continue;
+		}
 		if (rc != SB_OK) {
 			fprintf(stderr, "sealbox: send: device %llu of %s has no usable"
 			    " pinned identity: %s\n", (unsigned long long)devs[i].id,

@@ -156,8 +156,12 @@ test_message_truncation_and_trailing(void **state)
 			assert_true(rc == SB_ERR_TRUNCATED);
 			assert_int_equal(back.n_recipients, 0);
 		}
+		/* A byte after the last field starts an extension (section 11):
+		 * type 0 is refused, type 1 without its length is cut short. */
 		assert_int_equal(sb_put_u8(&b, 0), SB_OK);
-		assert_int_equal(message_parse(b.d, b.len, &back), SB_ERR_TRAILING);
+		assert_int_equal(message_parse(b.d, b.len, &back), SB_ERR_FORMAT);
+		b.d[b.len - 1] = 1;
+		assert_int_equal(message_parse(b.d, b.len, &back), SB_ERR_TRUNCATED);
 		sb_buf_free(&b);
 	}
 }
@@ -195,6 +199,107 @@ test_message_bit_flips(void **state)
 	}
 	assert_true(refused > 0);
 	assert_true(accepted > 0);
+}
+
+/* Appends extension (type, value of len bytes 0x5a) to b. */
+static void
+put_ext(struct sb_buf *b, uint8_t type, size_t len)
+{
+	uint8_t v[MESSAGE_MAX_EXT_VALUE + 1];
+
+	memset(v, 0x5a, sizeof(v));
+	assert_int_equal(sb_put_u8(b, type), SB_OK);
+	assert_int_equal(sb_put_string16(b, v, len), SB_OK);
+}
+
+static void
+test_message_extensions(void **state)
+{
+	static struct message m, back;
+	struct sb_buf b = SB_BUF_INIT, base = SB_BUF_INIT, again = SB_BUF_INIT;
+	uint8_t head[MESSAGE_MAX_GOSSIP + 1];
+	size_t n;
+	int bit;
+
+	(void)state;
+	memset(head, 0xa7, sizeof(head));
+	fill(&m, MESSAGE_INLINE);
+	assert_int_equal(message_encode(&m, &base), SB_OK);
+
+	/* Gossip round trip; the size helpers count it. */
+	m.gossip = head;
+	m.gossip_len = 121;
+	assert_int_equal(message_encode(&m, &b), SB_OK);
+	assert_int_equal(b.len, base.len + 1 + 2 + 121);
+	assert_int_equal(b.len, message_encoded_size(&m));
+	assert_int_equal(message_inline_overhead(&m) + m.content_len, b.len);
+	assert_int_equal(message_parse(b.d, b.len, &back), SB_OK);
+	assert_same(&m, &back);
+	assert_int_equal(back.gossip_len, 121);
+	assert_memory_equal(back.gossip, head, 121);
+	/* Without extensions the encoding is exactly the old one. */
+	assert_int_equal(message_parse(base.d, base.len, &back), SB_OK);
+	assert_null(back.gossip);
+	/* Every cut is refused. */
+	for (n = base.len + 1; n < b.len; n++)
+		assert_int_equal(message_parse(b.d, n, &back), SB_ERR_TRUNCATED);
+	/* Every bit flip in the extension: refused, or the same message with
+	 * another head (the sender's signature covers it at the payload
+	 * layer), or an unknown type skipped. */
+	for (n = base.len; n < b.len; n++)
+		for (bit = 0; bit < 8; bit++) {
+			b.d[n] ^= (uint8_t)(1u << bit);
+			if (message_parse(b.d, b.len, &back) == SB_OK)
+				assert_true(back.gossip == NULL || back.gossip_len == 121);
+			b.d[n] ^= (uint8_t)(1u << bit);
+		}
+	sb_buf_free(&b);
+
+	/* Encoder caps. */
+	m.gossip_len = MESSAGE_MAX_GOSSIP + 1;
+	assert_int_equal(message_encode(&m, &b), SB_ERR_LENGTH);
+	assert_int_equal(b.len, 0);
+	m.gossip_len = MESSAGE_MAX_GOSSIP;
+	assert_int_equal(message_encode(&m, &b), SB_OK);
+	sb_buf_free(&b);
+
+	/* An unknown type after gossip is skipped; re-encoding drops it. */
+	assert_int_equal(sb_put_bytes(&b, base.d, base.len), SB_OK);
+	put_ext(&b, 1, 16);
+	put_ext(&b, 200, MESSAGE_MAX_EXT_VALUE);
+	assert_int_equal(message_parse(b.d, b.len, &back), SB_OK);
+	assert_int_equal(back.gossip_len, 16);
+	assert_int_equal(message_encode(&back, &again), SB_OK);
+	assert_int_equal(again.len, base.len + 1 + 2 + 16);
+	sb_buf_free(&again);
+	sb_buf_free(&b);
+
+	/* Refusals, each alone. */
+	struct { uint8_t types[10]; size_t lens[10]; size_t n; int rc; } bad[] = {
+		{ { 0 }, { 4 }, 1, SB_ERR_FORMAT },                    /* type 0 */
+		{ { 3, 2 }, { 4, 4 }, 2, SB_ERR_FORMAT },              /* out of order */
+		{ { 2, 2 }, { 4, 4 }, 2, SB_ERR_FORMAT },              /* repeated */
+		{ { 2 }, { MESSAGE_MAX_EXT_VALUE + 1 }, 1, SB_ERR_LENGTH },
+		{ { 1 }, { 0 }, 1, SB_ERR_LENGTH },                    /* empty gossip */
+		{ { 1 }, { MESSAGE_MAX_GOSSIP + 1 }, 1, SB_ERR_LENGTH },
+		{ { 1, 2, 3, 4, 5, 6, 7, 8, 9 }, { 4, 4, 4, 4, 4, 4, 4, 4, 4 }, 9,
+		  SB_ERR_LENGTH },                                     /* more than 8 */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(sb_put_bytes(&b, base.d, base.len), SB_OK);
+		for (size_t k = 0; k < bad[i].n; k++)
+			put_ext(&b, bad[i].types[k], bad[i].lens[k]);
+		assert_int_equal(message_parse(b.d, b.len, &back), bad[i].rc);
+		assert_int_equal(back.n_recipients, 0);
+		sb_buf_free(&b);
+	}
+	/* Eight are fine. */
+	assert_int_equal(sb_put_bytes(&b, base.d, base.len), SB_OK);
+	for (uint8_t t = 1; t <= 8; t++)
+		put_ext(&b, t, 4);
+	assert_int_equal(message_parse(b.d, b.len, &back), SB_OK);
+	sb_buf_free(&b);
+	sb_buf_free(&base);
 }
 
 /* Encodes m, expecting encode to refuse with enc_rc; then builds the bytes
@@ -308,6 +413,7 @@ main(void)
 		cmocka_unit_test(test_message_round_trip),
 		cmocka_unit_test(test_message_truncation_and_trailing),
 		cmocka_unit_test(test_message_bit_flips),
+		cmocka_unit_test(test_message_extensions),
 		cmocka_unit_test(test_message_rules),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,19 +1,27 @@
 /*
  * test_trust.c - the pure trust rules (agent/trust_rules.c): what a change
  * of the directory's answer is, the alert line, the folder xattr, the held
- * status and the verification code's comparison.
+ * status and the verification code's comparison; and the store half
+ * (agent/trust.c) on a real SQLite file: pins, alerts, verified contacts,
+ * held sends, our own account, refused devices, the log head.
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
+#include <sqlite3.h>
+#include <unistd.h>
+
 #include "agent/names.h"
+#include "agent/store.h"
 #include "agent/trust.h"
 #include "common/sberr.h"
+#include "common/wire.h"
 
 static struct trust_dev
 dev(uint64_t id, uint8_t fill)
@@ -304,6 +312,290 @@ test_names_utc_text(void **state)
 	assert_string_equal(t, "9999-12-31T23:59:59Z");
 }
 
+/* ---- the store half (agent/trust.c), on a real SQLite file ------------- */
+
+struct fixture {
+	char dir[64];
+	sqlite3 *db;
+	struct sb_buf ids[6];            /* DER identities of 6 devices */
+	uint8_t hash[6][CRYPTO_HASH_LEN];
+};
+
+static struct fixture fx;
+
+static void
+make_identity(int i)
+{
+	struct crypto_key *s = NULL, *e = NULL;
+	struct crypto_identity *id = NULL;
+	const uint8_t *der;
+	size_t len;
+
+	assert_int_equal(crypto_key_generate_sign(&s), SB_OK);
+	assert_int_equal(crypto_key_generate_encrypt(CRYPTO_SUITE_EC, 0, &e), SB_OK);
+	assert_int_equal(crypto_identity_from_keys(s, e, &id), SB_OK);
+	crypto_identity_der(id, &der, &len);
+	assert_int_equal(sb_put_bytes(&fx.ids[i], der, len), SB_OK);
+	memcpy(fx.hash[i], crypto_identity_hash(id), CRYPTO_HASH_LEN);
+	crypto_identity_free(id);
+	crypto_key_free(s);
+	crypto_key_free(e);
+}
+
+static int
+store_setup(void **state)
+{
+	(void)state;
+	snprintf(fx.dir, sizeof(fx.dir), "/tmp/test_trust.XXXXXX");
+	assert_non_null(mkdtemp(fx.dir));
+	assert_int_equal(trust_store_open(fx.dir, &fx.db), SB_OK);
+	for (int i = 0; i < 6; i++)
+		if (fx.ids[i].len == 0)
+			make_identity(i);
+	return 0;
+}
+
+static int
+store_teardown(void **state)
+{
+	char path[128];
+
+	(void)state;
+	store_close(fx.db);
+	fx.db = NULL;
+	for (const char *f = "store.db\0store.db-wal\0store.db-shm\0"; *f; f += strlen(f) + 1) {
+		snprintf(path, sizeof(path), "%s/%s", fx.dir, f);
+		unlink(path);
+	}
+	rmdir(fx.dir);
+	return 0;
+}
+
+/* A directory answer: devices ids[k] with identity idx[k]. */
+static int
+observe(const char *addr, const uint64_t *ids, const int *idx, const int *unapproved,
+    size_t n, enum trust_mode mode, int *verdict)
+{
+	struct trust_seen seen[8];
+
+	for (size_t k = 0; k < n; k++) {
+		seen[k].id = ids[k];
+		seen[k].identity = fx.ids[idx[k]].d;
+		seen[k].identity_len = fx.ids[idx[k]].len;
+		seen[k].unapproved = unapproved ? unapproved[k] : 0;
+	}
+	return trust_observe(fx.db, addr, seen, n, mode, 1796403781, verdict, NULL);
+}
+
+static char *
+alerts(int open_only)
+{
+	static char text[4096];
+	struct sb_buf b = SB_BUF_INIT;
+
+	assert_int_equal(trust_alerts_text(fx.db, open_only, NULL, &b), SB_OK);
+	assert_true(b.len < sizeof(text));
+	memcpy(text, b.d ? (const char *)b.d : "", b.len);
+	text[b.len] = '\0';
+	sb_buf_free(&b);
+	return text;
+}
+
+static size_t
+lines(const char *t)
+{
+	size_t n = 0;
+
+	for (; *t; t++)
+		n += *t == '\n';
+	return n;
+}
+
+/* The pinned identity of (addr, id) is identity idx (or refused, or none). */
+static void
+assert_pin(const char *addr, uint64_t id, int idx)
+{
+	struct crypto_identity *got = NULL;
+	int rc = trust_pin_get(fx.db, addr, id, &got);
+
+	if (idx < 0) {
+		assert_int_equal(rc, idx == -1 ? SB_ERR_NOT_FOUND : SB_ERR_PERMISSION);
+		return;
+	}
+	assert_int_equal(rc, SB_OK);
+	assert_memory_equal(crypto_identity_hash(got), fx.hash[idx], CRYPTO_HASH_LEN);
+	crypto_identity_free(got);
+}
+
+static void
+test_trust_store_pins(void **state)
+{
+	const char *bob = "bob@example.com";
+	uint64_t ids[3] = { 7, 8, 9 };
+	int idx[3] = { 0, 1, 2 }, v = -1;
+	char fp0[TRUST_FP_BUF], fp1[TRUST_FP_BUF], fp3[TRUST_FP_BUF], want[512];
+
+	(void)state;
+	trust_fingerprint(fx.hash[0], fp0);
+	trust_fingerprint(fx.hash[1], fp1);
+	trust_fingerprint(fx.hash[3], fp3);
+	/* First contact: pinned, silently. */
+	assert_int_equal(observe(bob, ids, idx, NULL, 2, TRUST_OBSERVE, &v), SB_OK);
+	assert_int_equal(v, TRUST_SEND);
+	assert_string_equal(alerts(0), "");
+	assert_pin(bob, 7, 0);
+	assert_pin(bob, 8, 1);
+	/* The same answer again: nothing. */
+	assert_int_equal(observe(bob, ids, idx, NULL, 2, TRUST_OBSERVE, &v), SB_OK);
+	assert_string_equal(alerts(0), "");
+	/* Device 7 with another identity: an alert, the pin stays; twice is
+	 * one alert. */
+	idx[0] = 3;
+	assert_int_equal(observe(bob, ids, idx, NULL, 2, TRUST_OBSERVE, &v), SB_OK);
+	assert_int_equal(observe(bob, ids, idx, NULL, 2, TRUST_OBSERVE, &v), SB_OK);
+	snprintf(want, sizeof(want), "2026-12-04T17:03:01Z bob@example.com device 7 changed"
+	    " %s -> %s\n", fp0, fp3);
+	assert_string_equal(alerts(1), want);
+	assert_pin(bob, 7, 0);
+	/* Device 8 gone, 9 new. */
+	ids[1] = 9;
+	idx[1] = 2;
+	assert_int_equal(observe(bob, ids, idx, NULL, 2, TRUST_OBSERVE, &v), SB_OK);
+	assert_int_equal(lines(alerts(1)), 3);
+	assert_pin(bob, 8, -1);
+	assert_pin(bob, 9, 2);
+	assert_non_null(strstr(alerts(1), "bob@example.com device 8 removed"));
+	snprintf(want, sizeof(want), "device 8 removed %s -> -\n", fp1);
+	assert_non_null(strstr(alerts(1), want));
+	assert_non_null(strstr(alerts(1), "bob@example.com device 9 added - -> "));
+	/* Accept: pins what is listed now, closes the alerts, unverified. */
+	assert_int_equal(observe(bob, ids, idx, NULL, 2, TRUST_ACCEPT, &v), SB_OK);
+	assert_string_equal(alerts(1), "");
+	assert_int_equal(lines(alerts(0)), 3);
+	assert_pin(bob, 7, 3);
+}
+
+static void
+test_trust_store_verified_and_held(void **state)
+{
+	const char *bob = "bob@example.com", *carol = "carol@example.com";
+	const char *to[2] = { carol, bob }, *which = NULL;
+	uint64_t ids[2] = { 7, 8 };
+	int idx[2] = { 0, 1 }, v = -1;
+	char t[TRUST_LINE_BUF + 32];
+
+	(void)state;
+	assert_int_equal(observe(bob, ids, idx, NULL, 1, TRUST_OBSERVE, &v), SB_OK);
+	assert_int_equal(trust_held(fx.db, to, 2, &which), SB_OK);
+	assert_int_equal(trust_folder_state(fx.db, to + 1, 1, t, sizeof(t)), SB_OK);
+	assert_string_equal(t, "unverified");
+	assert_int_equal(observe(bob, ids, idx, NULL, 1, TRUST_CONFIRM, &v), SB_OK);
+	assert_int_equal(trust_folder_state(fx.db, to + 1, 1, t, sizeof(t)), SB_OK);
+	assert_string_equal(t, "verified");
+	/* A group is verified only when every member is. */
+	assert_int_equal(trust_folder_state(fx.db, to, 2, t, sizeof(t)), SB_OK);
+	assert_string_equal(t, "unverified");
+	/* A new device of a verified contact holds sends to it. */
+	assert_int_equal(observe(bob, ids, idx, NULL, 2, TRUST_OBSERVE, &v), SB_OK);
+	assert_int_equal(v, TRUST_HOLD);
+	assert_int_equal(trust_held(fx.db, to, 2, &which), SB_ERR_HELD);
+	assert_string_equal(which, bob);
+	assert_int_equal(trust_folder_state(fx.db, to + 1, 1, t, sizeof(t)), SB_OK);
+	assert_non_null(strstr(t, "changed: bob@example.com device 8 added - -> "));
+	/* Confirmed again: released, verified. */
+	assert_int_equal(observe(bob, ids, idx, NULL, 2, TRUST_CONFIRM, &v), SB_OK);
+	assert_int_equal(v, TRUST_SEND);
+	assert_int_equal(trust_held(fx.db, to, 2, &which), SB_OK);
+	/* A changed identity of a verified contact holds too, and accept
+	 * releases it and leaves it unverified. */
+	idx[0] = 4;
+	assert_int_equal(observe(bob, ids, idx, NULL, 2, TRUST_OBSERVE, &v), SB_OK);
+	assert_int_equal(v, TRUST_HOLD);
+	assert_int_equal(observe(bob, ids, idx, NULL, 2, TRUST_ACCEPT, &v), SB_OK);
+	assert_int_equal(v, TRUST_SEND);
+	assert_int_equal(trust_folder_state(fx.db, to + 1, 1, t, sizeof(t)), SB_OK);
+	assert_string_equal(t, "unverified");
+}
+
+static void
+test_trust_store_own_account(void **state)
+{
+	const char *me = "alice@example.com";
+	uint64_t ids[4] = { 1, 2, 3, 4 };
+	int idx[4] = { 0, 1, 2, 3 }, un[4] = { 0, 0, 0, 1 }, gone = 0;
+
+	(void)state;
+	/* init: the account as found, then marked ours. */
+	assert_int_equal(observe(me, ids, idx, NULL, 1, TRUST_ACCEPT, NULL), SB_OK);
+	assert_int_equal(trust_self_set(fx.db, me, 1), SB_OK);
+	assert_string_equal(alerts(0), "");
+	/* Device 2 approved by us: a closed line; device 3 not: open. */
+	assert_int_equal(trust_approve(fx.db, me, 2, fx.hash[1], 1), SB_OK);
+	assert_int_equal(observe(me, ids, idx, NULL, 3, TRUST_OBSERVE, NULL), SB_OK);
+	assert_int_equal(lines(alerts(0)), 2);
+	assert_int_equal(lines(alerts(1)), 1);
+	assert_non_null(strstr(alerts(1), "alice@example.com device 3 added without"
+	    " this device's approval - -> "));
+	/* Device 4, which the log shows nobody approved: refused. */
+	assert_int_equal(observe(me, ids, idx, un, 4, TRUST_OBSERVE, NULL), SB_OK);
+	assert_non_null(strstr(alerts(1), "device 4 not approved by any device of its"
+	    " account: refused - -> "));
+	assert_pin(me, 4, -2);
+	/* We remove device 3: a closed line, and a stale answer naming it
+	 * again is no news. */
+	assert_int_equal(trust_unpin(fx.db, me, 3, 2), SB_OK);
+	assert_int_equal(trust_is_removed(fx.db, me, 3, &gone), SB_OK);
+	assert_true(gone);
+	assert_int_equal(observe(me, ids, idx, un, 4, TRUST_OBSERVE, NULL), SB_OK);
+	assert_pin(me, 3, -1);
+	assert_int_equal(lines(alerts(1)), 2);
+	assert_null(strstr(alerts(1), "device 3 removed"));
+	assert_non_null(strstr(alerts(0), "device 3 removed"));
+	/* The relay drops device 2 (we did not): open. */
+	ids[1] = 4;
+	idx[1] = 3;
+	un[1] = 1;
+	assert_int_equal(observe(me, ids, idx, un, 2, TRUST_OBSERVE, NULL), SB_OK);
+	assert_non_null(strstr(alerts(1), "device 2 removed"));
+}
+
+static void
+test_trust_store_unapproved_first_contact_and_log_head(void **state)
+{
+	const char *bob = "bob@example.com";
+	uint64_t ids[2] = { 7, 8 };
+	int idx[2] = { 0, 1 }, un[2] = { 0, 1 };
+	struct sb_buf h = SB_BUF_INIT;
+	uint8_t head[TRUST_MAX_HEAD + 1];
+
+	(void)state;
+	assert_int_equal(observe(bob, ids, idx, un, 2, TRUST_OBSERVE, NULL), SB_OK);
+	assert_int_equal(lines(alerts(1)), 1);
+	assert_non_null(strstr(alerts(1), "bob@example.com device 8 not approved"));
+	assert_pin(bob, 7, 0);
+	assert_pin(bob, 8, -2);
+	/* The user accepts it: usable. */
+	assert_int_equal(observe(bob, ids, idx, un, 2, TRUST_ACCEPT, NULL), SB_OK);
+	assert_pin(bob, 8, 1);
+
+	memset(head, 0x11, sizeof(head));
+	assert_int_equal(trust_log_head_get(fx.db, &h), SB_ERR_NOT_FOUND);
+	assert_int_equal(trust_log_head_put(fx.db, head, 120, 10, 1), SB_OK);
+	head[0] = 0x22;
+	assert_int_equal(trust_log_head_put(fx.db, head, 121, 9, 2), SB_OK);   /* older: kept out */
+	assert_int_equal(trust_log_head_get(fx.db, &h), SB_OK);
+	assert_int_equal(h.len, 120);
+	assert_int_equal(h.d[0], 0x11);
+	sb_buf_free(&h);
+	assert_int_equal(trust_log_head_put(fx.db, head, 121, 12, 3), SB_OK);
+	assert_int_equal(trust_log_head_get(fx.db, &h), SB_OK);
+	assert_int_equal(h.len, 121);
+	sb_buf_free(&h);
+	assert_int_equal(trust_log_head_put(fx.db, head, TRUST_MAX_HEAD + 1, 13, 4),
+	    SB_ERR_LENGTH);
+	assert_int_equal(trust_log_head_put(fx.db, head, 0, 13, 4), SB_ERR_LENGTH);
+}
+
 int
 main(void)
 {
@@ -319,6 +611,14 @@ main(void)
 		cmocka_unit_test(test_trust_held_text),
 		cmocka_unit_test(test_trust_code_check),
 		cmocka_unit_test(test_names_utc_text),
+		cmocka_unit_test_setup_teardown(test_trust_store_pins, store_setup,
+		    store_teardown),
+		cmocka_unit_test_setup_teardown(test_trust_store_verified_and_held,
+		    store_setup, store_teardown),
+		cmocka_unit_test_setup_teardown(test_trust_store_own_account, store_setup,
+		    store_teardown),
+		cmocka_unit_test_setup_teardown(test_trust_store_unapproved_first_contact_and_log_head,
+		    store_setup, store_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
