@@ -662,10 +662,11 @@ trust_observe_devices(sqlite3 *db, const char *addr, const struct client_device 
 			continue;
 		if (n == TRUST_MAX_DEVICES)
 			return SB_ERR_TOO_BIG;
-		seen[n].id = devs[i].id;
-		seen[n].identity = devs[i].identity;
-		seen[n].identity_len = devs[i].identity_len;
-		n++;
+		seen[n++] = (struct trust_seen){
+			.id = devs[i].id,
+			.identity = devs[i].identity,
+			.identity_len = devs[i].identity_len,
+		};
 	}
 	return trust_observe(db, addr, seen, n, mode, now, verdict, logf);
 }
