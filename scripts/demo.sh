@@ -5,7 +5,10 @@
 # devices (laptop, phone) and bob with one, plus carol (enrolled, never
 # online), all in a headless keyring (scripts/with-keyring); three mounts;
 # a text, a multi-MiB attachment and a group message, shown arriving
-# decrypted with ls, cat and getfattr.  It unmounts everything, stops the
+# decrypted with ls, cat and getfattr; alice verifies bob by comparing
+# codes, bob gets a new device, and alice's mailbox alerts (MNT/alerts,
+# user.sealbox.trust) and holds her next message until she compares the
+# new code.  It unmounts everything, stops the
 # relay and removes its temp dir on any exit; nothing stays mounted.
 #
 # codec: the offline codec (keygen/seal/open) on throwaway keys.
@@ -227,6 +230,31 @@ mailbox_demo() {
 	wait_for "$A2/outbox/bob@example.com" 'photo.jpg' >/dev/null
 	run ls -l "$A2/outbox/bob@example.com"
 	run cat "$A2/outbox/bob@example.com/hello.txt"
+
+	say "alice verifies bob: each reads the code out to the other"
+	run sealbox verify --home bob/home alice@example.com
+	code=$("$sb" verify --home bob/home alice@example.com | sed -n '2,4p')
+	run sealbox verify --home alice-laptop/home bob@example.com --confirm "$code"
+	run getfattr --absolute-names -n user.sealbox.trust "$A1/outbox/bob@example.com"
+
+	say "bob gets a new device: alice's mailbox alerts and holds her next message"
+	enroll bob-tablet bob@example.com
+	printf 'Are you still you?\n' >"$A1/outbox/bob@example.com/later.txt"
+	echo "\$ echo 'Are you still you?' > outbox/bob@example.com/later.txt"
+	wait_status "$A1/outbox/bob@example.com/later.txt" '^held'
+	run getfattr --absolute-names -n user.sealbox.status "$A1/outbox/bob@example.com/later.txt"
+	run cat "$A1/alerts"
+	run getfattr --absolute-names -n user.sealbox.trust "$A1/outbox/bob@example.com"
+	show "sealbox status --home alice-laptop/home | grep -E '^(alert|held):'"
+	"$sb" status --home alice-laptop/home | grep -E '^(alert|held):' || true
+
+	say "they compare the new code: the message goes out"
+	code=$("$sb" verify --home bob/home alice@example.com | sed -n '2,4p')
+	run sealbox verify --home alice-laptop/home bob@example.com --confirm "$code"
+	wait_status "$A1/outbox/bob@example.com/later.txt" '^(sent|delivered)'
+	wait_for "$B/inbox/alice@example.com" '*-later.txt' >/dev/null
+	run getfattr --absolute-names -n user.sealbox.status "$A1/outbox/bob@example.com/later.txt"
+	run getfattr --absolute-names -n user.sealbox.trust "$A1/outbox/bob@example.com"
 
 	say "nothing plaintext at rest (bob's home holds ciphertext only)"
 	run ls -l bob/home bob/home/data
