@@ -377,6 +377,7 @@ agent_open(const char *home, struct agent **out)
 		return SB_ERR_ALLOC;
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_mutex_init(&a->db_lock, NULL);
+	pthread_mutex_init(&a->sub_lock, NULL);
 	a->keys_err = SB_ERR_KEY_MISSING;
 	if ((a->home = strdup(home)) == NULL || (a->cfg = calloc(1, sizeof(*a->cfg))) == NULL) {
 		rc = SB_ERR_ALLOC;
@@ -444,6 +445,7 @@ agent_close(struct agent *a)
 	free(a->home);
 	pthread_mutex_destroy(&a->lock);
 	pthread_mutex_destroy(&a->db_lock);
+	pthread_mutex_destroy(&a->sub_lock);
 	free(a);
 }
 
@@ -494,10 +496,11 @@ agent_box_attr(struct agent *a, enum agent_box box, struct agent_attr *out)
 {
 	if (!box_ok(box))
 		return SB_ERR_INVALID_ARG;
-	int rc = outbox_box_attr(a, out);
-	if (box == AGENT_BOX_IN)
-		out->mode = 0555;
-	return rc;
+	/* inbox/ looks writable to its owner, like the sender folders in it,
+	 * only so that the mount's own announcement of a new sender's folder
+	 * (fs/announce.c, a mkdir through the kernel) passes the kernel's
+	 * mode check; nothing can be made there (EROFS). */
+	return outbox_box_attr(a, out);
 }
 
 int
@@ -849,4 +852,85 @@ agent_xattr_list(struct agent *a, enum agent_box box, const char *folder,
 	if (box == AGENT_BOX_IN)
 		return inbox_xattr_list(a, box, folder, name, out);
 	return SB_ERR_INVALID_ARG;
+}
+
+/* ---- arrivals and the list of received messages ----------------------------- */
+
+int
+agent_subscribe(struct agent *a, agent_arrival_fn fn, void *ctx)
+{
+	int rc = SB_ERR_TOO_BIG;
+
+	pthread_mutex_lock(&a->sub_lock);
+	if (a->n_subs < AGENT_SUBSCRIBERS_MAX) {
+		a->subs[a->n_subs].fn = fn;
+		a->subs[a->n_subs].ctx = ctx;
+		a->n_subs++;
+		rc = SB_OK;
+	}
+	pthread_mutex_unlock(&a->sub_lock);
+	return rc;
+}
+
+void
+agent_unsubscribe(struct agent *a, agent_arrival_fn fn, void *ctx)
+{
+	size_t i;
+
+	if (a == NULL)
+		return;
+	pthread_mutex_lock(&a->sub_lock);
+	for (i = 0; i < a->n_subs; i++) {
+		if (a->subs[i].fn == fn && a->subs[i].ctx == ctx) {
+			memmove(&a->subs[i], &a->subs[i + 1], (a->n_subs - i - 1) * sizeof(a->subs[0]));
+			a->n_subs--;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&a->sub_lock);
+}
+
+static int
+count_one(void *ctx, const char *name, const struct agent_attr *attr)
+{
+	(void)name;
+	(void)attr;
+	return ++*(int *)ctx > 1;    /* two are enough to know */
+}
+
+void
+agent_arrived(struct agent *a, struct agent_arrival *ev)
+{
+	size_t i;
+	int n = 0;
+
+	/* As the folder is listed now: a contact's folder may gather several
+	 * senders, and outbox/ merges our own files with synced copies. */
+	agent_list_files(a, ev->box, ev->folder, count_one, &n);
+	ev->new_folder = n <= 1;
+	pthread_mutex_lock(&a->sub_lock);
+	for (i = 0; i < a->n_subs; i++)
+		a->subs[i].fn(a->subs[i].ctx, ev);
+	pthread_mutex_unlock(&a->sub_lock);
+}
+
+int
+agent_inbox_each(struct agent *a, const char *folder, agent_msg_fn fn, void *ctx)
+{
+	return inbox_each(a, folder, NULL, 0, fn, ctx);
+}
+
+int
+agent_inbox_find(struct agent *a, const uint8_t msgid[16], uint64_t device,
+    agent_msg_fn fn, void *ctx)
+{
+	return inbox_each(a, NULL, msgid, device, fn, ctx);
+}
+
+int
+agent_file_message(struct agent_file *f, struct sb_buf *to, struct sb_buf *name)
+{
+	if (f == NULL || f->kind != AGENT_FILE_IN)
+		return SB_ERR_INVALID_ARG;
+	return inbox_file_message(f, to, name);
 }

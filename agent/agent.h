@@ -199,4 +199,73 @@ int  agent_folder_xattr_list(struct agent *a, enum agent_box box, const char *fo
 int  agent_alerts_attr(struct agent *a, struct agent_attr *out);
 int  agent_alerts_open(struct agent *a, struct agent_file **out);
 
+/* ---- Received messages, for other views (mail/) ---------------------------- */
+
+/*
+ * One received message in inbox/.  Strings borrowed for the callback's
+ * duration.  `name` is its name in `folder`; a view must not assume it is
+ * one path component (messages may come to sit in subfolders of a
+ * sender's folder).
+ */
+struct agent_msg {
+	const char *folder;         /* inbox/FOLDER, as shown now */
+	const char *name;
+	const char *sender;         /* the sender's address */
+	uint64_t sender_device;
+	uint8_t msgid[16];
+	uint64_t sent;              /* the sender's time, s */
+	struct timespec arrived;    /* stored here (ctime) */
+	uint64_t size;              /* plaintext bytes */
+};
+/* Return non-zero to stop. */
+typedef int (*agent_msg_fn)(void *ctx, const struct agent_msg *m);
+
+/*
+ * The ONE list of received messages the other views are built from: every
+ * message of inbox/ (folder NULL) or of one inbox folder, in name order;
+ * fn is called outside every agent lock.  SB_OK or the
+ * store's error.
+ */
+int  agent_inbox_each(struct agent *a, const char *folder, agent_msg_fn fn, void *ctx);
+/* The message sent by device `device` with id `msgid` (unique together:
+ * the replay cache keeps them so), through fn; SB_ERR_NOT_FOUND if none. */
+int  agent_inbox_find(struct agent *a, const uint8_t msgid[16], uint64_t device,
+         agent_msg_fn fn, void *ctx);
+/*
+ * What the inner message of an open inbox file says beyond its record, as
+ * verified at open: its recipients (canonical addresses, each
+ * NUL-terminated, in order) appended to `to`, and the sender's file name
+ * as sanitised for a name (NUL-terminated) to `name`.  SB_ERR_INVALID_ARG
+ * for a file that is not a received message.
+ */
+int  agent_file_message(struct agent_file *f, struct sb_buf *to, struct sb_buf *name);
+
+/* ---- Arrivals ------------------------------------------------------------- */
+
+/* A message was stored (durably) and is listed from now on. */
+struct agent_arrival {
+	enum agent_box box;         /* AGENT_BOX_IN, or _OUT: a synced copy */
+	const char *folder;
+	const char *name;
+	int new_folder;             /* the folder had nothing else in it */
+	const char *sender;
+	uint64_t sender_device;
+	const uint8_t *msgid;       /* 16 bytes */
+	uint64_t size;
+	uint64_t sent;
+	struct timespec arrived;
+};
+/* Runs on the receiving thread with no agent lock held: it must not block
+ * (queue the event and return), and must not call agent_subscribe. */
+typedef void (*agent_arrival_fn)(void *ctx, const struct agent_arrival *ev);
+
+#define AGENT_SUBSCRIBERS_MAX 4
+/*
+ * Calls fn(ctx, ev) for every arrival from now on, after the subscribers
+ * before it.  SB_ERR_TOO_BIG past AGENT_SUBSCRIBERS_MAX.  Unsubscribe
+ * returns once no call of fn is running; call it before ctx goes.
+ */
+int  agent_subscribe(struct agent *a, agent_arrival_fn fn, void *ctx);
+void agent_unsubscribe(struct agent *a, agent_arrival_fn fn, void *ctx);
+
 #endif

@@ -65,6 +65,15 @@ struct agent {
 
 	struct outbox *out;                /* send/ */
 	struct inbox *in;                  /* recv/: the push queue */
+
+	/* agent_subscribe: told of every arrival, in order, under sub_lock
+	 * (so unsubscribing waits for a call in progress). */
+	pthread_mutex_t sub_lock;
+	struct {
+		agent_arrival_fn fn;
+		void *ctx;
+	} subs[AGENT_SUBSCRIBERS_MAX];
+	size_t n_subs;
 };
 
 /*
@@ -81,6 +90,10 @@ const struct contacts *agent_contacts(struct agent *a);
 /* The relay client (NULL until the keys are loaded and it started); it
  * lives until agent_close. */
 struct client *agent_client(struct agent *a);
+
+/* recv/ after a message is stored: fills in ev->new_folder and tells the
+ * subscribers (agent_subscribe).  No lock held by the caller. */
+void agent_arrived(struct agent *a, struct agent_arrival *ev);
 
 /*
  * An open file is one of two kinds; agent_file_read/release dispatch on it.

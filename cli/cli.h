@@ -31,6 +31,18 @@ int cli_fail(const char *cmd, const char *fmt, ...)
 /* The fstype ("fuse.sealbox", ...) of the mount whose mount point is path
  * (absolute), from /proc/self/mountinfo; "" if path is no mount point. */
 void cli_mount_fstype(const char *path, char *fstype, size_t size);
+/* The absolute form of arg into out (PATH_MAX): realpath when it resolves;
+ * a dead FUSE mount (ENOTCONN on stat) cannot be, so then the cwd joined
+ * lexically.  0, or -1 with errno. */
+int  cli_abspath(const char *arg, char *out);
+/*
+ * The home mounted at mnt (absolute) into home, and the pid of the mount's
+ * process: the home from home_arg (or the default home) if its mount.lock
+ * names mnt, else, without home_arg, the home whose mount.lock some
+ * process of ours holds open naming mnt (/proc/PID/fd).  0, or -1 if none.
+ */
+int  cli_mount_home(const char *home_arg, const char *mnt, char *home, size_t size,
+         long *pid);
 
 int cli_code_read(const char *file, const char *address, char code[CLI_CODE_MAX + 1]);
 
@@ -83,5 +95,6 @@ int cmd_verify(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_mount(int argc, char **argv);
 int cmd_umount(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
 
 #endif

@@ -16,7 +16,6 @@
  * mountpoint (found through /proc/PID/fd).  It runs no program but
  * fusermount3, with no secret in its arguments or environment.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -28,8 +27,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../agent/config.h"
-#include "../common/sberr.h"
 #include "cli.h"
 
 #define EXIT_USAGE         2
@@ -72,84 +69,6 @@ nap(void)
 	struct timespec ts = { 0, POLL_MS * 1000000L };
 
 	nanosleep(&ts, NULL);
-}
-
-/* The absolute form of arg: realpath when it resolves; a dead FUSE mount
- * (ENOTCONN on stat) cannot be resolved, so then the cwd joined lexically. */
-static int
-absolute(const char *arg, char out[PATH_MAX])
-{
-	char cwd[PATH_MAX];
-	size_t n;
-
-	if (realpath(arg, out) != NULL)
-		return 0;
-	if (arg[0] == '/') {
-		n = (size_t)snprintf(out, PATH_MAX, "%s", arg);
-	} else {
-		if (getcwd(cwd, sizeof(cwd)) == NULL)
-			return -1;
-		n = (size_t)snprintf(out, PATH_MAX, "%s/%s", cwd, arg);
-	}
-	if (n >= PATH_MAX)
-		return -1;
-	while (n > 1 && out[n - 1] == '/')
-		out[--n] = '\0';
-	return 0;
-}
-
-/* 1 with *pid if home's lock is held by a process that mounted it at mnt. */
-static int
-home_serves(const char *home, const char *mnt, long *pid)
-{
-	char held[PATH_MAX], abs_held[PATH_MAX];
-
-	if (config_lock_holder(home, pid, held, sizeof(held)) != SB_OK || held[0] == '\0')
-		return 0;
-	if (absolute(held, abs_held) != 0)
-		return 0;
-	return strcmp(abs_held, mnt) == 0;
-}
-
-/*
- * Looks through the open files of our processes for a HOME/mount.lock
- * whose holder serves mnt; copies that home into home.  Processes of other
- * users are unreadable here, and could not be ours to unmount anyway.
- */
-static int
-find_home(const char *mnt, char *home, size_t size, long *pid)
-{
-	char dir[64], link[PATH_MAX], target[PATH_MAX];
-	struct dirent *p, *fd;
-	DIR *procs, *fds;
-	ssize_t n;
-	int found = 0;
-
-	if ((procs = opendir("/proc")) == NULL)
-		return 0;
-	while (!found && (p = readdir(procs)) != NULL) {
-		if (p->d_name[0] < '1' || p->d_name[0] > '9')
-			continue;
-		snprintf(dir, sizeof(dir), "/proc/%.20s/fd", p->d_name);
-		if ((fds = opendir(dir)) == NULL)
-			continue;
-		while (!found && (fd = readdir(fds)) != NULL) {
-			snprintf(link, sizeof(link), "%s/%.20s", dir, fd->d_name);
-			if ((n = readlink(link, target, sizeof(target) - 1)) <= 0)
-				continue;
-			target[n] = '\0';
-			if (n <= 11 || strcmp(target + n - 11, "/mount.lock") != 0)
-				continue;
-			target[n - 11] = '\0';
-			if (home_serves(target, mnt, pid)) {
-				snprintf(home, size, "%s", target);
-				found = 1;
-			}
-		}
-		closedir(fds);
-	}
-	closedir(procs);
-	return found;
 }
 
 /*
@@ -235,7 +154,7 @@ cmd_umount(int argc, char **argv)
 	};
 	char mnt[PATH_MAX], fstype[64], err[512], found[PATH_MAX];
 	const char *home_arg = NULL;
-	char *home = NULL, *end;
+	char *end;
 	long pid = 0, secs = UMOUNT_TIMEOUT_S;
 	long long deadline;
 	int c, rc, said = 0, status = 1;
@@ -266,20 +185,15 @@ cmd_umount(int argc, char **argv)
 	if (optind + 1 != argc)
 		return (cli_fail("umount", "unexpected argument '%s'", argv[optind + 1]),
 		    EXIT_USAGE);
-	if (absolute(argv[optind], mnt) != 0)
+	if (cli_abspath(argv[optind], mnt) != 0)
 		return cli_fail("umount", "%s: %s", argv[optind], strerror(errno));
 	cli_mount_fstype(mnt, fstype, sizeof(fstype));
 	if (strcmp(fstype, "fuse.sealbox") != 0)
 		return cli_fail("umount", "%s is not a sealbox mount%s%s%s", mnt,
 		    fstype[0] ? " (it is " : "", fstype, fstype[0] ? ")" : "");
 
-	/* Who serves it: the named (or default) home, else whichever home's
-	 * lock names this mountpoint.  Not knowing only means not waiting. */
-	if (config_home(home_arg, &home) == SB_OK && home_serves(home, mnt, &pid))
-		;
-	else if (home_arg == NULL && find_home(mnt, found, sizeof(found), &pid))
-		;
-	else
+	/* Who serves it: not knowing only means not waiting. */
+	if (cli_mount_home(home_arg, mnt, found, sizeof(found), &pid) != 0)
 		pid = 0;
 
 	deadline = now_ms() + secs * 1000LL;
@@ -310,6 +224,5 @@ cmd_umount(int argc, char **argv)
 	}
 	status = 0;
 out:
-	free(home);
 	return status;
 }

@@ -415,6 +415,7 @@ struct record {
 	int shared;                      /* ... named by an earlier row too */
 	const uint8_t *blob_id;          /* attachments: blob_id() */
 	uint8_t keyhash[INBOX_KEYHASH_LEN];
+	struct timespec arrived;         /* set by store_record: the row's arrived_ns */
 };
 
 /* The ONE transaction: replay check + record, durable at COMMIT. */
@@ -492,6 +493,7 @@ store_record(struct agent *a, const struct inbox_item *it, struct record *r,
 			sqlite3_bind_null(st, 17);
 		/* The arrival, to the ns: the file's ctime (view/inbox_view.c). */
 		clock_gettime(CLOCK_REALTIME, &now);
+		r->arrived = now;
 		sqlite3_bind_int64(st, 18, (sqlite3_int64)now.tv_sec * 1000000000 + now.tv_nsec);
 		rc = store_step_done(a->db, st);
 	}
@@ -799,6 +801,18 @@ process(struct agent *a, struct inbox_item *it)
 		    " -> %s/%s/%s (%" PRIu64 " bytes%s)\n", idhex, it->sender,
 		    it->sender_device, r.box == AGENT_BOX_IN ? "inbox" : "outbox",
 		    r.folder, r.name, r.size, r.shared ? "; its content was stored already" : "");
+	}
+	{
+		/* Listed from now on: tell the watchers (fs/ for the kernel's
+		 * caches and inotify, watch/ for `sealbox watch` and the hook).
+		 * They only queue; the ACK does not wait for them. */
+		struct agent_arrival ev = {
+			.box = (enum agent_box)r.box, .folder = r.folder, .name = r.name,
+			.sender = it->sender, .sender_device = it->sender_device,
+			.msgid = it->msgid, .size = r.size, .sent = r.sent,
+			.arrived = r.arrived,
+		};
+		agent_arrived(a, &ev);
 	}
 	rc = ack(a, it);
 out:

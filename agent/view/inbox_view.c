@@ -414,6 +414,90 @@ inbox_file_attr(struct agent *a, enum agent_box box, const char *folder,
 	return SB_OK;
 }
 
+/* One message for inbox_each, strings after the struct. */
+struct each_entry {
+	struct each_entry *next;
+	struct agent_msg m;
+	char strs[];
+};
+
+static struct each_entry *
+each_entry_new(const char *folder, const char *name, const char *sender)
+{
+	size_t fl = strlen(folder) + 1, nl = strlen(name) + 1, sl = strlen(sender) + 1;
+	struct each_entry *e = calloc(1, sizeof(*e) + fl + nl + sl);
+
+	if (e == NULL)
+		return NULL;
+	memcpy(e->strs, folder, fl);
+	memcpy(e->strs + fl, name, nl);
+	memcpy(e->strs + fl + nl, sender, sl);
+	e->m.folder = e->strs;
+	e->m.name = e->strs + fl;
+	e->m.sender = e->strs + fl + nl;
+	return e;
+}
+
+int
+inbox_each(struct agent *a, const char *folder, const uint8_t *msgid, uint64_t device,
+    agent_msg_fn fn, void *ctx)
+{
+	const struct contacts *c = contacts_now(a, AGENT_BOX_IN);
+	struct each_entry *head = NULL, **tail = &head, *e, *n;
+	sqlite3_stmt *st = NULL;
+	const unsigned char *t, *snd;
+	char shown[NAMES_NAME_BUF];
+	int rc;
+
+	store_lock(a);
+	rc = store_prepare(a->db, msgid != NULL
+	    ? "SELECT folder, sender, name, sender_device, msgid, sent, arrived_ns, received,"
+	      " size FROM inbox_messages WHERE box = ?1 AND msgid = ?2 AND sender_device = ?3"
+	    : "SELECT folder, sender, name, sender_device, msgid, sent, arrived_ns, received,"
+	      " size FROM inbox_messages WHERE box = ?1 ORDER BY name", &st);
+	if (rc == SB_OK) {
+		sqlite3_bind_int(st, 1, AGENT_BOX_IN);
+		if (msgid != NULL) {
+			sqlite3_bind_blob(st, 2, msgid, MSGSTORE_MSGID_LEN, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 3, (sqlite3_int64)device);
+		}
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			snd = sqlite3_column_text(st, 1);
+			shown_folder(c, AGENT_BOX_IN, sqlite3_column_text(st, 0), snd, shown);
+			if (shown[0] == '\0' || (folder != NULL && strcmp(shown, folder) != 0))
+				continue;
+			t = sqlite3_column_text(st, 2);
+			e = each_entry_new(shown, t ? (const char *)t : "",
+			    snd ? (const char *)snd : "");
+			if (e == NULL)
+				break;
+			e->m.sender_device = (uint64_t)sqlite3_column_int64(st, 3);
+			if (sqlite3_column_bytes(st, 4) == MSGSTORE_MSGID_LEN)
+				memcpy(e->m.msgid, sqlite3_column_blob(st, 4), MSGSTORE_MSGID_LEN);
+			e->m.sent = (uint64_t)sqlite3_column_int64(st, 5);
+			e->m.arrived = ns_time(sqlite3_column_int64(st, 6),
+			    (time_t)sqlite3_column_int64(st, 7));
+			e->m.size = (uint64_t)sqlite3_column_int64(st, 8);
+			*tail = e;
+			tail = &e->next;
+		}
+		rc = rc == SQLITE_DONE ? SB_OK
+		    : rc == SQLITE_ROW ? SB_ERR_ALLOC : store_err(a->db, rc, "inbox each");
+	}
+	sqlite3_finalize(st);
+	store_unlock(a);
+	if (rc == SB_OK && msgid != NULL && head == NULL)
+		rc = SB_ERR_NOT_FOUND;
+	/* Outside db_lock: fn may well call back into the agent. */
+	for (e = head; e != NULL; e = n) {
+		n = e->next;
+		if (rc == SB_OK && fn(ctx, &e->m) != 0)
+			rc = 1;
+		free(e);
+	}
+	return rc == 1 ? SB_OK : rc;
+}
+
 /* ---- Open files: verify on open and on every read ------------------------------- */
 
 struct in_file {
@@ -422,6 +506,9 @@ struct in_file {
 	struct row r;
 	struct crypto_identity *sender;
 	struct cfile *cf;              /* attachments */
+	/* The inner message's recipients (each NUL-terminated) and the
+	 * sender's file name, as verified at open (agent_file_message). */
+	struct sb_buf to, name;
 };
 
 /*
@@ -475,6 +562,35 @@ reverify(struct agent *a, struct in_file *f, struct sb_buf *plain, struct messag
 	return SB_OK;
 }
 
+/* What agent_file_message answers, copied from the verified message. */
+static int
+keep_message(struct in_file *f, const struct message *m)
+{
+	char name[NAMES_NAME_BUF];
+	size_t i;
+	int rc;
+
+	for (i = 0; i < m->n_recipients; i++) {
+		sb_put_bytes(&f->to, m->recipients[i].p, m->recipients[i].len);
+		sb_put_u8(&f->to, '\0');
+	}
+	rc = names_sanitize_component(m->name.p, m->name.len, NAMES_NAME_MAX, name,
+	    sizeof(name));
+	if (rc == SB_OK)
+		rc = sb_put_bytes(&f->name, name, strlen(name) + 1);
+	return rc == SB_OK ? f->to.err : rc;
+}
+
+int
+inbox_file_message(struct agent_file *af, struct sb_buf *to, struct sb_buf *name)
+{
+	struct in_file *f = (struct in_file *)af;
+
+	sb_put_bytes(to, f->to.d, f->to.len);
+	sb_put_bytes(name, f->name.d, f->name.len);
+	return to->err != SB_OK ? to->err : name->err;
+}
+
 static void
 in_file_free(struct in_file *f)
 {
@@ -484,6 +600,8 @@ in_file_free(struct in_file *f)
 		cfile_close(f->cf);
 	crypto_identity_free(f->sender);
 	row_clear(&f->r);
+	sb_buf_free(&f->to);
+	sb_buf_free(&f->name);
 	pthread_mutex_destroy(&f->lock);
 	free(f);
 }
@@ -514,6 +632,8 @@ inbox_file_open(struct agent *a, enum agent_box box, const char *folder,
 		m = malloc(sizeof(*m));
 		rc = m ? reverify(a, f, &plain, m) : SB_ERR_ALLOC;
 	}
+	if (rc == SB_OK)
+		rc = keep_message(f, m);
 	if (rc == SB_OK && f->r.kind == MESSAGE_ATTACHMENT) {
 		if (f->r.cfile[0] == '\0' || strchr(f->r.cfile, '/') != NULL ||
 		    (size_t)snprintf(path, sizeof(path), "%s/data/%s", a->home,

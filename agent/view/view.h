@@ -38,6 +38,11 @@ int  inbox_xattr_list(struct agent *a, enum agent_box box, const char *folder,
          const char *name, struct sb_buf *out);
 int  inbox_unlink(struct agent *a, enum agent_box box, const char *folder,
          const char *name);
+/* agent_inbox_each (msgid NULL) and agent_inbox_find (msgid, device). */
+int  inbox_each(struct agent *a, const char *folder, const uint8_t *msgid, uint64_t device,
+         agent_msg_fn fn, void *ctx);
+/* agent_file_message of an open file of kind AGENT_FILE_IN. */
+int  inbox_file_message(struct agent_file *f, struct sb_buf *to, struct sb_buf *name);
 /* An open file of kind AGENT_FILE_IN. */
 int  inbox_file_read(struct agent_file *f, void *buf, size_t size, uint64_t off, size_t *got);
 int  inbox_file_release(struct agent_file *f);
