@@ -51,7 +51,7 @@ LDFLAGS += $(SANFLAGS)
 # Modules, in link order (a module may use only those after it).  A
 # module's subfolders are parts of its one archive (agent/send, agent/recv,
 # agent/msgstore, agent/view); scripts/check-layers.sh keeps their order.
-MODULES = fs agent client relay proto tlog keyring crypto common
+MODULES = fs mail watch agent client relay proto tlog keyring crypto common
 define module_vars
 $(1)_SRC := $$(filter-out $(1)/main.c,$$(wildcard $(1)/*.c $(1)/*/*.c))
 $(1)_OBJ := $$($(1)_SRC:%.c=$(BUILD)/%.o)

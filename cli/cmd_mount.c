@@ -30,18 +30,22 @@
 #include "../common/sberr.h"
 #include "../fs/fs.h"
 #include "../keyring/keyring.h"
+#include "../watch/watch.h"
 #include "cli.h"
 
 struct mount_opts {
 	char *home;
 	int help;
 	int nonempty;
+	int hook_timeout;      /* -1: not given */
 };
 
 #define MOUNT_OPT(t, p) { t, offsetof(struct mount_opts, p), 1 }
 static const struct fuse_opt mount_spec[] = {
 	MOUNT_OPT("--home %s", home),
 	MOUNT_OPT("--home=%s", home),
+	MOUNT_OPT("--hook-timeout %i", hook_timeout),
+	MOUNT_OPT("--hook-timeout=%i", hook_timeout),
 	MOUNT_OPT("-h", help),
 	MOUNT_OPT("--help", help),
 	/* libfuse 3 dropped this option (it mounts over anything); we refuse
@@ -54,10 +58,13 @@ static void
 usage(void)
 {
 	printf("usage: sealbox mount MOUNTPOINT [-f] [-s] [-d] [-o OPTIONS] [--home DIR]\n"
+	    "                     [--hook-timeout SECONDS]\n"
 	    "\n"
 	    "Mounts the mailbox of the device initialised in the home (see 'sealbox init'):\n"
 	    "outbox/ADDRESS-OR-NAME/ sends what is written into it; inbox/ holds what\n"
-	    "arrived, verified and decrypted on every read.  Unmount with sealbox umount.\n"
+	    "arrived, verified and decrypted on every read; maildir/ shows it as a\n"
+	    "read-only Maildir for mail clients.  Each arrival is told to 'sealbox watch'\n"
+	    "and to the hook HOME/hooks/on-receive.  Unmount with sealbox umount.\n"
 	    "\n"
 	    "  -f            stay in the foreground (log to stderr; in the background\n"
 	    "                the log is HOME/mount.log)\n"
@@ -68,7 +75,10 @@ usage(void)
 	    "                EACCES; -o allow_root admits root as well.  -o nonempty\n"
 	    "                mounts over a folder that is not empty (refused otherwise)\n"
 	    "  --home DIR    the device's home (default $SEALBOX_HOME, else\n"
-	    "                $XDG_DATA_HOME/sealbox)\n");
+	    "                $XDG_DATA_HOME/sealbox)\n"
+	    "  --hook-timeout SECONDS\n"
+	    "                kill the on-receive hook after this long (default %d,\n"
+	    "                at most %d)\n", WATCH_HOOK_TIMEOUT_S, WATCH_HOOK_TIMEOUT_MAX_S);
 }
 
 /* Refuses a mountpoint that is a sealbox mount already or, without
@@ -151,9 +161,10 @@ notify_systemd(const char *state)
  * the pipe to the waiting parent, or -1 in the foreground. */
 static int
 serve(const char *home, struct fuse_args *args, const struct fuse_cmdline_opts *co,
-    int ready)
+    unsigned hook_timeout, int ready)
 {
 	struct agent *a = NULL;
+	struct watch *w = NULL;
 	struct fs *fs = NULL;
 	char held[PATH_MAX];
 	long holder = 0;
@@ -177,6 +188,11 @@ serve(const char *home, struct fuse_args *args, const struct fuse_cmdline_opts *
 		agent_close(a);
 		return cli_fail("mount", "cannot mount %s: %s", co->mountpoint, sb_strerror(rc));
 	}
+	/* Without the socket and the hook the mailbox still works: say so and
+	 * go on (a home whose path is too long for a unix socket, say). */
+	if ((rc = watch_start(a, home, co->mountpoint, hook_timeout, &w)) != SB_OK)
+		fprintf(stderr, "sealbox: watch: %s/watch.sock and the hook are not available:"
+		    " %s\n", home, rc == SB_ERR_SYSTEM ? strerror(errno) : sb_strerror(rc));
 	if (ready >= 0) {
 		char state[64];
 
@@ -195,6 +211,7 @@ serve(const char *home, struct fuse_args *args, const struct fuse_cmdline_opts *
 	fprintf(stderr, "sealbox: mounted %s at %s\n", home, co->mountpoint);
 	rc = fs_run(fs, co->singlethread);
 	notify_systemd("STOPPING=1");
+	watch_stop(w);          /* watchers get "!end" */
 	fs_free(fs);
 	agent_close(a);
 	close(lock);      /* the home is free once the agent is gone */
@@ -211,7 +228,7 @@ serve(const char *home, struct fuse_args *args, const struct fuse_cmdline_opts *
  */
 static int
 serve_in_background(const char *home, struct fuse_args *args,
-    const struct fuse_cmdline_opts *co)
+    const struct fuse_cmdline_opts *co, unsigned hook_timeout)
 {
 	int p[2], status;
 	char buf[2];
@@ -226,7 +243,7 @@ serve_in_background(const char *home, struct fuse_args *args,
 		close(p[0]);
 		if (setsid() < 0)
 			_exit(cli_fail("mount", "setsid: %s", strerror(errno)));
-		_exit(serve(home, args, co, p[1]));
+		_exit(serve(home, args, co, hook_timeout, p[1]));
 	}
 	close(p[1]);
 	do {
@@ -246,7 +263,7 @@ cmd_mount(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts co = { 0 };
-	struct mount_opts mo = { 0 };
+	struct mount_opts mo = { .hook_timeout = -1 };
 	char *home = NULL;
 	int rc;
 
@@ -266,6 +283,13 @@ cmd_mount(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
+	if (mo.hook_timeout == -1) {
+		mo.hook_timeout = WATCH_HOOK_TIMEOUT_S;
+	} else if (mo.hook_timeout < 1 || mo.hook_timeout > WATCH_HOOK_TIMEOUT_MAX_S) {
+		rc = (cli_fail("mount", "--hook-timeout must be 1..%d seconds",
+		    WATCH_HOOK_TIMEOUT_MAX_S), 2);
+		goto out;
+	}
 	if ((rc = config_home(mo.home, &home)) != SB_OK) {
 		rc = cli_fail("mount", "cannot find the home: %s", sb_strerror(rc));
 		goto out;
@@ -273,9 +297,9 @@ cmd_mount(int argc, char **argv)
 	if ((rc = check_mountpoint(co.mountpoint, mo.nonempty)) != 0)
 		goto out;
 	if (co.foreground || co.debug)
-		rc = serve(home, &args, &co, -1);
+		rc = serve(home, &args, &co, (unsigned)mo.hook_timeout, -1);
 	else
-		rc = serve_in_background(home, &args, &co);
+		rc = serve_in_background(home, &args, &co, (unsigned)mo.hook_timeout);
 out:
 	free(home);
 	free(co.mountpoint);

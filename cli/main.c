@@ -19,6 +19,7 @@ static const struct cli_command commands[] = {
 	{ "mount",   "mount the mailbox (outbox/, inbox/) and run the agent", cmd_mount },
 	{ "umount",  "unmount once no file is open, wait for the mount's process", cmd_umount },
 	{ "status",  "this device, its relay, keyring and outbox", cmd_status },
+	{ "watch",   "one line per message that arrives, until the mount goes", cmd_watch },
 	{ "keygen", "generate a device key pair into files (offline codec)", cmd_keygen },
 	{ "seal",   "seal a message for one recipient device (offline codec)", cmd_seal },
 	{ "open",   "verify and open a sealed payload (offline codec)", cmd_open },

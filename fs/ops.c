@@ -99,8 +99,8 @@ neg(int sb_err)
  * bits keep their owner part (inbox read-only, outbox writable), never a
  * group or other bit (issue 12, finding 4; guard.c refuses the others'
  * requests, default_permissions has the kernel check these modes). */
-static void
-fill_stat(const struct agent_attr *at, struct stat *st)
+void
+fs_stat_fill(const struct agent_attr *at, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_mode = (at->is_dir ? S_IFDIR : S_IFREG) | (at->mode & 0700);
@@ -146,22 +146,17 @@ op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 	}
 	if (rc != SB_OK)
 		return neg(rc);
-	fill_stat(&at, st);
+	fs_stat_fill(&at, st);
 	return 0;
 }
 
-struct fill_ctx {
-	void *buf;
-	fuse_fill_dir_t filler;
-};
-
-static int
-fill_one(void *vctx, const char *name, const struct agent_attr *at)
+int
+fs_fill_one(void *vctx, const char *name, const struct agent_attr *at)
 {
-	struct fill_ctx *c = vctx;
+	struct fs_fill *c = vctx;
 	struct stat st;
 
-	fill_stat(at, &st);
+	fs_stat_fill(at, &st);
 	return c->filler(c->buf, name, &st, 0, 0);
 }
 
@@ -169,7 +164,7 @@ static int
 op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
     struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
-	struct fill_ctx c = { buf, filler };
+	struct fs_fill c = { buf, filler };
 	struct fspath p;
 	int rc;
 
@@ -189,9 +184,9 @@ op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
 		filler(buf, "outbox", NULL, 0, 0);
 		return 0;
 	case 1:
-		return neg(agent_list_folders(ctx_agent(), p.box, fill_one, &c));
+		return neg(agent_list_folders(ctx_agent(), p.box, fs_fill_one, &c));
 	default:
-		return neg(agent_list_files(ctx_agent(), p.box, p.folder, fill_one, &c));
+		return neg(agent_list_files(ctx_agent(), p.box, p.folder, fs_fill_one, &c));
 	}
 }
 

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fuse.h>
@@ -10,6 +11,8 @@
 #include "../common/sberr.h"
 #include "fs.h"
 #include "fs_int.h"
+#include "mail/mail.h"
+#include "ops.h"
 
 struct fs {
 	struct fuse *fuse;
@@ -38,11 +41,16 @@ access_opt(void *data, const char *arg, int key, struct fuse_args *outargs)
 int
 fs_new(struct agent *a, struct fuse_args *args, const char *mountpoint, struct fs **out)
 {
+	struct fuse_operations md, an, ops;
+	struct stat under;
 	struct fs *fs;
-
-	struct fuse_operations ops;
+	int rc;
 
 	*out = NULL;
+	/* What is beneath the mount, to tell our mount from it later
+	 * (announce.c: an announcement must never land beneath). */
+	if (stat(mountpoint, &under) != 0)
+		return SB_ERR_SYSTEM;
 	if ((fs = calloc(1, sizeof(*fs))) == NULL)
 		return SB_ERR_ALLOC;
 	fs->ctx.a = a;
@@ -60,19 +68,32 @@ fs_new(struct agent *a, struct fuse_args *args, const char *mountpoint, struct f
 		free(fs);
 		return SB_ERR_INVALID_ARG;
 	}
-	fs_guard_table(&ops);
+	if ((rc = mail_view_new(a, &fs->ctx.mv)) != SB_OK) {
+		free(fs);
+		return rc;
+	}
+	fs_maildir_table(&fs_ops, &md);
+	fs_announce_table(&md, &an);
+	fs_guard_table(&an, &ops);
 	fs->fuse = fuse_new(args, &ops, sizeof(ops), &fs->ctx);
 	if (fs->fuse == NULL) {
+		mail_view_free(fs->ctx.mv);
 		free(fs);
 		return SB_ERR_INVALID_ARG;      /* libfuse printed which option */
 	}
 	if (fuse_mount(fs->fuse, mountpoint) != 0) {
 		fuse_destroy(fs->fuse);
+		mail_view_free(fs->ctx.mv);
 		free(fs);
 		errno = errno != 0 ? errno : EIO;
 		return SB_ERR_SYSTEM;
 	}
 	fs->mounted = 1;
+	if ((rc = fs_announcer_start(a, fs->fuse, mountpoint, under.st_dev, &fs->ctx.an))
+	    != SB_OK) {
+		fs_free(fs);
+		return rc;
+	}
 	if (fuse_set_signal_handlers(fuse_get_session(fs->fuse)) == 0)
 		fs->signals = 1;
 	*out = fs;
@@ -111,8 +132,12 @@ fs_free(struct fs *fs)
 		return;
 	if (fs->signals)
 		fuse_remove_signal_handlers(fuse_get_session(fs->fuse));
+	/* Unmounted first: an announcement waiting on the mount then fails
+	 * (ENOTCONN) instead of waiting for a loop that has stopped. */
 	if (fs->mounted)
 		fuse_unmount(fs->fuse);
+	fs_announcer_stop(fs->ctx.an);
 	fuse_destroy(fs->fuse);
+	mail_view_free(fs->ctx.mv);
 	free(fs);
 }

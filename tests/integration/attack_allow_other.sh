@@ -50,6 +50,7 @@ for u in 65534 1000; do
 		[ "$got" = EACCES ] || fail "uid $u: $t gave $got, wanted EACCES"
 	done
 	as "$u" ls "$B/inbox" >/dev/null 2>&1 && fail "uid $u listed bob's inbox"
+	as "$u" ls "$B/maildir" >/dev/null 2>&1 && fail "uid $u listed bob's maildir view"
 	as "$u" getfattr -n user.sealbox.status "$B/outbox/alice@example.com/draft.txt" >/dev/null 2>&1 &&
 		fail "uid $u read an xattr"
 	as "$u" cat "$f" >/dev/null 2>&1 && fail "uid $u read bob's message"
@@ -61,7 +62,8 @@ sleep 1
 
 note "owner and modes"
 [ "$(stat -c '%u %g %a' "$B")" = "0 0 700" ] || fail "mount root: $(stat -c '%u %g %a' "$B")"
-[ "$(stat -c '%u %a' "$B/inbox")" = "0 500" ] || fail "inbox: $(stat -c '%u %a' "$B/inbox")"
+[ "$(stat -c '%u %a' "$B/inbox")" = "0 700" ] || fail "inbox: $(stat -c '%u %a' "$B/inbox")"
+[ "$(stat -c '%u %a' "$B/maildir")" = "0 500" ] || fail "maildir: $(stat -c '%u %a' "$B/maildir")"
 [ "$(stat -c '%u %a' "$f")" = "0 400" ] || fail "inbox file: $(stat -c '%u %a' "$f")"
 [ "$(stat -c '%u %a' "$B/outbox/alice@example.com")" = "0 700" ] || fail "outbox folder: $(stat -c '%u %a' "$B/outbox/alice@example.com")"
 [ "$(stat -c '%u %a' "$B/outbox/alice@example.com/draft.txt")" = "0 600" ] ||

@@ -45,7 +45,7 @@ test_fs_guard_table_wraps_every_op(void **state)
 	size_t i, n = sizeof(g) / sizeof(void *), wrapped = 0;
 
 	(void)state;
-	fs_guard_table(&g);
+	fs_guard_table(&fs_ops, &g);
 	assert_ptr_equal(g.init, fs_ops.init);
 	assert_ptr_equal(g.release, fs_ops.release);
 	for (i = 0; i < n; i++) {
