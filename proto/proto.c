@@ -17,6 +17,7 @@
 
 static const char auth_ctx[] = "sealbox-relay auth v1";
 static const char register_ctx[] = "sealbox-relay register v1";
+static const char link_ctx[] = "sealbox-relay link v1";
 
 int
 proto_type_from_client(uint8_t type)
@@ -25,7 +26,9 @@ proto_type_from_client(uint8_t type)
 	case PROTO_REGISTER: case PROTO_AUTH: case PROTO_LOOKUP:
 	case PROTO_REMOVE: case PROTO_SEND: case PROTO_ACK: case PROTO_STATUS:
 	case PROTO_BLOB_PUT: case PROTO_BLOB_GET: case PROTO_PING:
-	case PROTO_BLOB_DATA:
+	case PROTO_BLOB_DATA: case PROTO_LOOKUP_LOG: case PROTO_LOG_PROVE:
+	case PROTO_LOG_KEY: case PROTO_LINK_OFFER: case PROTO_LINK_LIST:
+	case PROTO_LINK_APPROVE: case PROTO_REMOVE_SIGNED:
 		return 1;
 	default:
 		return 0;
@@ -47,6 +50,13 @@ proto_type_name(uint8_t type)
 	case PROTO_BLOB_GET:      return "blob-get";
 	case PROTO_PING:          return "ping";
 	case PROTO_BLOB_DATA:     return "blob-data";
+	case PROTO_LOOKUP_LOG:    return "lookup-log";
+	case PROTO_LOG_PROVE:     return "log-prove";
+	case PROTO_LOG_KEY:       return "log-key";
+	case PROTO_LINK_OFFER:    return "link-offer";
+	case PROTO_LINK_LIST:     return "link-list";
+	case PROTO_LINK_APPROVE:  return "link-approve";
+	case PROTO_REMOVE_SIGNED: return "remove-signed";
 	case PROTO_HELLO:         return "hello";
 	case PROTO_OK:            return "ok";
 	case PROTO_ERROR:         return "error";
@@ -56,6 +66,10 @@ proto_type_name(uint8_t type)
 	case PROTO_STATUS_RESULT: return "status-result";
 	case PROTO_BLOB_URI:      return "blob-uri";
 	case PROTO_PIN_NEXT:      return "pin-next";
+	case PROTO_LOOKUP_LOG_RESULT: return "lookup-log-result";
+	case PROTO_LOG_PROOF:     return "log-proof";
+	case PROTO_LOG_KEY_RESULT: return "log-key-result";
+	case PROTO_LINK_OFFERS:   return "link-offers";
 	default:                  return "unknown";
 	}
 }
@@ -102,6 +116,9 @@ proto_msg_clear(struct proto_msg *m)
 	free(m->missing);
 	free(m->extra);
 	free(m->status);
+	free(m->devices);
+	free(m->proven);
+	free(m->offers);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -234,6 +251,81 @@ dec_lookup_result(struct sb_reader *r, struct proto_msg *m)
 	return SB_OK;
 }
 
+/* list8<bytes[32]> of at most SB_MAX_PROOF, borrowed. */
+static int
+get_hashes(struct sb_reader *r, struct proto_hashes *h)
+{
+	uint8_t n;
+
+	TRY(sb_get_u8(r, &n));
+	if (n > SB_MAX_PROOF)
+		return SB_ERR_LENGTH;
+	TRY(sb_get_bytes_direct(r, &h->p, (size_t)n * PROTO_HASH_LEN));
+	h->n = n;
+	return SB_OK;
+}
+
+static int
+get_device(struct sb_reader *r, struct proto_device *d)
+{
+	TRY(sb_get_u64be(r, &d->id));
+	TRY(get_s8(r, &d->name, SB_MAX_DEVICE_NAME));
+	return get_s16(r, &d->identity, SB_MAX_IDENTITY);
+}
+
+static int
+dec_lookup_log_result(struct sb_reader *r, struct proto_msg *m)
+{
+	uint8_t nd;
+	uint16_t ne;
+	size_t i;
+
+	TRY(get_s8(r, &m->head, SB_MAX_STH));
+	TRY(get_hashes(r, &m->hashes));
+	TRY(sb_get_u8(r, &nd));
+	if (nd > SB_MAX_DEVICES_PER_ADDR)
+		return SB_ERR_LENGTH;
+	TRY(alloc_array((void **)&m->devices, nd, sizeof(*m->devices)));
+	m->n_devices = nd;
+	for (i = 0; i < nd; i++)
+		TRY(get_device(r, &m->devices[i]));
+	TRY(sb_get_u16be(r, &ne));
+	if (ne > SB_MAX_LOG_ENTRIES)
+		return SB_ERR_LENGTH;
+	TRY(alloc_array((void **)&m->proven, ne, sizeof(*m->proven)));
+	m->n_proven = ne;
+	for (i = 0; i < ne; i++) {
+		TRY(sb_get_u64be(r, &m->proven[i].index));
+		TRY(get_s16(r, &m->proven[i].entry, SB_MAX_LOG_ENTRY));
+		TRY(get_hashes(r, &m->proven[i].path));
+	}
+	return SB_OK;
+}
+
+static int
+dec_link_offers(struct sb_reader *r, struct proto_msg *m)
+{
+	uint8_t n;
+	size_t i;
+
+	TRY(sb_get_u8(r, &n));
+	if (n > SB_MAX_LINK_OFFERS)
+		return SB_ERR_LENGTH;
+	TRY(alloc_array((void **)&m->offers, n, sizeof(*m->offers)));
+	m->n_offers = n;
+	for (i = 0; i < n; i++) {
+		struct proto_link_offer *o = &m->offers[i];
+
+		TRY(sb_get_u8(r, &o->suite));
+		if (!suite_valid(o->suite))
+			return SB_ERR_FORMAT;
+		TRY(get_s16(r, &o->identity, SB_MAX_IDENTITY));
+		TRY(get_s8(r, &o->name, SB_MAX_DEVICE_NAME));
+		TRY(sb_get_u64be(r, &o->time));
+	}
+	return SB_OK;
+}
+
 static int
 dec_status_result(struct sb_reader *r, struct proto_msg *m)
 {
@@ -317,6 +409,36 @@ dec_body(struct sb_reader *r, struct proto_msg *m)
 		return dec_status_result(r, m);
 	case PROTO_PIN_NEXT:
 		return sb_get_bytes(r, m->fingerprint, PROTO_FP_LEN);
+	case PROTO_LOOKUP_LOG:
+		TRY(sb_get_u64be(r, &m->u64));
+		return get_s8(r, &m->address, SB_MAX_ADDRESS);
+	case PROTO_LOG_PROVE:
+		TRY(sb_get_u64be(r, &m->u64));
+		return sb_get_u64be(r, &m->u64b);
+	case PROTO_LOG_KEY: case PROTO_LINK_LIST:
+		return SB_OK;
+	case PROTO_LINK_OFFER:
+		TRY(get_s8(r, &m->address, SB_MAX_ADDRESS));
+		TRY(sb_get_u8(r, &m->suite));
+		if (!suite_valid(m->suite))
+			return SB_ERR_FORMAT;
+		TRY(get_s16(r, &m->identity, SB_MAX_IDENTITY));
+		TRY(get_s8(r, &m->name, SB_MAX_DEVICE_NAME));
+		return get_s8(r, &m->sig, SB_MAX_SIG);
+	case PROTO_LINK_APPROVE:
+		TRY(get_s16(r, &m->identity, SB_MAX_IDENTITY));
+		return get_s8(r, &m->sig, SB_MAX_SIG);
+	case PROTO_REMOVE_SIGNED:
+		TRY(sb_get_u64be(r, &m->u64));
+		return get_s8(r, &m->sig, SB_MAX_SIG);
+	case PROTO_LOOKUP_LOG_RESULT:
+		return dec_lookup_log_result(r, m);
+	case PROTO_LOG_PROOF:
+		return get_hashes(r, &m->hashes);
+	case PROTO_LOG_KEY_RESULT:
+		return sb_get_bytes(r, m->log_key, PROTO_LOG_KEY_LEN);
+	case PROTO_LINK_OFFERS:
+		return dec_link_offers(r, m);
 	default:
 		return SB_ERR_FORMAT;
 	}
@@ -426,6 +548,58 @@ enc_lookup_result(struct sb_buf *b, const struct proto_msg *m)
 }
 
 static int
+put_hashes(struct sb_buf *b, const struct proto_hashes *h)
+{
+	if (h->n > SB_MAX_PROOF)
+		return SB_ERR_LENGTH;
+	TRY(sb_put_u8(b, (uint8_t)h->n));
+	return sb_put_bytes(b, h->p, h->n * PROTO_HASH_LEN);
+}
+
+static int
+enc_lookup_log_result(struct sb_buf *b, const struct proto_msg *m)
+{
+	size_t i;
+
+	if (m->n_devices > SB_MAX_DEVICES_PER_ADDR || m->n_proven > SB_MAX_LOG_ENTRIES)
+		return SB_ERR_LENGTH;
+	TRY(put_s8(b, &m->head, SB_MAX_STH));
+	TRY(put_hashes(b, &m->hashes));
+	TRY(sb_put_u8(b, (uint8_t)m->n_devices));
+	for (i = 0; i < m->n_devices; i++) {
+		TRY(sb_put_u64be(b, m->devices[i].id));
+		TRY(put_s8(b, &m->devices[i].name, SB_MAX_DEVICE_NAME));
+		TRY(put_s16(b, &m->devices[i].identity, SB_MAX_IDENTITY));
+	}
+	TRY(sb_put_u16be(b, (uint16_t)m->n_proven));
+	for (i = 0; i < m->n_proven; i++) {
+		TRY(sb_put_u64be(b, m->proven[i].index));
+		TRY(put_s16(b, &m->proven[i].entry, SB_MAX_LOG_ENTRY));
+		TRY(put_hashes(b, &m->proven[i].path));
+	}
+	return SB_OK;
+}
+
+static int
+enc_link_offers(struct sb_buf *b, const struct proto_msg *m)
+{
+	size_t i;
+
+	if (m->n_offers > SB_MAX_LINK_OFFERS)
+		return SB_ERR_LENGTH;
+	TRY(sb_put_u8(b, (uint8_t)m->n_offers));
+	for (i = 0; i < m->n_offers; i++) {
+		if (!suite_valid(m->offers[i].suite))
+			return SB_ERR_INVALID_ARG;
+		TRY(sb_put_u8(b, m->offers[i].suite));
+		TRY(put_s16(b, &m->offers[i].identity, SB_MAX_IDENTITY));
+		TRY(put_s8(b, &m->offers[i].name, SB_MAX_DEVICE_NAME));
+		TRY(sb_put_u64be(b, m->offers[i].time));
+	}
+	return SB_OK;
+}
+
+static int
 enc_body(struct sb_buf *b, const struct proto_msg *m)
 {
 	size_t i;
@@ -503,6 +677,36 @@ enc_body(struct sb_buf *b, const struct proto_msg *m)
 			TRY(sb_put_u8(b, m->status[i].state));
 		}
 		return SB_OK;
+	case PROTO_LOOKUP_LOG:
+		TRY(sb_put_u64be(b, m->u64));
+		return put_s8(b, &m->address, SB_MAX_ADDRESS);
+	case PROTO_LOG_PROVE:
+		TRY(sb_put_u64be(b, m->u64));
+		return sb_put_u64be(b, m->u64b);
+	case PROTO_LOG_KEY: case PROTO_LINK_LIST:
+		return SB_OK;
+	case PROTO_LINK_OFFER:
+		TRY(put_s8(b, &m->address, SB_MAX_ADDRESS));
+		if (!suite_valid(m->suite))
+			return SB_ERR_INVALID_ARG;
+		TRY(sb_put_u8(b, m->suite));
+		TRY(put_s16(b, &m->identity, SB_MAX_IDENTITY));
+		TRY(put_s8(b, &m->name, SB_MAX_DEVICE_NAME));
+		return put_s8(b, &m->sig, SB_MAX_SIG);
+	case PROTO_LINK_APPROVE:
+		TRY(put_s16(b, &m->identity, SB_MAX_IDENTITY));
+		return put_s8(b, &m->sig, SB_MAX_SIG);
+	case PROTO_REMOVE_SIGNED:
+		TRY(sb_put_u64be(b, m->u64));
+		return put_s8(b, &m->sig, SB_MAX_SIG);
+	case PROTO_LOOKUP_LOG_RESULT:
+		return enc_lookup_log_result(b, m);
+	case PROTO_LOG_PROOF:
+		return put_hashes(b, &m->hashes);
+	case PROTO_LOG_KEY_RESULT:
+		return sb_put_bytes(b, m->log_key, PROTO_LOG_KEY_LEN);
+	case PROTO_LINK_OFFERS:
+		return enc_link_offers(b, m);
 	default:
 		return SB_ERR_INVALID_ARG;
 	}
@@ -666,15 +870,36 @@ proto_auth_transcript(const uint8_t exporter[PROTO_EXPORTER_LEN],
 	return sb_put_u64be(out, device_id);
 }
 
+static int
+enroll_transcript(const char *ctx, size_t ctx_size,
+    const uint8_t exporter[PROTO_EXPORTER_LEN],
+    const uint8_t challenge[PROTO_CHALLENGE_LEN],
+    const uint8_t *address, size_t address_len,
+    const uint8_t *identity, size_t identity_len, struct sb_buf *out)
+{
+	sb_put_bytes(out, ctx, ctx_size);
+	sb_put_bytes(out, exporter, PROTO_EXPORTER_LEN);
+	sb_put_bytes(out, challenge, PROTO_CHALLENGE_LEN);
+	sb_put_string8(out, address, address_len);
+	return sb_put_string16(out, identity, identity_len);
+}
+
 int
 proto_register_transcript(const uint8_t exporter[PROTO_EXPORTER_LEN],
     const uint8_t challenge[PROTO_CHALLENGE_LEN],
     const uint8_t *address, size_t address_len,
     const uint8_t *identity, size_t identity_len, struct sb_buf *out)
 {
-	sb_put_bytes(out, register_ctx, sizeof(register_ctx));
-	sb_put_bytes(out, exporter, PROTO_EXPORTER_LEN);
-	sb_put_bytes(out, challenge, PROTO_CHALLENGE_LEN);
-	sb_put_string8(out, address, address_len);
-	return sb_put_string16(out, identity, identity_len);
+	return enroll_transcript(register_ctx, sizeof(register_ctx), exporter, challenge,
+	    address, address_len, identity, identity_len, out);
+}
+
+int
+proto_link_transcript(const uint8_t exporter[PROTO_EXPORTER_LEN],
+    const uint8_t challenge[PROTO_CHALLENGE_LEN],
+    const uint8_t *address, size_t address_len,
+    const uint8_t *identity, size_t identity_len, struct sb_buf *out)
+{
+	return enroll_transcript(link_ctx, sizeof(link_ctx), exporter, challenge,
+	    address, address_len, identity, identity_len, out);
 }

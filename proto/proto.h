@@ -42,6 +42,15 @@
 #define SB_MAX_ERRMSG            200u
 #define SB_MAX_STATUS_DEVICES    (SB_MAX_BATCH_DEVICES)
 #define SB_MAX_STALE_IDS         (SB_MAX_LOOKUP_ADDRS * SB_MAX_DEVICES_PER_ADDR)
+/* The transparency log (PROTOCOL section 14; the same caps as tlog/tlog.h,
+ * which the relay and the client check at compile time). */
+#define SB_MAX_STH               128u   /* a signed tree head, 120..122 */
+#define SB_MAX_PROOF             64u    /* hashes in one proof */
+#define SB_MAX_LOG_ENTRY         1169u  /* one entry */
+#define SB_MAX_LOG_ENTRIES       256u   /* entries of one address in an answer */
+#define SB_MAX_LINK_OFFERS       8u     /* pending links of one address */
+#define PROTO_HASH_LEN           32
+#define PROTO_LOG_KEY_LEN        65     /* uncompressed P-256 point */
 #define PROTO_MSGID_LEN          16
 #define PROTO_CHALLENGE_LEN      32
 #define PROTO_EXPORTER_LEN       32
@@ -61,6 +70,13 @@ enum proto_type {
 	PROTO_BLOB_PUT      = 0x08,
 	PROTO_BLOB_GET      = 0x0A,
 	PROTO_PING          = 0x0B,
+	PROTO_LOOKUP_LOG    = 0x0C,
+	PROTO_LOG_PROVE     = 0x0D,
+	PROTO_LOG_KEY       = 0x0E,
+	PROTO_LINK_OFFER    = 0x0F,
+	PROTO_LINK_LIST     = 0x10,
+	PROTO_LINK_APPROVE  = 0x11,
+	PROTO_REMOVE_SIGNED = 0x12,
 	/* both directions */
 	PROTO_BLOB_DATA     = 0x09,
 	/* relay -> client */
@@ -73,6 +89,10 @@ enum proto_type {
 	PROTO_STATUS_RESULT = 0x86,
 	PROTO_BLOB_URI      = 0x87,
 	PROTO_PIN_NEXT      = 0x8C,   /* 0x88..0x8B: the transparency log */
+	PROTO_LOOKUP_LOG_RESULT = 0x88,
+	PROTO_LOG_PROOF     = 0x89,
+	PROTO_LOG_KEY_RESULT = 0x8A,
+	PROTO_LINK_OFFERS   = 0x8B,
 };
 
 /* Per-device delivery state reported by STATUS. */
@@ -106,6 +126,25 @@ struct proto_item {            /* SEND: one recipient device */
 	struct proto_bytes payload;
 };
 
+/* n hashes of PROTO_HASH_LEN bytes, contiguous, borrowed from the frame. */
+struct proto_hashes {
+	const uint8_t *p;
+	size_t n;
+};
+
+struct proto_proven {          /* LOOKUP_LOG_RESULT: one log entry */
+	uint64_t index;
+	struct proto_bytes entry;
+	struct proto_hashes path;
+};
+
+struct proto_link_offer {      /* LINK_OFFERS: one pending device */
+	uint8_t suite;
+	struct proto_bytes identity;
+	struct proto_bytes name;
+	uint64_t time;
+};
+
 struct proto_status_entry {
 	uint64_t device_id;
 	uint8_t state;             /* enum proto_state */
@@ -119,11 +158,15 @@ struct proto_msg {
 	uint8_t type;
 	uint32_t rid;
 
-	/* REGISTER */
+	/* REGISTER, LINK_OFFER (no code), LINK_APPROVE (identity, sig),
+	 * LOOKUP_LOG (address), REMOVE_SIGNED (sig) */
 	struct proto_bytes address, code, identity, name, sig;
 	uint8_t suite;
-	/* AUTH / REMOVE / ACK (item id) / BLOB_PUT (size) / OK (value) */
+	/* AUTH / REMOVE / REMOVE_SIGNED / ACK (item id) / BLOB_PUT (size) / OK
+	 * (value) / LOOKUP_LOG (known size) / LOG_PROVE (first) */
 	uint64_t u64;
+	/* LOG_PROVE (second) */
+	uint64_t u64b;
 	/* LOOKUP, SEND: addresses */
 	size_t n_addrs;
 	struct proto_bytes *addrs;
@@ -152,6 +195,19 @@ struct proto_msg {
 	struct proto_status_entry *status;
 	/* PIN_NEXT: the next certificate's fingerprint (PROTOCOL.md 13.10) */
 	uint8_t fingerprint[PROTO_FP_LEN];
+	/* LOOKUP_LOG_RESULT: head, consistency proof (hashes), devices,
+	 * entries; LOG_PROOF: hashes */
+	struct proto_bytes head;
+	struct proto_hashes hashes;
+	size_t n_devices;
+	struct proto_device *devices;
+	size_t n_proven;
+	struct proto_proven *proven;
+	/* LOG_KEY_RESULT */
+	uint8_t log_key[PROTO_LOG_KEY_LEN];
+	/* LINK_OFFERS */
+	size_t n_offers;
+	struct proto_link_offer *offers;
 };
 
 /*
@@ -215,6 +271,12 @@ int  proto_auth_transcript(const uint8_t exporter[PROTO_EXPORTER_LEN],
          const uint8_t challenge[PROTO_CHALLENGE_LEN], uint64_t device_id,
          struct sb_buf *out);
 int  proto_register_transcript(const uint8_t exporter[PROTO_EXPORTER_LEN],
+         const uint8_t challenge[PROTO_CHALLENGE_LEN],
+         const uint8_t *address, size_t address_len,
+         const uint8_t *identity, size_t identity_len, struct sb_buf *out);
+/* LINK_OFFER's (PROTOCOL 14.7): the register transcript under its own
+ * context, so neither signature passes for the other. */
+int  proto_link_transcript(const uint8_t exporter[PROTO_EXPORTER_LEN],
          const uint8_t challenge[PROTO_CHALLENGE_LEN],
          const uint8_t *address, size_t address_len,
          const uint8_t *identity, size_t identity_len, struct sb_buf *out);

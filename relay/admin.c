@@ -232,7 +232,9 @@ remove_one(struct relay_store *s, const char *datadir, uint64_t id, struct relay
 	memcpy(r->address, dev.address, sizeof(r->address));
 	if ((rc = s->ops->queue_count(s, id, &r->items)) != SB_OK)
 		return rc;
-	if ((rc = s->ops->device_remove(s, id)) != SB_OK)
+	/* The operator's word, not the account's: an unsigned remove entry,
+	 * which the account's devices alert on (PROTOCOL 14.7). */
+	if ((rc = s->ops->device_remove(s, id, NULL, (uint64_t)time(NULL))) != SB_OK)
 		return rc;
 	/* After the device is gone: a blob it uploads meanwhile fails on the
 	 * session's next request (serve closes it on our SIGHUP) and its

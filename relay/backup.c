@@ -38,6 +38,9 @@
  * certificate rotation is pending). */
 static const char *const tls_files[] = {
 	"tls/key.pem", "tls/cert.pem", "tls/next-key.pem", "tls/next-cert.pem",
+	/* The log key (PROTOCOL 14.1): devices pin it, so a restore without it
+	 * would be a relay they refuse.  Absent only before the log existed. */
+	"tls/log-key.pem",
 };
 
 static int

@@ -44,7 +44,9 @@ static const char usage_init[] =
 	"                          [--retention-days N] [--blob-max BYTES]\n"
 	"\n"
 	"Creates a relay in DIR (TLS key and certificate, database, relay.conf) and\n"
-	"prints the certificate's SHA-256 fingerprint, which devices pin at init.\n"
+	"prints the certificate's SHA-256 fingerprint, which devices pin at init,\n"
+	"and on stderr \"log key fingerprint: HEX\", the transparency log key's\n"
+	"(devices fetch that key at init and may check it against this).\n"
 	"\n"
 	"  --data DIR            the relay's directory (created; refused if initialised)\n"
 	"  --listen HOST:PORT    where serve listens (default 127.0.0.1:7443)\n"
@@ -265,6 +267,17 @@ tell_serve(const char *cmd, const char *data)
 	return die(cmd, why);
 }
 
+static void
+print_log_fp(const uint8_t fp[RELAY_FP_LEN])
+{
+	int i;
+
+	fprintf(stderr, "log key fingerprint: ");
+	for (i = 0; i < RELAY_FP_LEN; i++)
+		fprintf(stderr, "%02x", fp[i]);
+	fprintf(stderr, "\n");
+}
+
 static int
 run_init(struct args *a)
 {
@@ -274,6 +287,11 @@ run_init(struct args *a)
 	if ((rc = relay_init(a->data, &a->cfg, fp)) != SB_OK)
 		return die(a->cmd, rc == SB_ERR_EXISTS ? "already initialised" : sb_strerror(rc));
 	print_fp(fp);
+	/* stdout stays the one TLS fingerprint scripts capture; the log key's
+	 * (which devices fetch and pin over that pinned connection, and may
+	 * check against this) goes beside it on stderr. */
+	if (relay_dirlog_fingerprint(a->data, fp) == SB_OK)
+		print_log_fp(fp);
 	return 0;
 }
 
@@ -430,6 +448,8 @@ run_restore(struct args *a)
 	    a->data, (unsigned long long)st.db_bytes, (unsigned long long)st.blobs,
 	    st.blobs == 1 ? "" : "s", (unsigned long long)st.blob_bytes);
 	print_fp(fp);
+	if (relay_dirlog_fingerprint(a->data, fp) == SB_OK)
+		print_log_fp(fp);
 	return 0;
 }
 

@@ -23,6 +23,7 @@
 #define RELAY_DEFAULT_RETENTION   30u                      /* days */
 #define RELAY_DEFAULT_BLOB_MAX    (4ull << 30)             /* 4 GiB */
 #define RELAY_INVITE_TTL          (7u * 86400u)            /* seconds */
+#define RELAY_LINK_TTL            (15u * 60u)              /* a LINK_OFFER waits this long */
 /*
  * Quotas and rate limits (docs/RELAY.md "Quotas and rate limits").  A
  * sending ACCOUNT is charged for what it has put into queues and the blob
@@ -104,7 +105,40 @@ int  relay_tls_switch(const char *datadir, uint8_t fp[RELAY_FP_LEN]);
  * is missing or unreadable. */
 int  relay_tls_check(const char *datadir, uint8_t fp[RELAY_FP_LEN]);
 
-/* Full `init`: directories, TLS, database, config. */
+/*
+ * The transparency log's key and tree (dirlog.c, docs/PROTOCOL.md 14).
+ * The log key is a P-256 key of its own in DIR/tls/log-key.pem (mode
+ * 0600, never replaced: devices pin it); its fingerprint is SHA-256 of its
+ * uncompressed public point.  key_create: SB_ERR_EXISTS when there is one.
+ * key_load: SB_ERR_NOT_FOUND when there is none.
+ */
+#define RELAY_LOG_KEY_FILE "tls/log-key.pem"
+int  relay_dirlog_key_create(const char *datadir, uint8_t fp[RELAY_FP_LEN]);
+struct crypto_key;
+int  relay_dirlog_key_load(const char *datadir, struct crypto_key **out);
+int  relay_dirlog_fingerprint(const char *datadir, uint8_t fp[RELAY_FP_LEN]);
+/*
+ * serve's view of the log: the key (made here for a relay initialised
+ * before the log existed) and a Merkle tree that catches up with the
+ * store before each answer.  relay_dirlog_head signs (once per size) and
+ * returns the head of the store's current size; *head borrows from l
+ * until the next call.  inclusion/consistency answer for sizes up to the
+ * last head's (tlog_tree_*).
+ */
+struct relay_dirlog;
+struct relay_store;
+struct tlog_sth;
+int  relay_dirlog_new(const char *datadir, int rebuild, struct relay_dirlog **out);
+void relay_dirlog_free(struct relay_dirlog *l);
+void relay_dirlog_key(const struct relay_dirlog *l, uint8_t key[65]);
+int  relay_dirlog_head(struct relay_dirlog *l, struct relay_store *s, uint64_t now,
+         struct tlog_sth *sth, const uint8_t **head, size_t *head_len);
+int  relay_dirlog_inclusion(struct relay_dirlog *l, uint64_t index, uint64_t n,
+         uint8_t proof[][32], size_t *len);
+int  relay_dirlog_consistency(struct relay_dirlog *l, uint64_t m, uint64_t n,
+         uint8_t proof[][32], size_t *len);
+
+/* Full `init`: directories, TLS, log key, database, config. */
 int  relay_init(const char *datadir, const struct relay_config *cfg,
          uint8_t fp[RELAY_FP_LEN]);
 /*
@@ -125,6 +159,10 @@ struct relay_serve_opts {
 	/* TEST ONLY: a file holding a signed number of seconds added to the
 	 * real clock, re-read on every clock reading (expiry tests). */
 	const char *test_clock_file;
+	/* TEST ONLY (tests/helpers/hostile_relay): read the whole log from
+	 * the store for every answer instead of only its new entries, so a
+	 * store that rewrites history is served as it lies. */
+	int test_log_rebuild;
 };
 void relay_serve_defaults(struct relay_serve_opts *o);
 /* Runs until SIGINT/SIGTERM.  Returns SB_OK on a clean stop. */

@@ -46,8 +46,16 @@
 #include "../common/sberr.h"
 #include "../crypto/crypto.h"
 #include "../proto/proto.h"
+#include "../tlog/tlog.h"
 #include "relay.h"
 #include "store.h"
+
+/* proto/ carries the log's bytes without knowing tlog/: one set of caps. */
+_Static_assert(SB_MAX_STH == TLOG_MAX_STH, "tree head cap");
+_Static_assert(SB_MAX_PROOF == TLOG_MAX_PROOF, "proof cap");
+_Static_assert(SB_MAX_LOG_ENTRY == TLOG_MAX_ENTRY, "entry cap");
+_Static_assert(PROTO_HASH_LEN == TLOG_HASH_LEN && PROTO_LOG_KEY_LEN == TLOG_KEY_LEN,
+    "hash and key sizes");
 
 #define OUT_HIGH      (256u * 1024u)   /* stop producing output past this */
 #define OUT_LOW       (64u * 1024u)    /* resume below this */
@@ -104,6 +112,7 @@ struct server {
 	struct event *sweep_ev, *sigint_ev, *sigterm_ev, *sighup_ev;
 	struct sb_buf scratch;          /* reused for outgoing frames */
 	struct relay_rates *rates;      /* SEND / LOOKUP token buckets per device */
+	struct relay_dirlog *dirlog;    /* the transparency log's key and tree */
 	unsigned nofile;                /* the descriptor limit we run with */
 	unsigned unauth_cap;            /* max_unauth, bounded by nofile */
 	struct event *accept_ev;        /* re-enables accepting after EMFILE */
@@ -597,11 +606,20 @@ h_lookup(struct session *s, const struct proto_msg *m)
 	return reply(s, rc);
 }
 
+/*
+ * REMOVE and REMOVE_SIGNED (PROTOCOL 13.6, 14.7).  A signed removal's
+ * signature is the session device's over the target's id and identity;
+ * an unsigned one is logged as the relay's word (signer 0).
+ */
 static int
 h_remove(struct session *s, const struct proto_msg *m)
 {
 	struct server *srv = s->srv;
-	struct relay_device d;
+	struct relay_log_signer by = { 0, NULL, 0 };
+	struct relay_device d, me;
+	struct crypto_identity *target = NULL;
+	struct sb_buf text = SB_BUF_INIT;
+	uint8_t addr[TLOG_HASH_LEN];
 	struct session *other;
 	int rc;
 
@@ -613,13 +631,33 @@ h_remove(struct session *s, const struct proto_msg *m)
 		    (unsigned long long)m->u64);
 		return reply(s, send_err(s, m->rid, SB_ERR_PERMISSION, NULL));
 	}
+	if (rc == SB_OK && m->type == PROTO_REMOVE_SIGNED) {
+		by.signer = s->device;
+		by.sig = m->sig.p;
+		by.sig_len = m->sig.len;
+		rc = srv->store->ops->device_get(srv->store, s->device, &me);
+		if (rc == SB_OK)
+			rc = crypto_identity_parse(d.identity, d.identity_len, &target);
+		if (rc == SB_OK)
+			rc = tlog_addr_hash(s->address, strlen(s->address), addr);
+		if (rc == SB_OK)
+			rc = tlog_remove_text(addr, d.id, crypto_identity_hash(target), &text);
+		if (rc == SB_OK)
+			rc = verify_with(me.identity, me.identity_len, 0, &text, &m->sig);
+		crypto_identity_free(target);
+		sb_buf_free(&text);
+		if (rc == SB_ERR_SIGNATURE)
+			relay_log("remove refused conn=%llu device=%llu target=%llu: bad signature",
+			    (unsigned long long)s->conn, (unsigned long long)s->device,
+			    (unsigned long long)d.id);
+	}
 	if (rc == SB_OK)
-		rc = srv->store->ops->device_remove(srv->store, d.id);
+		rc = srv->store->ops->device_remove(srv->store, d.id, &by, now_of(srv));
 	if (rc != SB_OK)
 		return reply(s, send_err(s, m->rid, rc, NULL));
-	relay_log("remove conn=%llu device=%llu removed=%llu address=%s",
+	relay_log("remove conn=%llu device=%llu removed=%llu address=%s%s",
 	    (unsigned long long)s->conn, (unsigned long long)s->device,
-	    (unsigned long long)d.id, d.address);
+	    (unsigned long long)d.id, d.address, by.signer ? " signed" : "");
 	if ((other = session_of_device(srv, d.id, s)) != NULL)
 		session_close(other, "device removed");
 	if (d.id == s->device)
@@ -1124,6 +1162,262 @@ h_blob_get(struct session *s, const struct proto_msg *m)
 	return produce(s);
 }
 
+/* ---- the transparency log (PROTOCOL 14.7) --------------------------------- */
+
+static int
+h_lookup_log(struct session *s, const struct proto_msg *m)
+{
+	struct server *srv = s->srv;
+	struct relay_device *devs = NULL;
+	struct relay_log_entry *ents = NULL;
+	uint8_t (*paths)[SB_MAX_PROOF][TLOG_HASH_LEN] = NULL;
+	uint8_t cons[SB_MAX_PROOF][TLOG_HASH_LEN], addr_hash[TLOG_HASH_LEN];
+	char addr[SB_MAX_ADDRESS + 1];
+	const uint8_t *head = NULL;
+	size_t head_len = 0, nd = 0, ne = 0, i, clen = 0;
+	struct tlog_sth sth;
+	struct proto_msg r;
+	int own, rc;
+
+	if ((rc = rate_refused(s, m, RELAY_RATE_LOOKUP, 1.0)) != 0)
+		return rc > 0 ? 0 : -1;
+	if (addr_cstr(&m->address, addr) != SB_OK)
+		return reply(s, send_err(s, m->rid, SB_ERR_INVALID_ARG, "bad address"));
+	memset(&r, 0, sizeof(r));
+	/*
+	 * The devices, then the address's entries, then the head (which
+	 * catches up with the store): every entry read is below the head's
+	 * size.  Only the operator's remove-device, another process, can
+	 * land between the first two reads; the device then sees an answer
+	 * that does not add up and asks again later.
+	 */
+	rc = srv->store->ops->devices_of(srv->store, addr, &devs, &nd);
+	if (rc == SB_OK)
+		rc = tlog_addr_hash(addr, strlen(addr), addr_hash);
+	if (rc == SB_OK)
+		rc = srv->store->ops->log_entries_of(srv->store, addr_hash, &ents, &ne);
+	if (rc == SB_OK)
+		rc = relay_dirlog_head(srv->dirlog, srv->store, now_of(srv), &sth, &head,
+		    &head_len);
+	/* A device that knows a larger log than ours gets our head and no
+	 * proof: it will say so (it must never take an older head). */
+	if (rc == SB_OK && m->u64 > 0 && m->u64 <= sth.size)
+		rc = relay_dirlog_consistency(srv->dirlog, m->u64, sth.size, cons, &clen);
+	if (rc == SB_OK && ne > 0 && (paths = calloc(ne, sizeof(*paths))) == NULL)
+		rc = SB_ERR_ALLOC;
+	if (rc == SB_OK && (r.devices = nd ? calloc(nd, sizeof(*r.devices)) : NULL,
+	    r.proven = ne ? calloc(ne, sizeof(*r.proven)) : NULL,
+	    (nd && r.devices == NULL) || (ne && r.proven == NULL)))
+		rc = SB_ERR_ALLOC;
+	own = strcmp(addr, s->address) == 0;
+	for (i = 0; rc == SB_OK && i < nd; i++) {
+		r.devices[i].id = devs[i].id;
+		r.devices[i].name.p = (const uint8_t *)devs[i].name;
+		r.devices[i].name.len = own ? strlen(devs[i].name) : 0;
+		r.devices[i].identity.p = devs[i].identity;
+		r.devices[i].identity.len = devs[i].identity_len;
+	}
+	for (i = 0; rc == SB_OK && i < ne; i++) {
+		r.proven[i].index = ents[i].index;
+		r.proven[i].entry.p = ents[i].entry;
+		r.proven[i].entry.len = ents[i].len;
+		rc = relay_dirlog_inclusion(srv->dirlog, ents[i].index, sth.size, paths[i],
+		    &r.proven[i].path.n);
+		r.proven[i].path.p = &paths[i][0][0];
+	}
+	if (rc == SB_OK) {
+		r.type = PROTO_LOOKUP_LOG_RESULT;
+		r.rid = m->rid;
+		r.head.p = head;
+		r.head.len = head_len;
+		r.hashes.p = &cons[0][0];
+		r.hashes.n = clen;
+		r.n_devices = nd;
+		r.n_proven = ne;
+		rc = send_msg(s, &r);
+	} else {
+		relay_log("lookup-log failed conn=%llu address=%s: %s",
+		    (unsigned long long)s->conn, addr, sb_strerror(rc));
+		rc = send_err(s, m->rid, rc, NULL);
+	}
+	proto_msg_clear(&r);
+	free(paths);
+	free(ents);
+	free(devs);
+	return reply(s, rc);
+}
+
+static int
+h_log_prove(struct session *s, const struct proto_msg *m)
+{
+	struct server *srv = s->srv;
+	uint8_t proof[SB_MAX_PROOF][TLOG_HASH_LEN];
+	const uint8_t *head;
+	size_t head_len, len = 0;
+	struct tlog_sth sth;
+	struct proto_msg r;
+	uint64_t second;
+	int rc;
+
+	rc = relay_dirlog_head(srv->dirlog, srv->store, now_of(srv), &sth, &head, &head_len);
+	if (rc != SB_OK)
+		return reply(s, send_err(s, m->rid, rc, NULL));
+	second = m->u64b == 0 ? sth.size : m->u64b;
+	if (m->u64 == 0 || m->u64 > second || second > sth.size)
+		return reply(s, send_err(s, m->rid, SB_ERR_INVALID_ARG,
+		    "sizes must be 0 < first <= second <= the log's size"));
+	if ((rc = relay_dirlog_consistency(srv->dirlog, m->u64, second, proof, &len)) != SB_OK)
+		return reply(s, send_err(s, m->rid, rc, NULL));
+	memset(&r, 0, sizeof(r));
+	r.type = PROTO_LOG_PROOF;
+	r.rid = m->rid;
+	r.hashes.p = &proof[0][0];
+	r.hashes.n = len;
+	return reply(s, send_msg(s, &r));
+}
+
+static int
+h_log_key(struct session *s, const struct proto_msg *m)
+{
+	struct proto_msg r;
+
+	memset(&r, 0, sizeof(r));
+	r.type = PROTO_LOG_KEY_RESULT;
+	r.rid = m->rid;
+	relay_dirlog_key(s->srv->dirlog, r.log_key);
+	return reply(s, send_msg(s, &r));
+}
+
+/* A new device of an account with devices asks to be approved. */
+static int
+h_link_offer(struct session *s, const struct proto_msg *m)
+{
+	struct server *srv = s->srv;
+	struct sb_buf tr = SB_BUF_INIT;
+	struct relay_device *devs = NULL, d;
+	char name[SB_MAX_DEVICE_NAME + 1];
+	uint64_t now = now_of(srv);
+	size_t n = 0, i;
+	int rc;
+
+	memset(&d, 0, sizeof(d));
+	if (s->device != 0)
+		return reply(s, send_err(s, m->rid, SB_ERR_PROTOCOL, "already authenticated"));
+	if (addr_cstr(&m->address, d.address) != SB_OK)
+		return reply(s, send_err(s, m->rid, SB_ERR_INVALID_ARG, "bad address"));
+	if (name_cstr(&m->name, name) != SB_OK)
+		return reply(s, send_err(s, m->rid, SB_ERR_INVALID_ARG, "device name must be 1..64"
+		    " bytes of UTF-8 without control or invisible format characters"));
+	proto_link_transcript(s->exporter, s->challenge, m->address.p, m->address.len,
+	    m->identity.p, m->identity.len, &tr);
+	rc = tr.err != SB_OK ? tr.err :
+	    verify_with(m->identity.p, m->identity.len, m->suite, &tr, &m->sig);
+	sb_buf_free(&tr);
+	if (rc != SB_OK)
+		return auth_failed(s, m->rid, rc == SB_ERR_SIGNATURE ? SB_ERR_AUTH : rc, "link");
+	if ((rc = srv->store->ops->devices_of(srv->store, d.address, &devs, &n)) != SB_OK)
+		return reply(s, send_err(s, m->rid, rc, NULL));
+	for (i = 0; i < n; i++)
+		if (devs[i].identity_len == m->identity.len &&
+		    memcmp(devs[i].identity, m->identity.p, m->identity.len) == 0)
+			break;
+	if (i < n) {
+		/* Approved meanwhile: the offer was signed by the device's key
+		 * over this session's challenge, which is an authentication. */
+		d = devs[i];
+		free(devs);
+		become(s, &d);
+		relay_log("link done conn=%llu device=%llu address=%s",
+		    (unsigned long long)s->conn, (unsigned long long)d.id, d.address);
+		return reply(s, send_ok(s, m->rid, d.id));
+	}
+	free(devs);
+	if (n == 0)
+		return reply(s, send_err(s, m->rid, SB_ERR_NOT_FOUND,
+		    "the address has no device to approve this one: enroll with an invitation"));
+	rc = srv->store->ops->link_offer_put(srv->store, d.address, m->suite, m->identity.p,
+	    m->identity.len, name, now, now > RELAY_LINK_TTL ? now - RELAY_LINK_TTL : 0);
+	if (rc != SB_OK)
+		return reply(s, send_err(s, m->rid, rc, rc == SB_ERR_TOO_BIG ?
+		    "too many devices wait for approval on this address" : NULL));
+	relay_log("link offer conn=%llu address=%s name=\"%s\"",
+	    (unsigned long long)s->conn, d.address, name);
+	return reply(s, send_ok(s, m->rid, 0));
+}
+
+static int
+h_link_list(struct session *s, const struct proto_msg *m)
+{
+	struct server *srv = s->srv;
+	struct relay_link_offer *offers = NULL;
+	struct proto_link_offer po[SB_MAX_LINK_OFFERS];
+	uint64_t now = now_of(srv);
+	struct proto_msg r;
+	size_t n = 0, i;
+	int rc;
+
+	rc = srv->store->ops->link_offers_of(srv->store, s->address,
+	    now > RELAY_LINK_TTL ? now - RELAY_LINK_TTL : 0, &offers, &n);
+	if (rc != SB_OK)
+		return reply(s, send_err(s, m->rid, rc, NULL));
+	memset(&r, 0, sizeof(r));
+	for (i = 0; i < n; i++) {
+		po[i].suite = offers[i].suite;
+		po[i].identity.p = offers[i].identity;
+		po[i].identity.len = offers[i].identity_len;
+		po[i].name.p = (const uint8_t *)offers[i].name;
+		po[i].name.len = strlen(offers[i].name);
+		po[i].time = offers[i].created;
+	}
+	r.type = PROTO_LINK_OFFERS;
+	r.rid = m->rid;
+	r.offers = po;
+	r.n_offers = n;
+	rc = send_msg(s, &r);
+	free(offers);
+	return reply(s, rc);
+}
+
+/* The session's device countersigns an offered identity (PROTOCOL 14.4). */
+static int
+h_link_approve(struct session *s, const struct proto_msg *m)
+{
+	struct server *srv = s->srv;
+	struct relay_log_signer by = { s->device, m->sig.p, m->sig.len };
+	struct crypto_identity *id = NULL;
+	struct sb_buf text = SB_BUF_INIT;
+	uint8_t addr[TLOG_HASH_LEN];
+	struct relay_device me;
+	uint64_t now = now_of(srv), dev = 0;
+	int rc;
+
+	rc = crypto_identity_parse(m->identity.p, m->identity.len, &id);
+	if (rc == SB_OK)
+		rc = srv->store->ops->device_get(srv->store, s->device, &me);
+	if (rc == SB_OK)
+		rc = tlog_addr_hash(s->address, strlen(s->address), addr);
+	if (rc == SB_OK)
+		rc = tlog_approve_text(addr, crypto_identity_hash(id), &text);
+	if (rc == SB_OK)
+		rc = verify_with(me.identity, me.identity_len, 0, &text, &m->sig);
+	crypto_identity_free(id);
+	sb_buf_free(&text);
+	if (rc == SB_OK)
+		rc = srv->store->ops->link_approve(srv->store, s->address, m->identity.p,
+		    m->identity.len, now > RELAY_LINK_TTL ? now - RELAY_LINK_TTL : 0, &by, now,
+		    &dev);
+	if (rc != SB_OK) {
+		relay_log("link approve refused conn=%llu device=%llu: %s",
+		    (unsigned long long)s->conn, (unsigned long long)s->device, sb_strerror(rc));
+		return reply(s, send_err(s, m->rid, rc, rc == SB_ERR_NOT_FOUND ?
+		    "no device of this account waits with these keys" : NULL));
+	}
+	relay_log("link approve conn=%llu device=%llu added=%llu address=%s",
+	    (unsigned long long)s->conn, (unsigned long long)s->device,
+	    (unsigned long long)dev, s->address);
+	return reply(s, send_ok(s, m->rid, dev));
+}
+
 /* Returns 0 to go on, -1 when the session is gone. */
 static int
 dispatch(struct session *s, const struct proto_msg *m)
@@ -1136,6 +1430,8 @@ dispatch(struct session *s, const struct proto_msg *m)
 	case PROTO_REGISTER: return h_register(s, m);
 	case PROTO_AUTH:     return h_auth(s, m);
 	case PROTO_PING:     return reply(s, send_ok(s, m->rid, 0));
+	case PROTO_LINK_OFFER: return h_link_offer(s, m);
+	case PROTO_LOG_KEY:  return h_log_key(s, m);
 	default:             break;
 	}
 	if (s->device == 0)
@@ -1143,6 +1439,11 @@ dispatch(struct session *s, const struct proto_msg *m)
 	switch (m->type) {
 	case PROTO_LOOKUP:    return h_lookup(s, m);
 	case PROTO_REMOVE:    return h_remove(s, m);
+	case PROTO_REMOVE_SIGNED: return h_remove(s, m);
+	case PROTO_LOOKUP_LOG: return h_lookup_log(s, m);
+	case PROTO_LOG_PROVE: return h_log_prove(s, m);
+	case PROTO_LINK_LIST: return h_link_list(s, m);
+	case PROTO_LINK_APPROVE: return h_link_approve(s, m);
 	case PROTO_SEND:      return h_send(s, m);
 	case PROTO_ACK:       return h_ack(s, m);
 	case PROTO_STATUS:    return h_status(s, m);
@@ -1653,6 +1954,7 @@ server_free(struct server *srv)
 	if (srv->base) event_base_free(srv->base);
 	SSL_CTX_free(srv->ctx);
 	relay_store_close(srv->store);
+	relay_dirlog_free(srv->dirlog);
 	sb_buf_free(&srv->scratch);
 }
 
@@ -1725,6 +2027,8 @@ relay_serve(const char *datadir, const struct relay_serve_opts *o)
 	if ((rc = relay_rates_new(&srv.rates)) != SB_OK)
 		return rc;
 	if ((rc = relay_store_open_dir(datadir, &srv.store)) != SB_OK)
+		goto out;
+	if ((rc = relay_dirlog_new(datadir, o->test_log_rebuild, &srv.dirlog)) != SB_OK)
 		goto out;
 	clean_tmp(datadir);
 	rc = SB_ERR_TLS;

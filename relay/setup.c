@@ -517,6 +517,7 @@ relay_init(const char *datadir, const struct relay_config *cfg, uint8_t fp[RELAY
 {
 	char path[PATH_MAX];
 	struct relay_store *s;
+	uint8_t log_fp[RELAY_FP_LEN];
 	struct stat st;
 	int rc;
 
@@ -533,6 +534,8 @@ relay_init(const char *datadir, const struct relay_config *cfg, uint8_t fp[RELAY
 	    (mkdir(path, 0700) != 0 && errno != EEXIST))
 		return SB_ERR_SYSTEM;
 	if ((rc = relay_tls_create(datadir, fp)) != SB_OK)
+		return rc;
+	if ((rc = relay_dirlog_key_create(datadir, log_fp)) != SB_OK)
 		return rc;
 	if ((rc = relay_store_open_dir(datadir, &s)) != SB_OK)
 		return rc;

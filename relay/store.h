@@ -52,6 +52,39 @@ struct relay_batch_entry {
 	size_t payload_len;
 };
 
+/*
+ * Who signed a directory change (docs/PROTOCOL.md 14.4): a device of the
+ * account, by its signing key.  NULL (or signer 0) where the relay or its
+ * operator made the change on its own word.  Borrowed.
+ */
+struct relay_log_signer {
+	uint64_t signer;
+	const uint8_t *sig;
+	size_t sig_len;
+};
+
+/* One transparency log entry (PROTOCOL 14.3) and its leaf index. */
+#define RELAY_LOG_ENTRY_MAX 1169     /* = TLOG_MAX_ENTRY, checked in store_sqlite.c */
+struct relay_log_entry {
+	uint64_t index;
+	uint8_t entry[RELAY_LOG_ENTRY_MAX];
+	size_t len;
+};
+
+/* A device waiting for an existing device's approval (LINK_OFFER). */
+struct relay_link_offer {
+	uint8_t suite;
+	uint8_t identity[SB_MAX_IDENTITY];
+	size_t identity_len;
+	char name[SB_MAX_DEVICE_NAME + 1];
+	uint64_t created;
+};
+
+/* An address's log entries are capped (PROTOCOL 14.7: one answer carries
+ * them all); an add is refused at this many, so that removing every device
+ * the account may have still fits. */
+#define RELAY_LOG_ADDR_ADDS_MAX (SB_MAX_LOG_ENTRIES - SB_MAX_DEVICES_PER_ADDR)
+
 struct relay_store;
 
 struct relay_store_totals {
@@ -68,9 +101,11 @@ struct relay_store_ops {
 	    const uint8_t code_hash[RELAY_CODE_HASH_LEN], uint64_t now);
 	/*
 	 * Atomically consumes the code (it must be unused, for this address,
-	 * and created at or after not_before) and adds the device.  Returns
-	 * SB_ERR_ENROLL_CODE for a wrong, used or expired code, SB_ERR_TOO_BIG
-	 * when the address already has SB_MAX_DEVICES_PER_ADDR devices.
+	 * and created at or after not_before), adds the device and appends its
+	 * add entry (signer 0: an invitation is the operator's word) to the
+	 * transparency log.  Returns SB_ERR_ENROLL_CODE for a wrong, used or
+	 * expired code, SB_ERR_TOO_BIG when the address already has
+	 * SB_MAX_DEVICES_PER_ADDR devices or RELAY_LOG_ADDR_ADDS_MAX entries.
 	 */
 	int (*enroll)(struct relay_store *s, const char *address,
 	    const uint8_t code_hash[RELAY_CODE_HASH_LEN], uint64_t not_before,
@@ -82,15 +117,51 @@ struct relay_store_ops {
 	 * NULL with *n = 0 when there are none. */
 	int (*devices_of)(struct relay_store *s, const char *address,
 	    struct relay_device **out, size_t *n);
-	/* Removes the device and its queue (status rows become "removed").
-	 * The one way a device leaves the directory: the protocol's REMOVE
-	 * and the operator's remove-device / remove-address both call it. */
-	int (*device_remove)(struct relay_store *s, uint64_t id);
+	/* Removes the device and its queue (status rows become "removed") and
+	 * appends its remove entry, signed by `by` (NULL: the relay's own
+	 * word), at now.  The one way a device leaves the directory: the
+	 * protocol's REMOVE / REMOVE_SIGNED and the operator's remove-device /
+	 * remove-address all call it. */
+	int (*device_remove)(struct relay_store *s, uint64_t id,
+	    const struct relay_log_signer *by, uint64_t now);
 	/* Records that device id was seen (authenticated, or its connection
 	 * closed) at now; an unknown id is not an error. */
 	int (*device_seen)(struct relay_store *s, uint64_t id, uint64_t now);
 	/* Deletes the unused invites of address; *n how many. */
 	int (*invite_void)(struct relay_store *s, const char *address, uint64_t *n);
+
+	/*
+	 * Device linking (PROTOCOL 14.7).  link_offer_put stores, or refreshes
+	 * the time of, a device waiting for approval; offers created before
+	 * not_before are gone (deleted here); SB_ERR_TOO_BIG when
+	 * SB_MAX_LINK_OFFERS others wait.  link_offers_of lists the live ones,
+	 * oldest first (*out malloc'd, NULL when none).  link_approve
+	 * consumes the offer of exactly this identity (SB_ERR_NOT_FOUND),
+	 * adds the device (SB_ERR_TOO_BIG as enroll) and appends its add
+	 * entry signed by `by`, in one transaction.
+	 */
+	int (*link_offer_put)(struct relay_store *s, const char *address, uint8_t suite,
+	    const uint8_t *identity, size_t identity_len, const char *name,
+	    uint64_t now, uint64_t not_before);
+	int (*link_offers_of)(struct relay_store *s, const char *address,
+	    uint64_t not_before, struct relay_link_offer **out, size_t *n);
+	int (*link_approve)(struct relay_store *s, const char *address,
+	    const uint8_t *identity, size_t identity_len, uint64_t not_before,
+	    const struct relay_log_signer *by, uint64_t now, uint64_t *device_id);
+
+	/*
+	 * The transparency log (PROTOCOL 14), appended to only by the
+	 * directory changes above, in their transactions.  log_size: the
+	 * number of entries.  log_leaves: the leaf hashes of entries
+	 * [from, from + n) into out (SB_ERR_NOT_FOUND past the end).
+	 * log_entries_of: every entry of the address hash addr, by seq (*out
+	 * malloc'd, NULL when none; at most SB_MAX_LOG_ENTRIES).
+	 */
+	int (*log_size)(struct relay_store *s, uint64_t *n);
+	int (*log_leaves)(struct relay_store *s, uint64_t from, uint64_t n,
+	    uint8_t (*out)[32]);
+	int (*log_entries_of)(struct relay_store *s, const uint8_t addr[32],
+	    struct relay_log_entry **out, size_t *n);
 
 	/*
 	 * Queues one payload per entry, all or nothing, in one transaction.
@@ -152,6 +223,12 @@ struct relay_store_ops {
 	int (*backup)(struct relay_store *s, const char *path);
 };
 
+/*
+ * Every backend implements every op above.  The PostgreSQL backend under
+ * way (issue 15) must implement the link and log ops and append the log
+ * entry inside enroll / device_remove / link_approve's transactions too:
+ * a directory change outside the log is exactly what devices alert on.
+ */
 struct relay_store {
 	const struct relay_store_ops *ops;
 };

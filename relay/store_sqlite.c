@@ -13,7 +13,11 @@
 #include <sqlite3.h>
 
 #include "../common/sberr.h"
+#include "../tlog/tlog.h"
 #include "store.h"
+
+_Static_assert(RELAY_LOG_ENTRY_MAX == TLOG_MAX_ENTRY, "one cap for a log entry");
+_Static_assert(SB_MAX_LOG_ENTRIES == TLOG_MAX_ADDR_ENTRIES, "one cap per address");
 
 struct sqlite_store {
 	struct relay_store base;   /* first: the ops table */
@@ -44,7 +48,26 @@ static const char schema[] =
 	"CREATE INDEX IF NOT EXISTS status_ts ON status(ts);"
 	"CREATE TABLE IF NOT EXISTS blobs ("
 	"  uri TEXT PRIMARY KEY, size INTEGER NOT NULL, owner INTEGER NOT NULL,"
-	"  created INTEGER NOT NULL);";
+	"  created INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS link_offers ("
+	"  address TEXT NOT NULL, identity BLOB NOT NULL, suite INTEGER NOT NULL,"
+	"  name TEXT NOT NULL, created INTEGER NOT NULL, PRIMARY KEY (address, identity));";
+
+/*
+ * The transparency log (docs/PROTOCOL.md 14): idx is the leaf index from
+ * 0, entry the canonical bytes, leaf their RFC 9162 leaf hash.  The
+ * triggers make the table append-only for every writer of this file (a
+ * bug that rewrote history would fork the log for everyone); an attacker
+ * with the database drops them, and the devices notice (SECURITY.md).
+ */
+static const char log_schema[] =
+	"CREATE TABLE IF NOT EXISTS log ("
+	"  idx INTEGER PRIMARY KEY, addr BLOB NOT NULL, seq INTEGER NOT NULL,"
+	"  entry BLOB NOT NULL, leaf BLOB NOT NULL, UNIQUE (addr, seq));"
+	"CREATE TRIGGER IF NOT EXISTS log_no_update BEFORE UPDATE ON log BEGIN"
+	"  SELECT RAISE(ABORT, 'the log is append-only'); END;"
+	"CREATE TRIGGER IF NOT EXISTS log_no_delete BEFORE DELETE ON log BEGIN"
+	"  SELECT RAISE(ABORT, 'the log is append-only'); END;";
 
 /*
  * Quota counters (issue 12, finding 6), kept by triggers so that every
@@ -221,6 +244,86 @@ consume_code(sqlite3 *db, const char *address,
 	return sqlite3_changes(db) == 1 ? SB_OK : SB_ERR_ENROLL_CODE;
 }
 
+/* One int64 from a query with an optional text/blob/int parameter. */
+static int
+query_i64(sqlite3 *db, const char *sql, const char *text, const uint8_t *blob,
+    size_t blob_len, int64_t *out)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*out = 0;
+	if (prep(db, sql, &st) != SB_OK)
+		return SB_ERR_STORAGE;
+	if (text != NULL)
+		sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+	else if (blob != NULL)
+		sqlite3_bind_blob(st, 1, blob, (int)blob_len, SQLITE_STATIC);
+	rc = sqlite3_step(st) == SQLITE_ROW ? SB_OK : SB_ERR_STORAGE;
+	*out = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/*
+ * Appends one entry (PROTOCOL 14.3) inside the caller's transaction: the
+ * directory change and its entry commit together or not at all.  An add
+ * is refused (TOO_BIG) once the address has RELAY_LOG_ADDR_ADDS_MAX
+ * entries, so every answer still fits one frame.
+ */
+static int
+log_append(sqlite3 *db, uint8_t kind, const char *address, uint64_t device,
+    const uint8_t *identity, size_t identity_len, const struct relay_log_signer *by,
+    uint64_t now)
+{
+	struct tlog_entry e;
+	struct sb_buf b = SB_BUF_INIT;
+	uint8_t leaf[TLOG_HASH_LEN];
+	int64_t seq = 0, idx = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(&e, 0, sizeof(e));
+	if ((rc = tlog_addr_hash(address, strlen(address), e.addr)) != SB_OK)
+		return rc;
+	if ((rc = query_i64(db, "SELECT coalesce(max(seq) + 1, 0) FROM log WHERE addr=?",
+	    NULL, e.addr, sizeof(e.addr), &seq)) != SB_OK ||
+	    (rc = query_i64(db, "SELECT coalesce(max(idx) + 1, 0) FROM log", NULL, NULL, 0,
+	    &idx)) != SB_OK)
+		return rc;
+	if (kind == TLOG_ADD && seq >= (int64_t)RELAY_LOG_ADDR_ADDS_MAX)
+		return SB_ERR_TOO_BIG;
+	if (seq >= (int64_t)SB_MAX_LOG_ENTRIES)
+		return SB_ERR_TOO_BIG;
+	e.kind = kind;
+	e.seq = (uint32_t)seq;
+	e.device = device;
+	e.time = now;
+	e.identity = identity;
+	e.identity_len = identity_len;
+	if (by != NULL && by->signer != 0) {
+		e.signer = by->signer;
+		e.sig = by->sig;
+		e.sig_len = by->sig_len;
+	}
+	if ((rc = tlog_entry_encode(&e, &b)) != SB_OK ||
+	    (rc = tlog_leaf_hash(b.d, b.len, leaf)) != SB_OK) {
+		sb_buf_free(&b);
+		return rc == SB_ERR_LENGTH || rc == SB_ERR_INVALID_ARG ? SB_ERR_INVALID_ARG : rc;
+	}
+	if ((rc = prep(db, "INSERT INTO log(idx,addr,seq,entry,leaf) VALUES(?,?,?,?,?)",
+	    &st)) == SB_OK) {
+		sqlite3_bind_int64(st, 1, idx);
+		sqlite3_bind_blob(st, 2, e.addr, sizeof(e.addr), SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, seq);
+		sqlite3_bind_blob(st, 4, b.d, (int)b.len, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 5, leaf, sizeof(leaf), SQLITE_STATIC);
+		rc = run(st);
+	}
+	sb_buf_free(&b);
+	return rc;
+}
+
 static int
 sq_enroll(struct relay_store *s, const char *address,
     const uint8_t code_hash[RELAY_CODE_HASH_LEN], uint64_t not_before,
@@ -251,8 +354,11 @@ sq_enroll(struct relay_store *s, const char *address,
 		sqlite3_bind_int64(st, 5, (sqlite3_int64)now);
 		rc = run(st);
 	}
-	if (rc == SB_OK)
+	if (rc == SB_OK) {
 		*device_id = (uint64_t)sqlite3_last_insert_rowid(db);
+		rc = log_append(db, TLOG_ADD, address, *device_id, identity, identity_len,
+		    NULL, now);
+	}
 	rc = end(db, rc);
 	if (rc != SB_OK)
 		*device_id = 0;
@@ -343,14 +449,22 @@ bind_run_id(sqlite3 *db, const char *sql, uint64_t id)
 }
 
 static int
-sq_device_remove(struct relay_store *s, uint64_t id)
+sq_device_remove(struct relay_store *s, uint64_t id, const struct relay_log_signer *by,
+    uint64_t now)
 {
 	sqlite3 *db = db_of(s);
+	struct relay_device d;
 	int rc;
 
 	if ((rc = begin(db)) != SB_OK)
 		return rc;
-	rc = bind_run_id(db, "DELETE FROM devices WHERE id=?", id);
+	/* The entry names the identity that leaves (PROTOCOL 14.3). */
+	rc = sq_device_get(s, id, &d);
+	if (rc == SB_OK)
+		rc = log_append(db, TLOG_REMOVE, d.address, id, d.identity, d.identity_len,
+		    by, now);
+	if (rc == SB_OK)
+		rc = bind_run_id(db, "DELETE FROM devices WHERE id=?", id);
 	if (rc == SB_OK && sqlite3_changes(db) != 1)
 		rc = SB_ERR_NOT_FOUND;
 	if (rc == SB_OK)
@@ -385,6 +499,224 @@ sq_invite_void(struct relay_store *s, const char *address, uint64_t *n)
 	if ((rc = run(st)) == SB_OK)
 		*n = (uint64_t)sqlite3_changes(db_of(s));
 	return rc;
+}
+
+static int
+sq_link_offer_put(struct relay_store *s, const char *address, uint8_t suite,
+    const uint8_t *identity, size_t identity_len, const char *name, uint64_t now,
+    uint64_t not_before)
+{
+	sqlite3 *db = db_of(s);
+	sqlite3_stmt *st;
+	int64_t others = 0;
+	int rc;
+
+	if ((rc = begin(db)) != SB_OK)
+		return rc;
+	if ((rc = prep(db, "DELETE FROM link_offers WHERE created<?", &st)) == SB_OK) {
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)not_before);
+		rc = run(st);
+	}
+	if (rc == SB_OK && (rc = prep(db, "SELECT count(*) FROM link_offers WHERE address=?"
+	    " AND identity<>?", &st)) == SB_OK) {
+		sqlite3_bind_text(st, 1, address, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 2, identity, (int)identity_len, SQLITE_STATIC);
+		rc = sqlite3_step(st) == SQLITE_ROW ? SB_OK : SB_ERR_STORAGE;
+		others = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	if (rc == SB_OK && others >= (int64_t)SB_MAX_LINK_OFFERS)
+		rc = SB_ERR_TOO_BIG;
+	if (rc == SB_OK && (rc = prep(db, "INSERT INTO link_offers(address,identity,suite,"
+	    "name,created) VALUES(?,?,?,?,?) ON CONFLICT(address,identity) DO UPDATE SET"
+	    " suite=excluded.suite, name=excluded.name, created=excluded.created",
+	    &st)) == SB_OK) {
+		sqlite3_bind_text(st, 1, address, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 2, identity, (int)identity_len, SQLITE_STATIC);
+		sqlite3_bind_int(st, 3, suite);
+		sqlite3_bind_text(st, 4, name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 5, (sqlite3_int64)now);
+		rc = run(st);
+	}
+	return end(db, rc);
+}
+
+static int
+sq_link_offers_of(struct relay_store *s, const char *address, uint64_t not_before,
+    struct relay_link_offer **out, size_t *n)
+{
+	struct relay_link_offer *v;
+	sqlite3_stmt *st;
+	size_t cnt = 0, len;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((v = calloc(SB_MAX_LINK_OFFERS, sizeof(*v))) == NULL)
+		return SB_ERR_ALLOC;
+	if (prep(db_of(s), "SELECT suite,identity,name,created FROM link_offers"
+	    " WHERE address=? AND created>=? ORDER BY created, rowid LIMIT ?", &st) != SB_OK) {
+		free(v);
+		return SB_ERR_STORAGE;
+	}
+	sqlite3_bind_text(st, 1, address, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)not_before);
+	sqlite3_bind_int(st, 3, SB_MAX_LINK_OFFERS);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct relay_link_offer *o = &v[cnt];
+
+		len = (size_t)sqlite3_column_bytes(st, 1);
+		if (len == 0 || len > sizeof(o->identity))
+			continue;   /* cannot happen: the server checked it */
+		o->suite = (uint8_t)sqlite3_column_int(st, 0);
+		memcpy(o->identity, sqlite3_column_blob(st, 1), len);
+		o->identity_len = len;
+		copy_text(o->name, sizeof(o->name), sqlite3_column_text(st, 2));
+		o->created = (uint64_t)sqlite3_column_int64(st, 3);
+		cnt++;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE || cnt == 0) {
+		free(v);
+		return rc == SQLITE_DONE ? SB_OK : SB_ERR_STORAGE;
+	}
+	*out = v;
+	*n = cnt;
+	return SB_OK;
+}
+
+static int
+sq_link_approve(struct relay_store *s, const char *address, const uint8_t *identity,
+    size_t identity_len, uint64_t not_before, const struct relay_log_signer *by,
+    uint64_t now, uint64_t *device_id)
+{
+	sqlite3 *db = db_of(s);
+	sqlite3_stmt *st;
+	char name[SB_MAX_DEVICE_NAME + 1];
+	int64_t have = 0;
+	int suite = 0, rc;
+
+	*device_id = 0;
+	if ((rc = begin(db)) != SB_OK)
+		return rc;
+	if ((rc = prep(db, "SELECT suite,name FROM link_offers WHERE address=? AND"
+	    " identity=? AND created>=?", &st)) == SB_OK) {
+		sqlite3_bind_text(st, 1, address, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 2, identity, (int)identity_len, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)not_before);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			suite = sqlite3_column_int(st, 0);
+			copy_text(name, sizeof(name), sqlite3_column_text(st, 1));
+		}
+		sqlite3_finalize(st);
+		rc = rc == SQLITE_ROW ? SB_OK : rc == SQLITE_DONE ? SB_ERR_NOT_FOUND :
+		    SB_ERR_STORAGE;
+	}
+	if (rc == SB_OK)
+		rc = count_devices(db, address, &have);
+	if (rc == SB_OK && have >= (int64_t)SB_MAX_DEVICES_PER_ADDR)
+		rc = SB_ERR_TOO_BIG;
+	if (rc == SB_OK && (rc = prep(db, "INSERT INTO devices(address,name,suite,identity,"
+	    "created) VALUES(?,?,?,?,?)", &st)) == SB_OK) {
+		sqlite3_bind_text(st, 1, address, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 3, suite);
+		sqlite3_bind_blob(st, 4, identity, (int)identity_len, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 5, (sqlite3_int64)now);
+		rc = run(st);
+	}
+	if (rc == SB_OK) {
+		*device_id = (uint64_t)sqlite3_last_insert_rowid(db);
+		rc = log_append(db, TLOG_ADD, address, *device_id, identity, identity_len, by,
+		    now);
+	}
+	if (rc == SB_OK && (rc = prep(db, "DELETE FROM link_offers WHERE address=? AND"
+	    " identity=?", &st)) == SB_OK) {
+		sqlite3_bind_text(st, 1, address, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 2, identity, (int)identity_len, SQLITE_STATIC);
+		rc = run(st);
+	}
+	rc = end(db, rc);
+	if (rc != SB_OK)
+		*device_id = 0;
+	return rc;
+}
+
+static int
+sq_log_size(struct relay_store *s, uint64_t *n)
+{
+	int64_t v = 0;
+	int rc = query_i64(db_of(s), "SELECT coalesce(max(idx) + 1, 0) FROM log", NULL, NULL,
+	    0, &v);
+
+	*n = rc == SB_OK ? (uint64_t)v : 0;
+	return rc;
+}
+
+static int
+sq_log_leaves(struct relay_store *s, uint64_t from, uint64_t n, uint8_t (*out)[32])
+{
+	sqlite3_stmt *st;
+	uint64_t got = 0;
+	int rc;
+
+	if (prep(db_of(s), "SELECT idx,leaf FROM log WHERE idx>=? AND idx<? ORDER BY idx",
+	    &st) != SB_OK)
+		return SB_ERR_STORAGE;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)from);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)(from + n));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		/* Indices are dense from 0: a gap is a damaged store. */
+		if ((uint64_t)sqlite3_column_int64(st, 0) != from + got ||
+		    sqlite3_column_bytes(st, 1) != 32)
+			break;
+		memcpy(out[got++], sqlite3_column_blob(st, 1), 32);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return SB_ERR_STORAGE;
+	return got == n ? SB_OK : SB_ERR_NOT_FOUND;
+}
+
+static int
+sq_log_entries_of(struct relay_store *s, const uint8_t addr[32],
+    struct relay_log_entry **out, size_t *n)
+{
+	struct relay_log_entry *v;
+	sqlite3_stmt *st;
+	size_t cnt = 0, len;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((v = calloc(SB_MAX_LOG_ENTRIES, sizeof(*v))) == NULL)
+		return SB_ERR_ALLOC;
+	if (prep(db_of(s), "SELECT idx,entry FROM log WHERE addr=? ORDER BY seq LIMIT ?",
+	    &st) != SB_OK) {
+		free(v);
+		return SB_ERR_STORAGE;
+	}
+	sqlite3_bind_blob(st, 1, addr, 32, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, SB_MAX_LOG_ENTRIES);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		len = (size_t)sqlite3_column_bytes(st, 1);
+		if (len > RELAY_LOG_ENTRY_MAX) {
+			rc = SQLITE_CORRUPT;
+			break;
+		}
+		v[cnt].index = (uint64_t)sqlite3_column_int64(st, 0);
+		memcpy(v[cnt].entry, sqlite3_column_blob(st, 1), len);
+		v[cnt++].len = len;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE || cnt == 0) {
+		free(v);
+		return rc == SQLITE_DONE ? SB_OK : SB_ERR_STORAGE;
+	}
+	*out = v;
+	*n = cnt;
+	return SB_OK;
 }
 
 static int
@@ -794,6 +1126,12 @@ static const struct relay_store_ops sqlite_ops = {
 	.device_remove = sq_device_remove,
 	.device_seen = sq_device_seen,
 	.invite_void = sq_invite_void,
+	.link_offer_put = sq_link_offer_put,
+	.link_offers_of = sq_link_offers_of,
+	.link_approve = sq_link_approve,
+	.log_size = sq_log_size,
+	.log_leaves = sq_log_leaves,
+	.log_entries_of = sq_log_entries_of,
 	.batch_commit = sq_batch_commit,
 	.queue_next = sq_queue_next,
 	.queue_ack = sq_queue_ack,
@@ -829,6 +1167,36 @@ add_last_seen(sqlite3 *db)
 	    exec(db, "ALTER TABLE devices ADD COLUMN last_seen INTEGER NOT NULL DEFAULT 0");
 }
 
+/*
+ * A database from before the log: every device it holds gets an add entry
+ * (signer 0, at its enrollment time), once, in id order, so the log
+ * describes the directory from the first answer on.  Who approved whom
+ * was never recorded, so none of it is claimed.
+ */
+static int
+log_backfill(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int64_t have = 0;
+	int rc, step;
+
+	if ((rc = begin(db)) != SB_OK)
+		return rc;
+	rc = query_i64(db, "SELECT count(*) FROM log", NULL, NULL, 0, &have);
+	if (rc == SB_OK && have == 0 && (rc = prep(db, "SELECT address,id,identity,created"
+	    " FROM devices ORDER BY id", &st)) == SB_OK) {
+		while (rc == SB_OK && (step = sqlite3_step(st)) == SQLITE_ROW)
+			rc = log_append(db, TLOG_ADD, (const char *)sqlite3_column_text(st, 0),
+			    (uint64_t)sqlite3_column_int64(st, 1), sqlite3_column_blob(st, 2),
+			    (size_t)sqlite3_column_bytes(st, 2), NULL,
+			    (uint64_t)sqlite3_column_int64(st, 3));
+		if (rc == SB_OK && step != SQLITE_DONE)
+			rc = SB_ERR_STORAGE;
+		sqlite3_finalize(st);
+	}
+	return end(db, rc);
+}
+
 int
 relay_store_open_sqlite(const char *path, struct relay_store **out)
 {
@@ -846,7 +1214,8 @@ relay_store_open_sqlite(const char *path, struct relay_store **out)
 	if (exec(s->db, "PRAGMA journal_mode=WAL") != SB_OK ||
 	    exec(s->db, "PRAGMA synchronous=FULL") != SB_OK ||
 	    exec(s->db, schema) != SB_OK || exec(s->db, usage_schema) != SB_OK ||
-	    exec(s->db, usage_backfill) != SB_OK || add_last_seen(s->db) != SB_OK)
+	    exec(s->db, usage_backfill) != SB_OK || add_last_seen(s->db) != SB_OK ||
+	    exec(s->db, log_schema) != SB_OK || log_backfill(s->db) != SB_OK)
 		goto fail;
 	*out = &s->base;
 	return SB_OK;

@@ -529,10 +529,61 @@ h_device_get(struct relay_store *s, uint64_t id, struct relay_device *out)
 }
 
 static int
-h_device_remove(struct relay_store *s, uint64_t id)
+h_device_remove(struct relay_store *s, uint64_t id, const struct relay_log_signer *by,
+    uint64_t now)
 {
 	(void)s;
-	return H.real->ops->device_remove(H.real, id);
+	return H.real->ops->device_remove(H.real, id, by, now);
+}
+
+static int
+h_link_offer_put(struct relay_store *s, const char *address, uint8_t suite,
+    const uint8_t *identity, size_t identity_len, const char *name, uint64_t now,
+    uint64_t not_before)
+{
+	(void)s;
+	return H.real->ops->link_offer_put(H.real, address, suite, identity, identity_len,
+	    name, now, not_before);
+}
+
+static int
+h_link_offers_of(struct relay_store *s, const char *address, uint64_t not_before,
+    struct relay_link_offer **out, size_t *n)
+{
+	(void)s;
+	return H.real->ops->link_offers_of(H.real, address, not_before, out, n);
+}
+
+static int
+h_link_approve(struct relay_store *s, const char *address, const uint8_t *identity,
+    size_t identity_len, uint64_t not_before, const struct relay_log_signer *by,
+    uint64_t now, uint64_t *device_id)
+{
+	(void)s;
+	return H.real->ops->link_approve(H.real, address, identity, identity_len, not_before,
+	    by, now, device_id);
+}
+
+static int
+h_log_size(struct relay_store *s, uint64_t *n)
+{
+	(void)s;
+	return H.real->ops->log_size(H.real, n);
+}
+
+static int
+h_log_leaves(struct relay_store *s, uint64_t from, uint64_t n, uint8_t (*out)[32])
+{
+	(void)s;
+	return H.real->ops->log_leaves(H.real, from, n, out);
+}
+
+static int
+h_log_entries_of(struct relay_store *s, const uint8_t addr[32],
+    struct relay_log_entry **out, size_t *n)
+{
+	(void)s;
+	return H.real->ops->log_entries_of(H.real, addr, out, n);
 }
 
 static int
@@ -634,6 +685,12 @@ static const struct relay_store_ops hostile_ops = {
 	.device_remove = h_device_remove,
 	.device_seen = h_device_seen,
 	.invite_void = h_invite_void,
+	.link_offer_put = h_link_offer_put,
+	.link_offers_of = h_link_offers_of,
+	.link_approve = h_link_approve,
+	.log_size = h_log_size,
+	.log_leaves = h_log_leaves,
+	.log_entries_of = h_log_entries_of,
 	.batch_commit = h_batch_commit,
 	.queue_next = h_queue_next,
 	.queue_ack = h_queue_ack,

@@ -30,10 +30,10 @@
 #include "vecfile.h"
 
 /* What gen_proto.py writes; a changed generator must change these. */
-#define N_OK        32
+#define N_OK        47
 #define N_FRAME     4
 #define N_TYPE      17
-#define N_BODY      75
+#define N_BODY      104
 
 /* The `type` field: "0x" and two hex digits. */
 static uint8_t
@@ -185,6 +185,74 @@ check_u64_list(struct vec *v, const char *k, const uint64_t *x, size_t n)
 		assert_string_equal(need(v, k), "");
 }
 
+/* A list8<bytes[32]> named k (hashes joined by ','). */
+static void
+check_hashes(struct vec *v, const char *k, const struct proto_hashes *h)
+{
+	size_t i;
+
+	check_count(v, k, h->n);
+	for (i = 0; i < h->n; i++) {
+		struct proto_bytes b = { h->p + i * PROTO_HASH_LEN, PROTO_HASH_LEN };
+
+		check_bytes_elem(v, k, i, &b);
+	}
+	if (h->n == 0)
+		assert_string_equal(need(v, k), "");
+}
+
+static void
+check_devices(struct vec *v, const struct proto_device *d, size_t n)
+{
+	size_t i;
+
+	check_count(v, "device", n);
+	for (i = 0; i < n; i++) {
+		check_u64_elem(v, "device.id", i, d[i].id);
+		check_bytes_elem(v, "device.name", i, &d[i].name);
+		check_bytes_elem(v, "device.identity", i, &d[i].identity);
+	}
+	if (n == 0) {
+		assert_string_equal(need(v, "device.id"), "");
+		assert_string_equal(need(v, "device.name"), "");
+		assert_string_equal(need(v, "device.identity"), "");
+	}
+}
+
+static void
+check_lookup_log_result(struct vec *v, const struct proto_msg *m)
+{
+	char key[128];
+	size_t i;
+
+	check_bytes(v, "head", &m->head);
+	check_hashes(v, "consistency", &m->hashes);
+	check_devices(v, m->devices, m->n_devices);
+	check_count(v, "proven", m->n_proven);
+	for (i = 0; i < m->n_proven; i++) {
+		snprintf(key, sizeof(key), "proven.%zu.index", i);
+		assert_int_equal(need_u64(v, key), m->proven[i].index);
+		snprintf(key, sizeof(key), "proven.%zu.entry", i);
+		check_bytes(v, key, &m->proven[i].entry);
+		snprintf(key, sizeof(key), "proven.%zu.path", i);
+		check_hashes(v, key, &m->proven[i].path);
+	}
+}
+
+static void
+check_link_offers(struct vec *v, const struct proto_msg *m)
+{
+	size_t i;
+
+	check_count(v, "offer", m->n_offers);
+	for (i = 0; i < m->n_offers; i++) {
+		check_u64_elem(v, "offer.suite", i, m->offers[i].suite);
+		check_bytes_elem(v, "offer.identity", i, &m->offers[i].identity);
+		check_bytes_elem(v, "offer.name", i, &m->offers[i].name);
+		check_u64_elem(v, "offer.time", i, m->offers[i].time);
+	}
+}
+
 static void
 check_fields(struct vec *v, const struct proto_msg *m)
 {
@@ -275,6 +343,43 @@ check_fields(struct vec *v, const struct proto_msg *m)
 			check_u64_elem(v, "entry.device_id", i, m->status[i].device_id);
 			check_u64_elem(v, "entry.state", i, m->status[i].state);
 		}
+		break;
+	case PROTO_LOOKUP_LOG:
+		assert_int_equal(need_u64(v, "known"), m->u64);
+		check_bytes(v, "address", &m->address);
+		break;
+	case PROTO_LOG_PROVE:
+		assert_int_equal(need_u64(v, "first"), m->u64);
+		assert_int_equal(need_u64(v, "second"), m->u64b);
+		break;
+	case PROTO_LOG_KEY: case PROTO_LINK_LIST:
+		break;
+	case PROTO_LINK_OFFER:
+		check_bytes(v, "address", &m->address);
+		assert_int_equal(need_u64(v, "suite"), m->suite);
+		check_bytes(v, "identity", &m->identity);
+		check_bytes(v, "name", &m->name);
+		check_bytes(v, "sig", &m->sig);
+		break;
+	case PROTO_LINK_APPROVE:
+		check_bytes(v, "identity", &m->identity);
+		check_bytes(v, "sig", &m->sig);
+		break;
+	case PROTO_REMOVE_SIGNED:
+		assert_int_equal(need_u64(v, "device_id"), m->u64);
+		check_bytes(v, "sig", &m->sig);
+		break;
+	case PROTO_LOOKUP_LOG_RESULT:
+		check_lookup_log_result(v, m);
+		break;
+	case PROTO_LOG_PROOF:
+		check_hashes(v, "proof", &m->hashes);
+		break;
+	case PROTO_LOG_KEY_RESULT:
+		check_fixed(v, "key", m->log_key, sizeof(m->log_key));
+		break;
+	case PROTO_LINK_OFFERS:
+		check_link_offers(v, m);
 		break;
 	default:
 		fail_msg("%s: decoded an unknown type 0x%02x", v->name, m->type);
@@ -486,12 +591,16 @@ test_proto_vectors_all(void **state)
 	static const uint8_t from_client[] = {
 		PROTO_REGISTER, PROTO_AUTH, PROTO_LOOKUP, PROTO_REMOVE, PROTO_SEND,
 		PROTO_ACK, PROTO_STATUS, PROTO_BLOB_PUT, PROTO_BLOB_DATA,
-		PROTO_BLOB_GET, PROTO_PING,
+		PROTO_BLOB_GET, PROTO_PING, PROTO_LOOKUP_LOG, PROTO_LOG_PROVE,
+		PROTO_LOG_KEY, PROTO_LINK_OFFER, PROTO_LINK_LIST, PROTO_LINK_APPROVE,
+		PROTO_REMOVE_SIGNED,
 	};
 	static const uint8_t from_relay[] = {
 		PROTO_HELLO, PROTO_OK, PROTO_ERROR, PROTO_LOOKUP_RESULT, PROTO_STALE,
 		PROTO_PUSH, PROTO_STATUS_RESULT, PROTO_BLOB_URI, PROTO_BLOB_DATA,
 		PROTO_PIN_NEXT,
+		PROTO_LOOKUP_LOG_RESULT, PROTO_LOG_PROOF, PROTO_LOG_KEY_RESULT,
+		PROTO_LINK_OFFERS,
 	};
 	struct tally n;
 	size_t i;
@@ -586,7 +695,7 @@ test_proto_vectors_encoder_caps(void **state)
 	m.data.len = sizeof(big);
 	encode_refused(&m, SB_ERR_LENGTH);
 	memset(&m, 0, sizeof(m));
-	m.type = 0x0c;
+	m.type = 0x13;
 	encode_refused(&m, SB_ERR_INVALID_ARG);
 }
 

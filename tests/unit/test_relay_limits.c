@@ -156,7 +156,7 @@ test_relay_limits_store_usage(void **state)
 	assert_int_equal(s->ops->queue_count(s, b, &n), SB_OK);
 	assert_true(n == 1);
 	/* removing the recipient refunds the sender (triggers, same commit) */
-	assert_int_equal(s->ops->device_remove(s, b), SB_OK);
+	assert_int_equal(s->ops->device_remove(s, b, NULL, 1000), SB_OK);
 	assert_int_equal(s->ops->usage(s, "alice@example.com", &items, &bytes, &blobs), SB_OK);
 	assert_true(items == 0 && bytes == 0);
 	assert_int_equal(s->ops->batch_commit(s, m1, "alice@example.com", a + 100, 1000, e, 1),

@@ -2,7 +2,8 @@
  * test_relay_store.c - the relay's SQLite store (relay/store.h) against a
  * real temporary database: enrollment codes, devices, atomic batches,
  * queue order and acks, status, expiry, blob records, durability across a
- * reopen, and the WAL journal.
+ * reopen, the WAL journal, and the transparency log every directory
+ * change appends to (links, removals, the backfill of a pre-log database).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 
 #include "common/sberr.h"
 #include "relay/store.h"
+#include "tlog/tlog.h"
 
 struct fx {
 	char dir[64];
@@ -210,8 +212,8 @@ test_relay_store_expire_and_remove(void **state)
 	assert_int_equal(s->ops->status(s, a, m1, &st, &ns), SB_ERR_NOT_FOUND);
 
 	/* removing a device drops its queue; its status says so */
-	assert_int_equal(s->ops->device_remove(s, b), SB_OK);
-	assert_int_equal(s->ops->device_remove(s, b), SB_ERR_NOT_FOUND);
+	assert_int_equal(s->ops->device_remove(s, b, NULL, 1000), SB_OK);
+	assert_int_equal(s->ops->device_remove(s, b, NULL, 1000), SB_ERR_NOT_FOUND);
 	assert_int_equal(s->ops->queue_count(s, b, &n), SB_OK);
 	assert_true(n == 0);
 	assert_int_equal(s->ops->status(s, a, m2, &st, &ns), SB_OK);
@@ -306,7 +308,7 @@ test_relay_store_admin_ops(void **state)
 	assert_int_equal(t.blob_bytes, 600);
 
 	gone_n = 0;
-	assert_int_equal(f->s->ops->device_remove(f->s, b), SB_OK);
+	assert_int_equal(f->s->ops->device_remove(f->s, b, NULL, 1000), SB_OK);
 	assert_int_equal(f->s->ops->blob_drop_owner(f->s, b, count_gone, NULL, &n, &bytes),
 	    SB_OK);
 	assert_int_equal(n, 2);
@@ -346,6 +348,136 @@ test_relay_store_durable_wal(void **state)
 	sqlite3_close(db);
 }
 
+/* Entry i of addr's history, parsed (into e, borrowing from v). */
+static void
+log_entry(struct relay_log_entry *v, size_t i, struct tlog_entry *e)
+{
+	assert_int_equal(tlog_entry_parse(v[i].entry, v[i].len, e), SB_OK);
+}
+
+static void
+test_relay_store_log(void **state)
+{
+	struct fx *f = *state;
+	struct relay_store *s = f->s;
+	struct relay_log_signer by = { 0, (const uint8_t *)"sig", 3 };
+	struct relay_log_entry *v = NULL;
+	struct relay_link_offer *o = NULL;
+	struct tlog_entry e;
+	uint8_t a[TLOG_HASH_LEN], leaves[4][32], leaf[TLOG_HASH_LEN];
+	uint64_t n = 0, d1, d2, d3 = 0;
+	size_t k;
+	sqlite3 *db;
+
+	assert_int_equal(s->ops->log_size(s, &n), SB_OK);
+	assert_int_equal(n, 0);
+	d1 = enroll(s, "bob@example.com", code_a);
+	assert_int_equal(tlog_addr_hash("bob@example.com", 15, a), SB_OK);
+	/* A link offer, refreshed (not doubled), then approved by d1. */
+	assert_int_equal(s->ops->link_offer_put(s, "bob@example.com", 2,
+	    (const uint8_t *)"phone", 5, "phone", 1100, 0), SB_OK);
+	assert_int_equal(s->ops->link_offer_put(s, "bob@example.com", 2,
+	    (const uint8_t *)"phone", 5, "phone 2", 1200, 0), SB_OK);
+	assert_int_equal(s->ops->link_offers_of(s, "bob@example.com", 0, &o, &k), SB_OK);
+	assert_int_equal(k, 1);
+	assert_string_equal(o[0].name, "phone 2");
+	assert_int_equal(o[0].created, 1200);
+	free(o);
+	/* Expired for a reader after 1200: none. */
+	assert_int_equal(s->ops->link_offers_of(s, "bob@example.com", 1201, &o, &k), SB_OK);
+	assert_int_equal(k, 0);
+	assert_null(o);
+	by.signer = d1;
+	assert_int_equal(s->ops->link_approve(s, "bob@example.com", (const uint8_t *)"tablet",
+	    6, 0, &by, 1300, &d3), SB_ERR_NOT_FOUND);
+	assert_int_equal(s->ops->link_approve(s, "bob@example.com", (const uint8_t *)"phone",
+	    5, 0, &by, 1300, &d2), SB_OK);
+	assert_int_equal(s->ops->link_offers_of(s, "bob@example.com", 0, &o, &k), SB_OK);
+	assert_int_equal(k, 0);
+	/* d1 removes d2 with its signature; the operator removes d1. */
+	assert_int_equal(s->ops->device_remove(s, d2, &by, 1400), SB_OK);
+	assert_int_equal(s->ops->device_remove(s, d1, NULL, 1500), SB_OK);
+	assert_int_equal(s->ops->device_remove(s, d1, NULL, 1500), SB_ERR_NOT_FOUND);
+
+	assert_int_equal(s->ops->log_size(s, &n), SB_OK);
+	assert_int_equal(n, 4);
+	assert_int_equal(s->ops->log_entries_of(s, a, &v, &k), SB_OK);
+	assert_int_equal(k, 4);
+	log_entry(v, 0, &e);
+	assert_true(e.kind == TLOG_ADD && e.seq == 0 && e.device == d1 && e.signer == 0);
+	assert_int_equal(e.time, 1000);
+	log_entry(v, 1, &e);
+	assert_true(e.kind == TLOG_ADD && e.seq == 1 && e.device == d2 && e.signer == d1);
+	assert_memory_equal(e.identity, "phone", 5);
+	assert_memory_equal(e.sig, "sig", 3);
+	log_entry(v, 2, &e);
+	assert_true(e.kind == TLOG_REMOVE && e.device == d2 && e.signer == d1);
+	assert_memory_equal(e.identity, "phone", 5);
+	assert_int_equal(e.time, 1400);
+	log_entry(v, 3, &e);
+	assert_true(e.kind == TLOG_REMOVE && e.device == d1 && e.signer == 0 && e.seq == 3);
+	assert_memory_equal(e.addr, a, sizeof(a));
+	/* The leaves are the entries' leaf hashes, in index order. */
+	assert_int_equal(s->ops->log_leaves(s, 0, 4, leaves), SB_OK);
+	for (k = 0; k < 4; k++) {
+		assert_int_equal(v[k].index, k);
+		assert_int_equal(tlog_leaf_hash(v[k].entry, v[k].len, leaf), SB_OK);
+		assert_memory_equal(leaves[k], leaf, sizeof(leaf));
+	}
+	assert_int_equal(s->ops->log_leaves(s, 2, 3, leaves), SB_ERR_NOT_FOUND);
+	free(v);
+	/* Another address's history is its own. */
+	enroll(s, "eve@example.com", code_b);
+	assert_int_equal(s->ops->log_entries_of(s, a, &v, &k), SB_OK);
+	assert_int_equal(k, 4);
+	free(v);
+	/* Append-only, for anyone writing through SQLite with the triggers. */
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(db, "DELETE FROM log WHERE idx=1", NULL, NULL, NULL),
+	    SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(db, "UPDATE log SET seq=9", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(s->ops->log_size(s, &n), SB_OK);
+	assert_int_equal(n, 5);
+}
+
+/* A database from before the log gets one add entry per device, once. */
+static void
+test_relay_store_log_backfill(void **state)
+{
+	struct fx *f = *state;
+	struct relay_store *s = f->s;
+	struct relay_log_entry *v = NULL;
+	struct tlog_entry e;
+	uint8_t a[TLOG_HASH_LEN];
+	uint64_t n = 0, d1, d2;
+	size_t k;
+	sqlite3 *db;
+
+	d1 = enroll(s, "bob@example.com", code_a);
+	d2 = enroll(s, "bob@example.com", code_b);
+	relay_store_close(s);
+	f->s = NULL;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE log", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(relay_store_open_sqlite(f->path, &f->s), SB_OK);
+	relay_store_close(f->s);
+	assert_int_equal(relay_store_open_sqlite(f->path, &f->s), SB_OK);
+	s = f->s;
+	assert_int_equal(s->ops->log_size(s, &n), SB_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(tlog_addr_hash("bob@example.com", 15, a), SB_OK);
+	assert_int_equal(s->ops->log_entries_of(s, a, &v, &k), SB_OK);
+	assert_int_equal(k, 2);
+	log_entry(v, 0, &e);
+	assert_true(e.kind == TLOG_ADD && e.device == d1 && e.signer == 0 && e.time == 1000);
+	log_entry(v, 1, &e);
+	assert_true(e.kind == TLOG_ADD && e.device == d2 && e.seq == 1);
+	free(v);
+}
+
 int
 main(void)
 {
@@ -356,6 +488,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_relay_store_blobs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_store_admin_ops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_store_durable_wal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_store_log, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_store_log_backfill, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

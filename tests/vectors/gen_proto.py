@@ -129,6 +129,29 @@ TYPES = {
                                        ("state", "u8", (1, 4))]))]),
     0x87: ("BLOB_URI", RELAY, [("uri", "s8", 80)]),
     0x8C: ("PIN_NEXT", RELAY, [("fingerprint", "bytes", 32)]),
+    # Section 14.7: the transparency log.
+    0x0C: ("LOOKUP_LOG", CLIENT, [("known", "u64", None), ("address", "s8", ADDR)]),
+    0x0D: ("LOG_PROVE", CLIENT, [("first", "u64", None), ("second", "u64", None)]),
+    0x0E: ("LOG_KEY", CLIENT, []),
+    0x0F: ("LINK_OFFER", CLIENT, [
+        ("address", "s8", ADDR), ("suite", "u8", (1, 2)), ("identity", "s16", 2048),
+        ("name", "s8", 64), ("sig", "s8", 80)]),
+    0x10: ("LINK_LIST", CLIENT, []),
+    0x11: ("LINK_APPROVE", CLIENT, [("identity", "s16", 2048), ("sig", "s8", 80)]),
+    0x12: ("REMOVE_SIGNED", CLIENT, [("device_id", "u64", None), ("sig", "s8", 80)]),
+    0x88: ("LOOKUP_LOG_RESULT", RELAY, [
+        ("head", "s8", 128),
+        ("consistency", "list8", ((0, 64), [(None, "bytes", 32)])),
+        ("device", "list8", ((0, 32), [("id", "u64", None), ("name", "s8", 64),
+                                       ("identity", "s16", 2048)])),
+        ("proven", "list16", ((0, 256), [
+            ("index", "u64", None), ("entry", "s16", 1169),
+            ("path", "list8", ((0, 64), [(None, "bytes", 32)]))]))]),
+    0x89: ("LOG_PROOF", RELAY, [("proof", "list8", ((0, 64), [(None, "bytes", 32)]))]),
+    0x8A: ("LOG_KEY_RESULT", RELAY, [("key", "bytes", 65)]),
+    0x8B: ("LINK_OFFERS", RELAY, [
+        ("offer", "list8", ((0, 8), [("suite", "u8", (1, 2)), ("identity", "s16", 2048),
+                                     ("name", "s8", 64), ("time", "u64", None)]))]),
 }
 BY_NAME = {v[0]: t for t, v in TYPES.items()}
 
@@ -357,6 +380,27 @@ def stale_vals(nm=3, ne=2):
     return {"missing": miss[:nm], "extra": [8 + (i << 20) for i in range(ne)]}
 
 
+def hashes(n, k=0):
+    return [hashlib.sha256(b"node %d %d" % (k, i)).digest() for i in range(n)]
+
+
+def lookup_log_vals(**kw):
+    v = {"head": pat(121, 20), "consistency": hashes(3),
+         "device": [{"id": 1, "name": b"", "identity": identity("alice")},
+                    {"id": 4, "name": b"", "identity": identity("erin")}],
+         "proven": [{"index": 0, "entry": pat(206, 21), "path": hashes(3, 1)},
+                    {"index": 2, "entry": pat(277, 22), "path": hashes(3, 2)},
+                    {"index": (1 << 40) + 5, "entry": pat(65, 23), "path": []}]}
+    v.update(kw)
+    return v
+
+
+def link_offers_vals(n=2):
+    return {"offer": [{"suite": 1 + i % 2, "identity": pat(141 + i, 30 + i),
+                       "name": b"phone %d" % i, "time": 1796000000 + i}
+                      for i in range(n)]}
+
+
 def addresses(n):
     base = [ALICE, PHONE, long_address()]
     return (base + [b"user%d@example.net" % i for i in range(n)])[:n]
@@ -430,6 +474,38 @@ def positive():
     good("r-pin-next", "PIN_NEXT: the next certificate's SHA-256 (13.10)", "PIN_NEXT",
          0, {"fingerprint": pat(32, 9)})
 
+    # Section 14.7.
+    good("c-lookup-log", "LOOKUP_LOG of alice, 5 entries known", "LOOKUP_LOG", 30,
+         {"known": 5, "address": ALICE})
+    good("c-log-prove", "LOG_PROVE between sizes 3 and 2^40", "LOG_PROVE", 31,
+         {"first": 3, "second": 1 << 40})
+    good("c-log-key", "LOG_KEY", "LOG_KEY", 32, {})
+    good("c-link-offer", "LINK_OFFER of an ec device", "LINK_OFFER", 33,
+         {"address": ALICE, "suite": 2, "identity": identity("erin"),
+          "name": b"alice's phone", "sig": pat(71, 24)})
+    good("c-link-list", "LINK_LIST", "LINK_LIST", 34, {})
+    good("c-link-approve", "LINK_APPROVE of erin's keys", "LINK_APPROVE", 35,
+         {"identity": identity("erin"), "sig": pat(72, 25)})
+    good("c-remove-signed", "REMOVE_SIGNED", "REMOVE_SIGNED", 36,
+         {"device_id": (1 << 32) + 7, "sig": pat(70, 26)})
+    good("r-lookup-log-result", "LOOKUP_LOG_RESULT: 2 devices, 3 entries",
+         "LOOKUP_LOG_RESULT", 37, lookup_log_vals())
+    good("r-lookup-log-result-empty", "LOOKUP_LOG_RESULT of an unknown address",
+         "LOOKUP_LOG_RESULT", 38, lookup_log_vals(consistency=[], device=[], proven=[]))
+    good("r-lookup-log-result-max", "LOOKUP_LOG_RESULT at every cap but the entry count",
+         "LOOKUP_LOG_RESULT", 39,
+         lookup_log_vals(head=pat(128, 27), consistency=hashes(64, 3),
+                         device=[{"id": i + 1, "name": pat(64, i), "identity": pat(600, i)}
+                                 for i in range(32)],
+                         proven=[{"index": i, "entry": pat(1169, i), "path": hashes(64, i)}
+                                 for i in range(40)]))
+    good("r-log-proof", "LOG_PROOF of 5 hashes", "LOG_PROOF", 40, {"proof": hashes(5, 4)})
+    good("r-log-proof-empty", "LOG_PROOF, empty", "LOG_PROOF", 41, {"proof": []})
+    good("r-log-key-result", "LOG_KEY_RESULT", "LOG_KEY_RESULT", 42,
+         {"key": b"\x04" + pat(64, 28)})
+    good("r-link-offers", "LINK_OFFERS: two", "LINK_OFFERS", 43, link_offers_vals())
+    good("r-link-offers-max", "LINK_OFFERS: eight", "LINK_OFFERS", 44, link_offers_vals(8))
+
 
 def negative():
     # Check 1: the length field alone.
@@ -442,7 +518,7 @@ def negative():
         frame(0x09, 1, b"", length=0xffffffff))
 
     # Check 2: types the receiver does not accept.
-    for t in (0x00, 0x0c, 0x7f, 0x88, 0xff):
+    for t in (0x00, 0x13, 0x7f, 0xa0, 0xff):
         bad("c-type-%02x" % t, "type 0x%02x, empty body, to the relay" % t,
             CLIENT, "format", "type", frame(t, 1, b""), t=t, known="no")
         bad("r-type-%02x" % t, "type 0x%02x, empty body, to a client" % t,
@@ -490,6 +566,16 @@ def negative():
         ("r-push-sender-255", "PUSH", push_vals(sender=b"d" * 255)),
         ("r-push-payload-65537", "PUSH", push_vals(payload=pat(65537))),
         ("r-blob-uri-81", "BLOB_URI", {"uri": pat(81)}),
+        ("c-lookup-log-address-255", "LOOKUP_LOG", {"known": 0, "address": b"e" * 255}),
+        ("c-link-offer-identity-2049", "LINK_OFFER",
+         {"address": ALICE, "suite": 2, "identity": pat(2049), "name": b"n",
+          "sig": pat(70)}),
+        ("c-link-approve-sig-81", "LINK_APPROVE", {"identity": pat(141), "sig": pat(81)}),
+        ("c-remove-signed-sig-81", "REMOVE_SIGNED", {"device_id": 1, "sig": pat(81)}),
+        ("r-lookup-log-result-head-129", "LOOKUP_LOG_RESULT",
+         lookup_log_vals(head=pat(129))),
+        ("r-lookup-log-result-entry-1170", "LOOKUP_LOG_RESULT",
+         lookup_log_vals(proven=[{"index": 0, "entry": pat(1170), "path": []}])),
     ]
     for name, msg, vals in over:
         bad_msg(name, "%s with a string one byte over its cap" % msg, msg, 1,
@@ -519,6 +605,22 @@ def negative():
          stale_vals(0, 1025)),
         ("r-status-result-49", "STATUS_RESULT with 49 entries", "STATUS_RESULT",
          status_vals(49)),
+        ("r-lookup-log-result-consistency-65", "LOOKUP_LOG_RESULT, a proof of 65",
+         "LOOKUP_LOG_RESULT", lookup_log_vals(consistency=hashes(65))),
+        ("r-lookup-log-result-devices-33", "LOOKUP_LOG_RESULT with 33 devices",
+         "LOOKUP_LOG_RESULT",
+         lookup_log_vals(device=[{"id": i, "name": b"", "identity": b"i"}
+                                 for i in range(33)])),
+        ("r-lookup-log-result-entries-257", "LOOKUP_LOG_RESULT with 257 entries",
+         "LOOKUP_LOG_RESULT",
+         lookup_log_vals(proven=[{"index": i, "entry": b"e", "path": []}
+                                 for i in range(257)])),
+        ("r-lookup-log-result-path-65", "LOOKUP_LOG_RESULT, a path of 65",
+         "LOOKUP_LOG_RESULT",
+         lookup_log_vals(proven=[{"index": 1, "entry": b"e", "path": hashes(65)}])),
+        ("r-log-proof-65", "LOG_PROOF of 65 hashes", "LOG_PROOF", {"proof": hashes(65)}),
+        ("r-link-offers-9", "LINK_OFFERS with 9 offers", "LINK_OFFERS",
+         link_offers_vals(9)),
     ]
     for name, comment, msg, vals in counts:
         bad_msg(name, comment, msg, 1, vals, "length")
@@ -541,6 +643,10 @@ def negative():
          {"version": 2, "challenge": pat(32)}),
         ("r-hello-version-0", "HELLO version 0", "HELLO",
          {"version": 0, "challenge": pat(32)}),
+        ("c-link-offer-suite-3", "LINK_OFFER suite 3", "LINK_OFFER",
+         {"address": ALICE, "suite": 3, "identity": b"i", "name": b"n", "sig": b"s"}),
+        ("r-link-offers-suite-0", "LINK_OFFERS with an offer of suite 0", "LINK_OFFERS",
+         {"offer": [{"suite": 0, "identity": b"i", "name": b"n", "time": 1}]}),
     ]
     for name, comment, msg, vals in enums:
         bad_msg(name, comment, msg, 1, vals, "format")
@@ -573,6 +679,16 @@ def negative():
         ("r-status-result-short", "STATUS_RESULT", status_vals()),
         ("r-blob-uri-short", "BLOB_URI", {"uri": URI}),
         ("r-pin-next-short", "PIN_NEXT", {"fingerprint": pat(32)}),
+        ("c-lookup-log-short", "LOOKUP_LOG", {"known": 1, "address": ALICE}),
+        ("c-log-prove-short", "LOG_PROVE", {"first": 1, "second": 2}),
+        ("c-link-offer-short", "LINK_OFFER",
+         {"address": ALICE, "suite": 2, "identity": b"i", "name": b"n", "sig": b"s"}),
+        ("c-link-approve-short", "LINK_APPROVE", {"identity": b"i", "sig": b"s"}),
+        ("c-remove-signed-short", "REMOVE_SIGNED", {"device_id": 1, "sig": b"s"}),
+        ("r-lookup-log-result-short", "LOOKUP_LOG_RESULT", lookup_log_vals()),
+        ("r-log-proof-short", "LOG_PROOF", {"proof": hashes(2)}),
+        ("r-log-key-result-short", "LOG_KEY_RESULT", {"key": pat(65)}),
+        ("r-link-offers-short", "LINK_OFFERS", link_offers_vals()),
     ]
     for name, msg, vals in short:
         bad_msg(name, "%s body one byte short" % msg, msg, 1, vals, "truncated", cut=1)
@@ -610,6 +726,12 @@ def negative():
         ("r-push-trailing", "PUSH", push_vals()),
         ("r-status-result-trailing", "STATUS_RESULT", status_vals()),
         ("r-pin-next-trailing", "PIN_NEXT", {"fingerprint": pat(32)}),
+        ("c-log-key-trailing", "LOG_KEY", {}),
+        ("c-link-list-trailing", "LINK_LIST", {}),
+        ("c-log-prove-trailing", "LOG_PROVE", {"first": 1, "second": 2}),
+        ("r-lookup-log-result-trailing", "LOOKUP_LOG_RESULT", lookup_log_vals()),
+        ("r-log-key-result-trailing", "LOG_KEY_RESULT", {"key": pat(65)}),
+        ("r-log-proof-trailing", "LOG_PROOF", {"proof": hashes(1)}),
     ]
     for name, msg, vals in trail:
         bad_msg(name, "%s plus one byte" % msg, msg, 1, vals, "trailing",
