@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include "../common/sberr.h"
 #include "relay.h"
@@ -25,6 +27,7 @@ static const char usage[] =
 	"                            [--retention-days N] [--blob-max BYTES]\n"
 	"       sealbox-relay serve  --data DIR [--listen HOST:PORT] [--idle-timeout S]\n"
 	"                            [--auth-timeout S] [--write-timeout S] [--sweep-interval S]\n"
+	"                            [--metrics 127.0.0.1:PORT] [--log-format text|json]\n"
 	"       sealbox-relay invite --data DIR ADDRESS\n"
 	"       sealbox-relay devices --data DIR ADDRESS\n"
 	"       sealbox-relay remove-device --data DIR ID\n"
@@ -60,6 +63,7 @@ static const char usage_init[] =
 static const char usage_serve[] =
 	"usage: sealbox-relay serve --data DIR [--listen HOST:PORT] [--idle-timeout S]\n"
 	"                           [--auth-timeout S] [--write-timeout S] [--sweep-interval S]\n"
+	"                           [--metrics 127.0.0.1:PORT] [--log-format text|json]\n"
 	"\n"
 	"Runs the directory, the push queues and the blob store of DIR until\n"
 	"SIGTERM or SIGINT; logs to stderr (docs/RELAY.md).  One serve per DIR.\n"
@@ -70,6 +74,9 @@ static const char usage_serve[] =
 	"  --auth-timeout S      time to finish TLS and authenticate (default 10)\n"
 	"  --write-timeout S     close a client that reads nothing this long (default 60)\n"
 	"  --sweep-interval S    seconds between expiry sweeps (default 60)\n"
+	"  --metrics 127.0.0.1:PORT  serve Prometheus metrics at http://.../metrics;\n"
+	"                        loopback addresses only (no authentication)\n"
+	"  --log-format text|json  one line per event (default), or one JSON object\n"
 	"  -h, --help            this help\n"
 	"\n"
 	"Exit status: 0 stopped cleanly, 1 failure, 2 usage.\n";
@@ -167,7 +174,7 @@ static const char usage_rotate[] =
 	"Exit status: 0 ok, 1 failure, 2 usage.\n";
 
 enum { O_DATA = 256, O_LISTEN, O_INLINE, O_RETENTION, O_BLOBMAX, O_IDLE, O_AUTHTO,
-       O_WRITETO, O_SWEEP, O_TESTCLOCK, O_SWITCH, O_HELP };
+       O_WRITETO, O_SWEEP, O_TESTCLOCK, O_SWITCH, O_METRICS, O_LOGFORMAT, O_HELP };
 #define BIT(o) (1u << ((o) - O_DATA))
 
 static const struct option longopts[] = {
@@ -182,6 +189,8 @@ static const struct option longopts[] = {
 	{ "sweep-interval",  required_argument, NULL, O_SWEEP },
 	{ "test-clock-file", required_argument, NULL, O_TESTCLOCK },
 	{ "switch",          no_argument,       NULL, O_SWITCH },
+	{ "metrics",         required_argument, NULL, O_METRICS },
+	{ "log-format",      required_argument, NULL, O_LOGFORMAT },
 	{ "help",            no_argument,       NULL, O_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -477,7 +486,8 @@ static const struct command commands[] = {
 	{ "init", usage_init, BIT(O_DATA) | BIT(O_LISTEN) | BIT(O_INLINE) |
 	  BIT(O_RETENTION) | BIT(O_BLOBMAX), 0, NULL, run_init },
 	{ "serve", usage_serve, BIT(O_DATA) | BIT(O_LISTEN) | BIT(O_IDLE) | BIT(O_AUTHTO) |
-	  BIT(O_WRITETO) | BIT(O_SWEEP) | BIT(O_TESTCLOCK), 0, NULL, run_serve },
+	  BIT(O_WRITETO) | BIT(O_SWEEP) | BIT(O_TESTCLOCK) | BIT(O_METRICS) | BIT(O_LOGFORMAT),
+	  0, NULL, run_serve },
 	{ "invite", usage_invite, BIT(O_DATA), 1,
 	  "exactly one ADDRESS (e-mail or +E.164)", run_invite },
 	{ "devices", usage_devices, BIT(O_DATA), 1,
@@ -495,7 +505,10 @@ static const struct command commands[] = {
 static int
 option(struct args *a, int c)
 {
+	char host[RELAY_MAX_HOST + 1];
+	struct in_addr in;
 	unsigned long long v;
+	uint16_t port;
 
 	switch (c) {
 	case O_DATA: a->data = optarg; break;
@@ -529,6 +542,21 @@ option(struct args *a, int c)
 		break;
 	case O_TESTCLOCK: a->so.test_clock_file = optarg; break;
 	case O_SWITCH: a->do_switch = 1; break;
+	case O_METRICS:
+		/* The endpoint answers anyone who reaches it: loopback only (a
+		 * reverse proxy or an SSH tunnel for anything further). */
+		if (relay_parse_hostport(optarg, host, &port) != SB_OK ||
+		    (strcmp(host, "localhost") != 0 &&
+		     (inet_pton(AF_INET, host, &in) != 1 || (ntohl(in.s_addr) >> 24) != 127)))
+			return usage_die(a->cmd, "--metrics wants a loopback HOST:PORT"
+			    " (127.0.0.1:PORT): the endpoint has no access control");
+		a->so.metrics = optarg;
+		break;
+	case O_LOGFORMAT:
+		if (strcmp(optarg, "text") != 0 && strcmp(optarg, "json") != 0)
+			return usage_die(a->cmd, "--log-format must be text or json");
+		relay_log_set_json(strcmp(optarg, "json") == 0);
+		break;
 	default: return usage_die(a->cmd, "unknown option or missing argument (try --help)");
 	}
 	return 0;

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 
 #include "../proto/proto.h"
@@ -163,6 +164,9 @@ struct relay_serve_opts {
 	 * the store for every answer instead of only its new entries, so a
 	 * store that rewrites history is served as it lies. */
 	int test_log_rebuild;
+	/* HOST:PORT of the Prometheus endpoint (a loopback address: main.c
+	 * checks), NULL for none. */
+	const char *metrics;
 };
 void relay_serve_defaults(struct relay_serve_opts *o);
 /* Runs until SIGINT/SIGTERM.  Returns SB_OK on a clean stop. */
@@ -183,8 +187,18 @@ int  relay_rate_take(struct relay_rates *r, uint64_t device, int kind, double co
          double rate, double burst, double now);
 void relay_rates_prune(struct relay_rates *r, double now, double refill);
 
-/* One log line to stderr: "<UTC time> sealbox-relay: <text>". */
+/*
+ * One event line to stderr (log.c): "<UTC time> sealbox-relay: <text>",
+ * or, after relay_log_set_json(1), one JSON object {"time":..,"event":..,
+ * "<key>":..,"detail":..}.  fmt follows log.c's grammar: "EVENT WORDS
+ * key=%x key=\"%s\" ...: detail"; every argument is escaped.
+ */
 void relay_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void relay_log_set_json(int json);
+/* The line relay_log writes, appended to out (tests).  SB_ERR_ALLOC. */
+struct sb_buf;
+int  relay_log_render(int json, const char *ts, const char *fmt, va_list ap,
+         struct sb_buf *out);
 
 /* ---- the operator's kit (admin.c; docs/RELAY.md "Operating a relay") ---- */
 

@@ -36,6 +36,7 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <event2/http.h>
 #include <event2/listener.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -47,6 +48,7 @@
 #include "../crypto/crypto.h"
 #include "../proto/proto.h"
 #include "../tlog/tlog.h"
+#include "metrics.h"
 #include "relay.h"
 #include "store.h"
 
@@ -120,6 +122,9 @@ struct server {
 	 * pending (PROTOCOL.md 13.10): announced with PIN_NEXT. */
 	uint8_t cur_fp[RELAY_FP_LEN], next_fp[RELAY_FP_LEN];
 	int has_next;
+	struct relay_counters counters;  /* metrics.h; scraped by --metrics */
+	struct evhttp *metrics;
+	uint64_t start_time;
 	double accept_logged;           /* when the last accept failure was logged */
 	uint64_t accept_fails;          /* failures since then */
 };
@@ -174,8 +179,12 @@ session_close(struct session *s, const char *reason)
 {
 	struct server *srv = s->srv;
 
+	int ec = relay_close_class_of(reason);
+
 	relay_log("close conn=%llu peer=%s device=%llu reason=%s",
 	    (unsigned long long)s->conn, s->peer, (unsigned long long)s->device, reason);
+	if (ec >= 0)
+		srv->counters.errors[ec]++;
 	if (s->device != 0)
 		(void)srv->store->ops->device_seen(srv->store, s->device, now_of(srv));
 	if (s->up_fd >= 0) {
@@ -234,6 +243,7 @@ send_err(struct session *s, uint32_t rid, int err, const char *text)
 {
 	struct proto_msg m;
 
+	s->srv->counters.errors[relay_err_class_of(err)]++;
 	memset(&m, 0, sizeof(m));
 	m.type = PROTO_ERROR;
 	m.rid = rid;
@@ -316,6 +326,7 @@ pump_pushes(struct session *s)
 			    (unsigned long long)s->conn, (unsigned long long)s->device,
 			    (unsigned long long)it.id, h);
 			s->push_cursor = it.id;
+			srv->counters.pushed++;
 		}
 		relay_item_clear(&it);
 		if (rc != SB_OK)
@@ -741,6 +752,7 @@ send_stale(struct session *s, const struct proto_msg *m, const uint64_t *exp, si
 	r.extra = extra;
 	r.n_extra = ne;
 	sb_hex(m->msgid, 8, h);
+	s->srv->counters.errors[RELAY_EC_STALE]++;
 	relay_log("send stale conn=%llu device=%llu msg=%s missing=%zu extra=%zu",
 	    (unsigned long long)s->conn, (unsigned long long)s->device, h, nm, ne);
 	return reply(s, send_msg(s, &r));
@@ -849,6 +861,7 @@ h_send(struct session *s, const struct proto_msg *m)
 	/* Durable now (one committed transaction): only then "accepted". */
 	relay_log("send accepted conn=%llu device=%llu msg=%s devices=%zu",
 	    (unsigned long long)s->conn, (unsigned long long)s->device, h, m->n_items);
+	srv->counters.accepted++;
 	if (reply(s, send_ok(s, m->rid, now)) != 0)
 		return -1;
 	for (i = 0; i < m->n_items; i++)
@@ -867,6 +880,7 @@ h_ack(struct session *s, const struct proto_msg *m)
 	    rc == SB_OK ? "deleted" : sb_strerror(rc));
 	if (rc != SB_OK)
 		return reply(s, send_err(s, m->rid, rc, NULL));
+	s->srv->counters.acked++;
 	return reply(s, send_ok(s, m->rid, m->u64));
 }
 
@@ -1083,6 +1097,8 @@ h_blob_data(struct session *s, const struct proto_msg *m)
 	}
 	relay_log("blob stored conn=%llu device=%llu size=%llu", (unsigned long long)s->conn,
 	    (unsigned long long)s->device, (unsigned long long)s->up_size);
+	s->srv->counters.blobs_uploaded++;
+	s->srv->counters.blob_bytes_uploaded += s->up_size;
 	memset(&r, 0, sizeof(r));
 	r.type = PROTO_BLOB_URI;
 	r.rid = s->up_rid;
@@ -1708,6 +1724,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
 	s->conn = ++srv->next_conn;
+	srv->counters.connections++;
 	if (sa->sa_family == AF_INET) {
 		struct sockaddr_in *in = (struct sockaddr_in *)sa;
 		char ip[INET_ADDRSTRLEN];
@@ -1880,6 +1897,47 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 	}
 }
 
+/* A scrape of --metrics: the counters, and gauges read now. */
+static void
+snapshot(void *arg, struct relay_snapshot *out)
+{
+	struct server *srv = arg;
+	struct relay_store_totals t;
+	struct session *s;
+
+	out->c = srv->counters;
+	for (s = srv->sessions; s != NULL; s = s->next) {
+		out->open_connections++;
+		out->authenticated += s->device != 0;
+	}
+	if (srv->store->ops->totals(srv->store, &t) == SB_OK) {
+		out->store_ok = 1;
+		out->devices = t.devices;
+		out->queued_items = t.queued_items;
+		out->blobs = t.blobs;
+		out->blob_bytes = t.blob_bytes;
+	}
+	out->rotation_pending = srv->has_next;
+	out->start_time = srv->start_time;
+}
+
+static int
+metrics_on(struct server *srv, const char *hostport)
+{
+	char host[RELAY_MAX_HOST + 1];
+	uint16_t port;
+	int rc;
+
+	if (relay_parse_hostport(hostport, host, &port) != SB_OK)
+		return SB_ERR_INVALID_ARG;
+	rc = relay_metrics_listen(srv->base, host, port, snapshot, srv, &srv->metrics);
+	if (rc != SB_OK)
+		relay_log("metrics: cannot listen on %s: %s", hostport, strerror(errno));
+	else
+		relay_log("metrics on http://%s/metrics", hostport);
+	return rc;
+}
+
 /* ---- setup --------------------------------------------------------------- */
 
 void
@@ -1944,6 +2002,7 @@ server_free(struct server *srv)
 {
 	while (srv->sessions != NULL)
 		session_close(srv->sessions, "relay stopping");
+	if (srv->metrics) evhttp_free(srv->metrics);
 	if (srv->listener) evconnlistener_free(srv->listener);
 	if (srv->accept_ev) event_free(srv->accept_ev);
 	relay_rates_free(srv->rates);
@@ -2041,6 +2100,9 @@ relay_serve(const char *datadir, const struct relay_serve_opts *o)
 		goto out;
 	if ((rc = listen_on(&srv, host, port)) != SB_OK)
 		goto out;
+	srv.start_time = now_of(&srv);
+	if (o->metrics != NULL && (rc = metrics_on(&srv, o->metrics)) != SB_OK)
+		goto out;
 	srv.sweep_ev = event_new(srv.base, -1, EV_PERSIST, sweep_cb, &srv);
 	srv.sigint_ev = evsignal_new(srv.base, SIGINT, signal_cb, &srv);
 	srv.sigterm_ev = evsignal_new(srv.base, SIGTERM, signal_cb, &srv);
@@ -2058,10 +2120,10 @@ relay_serve(const char *datadir, const struct relay_serve_opts *o)
 	event_add(srv.sighup_ev, NULL);
 	sweep(&srv);
 	relay_log("listening on %s:%u inline_limit=%u retention_days=%u blob_max=%llu"
-	    " nofile=%u max_unauth=%u max_unauth_per_ip=%u%s",
+	    " nofile=%u max_unauth=%u max_unauth_per_ip=%u clock=%s",
 	    host, port, srv.cfg.inline_limit, srv.cfg.retention_days,
 	    (unsigned long long)srv.cfg.blob_max, srv.nofile, srv.unauth_cap,
-	    srv.cfg.max_unauth_per_ip, o->test_clock_file ? " TEST-CLOCK" : "");
+	    srv.cfg.max_unauth_per_ip, o->test_clock_file ? "TEST-CLOCK" : "real");
 	rc = event_base_dispatch(srv.base) == 0 ? SB_OK : SB_ERR_SYSTEM;
 out:
 	server_free(&srv);

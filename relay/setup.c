@@ -29,25 +29,6 @@
 #include "store.h"
 
 void
-relay_log(const char *fmt, ...)
-{
-	char ts[32];
-	time_t now = time(NULL);
-	struct tm tm;
-	va_list ap;
-
-	gmtime_r(&now, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	flockfile(stderr);
-	fprintf(stderr, "%s sealbox-relay: ", ts);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	funlockfile(stderr);
-}
-
-void
 relay_config_defaults(struct relay_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
