@@ -990,7 +990,8 @@ status_store(const char *home)
 			for (size_t i = 0; i < al.len; i++)
 				if ((al.d[i] < 0x20 && al.d[i] != '\n') || al.d[i] == 0x7f)
 					al.d[i] = '?';
-			fwrite(al.d, 1, al.len, stdout);
+			if (al.len > 0)
+				fwrite(al.d, 1, al.len, stdout);
 		}
 		sb_buf_free(&al);
 	}

@@ -82,7 +82,8 @@ trust_list(const char *home_arg)
 		for (size_t i = 0; i < out.len; i++)
 			if ((out.d[i] < 0x20 && out.d[i] != '\n') || out.d[i] == 0x7f)
 				out.d[i] = '?';
-		fwrite(out.d, 1, out.len, stdout);
+		if (out.len > 0)
+			fwrite(out.d, 1, out.len, stdout);
 	} else {
 		cli_fail("trust", "%s/store.db: %s", home, sb_strerror(rc));
 	}

@@ -18,6 +18,11 @@
 #                                  (the code on stdin)
 #   mb_mount NAME                  `sealbox mount $T/NAME/mnt -f`, stderr to
 #                                  $T/NAME.log, waits until outbox/ lists
+#   mb_link_start NAME ADDRESS     `sealbox init --link` into $T/NAME/home in the
+#                                  background (a new device of an account
+#                                  that has devices: waits for approval)
+#   mb_link_code NAME              the link code it printed (waits for it)
+#   mb_link_wait NAME              waits for it to exit 0 (approved)
 #   mb_umount NAME                 fusermount3 -u; the daemon must exit 0,
 #                                  leave nothing mounted, no sanitizer report
 #   mb_kill9 NAME                  SIGKILL the daemon, detach its dead mount
@@ -127,6 +132,37 @@ mb_device() {
 	[ -s "$(mb_home "$name")/config" ] || fail "sealbox init $name wrote no config"
 	[[ "$(mb_device_id "$name")" =~ ^[1-9][0-9]*$ ]] ||
 		fail "no device_id in $(mb_home "$name")/config"
+}
+
+declare -A _mb_link=()
+
+mb_link_start() {
+	local name=$1 address=$2
+	shift 2
+	mkdir -p "$T/$name/mnt"
+	"$SEALBOX" init --link --home "$(mb_home "$name")" --address "$address" \
+		--relay "127.0.0.1:$RPORT" --fingerprint "$FP" --device-name "$name" "$@" \
+		>"$T/$name.link" 2>&1 &
+	_mb_link[$name]=$!
+	echo "$!" >>"$T/daemons.pids"
+}
+
+mb_link_code() {
+	local name=$1 deadline
+	deadline=$(( $(date +%s) + $(mb_secs 20) ))
+	until grep -q '^link code: ' "$T/$name.link" 2>/dev/null; do
+		_mb_alive "${_mb_link[$name]}" ||
+			fail "sealbox init --link $name ended: $(cat "$T/$name.link")"
+		[ "$(date +%s)" -lt "$deadline" ] || fail "no link code from $name: $(cat "$T/$name.link")"
+		sleep 0.05
+	done
+	sed -n 's/^link code: //p' "$T/$name.link" | head -1
+}
+
+mb_link_wait() {
+	_mb_wait_pid "${_mb_link[$1]}" "$(mb_secs 30)"
+	[ "$_mb_st" -eq 0 ] || fail "sealbox init --link $1 exited $_mb_st: $(cat "$T/$1.link")"
+	[ -s "$(mb_home "$1")/config" ] || fail "sealbox init --link $1 wrote no config"
 }
 
 _mb_alive() {
