@@ -64,9 +64,19 @@ relay_unit="$units/sealbox-relay.service"
 for line in '^User=sealbox-relay$' '^StateDirectory=sealbox-relay$' '^ProtectSystem=strict$' \
 	'^ReadWritePaths=/var/lib/sealbox-relay$' '^NoNewPrivileges=yes$' '^PrivateTmp=yes$' \
 	'^ProtectHome=yes$' '^SystemCallFilter=@system-service$' '^RestrictAddressFamilies=' \
-	'^CapabilityBoundingSet=$' '--data /var/lib/sealbox-relay$'; do
+	'^CapabilityBoundingSet=$' '--data /var/lib/sealbox-relay$' '^PrivateMounts=yes$' \
+	'^ExecReload=/bin/kill -HUP \$MAINPID$'; do
 	grep -qE -- "$line" "$relay_unit" || fail "sealbox-relay.service lacks /$line/"
 done
+# systemd-analyze security: the relay's exposure, as docs/RELAY.md and the
+# unit's comment state it (a hardening line dropped raises it).
+sec=$(cd "$T/units" && XDG_RUNTIME_DIR="$T/rt" systemd-analyze security --offline=yes \
+	./sealbox-relay.service 2>&1) || fail "systemd-analyze security failed: $(tail -3 <<<"$sec")"
+exposure=$(sed -n 's/^.*Overall exposure level for sealbox-relay.service: \([0-9.]*\) .*$/\1/p' <<<"$sec")
+note "systemd-analyze security sealbox-relay.service: $exposure"
+[ "$exposure" = 1.2 ] || fail "exposure '$exposure', documented 1.2: $(grep '✗' <<<"$sec")"
+grep -q 'systemd-analyze security: 1.2 OK' "$relay_unit" || fail "the unit's comment states another score"
+grep -q 'exposure level 1.2' "$SB_TOP/docs/RELAY.md" || fail "docs/RELAY.md states another score"
 mount_unit="$units/sealbox-mount@.service"
 grep -qx 'Type=notify' "$mount_unit" || fail "sealbox-mount@.service is not Type=notify"
 grep -qx 'ExecStart=/usr/local/bin/sealbox mount -f %f' "$mount_unit" ||
