@@ -55,7 +55,8 @@ enum conn_state {
 	ST_FAILED,       /* the relay refused our device: no more reconnects */
 };
 
-enum need { NEED_AUTH, NEED_UNAUTH };
+/* NEED_ANY: once connected, authenticated or not (LOG_KEY). */
+enum need { NEED_AUTH, NEED_UNAUTH, NEED_ANY };
 
 struct req {
 	uint32_t rid;
@@ -121,6 +122,19 @@ struct client {
 	 * held together with c->lock). */
 	pthread_mutex_t cache_lock;
 	struct cache_ent *cache;
+	/*
+	 * The transparency log (PROTOCOL 14.8).  log_lock is held across a
+	 * whole lookup (request, check, adoption), so every answer is
+	 * checked against the newest head; it is taken before c->lock, never
+	 * while holding it.
+	 */
+	pthread_mutex_t log_lock;
+	int have_log_key, have_head, head_checked;
+	uint8_t log_key[TLOG_KEY_LEN];
+	struct tlog_sth head;
+	uint8_t head_bytes[TLOG_MAX_STH];
+	size_t head_len;
+	struct client_log_fault fault;  /* err 0: none yet */
 };
 
 struct cache_ent {
@@ -354,13 +368,14 @@ build_register(struct client *c, struct req *r)
 	struct proto_msg m;
 	int rc;
 
-	proto_register_transcript(c->exporter, c->challenge,
-	    (const uint8_t *)r->reg_address, strlen(r->reg_address),
-	    r->reg_identity, r->reg_identity_len, &tr);
+	/* LINK_OFFER is REGISTER without a code, under its own context. */
+	(r->type == PROTO_LINK_OFFER ? proto_link_transcript : proto_register_transcript)(
+	    c->exporter, c->challenge, (const uint8_t *)r->reg_address,
+	    strlen(r->reg_address), r->reg_identity, r->reg_identity_len, &tr);
 	rc = tr.err != SB_OK ? tr.err : crypto_sign(c->cfg.sign_key, tr.d, tr.len, &sig);
 	if (rc == SB_OK) {
 		memset(&m, 0, sizeof(m));
-		m.type = PROTO_REGISTER;
+		m.type = r->type;
 		m.rid = r->rid;
 		m.address.p = (const uint8_t *)r->reg_address;
 		m.address.len = strlen(r->reg_address);
@@ -390,14 +405,17 @@ flush_pending(struct client *c)
 
 	while ((r = *pp) != NULL) {
 		int ok = (r->need == NEED_AUTH && c->state == ST_AUTHED) ||
-		    (r->need == NEED_UNAUTH && c->state == ST_CONNECTED);
+		    (r->need == NEED_UNAUTH && c->state == ST_CONNECTED) ||
+		    (r->need == NEED_ANY && (c->state == ST_CONNECTED ||
+		    c->state == ST_AUTHED));
 
 		if (c->bev == NULL || !ok) {
 			pp = &r->next;
 			continue;
 		}
 		*pp = r->next;
-		rc = r->type == PROTO_REGISTER ? build_register(c, r) : SB_OK;
+		rc = r->type == PROTO_REGISTER || r->type == PROTO_LINK_OFFER ?
+		    build_register(c, r) : SB_OK;
 		if (rc == SB_OK)
 			rc = write_frame(c, &r->frame);
 		if (rc != SB_OK) {
@@ -684,7 +702,8 @@ on_answer(struct client *c, struct req *r, const struct proto_msg *m,
 		c->download = r;
 		return;
 	}
-	if (rc == SB_OK && m->type == PROTO_OK && r->type == PROTO_REGISTER) {
+	if (rc == SB_OK && m->type == PROTO_OK && (r->type == PROTO_REGISTER ||
+	    (r->type == PROTO_LINK_OFFER && m->u64 != 0))) {
 		c->cfg.device_id = m->u64;
 		c->state = ST_AUTHED;
 		pthread_cond_broadcast(&c->cond);
@@ -1013,6 +1032,21 @@ client_new(const struct client_config *cfg, struct client **out)
 	c->cfg.address = c->address;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->cache_lock, NULL);
+	pthread_mutex_init(&c->log_lock, NULL);
+	c->cfg.log_key = NULL;
+	c->cfg.log_head = NULL;
+	if (cfg->log_key != NULL) {
+		memcpy(c->log_key, cfg->log_key, TLOG_KEY_LEN);
+		c->have_log_key = 1;
+	}
+	/* The stored head is checked under the key before its first use. */
+	if (cfg->log_head != NULL && cfg->log_head_len > 0 &&
+	    cfg->log_head_len <= sizeof(c->head_bytes) &&
+	    tlog_sth_parse(cfg->log_head, cfg->log_head_len, &c->head) == SB_OK) {
+		memcpy(c->head_bytes, cfg->log_head, cfg->log_head_len);
+		c->head_len = cfg->log_head_len;
+		c->have_head = 1;
+	}
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&c->cond, &ca);
@@ -1085,6 +1119,7 @@ client_free(struct client *c)
 		free(e);
 	}
 	pthread_mutex_destroy(&c->cache_lock);
+	pthread_mutex_destroy(&c->log_lock);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cond);
 	free(c->relay);
@@ -1299,8 +1334,10 @@ simple(struct client *c, uint8_t type, uint64_t v, uint64_t *out)
 	return rc;
 }
 
-int
-client_register(struct client *c, const char *address, const char *code,
+/* REGISTER (code) or LINK_OFFER (code NULL): built and signed on the I/O
+ * thread, where the session's challenge and exporter are. */
+static int
+enroll_req(struct client *c, uint8_t type, const char *address, const char *code,
     const uint8_t *identity, size_t identity_len, enum crypto_suite suite,
     const char *device_name, uint64_t *device_id)
 {
@@ -1311,17 +1348,17 @@ client_register(struct client *c, const char *address, const char *code,
 	*device_id = 0;
 	if (client_device_id(c) != 0)
 		return SB_ERR_EXISTS;   /* this client already is a device */
-	if (strlen(address) > SB_MAX_ADDRESS || strlen(code) > SB_MAX_CODE ||
+	if (strlen(address) > SB_MAX_ADDRESS || (code && strlen(code) > SB_MAX_CODE) ||
 	    strlen(device_name) > SB_MAX_DEVICE_NAME || identity_len > SB_MAX_IDENTITY ||
 	    identity_len == 0)
 		return SB_ERR_INVALID_ARG;
-	if ((r = req_new(PROTO_REGISTER, NEED_UNAUTH)) == NULL ||
+	if ((r = req_new(type, NEED_UNAUTH)) == NULL ||
 	    (r->reg_identity = malloc(identity_len)) == NULL) {
 		req_free(r);
 		return SB_ERR_ALLOC;
 	}
 	snprintf(r->reg_address, sizeof(r->reg_address), "%s", address);
-	snprintf(r->reg_code, sizeof(r->reg_code), "%s", code);
+	snprintf(r->reg_code, sizeof(r->reg_code), "%s", code ? code : "");
 	snprintf(r->reg_name, sizeof(r->reg_name), "%s", device_name);
 	memcpy(r->reg_identity, identity, identity_len);
 	r->reg_identity_len = identity_len;
@@ -1337,6 +1374,15 @@ client_register(struct client *c, const char *address, const char *code,
 	return rc;
 }
 
+int
+client_register(struct client *c, const char *address, const char *code,
+    const uint8_t *identity, size_t identity_len, enum crypto_suite suite,
+    const char *device_name, uint64_t *device_id)
+{
+	return enroll_req(c, PROTO_REGISTER, address, code, identity, identity_len, suite,
+	    device_name, device_id);
+}
+
 void
 client_lookup_free(struct client_lookup *l)
 {
@@ -1347,46 +1393,245 @@ client_lookup_free(struct client_lookup *l)
 	for (i = 0; i < l->n; i++)
 		free(l->devices[i].identity);
 	free(l->devices);
+	free(l->events);
 	free(l);
 }
 
-static int
-flatten(const struct proto_msg *a, struct client_lookup **out)
+/* ---- the transparency log (PROTOCOL 14.8, 14.9) ------------------------------ */
+
+/* Records a failure for client_log_fault; log_lock held. */
+static void
+log_fault(struct client *c, int err, const char *address, const char *why,
+    const uint8_t *theirs, size_t theirs_len)
 {
-	struct client_lookup *l = calloc(1, sizeof(*l));
-	size_t i, j, total = 0;
+	struct client_log_fault *f = &c->fault;
 
-	if (l == NULL)
-		return SB_ERR_ALLOC;
-	for (i = 0; i < a->n_results; i++)
-		total += a->results[i].n_devices;
-	l->devices = total ? calloc(total, sizeof(*l->devices)) : NULL;
-	if (total && l->devices == NULL) {
-		free(l);
-		return SB_ERR_ALLOC;
+	memset(f, 0, sizeof(*f));
+	f->err = err;
+	if (address != NULL)
+		snprintf(f->why, sizeof(f->why), "%s: %s", address, why);
+	else
+		snprintf(f->why, sizeof(f->why), "%s", why);
+	if (err == SB_ERR_LOG_FORK && c->have_head && theirs != NULL &&
+	    theirs_len <= sizeof(f->theirs)) {
+		memcpy(f->ours, c->head_bytes, c->head_len);
+		f->ours_len = c->head_len;
+		memcpy(f->theirs, theirs, theirs_len);
+		f->theirs_len = theirs_len;
 	}
-	for (i = 0; i < a->n_results; i++) {
-		const struct proto_addr_devices *ad = &a->results[i];
+}
 
-		for (j = 0; j < ad->n_devices; j++) {
-			struct client_device *d = &l->devices[l->n];
-			const struct proto_device *pd = &ad->devices[j];
+/* What on_log_state reports, copied under log_lock, called after it. */
+struct log_note {
+	int due;
+	uint8_t key[TLOG_KEY_LEN];
+	uint8_t head[TLOG_MAX_STH];
+	size_t head_len;
+};
 
-			d->id = pd->id;
-			memcpy(d->address, ad->address.p, ad->address.len);
-			memcpy(d->name, pd->name.p, pd->name.len);
-			d->identity = malloc(pd->identity.len ? pd->identity.len : 1);
-			if (d->identity == NULL) {
-				client_lookup_free(l);
-				return SB_ERR_ALLOC;
-			}
-			memcpy(d->identity, pd->identity.p, pd->identity.len);
-			d->identity_len = pd->identity.len;
-			l->n++;
+static void
+log_note_take(struct client *c, struct log_note *n)
+{
+	n->due = 1;
+	memcpy(n->key, c->log_key, TLOG_KEY_LEN);
+	memcpy(n->head, c->head_bytes, c->head_len);
+	n->head_len = c->head_len;
+}
+
+static void
+log_note_send(struct client *c, const struct log_note *n)
+{
+	if (n->due && c->cfg.on_log_state != NULL)
+		c->cfg.on_log_state(c->cfg.arg, n->key, n->head_len ? n->head : NULL,
+		    n->head_len);
+}
+
+/*
+ * The pinned key, fetched (LOG_KEY) when the configuration had none, and
+ * the stored head checked under it once.  log_lock held.
+ */
+static int
+log_ready(struct client *c, struct log_note *note)
+{
+	struct req *r;
+	struct proto_msg m, a;
+	int rc;
+
+	if (!c->have_log_key) {
+		if ((r = req_new(PROTO_LOG_KEY, NEED_ANY)) == NULL)
+			return SB_ERR_ALLOC;
+		memset(&m, 0, sizeof(m));
+		memset(&a, 0, sizeof(a));
+		m.type = PROTO_LOG_KEY;
+		rc = submit(c, r, &m);
+		if (rc == SB_OK)
+			rc = answer(r, &a, PROTO_LOG_KEY_RESULT);
+		/* Not a P-256 point: no key at all. */
+		if (rc == SB_OK && crypto_verify_point(a.log_key, NULL, 0, (const uint8_t *)"",
+		    0) == SB_ERR_KEY_INVALID)
+			rc = SB_ERR_CONFIG;
+		if (rc == SB_OK) {
+			memcpy(c->log_key, a.log_key, TLOG_KEY_LEN);
+			c->have_log_key = 1;
+			log_note_take(c, note);
 		}
+		proto_msg_clear(&a);
+		req_free(r);
+		if (rc != SB_OK)
+			return rc == SB_ERR_PROTOCOL || rc == SB_ERR_CONFIG ? SB_ERR_CONFIG : rc;
 	}
-	*out = l;
+	if (c->have_head && !c->head_checked) {
+		if (tlog_sth_verify(c->log_key, &c->head) != SB_OK) {
+			log_fault(c, SB_ERR_LOG_PROOF, NULL,
+			    "the stored tree head does not verify under the pinned log key",
+			    NULL, 0);
+			return SB_ERR_LOG_PROOF;
+		}
+		c->head_checked = 1;
+	}
 	return SB_OK;
+}
+
+/* Adopts a verified head if it is newer.  log_lock held. */
+static void
+log_adopt(struct client *c, const struct tlog_sth *sth, const uint8_t *bytes, size_t len,
+    struct log_note *note)
+{
+	if (len > sizeof(c->head_bytes) || (c->have_head && sth->size <= c->head.size))
+		return;
+	c->head = *sth;
+	memcpy(c->head_bytes, bytes, len);
+	c->head_len = len;
+	c->have_head = c->head_checked = 1;
+	log_note_take(c, note);
+}
+
+/* Appends the checked answer for one address to l. */
+static int
+log_collect(struct client_lookup *l, const char *address, const struct proto_msg *a,
+    const struct tlog_answer *ta)
+{
+	size_t i, nd = a->n_devices, ne = a->n_proven;
+	void *p;
+
+	if (nd > 0) {
+		if ((p = realloc(l->devices, (l->n + nd) * sizeof(*l->devices))) == NULL)
+			return SB_ERR_ALLOC;
+		l->devices = p;
+		memset(l->devices + l->n, 0, nd * sizeof(*l->devices));
+	}
+	for (i = 0; i < nd; i++) {
+		struct client_device *d = &l->devices[l->n];
+		const struct proto_device *pd = &a->devices[i];
+
+		snprintf(d->address, sizeof(d->address), "%s", address);
+		memcpy(d->name, pd->name.p, pd->name.len);
+		if ((d->identity = malloc(pd->identity.len ? pd->identity.len : 1)) == NULL)
+			return SB_ERR_ALLOC;
+		memcpy(d->identity, pd->identity.p, pd->identity.len);
+		d->identity_len = pd->identity.len;
+		d->id = ta->devices[i].id;
+		d->approver = ta->devices[i].approver;
+		d->unapproved = ta->devices[i].unapproved;
+		d->changed = ta->devices[i].changed;
+		l->n++;
+	}
+	if (ne > 0) {
+		if ((p = realloc(l->events, (l->n_events + ne) * sizeof(*l->events))) == NULL)
+			return SB_ERR_ALLOC;
+		l->events = p;
+	}
+	for (i = 0; i < ne; i++) {
+		struct client_log_event *e = &l->events[l->n_events++];
+		const struct tlog_event *t = &ta->events[i];
+
+		memset(e, 0, sizeof(*e));
+		snprintf(e->address, sizeof(e->address), "%s", address);
+		e->index = t->index;
+		e->kind = t->kind;
+		e->seq = t->seq;
+		e->device = t->device;
+		e->time = t->time;
+		e->signer = t->signer;
+		memcpy(e->hash, t->hash, sizeof(e->hash));
+	}
+	return SB_OK;
+}
+
+/* LOOKUP_LOG of one address, checked whole (14.8).  log_lock held. */
+static int
+lookup_one(struct client *c, const char *address, struct client_lookup *l, int *unknown,
+    struct log_note *note)
+{
+	struct tlog_proven pe[SB_MAX_LOG_ENTRIES];
+	struct tlog_served sv[SB_MAX_DEVICES_PER_ADDR];
+	struct tlog_device *dv = NULL;
+	struct tlog_event *ev = NULL;
+	struct tlog_answer *ta;
+	struct proto_msg m, a;
+	struct req *r;
+	size_t i;
+	int rc;
+
+	if ((r = req_new(PROTO_LOOKUP_LOG, NEED_AUTH)) == NULL ||
+	    (ta = calloc(1, sizeof(*ta))) == NULL) {
+		req_free(r);
+		return SB_ERR_ALLOC;
+	}
+	memset(&m, 0, sizeof(m));
+	memset(&a, 0, sizeof(a));
+	m.type = PROTO_LOOKUP_LOG;
+	m.u64 = c->have_head ? c->head.size : 0;
+	m.address.p = (const uint8_t *)address;
+	m.address.len = strlen(address);
+	rc = submit(c, r, &m);
+	if (rc == SB_OK)
+		rc = answer(r, &a, PROTO_LOOKUP_LOG_RESULT);
+	if (rc == SB_OK && ((a.n_devices && (dv = calloc(a.n_devices, sizeof(*dv))) == NULL) ||
+	    (a.n_proven && (ev = calloc(a.n_proven, sizeof(*ev))) == NULL)))
+		rc = SB_ERR_ALLOC;
+	if (rc == SB_OK) {
+		for (i = 0; i < a.n_proven; i++) {
+			pe[i].index = a.proven[i].index;
+			pe[i].entry = a.proven[i].entry.p;
+			pe[i].entry_len = a.proven[i].entry.len;
+			pe[i].path = (const uint8_t (*)[TLOG_HASH_LEN])a.proven[i].path.p;
+			pe[i].path_len = a.proven[i].path.n;
+		}
+		for (i = 0; i < a.n_devices; i++) {
+			sv[i].id = a.devices[i].id;
+			sv[i].identity = a.devices[i].identity.p;
+			sv[i].identity_len = a.devices[i].identity.len;
+		}
+		ta->key = c->log_key;
+		ta->known = c->have_head ? &c->head : NULL;
+		ta->address = address;
+		ta->head = a.head.p;
+		ta->head_len = a.head.len;
+		ta->consistency = (const uint8_t (*)[TLOG_HASH_LEN])a.hashes.p;
+		ta->consistency_len = a.hashes.n;
+		ta->entries = pe;
+		ta->n_entries = a.n_proven;
+		ta->served = sv;
+		ta->n_served = a.n_devices;
+		ta->devices = dv;
+		ta->events = ev;
+		rc = tlog_check_answer(ta);
+		if (rc == SB_ERR_LOG_PROOF || rc == SB_ERR_LOG_FORK)
+			log_fault(c, rc, address, ta->why, a.head.p, a.head.len);
+	}
+	if (rc == SB_OK) {
+		log_adopt(c, &ta->sth, a.head.p, a.head.len, note);
+		if (a.n_devices == 0)
+			*unknown = 1;
+		rc = log_collect(l, address, &a, ta);
+	}
+	free(dv);
+	free(ev);
+	free(ta);
+	proto_msg_clear(&a);
+	req_free(r);
+	return rc;
 }
 
 /* Lookup, also reporting whether some address had no device at all. */
@@ -1394,9 +1639,8 @@ static int
 lookup(struct client *c, const char *const *addrs, size_t n,
     struct client_lookup **out, int *unknown)
 {
-	struct req *r;
-	struct proto_msg m, a;
-	struct proto_bytes b[SB_MAX_LOOKUP_ADDRS];
+	struct client_lookup *l;
+	struct log_note note = { 0 };
 	size_t i;
 	int rc;
 
@@ -1404,31 +1648,271 @@ lookup(struct client *c, const char *const *addrs, size_t n,
 	*unknown = 0;
 	if (n == 0 || n > SB_MAX_LOOKUP_ADDRS)
 		return SB_ERR_INVALID_ARG;
-	for (i = 0; i < n; i++) {
-		b[i].p = (const uint8_t *)addrs[i];
-		b[i].len = strlen(addrs[i]);
-		if (proto_address_valid(b[i].p, b[i].len) != SB_OK)
+	for (i = 0; i < n; i++)
+		if (proto_address_valid((const uint8_t *)addrs[i], strlen(addrs[i])) != SB_OK)
 			return SB_ERR_INVALID_ARG;
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return SB_ERR_ALLOC;
+	pthread_mutex_lock(&c->log_lock);
+	rc = log_ready(c, &note);
+	/* One address per request: its whole history and proofs fill a frame. */
+	for (i = 0; rc == SB_OK && i < n; i++)
+		rc = lookup_one(c, addrs[i], l, unknown, &note);
+	pthread_mutex_unlock(&c->log_lock);
+	log_note_send(c, &note);
+	if (rc != SB_OK) {
+		client_lookup_free(l);
+		return rc;
 	}
-	if ((r = req_new(PROTO_LOOKUP, NEED_AUTH)) == NULL)
+	*out = l;
+	return SB_OK;
+}
+
+int
+client_log_key(struct client *c, uint8_t key[TLOG_KEY_LEN])
+{
+	struct log_note note = { 0 };
+	int rc;
+
+	pthread_mutex_lock(&c->log_lock);
+	rc = log_ready(c, &note);
+	if (rc == SB_OK)
+		memcpy(key, c->log_key, TLOG_KEY_LEN);
+	pthread_mutex_unlock(&c->log_lock);
+	log_note_send(c, &note);
+	return rc;
+}
+
+int
+client_log_head(struct client *c, struct sb_buf *out)
+{
+	int rc;
+
+	pthread_mutex_lock(&c->log_lock);
+	rc = c->have_head && c->head_checked ? sb_put_bytes(out, c->head_bytes, c->head_len) :
+	    SB_ERR_NOT_FOUND;
+	pthread_mutex_unlock(&c->log_lock);
+	return rc;
+}
+
+int
+client_log_fault(struct client *c, struct client_log_fault *f)
+{
+	int rc;
+
+	pthread_mutex_lock(&c->log_lock);
+	rc = c->fault.err != 0 ? SB_OK : SB_ERR_NOT_FOUND;
+	*f = c->fault;
+	pthread_mutex_unlock(&c->log_lock);
+	return rc;
+}
+
+/* LOG_PROVE between two sizes.  log_lock held. */
+static int
+log_prove(struct client *c, uint64_t first, uint64_t second,
+    uint8_t proof[][TLOG_HASH_LEN], size_t *len)
+{
+	struct req *r = req_new(PROTO_LOG_PROVE, NEED_AUTH);
+	struct proto_msg m, a;
+	int rc;
+
+	*len = 0;
+	if (r == NULL)
 		return SB_ERR_ALLOC;
 	memset(&m, 0, sizeof(m));
 	memset(&a, 0, sizeof(a));
-	m.type = PROTO_LOOKUP;
-	m.addrs = b;
-	m.n_addrs = n;
+	m.type = PROTO_LOG_PROVE;
+	m.u64 = first;
+	m.u64b = second;
 	rc = submit(c, r, &m);
 	if (rc == SB_OK)
-		rc = answer(r, &a, PROTO_LOOKUP_RESULT);
-	if (rc == SB_OK && a.n_results != n)
-		rc = SB_ERR_PROTOCOL;
-	for (i = 0; rc == SB_OK && i < a.n_results; i++)
-		if (a.results[i].n_devices == 0)
-			*unknown = 1;
-	if (rc == SB_OK)
-		rc = flatten(&a, out);
+		rc = answer(r, &a, PROTO_LOG_PROOF);
+	if (rc == SB_OK) {
+		memcpy(proof, a.hashes.p, a.hashes.n * TLOG_HASH_LEN);
+		*len = a.hashes.n;
+	}
 	proto_msg_clear(&a);
 	req_free(r);
+	return rc;
+}
+
+int
+client_log_check_head(struct client *c, const uint8_t *head, size_t len)
+{
+	struct log_note note = { 0 };
+	uint8_t proof[TLOG_MAX_PROOF][TLOG_HASH_LEN];
+	const struct tlog_sth *lo, *hi;
+	struct client_lookup *own = NULL;
+	struct tlog_sth g;
+	size_t plen = 0;
+	char why[200];
+	int unknown, rc;
+
+	pthread_mutex_lock(&c->log_lock);
+	rc = log_ready(c, &note);
+	if (rc == SB_OK && (rc = tlog_sth_open(c->log_key, head, len, &g)) != SB_OK) {
+		pthread_mutex_unlock(&c->log_lock);
+		log_note_send(c, &note);
+		return rc;   /* not this log's head: nothing to compare */
+	}
+	/* No head of our own yet: the relay's, checked, for the comparison. */
+	if (rc == SB_OK && !c->have_head && c->address != NULL) {
+		if ((own = calloc(1, sizeof(*own))) == NULL)
+			rc = SB_ERR_ALLOC;
+		else
+			rc = lookup_one(c, c->address, own, &unknown, &note);
+		client_lookup_free(own);
+	}
+	if (rc == SB_OK && !c->have_head)
+		rc = SB_ERR_NOT_FOUND;
+	if (rc == SB_OK) {
+		lo = g.size < c->head.size ? &g : &c->head;
+		hi = lo == &g ? &c->head : &g;
+		if (g.size == c->head.size) {
+			if (CRYPTO_memcmp(g.root, c->head.root, TLOG_HASH_LEN) != 0)
+				rc = SB_ERR_LOG_FORK;
+		} else {
+			rc = log_prove(c, lo->size, hi->size, proof, &plen);
+			/* A relay that cannot prove the two heads consistent has
+			 * signed a head of another log: a fork.  A relay out of
+			 * reach proves nothing either way. */
+			if (rc != SB_OK && rc != SB_ERR_NET && rc != SB_ERR_CLOSED &&
+			    rc != SB_ERR_TLS && rc != SB_ERR_AUTH && rc != SB_ERR_ALLOC)
+				rc = SB_ERR_LOG_FORK;
+			else if (rc == SB_OK && tlog_verify_consistency(lo->size, hi->size,
+			    lo->root, hi->root, (const uint8_t (*)[TLOG_HASH_LEN])proof,
+			    plen) != SB_OK)
+				rc = SB_ERR_LOG_FORK;
+		}
+		if (rc == SB_ERR_LOG_FORK) {
+			snprintf(why, sizeof(why), "a gossiped tree head of size %llu is not"
+			    " consistent with ours (size %llu)", (unsigned long long)g.size,
+			    (unsigned long long)c->head.size);
+			log_fault(c, rc, NULL, why, head, len);
+		}
+	}
+	pthread_mutex_unlock(&c->log_lock);
+	log_note_send(c, &note);
+	return rc;
+}
+
+/* ---- linking ------------------------------------------------------------------ */
+
+int
+client_link_offer(struct client *c, const char *address, const uint8_t *identity,
+    size_t identity_len, enum crypto_suite suite, const char *device_name,
+    uint64_t *device_id)
+{
+	return enroll_req(c, PROTO_LINK_OFFER, address, NULL, identity, identity_len, suite,
+	    device_name, device_id);
+}
+
+int
+client_link_list(struct client *c, struct client_link_offer **out, size_t *n)
+{
+	struct req *r = req_new(PROTO_LINK_LIST, NEED_AUTH);
+	struct client_link_offer *v = NULL;
+	struct crypto_identity *id;
+	struct proto_msg m, a;
+	size_t i, k = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (r == NULL)
+		return SB_ERR_ALLOC;
+	memset(&m, 0, sizeof(m));
+	memset(&a, 0, sizeof(a));
+	m.type = PROTO_LINK_LIST;
+	rc = submit(c, r, &m);
+	if (rc == SB_OK)
+		rc = answer(r, &a, PROTO_LINK_OFFERS);
+	if (rc == SB_OK && a.n_offers > 0 && (v = calloc(a.n_offers, sizeof(*v))) == NULL)
+		rc = SB_ERR_ALLOC;
+	for (i = 0; rc == SB_OK && i < a.n_offers; i++) {
+		const struct proto_link_offer *o = &a.offers[i];
+
+		if (crypto_identity_parse(o->identity.p, o->identity.len, &id) != SB_OK)
+			continue;
+		v[k].suite = (enum crypto_suite)o->suite;
+		memcpy(v[k].identity, o->identity.p, o->identity.len);
+		v[k].identity_len = o->identity.len;
+		memcpy(v[k].hash, crypto_identity_hash(id), CRYPTO_HASH_LEN);
+		crypto_identity_free(id);
+		/* Names come from another machine: shown, so checked. */
+		if (proto_device_name_valid(o->name.p, o->name.len) == SB_OK)
+			memcpy(v[k].name, o->name.p, o->name.len);
+		v[k].time = o->time;
+		rc = tlog_link_code(v[k].hash, v[k].code);
+		k++;
+	}
+	proto_msg_clear(&a);
+	req_free(r);
+	if (rc != SB_OK || k == 0) {
+		free(v);
+		return rc;
+	}
+	*out = v;
+	*n = k;
+	return SB_OK;
+}
+
+int
+client_link_approve(struct client *c, const char *code, uint64_t *device_id,
+    struct client_link_offer *which)
+{
+	static const uint8_t zero[CRYPTO_HASH_LEN];
+	struct client_link_offer *v = NULL, *o = NULL;
+	struct sb_buf text = SB_BUF_INIT, sig = SB_BUF_INIT;
+	uint8_t addr[TLOG_HASH_LEN];
+	struct proto_msg m, a;
+	struct req *r = NULL;
+	size_t n = 0, i;
+	int rc;
+
+	*device_id = 0;
+	if (c->address == NULL)
+		return SB_ERR_INVALID_ARG;
+	/* A typo is refused before anything is asked of the relay. */
+	if ((rc = tlog_link_code_match(code, zero)) == SB_ERR_FORMAT)
+		return rc;
+	if ((rc = client_link_list(c, &v, &n)) != SB_OK)
+		return rc;
+	/* The code names the keys: the relay cannot offer others for it. */
+	for (i = 0; i < n && o == NULL; i++)
+		if (tlog_link_code_match(code, v[i].hash) == SB_OK)
+			o = &v[i];
+	rc = o == NULL ? SB_ERR_NOT_FOUND : SB_OK;
+	if (rc == SB_OK)
+		rc = tlog_addr_hash(c->address, strlen(c->address), addr);
+	if (rc == SB_OK)
+		rc = tlog_approve_text(addr, o->hash, &text);
+	if (rc == SB_OK)
+		rc = crypto_sign(c->cfg.sign_key, text.d, text.len, &sig);
+	if (rc == SB_OK && (r = req_new(PROTO_LINK_APPROVE, NEED_AUTH)) == NULL)
+		rc = SB_ERR_ALLOC;
+	memset(&a, 0, sizeof(a));
+	if (rc == SB_OK) {
+		memset(&m, 0, sizeof(m));
+		m.type = PROTO_LINK_APPROVE;
+		m.identity.p = o->identity;
+		m.identity.len = o->identity_len;
+		m.sig.p = sig.d;
+		m.sig.len = sig.len;
+		rc = submit(c, r, &m);
+	}
+	if (rc == SB_OK)
+		rc = answer(r, &a, PROTO_OK);
+	if (rc == SB_OK) {
+		*device_id = a.u64;
+		if (which != NULL)
+			*which = *o;
+	}
+	proto_msg_clear(&a);
+	req_free(r);
+	sb_buf_free(&text);
+	sb_buf_free(&sig);
+	free(v);
 	return rc;
 }
 
@@ -1801,7 +2285,55 @@ client_status(struct client *c, const uint8_t msgid[PROTO_MSGID_LEN],
 int
 client_remove(struct client *c, uint64_t device_id)
 {
-	return simple(c, PROTO_REMOVE, device_id, NULL);
+	const char *own[1] = { c->address };
+	struct client_lookup *l = NULL;
+	struct sb_buf text = SB_BUF_INIT, sig = SB_BUF_INIT;
+	uint8_t addr[TLOG_HASH_LEN], hash[CRYPTO_HASH_LEN];
+	struct crypto_identity *id = NULL;
+	struct proto_msg m, a;
+	struct req *r = NULL;
+	size_t i;
+	int unknown, rc;
+
+	if (c->address == NULL)
+		return SB_ERR_INVALID_ARG;
+	/* The identity the removal names is the one the log shows. */
+	if ((rc = lookup(c, own, 1, &l, &unknown)) != SB_OK)
+		return rc;
+	for (i = 0; i < l->n && l->devices[i].id != device_id; i++)
+		;
+	if (i == l->n)
+		rc = SB_ERR_PERMISSION;   /* not ours, or no such device */
+	if (rc == SB_OK)
+		rc = crypto_identity_parse(l->devices[i].identity, l->devices[i].identity_len, &id);
+	if (rc == SB_OK) {
+		memcpy(hash, crypto_identity_hash(id), sizeof(hash));
+		crypto_identity_free(id);
+		rc = tlog_addr_hash(c->address, strlen(c->address), addr);
+	}
+	client_lookup_free(l);
+	if (rc == SB_OK)
+		rc = tlog_remove_text(addr, device_id, hash, &text);
+	if (rc == SB_OK)
+		rc = crypto_sign(c->cfg.sign_key, text.d, text.len, &sig);
+	if (rc == SB_OK && (r = req_new(PROTO_REMOVE_SIGNED, NEED_AUTH)) == NULL)
+		rc = SB_ERR_ALLOC;
+	memset(&a, 0, sizeof(a));
+	if (rc == SB_OK) {
+		memset(&m, 0, sizeof(m));
+		m.type = PROTO_REMOVE_SIGNED;
+		m.u64 = device_id;
+		m.sig.p = sig.d;
+		m.sig.len = sig.len;
+		rc = submit(c, r, &m);
+	}
+	if (rc == SB_OK)
+		rc = answer(r, &a, PROTO_OK);
+	proto_msg_clear(&a);
+	req_free(r);
+	sb_buf_free(&text);
+	sb_buf_free(&sig);
+	return rc;
 }
 
 int

@@ -38,6 +38,7 @@
 #include "../common/wire.h"
 #include "../crypto/crypto.h"
 #include "../proto/proto.h"
+#include "../tlog/tlog.h"
 
 #define CLIENT_FP_LEN 32
 
@@ -69,7 +70,9 @@ struct client_config {
 	 */
 	void (*on_pins)(void *arg, const uint8_t fingerprint[CLIENT_FP_LEN],
 	    const uint8_t *next);
-	/* Borrowed; must outlive the client.  Used only on the I/O thread. */
+	/* Borrowed; must outlive the client.  Signs on the I/O thread, and on
+	 * the caller's thread in client_link_approve and client_remove
+	 * (signing does not change the key). */
 	const struct crypto_key *sign_key;
 	const char *address;            /* this device's address (for send) */
 	uint64_t device_id;             /* 0 until client_register */
@@ -79,6 +82,22 @@ struct client_config {
 	unsigned backoff_max_ms;        /* 0: 30000 (the cap) */
 	unsigned request_timeout_ms;    /* 0: 30000 per request */
 	unsigned ping_interval_s;       /* 0: 60 (keeps the relay's idle timer fed) */
+	/*
+	 * The transparency log (docs/PROTOCOL.md 14.8).  log_key: the log key
+	 * pinned at init (TLOG_KEY_LEN bytes, copied); NULL: fetched with
+	 * LOG_KEY over the pinned connection before the first lookup and
+	 * reported through on_log_state (a home made before the log).
+	 * log_head: the newest tree head accepted before (copied; NULL:
+	 * none).  on_log_state is called on the calling thread, no client
+	 * lock held, whenever the pinned key is first known or a newer head
+	 * is accepted, for the caller to store both durably; it must not call
+	 * this client's requests.  May be NULL.
+	 */
+	const uint8_t *log_key;
+	const uint8_t *log_head;
+	size_t log_head_len;
+	void (*on_log_state)(void *arg, const uint8_t key[TLOG_KEY_LEN],
+	    const uint8_t *head, size_t head_len);
 };
 
 struct client;
@@ -131,21 +150,113 @@ int  client_register(struct client *c, const char *address, const char *code,
          const uint8_t *identity, size_t identity_len, enum crypto_suite suite,
          const char *device_name, uint64_t *device_id);
 
-/* One device of a lookup answer. */
+/* One device of a lookup answer, checked against the log (14.8). */
 struct client_device {
 	uint64_t id;
 	char address[SB_MAX_ADDRESS + 1];
 	char name[SB_MAX_DEVICE_NAME + 1];
 	uint8_t *identity;              /* owned by the enclosing lookup */
 	size_t identity_len;
+	uint64_t approver;              /* the device that countersigned it; 0: none */
+	int unapproved;                 /* added uncountersigned to an account that
+	                                   had devices: never seal to it (the agent's rule) */
+	int changed;                    /* a change entry replaced its identity */
+};
+/* One event of a looked-up address's history, in log order: what an
+ * account's devices monitor (every add and removal they did not make). */
+struct client_log_event {
+	char address[SB_MAX_ADDRESS + 1];
+	uint64_t index;                 /* its leaf in the log */
+	uint8_t kind;                   /* TLOG_ADD, TLOG_CHANGE, TLOG_REMOVE */
+	uint32_t seq;
+	uint64_t device, time;
+	uint64_t signer;                /* who signed it; 0: the relay's own word */
+	uint8_t hash[CRYPTO_HASH_LEN];  /* H(identity) of the entry */
 };
 struct client_lookup {
 	size_t n;
 	struct client_device *devices;  /* all devices of all addresses, in order */
+	size_t n_events;
+	struct client_log_event *events;
 };
+/*
+ * LOOKUP_LOG per address; every answer is checked whole against the log
+ * (PROTOCOL 14.8) before anything of it is returned or cached.
+ * SB_ERR_LOG_PROOF: an answer does not match the log (its keys must not be
+ * used); SB_ERR_LOG_FORK: the relay's head is not consistent with the
+ * newest one accepted (client_log_fault has both).  SB_ERR_CONFIG: no log
+ * key known and the relay did not give one.
+ */
 int  client_lookup(struct client *c, const char *const *addresses, size_t n,
          struct client_lookup **out);
 void client_lookup_free(struct client_lookup *l);
+
+/* ---- the transparency log (PROTOCOL 14) -------------------------------- */
+
+/* The log key: the pinned one, else LOG_KEY (works before registration:
+ * `sealbox init` pins what this returns). */
+int  client_log_key(struct client *c, uint8_t key[TLOG_KEY_LEN]);
+/* The newest accepted head (what to gossip), appended to out;
+ * SB_ERR_NOT_FOUND before the first lookup. */
+int  client_log_head(struct client *c, struct sb_buf *out);
+/*
+ * PROTOCOL 14.9 for a head another device gossiped: SB_OK when it is
+ * consistent with ours (proved by LOG_PROVE when the sizes differ);
+ * SB_ERR_LOG_FORK when it cannot be (same size, other root; no valid
+ * proof; the relay refusing one), both heads then in client_log_fault;
+ * SB_ERR_SIGNATURE (or a parse error) for a head that is not this log's:
+ * ignore it.  SB_ERR_NET etc. when the relay could not be asked: try later.
+ */
+int  client_log_check_head(struct client *c, const uint8_t *head, size_t len);
+
+/* The last log failure: one line (which address, which check), and for a
+ * fork the two heads (ours, then the other), for the user to publish. */
+#define CLIENT_MAX_HEAD TLOG_MAX_STH
+struct client_log_fault {
+	int err;                        /* SB_ERR_LOG_PROOF, SB_ERR_LOG_FORK, ... */
+	char why[256];
+	uint8_t ours[CLIENT_MAX_HEAD], theirs[CLIENT_MAX_HEAD];
+	size_t ours_len, theirs_len;    /* 0 unless a fork */
+};
+/* SB_OK and *f filled, or SB_ERR_NOT_FOUND when nothing failed yet. */
+int  client_log_fault(struct client *c, struct client_log_fault *f);
+
+/* ---- linking a device (PROTOCOL 14.4, 14.7) ----------------------------- */
+
+/*
+ * The new device's side (`sealbox init --link`), on a client without a
+ * device id: asks the relay to hold its identity for approval.  *device_id
+ * 0: waiting (ask again later: every call signs a fresh challenge;
+ * client_resync reconnects); else approved, and the session is now
+ * authenticated as that device.  SB_ERR_NOT_FOUND: the address has no
+ * device to approve (use an invitation).  The code to show the user is
+ * tlog_link_code(H(identity)).
+ */
+int  client_link_offer(struct client *c, const char *address, const uint8_t *identity,
+         size_t identity_len, enum crypto_suite suite, const char *device_name,
+         uint64_t *device_id);
+/* One device waiting for this account's approval. */
+struct client_link_offer {
+	enum crypto_suite suite;
+	uint8_t identity[SB_MAX_IDENTITY];
+	size_t identity_len;
+	uint8_t hash[CRYPTO_HASH_LEN];
+	char name[SB_MAX_DEVICE_NAME + 1];
+	char code[TLOG_LINK_CODE_BUF];  /* tlog_link_code of hash */
+	uint64_t time;
+};
+/* The offers waiting for this account (offers whose identity does not
+ * parse are left out); *out malloc'd (free()), NULL when none. */
+int  client_link_list(struct client *c, struct client_link_offer **out, size_t *n);
+/*
+ * `sealbox devices approve CODE`: finds the waiting offer whose link code
+ * is `code` (tlog_link_code_match), countersigns its identity with this
+ * device's signing key (PROTOCOL 14.4) and sends LINK_APPROVE.
+ * *device_id: the new device's id; *which (may be NULL): the offer.
+ * SB_ERR_NOT_FOUND: no offer has that code; SB_ERR_FORMAT: not a code.
+ */
+int  client_link_approve(struct client *c, const char *code, uint64_t *device_id,
+         struct client_link_offer *which);
 
 /* Re-seals one message for exactly these devices: fills payloads[i] for
  * devs[i] (the buffers arrive empty).  Returns SB_OK or an error that
@@ -208,7 +319,10 @@ void client_resync(struct client *c);
 int  client_status(struct client *c, const uint8_t msgid[PROTO_MSGID_LEN],
          struct proto_status_entry **out, size_t *n);
 
-/* Removes a device of this account (this one included). */
+/* Removes a device of this account (this one included), signed by this
+ * device (REMOVE_SIGNED, PROTOCOL 14.4) over the device's identity as the
+ * log shows it (a lookup of the own address first).  SB_ERR_PERMISSION:
+ * not a device of this account. */
 int  client_remove(struct client *c, uint64_t device_id);
 
 /*

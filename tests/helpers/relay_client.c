@@ -9,8 +9,18 @@
  * keeps keys in the keyring).  Payloads are opaque test strings: the relay
  * never looks inside them.
  *
+ * The transparency log (docs/PROTOCOL.md 14): like the agent, a device
+ * keeps the log key it pinned and the newest tree head it accepted, here
+ * as KEYS/log-key and KEYS/log-head (raw bytes), written whenever the
+ * client reports them (on_log_state), so successive commands of one test
+ * device check each answer against what it saw before.  A refused answer
+ * prints the client's reason (client_log_fault) before the error line:
+ *   relay_client: log: bob@example.com: device 4: served but not in the log
+ * and a fork both heads in hex ("relay_client: log: ours HEX" / "theirs").
+ *
  * Exit status: 0 ok; on an SB_ERR_* failure, its absolute value (e.g. 50 =
- * SB_ERR_ENROLL_CODE, 46 = SB_ERR_STALE_DEVICES); 2 usage.
+ * SB_ERR_ENROLL_CODE, 46 = SB_ERR_STALE_DEVICES, 64 = SB_ERR_LOG_PROOF,
+ * 65 = SB_ERR_LOG_FORK); 2 usage.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -60,7 +70,8 @@ static int
 usage(void)
 {
 	fprintf(stderr, "usage: %s keygen|register|lookup|send|send-raw|recv|ack|status|"
-	    "remove|blob-put|blob-get|auth-as|garbage|send-many|stress [options]\n", prog);
+	    "remove|blob-put|blob-get|auth-as|garbage|send-many|stress|log-key|log-head|"
+	    "check-head|events|link-offer|link-list|link-approve [options]\n", prog);
 	return 2;
 }
 
@@ -257,13 +268,57 @@ device_load(const struct opts *o, struct device *d, int need_id)
 	return SB_OK;
 }
 
+/* The device's memory of the log: KEYS/log-key, KEYS/log-head. */
+static const char *log_dir;
+
+static void
+on_log_state(void *arg, const uint8_t key[TLOG_KEY_LEN], const uint8_t *head,
+    size_t head_len)
+{
+	(void)arg;
+	if (log_dir == NULL)
+		return;
+	write_file(log_dir, "log-key", key, TLOG_KEY_LEN, 0644);
+	if (head != NULL)
+		write_file(log_dir, "log-head", head, head_len, 0644);
+}
+
+/* After a refusal: why, and for a fork the two heads. */
+static void
+print_log_fault(struct client *c)
+{
+	struct client_log_fault f;
+
+	if (c == NULL || client_log_fault(c, &f) != SB_OK)
+		return;
+	fprintf(stderr, "%s: log: %s\n", prog, f.why);
+	if (f.ours_len > 0) {
+		fprintf(stderr, "%s: log: ours ", prog);
+		print_hex(stderr, f.ours, f.ours_len);
+		fprintf(stderr, "\n%s: log: theirs ", prog);
+		print_hex(stderr, f.theirs, f.theirs_len);
+		fprintf(stderr, "\n");
+	}
+}
+
 static int
 device_connect(const struct opts *o, struct device *d)
 {
+	static struct sb_buf key, head;
 	struct client_config cfg;
 	int rc;
 
 	memset(&cfg, 0, sizeof(cfg));
+	log_dir = o->keys;
+	sb_buf_truncate(&key, 0);
+	sb_buf_truncate(&head, 0);
+	if (read_file(o->keys, "log-key", &key) == SB_OK && key.len == TLOG_KEY_LEN)
+		cfg.log_key = key.d;
+	if (read_file(o->keys, "log-head", &head) == SB_OK && head.len > 0) {
+		cfg.log_head = head.d;
+		cfg.log_head_len = head.len;
+	}
+	cfg.on_log_state = on_log_state;
 	if (o->relay == NULL || o->fp == NULL ||
 	    client_parse_fingerprint(o->fp, cfg.fingerprint) != SB_OK)
 		return SB_ERR_INVALID_ARG;
@@ -327,12 +382,26 @@ c_keygen(const struct opts *o)
 	return rc == SB_OK ? 0 : fail(rc, NULL);
 }
 
+/* KEYS/device_id and KEYS/address of an enrolled device. */
+static int
+save_device(const struct opts *o, uint64_t id)
+{
+	char idtext[32];
+	int rc;
+
+	snprintf(idtext, sizeof(idtext), "%llu\n", (unsigned long long)id);
+	rc = write_file(o->keys, "device_id", idtext, strlen(idtext), 0644);
+	if (rc == SB_OK)
+		rc = write_file(o->keys, "address", o->address, strlen(o->address), 0644);
+	return rc;
+}
+
 static int
 c_register(const struct opts *o)
 {
 	struct device d;
 	struct sb_buf idb = SB_BUF_INIT;
-	char suite[8], idtext[32];
+	char suite[8];
 	uint64_t id = 0;
 	int rc;
 
@@ -351,12 +420,8 @@ c_register(const struct opts *o)
 		rc = client_register(d.c, o->address, o->code, idb.d, idb.len,
 		    suite[0] == '1' ? CRYPTO_SUITE_PAIR : CRYPTO_SUITE_EC,
 		    o->name ? o->name : "test device", &id);
-	if (rc == SB_OK) {
-		snprintf(idtext, sizeof(idtext), "%llu\n", (unsigned long long)id);
-		rc = write_file(o->keys, "device_id", idtext, strlen(idtext), 0644);
-	}
 	if (rc == SB_OK)
-		rc = write_file(o->keys, "address", o->address, strlen(o->address), 0644);
+		rc = save_device(o, id);
 	sb_buf_free(&idb);
 	device_free(&d);
 	if (rc != SB_OK)
@@ -386,13 +451,214 @@ c_lookup(const struct opts *o, int argc, char **argv)
 		if ((rc = client_lookup(d.c, (const char *const *)argv, (size_t)argc, &l)) != SB_OK)
 			fprintf(stderr, "%s: lookup: %ld passed before the refusal\n", prog, k);
 	}
+	/* The log's verdict after the usual columns: who approved it. */
 	for (i = 0; rc == SB_OK && i < l->n; i++)
-		printf("%s %llu %s %zu\n", l->devices[i].address,
+		printf("%s %llu %s %zu%s\n", l->devices[i].address,
 		    (unsigned long long)l->devices[i].id, l->devices[i].name,
-		    l->devices[i].identity_len);
+		    l->devices[i].identity_len, l->devices[i].unapproved ? " unapproved" :
+		    l->devices[i].approver ? " approved" : "");
+	if (rc != SB_OK)
+		print_log_fault(d.c);
 	client_lookup_free(l);
 	device_free(&d);
 	return rc == SB_OK ? 0 : fail(rc, NULL);
+}
+
+/* events ADDRESS: the address's history as the log proves it. */
+static int
+c_events(const struct opts *o, int argc, char **argv)
+{
+	static const char *const kinds[] = { "?", "add", "change", "remove" };
+	struct client_lookup *l = NULL;
+	struct device d;
+	size_t i;
+	int rc;
+
+	if (argc != 1)
+		return usage();
+	if ((rc = device_load(o, &d, 1)) == SB_OK)
+		rc = device_connect(o, &d);
+	if (rc == SB_OK && (rc = client_lookup(d.c, (const char *const *)argv, 1, &l)) != SB_OK)
+		print_log_fault(d.c);
+	for (i = 0; rc == SB_OK && i < l->n_events; i++) {
+		const struct client_log_event *e = &l->events[i];
+
+		printf("%llu %s device=%llu signer=%llu\n", (unsigned long long)e->seq,
+		    kinds[e->kind <= 3 ? e->kind : 0], (unsigned long long)e->device,
+		    (unsigned long long)e->signer);
+	}
+	client_lookup_free(l);
+	device_free(&d);
+	return rc == SB_OK ? 0 : fail(rc, NULL);
+}
+
+/* log-key: the log key's fingerprint (pinned, or fetched and pinned). */
+static int
+c_log_key(const struct opts *o)
+{
+	uint8_t key[TLOG_KEY_LEN], fp[TLOG_HASH_LEN];
+	struct device d;
+	int rc;
+
+	if ((rc = device_load(o, &d, 0)) == SB_OK)
+		rc = device_connect(o, &d);
+	if (rc == SB_OK)
+		rc = client_log_key(d.c, key);
+	if (rc == SB_OK)
+		rc = tlog_key_fingerprint(key, fp);
+	if (rc == SB_OK) {
+		print_hex(stdout, fp, sizeof(fp));
+		printf("\n");
+	}
+	device_free(&d);
+	return rc == SB_OK ? 0 : fail(rc, NULL);
+}
+
+/* log-head: the newest head this device accepted, in hex (none: exit 44). */
+static int
+c_log_head(const struct opts *o)
+{
+	struct sb_buf head = SB_BUF_INIT;
+	int rc = read_file(o->keys, "log-head", &head);
+
+	if (rc == SB_ERR_SYSTEM && errno == ENOENT)
+		rc = SB_ERR_NOT_FOUND;
+	if (rc == SB_OK) {
+		print_hex(stdout, head.d, head.len);
+		printf("\n");
+	}
+	sb_buf_free(&head);
+	return rc == SB_OK ? 0 : fail(rc, NULL);
+}
+
+/* check-head HEX: a head another device gossiped (PROTOCOL 14.9). */
+static int
+c_check_head(const struct opts *o, int argc, char **argv)
+{
+	uint8_t head[CLIENT_MAX_HEAD];
+	struct device d;
+	size_t n = 0;
+	unsigned v;
+	int rc;
+
+	if (argc != 1 || strlen(argv[0]) % 2 != 0 || strlen(argv[0]) / 2 > sizeof(head))
+		return usage();
+	for (n = 0; n < strlen(argv[0]) / 2; n++) {
+		if (sscanf(argv[0] + 2 * n, "%2x", &v) != 1)
+			return usage();
+		head[n] = (uint8_t)v;
+	}
+	if ((rc = device_load(o, &d, 1)) == SB_OK)
+		rc = device_connect(o, &d);
+	if (rc == SB_OK && (rc = client_log_check_head(d.c, head, n)) != SB_OK)
+		print_log_fault(d.c);
+	device_free(&d);
+	if (rc != SB_OK)
+		return fail(rc, NULL);
+	printf("consistent\n");
+	return 0;
+}
+
+/*
+ * link-offer --address A [--name N] [--timeout S]: the new device asks to
+ * be approved, printing "code: CODE" once, then again every second until
+ * an existing device approves it ("linked as device N", KEYS/device_id
+ * written) or the timeout passes (exit 48).
+ */
+static int
+c_link_offer(const struct opts *o)
+{
+	struct crypto_identity *id = NULL;
+	struct sb_buf idb = SB_BUF_INIT;
+	char suite[8], code[TLOG_LINK_CODE_BUF];
+	struct device d;
+	uint64_t dev = 0;
+	long waited = 0, limit = o->timeout > 0 ? o->timeout : 20;
+	int rc;
+
+	if (o->address == NULL)
+		return usage();
+	if ((rc = device_load(o, &d, 0)) != SB_OK)
+		return fail(rc, "keys");
+	d.id = 0;
+	snprintf(d.address, sizeof(d.address), "%s", o->address);
+	rc = read_file(o->keys, "identity.der", &idb);
+	if (rc == SB_OK)
+		rc = read_text(o->keys, "suite", suite, sizeof(suite));
+	if (rc == SB_OK)
+		rc = crypto_identity_parse(idb.d, idb.len, &id);
+	if (rc == SB_OK)
+		rc = tlog_link_code(crypto_identity_hash(id), code);
+	if (rc == SB_OK) {
+		printf("code: %s\n", code);
+		rc = device_connect(o, &d);
+	}
+	while (rc == SB_OK) {
+		rc = client_link_offer(d.c, o->address, idb.d, idb.len,
+		    suite[0] == '1' ? CRYPTO_SUITE_PAIR : CRYPTO_SUITE_EC,
+		    o->name ? o->name : "linked device", &dev);
+		if (rc != SB_OK || dev != 0)
+			break;
+		if (++waited > limit) {
+			rc = SB_ERR_EXPIRED;
+			break;
+		}
+		sleep(1);
+		/* A fresh challenge per offer: the relay closes an
+		 * unauthenticated connection after its auth timeout anyway. */
+		client_resync(d.c);
+		rc = client_wait_ready(d.c, 10000);
+	}
+	if (rc == SB_OK)
+		rc = save_device(o, dev);
+	crypto_identity_free(id);
+	sb_buf_free(&idb);
+	device_free(&d);
+	if (rc != SB_OK)
+		return fail(rc, NULL);
+	printf("linked as device %llu\n", (unsigned long long)dev);
+	return 0;
+}
+
+/* link-list: "CODE NAME" per device waiting for this account. */
+static int
+c_link_list(const struct opts *o)
+{
+	struct client_link_offer *v = NULL;
+	struct device d;
+	size_t n = 0, i;
+	int rc;
+
+	if ((rc = device_load(o, &d, 1)) == SB_OK)
+		rc = device_connect(o, &d);
+	if (rc == SB_OK)
+		rc = client_link_list(d.c, &v, &n);
+	for (i = 0; rc == SB_OK && i < n; i++)
+		printf("%s %s\n", v[i].code, v[i].name);
+	free(v);
+	device_free(&d);
+	return rc == SB_OK ? 0 : fail(rc, NULL);
+}
+
+/* link-approve CODE: countersign the device waiting with that code. */
+static int
+c_link_approve(const struct opts *o, int argc, char **argv)
+{
+	struct device d;
+	uint64_t dev = 0;
+	int rc;
+
+	if (argc != 1)
+		return usage();
+	if ((rc = device_load(o, &d, 1)) == SB_OK)
+		rc = device_connect(o, &d);
+	if (rc == SB_OK)
+		rc = client_link_approve(d.c, argv[0], &dev, NULL);
+	device_free(&d);
+	if (rc != SB_OK)
+		return fail(rc, NULL);
+	printf("approved device %llu\n", (unsigned long long)dev);
+	return 0;
 }
 
 struct reseal_arg {
@@ -456,8 +722,8 @@ c_send(const struct opts *o)
 	n_to = split_list(tobuf, to, SB_MAX_LOOKUP_ADDRS);
 	if ((rc = device_load(o, &d, 1)) == SB_OK)
 		rc = device_connect(o, &d);
-	if (rc == SB_OK)
-		rc = client_send(d.c, msgid, to, n_to, reseal, &ra, &ts);
+	if (rc == SB_OK && (rc = client_send(d.c, msgid, to, n_to, reseal, &ra, &ts)) != SB_OK)
+		print_log_fault(d.c);
 	device_free(&d);
 	if (rc != SB_OK)
 		return fail(rc, NULL);
@@ -673,8 +939,8 @@ c_u64_request(const struct opts *o, int argc, char **argv,
 		return usage();
 	if ((rc = device_load(o, &d, 1)) == SB_OK)
 		rc = device_connect(o, &d);
-	if (rc == SB_OK)
-		rc = request(d.c, strtoull(argv[0], NULL, 10));
+	if (rc == SB_OK && (rc = request(d.c, strtoull(argv[0], NULL, 10))) != SB_OK)
+		print_log_fault(d.c);
 	device_free(&d);
 	return rc == SB_OK ? 0 : fail(rc, NULL);
 }
@@ -949,5 +1215,12 @@ main(int argc, char **argv)
 		return rc == SB_OK ? 0 : fail(rc, NULL);
 	}
 	if (strcmp(cmd, "garbage") == 0) return c_garbage(&o);
+	if (strcmp(cmd, "events") == 0) return c_events(&o, argc, argv);
+	if (strcmp(cmd, "log-key") == 0) return c_log_key(&o);
+	if (strcmp(cmd, "log-head") == 0) return c_log_head(&o);
+	if (strcmp(cmd, "check-head") == 0) return c_check_head(&o, argc, argv);
+	if (strcmp(cmd, "link-offer") == 0) return c_link_offer(&o);
+	if (strcmp(cmd, "link-list") == 0) return c_link_list(&o);
+	if (strcmp(cmd, "link-approve") == 0) return c_link_approve(&o, argc, argv);
 	return usage();
 }

@@ -13,9 +13,15 @@
 #                                  device sending real sealed messages:
 #                                  tests/helpers/cosender.c)
 #   relay_vmhwm_kb              -> the relay's peak RSS so far (kB)
-#   relay_swap_identity DEV FILE -> as whoever runs the relay: device DEV's
+#   relay_swap_identity DEV FILE [unlogged]
+#                               -> as whoever runs the relay: device DEV's
 #                                  identity in relay.db becomes FILE's bytes
-#                                  (the relay is stopped and started again)
+#                                  (the relay is stopped and started again),
+#                                  with a "change" entry appended to the
+#                                  transparency log as PROTOCOL 14.3 spells it
+#                                  (an operator who logs what it does, so
+#                                  answers stay consistent and the change is
+#                                  public); `unlogged`: the database edit alone
 #   mb_sql SQL [ARGS...]        -> a read-only query on the relay's database
 
 RELAY_CLIENT="$SB_BUILD/tests/helpers/relay_client"
@@ -58,13 +64,23 @@ relay_stop() {
 
 relay_swap_identity() {
 	relay_stop
-	python3 - "$RDATA/relay.db" "$1" "$2" <<'PY' || fail "could not swap device $1's identity"
-import sqlite3, sys
+	python3 - "$RDATA/relay.db" "$1" "$2" "${3:-logged}" <<'PY' || fail "could not swap device $1's identity"
+import hashlib, sqlite3, struct, sys, time
 con = sqlite3.connect(sys.argv[1])
-n = con.execute("UPDATE devices SET identity = ? WHERE id = ?",
-                (open(sys.argv[3], "rb").read(), int(sys.argv[2]))).rowcount
+dev, new = int(sys.argv[2]), open(sys.argv[3], "rb").read()
+row = con.execute("SELECT address FROM devices WHERE id = ?", (dev,)).fetchone()
+if row is None:
+    sys.exit(1)
+if sys.argv[4] == "logged":
+    a = hashlib.sha256(b"sealbox-log address v1\x00" + row[0].encode()).digest()
+    seq = con.execute("SELECT coalesce(max(seq) + 1, 0) FROM log WHERE addr = ?", (a,)).fetchone()[0]
+    idx = con.execute("SELECT coalesce(max(idx) + 1, 0) FROM log").fetchone()[0]
+    entry = (struct.pack(">BB", 1, 2) + a + struct.pack(">IQQH", seq, dev, int(time.time()), len(new))
+             + new + struct.pack(">QB", 0, 0))
+    con.execute("INSERT INTO log(idx, addr, seq, entry, leaf) VALUES (?, ?, ?, ?, ?)",
+                (idx, a, seq, entry, hashlib.sha256(b"\x00" + entry).digest()))
+con.execute("UPDATE devices SET identity = ? WHERE id = ?", (new, dev))
 con.commit()
-sys.exit(0 if n == 1 else 1)
 PY
 	relay_start
 }
