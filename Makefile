@@ -16,7 +16,8 @@
 ifeq ($(origin CC),default)
 CC = gcc
 endif
-PKGS     = fuse3 openssl libsecret-1 libevent_openssl libevent_pthreads sqlite3
+# libpq: the relay's PostgreSQL store (relay/store_pg.c, a cluster of nodes).
+PKGS     = fuse3 openssl libsecret-1 libevent_openssl libevent_pthreads sqlite3 libpq
 TESTPKGS = cmocka
 
 ifeq ($(SANITIZE),1)

@@ -236,6 +236,10 @@ remove_one(struct relay_store *s, const char *datadir, uint64_t id, struct relay
 	 * which the account's devices alert on (PROTOCOL 14.7). */
 	if ((rc = s->ops->device_remove(s, id, NULL, (uint64_t)time(NULL))) != SB_OK)
 		return rc;
+	/* A cluster: every node, not only this directory's serve, closes
+	 * the removed device's connection (store.h, announce). */
+	if (s->ops->announce != NULL)
+		(void)s->ops->announce(s, RELAY_EV_REMOVED, id, 0);
 	/* After the device is gone: a blob it uploads meanwhile fails on the
 	 * session's next request (serve closes it on our SIGHUP) and its
 	 * upload's temporary file goes with the session. */

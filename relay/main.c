@@ -24,7 +24,7 @@
 
 static const char usage[] =
 	"usage: sealbox-relay init   --data DIR [--listen HOST:PORT] [--inline-limit 4096|16384]\n"
-	"                            [--retention-days N] [--blob-max BYTES]\n"
+	"                            [--retention-days N] [--blob-max BYTES] [--store URI]\n"
 	"       sealbox-relay serve  --data DIR [--listen HOST:PORT] [--idle-timeout S]\n"
 	"                            [--auth-timeout S] [--write-timeout S] [--sweep-interval S]\n"
 	"                            [--metrics 127.0.0.1:PORT] [--log-format text|json]\n"
@@ -44,7 +44,7 @@ static const char usage[] =
  * out on purpose: it is for the test suite only (docs/RELAY.md). */
 static const char usage_init[] =
 	"usage: sealbox-relay init --data DIR [--listen HOST:PORT] [--inline-limit 4096|16384]\n"
-	"                          [--retention-days N] [--blob-max BYTES]\n"
+	"                          [--retention-days N] [--blob-max BYTES] [--store URI]\n"
 	"\n"
 	"Creates a relay in DIR (TLS key and certificate, database, relay.conf) and\n"
 	"prints the certificate's SHA-256 fingerprint, which devices pin at init,\n"
@@ -57,6 +57,8 @@ static const char usage_init[] =
 	"                        larger content goes by attachment\n"
 	"  --retention-days N    queued items and blobs expire after N days (default 30)\n"
 	"  --blob-max BYTES      largest attachment blob (default 4 GiB)\n"
+	"  --store URI           a PostgreSQL store (postgresql://...) that several\n"
+	"                        nodes share; default: SQLite in DIR (one node)\n"
 	"  -h, --help            this help\n"
 	"\n"
 	"Exit status: 0 ok, 1 failure, 2 usage.\n";
@@ -174,7 +176,8 @@ static const char usage_rotate[] =
 	"Exit status: 0 ok, 1 failure, 2 usage.\n";
 
 enum { O_DATA = 256, O_LISTEN, O_INLINE, O_RETENTION, O_BLOBMAX, O_IDLE, O_AUTHTO,
-       O_WRITETO, O_SWEEP, O_TESTCLOCK, O_SWITCH, O_METRICS, O_LOGFORMAT, O_HELP };
+       O_WRITETO, O_SWEEP, O_TESTCLOCK, O_SWITCH, O_METRICS, O_LOGFORMAT, O_STORE,
+       O_HELP };  /* O_HELP last */
 #define BIT(o) (1u << ((o) - O_DATA))
 
 static const struct option longopts[] = {
@@ -191,6 +194,7 @@ static const struct option longopts[] = {
 	{ "switch",          no_argument,       NULL, O_SWITCH },
 	{ "metrics",         required_argument, NULL, O_METRICS },
 	{ "log-format",      required_argument, NULL, O_LOGFORMAT },
+	{ "store",           required_argument, NULL, O_STORE },
 	{ "help",            no_argument,       NULL, O_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -228,11 +232,13 @@ usage_die(const char *cmd, const char *what)
 	return 2;
 }
 
-/* The one line for a failure most commands share. */
+/* The one line for a failure most commands share; a reason the relay
+ * gave (an unreachable database) comes first. */
 static int
 die_rc(const char *cmd, int rc)
 {
-	return die(cmd, rc == SB_ERR_CONFIG ? "no relay here (run sealbox-relay init)" :
+	return die(cmd, *relay_why() ? relay_why() :
+	    rc == SB_ERR_CONFIG ? "no relay here (run sealbox-relay init)" :
 	    rc == SB_ERR_INVALID_ARG ?
 	    "address must be an e-mail address or an E.164 number (+15551234567)" :
 	    rc == SB_ERR_SYSTEM ? strerror(errno) : sb_strerror(rc));
@@ -294,7 +300,8 @@ run_init(struct args *a)
 	int rc;
 
 	if ((rc = relay_init(a->data, &a->cfg, fp)) != SB_OK)
-		return die(a->cmd, rc == SB_ERR_EXISTS ? "already initialised" : sb_strerror(rc));
+		return die(a->cmd, rc == SB_ERR_EXISTS ? "already initialised" :
+		    *relay_why() ? relay_why() : sb_strerror(rc));
 	print_fp(fp);
 	/* stdout stays the one TLS fingerprint scripts capture; the log key's
 	 * (which devices fetch and pin over that pinned connection, and may
@@ -484,7 +491,7 @@ run_rotate(struct args *a)
 
 static const struct command commands[] = {
 	{ "init", usage_init, BIT(O_DATA) | BIT(O_LISTEN) | BIT(O_INLINE) |
-	  BIT(O_RETENTION) | BIT(O_BLOBMAX), 0, NULL, run_init },
+	  BIT(O_RETENTION) | BIT(O_BLOBMAX) | BIT(O_STORE), 0, NULL, run_init },
 	{ "serve", usage_serve, BIT(O_DATA) | BIT(O_LISTEN) | BIT(O_IDLE) | BIT(O_AUTHTO) |
 	  BIT(O_WRITETO) | BIT(O_SWEEP) | BIT(O_TESTCLOCK) | BIT(O_METRICS) | BIT(O_LOGFORMAT),
 	  0, NULL, run_serve },
@@ -556,6 +563,11 @@ option(struct args *a, int c)
 		if (strcmp(optarg, "text") != 0 && strcmp(optarg, "json") != 0)
 			return usage_die(a->cmd, "--log-format must be text or json");
 		relay_log_set_json(strcmp(optarg, "json") == 0);
+		break;
+	case O_STORE:
+		if (relay_store_valid(optarg) != SB_OK)
+			return usage_die(a->cmd, "--store wants a postgresql:// URI (libpq)");
+		memcpy(a->cfg.store, optarg, strlen(optarg) + 1);   /* length checked */
 		break;
 	default: return usage_die(a->cmd, "unknown option or missing argument (try --help)");
 	}

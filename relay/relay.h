@@ -49,6 +49,7 @@
 #define RELAY_DEFAULT_UNAUTH_PER_IP 32u                    /* ... of them from one source address */
 #define RELAY_FP_LEN              32                       /* SHA-256 */
 #define RELAY_MAX_HOST            255
+#define RELAY_MAX_STORE           1024                     /* a libpq URI */
 
 /* DIR/relay.conf: what `init` fixed.  Plain "key = value" lines. */
 struct relay_config {
@@ -65,6 +66,10 @@ struct relay_config {
 	unsigned send_rate, send_burst;      /* token bucket per device */
 	unsigned lookup_rate, lookup_burst;  /* counted in addresses */
 	unsigned max_unauth, max_unauth_per_ip;
+	/* "" (absent): SQLite in DIR/relay.db, blobs in DIR/blobs, one node.
+	 * Else a libpq URI (postgresql://...): the PostgreSQL store that the
+	 * nodes of a cluster share, blobs included (docs/RELAY.md). */
+	char store[RELAY_MAX_STORE + 1];
 };
 
 /* Fills cfg with the defaults above. */
@@ -75,6 +80,21 @@ int  relay_parse_hostport(const char *s, char host[RELAY_MAX_HOST + 1], uint16_t
 int  relay_config_load(const char *datadir, struct relay_config *cfg);
 /* Writes DIR/relay.conf (fails with SB_ERR_EXISTS if it is there). */
 int  relay_config_save(const char *datadir, const struct relay_config *cfg);
+/* SB_OK for a store value relay.conf accepts: a postgresql:// or
+ * postgres:// URI that libpq parses, printable, at most RELAY_MAX_STORE. */
+int  relay_store_valid(const char *store);
+
+/*
+ * Opens the store cfg names for DIR (relay.db, or the PostgreSQL URI).
+ * On failure relay_why() says why in one line where the SB_ERR_* does
+ * not (a database that cannot be reached, a newer schema).
+ */
+struct relay_store;
+int  relay_store_open_config(const char *datadir, const struct relay_config *cfg,
+         struct relay_store **s);
+/* The reason of the last failure that had more to say than its SB_ERR_*
+ * code ("" if none): one line for sealbox-relay's error message. */
+const char *relay_why(void);
 
 /*
  * Creates DIR/tls/key.pem (P-256, PKCS#8 PEM, mode 0600) and DIR/tls/cert.pem
@@ -204,7 +224,8 @@ int  relay_log_render(int json, const char *ts, const char *fmt, va_list ap,
 
 struct relay_store;
 
-/* Opens DIR's store (DIR/relay.db); close with relay_store_close. */
+/* Opens the store DIR's relay.conf names (SQLite in DIR/relay.db when it
+ * names none, or before relay.conf is there); close with relay_store_close. */
 int  relay_store_open_dir(const char *datadir, struct relay_store **out);
 
 /*

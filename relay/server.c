@@ -15,7 +15,6 @@
  * The relay never interprets payloads or blob bytes.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,11 +22,8 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
-#include <dirent.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
@@ -43,12 +39,12 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
-#include "../common/durable.h"
 #include "../common/sberr.h"
 #include "../crypto/crypto.h"
 #include "../proto/proto.h"
 #include "../tlog/tlog.h"
 #include "metrics.h"
+#include "blob.h"
 #include "relay.h"
 #include "store.h"
 
@@ -63,9 +59,6 @@ _Static_assert(PROTO_HASH_LEN == TLOG_HASH_LEN && PROTO_LOG_KEY_LEN == TLOG_KEY_
 #define OUT_LOW       (64u * 1024u)    /* resume below this */
 #define IN_HIGH       (SB_MAX_FRAME + SB_MAX_BLOB_CHUNK + 64u)
 #define MAX_AUTH_FAILS 3               /* wrong code / signature per connection */
-#define URI_PREFIX    "sbblob:"
-#define URI_RAND      32               /* 256 random bits per blob URI */
-#define BLOB_ROOM_MARGIN (1u << 20)    /* kept free for the database */
 #define FD_RESERVE    16u              /* listener, loop, database, std streams */
 #define ACCEPT_PAUSE_MS 200            /* after EMFILE: let descriptors free up */
 #define ACCEPT_LOG_S  10               /* at most one accept-failure line per 10 s */
@@ -86,16 +79,17 @@ struct session {
 	uint64_t device;                /* 0 until authenticated */
 	char address[SB_MAX_ADDRESS + 1];
 	uint64_t push_cursor;           /* last item id pushed on this connection */
+	uint64_t authed_ms;             /* wall clock at authentication (cluster) */
 	int read_paused;
 	/* one blob upload at a time; up_err != 0: the upload failed (disk
 	 * full) and its remaining BLOB_DATA is read and dropped, then up_err
 	 * is the answer */
-	int up_fd, up_err;
+	struct relay_upload *up;
+	int up_err;
 	uint32_t up_rid;
 	uint64_t up_size, up_left;
-	char up_tmp[PATH_MAX];
 	/* one blob download at a time */
-	int down_fd;
+	struct relay_download *down;
 	uint32_t down_rid;
 	uint64_t down_left;
 	struct session *prev, *next;
@@ -106,12 +100,16 @@ struct server {
 	SSL_CTX *ctx;
 	struct evconnlistener *listener;
 	struct relay_store *store;
+	struct relay_blobs *blobs;      /* files, or the store's chunk rows */
 	struct relay_config cfg;
 	struct relay_serve_opts opts;
 	char datadir[PATH_MAX];
 	struct session *sessions;
 	uint64_t next_conn;
 	struct event *sweep_ev, *sigint_ev, *sigterm_ev, *sighup_ev;
+	/* A cluster store's news from the other nodes (LISTEN/NOTIFY): the
+	 * listening connection's socket, and the timer that reopens it. */
+	struct event *news_ev, *news_retry_ev;
 	struct sb_buf scratch;          /* reused for outgoing frames */
 	struct relay_rates *rates;      /* SEND / LOOKUP token buckets per device */
 	struct relay_dirlog *dirlog;    /* the transparency log's key and tree */
@@ -187,12 +185,8 @@ session_close(struct session *s, const char *reason)
 		srv->counters.errors[ec]++;
 	if (s->device != 0)
 		(void)srv->store->ops->device_seen(srv->store, s->device, now_of(srv));
-	if (s->up_fd >= 0) {
-		close(s->up_fd);
-		unlink(s->up_tmp);
-	}
-	if (s->down_fd >= 0)
-		close(s->down_fd);
+	relay_upload_abort(s->up);
+	relay_download_close(s->down);
 	if (s->auth_timer != NULL)
 		event_free(s->auth_timer);
 	if (s->bev != NULL)
@@ -340,18 +334,18 @@ pump_download(struct session *s)
 {
 	uint8_t chunk[SB_MAX_BLOB_CHUNK];
 	struct sb_buf *b = &s->srv->scratch;
-	size_t want;
-	ssize_t n;
+	size_t n;
 	int rc;
 
-	while (s->down_fd >= 0 && out_len(s) < OUT_HIGH) {
-		want = s->down_left < sizeof(chunk) ? (size_t)s->down_left : sizeof(chunk);
-		n = read(s->down_fd, chunk, want);
-		if (n <= 0)
-			return SB_ERR_SYSTEM;   /* the blob file shrank under us */
+	while (s->down != NULL && out_len(s) < OUT_HIGH) {
+		if ((rc = relay_download_read(s->down, chunk, sizeof(chunk), &n)) != SB_OK)
+			return rc;   /* the blob shrank or expired under us */
+		/* never more than announced (a damaged, longer blob) */
+		if (n > s->down_left)
+			n = (size_t)s->down_left;
 		sb_buf_truncate(b, 0);
 		b->err = SB_OK;
-		if ((rc = proto_encode_blob_data(s->down_rid, chunk, (size_t)n, b)) != SB_OK)
+		if ((rc = proto_encode_blob_data(s->down_rid, chunk, n, b)) != SB_OK)
 			return rc;
 		if (bufferevent_write(s->bev, b->d, b->len) != 0)
 			return SB_ERR_ALLOC;
@@ -359,8 +353,8 @@ pump_download(struct session *s)
 		if (s->down_left == 0) {
 			relay_log("blob sent conn=%llu device=%llu",
 			    (unsigned long long)s->conn, (unsigned long long)s->device);
-			close(s->down_fd);
-			s->down_fd = -1;
+			relay_download_close(s->down);
+			s->down = NULL;
 		}
 	}
 	return SB_OK;
@@ -448,15 +442,31 @@ auth_failed(struct session *s, uint32_t rid, int err, const char *what)
 	return 0;
 }
 
+static uint64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 static void
 become(struct session *s, const struct relay_device *d)
 {
+	struct relay_store *st = s->srv->store;
 	struct session *old;
 
-	/* One live connection per device (as APNs): the newer one wins. */
+	/* One live connection per device (as APNs): the newer one wins, on
+	 * this node and, through the cluster's news, on the others. */
 	while ((old = session_of_device(s->srv, d->id, s)) != NULL)
 		session_close(old, "replaced by a newer connection of the same device");
 	s->device = d->id;
+	s->authed_ms = wall_ms();
+	if (st->ops->announce != NULL &&
+	    st->ops->announce(st, RELAY_EV_CONNECTED, d->id, s->authed_ms) != SB_OK)
+		relay_log("cannot tell the other nodes of device %llu's connection",
+		    (unsigned long long)d->id);
 	memcpy(s->address, d->address, sizeof(s->address));
 	s->push_cursor = 0;
 	if (s->auth_timer != NULL) {
@@ -671,6 +681,8 @@ h_remove(struct session *s, const struct proto_msg *m)
 	    (unsigned long long)d.id, d.address, by.signer ? " signed" : "");
 	if ((other = session_of_device(srv, d.id, s)) != NULL)
 		session_close(other, "device removed");
+	if (srv->store->ops->announce != NULL)
+		(void)srv->store->ops->announce(srv->store, RELAY_EV_REMOVED, d.id, 0);
 	if (d.id == s->device)
 		s->device = 0;   /* the session may not act for a removed device */
 	return reply(s, send_ok(s, m->rid, d.id));
@@ -902,50 +914,6 @@ h_status(struct session *s, const struct proto_msg *m)
 	return reply(s, rc);
 }
 
-static int
-blob_path(const struct server *srv, const char *name, char out[PATH_MAX])
-{
-	int n = snprintf(out, PATH_MAX, "%s/blobs/%s", srv->datadir, name);
-
-	return n < 0 || n >= PATH_MAX ? SB_ERR_INVALID_ARG : SB_OK;
-}
-
-/* Fresh random name: 2 * nbytes hex digits.  SB_ERR_CRYPTO if the CSPRNG
- * fails: a blob name must never be predictable. */
-static int
-rand_hex(char *out, size_t nbytes)
-{
-	uint8_t r[URI_RAND];
-
-	if (nbytes > sizeof(r) || RAND_bytes(r, (int)nbytes) != 1)
-		return SB_ERR_CRYPTO;
-	sb_hex(r, nbytes, out);
-	return SB_OK;
-}
-
-/* SB_ERR_NO_SPACE for a full disk (the sender waits and retries),
- * SB_ERR_SYSTEM for any other failed call. */
-static int
-errno_err(void)
-{
-	return errno == ENOSPC || errno == EDQUOT ? SB_ERR_NO_SPACE : SB_ERR_SYSTEM;
-}
-
-/* SB_OK if the blob folder's file system has room for size bytes plus a
- * margin for the database's own records; refusing before the first byte
- * spares the client an upload that could only fail. */
-static int
-blob_room(const struct server *srv, uint64_t size)
-{
-	struct statvfs v;
-	char dir[PATH_MAX];
-
-	if (blob_path(srv, "tmp", dir) != SB_OK || statvfs(dir, &v) != 0)
-		return SB_OK;   /* cannot tell: let the writes decide */
-	return (uint64_t)v.f_bavail * v.f_frsize >= size + BLOB_ROOM_MARGIN ?
-	    SB_OK : SB_ERR_NO_SPACE;
-}
-
 /* SB_ERR_QUOTA if the account's stored blobs plus size pass its quota;
  * SB_ERR_TOO_BIG if size alone does (waiting would never help). */
 static int
@@ -966,10 +934,9 @@ static int
 h_blob_put(struct session *s, const struct proto_msg *m)
 {
 	struct server *srv = s->srv;
-	char name[2 * 16 + 16];
 	int rc;
 
-	if (s->up_fd >= 0 || s->up_err != 0)
+	if (s->up != NULL || s->up_err != 0)
 		return reply(s, send_err(s, m->rid, SB_ERR_PROTOCOL, "an upload is already running"));
 	if (m->u64 == 0 || m->u64 > srv->cfg.blob_max) {
 		relay_log("blob refused conn=%llu device=%llu size=%llu max=%llu",
@@ -987,20 +954,15 @@ h_blob_put(struct session *s, const struct proto_msg *m)
 		    "sender's relay blob quota exceeded" : rc == SB_ERR_TOO_BIG ?
 		    "blob larger than the sender's relay blob quota" : NULL));
 	}
-	/* No overflow in blob_room: u64 <= blob_max, itself far below
-	 * UINT64_MAX (relay.conf's parser caps it). */
-	if (blob_room(srv, m->u64) != SB_OK) {
+	if (relay_blobs_room(srv->blobs, m->u64) != SB_OK) {
 		relay_log("blob refused conn=%llu device=%llu size=%llu: out of disk space",
 		    (unsigned long long)s->conn, (unsigned long long)s->device,
 		    (unsigned long long)m->u64);
 		return reply(s, send_err(s, m->rid, SB_ERR_NO_SPACE, NULL));
 	}
-	memcpy(name, "tmp/", 4);
-	if (rand_hex(name + 4, 16) != SB_OK || blob_path(srv, name, s->up_tmp) != SB_OK)
-		return -1;
-	s->up_fd = open(s->up_tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (s->up_fd < 0)
-		return reply(s, send_err(s, m->rid, errno_err(), strerror(errno)));
+	rc = relay_upload_begin(srv->blobs, s->device, m->u64, now_of(srv), &s->up);
+	if (rc != SB_OK)
+		return reply(s, send_err(s, m->rid, rc, rc == SB_ERR_SYSTEM ? strerror(errno) : NULL));
 	s->up_rid = m->rid;
 	s->up_size = s->up_left = m->u64;
 	relay_log("blob upload conn=%llu device=%llu size=%llu", (unsigned long long)s->conn,
@@ -1008,49 +970,18 @@ h_blob_put(struct session *s, const struct proto_msg *m)
 	return reply(s, send_ok(s, m->rid, m->u64));
 }
 
-/* A write into the upload failed: drop the partial file, read and drop
+/* A write into the upload failed: drop the partial blob, read and drop
  * the rest of the upload, and answer err once it has all arrived, so the
  * connection (and the client's other requests) carry on. */
 static void
 upload_abandon(struct session *s, int err)
 {
 	relay_log("blob write failed conn=%llu device=%llu: %s", (unsigned long long)s->conn,
-	    (unsigned long long)s->device, strerror(errno));
-	close(s->up_fd);
-	unlink(s->up_tmp);
-	s->up_fd = -1;
+	    (unsigned long long)s->device, err == SB_ERR_SYSTEM || err == SB_ERR_NO_SPACE ?
+	    strerror(errno) : sb_strerror(err));
+	relay_upload_abort(s->up);
+	s->up = NULL;
 	s->up_err = err;
-}
-
-/* The upload is complete: make it durable and give it its URI. */
-static int
-blob_finish(struct session *s, char uri[SB_MAX_URI])
-{
-	struct server *srv = s->srv;
-	char hex[2 * URI_RAND + 1], path[PATH_MAX], dir[PATH_MAX];
-	int rc, renamed = 0;
-
-	/* write to temp, fsync, rename, fsync the folder: never a torn blob */
-	rc = fsync(s->up_fd) == 0 ? SB_OK : errno_err();
-	close(s->up_fd);
-	s->up_fd = -1;
-	if (rc == SB_OK)
-		rc = rand_hex(hex, URI_RAND);
-	if (rc == SB_OK)
-		rc = blob_path(srv, hex, path);
-	if (rc == SB_OK && rename(s->up_tmp, path) != 0)
-		rc = errno_err();
-	renamed = rc == SB_OK;
-	if (rc == SB_OK && (blob_path(srv, "", dir) != SB_OK || sb_fsync_dir(dir) != SB_OK))
-		rc = errno_err();
-	if (rc == SB_OK) {
-		snprintf(uri, SB_MAX_URI, URI_PREFIX "%s", hex);
-		rc = srv->store->ops->blob_add(srv->store, uri, s->up_size, s->device, now_of(srv));
-	}
-	/* Only what this upload made: path is set only once renamed. */
-	if (rc != SB_OK)
-		unlink(renamed ? path : s->up_tmp);
-	return rc;
 }
 
 static int
@@ -1058,29 +989,16 @@ h_blob_data(struct session *s, const struct proto_msg *m)
 {
 	struct proto_msg r;
 	char uri[SB_MAX_URI];
-	const uint8_t *p = m->data.p;
-	size_t left = m->data.len;
-	ssize_t n;
+	struct relay_upload *up;
 	int rc;
 
-	if ((s->up_fd < 0 && s->up_err == 0) || m->rid != s->up_rid ||
+	if ((s->up == NULL && s->up_err == 0) || m->rid != s->up_rid ||
 	    m->data.len > s->up_left) {
 		session_close(s, "blob data outside a declared upload");
 		return -1;
 	}
-	while (left > 0 && s->up_fd >= 0) {
-		n = write(s->up_fd, p, left);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = ENOSPC;
-			upload_abandon(s, errno_err());
-			break;
-		}
-		p += n;
-		left -= (size_t)n;
-	}
+	if (s->up != NULL && (rc = relay_upload_write(s->up, m->data.p, m->data.len)) != SB_OK)
+		upload_abandon(s, rc);
 	s->up_left -= m->data.len;
 	if (s->up_left > 0)
 		return 0;
@@ -1089,7 +1007,9 @@ h_blob_data(struct session *s, const struct proto_msg *m)
 		s->up_err = 0;
 		return reply(s, send_err(s, s->up_rid, rc, NULL));
 	}
-	if ((rc = blob_finish(s, uri)) != SB_OK) {
+	up = s->up;
+	s->up = NULL;
+	if ((rc = relay_upload_finish(up, now_of(s->srv), uri)) != SB_OK) {
 		relay_log("blob refused conn=%llu device=%llu size=%llu: %s",
 		    (unsigned long long)s->conn, (unsigned long long)s->device,
 		    (unsigned long long)s->up_size, sb_strerror(rc));
@@ -1107,59 +1027,18 @@ h_blob_data(struct session *s, const struct proto_msg *m)
 	return reply(s, send_msg(s, &r));
 }
 
-/* A URI is URI_PREFIX + 64 lower-case hex digits; nothing else touches
- * the file system. */
-static int
-uri_file(const struct proto_bytes *u, char name[2 * URI_RAND + 1])
-{
-	size_t pl = strlen(URI_PREFIX), i;
-
-	if (u->len != pl + 2 * URI_RAND || memcmp(u->p, URI_PREFIX, pl) != 0)
-		return SB_ERR_INVALID_ARG;
-	for (i = 0; i < 2 * URI_RAND; i++) {
-		uint8_t c = u->p[pl + i];
-
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-			return SB_ERR_INVALID_ARG;
-		name[i] = (char)c;
-	}
-	name[2 * URI_RAND] = '\0';
-	return SB_OK;
-}
-
 static int
 h_blob_get(struct session *s, const struct proto_msg *m)
 {
 	struct server *srv = s->srv;
-	char name[2 * URI_RAND + 1], uri[SB_MAX_URI + 1], path[PATH_MAX];
-	struct stat st;
 	uint64_t size;
 	int rc;
 
-	if (s->down_fd >= 0)
+	if (s->down != NULL)
 		return reply(s, send_err(s, m->rid, SB_ERR_PROTOCOL, "a download is already running"));
-	rc = uri_file(&m->text, name);
-	if (rc == SB_OK) {
-		memcpy(uri, m->text.p, m->text.len);
-		uri[m->text.len] = '\0';
-		rc = srv->store->ops->blob_get(srv->store, uri, cutoff_of(srv), &size);
-	}
-	if (rc == SB_ERR_INVALID_ARG)
-		rc = SB_ERR_NOT_FOUND;
-	if (rc == SB_OK && blob_path(srv, name, path) == SB_OK &&
-	    (s->down_fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		rc = SB_ERR_NOT_FOUND;
-	if (rc == SB_OK && fstat(s->down_fd, &st) == 0 && (uint64_t)st.st_size != size) {
-		/* A damaged blob store.  Shorter: serve what the file holds (the
-		 * recipient checks size and hashes end to end) rather than promise
-		 * bytes that are not there and drop the connection halfway.
-		 * Longer: the recorded size, never more than was uploaded. */
-		relay_log("blob damaged conn=%llu device=%llu: file has %lld bytes, record"
-		    " says %llu", (unsigned long long)s->conn, (unsigned long long)s->device,
-		    (long long)st.st_size, (unsigned long long)size);
-		if ((uint64_t)st.st_size < size)
-			size = (uint64_t)st.st_size;
-	}
+	/* Only a well-formed URI reaches the file system or the database. */
+	rc = relay_download_open(srv->blobs, m->text.p, m->text.len, cutoff_of(srv), &size,
+	    &s->down);
 	if (rc != SB_OK) {
 		relay_log("blob get refused conn=%llu device=%llu: %s", (unsigned long long)s->conn,
 		    (unsigned long long)s->device, sb_strerror(rc));
@@ -1172,8 +1051,8 @@ h_blob_get(struct session *s, const struct proto_msg *m)
 	if (reply(s, send_ok(s, m->rid, size)) != 0)
 		return -1;
 	if (size == 0) {
-		close(s->down_fd);
-		s->down_fd = -1;
+		relay_download_close(s->down);
+		s->down = NULL;
 	}
 	return produce(s);
 }
@@ -1715,7 +1594,6 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		return;
 	}
 	s->srv = srv;
-	s->up_fd = s->down_fd = -1;
 	/* Pushes and answers are small frames that must leave at once, not
 	 * wait for Nagle's algorithm (see client.c). */
 	{
@@ -1761,19 +1639,6 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		evtimer_add(s->auth_timer, &ato);
 }
 
-static void
-blob_gone(void *arg, const char *uri)
-{
-	struct server *srv = arg;
-	struct proto_bytes u = { (const uint8_t *)uri, strlen(uri) };
-	char name[2 * URI_RAND + 1], path[PATH_MAX];
-
-	if (uri_file(&u, name) == SB_OK && blob_path(srv, name, path) == SB_OK) {
-		unlink(path);
-		relay_log("blob expired %.*s...", 16, uri);
-	}
-}
-
 /* Seconds for the slowest bucket to refill from empty: a device idle
  * that long has full buckets, the same as no entry. */
 static double
@@ -1789,17 +1654,22 @@ static void
 sweep(struct server *srv)
 {
 	uint64_t cut = cutoff_of(srv), n = 0, r = retention_s(srv);
+	struct relay_store *st = srv->store;
 	int rc;
 
+	relay_rates_prune(srv->rates, mono_now(), refill_s(&srv->cfg));
+	/* A cluster sweeps once per interval, on whichever node claims it. */
+	if (st->ops->sweep_claim != NULL &&
+	    st->ops->sweep_claim(st, now_of(srv), srv->opts.sweep_interval) != SB_OK)
+		return;
 	rc = srv->store->ops->expire(srv->store, cut, cut > r ? cut - r : 0, &n);
 	if (rc != SB_OK)
 		relay_log("expire failed: %s", sb_strerror(rc));
 	else if (n > 0)
 		relay_log("expire items=%llu", (unsigned long long)n);
-	rc = srv->store->ops->blob_expire(srv->store, cut, blob_gone, srv);
+	rc = relay_blobs_expire(srv->blobs, cut);
 	if (rc != SB_OK)
 		relay_log("blob expire failed: %s", sb_strerror(rc));
-	relay_rates_prune(srv->rates, mono_now(), refill_s(&srv->cfg));
 }
 
 static void
@@ -1808,6 +1678,83 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	sweep(arg);
+}
+
+/* ---- news from the other nodes of a cluster ------------------------------- */
+
+static void news_open(struct server *srv);
+
+static void
+on_news(void *arg, int kind, uint64_t device, uint64_t at)
+{
+	struct server *srv = arg;
+	struct session *s = session_of_device(srv, device, NULL);
+
+	if (s == NULL)
+		return;
+	if (kind == RELAY_EV_QUEUED)
+		kick_device(srv, device);
+	else if (kind == RELAY_EV_REMOVED)
+		session_close(s, "device removed");
+	/* The device connected to another node after it connected here:
+	 * this connection is the stale one (node clocks agree to NTP's
+	 * precision; a wrong guess costs one reconnection). */
+	else if (kind == RELAY_EV_CONNECTED && s->authed_ms < at)
+		session_close(s, "replaced by a newer connection to another node");
+}
+
+static void
+news_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	struct session *s, *next;
+
+	(void)fd;
+	(void)what;
+	news_open(srv);
+	if (srv->news_ev == NULL)
+		return;
+	relay_log("listening to the other nodes again");
+	/* What was committed while we were deaf: every queue served here. */
+	for (s = srv->sessions; s != NULL; s = next) {
+		next = s->next;
+		if (s->device != 0 && !s->read_paused)
+			produce(s);
+	}
+}
+
+static void
+news_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	struct timeval tv = { 1, 0 };
+
+	(void)fd;
+	(void)what;
+	if (srv->store->ops->events_read(srv->store, on_news, srv) == SB_OK)
+		return;
+	relay_log("lost the other nodes' news (database connection): reopening in 1 s");
+	event_free(srv->news_ev);
+	srv->news_ev = NULL;
+	evtimer_add(srv->news_retry_ev, &tv);
+}
+
+/* Watches the store's news socket; on failure retries each second. */
+static void
+news_open(struct server *srv)
+{
+	struct timeval tv = { 1, 0 };
+	int fd = -1;
+
+	if (srv->store->ops->events_fd(srv->store, &fd) == SB_OK &&
+	    (srv->news_ev = event_new(srv->base, fd, EV_READ | EV_PERSIST, news_cb, srv)) != NULL &&
+	    event_add(srv->news_ev, NULL) == 0)
+		return;
+	if (srv->news_ev != NULL) {
+		event_free(srv->news_ev);
+		srv->news_ev = NULL;
+	}
+	evtimer_add(srv->news_retry_ev, &tv);
 }
 
 static void
@@ -2007,11 +1954,14 @@ server_free(struct server *srv)
 	if (srv->accept_ev) event_free(srv->accept_ev);
 	relay_rates_free(srv->rates);
 	if (srv->sweep_ev) event_free(srv->sweep_ev);
+	if (srv->news_ev) event_free(srv->news_ev);
+	if (srv->news_retry_ev) event_free(srv->news_retry_ev);
 	if (srv->sigint_ev) event_free(srv->sigint_ev);
 	if (srv->sigterm_ev) event_free(srv->sigterm_ev);
 	if (srv->sighup_ev) event_free(srv->sighup_ev);
 	if (srv->base) event_base_free(srv->base);
 	SSL_CTX_free(srv->ctx);
+	relay_blobs_free(srv->blobs);
 	relay_store_close(srv->store);
 	relay_dirlog_free(srv->dirlog);
 	sb_buf_free(&srv->scratch);
@@ -2042,26 +1992,6 @@ fd_limits(struct server *srv)
 	srv->unauth_cap = srv->cfg.max_unauth < n ? srv->cfg.max_unauth : (unsigned)n;
 }
 
-static void
-clean_tmp(const char *datadir)
-{
-	char cmd[PATH_MAX];
-	DIR *d;
-	struct dirent *e;
-	int dfd;
-
-	/* Half-written uploads of a previous run have no URI: drop them. */
-	if (snprintf(cmd, sizeof(cmd), "%s/blobs/tmp", datadir) >= (int)sizeof(cmd))
-		return;
-	if ((d = opendir(cmd)) == NULL)
-		return;
-	dfd = dirfd(d);
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			unlinkat(dfd, e->d_name, 0);
-	closedir(d);
-}
-
 int
 relay_serve(const char *datadir, const struct relay_serve_opts *o)
 {
@@ -2085,11 +2015,11 @@ relay_serve(const char *datadir, const struct relay_serve_opts *o)
 	fd_limits(&srv);
 	if ((rc = relay_rates_new(&srv.rates)) != SB_OK)
 		return rc;
-	if ((rc = relay_store_open_dir(datadir, &srv.store)) != SB_OK)
+	if ((rc = relay_store_open_config(datadir, &srv.cfg, &srv.store)) != SB_OK ||
+	    (rc = relay_blobs_new(datadir, srv.store, &srv.blobs)) != SB_OK)
 		goto out;
 	if ((rc = relay_dirlog_new(datadir, o->test_log_rebuild, &srv.dirlog)) != SB_OK)
 		goto out;
-	clean_tmp(datadir);
 	rc = SB_ERR_TLS;
 	if ((srv.ctx = server_ctx(datadir)) == NULL ||
 	    relay_tls_fingerprint(datadir, srv.cur_fp) != SB_OK)
@@ -2118,12 +2048,25 @@ relay_serve(const char *datadir, const struct relay_serve_opts *o)
 	event_add(srv.sigint_ev, NULL);
 	event_add(srv.sigterm_ev, NULL);
 	event_add(srv.sighup_ev, NULL);
+	if (srv.store->ops->events_fd != NULL) {
+		/* Before the first accept: no device connects unheard. */
+		if ((srv.news_retry_ev = evtimer_new(srv.base, news_retry_cb, &srv)) == NULL) {
+			rc = SB_ERR_ALLOC;
+			goto out;
+		}
+		news_open(&srv);
+		if (srv.news_ev == NULL) {
+			rc = SB_ERR_STORAGE;
+			goto out;
+		}
+	}
 	sweep(&srv);
 	relay_log("listening on %s:%u inline_limit=%u retention_days=%u blob_max=%llu"
-	    " nofile=%u max_unauth=%u max_unauth_per_ip=%u clock=%s",
+	    " nofile=%u max_unauth=%u max_unauth_per_ip=%u clock=%s store=%s",
 	    host, port, srv.cfg.inline_limit, srv.cfg.retention_days,
 	    (unsigned long long)srv.cfg.blob_max, srv.nofile, srv.unauth_cap,
-	    srv.cfg.max_unauth_per_ip, o->test_clock_file ? "TEST-CLOCK" : "real");
+	    srv.cfg.max_unauth_per_ip, o->test_clock_file ? "TEST-CLOCK" : "real",
+	    srv.cfg.store[0] ? "postgresql" : "sqlite");
 	rc = event_base_dispatch(srv.base) == 0 ? SB_OK : SB_ERR_SYSTEM;
 out:
 	server_free(&srv);

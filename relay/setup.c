@@ -2,6 +2,8 @@
  * setup.c - the relay's on-disk setup: relay.conf, the TLS key and
  * self-signed certificate, `init` and `invite` (docs/RELAY.md).
  *
+ * The store is SQLite in DIR/relay.db unless relay.conf names a
+ * PostgreSQL URI (store = postgresql://...; a cluster's shared store).
  * The TLS private key is written once, with O_EXCL and mode 0600, and read
  * back only by the TLS context; nothing else of it is ever stored.
  * Enrollment codes are stored as SHA-256 hashes, never in clear.
@@ -21,12 +23,21 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
+#include <libpq-fe.h>
 
 #include "../common/durable.h"
 #include "../common/sberr.h"
 #include "../proto/proto.h"
 #include "relay.h"
 #include "store.h"
+
+static char why_buf[320];
+
+const char *
+relay_why(void)
+{
+	return why_buf;
+}
 
 void
 relay_config_defaults(struct relay_config *cfg)
@@ -157,13 +168,19 @@ config_line(struct relay_config *cfg, char *line)
 	}
 	if (strcmp(k, "blob_max") == 0)
 		return parse_u64(v, 1, UINT64_MAX >> 1, &cfg->blob_max) == SB_OK ? SB_OK : SB_ERR_CONFIG;
+	if (strcmp(k, "store") == 0) {
+		if (relay_store_valid(v) != SB_OK)
+			return SB_ERR_CONFIG;
+		memcpy(cfg->store, v, strlen(v) + 1);   /* length checked */
+		return SB_OK;
+	}
 	return limit_line(cfg, k, v);
 }
 
 int
 relay_config_load(const char *datadir, struct relay_config *cfg)
 {
-	char path[PATH_MAX], line[512];
+	char path[PATH_MAX], line[RELAY_MAX_STORE + 64];
 	FILE *f;
 	int rc = SB_OK;
 
@@ -212,9 +229,34 @@ relay_config_save(const char *datadir, const struct relay_config *cfg)
 	    (unsigned long long)cfg->quota_blob_bytes, (unsigned long long)cfg->device_queue_items,
 	    cfg->send_rate, cfg->send_burst, cfg->lookup_rate, cfg->lookup_burst,
 	    cfg->max_unauth, cfg->max_unauth_per_ip);
+	if (cfg->store[0] != '\0')
+		fprintf(f, "# The PostgreSQL store this node shares with the other nodes of its\n"
+		    "# cluster (docs/RELAY.md); this file is 0600 as the URI may hold a password.\n"
+		    "store = %s\n", cfg->store);
 	rc = fflush(f) == 0 && fsync(fd) == 0 ? SB_OK : SB_ERR_SYSTEM;
 	fclose(f);
 	return rc;
+}
+
+int
+relay_store_valid(const char *store)
+{
+	PQconninfoOption *o;
+	const char *c;
+	char *err = NULL;
+
+	if (strlen(store) > RELAY_MAX_STORE ||
+	    (strncmp(store, "postgresql://", 13) != 0 && strncmp(store, "postgres://", 11) != 0))
+		return SB_ERR_INVALID_ARG;
+	for (c = store; *c != '\0'; c++)
+		if ((unsigned char)*c <= 0x20 || *c == 0x7f)
+			return SB_ERR_INVALID_ARG;
+	if ((o = PQconninfoParse(store, &err)) == NULL) {
+		PQfreemem(err);
+		return SB_ERR_INVALID_ARG;
+	}
+	PQconninfoFree(o);
+	return SB_OK;
 }
 
 /* ---- TLS key and certificate --------------------------------------------- */
@@ -484,13 +526,34 @@ relay_tls_switch(const char *datadir, uint8_t fp[RELAY_FP_LEN])
 /* ---- init and invite ----------------------------------------------------- */
 
 int
-relay_store_open_dir(const char *datadir, struct relay_store **s)
+relay_store_open_config(const char *datadir, const struct relay_config *cfg,
+    struct relay_store **s)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], why[256];
+	int rc;
 
+	why_buf[0] = '\0';
+	if (cfg->store[0] != '\0') {
+		if ((rc = relay_store_open_pg(cfg->store, s, why, sizeof(why))) != SB_OK)
+			snprintf(why_buf, sizeof(why_buf), "PostgreSQL store: %s",
+			    why[0] ? why : sb_strerror(rc));
+		return rc;
+	}
 	if (path_join(path, sizeof(path), datadir, "relay.db") != SB_OK)
 		return SB_ERR_INVALID_ARG;
 	return relay_store_open_sqlite(path, s);
+}
+
+/* The store DIR's relay.conf names; SQLite in DIR/relay.db where it names
+ * none or is not there yet (restore opens the copied database first). */
+int
+relay_store_open_dir(const char *datadir, struct relay_store **s)
+{
+	struct relay_config cfg;
+
+	if (relay_config_load(datadir, &cfg) != SB_OK)
+		cfg.store[0] = '\0';
+	return relay_store_open_config(datadir, &cfg, s);
 }
 
 int
@@ -514,13 +577,15 @@ relay_init(const char *datadir, const struct relay_config *cfg, uint8_t fp[RELAY
 	if (path_join(path, sizeof(path), datadir, "blobs/tmp") != SB_OK ||
 	    (mkdir(path, 0700) != 0 && errno != EEXIST))
 		return SB_ERR_SYSTEM;
+	/* The store before the key: a database that cannot be reached
+	 * leaves nothing that would stop `init` from being run again. */
+	if ((rc = relay_store_open_config(datadir, cfg, &s)) != SB_OK)
+		return rc;
+	relay_store_close(s);
 	if ((rc = relay_tls_create(datadir, fp)) != SB_OK)
 		return rc;
 	if ((rc = relay_dirlog_key_create(datadir, log_fp)) != SB_OK)
 		return rc;
-	if ((rc = relay_store_open_dir(datadir, &s)) != SB_OK)
-		return rc;
-	relay_store_close(s);
 	/* The config goes last: its presence means "initialised". */
 	return relay_config_save(datadir, cfg);
 }
@@ -554,7 +619,7 @@ relay_invite(const char *datadir, const char *address, char code[RELAY_CODE_MAX]
 	OPENSSL_cleanse(rnd, sizeof(rnd));
 	if (EVP_Digest(code, o, hash, NULL, EVP_sha256(), NULL) != 1)
 		return SB_ERR_CRYPTO;
-	if ((rc = relay_store_open_dir(datadir, &s)) != SB_OK)
+	if ((rc = relay_store_open_config(datadir, &cfg, &s)) != SB_OK)
 		return rc;
 	rc = s->ops->invite_add(s, address, hash, (uint64_t)time(NULL));
 	relay_store_close(s);

@@ -4,10 +4,19 @@
  * database can take its place").  The embedded backend is SQLite
  * (store_sqlite.c); a networked one implements the same ops.
  *
+ * Two backends: SQLite (store_sqlite.c, one node, the default) and
+ * PostgreSQL (store_pg.c, any number of nodes sharing one database).
+ *
  * The store keeps metadata and opaque payload bytes only: it never sees a
- * plaintext, never interprets a payload, never touches blob contents (the
- * blob files live in the blob folder, managed by relay/blob.c).  Every call
- * that changes state is one transaction, durable when it returns SB_OK.
+ * plaintext, never interprets a payload.  Blob contents live in the blob
+ * folder on one node (relay/blob.c) and in the store itself in a cluster
+ * (the blob_* content ops below, NULL in SQLite).  Every call that changes
+ * state is one transaction, durable when it returns SB_OK.
+ *
+ * EVERY BACKEND IMPLEMENTS EVERY OP: whoever adds an op to this table adds
+ * it to store_sqlite.c AND store_pg.c (with a case in
+ * tests/unit/test_relay_store.c, which runs against both), or marks it
+ * optional (NULL allowed) here and makes its callers check.
  *
  * Times are seconds since the epoch, passed in by the caller (the relay's
  * clock, injectable in tests); the store never reads the clock itself.
@@ -221,13 +230,67 @@ struct relay_store_ops {
 	 * nothing is there) while others keep writing.
 	 */
 	int (*backup)(struct relay_store *s, const char *path);
+
+	/* ---- Optional (NULL in a single-node store) ------------------------ */
+
+	/*
+	 * The retention sweep runs on one node at a time and once per
+	 * interval for the whole cluster: SB_OK when this node should sweep
+	 * now (and the cluster's clock of the last sweep says now), SB_ERR_EXISTS
+	 * when another node swept less than interval seconds ago or is
+	 * sweeping.  NULL: always sweep.
+	 */
+	int (*sweep_claim)(struct relay_store *s, uint64_t now, uint64_t interval);
+
+	/*
+	 * Blob contents in the store, streamed in chunks (never a whole blob
+	 * in memory): blob_begin opens an upload of size bytes (*upload is
+	 * its handle), blob_write appends chunk number index (0, 1, ...),
+	 * blob_finish publishes it under uri - only then is it durable and
+	 * visible, charged to owner - and blob_drop forgets an unfinished one.
+	 * blob_open finds a published blob (SB_ERR_NOT_FOUND if unknown or
+	 * created before not_before) and blob_read reads its chunk number
+	 * index into buf (cap >= SB_MAX_BLOB_CHUNK); SB_ERR_NOT_FOUND past
+	 * the last chunk or once the blob has expired.  blob_expire deletes
+	 * the contents with the records.  All NULL: blobs live in files.
+	 */
+	int (*blob_begin)(struct relay_store *s, uint64_t owner, uint64_t size,
+	    uint64_t now, uint64_t *upload);
+	int (*blob_write)(struct relay_store *s, uint64_t upload, uint64_t index,
+	    const uint8_t *p, size_t n);
+	int (*blob_finish)(struct relay_store *s, uint64_t upload, const char *uri,
+	    uint64_t size, uint64_t owner, uint64_t now);
+	void (*blob_drop)(struct relay_store *s, uint64_t upload);
+	int (*blob_open)(struct relay_store *s, const char *uri, uint64_t not_before,
+	    uint64_t *size, uint64_t *handle);
+	int (*blob_read)(struct relay_store *s, uint64_t handle, uint64_t index,
+	    uint8_t *buf, size_t cap, size_t *n);
+
+	/*
+	 * News between the nodes of a cluster (PostgreSQL LISTEN/NOTIFY):
+	 * batch_commit announces the recipients of what it queued, in the
+	 * same transaction; announce tells the other nodes that a device
+	 * authenticated here (RELAY_EV_CONNECTED, at = now in ms) or was
+	 * removed (RELAY_EV_REMOVED).  events_fd opens the listening side
+	 * (once; again after events_read failed) and returns the descriptor
+	 * to watch for reading; events_read drains what arrived, calling
+	 * cb once per device, never for this node's own news.  An
+	 * events_read failure means news may have been lost: the caller
+	 * reopens and re-checks every queue it serves.  All NULL: one node.
+	 */
+	int (*announce)(struct relay_store *s, int kind, uint64_t device, uint64_t at);
+	int (*events_fd)(struct relay_store *s, int *fd);
+	int (*events_read)(struct relay_store *s,
+	    void (*cb)(void *arg, int kind, uint64_t device, uint64_t at), void *arg);
 };
 
+enum { RELAY_EV_QUEUED = 1, RELAY_EV_CONNECTED, RELAY_EV_REMOVED };
+
 /*
- * Every backend implements every op above.  The PostgreSQL backend under
- * way (issue 15) must implement the link and log ops and append the log
- * entry inside enroll / device_remove / link_approve's transactions too:
- * a directory change outside the log is exactly what devices alert on.
+ * Every backend implements every op above but the ones marked optional:
+ * store_sqlite.c and store_pg.c both append the log entry inside enroll,
+ * device_remove and link_approve's transactions (a directory change
+ * outside the log is exactly what devices alert on).
  */
 struct relay_store {
 	const struct relay_store_ops *ops;
@@ -236,6 +299,22 @@ struct relay_store {
 /* Opens (creating if needed) the SQLite store at path: WAL journal,
  * synchronous=FULL.  Close with s->ops->close(s). */
 int  relay_store_open_sqlite(const char *path, struct relay_store **out);
+/*
+ * Connects to the PostgreSQL store named by a libpq connection URI
+ * (postgresql://...), creating or upgrading its schema.  On failure why
+ * (cap bytes) says what went wrong in one line, without the password.
+ * Close with relay_store_close.
+ */
+int  relay_store_open_pg(const char *conninfo, struct relay_store **out, char *why,
+         size_t cap);
+/*
+ * A NOTIFY payload of store_pg.c: 1..max decimal numbers (no sign, at
+ * most 20 digits, below 2^64) separated by single spaces, nothing else.
+ * SB_ERR_FORMAT otherwise.  Exposed for its unit test.
+ */
+#define RELAY_MAX_EVENT_IDS (SB_MAX_BATCH_DEVICES + 1)
+int  relay_event_parse(const char *text, size_t len, uint64_t *ids, size_t max,
+         size_t *n);
 /* Closes any store; accepts NULL. */
 void relay_store_close(struct relay_store *s);
 void relay_item_clear(struct relay_item *it);

@@ -17,8 +17,10 @@ if command -v pkg-config >/dev/null 2>&1; then
 	need_pc libevent_openssl libevent-dev
 	need_pc sqlite3 libsqlite3-dev
 	need_pc cmocka libcmocka-dev
+	need_pc libpq libpq-dev
 else
-	pkgs_needed+=(libfuse3-dev libssl-dev libsecret-1-dev libevent-dev libsqlite3-dev libcmocka-dev)
+	pkgs_needed+=(libfuse3-dev libssl-dev libsecret-1-dev libevent-dev libsqlite3-dev libcmocka-dev
+	    libpq-dev)
 fi
 need_bin fusermount3 fuse3
 need_bin dbus-run-session dbus
@@ -42,6 +44,8 @@ need_bin setpriv util-linux
 need_bin systemd-analyze systemd
 need_bin mandoc mandoc
 need_bin man man-db
+# The cluster tests start a real PostgreSQL 15 server (tests/lib/pg.sh).
+[ -x /usr/lib/postgresql/15/bin/postgres ] || pkgs_needed+=(postgresql)
 # codec_cli opens CLI-sealed payloads with the independent Python
 # implementation (tests/vectors/pyopen.py), on Debian's python3-cryptography.
 /usr/bin/python3 -c 'import cryptography' >/dev/null 2>&1 || pkgs_needed+=(python3-cryptography)
