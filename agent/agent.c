@@ -378,6 +378,7 @@ agent_open(const char *home, struct agent **out)
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_mutex_init(&a->db_lock, NULL);
 	pthread_mutex_init(&a->sub_lock, NULL);
+	pthread_cond_init(&a->sub_ready_cond, NULL);
 	a->keys_err = SB_ERR_KEY_MISSING;
 	if ((a->home = strdup(home)) == NULL || (a->cfg = calloc(1, sizeof(*a->cfg))) == NULL) {
 		rc = SB_ERR_ALLOC;
@@ -426,6 +427,8 @@ agent_close(struct agent *a)
 {
 	if (a == NULL)
 		return;
+	/* A receiver held for the subscribers must not hold up the stop. */
+	agent_subscribed(a);
 	/* Threads that may be inside a client request stop before the client. */
 	send_stop(a);
 	if (a->in)
@@ -445,6 +448,7 @@ agent_close(struct agent *a)
 	free(a->home);
 	pthread_mutex_destroy(&a->lock);
 	pthread_mutex_destroy(&a->db_lock);
+	pthread_cond_destroy(&a->sub_ready_cond);
 	pthread_mutex_destroy(&a->sub_lock);
 	free(a);
 }
@@ -890,6 +894,15 @@ agent_unsubscribe(struct agent *a, agent_arrival_fn fn, void *ctx)
 	pthread_mutex_unlock(&a->sub_lock);
 }
 
+void
+agent_subscribed(struct agent *a)
+{
+	pthread_mutex_lock(&a->sub_lock);
+	a->sub_ready = 1;
+	pthread_cond_broadcast(&a->sub_ready_cond);
+	pthread_mutex_unlock(&a->sub_lock);
+}
+
 static int
 count_one(void *ctx, const char *name, const struct agent_attr *attr)
 {
@@ -909,6 +922,8 @@ agent_arrived(struct agent *a, struct agent_arrival *ev)
 	agent_list_files(a, ev->box, ev->folder, count_one, &n);
 	ev->new_folder = n <= 1;
 	pthread_mutex_lock(&a->sub_lock);
+	while (!a->sub_ready)
+		pthread_cond_wait(&a->sub_ready_cond, &a->sub_lock);
 	for (i = 0; i < a->n_subs; i++)
 		a->subs[i].fn(a->subs[i].ctx, ev);
 	pthread_mutex_unlock(&a->sub_lock);

@@ -267,5 +267,13 @@ typedef void (*agent_arrival_fn)(void *ctx, const struct agent_arrival *ev);
  */
 int  agent_subscribe(struct agent *a, agent_arrival_fn fn, void *ctx);
 void agent_unsubscribe(struct agent *a, agent_arrival_fn fn, void *ctx);
+/*
+ * Every subscriber is in place.  Until this is called the receiver holds
+ * the first arrival (stored, not yet acknowledged) and waits, so the
+ * subscribers made right after agent_open miss nothing that arrives while
+ * the mount starts (mail queued while the device was off).  agent_close
+ * releases it too.
+ */
+void agent_subscribed(struct agent *a);
 
 #endif

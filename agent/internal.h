@@ -69,6 +69,8 @@ struct agent {
 	/* agent_subscribe: told of every arrival, in order, under sub_lock
 	 * (so unsubscribing waits for a call in progress). */
 	pthread_mutex_t sub_lock;
+	pthread_cond_t sub_ready_cond;
+	int sub_ready;                     /* agent_subscribed was called */
 	struct {
 		agent_arrival_fn fn;
 		void *ctx;

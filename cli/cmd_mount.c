@@ -193,6 +193,9 @@ serve(const char *home, struct fuse_args *args, const struct fuse_cmdline_opts *
 	if ((rc = watch_start(a, home, co->mountpoint, hook_timeout, &w)) != SB_OK)
 		fprintf(stderr, "sealbox: watch: %s/watch.sock and the hook are not available:"
 		    " %s\n", home, rc == SB_ERR_SYSTEM ? strerror(errno) : sb_strerror(rc));
+	/* fs/ and watch/ listen now: mail that came while we started (held
+	 * by the agent until here) is told to them too. */
+	agent_subscribed(a);
 	if (ready >= 0) {
 		char state[64];
 

@@ -172,6 +172,18 @@ def proto():
     put("proto_r2c", r2c[5][:-7])
 
 
+def mail():
+    """Maildir view names (one canonical, near misses) and contents of
+    each class (fuzz_mail.c)."""
+    for s in [b"1700000000.0102030405060708090a0b0c0d0e0f10_0000000000000007.sealbox:2,S",
+              b"0.00000000000000000000000000000000_0000000000000000.sealbox:2,S",
+              b"01.0102030405060708090a0b0c0d0e0f10_0000000000000007.sealbox:2,S",
+              b"1.0102030405060708090A0B0C0D0E0F10_0000000000000007.sealbox:2,S",
+              b"hello\nworld\n", b"dos\r\nline\r\n", b"x" * 1200,
+              b"\x89PNG\r\n\x1a\n\x00\x00", "Gr\u00fc\u00dfe =?x?=".encode()]:
+        put("mail", s)
+
+
 def tlog():
     """tlog-* entries and heads, and one genuine proof of each kind for the
     harness's fixed tree (leaves u32 0..10 in host order, as it builds)."""
@@ -191,6 +203,7 @@ def main():
     wire()
     proto()
     tlog()
+    mail()
     for t in sorted(os.listdir(CORPUS)):
         print(t, len(os.listdir(os.path.join(CORPUS, t))))
 

@@ -5,6 +5,8 @@
 # background, so a hook that hangs delays no delivery, and it is killed
 # after the timeout (sealbox mount --hook-timeout), which the log says.  A
 # hook that its group or others may write is not run (the log says why).
+# Mail that arrives as the mount starts (queued while it was down) runs
+# the hook too: the agent holds it until the hook is listening.
 here=$(cd "$(dirname "$0")" && pwd); top=${here%/tests/integration*}
 [ -n "${SEALBOX_WITH_KEYRING_BUS:-}" ] || exec "$top/scripts/with-keyring" bash "$0" "$@"
 source "$top/tests/lib/common.sh"
@@ -36,11 +38,11 @@ n=$(basename "$f")
 wait_until "$(mb_secs 10)" test -s "$T/seen/$n.env" || fail "the hook did not run for $n"
 {
 	echo "SEALBOX_ARRIVED=$(stat -c %z "$f" | awk '{ print $1 "T" $2 "Z" }')"
-	echo "SEALBOX_DEVICE=$(getfattr --only-values -n user.sealbox.device "$f")"
+	echo "SEALBOX_DEVICE=$(getfattr --absolute-names --only-values -n user.sealbox.device "$f")"
 	echo "SEALBOX_EVENT=receive"
 	echo "SEALBOX_FOLDER=alice@example.com"
 	echo "SEALBOX_HOME=$(mb_home bob)"
-	echo "SEALBOX_ID=$(getfattr --only-values -n user.sealbox.id "$f")"
+	echo "SEALBOX_ID=$(getfattr --absolute-names --only-values -n user.sealbox.id "$f")"
 	echo "SEALBOX_MOUNT=$B"
 	echo "SEALBOX_NAME=$n"
 	echo "SEALBOX_PATH=$f"
@@ -79,4 +81,15 @@ wait_until "$(mb_secs 5)" grep -qx "sealbox: hook on-receive: not run for $u: $H
 	fail "no refusal in the log: $(grep hook "$(mb_log bob)")"
 [ ! -e "$T/seen/$(basename "$u").env" ] || fail "the unsafe hook ran"
 chmod 700 "$HOOK"
+
+note "mail that waited at the relay while bob was away runs the hook at the mount"
+mb_umount bob
+for i in 1 2 3; do printf 'away %s\n' "$i" >"$O/away$i.txt"; done
+for i in 1 2 3; do wait_status 20 "$O/away$i.txt" '^(sent|delivered 0/1)$'; done
+mb_mount bob --hook-timeout 2
+for i in 1 2 3; do
+	a=$(wait_for_file 20 "$I" "$(mb_inbox_re "away$i.txt")")
+	wait_until "$(mb_secs 10)" test -s "$T/seen/$(basename "$a").env" ||
+		fail "no hook for away$i.txt, which arrived as the mount started"
+done
 mb_finish
