@@ -38,8 +38,8 @@ cmp "$T/text.want" "$T/text.out" || fail "text lines: $(cat -A "$T/text.out")"
 
 for f in "$f1" "$f2"; do
 	printf '%s\t%s\t%s\t%s\t%s\n' "$f" \
-		"$(getfattr --only-values -n user.sealbox.id "$f")" \
-		"$(getfattr --only-values -n user.sealbox.device "$f")" \
+		"$(getfattr --absolute-names --only-values -n user.sealbox.id "$f")" \
+		"$(getfattr --absolute-names --only-values -n user.sealbox.device "$f")" \
 		"$(stat -c %Y "$f")" "$(stat -c %z "$f")"
 done >"$T/attrs"
 python3 - "$T/json.out" "$T/attrs" <<'PY' || fail "json lines do not match"
