@@ -24,8 +24,9 @@ a=$(dev_id alice); b=$(dev_id bob); b2=$(dev_id bob2)
 admin() { "$SEALBOX_RELAY" "$1" --data "$RDATA" "${@:2}"; }
 
 note "a second serve on the same directory"
+# (timeout: a relay without the lock would serve on, not fail)
 expect_fail 1 "^sealbox-relay: serve: already served by pid $RPID\$" \
-	"$SEALBOX_RELAY" serve --data "$RDATA" --listen "127.0.0.1:$(free_port)"
+	timeout 10 "$SEALBOX_RELAY" serve --data "$RDATA" --listen "127.0.0.1:$(free_port)"
 
 note "devices: exact table"
 rc send --keys "$T/alice" --to bob@example.com --msgid "$(new_msgid)" --text one | has accepted ||
