@@ -18,7 +18,10 @@
 #include "../common/pidlock.h"
 #include "../common/sberr.h"
 #include "../common/wire.h"
+#include "../client/client.h"
 #include "config.h"
+
+_Static_assert(CONFIG_MAX_RELAYS == CLIENT_MAX_RELAYS, "one cap on relay addresses");
 
 #define INLINE_LIMIT_MIN 256u
 
@@ -184,18 +187,33 @@ parse_fingerprint(const char *s, uint8_t fp[CONFIG_FP_LEN])
 	return o == CONFIG_FP_LEN && hi < 0 ? SB_OK : SB_ERR_INVALID_ARG;
 }
 
-/* host:port with a non-empty host and a port in 1..65535. */
+/* host:port with a non-empty host (at most 253 bytes) and a port in
+ * 1..65535, or 2..CONFIG_MAX_RELAYS of them separated by commas. */
 static int
 check_relay(const char *s)
 {
-	const char *colon = strrchr(s, ':');
+	char one[262];
+	const char *end, *colon;
 	uint64_t port;
+	size_t n, k;
 
-	if (colon == NULL || colon == s || strlen(s) > CONFIG_MAX_RELAY)
+	if (strlen(s) > CONFIG_MAX_RELAY)
 		return SB_ERR_INVALID_ARG;
-	if (parse_u64(colon + 1, &port) != SB_OK || port == 0 || port > 65535)
-		return SB_ERR_INVALID_ARG;
-	return SB_OK;
+	for (k = 0; k < CONFIG_MAX_RELAYS; k++, s = end + 1) {
+		end = strchr(s, ',');
+		n = end != NULL ? (size_t)(end - s) : strlen(s);
+		if (n >= sizeof(one))
+			return SB_ERR_INVALID_ARG;
+		memcpy(one, s, n);
+		one[n] = '\0';
+		colon = strrchr(one, ':');
+		if (colon == NULL || colon == one || colon - one > 253 ||
+		    parse_u64(colon + 1, &port) != SB_OK || port == 0 || port > 65535)
+			return SB_ERR_INVALID_ARG;
+		if (end == NULL)
+			return SB_OK;
+	}
+	return SB_ERR_INVALID_ARG;   /* more than CONFIG_MAX_RELAYS */
 }
 
 static int
@@ -226,7 +244,8 @@ config_check(const struct agent_config *cfg, char *err, size_t err_size)
 		    CONFIG_MAX_DEVICE_NAME);
 	if (strnlen(cfg->relay, sizeof(cfg->relay)) >= sizeof(cfg->relay) ||
 	    check_relay(cfg->relay) != SB_OK)
-		return fail(err, err_size, "relay must be host:port");
+		return fail(err, err_size, "relay must be host:port[,host:port...] (at most %d)",
+		    CONFIG_MAX_RELAYS);
 	if (config_suite_name(cfg->suite) == NULL)
 		return fail(err, err_size, "suite must be pair or ec");
 	if (cfg->inline_limit < INLINE_LIMIT_MIN || cfg->inline_limit > CONFIG_INLINE_LIMIT_MAX)
@@ -266,7 +285,8 @@ set_key(struct agent_config *cfg, int k, const char *v, char *err, size_t err_si
 		return SB_OK;
 	case K_RELAY:
 		if (check_relay(v) != SB_OK)
-			return fail(err, err_size, "relay must be host:port");
+			return fail(err, err_size, "relay must be host:port[,host:port...] (at most %d)",
+		    CONFIG_MAX_RELAYS);
 		memcpy(cfg->relay, v, strlen(v) + 1);   /* length checked above */
 		return SB_OK;
 	case K_FINGERPRINT:
@@ -450,7 +470,7 @@ config_load(const char *home, struct agent_config *cfg, char *err, size_t err_si
 int
 config_format(const struct agent_config *cfg, struct sb_buf *out)
 {
-	char line[512];
+	char line[CONFIG_MAX_RELAY + 512];
 	size_t i;
 	int n, rc;
 

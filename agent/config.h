@@ -7,7 +7,7 @@
  *     address       canonical address of this device's account
  *     device_id     u64, decimal, non-zero
  *     device_name   1..SB_MAX_DEVICE_NAME bytes
- *     relay         host:port
+ *     relay         host:port, or host:port,host:port,... (a cluster's nodes)
  *     fingerprint   the relay certificate's SHA-256, 64 hex digits
  *     suite         pair | ec
  *     inline_limit  optional, decimal, default CONFIG_INLINE_LIMIT_DEFAULT
@@ -31,7 +31,10 @@
 #define CONFIG_FILE                 "config"
 #define CONFIG_MAX_FILE             16384
 #define CONFIG_MAX_DEVICE_NAME      64     /* proto.h SB_MAX_DEVICE_NAME */
-#define CONFIG_MAX_RELAY            261    /* host (253) ':' port (5) + slack */
+/* relay: 1..CONFIG_MAX_RELAYS "host:port" (host 253, ':', port 5, plus
+ * slack), comma-separated: the nodes of a relay cluster, tried in turn. */
+#define CONFIG_MAX_RELAYS           8      /* = client.h CLIENT_MAX_RELAYS */
+#define CONFIG_MAX_RELAY            (CONFIG_MAX_RELAYS * 262 - 1)
 #define CONFIG_FP_LEN               32
 #define CONFIG_INLINE_LIMIT_DEFAULT 4096u
 #define CONFIG_INLINE_LIMIT_MAX     65536u /* proto.h SB_MAX_PAYLOAD */

@@ -116,7 +116,7 @@ init_parse(int argc, char **argv, struct init_opts *o)
 				    CRYPTO_RSA_BITS_MIN, CRYPTO_RSA_BITS_MAX);
 			break;
 		case 'h':
-			printf("usage: sealbox init --address A --relay HOST:PORT --fingerprint SHA256\n"
+			printf("usage: sealbox init --address A --relay HOST:PORT[,...] --fingerprint SHA256\n"
 			    "                    [--code-file FILE|-] [--suite pair|ec] [--bits N]\n"
 			    "                    [--device-name NAME] [--home DIR]\n"
 			    "\n"
@@ -124,7 +124,9 @@ init_parse(int argc, char **argv, struct init_opts *o)
 			    "relay with the enrollment code, the config written into the home.\n"
 			    "\n"
 			    "  --address A          this account's e-mail address or +E.164 number\n"
-			    "  --relay HOST:PORT    the relay (sealbox-relay init --listen)\n"
+			    "  --relay HOST:PORT[,HOST:PORT...]\n"
+			    "                       the relay (sealbox-relay init --listen), or the\n"
+			    "                       nodes of a relay cluster, tried in turn (at most 8)\n"
 			    "  --fingerprint SHA256 the relay certificate's SHA-256 that sealbox-relay\n"
 			    "                       init printed (64 hex digits): the only cert trusted\n"
 			    "  --code-file FILE|-   the enrollment code from FILE (mode 0600) or stdin;\n"
@@ -192,7 +194,8 @@ init_config(const struct init_opts *o, struct agent_config *cfg)
 	if (client_parse_fingerprint(o->fingerprint, cfg->fingerprint) != SB_OK)
 		return usage_fail("init", "--fingerprint must be the relay's SHA-256 (64 hex digits)");
 	if (strlen(o->relay) > CONFIG_MAX_RELAY)
-		return usage_fail("init", "--relay is too long");
+		return usage_fail("init", "--relay is too long (at most %d HOST:PORT)",
+		    CONFIG_MAX_RELAYS);
 	snprintf(cfg->relay, sizeof(cfg->relay), "%s", o->relay);
 	cfg->suite = CRYPTO_SUITE_EC;
 	if (o->suite != NULL && config_suite_parse(o->suite, &cfg->suite) != SB_OK)

@@ -85,7 +85,11 @@ struct req {
 struct client {
 	struct client_config cfg;
 	char *relay, *address;
-	char host[256], port[8];
+	/* The relay's addresses: one, or the nodes of a cluster, tried in
+	 * turn; cur is the one connected to or tried next, why_at the one
+	 * c->why speaks of. */
+	char host[CLIENT_MAX_RELAYS][256], port[CLIENT_MAX_RELAYS][8];
+	unsigned n_relays, cur, why_at;
 	pthread_t thread;
 	int thread_started;
 	pthread_mutex_t lock;
@@ -448,6 +452,10 @@ schedule_retry(struct client *c)
 	tv.tv_usec = (d % 1000) * 1000;
 	evtimer_add(c->retry_ev, &tv);
 	c->backoff_ms = c->backoff_ms >= max / 2 ? max : c->backoff_ms * 2;
+	/* The node that failed or dropped us may be down: the next attempt
+	 * goes to the next one (a cluster's nodes are interchangeable; the
+	 * backoff above is the same whichever node it tries). */
+	c->cur = (c->cur + 1) % c->n_relays;
 }
 
 /* Closes the connection: on-the-wire requests fail with err. */
@@ -882,8 +890,10 @@ connect_now(struct client *c)
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
-	if ((gai = getaddrinfo(c->host, c->port, &hints, &ai)) != 0 || ai == NULL) {
-		snprintf(c->why, sizeof(c->why), "cannot resolve %.100s: %s", c->host,
+	c->why_at = c->cur;
+	if ((gai = getaddrinfo(c->host[c->cur], c->port[c->cur], &hints, &ai)) != 0 ||
+	    ai == NULL) {
+		snprintf(c->why, sizeof(c->why), "cannot resolve %.100s: %s", c->host[c->cur],
 		    gai != 0 ? gai_strerror(gai) : "no address");
 		c->last_err = SB_ERR_NET;
 		schedule_retry(c);
@@ -994,22 +1004,34 @@ io_main(void *arg)
 
 /* ---- lifetime --------------------------------------------------------------- */
 
+/* "HOST:PORT[,HOST:PORT...]": 1..CLIENT_MAX_RELAYS addresses, none empty. */
 static int
 split_hostport(struct client *c)
 {
-	const char *colon = strrchr(c->relay, ':');
-	size_t hl;
+	const char *p = c->relay, *end, *colon;
+	size_t hl, pl;
 
-	if (colon == NULL || colon == c->relay)
-		return SB_ERR_INVALID_ARG;
-	hl = (size_t)(colon - c->relay);
-	if (hl >= sizeof(c->host) || strlen(colon + 1) == 0 ||
-	    strlen(colon + 1) >= sizeof(c->port))
-		return SB_ERR_INVALID_ARG;
-	memcpy(c->host, c->relay, hl);
-	c->host[hl] = '\0';
-	memcpy(c->port, colon + 1, strlen(colon + 1) + 1);
-	return SB_OK;
+	c->n_relays = 0;
+	for (;;) {
+		end = strchr(p, ',');
+		if (end == NULL)
+			end = p + strlen(p);
+		colon = memrchr(p, ':', (size_t)(end - p));
+		if (c->n_relays == CLIENT_MAX_RELAYS || colon == NULL || colon == p)
+			return SB_ERR_INVALID_ARG;
+		hl = (size_t)(colon - p);
+		pl = (size_t)(end - colon - 1);
+		if (hl >= sizeof(c->host[0]) || pl == 0 || pl >= sizeof(c->port[0]))
+			return SB_ERR_INVALID_ARG;
+		memcpy(c->host[c->n_relays], p, hl);
+		c->host[c->n_relays][hl] = '\0';
+		memcpy(c->port[c->n_relays], colon + 1, pl);
+		c->port[c->n_relays][pl] = '\0';
+		c->n_relays++;
+		if (*end == '\0')
+			return SB_OK;
+		p = end + 1;
+	}
 }
 
 int
@@ -1197,7 +1219,10 @@ client_last_error(struct client *c, char *buf, size_t size)
 
 	pthread_mutex_lock(&c->lock);
 	rc = c->why[0] != '\0' ? SB_OK : SB_ERR_NOT_FOUND;
-	if (size > 0)
+	/* Of several nodes, say which one the reason is about. */
+	if (size > 0 && c->n_relays > 1 && rc == SB_OK)
+		snprintf(buf, size, "%s:%s: %s", c->host[c->why_at], c->port[c->why_at], c->why);
+	else if (size > 0)
 		snprintf(buf, size, "%s", c->why);
 	pthread_mutex_unlock(&c->lock);
 	return rc;

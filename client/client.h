@@ -41,6 +41,7 @@
 #include "../tlog/tlog.h"
 
 #define CLIENT_FP_LEN 32
+#define CLIENT_MAX_RELAYS 8   /* addresses in client_config.relay */
 
 /* One pushed message.  Everything is borrowed for the callback's duration. */
 struct client_push {
@@ -54,7 +55,11 @@ struct client_push {
 };
 
 struct client_config {
-	const char *relay;              /* "host:port" */
+	/* "host:port", or the nodes of a relay cluster as
+	 * "host:port,host:port,..." (at most CLIENT_MAX_RELAYS): after a
+	 * failed attempt or a lost connection the next one is tried, with
+	 * the same backoff. */
+	const char *relay;
 	uint8_t fingerprint[CLIENT_FP_LEN];
 	/* The relay's next certificate, announced by PIN_NEXT and kept by the
 	 * caller (PROTOCOL.md 13.10); has_next 0: none.  Either pin passes
@@ -124,7 +129,8 @@ int  client_wait_ready(struct client *c, unsigned timeout_ms);
  * "connection refused" (any connect errno, as strerror says it, first
  * letter lowercased), "cannot resolve HOST: ...", "certificate fingerprint
  * mismatch: expected HEX, got HEX", "TLS handshake failed: REASON"
- * (OpenSSL's reason).  Cleared once a connection reaches the relay's
+ * (OpenSSL's reason); with several relay addresses, prefixed by the
+ * "host:port: " of the one tried.  Cleared once a connection reaches the relay's
  * HELLO, so after a client_wait_ready that timed out with nothing here the
  * attempt simply never finished (a relay that accepts and never answers).
  * SB_OK when there was something to say, else SB_ERR_NOT_FOUND.

@@ -15,7 +15,9 @@
 #                                  $RLOG; relay_stop/relay_start from relay.sh)
 #   mb_device NAME ADDRESS [--suite S ...]
 #                                  invite + `sealbox init` into $T/NAME/home
-#                                  (the code on stdin)
+#                                  (the code on stdin); --relay is $MB_RELAY
+#                                  when set (a cluster's node list), else
+#                                  127.0.0.1:$RPORT
 #   mb_mount NAME                  `sealbox mount $T/NAME/mnt -f`, stderr to
 #                                  $T/NAME.log, waits until outbox/ lists
 #   mb_link_start NAME ADDRESS     `sealbox init --link` into $T/NAME/home in the
@@ -127,7 +129,7 @@ mb_device() {
 	# The code goes on stdin, never argv (issue 12, finding 3); printf is a
 	# builtin, so it shows up in no command line either.
 	out=$(printf '%s\n' "$code" | "$SEALBOX" init --home "$(mb_home "$name")" \
-		--address "$address" --relay "127.0.0.1:$RPORT" --fingerprint "$FP" \
+		--address "$address" --relay "${MB_RELAY:-127.0.0.1:$RPORT}" --fingerprint "$FP" \
 		--device-name "$name" "$@" 2>&1) || fail "sealbox init $name ($address): $out"
 	[ -s "$(mb_home "$name")/config" ] || fail "sealbox init $name wrote no config"
 	[[ "$(mb_device_id "$name")" =~ ^[1-9][0-9]*$ ]] ||

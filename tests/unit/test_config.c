@@ -124,6 +124,52 @@ test_config_errors(void **state)
 	expect_err("", "missing 'address'");
 }
 
+/* The nodes of a relay cluster: a list kept whole through a round trip;
+ * an empty, malformed or ninth address refuses the whole list. */
+static void
+test_config_relay_list(void **state)
+{
+	struct agent_config cfg, back;
+	struct sb_buf b = SB_BUF_INIT;
+	char text[8192], list[4096], host[254], err[200];
+	size_t o = 0;
+	int i;
+
+	(void)state;
+	snprintf(text, sizeof(text), "%s\n", good);
+	*strstr(text, "relay = 127.0.0.1:7443") = '#';
+	snprintf(text + strlen(text), sizeof(text) - strlen(text),
+	    "relay = 10.0.0.1:7443,relay2.example:8443,[::1]:7443\n");
+	assert_int_equal(parse(text, &cfg, err, sizeof(err)), SB_OK);
+	assert_string_equal(cfg.relay, "10.0.0.1:7443,relay2.example:8443,[::1]:7443");
+	assert_int_equal(config_format(&cfg, &b), SB_OK);
+	assert_int_equal(sb_put_u8(&b, 0), SB_OK);
+	assert_int_equal(parse((const char *)b.d, &back, err, sizeof(err)), SB_OK);
+	assert_memory_equal(&cfg, &back, sizeof(cfg));
+	sb_buf_free(&b);
+
+	/* eight of the longest addresses fit, a ninth does not */
+	memset(host, 'h', sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	for (i = 0; i < 8; i++)
+		o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s:65535", i ? "," : "", host);
+	snprintf(text, sizeof(text), "%s\n", good);
+	*strstr(text, "relay = 127.0.0.1:7443") = '#';
+	snprintf(text + strlen(text), sizeof(text) - strlen(text), "relay = %s\n", list);
+	assert_int_equal(parse(text, &cfg, err, sizeof(err)), SB_OK);
+	assert_true(strlen(cfg.relay) == 8 * 259 + 7 && strlen(cfg.relay) <= CONFIG_MAX_RELAY);
+	b = (struct sb_buf)SB_BUF_INIT;
+	assert_int_equal(config_format(&cfg, &b), SB_OK);
+	sb_buf_free(&b);
+	expect_err("relay = h:1,h:2,h:3,h:4,h:5,h:6,h:7,h:8,h:9\n",
+	    "line 1: relay must be host:port[,host:port...] (at most 8)");
+	expect_err("relay = h:1,,h:2\n", "line 1: relay");
+	expect_err("relay = h:1,\n", "line 1: relay");
+	expect_err("relay = ,h:1\n", "line 1: relay");
+	expect_err("relay = h:1,h\n", "line 1: relay");
+	expect_err("relay = h:1,h:0\n", "line 1: relay");
+}
+
 static void
 test_config_save_load(void **state)
 {
@@ -200,6 +246,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_config_good_and_round_trip),
 		cmocka_unit_test(test_config_errors),
+		cmocka_unit_test(test_config_relay_list),
 		cmocka_unit_test(test_config_save_load),
 		cmocka_unit_test(test_config_home),
 	};
