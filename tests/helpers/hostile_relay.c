@@ -10,6 +10,7 @@
  * code path at all.
  *
  *   hostile_relay --data DIR --seed N [--forge ADDRESS] [--max-inject N]
+ *                 [--log-attack MODE:ADDRESS[:FILE]]  (hostile_log.h)
  *
  * How: relay_serve() opens its store through relay_store_open_sqlite().  This
  * file compiles the SQLite backend in under another name and defines
@@ -52,6 +53,7 @@
 
 #include "../../crypto/crypto.h"
 #include "../../relay/relay.h"
+#include "hostile_log.h"
 
 #define FAKE_BASE     (1ull << 62)
 #define POOL_MAX      512
@@ -449,6 +451,8 @@ h_devices_of(struct relay_store *s, const char *address,
 
 	(void)s;
 	rc = H.real->ops->devices_of(H.real, address, out, n);
+	if (rc == SB_OK)
+		rc = la_devices_of(address, out, n);
 	if (rc != SB_OK || H.forge == NULL || strcmp(address, H.forge) != 0)
 		return rc;
 	for (i = 0; i < *n; i++) {
@@ -568,14 +572,14 @@ static int
 h_log_size(struct relay_store *s, uint64_t *n)
 {
 	(void)s;
-	return H.real->ops->log_size(H.real, n);
+	return la_log_size(H.real, n);
 }
 
 static int
 h_log_leaves(struct relay_store *s, uint64_t from, uint64_t n, uint8_t (*out)[32])
 {
 	(void)s;
-	return H.real->ops->log_leaves(H.real, from, n, out);
+	return la_log_leaves(H.real, from, n, out);
 }
 
 static int
@@ -583,7 +587,7 @@ h_log_entries_of(struct relay_store *s, const uint8_t addr[32],
     struct relay_log_entry **out, size_t *n)
 {
 	(void)s;
-	return H.real->ops->log_entries_of(H.real, addr, out, n);
+	return la_log_entries_of(H.real, addr, out, n);
 }
 
 static int
@@ -716,6 +720,11 @@ relay_store_open_sqlite(const char *path, struct relay_store **out)
 	if (H.real != NULL)
 		return SB_ERR_EXISTS;
 	rc = genuine_store_open_sqlite(path, &H.real);
+	if (rc == SB_OK && (rc = la_startup(H.real)) != SB_OK) {
+		fprintf(stderr, "hostile: log-attack failed: %s\n", sb_strerror(rc));
+		H.real->ops->close(H.real);
+		H.real = NULL;
+	}
 	if (rc != SB_OK)
 		return rc;
 	H.base.ops = &hostile_ops;
@@ -737,6 +746,7 @@ main(int argc, char **argv)
 		{ "seed", required_argument, NULL, 's' },
 		{ "forge", required_argument, NULL, 'f' },
 		{ "max-inject", required_argument, NULL, 'm' },
+		{ "log-attack", required_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct relay_serve_opts so;
@@ -749,9 +759,15 @@ main(int argc, char **argv)
 		case 's': opt_seed = strtoull(optarg, NULL, 10); break;
 		case 'f': opt_forge = optarg; break;
 		case 'm': opt_max_inject = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'l':
+			if (la_parse(optarg) != 0) {
+				fprintf(stderr, "hostile_relay: --log-attack MODE:ADDRESS[:FILE]\n");
+				return 2;
+			}
+			break;
 		default:
 			fprintf(stderr, "usage: hostile_relay --data DIR --seed N "
-			    "[--forge ADDRESS] [--max-inject N]\n");
+			    "[--forge ADDRESS] [--max-inject N] [--log-attack MODE:ADDRESS[:FILE]]\n");
 			return 2;
 		}
 	}
@@ -760,6 +776,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	relay_serve_defaults(&so);
+	/* Served as it lies: no tree cached across a rewritten history. */
+	so.test_log_rebuild = 1;
 	rc = relay_serve(data, &so);
 	if (rc != SB_OK) {
 		fprintf(stderr, "hostile_relay: %s\n", sb_strerror(rc));

@@ -23,6 +23,16 @@
 #                                  answers stay consistent and the change is
 #                                  public); `unlogged`: the database edit alone
 #   mb_sql SQL [ARGS...]        -> a read-only query on the relay's database
+#   log_hostile_start ATTACK    -> stops the relay and serves $RDATA on the same
+#                                  port with tests/helpers/hostile_relay
+#                                  --log-attack ATTACK (MODE:ADDRESS[:FILE], the
+#                                  log's lies: tests/helpers/hostile_log.h);
+#                                  $HPID, its log in $HLOG; HOSTILE= overrides
+#                                  the program
+#   log_hostile_stop            -> SIGTERM, wait (exit 0), $HLOG emptied
+#   log_refused STATUS WHY CMD... -> CMD (a relay_client command) exits STATUS
+#                                  (64 log proof, 65 fork) and says
+#                                  "relay_client: log: WHY"; stderr in $T/err
 
 RELAY_CLIENT="$SB_BUILD/tests/helpers/relay_client"
 [ -x "$RELAY_CLIENT" ] || fail "$RELAY_CLIENT not built (run make)"
@@ -136,4 +146,38 @@ con = sqlite3.connect("file:%s/relay.db?mode=ro" % data, uri=True, timeout=10)
 for row in con.execute(sql, args):
     print("|".join("" if v is None else (v.hex() if isinstance(v, bytes) else str(v)) for v in row))
 PY
+}
+
+HOSTILE=${HOSTILE:-$SB_BUILD/tests/helpers/hostile_relay}
+HLOG="$T/hostile.log"
+HPID=
+
+log_hostile_start() {
+	[ -x "$HOSTILE" ] || fail "$HOSTILE not built (run make)"
+	relay_stop
+	"$HOSTILE" --data "$RDATA" --seed 1 --max-inject 0 --log-attack "$1" 2>>"$HLOG" &
+	HPID=$!
+	on_exit "kill -9 $HPID"
+	_hl() { grep -q "listening on" "$HLOG"; }
+	wait_until $((10 * ${MB_SLOW:-1})) _hl || fail "hostile relay did not start: $(tail -3 "$HLOG")"
+}
+
+log_hostile_stop() {
+	local st=0
+	kill -TERM "$HPID"
+	wait "$HPID" || st=$?
+	[ "$st" -eq 0 ] || fail "hostile relay exited $st"
+	if grep -qE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$HLOG"; then
+		fail "sanitizer report in the hostile relay's log"
+	fi
+	HPID=
+	: >"$HLOG"
+}
+
+log_refused() {
+	local st_want=$1 want=$2 st=0
+	shift 2
+	"$@" >"$T/out" 2>"$T/err" || st=$?
+	[ "$st" -eq "$st_want" ] || fail "exit $st, wanted $st_want: $* ($(cat "$T/out" "$T/err"))"
+	grep -qxF "relay_client: log: $want" "$T/err" || fail "reason: $(cat "$T/err")"
 }
