@@ -194,6 +194,13 @@ def tlog():
             put("tlog", b"\x01" + vector_blob(os.path.join(VEC, name)))
     put("tlog", b"\x02" + struct.pack(">QQ", 3, 11) + bytes(32 * 4))
     put("tlog", b"\x02" + struct.pack(">QQ", 5, 11) + bytes(32 * 3))
+    # The log's frames (PROTOCOL 14.7), from the independent proto vectors.
+    for name in ("c-lookup-log", "c-log-prove", "c-log-key", "c-link-offer", "c-link-list",
+                 "c-link-approve", "c-remove-signed"):
+        put("proto_c2r", vector_blob(os.path.join(VEC, "proto-" + name)))
+    for name in ("r-lookup-log-result", "r-lookup-log-result-empty", "r-log-proof",
+                 "r-log-key-result", "r-link-offers"):
+        put("proto_r2c", vector_blob(os.path.join(VEC, "proto-" + name)))
 
 
 def main():
