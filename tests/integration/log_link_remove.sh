@@ -26,6 +26,8 @@ note "a device pins the log key the relay printed"
 
 note "bob's new phone is linked: its code, approved by bob's first device"
 "$RELAY_CLIENT" keygen --keys "$T/phone" >/dev/null
+[ "$(rc log-key --keys "$T/phone")" = "$LOGFP" ] ||
+	fail "a device not yet enrolled cannot fetch the log key (sealbox init pins it first)"
 rc link-offer --keys "$T/phone" --address bob@example.com --name phone --timeout 30 \
 	>"$T/offer.out" 2>"$T/offer.err" &
 offer=$!
