@@ -122,6 +122,10 @@ struct client {
 	uint32_t auth_rid;
 	struct req *pending, *inflight;
 	struct req *upload, *download;  /* streaming now (also in inflight) */
+	/* Authenticated sessions so far, and the blob cap the relay announced
+	 * in session cap_session (0: none announced); under lock. */
+	unsigned sessions, cap_session;
+	uint64_t cap;
 	/* Directory answers for client_send, per address; own lock (never
 	 * held together with c->lock). */
 	pthread_mutex_t cache_lock;
@@ -614,6 +618,7 @@ on_auth_answer(struct client *c, const struct proto_msg *m)
 {
 	if (m->type == PROTO_OK) {
 		c->state = ST_AUTHED;
+		c->sessions++;
 		c->backoff_ms = 0;
 		c->last_err = SB_OK;
 		pthread_cond_broadcast(&c->cond);
@@ -692,7 +697,8 @@ on_answer(struct client *c, struct req *r, const struct proto_msg *m,
 {
 	int rc = copy_resp(r, frame, len);
 
-	if (rc == SB_OK && m->type == PROTO_OK && r->type == PROTO_BLOB_PUT) {
+	/* (A BLOB_PUT of size 0 asks for the cap: its OK is the answer.) */
+	if (rc == SB_OK && m->type == PROTO_OK && r->type == PROTO_BLOB_PUT && r->left > 0) {
 		c->upload = r;
 		pump_upload(c);
 		return;
@@ -714,6 +720,7 @@ on_answer(struct client *c, struct req *r, const struct proto_msg *m,
 	    (r->type == PROTO_LINK_OFFER && m->u64 != 0))) {
 		c->cfg.device_id = m->u64;
 		c->state = ST_AUTHED;
+		c->sessions++;
 		pthread_cond_broadcast(&c->cond);
 	}
 	unlink_req(&c->inflight, r);
@@ -1335,21 +1342,18 @@ answer(struct req *r, struct proto_msg *m, uint8_t want)
 	return SB_OK;
 }
 
-/* Simple request with a u64 argument answered by OK. */
+/* A request answered by OK (its value into *out, which may be NULL). */
 static int
-simple(struct client *c, uint8_t type, uint64_t v, uint64_t *out)
+ok_request(struct client *c, struct proto_msg *m, uint64_t *out)
 {
-	struct req *r = req_new(type, NEED_AUTH);
-	struct proto_msg m, a;
+	struct req *r = req_new(m->type, NEED_AUTH);
+	struct proto_msg a;
 	int rc;
 
 	if (r == NULL)
 		return SB_ERR_ALLOC;
-	memset(&m, 0, sizeof(m));
 	memset(&a, 0, sizeof(a));
-	m.type = type;
-	m.u64 = v;
-	rc = submit(c, r, &m);
+	rc = submit(c, r, m);
 	if (rc == SB_OK)
 		rc = answer(r, &a, PROTO_OK);
 	if (rc == SB_OK && out != NULL)
@@ -1357,6 +1361,18 @@ simple(struct client *c, uint8_t type, uint64_t v, uint64_t *out)
 	proto_msg_clear(&a);
 	req_free(r);
 	return rc;
+}
+
+/* Simple request with a u64 argument answered by OK. */
+static int
+simple(struct client *c, uint8_t type, uint64_t v, uint64_t *out)
+{
+	struct proto_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = type;
+	m.u64 = v;
+	return ok_request(c, &m, out);
 }
 
 /* REGISTER (code) or LINK_OFFER (code NULL): built and signed on the I/O
@@ -2391,6 +2407,56 @@ client_blob_upload(struct client *c, int fd, uint64_t size, char uri[SB_MAX_URI 
 	proto_msg_clear(&a);
 	req_free(r);
 	return rc;
+}
+
+int
+client_blob_cap(struct client *c, uint64_t *cap)
+{
+	int known, rc;
+
+	*cap = 0;
+	pthread_mutex_lock(&c->lock);
+	known = c->state == ST_AUTHED && c->sessions != 0 && c->cap_session == c->sessions;
+	if (known)
+		*cap = c->cap;
+	pthread_mutex_unlock(&c->lock);
+	if (known)
+		return SB_OK;
+	/* BLOB_PUT of size 0 starts no upload: it asks (PROTOCOL.md 13.6). */
+	rc = simple(c, PROTO_BLOB_PUT, 0, cap);
+	if (rc == SB_OK || rc == SB_ERR_TOO_BIG) {
+		/* TOO_BIG: a relay from before the cap was announced. */
+		if (rc != SB_OK)
+			*cap = 0;
+		pthread_mutex_lock(&c->lock);
+		if (c->state == ST_AUTHED) {
+			c->cap_session = c->sessions;
+			c->cap = *cap;
+		}
+		pthread_mutex_unlock(&c->lock);
+		rc = SB_OK;
+	}
+	return rc;
+}
+
+int
+client_blob_delete(struct client *c, const char *uri)
+{
+	struct proto_msg m;
+	uint64_t cap;
+	int rc;
+
+	if (strlen(uri) > SB_MAX_URI)
+		return SB_ERR_INVALID_ARG;
+	if ((rc = client_blob_cap(c, &cap)) != SB_OK)
+		return rc;
+	if (cap == 0)
+		return SB_ERR_PROTOCOL;     /* an older relay: it would hang up */
+	memset(&m, 0, sizeof(m));
+	m.type = PROTO_BLOB_DELETE;
+	m.text.p = (const uint8_t *)uri;
+	m.text.len = strlen(uri);
+	return ok_request(c, &m, NULL);
 }
 
 int

@@ -342,6 +342,21 @@ int  client_remove(struct client *c, uint64_t device_id);
  */
 int  client_blob_upload(struct client *c, int fd, uint64_t size,
          char uri[SB_MAX_URI + 1]);
+/*
+ * The largest blob this device may upload at all (docs/PROTOCOL.md 13.6,
+ * BLOB_PUT of size 0): asked once per authenticated session, then
+ * answered from memory.  SB_OK with *cap, 0 when the relay announces none
+ * (one from before that revision); a network error otherwise (the request
+ * waits for a reconnection like any other: callers that must not block
+ * check client_link first).
+ */
+int  client_blob_cap(struct client *c, uint64_t *cap);
+/*
+ * Deletes a blob this device uploaded (BLOB_DELETE).  SB_OK,
+ * SB_ERR_NOT_FOUND (unknown, expired or not ours), SB_ERR_PROTOCOL when the
+ * relay announced no cap (it predates BLOB_DELETE: nothing is sent).
+ */
+int  client_blob_delete(struct client *c, const char *uri);
 int  client_blob_download(struct client *c, const char *uri, int fd, uint64_t max,
          uint64_t *size);
 

@@ -28,7 +28,7 @@ proto_type_from_client(uint8_t type)
 	case PROTO_BLOB_PUT: case PROTO_BLOB_GET: case PROTO_PING:
 	case PROTO_BLOB_DATA: case PROTO_LOOKUP_LOG: case PROTO_LOG_PROVE:
 	case PROTO_LOG_KEY: case PROTO_LINK_OFFER: case PROTO_LINK_LIST:
-	case PROTO_LINK_APPROVE: case PROTO_REMOVE_SIGNED:
+	case PROTO_LINK_APPROVE: case PROTO_REMOVE_SIGNED: case PROTO_BLOB_DELETE:
 		return 1;
 	default:
 		return 0;
@@ -49,6 +49,7 @@ proto_type_name(uint8_t type)
 	case PROTO_BLOB_PUT:      return "blob-put";
 	case PROTO_BLOB_GET:      return "blob-get";
 	case PROTO_PING:          return "ping";
+	case PROTO_BLOB_DELETE:   return "blob-delete";
 	case PROTO_BLOB_DATA:     return "blob-data";
 	case PROTO_LOOKUP_LOG:    return "lookup-log";
 	case PROTO_LOG_PROVE:     return "log-prove";
@@ -372,7 +373,7 @@ dec_body(struct sb_reader *r, struct proto_msg *m)
 		return dec_send(r, m);
 	case PROTO_STATUS:
 		return sb_get_bytes(r, m->msgid, PROTO_MSGID_LEN);
-	case PROTO_BLOB_GET: case PROTO_BLOB_URI:
+	case PROTO_BLOB_GET: case PROTO_BLOB_URI: case PROTO_BLOB_DELETE:
 		return get_s8(r, &m->text, SB_MAX_URI);
 	case PROTO_PING:
 		return SB_OK;
@@ -634,7 +635,7 @@ enc_body(struct sb_buf *b, const struct proto_msg *m)
 		return SB_OK;
 	case PROTO_STATUS:
 		return sb_put_bytes(b, m->msgid, PROTO_MSGID_LEN);
-	case PROTO_BLOB_GET: case PROTO_BLOB_URI:
+	case PROTO_BLOB_GET: case PROTO_BLOB_URI: case PROTO_BLOB_DELETE:
 		return put_s8(b, &m->text, SB_MAX_URI);
 	case PROTO_PING:
 		return SB_OK;

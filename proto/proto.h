@@ -77,6 +77,9 @@ enum proto_type {
 	PROTO_LINK_LIST     = 0x10,
 	PROTO_LINK_APPROVE  = 0x11,
 	PROTO_REMOVE_SIGNED = 0x12,
+	/* only to a relay that answered BLOB_PUT of size 0 (its blob cap)
+	 * with OK: older relays close the connection on it */
+	PROTO_BLOB_DELETE   = 0x13,
 	/* both directions */
 	PROTO_BLOB_DATA     = 0x09,
 	/* relay -> client */
@@ -162,8 +165,9 @@ struct proto_msg {
 	 * LOOKUP_LOG (address), REMOVE_SIGNED (sig) */
 	struct proto_bytes address, code, identity, name, sig;
 	uint8_t suite;
-	/* AUTH / REMOVE / REMOVE_SIGNED / ACK (item id) / BLOB_PUT (size) / OK
-	 * (value) / LOOKUP_LOG (known size) / LOG_PROVE (first) */
+	/* AUTH / REMOVE / REMOVE_SIGNED / ACK (item id) / BLOB_PUT (size; 0
+	 * asks for the blob cap) / OK (value) / LOOKUP_LOG (known size) /
+	 * LOG_PROVE (first) */
 	uint64_t u64;
 	/* LOG_PROVE (second) */
 	uint64_t u64b;
@@ -179,7 +183,7 @@ struct proto_msg {
 	uint8_t challenge[PROTO_CHALLENGE_LEN];
 	/* ERROR */
 	int32_t err;               /* a negative SB_ERR_* */
-	struct proto_bytes text;   /* ERROR message, BLOB_URI uri, BLOB_GET uri */
+	struct proto_bytes text;   /* ERROR message, BLOB_URI/GET/DELETE uri */
 	/* LOOKUP_RESULT */
 	size_t n_results;
 	struct proto_addr_devices *results;

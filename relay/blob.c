@@ -180,6 +180,25 @@ relay_blobs_expire(struct relay_blobs *b, uint64_t cutoff)
 	return b->st->ops->blob_expire(b->st, cutoff, gone, b);
 }
 
+int
+relay_blobs_delete(struct relay_blobs *b, const uint8_t *uri, size_t len, uint64_t owner)
+{
+	char name[2 * URI_RAND + 1], u[SB_MAX_URI + 1], path[PATH_MAX];
+	int rc;
+
+	if (uri_file(uri, len, name) != SB_OK)
+		return SB_ERR_NOT_FOUND;
+	memcpy(u, uri, len);
+	u[len] = '\0';
+	/* The record first: once it is gone nobody is served the file, which
+	 * is removed after (a store holding the contents removes both). */
+	rc = b->st->ops->blob_delete(b->st, u, owner);
+	if (rc == SB_OK && !b->in_store && blob_path(b, name, path) == SB_OK &&
+	    unlink(path) != 0 && errno != ENOENT)
+		relay_log("blob delete: cannot unlink %s: %s", name, strerror(errno));
+	return rc;
+}
+
 /* ---- uploads ----------------------------------------------------------------- */
 
 int

@@ -33,6 +33,11 @@ void relay_blobs_free(struct relay_blobs *b);
 int  relay_blobs_room(struct relay_blobs *b, uint64_t size);
 /* Deletes blobs created before cutoff, contents and records. */
 int  relay_blobs_expire(struct relay_blobs *b, uint64_t cutoff);
+/* Deletes the blob named uri (len bytes, untrusted) if device owner
+ * uploaded it, record and contents (BLOB_DELETE, PROTOCOL.md 13.6);
+ * SB_ERR_NOT_FOUND for any other uri, malformed ones included. */
+int  relay_blobs_delete(struct relay_blobs *b, const uint8_t *uri, size_t len,
+         uint64_t owner);
 
 /* An upload of size bytes by device owner: write chunks (in order, their
  * total exactly size), then finish (publishes it under a fresh random

@@ -936,9 +936,17 @@ h_blob_put(struct session *s, const struct proto_msg *m)
 	struct server *srv = s->srv;
 	int rc;
 
+	if (m->u64 == 0) {
+		/* Size 0 asks for the cap (PROTOCOL.md 13.6): the largest blob
+		 * this device may upload at all, so a client refuses a write
+		 * past it at once instead of after encrypting it all. */
+		uint64_t cap = srv->cfg.blob_max < srv->cfg.quota_blob_bytes ?
+		    srv->cfg.blob_max : srv->cfg.quota_blob_bytes;
+		return reply(s, send_ok(s, m->rid, cap));
+	}
 	if (s->up != NULL || s->up_err != 0)
 		return reply(s, send_err(s, m->rid, SB_ERR_PROTOCOL, "an upload is already running"));
-	if (m->u64 == 0 || m->u64 > srv->cfg.blob_max) {
+	if (m->u64 > srv->cfg.blob_max) {
 		relay_log("blob refused conn=%llu device=%llu size=%llu max=%llu",
 		    (unsigned long long)s->conn, (unsigned long long)s->device,
 		    (unsigned long long)m->u64, (unsigned long long)srv->cfg.blob_max);
@@ -1313,6 +1321,23 @@ h_link_approve(struct session *s, const struct proto_msg *m)
 	return reply(s, send_ok(s, m->rid, dev));
 }
 
+/* Deletes a blob this device uploaded (a send it cancelled, or a retry's
+ * superseded upload); anyone else's URI is NOT_FOUND, as an unknown one. */
+static int
+h_blob_delete(struct session *s, const struct proto_msg *m)
+{
+	int rc = relay_blobs_delete(s->srv->blobs, m->text.p, m->text.len, s->device);
+
+	if (rc != SB_OK) {
+		relay_log("blob delete refused conn=%llu device=%llu: %s",
+		    (unsigned long long)s->conn, (unsigned long long)s->device, sb_strerror(rc));
+		return reply(s, send_err(s, m->rid, rc, NULL));
+	}
+	relay_log("blob deleted conn=%llu device=%llu", (unsigned long long)s->conn,
+	    (unsigned long long)s->device);
+	return reply(s, send_ok(s, m->rid, 0));
+}
+
 /* Returns 0 to go on, -1 when the session is gone. */
 static int
 dispatch(struct session *s, const struct proto_msg *m)
@@ -1345,6 +1370,7 @@ dispatch(struct session *s, const struct proto_msg *m)
 	case PROTO_BLOB_PUT:  return h_blob_put(s, m);
 	case PROTO_BLOB_DATA: return h_blob_data(s, m);
 	case PROTO_BLOB_GET:  return h_blob_get(s, m);
+	case PROTO_BLOB_DELETE: return h_blob_delete(s, m);
 	default:
 		session_close(s, "unexpected message type");
 		return -1;

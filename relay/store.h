@@ -200,6 +200,10 @@ struct relay_store_ops {
 	/* SB_ERR_NOT_FOUND if unknown or created before not_before. */
 	int (*blob_get)(struct relay_store *s, const char *uri, uint64_t not_before,
 	    uint64_t *size);
+	/* Deletes the record of uri if owner_device uploaded it (its quota
+	 * charge is refunded); SB_ERR_NOT_FOUND for any other uri.  The
+	 * caller unlinks the file after SB_OK. */
+	int (*blob_delete)(struct relay_store *s, const char *uri, uint64_t owner_device);
 	/* Deletes records created before cutoff, calling gone(arg, uri) first
 	 * for each (so the caller unlinks the file). */
 	int (*blob_expire)(struct relay_store *s, uint64_t cutoff,

@@ -190,6 +190,7 @@ enum stmt {
 	S_OWNER_LIST, S_OWNER_DATA, S_OWNER_DEL, S_TOTALS, S_BLOB_EACH,
 	S_LOCK_LOG, S_LOG_SEQ, S_LOG_SIZE, S_LOG_ADD, S_LOG_LEAVES, S_LOG_OF,
 	S_OFFER_EXPIRE, S_OFFER_OTHERS, S_OFFER_PUT, S_OFFERS_OF, S_OFFER_GET, S_OFFER_DEL,
+	S_BLOB_DEL_DATA, S_BLOB_DEL,
 	S_COUNT
 };
 
@@ -236,6 +237,10 @@ static const char *const stmt_sql[S_COUNT] = {
 	    " (SELECT data FROM blobs WHERE created<$1 AND data<>0) RETURNING id)"
 	    " DELETE FROM blob_data WHERE upload IN (SELECT id FROM u)",
 	[S_BLOB_EXP] = "DELETE FROM blobs WHERE created<$1",
+	[S_BLOB_DEL_DATA] = "WITH u AS (DELETE FROM uploads WHERE id IN"
+	    " (SELECT data FROM blobs WHERE uri=$1 AND owner=$2 AND data<>0) RETURNING id)"
+	    " DELETE FROM blob_data WHERE upload IN (SELECT id FROM u)",
+	[S_BLOB_DEL] = "DELETE FROM blobs WHERE uri=$1 AND owner=$2 RETURNING 1",
 	/* Expired rows still count until the sweep deletes them: at most
 	 * one sweep interval of over-charging, never under-charging. */
 	[S_USAGE] = "SELECT coalesce(sum(items),0)::bigint, coalesce(sum(bytes),0)::bigint"
@@ -1373,6 +1378,37 @@ blob_expire_once(struct relay_store *s, uint64_t cutoff,
 }
 
 static int
+blob_delete_once(struct relay_store *s, const char *uri, uint64_t owner)
+{
+	PGconn *db = db_of(s);
+	struct params p = { 0 };
+	PGresult *r;
+	int rc;
+
+	if ((rc = begin(s)) != SB_OK)
+		return rc;
+	p_text(&p, uri);
+	p_u64(&p, owner);
+	rc = q(db, S_BLOB_DEL_DATA, &p, NULL);
+	if (rc == SB_OK && (rc = q(db, S_BLOB_DEL, &p, &r)) == SB_OK) {
+		if (PQntuples(r) == 0)
+			rc = SB_ERR_NOT_FOUND;
+		PQclear(r);
+	}
+	return end(s, rc);
+}
+
+static int
+pg_blob_delete(struct relay_store *s, const char *uri, uint64_t owner)
+{
+	int rc, t;
+
+	for (t = 0; retried(rc = blob_delete_once(s, uri, owner), t); t++)
+		;
+	return final(rc);
+}
+
+static int
 pg_blob_expire(struct relay_store *s, uint64_t cutoff,
     void (*gone)(void *arg, const char *uri), void *arg)
 {
@@ -1806,6 +1842,7 @@ static const struct relay_store_ops pg_ops = {
 	.blob_add = pg_blob_add,
 	.blob_get = pg_blob_get,
 	.blob_expire = pg_blob_expire,
+	.blob_delete = pg_blob_delete,
 	.blob_drop_owner = pg_blob_drop_owner,
 	.usage = pg_usage,
 	.queue_count = pg_queue_count,

@@ -939,6 +939,23 @@ sq_blob_get(struct relay_store *s, const char *uri, uint64_t not_before,
 }
 
 static int
+sq_blob_delete(struct relay_store *s, const char *uri, uint64_t owner_device)
+{
+	sqlite3 *db = db_of(s);
+	sqlite3_stmt *st;
+	int rc;
+
+	if (prep(db, "DELETE FROM blobs WHERE uri=? AND owner=?", &st) != SB_OK)
+		return SB_ERR_STORAGE;
+	sqlite3_bind_text(st, 1, uri, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)owner_device);
+	rc = run(st);
+	if (rc == SB_OK && sqlite3_changes(db) == 0)
+		rc = SB_ERR_NOT_FOUND;
+	return rc;
+}
+
+static int
 sq_blob_expire(struct relay_store *s, uint64_t cutoff,
     void (*gone)(void *arg, const char *uri), void *arg)
 {
@@ -1139,6 +1156,7 @@ static const struct relay_store_ops sqlite_ops = {
 	.expire = sq_expire,
 	.blob_add = sq_blob_add,
 	.blob_get = sq_blob_get,
+	.blob_delete = sq_blob_delete,
 	.blob_expire = sq_blob_expire,
 	.blob_drop_owner = sq_blob_drop_owner,
 	.usage = sq_usage,

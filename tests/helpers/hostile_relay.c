@@ -621,6 +621,13 @@ h_blob_get(struct relay_store *s, const char *uri, uint64_t nb, uint64_t *size)
 }
 
 static int
+h_blob_delete(struct relay_store *s, const char *uri, uint64_t owner)
+{
+	(void)s;
+	return H.real->ops->blob_delete(H.real, uri, owner);
+}
+
+static int
 h_blob_expire(struct relay_store *s, uint64_t cutoff,
     void (*gone)(void *arg, const char *uri), void *arg)
 {
@@ -702,6 +709,7 @@ static const struct relay_store_ops hostile_ops = {
 	.expire = h_expire,
 	.blob_add = h_blob_add,
 	.blob_get = h_blob_get,
+	.blob_delete = h_blob_delete,
 	.blob_expire = h_blob_expire,
 	.blob_drop_owner = h_blob_drop_owner,
 	.usage = h_usage,

@@ -30,10 +30,10 @@
 #include "vecfile.h"
 
 /* What gen_proto.py writes; a changed generator must change these. */
-#define N_OK        47
+#define N_OK        49
 #define N_FRAME     4
-#define N_TYPE      17
-#define N_BODY      104
+#define N_TYPE      18
+#define N_BODY      106
 
 /* The `type` field: "0x" and two hex digits. */
 static uint8_t
@@ -302,7 +302,7 @@ check_fields(struct vec *v, const struct proto_msg *m)
 	case PROTO_BLOB_DATA:
 		check_bytes(v, "chunk", &m->data);
 		break;
-	case PROTO_BLOB_GET: case PROTO_BLOB_URI:
+	case PROTO_BLOB_GET: case PROTO_BLOB_URI: case PROTO_BLOB_DELETE:
 		check_bytes(v, "uri", &m->text);
 		break;
 	case PROTO_PING:
@@ -593,7 +593,7 @@ test_proto_vectors_all(void **state)
 		PROTO_ACK, PROTO_STATUS, PROTO_BLOB_PUT, PROTO_BLOB_DATA,
 		PROTO_BLOB_GET, PROTO_PING, PROTO_LOOKUP_LOG, PROTO_LOG_PROVE,
 		PROTO_LOG_KEY, PROTO_LINK_OFFER, PROTO_LINK_LIST, PROTO_LINK_APPROVE,
-		PROTO_REMOVE_SIGNED,
+		PROTO_REMOVE_SIGNED, PROTO_BLOB_DELETE,
 	};
 	static const uint8_t from_relay[] = {
 		PROTO_HELLO, PROTO_OK, PROTO_ERROR, PROTO_LOOKUP_RESULT, PROTO_STALE,
@@ -695,7 +695,7 @@ test_proto_vectors_encoder_caps(void **state)
 	m.data.len = sizeof(big);
 	encode_refused(&m, SB_ERR_LENGTH);
 	memset(&m, 0, sizeof(m));
-	m.type = 0x13;
+	m.type = 0x14;
 	encode_refused(&m, SB_ERR_INVALID_ARG);
 }
 

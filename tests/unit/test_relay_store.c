@@ -310,6 +310,12 @@ test_relay_store_blobs(void **state)
 	assert_string_equal(gone_uri, "sbblob:old");
 	assert_int_equal(s->ops->blob_get(s, "sbblob:old", 0, &size), SB_ERR_NOT_FOUND);
 	assert_int_equal(s->ops->blob_get(s, "sbblob:new", 0, &size), SB_OK);
+	/* Only its uploader deletes a blob; anyone else sees NOT_FOUND. */
+	assert_int_equal(s->ops->blob_delete(s, "sbblob:new", 2), SB_ERR_NOT_FOUND);
+	assert_int_equal(s->ops->blob_delete(s, "sbblob:none", 1), SB_ERR_NOT_FOUND);
+	assert_int_equal(s->ops->blob_delete(s, "sbblob:new", 1), SB_OK);
+	assert_int_equal(s->ops->blob_get(s, "sbblob:new", 0, &size), SB_ERR_NOT_FOUND);
+	assert_int_equal(s->ops->blob_delete(s, "sbblob:new", 1), SB_ERR_NOT_FOUND);
 }
 
 static int gone_n;

@@ -108,6 +108,7 @@ TYPES = {
     0x09: ("BLOB_DATA", "both", [("chunk", "rest", (1, 65536))]),
     0x0A: ("BLOB_GET", CLIENT, [("uri", "s8", 80)]),
     0x0B: ("PING", CLIENT, []),
+    0x13: ("BLOB_DELETE", CLIENT, [("uri", "s8", 80)]),
     0x80: ("HELLO", RELAY, [("version", "u8", (1, 1)), ("challenge", "bytes", 32)]),
     0x81: ("OK", RELAY, [("value", "u64", None)]),
     0x82: ("ERROR", RELAY, [("code", "u32", (1, 1000)), ("text", "s8", 200)]),
@@ -441,6 +442,9 @@ def positive():
          {"chunk": pat(65536, 12)})
     good("c-blob-get", "BLOB_GET", "BLOB_GET", 12, {"uri": URI})
     good("c-ping", "PING", "PING", 0xffffffff, {})
+    good("c-blob-put-0", "BLOB_PUT of size 0: asks for the blob cap (13.6)",
+         "BLOB_PUT", 13, {"size": 0})
+    good("c-blob-delete", "BLOB_DELETE", "BLOB_DELETE", 14, {"uri": URI})
 
     good("r-hello", "HELLO, rid 0", "HELLO", 0,
          {"version": 1, "challenge": pat(32, 13)})
@@ -518,7 +522,7 @@ def negative():
         frame(0x09, 1, b"", length=0xffffffff))
 
     # Check 2: types the receiver does not accept.
-    for t in (0x00, 0x13, 0x7f, 0xa0, 0xff):
+    for t in (0x00, 0x14, 0x7f, 0xa0, 0xff):
         bad("c-type-%02x" % t, "type 0x%02x, empty body, to the relay" % t,
             CLIENT, "format", "type", frame(t, 1, b""), t=t, known="no")
         bad("r-type-%02x" % t, "type 0x%02x, empty body, to a client" % t,
@@ -534,6 +538,8 @@ def negative():
         "type", frame(0x8c, 0, pat(32)), t=0x8c, known="yes")
     bad("r-type-ping", "a PING sent to a client", RELAY, "format", "type",
         frame(0x0b, 3, b""), t=0x0b, known="yes")
+    bad("r-type-blob-delete", "a BLOB_DELETE sent to a client", RELAY, "format",
+        "type", frame(0x13, 3, s8(URI)), t=0x13, known="yes")
     bad("r-type-auth", "a well-formed AUTH sent to a client", RELAY, "format",
         "type", frame(0x02, 3, u64(1) + s8(pat(70))), t=0x02, known="yes")
     bad("r-type-register", "a well-formed REGISTER sent to a client", RELAY,
@@ -554,6 +560,7 @@ def negative():
         ("c-send-payload-65537", "SEND",
          send_vals(item=[{"device_id": 1, "payload": pat(65537)}])),
         ("c-blob-get-uri-81", "BLOB_GET", {"uri": pat(81)}),
+        ("c-blob-delete-uri-81", "BLOB_DELETE", {"uri": pat(81)}),
         ("r-error-text-201", "ERROR", {"code": 5, "text": pat(201)}),
         ("r-lookup-result-address-255", "LOOKUP_RESULT",
          lookup_result_vals(entry=[{"address": b"c" * 255, "device": []}])),
@@ -670,6 +677,7 @@ def negative():
         ("c-status-short", "STATUS", {"msgid": MSGID}),
         ("c-blob-put-short", "BLOB_PUT", {"size": 1}),
         ("c-blob-get-short", "BLOB_GET", {"uri": URI}),
+        ("c-blob-delete-short", "BLOB_DELETE", {"uri": URI}),
         ("r-hello-short", "HELLO", {"version": 1, "challenge": pat(32)}),
         ("r-ok-short", "OK", {"value": 1}),
         ("r-error-short", "ERROR", {"code": 3, "text": b"bad"}),
