@@ -798,12 +798,12 @@ agent_truncate(struct agent *a, enum agent_box box, const char *folder,
 
 int
 agent_set_times(struct agent *a, enum agent_box box, const char *folder,
-    const char *name, const struct timespec *mtime)
+    const char *name, const struct timespec *atime, const struct timespec *mtime)
 {
 	char fb[NAMES_NAME_BUF];
 
 	if (box == AGENT_BOX_OUT)
-		return outview_set_times(a, out_folder(a, folder, fb), name, mtime);
+		return outview_set_times(a, out_folder(a, folder, fb), name, atime, mtime);
 	return box == AGENT_BOX_IN ? SB_ERR_READONLY : SB_ERR_INVALID_ARG;
 }
 

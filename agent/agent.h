@@ -61,6 +61,8 @@ struct agent_attr {
 	uint64_t size;            /* plaintext size: real sizes in ls -l */
 	struct timespec mtime;    /* outbox: last write (or utimens); inbox: sent time */
 	struct timespec ctime;
+	struct timespec atime;    /* what utimensat set; {0, 0}: the mtime (reads
+	                             never change it, as with noatime) */
 	unsigned mode;            /* permission bits only: 0755/0555 dirs,
 	                             0644 outbox files, 0444 inbox files */
 };
@@ -142,10 +144,12 @@ int  agent_file_release(struct agent_file *f);
 /* truncate(2) by path: outbox drafts only; sent files SB_ERR_PERMISSION. */
 int  agent_truncate(struct agent *a, enum agent_box box, const char *folder,
          const char *name, uint64_t size);
-/* utimens: outbox files keep the given mtime (rsync -a, tar -x); inbox:
- * SB_ERR_READONLY.  NULL ts means now. */
+/* utimensat: outbox files keep the given atime and mtime (rsync -a,
+ * tar -x, touch -a); NULL leaves that one as it is (UTIME_OMIT; fs/ turns
+ * UTIME_NOW into the time).  A synced copy keeps its sender's times (the
+ * call succeeds); inbox: SB_ERR_READONLY. */
 int  agent_set_times(struct agent *a, enum agent_box box, const char *folder,
-         const char *name, const struct timespec *mtime);
+         const char *name, const struct timespec *atime, const struct timespec *mtime);
 int  agent_unlink(struct agent *a, enum agent_box box, const char *folder,
          const char *name);
 /* Within the outbox only (inbox: SB_ERR_READONLY; across boxes or across

@@ -613,7 +613,7 @@ civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d)
 }
 
 int
-names_incoming_file(int64_t time, const uint8_t *id, size_t id_len,
+names_incoming_file(int64_t time, unsigned seq, const uint8_t *id, size_t id_len,
     const char *sender_name, size_t name_len, char *out, size_t out_size)
 {
 	int64_t y, secs;
@@ -624,17 +624,18 @@ names_incoming_file(int64_t time, const uint8_t *id, size_t id_len,
 		return SB_ERR_INVALID_ARG;
 	out[0] = '\0';
 	if (id == NULL || id_len < NAMES_ID_HEX_LEN / 2 || time < 0 ||
-	    time > NAMES_MAX_TIME)
+	    time > NAMES_MAX_TIME || seq == 0)
 		return SB_ERR_INVALID_ARG;
 	civil_from_days(time / 86400, &y, &mo, &d);
 	secs = time % 86400;
-	n = snprintf(out, out_size, "%04d%02u%02uT%02d%02d%02dZ-%02x%02x%02x%02x-",
+	n = snprintf(out, out_size, "%04d%02u%02uT%02d%02d%02dZ-%04u-%02x%02x%02x%02x-",
 	    (int)y, mo, d, (int)(secs / 3600), (int)(secs / 60 % 60),
-	    (int)(secs % 60), id[0], id[1], id[2], id[3]);
-	if (n != NAMES_FILE_PREFIX_LEN)
+	    (int)(secs % 60), seq, id[0], id[1], id[2], id[3]);
+	/* 31 bytes, up to 37 for a sequence of 10 digits: the sanitised name
+	 * keeps at least 218 bytes (more than NAMES_SANITIZE_MIN). */
+	if (n < NAMES_FILE_PREFIX_LEN || n > NAMES_FILE_PREFIX_LEN + 6)
 		return SB_ERR_INTERNAL;
-	sanitize(sender_name, name_len, NAMES_NAME_MAX - NAMES_FILE_PREFIX_LEN,
-	    1, out + NAMES_FILE_PREFIX_LEN);
+	sanitize(sender_name, name_len, NAMES_NAME_MAX - (size_t)n, 1, out + n);
 	return SB_OK;
 }
 

@@ -42,10 +42,14 @@ struct sb_reader;
 #define NAMES_MAX_RECIPIENTS  256
 /* The placeholder for a name that sanitises to nothing usable. */
 #define NAMES_PLACEHOLDER     "attachment"
-/* "YYYYMMDDTHHMMSSZ-" "xxxxxxxx-": the prefix of an incoming file name. */
+/* "YYYYMMDDTHHMMSSZ-" "NNNN-" "xxxxxxxx-": the prefix of an incoming file
+ * name (the sequence is wider only past 9999 messages in one second). */
 #define NAMES_STAMP_LEN       16
+#define NAMES_SEQ_LEN         4
+#define NAMES_SEQ_MAX         9999u
 #define NAMES_ID_HEX_LEN      8
-#define NAMES_FILE_PREFIX_LEN (NAMES_STAMP_LEN + 1 + NAMES_ID_HEX_LEN + 1)
+#define NAMES_FILE_PREFIX_LEN (NAMES_STAMP_LEN + 1 + NAMES_SEQ_LEN + 1 + \
+                               NAMES_ID_HEX_LEN + 1)
 /* Latest time a file name can carry: 9999-12-31T23:59:59Z (fixed width). */
 #define NAMES_MAX_TIME        INT64_C(253402300799)
 
@@ -189,16 +193,20 @@ int names_escape_display(const char *in, size_t len, char *out,
 
 /*
  * The file name of an incoming file:
- *   YYYYMMDDTHHMMSSZ-<first 8 hex digits of id>-<sanitised sender name>
- * time is UTC seconds since the epoch (0 .. NAMES_MAX_TIME: the fixed-width
- * stamp is what makes `ls` sort by time; within one second by id).  The
- * sender's name is sanitised as names_sanitize_component does, except that a
- * leading '.' is kept (the prefix already keeps the entry visible), bounded
- * so the whole name fits NAMES_NAME_MAX.  id_len >= 4.
+ *   YYYYMMDDTHHMMSSZ-<seq>-<first 8 hex digits of id>-<sanitised sender name>
+ * time is UTC seconds since the epoch (0 .. NAMES_MAX_TIME); seq (>= 1) is
+ * the message's rank among those stamped with the same second, in order of
+ * arrival, as 4 digits (more past NAMES_SEQ_MAX).  The fixed-width stamp
+ * and sequence make `ls`, in any locale, list files by time and, within a
+ * second, in the order they came (issue 13, point 5; for one sending
+ * device that is the order it sent them).  The sender's name is sanitised
+ * as names_sanitize_component does, except that a leading '.' is kept (the
+ * prefix already keeps the entry visible), bounded so the whole name fits
+ * NAMES_NAME_MAX.  id_len >= 4.
  * Writes a NUL-terminated string into out (out_size >= NAMES_NAME_BUF).
  * Returns SB_OK or SB_ERR_INVALID_ARG.
  */
-int names_incoming_file(int64_t time, const uint8_t *id, size_t id_len,
+int names_incoming_file(int64_t time, unsigned seq, const uint8_t *id, size_t id_len,
     const char *sender_name, size_t name_len, char *out, size_t out_size);
 
 /* time (clamped to 0 .. NAMES_MAX_TIME) as "YYYY-MM-DDTHH:MM:SSZ", UTC,

@@ -111,7 +111,7 @@ fs_stat_fill(const struct agent_attr *at, struct stat *st)
 	st->st_blksize = 65536;
 	st->st_blocks = (blkcnt_t)((at->size + 511) / 512);
 	st->st_mtim = at->mtime;
-	st->st_atim = at->mtime;
+	st->st_atim = at->atime.tv_sec == 0 && at->atime.tv_nsec == 0 ? at->mtime : at->atime;
 	st->st_ctim = at->ctime;
 }
 
@@ -369,10 +369,26 @@ op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	return neg(agent_truncate(ctx_agent(), p.box, p.folder, p.name, (uint64_t)size));
 }
 
+/* One of utimensat's two times: NULL for UTIME_OMIT, the time for
+ * UTIME_NOW (and for a NULL times array). */
+static const struct timespec *
+utime_of(const struct timespec tv[2], int i, const struct timespec *now,
+    struct timespec *out)
+{
+	if (tv == NULL || tv[i].tv_nsec == UTIME_NOW)
+		*out = *now;
+	else if (tv[i].tv_nsec == UTIME_OMIT)
+		return NULL;
+	else
+		*out = tv[i];
+	return out;
+}
+
 static int
 op_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
 {
-	struct timespec mt;
+	struct timespec now, at, mt;
+	const struct timespec *a, *m;
 	struct fspath p;
 	int rc;
 
@@ -383,13 +399,13 @@ op_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info 
 		return -EROFS;
 	if (p.depth < 3)
 		return p.depth >= 1 && p.box == AGENT_BOX_IN ? -EROFS : 0;
-	if (tv == NULL || tv[1].tv_nsec == UTIME_NOW)
-		return neg(agent_set_times(ctx_agent(), p.box, p.folder, p.name, NULL));
-	if (tv[1].tv_nsec == UTIME_OMIT)
+	clock_gettime(CLOCK_REALTIME, &now);
+	a = utime_of(tv, 0, &now, &at);
+	m = utime_of(tv, 1, &now, &mt);
+	if (a == NULL && m == NULL)
 		return neg(agent_file_attr(ctx_agent(), p.box, p.folder, p.name,
 		    &(struct agent_attr){ 0 }));
-	mt = tv[1];
-	return neg(agent_set_times(ctx_agent(), p.box, p.folder, p.name, &mt));
+	return neg(agent_set_times(ctx_agent(), p.box, p.folder, p.name, a, m));
 }
 
 /*

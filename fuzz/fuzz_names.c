@@ -135,12 +135,12 @@ fuzz_file_names(const uint8_t *data, size_t size)
 		u = u << 8 | data[i];
 	t = (int64_t)(u % ((uint64_t)NAMES_MAX_TIME + 1));
 	if (size >= 4) {
-		FUZZ_ASSERT(names_incoming_file(t, data, size, (const char *)data, size,
-		    out, sizeof(out)) == SB_OK);
+		FUZZ_ASSERT(names_incoming_file(t, 1 + (unsigned)(u % 20000), data, size,
+		    (const char *)data, size, out, sizeof(out)) == SB_OK);
 		check_component(out, NAMES_NAME_MAX);
 		FUZZ_ASSERT(strlen(out) > NAMES_FILE_PREFIX_LEN);
 	}
-	FUZZ_ASSERT(names_incoming_file(NAMES_MAX_TIME + 1, data, size,
+	FUZZ_ASSERT(names_incoming_file(NAMES_MAX_TIME + 1, 1, data, size,
 	    (const char *)data, size, out, sizeof(out)) != SB_OK);
 }
 

@@ -39,6 +39,13 @@ need_bin notmuch notmuch
 need_bin neomutt neomutt
 need_bin tmux tmux
 need_bin setpriv util-linux
+# Issue 13's file-tool cases drive the real tools (tests/integration/outbox_*.sh):
+# editors (nano in tmux), git for trees, sqlite3 for its side files.
+need_bin vim vim
+need_bin nano nano
+need_bin emacs emacs-nox
+need_bin git git
+need_bin sqlite3 sqlite3
 # The systemd units are checked with systemd-analyze verify, the man pages
 # with mandoc -Tlint and rendered with man -l (tests/integration/units_verify.sh).
 need_bin systemd-analyze systemd

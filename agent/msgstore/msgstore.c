@@ -75,7 +75,47 @@ static const char *const schema_steps[] = {
 	 * point 5); mtime stays the sender's time.  0 for older rows: their
 	 * ctime stays the relay's time. */
 	"ALTER TABLE inbox_messages ADD COLUMN arrived_ns INTEGER NOT NULL DEFAULT 0;",
+	/* v8: when a message was last removed from a folder (ns), keyed by the
+	 * folder as shown then: the folder's mtime and ctime never go back
+	 * when its newest message goes (issue 13, point 4). */
+	"CREATE TABLE inbox_folder_times(box INTEGER NOT NULL, folder TEXT NOT NULL,"
+	" time_ns INTEGER NOT NULL, PRIMARY KEY(box, folder));",
 };
+
+int
+msgstore_folder_touch(sqlite3 *db, int box, const char *folder, int64_t now_ns)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = store_prepare(db, "INSERT INTO inbox_folder_times(box, folder, time_ns)"
+	    " VALUES(?1, ?2, ?3) ON CONFLICT(box, folder) DO UPDATE SET"
+	    " time_ns = max(?3, time_ns + 1)", &st);
+
+	if (rc != SB_OK)
+		return rc;
+	sqlite3_bind_int(st, 1, box);
+	sqlite3_bind_text(st, 2, folder, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 3, now_ns);
+	rc = store_step_done(db, st);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int64_t
+msgstore_folder_time(sqlite3 *db, int box, const char *folder)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t t = 0;
+
+	if (store_prepare(db, "SELECT time_ns FROM inbox_folder_times WHERE box = ? AND"
+	    " folder = ?", &st) != SB_OK)
+		return 0;
+	sqlite3_bind_int(st, 1, box);
+	sqlite3_bind_text(st, 2, folder, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		t = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return t;
+}
 
 int
 msgstore_schema(sqlite3 *db)

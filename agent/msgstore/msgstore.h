@@ -75,6 +75,12 @@ int  msgstore_ref_used(sqlite3 *db, const char *ref);
  * db_lock. */
 void msgstore_ref_release(struct agent *a, const char *ref);
 
+/* A message was removed from folder (as shown) of box at now_ns: the
+ * folder's times move there, never back (time_ns = max(now, last + 1)).
+ * _time: that time, 0 if none.  Caller holds db_lock. */
+int  msgstore_folder_touch(sqlite3 *db, int box, const char *folder, int64_t now_ns);
+int64_t msgstore_folder_time(sqlite3 *db, int box, const char *folder);
+
 /* Items waiting for local space, for `sealbox status` (table
  * inbox_waiting); caller holds db_lock. */
 int  msgstore_waiting_note(sqlite3 *db, uint64_t item_id, const char *sender,

@@ -416,7 +416,52 @@ struct record {
 	const uint8_t *blob_id;          /* attachments: blob_id() */
 	uint8_t keyhash[INBOX_KEYHASH_LEN];
 	struct timespec arrived;         /* set by store_record: the row's arrived_ns */
+	const struct message *m;         /* inbox/: named in the transaction */
 };
+
+/*
+ * The rank of the next message stamped like `name` (its first
+ * NAMES_STAMP_LEN + 1 bytes) in inbox/: one more than the highest there,
+ * so `ls` lists a second's messages in arrival order (names.h).  Caller
+ * holds db_lock, inside the transaction that inserts the row.
+ */
+static int
+next_seq(sqlite3 *db, const char *name, unsigned *seq)
+{
+	char stamp[NAMES_STAMP_LEN + 2], pat[NAMES_STAMP_LEN + 32];
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*seq = 1;
+	snprintf(stamp, sizeof(stamp), "%.*s", NAMES_STAMP_LEN + 1, name);
+	snprintf(pat, sizeof(pat), "%s[0-9][0-9][0-9][0-9]*", stamp);
+	rc = store_prepare(db, "SELECT max(CAST(substr(name, ?1, instr(substr(name, ?1),"
+	    " '-') - 1) AS INTEGER)) FROM inbox_messages WHERE box = ?2 AND name GLOB ?3", &st);
+	if (rc != SB_OK)
+		return rc;
+	sqlite3_bind_int(st, 1, NAMES_STAMP_LEN + 2);
+	sqlite3_bind_int(st, 2, AGENT_BOX_IN);
+	sqlite3_bind_text(st, 3, pat, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		int64_t top = sqlite3_column_int64(st, 0);
+		if (top > 0 && top < UINT32_MAX)
+			*seq = (unsigned)top + 1;
+		rc = SB_OK;
+	} else {
+		rc = store_err(db, rc, "inbox sequence");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int
+incoming_name(const struct message *m, unsigned seq, char *out, size_t out_size)
+{
+	return names_incoming_file((int64_t)(m->timestamp > (uint64_t)NAMES_MAX_TIME ?
+	    (uint64_t)NAMES_MAX_TIME : m->timestamp), seq, m->id, MESSAGE_ID_LEN,
+	    m->name.p, m->name.len, out, out_size);
+}
 
 /* The ONE transaction: replay check + record, durable at COMMIT. */
 static int
@@ -445,6 +490,13 @@ store_record(struct agent *a, const struct inbox_item *it, struct record *r,
 		rc = SB_ERR_STORAGE;
 	if (rc == SB_OK && r->box == AGENT_BOX_OUT)
 		rc = drop_synced(a, r->folder, r->name, old);
+	if (rc == SB_OK && r->box == AGENT_BOX_IN && r->m != NULL) {
+		unsigned seq;
+
+		rc = next_seq(a->db, r->name, &seq);
+		if (rc == SB_OK)
+			rc = incoming_name(r->m, seq, r->name, sizeof(r->name));
+	}
 	if (rc == SB_OK && r->box == AGENT_BOX_IN) {
 		/* Collisions are impossible by construction: a taken name
 		 * (same second, same short id, same file name) gets a counter. */
@@ -529,9 +581,9 @@ place(struct agent *a, const struct message *m, int is_sync, struct record *r)
 	rc = names_inbox_folder(agent_contacts(a), raw, r->folder, sizeof(r->folder));
 	if (rc != SB_OK)
 		return rc;
-	return names_incoming_file((int64_t)(m->timestamp > (uint64_t)NAMES_MAX_TIME ?
-	    (uint64_t)NAMES_MAX_TIME : m->timestamp), m->id, MESSAGE_ID_LEN,
-	    m->name.p, m->name.len, r->name, sizeof(r->name));
+	/* The sequence is known only inside store_record's transaction. */
+	r->m = m;
+	return incoming_name(m, 1, r->name, sizeof(r->name));
 }
 
 /*

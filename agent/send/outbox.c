@@ -52,6 +52,8 @@ struct ob_entry {
 	int db_open;              /* the row says OPEN in store.db */
 	int new_file;             /* the data/ entry is not yet fsynced */
 	int64_t base;             /* row this session replaces, 0 if none */
+	int create;               /* enum ob_create of the session that made the row */
+	int too_big;              /* a write or truncate passed the relay's cap */
 	uint64_t size;
 	struct timespec mtime;
 };
@@ -69,9 +71,10 @@ struct ob_row {
 	uint8_t msgid[PROTO_MSGID_LEN];
 	char file[FILE_REF_BUF];
 	uint64_t size;
-	struct timespec mtime, ctime;
+	struct timespec mtime, ctime, atime;   /* atime {0, 0}: never set */
 	int state;
 	int deleted;
+	int tentative;
 	char reason[REASON_BUF];
 	int64_t delivered, total, status_at;
 	char held[TRUST_LINE_BUF];   /* "held: ..." while a send waits on trust */
@@ -100,10 +103,29 @@ static const char *const schema[] = {
 	/* 2: a queued send waiting for the user to compare codes again
 	 * (issue 14): its status text; NULL when it may go. */
 	"ALTER TABLE out_msg ADD COLUMN held TEXT;",
+	/* 3 (issue 13): a file mkstemp made (or an empty exclusive create)
+	 * waits for its rename or OB_TENTATIVE_IDLE_S after its last close
+	 * (closed_ns); blob_uri is the last upload of the row, deleted at
+	 * the relay when no accepted message names it; out_blob_gone holds
+	 * such blobs until the relay has deleted them. */
+	"ALTER TABLE out_msg ADD COLUMN tentative INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE out_msg ADD COLUMN closed_ns INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE out_msg ADD COLUMN blob_uri TEXT;"
+	"CREATE TABLE out_blob_gone(uri TEXT PRIMARY KEY);"
+	/* utimensat's atime (NULL: the mtime); folder times that move with
+	 * their entries (ns; 0 before any change since this step), and
+	 * outbox/'s own, one row */
+	"ALTER TABLE out_msg ADD COLUMN atime_s INTEGER;"
+	"ALTER TABLE out_msg ADD COLUMN atime_ns INTEGER;"
+	"ALTER TABLE out_folder ADD COLUMN mtime_ns INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE out_folder ADD COLUMN ctime_ns INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE out_box(id INTEGER PRIMARY KEY CHECK (id = 1),"
+	" time_ns INTEGER NOT NULL);",
 };
 
 #define ROW_COLS "id, folder, name, msgid, file, size, mtime_s, mtime_ns," \
-	" ctime_s, ctime_ns, state, deleted, reason, delivered, total, status_at, held"
+	" ctime_s, ctime_ns, state, deleted, reason, delivered, total, status_at," \
+	" held, tentative, atime_s, atime_ns"
 
 /* ---- small helpers ----------------------------------------------------------- */
 
@@ -175,6 +197,11 @@ row_from_stmt(sqlite3_stmt *st, struct ob_row *r)
 	r->held[0] = '\0';
 	if ((t = sqlite3_column_text(st, 16)) != NULL)
 		snprintf(r->held, sizeof(r->held), "%s", (const char *)t);
+	r->tentative = sqlite3_column_int(st, 17);
+	if (sqlite3_column_type(st, 18) != SQLITE_NULL) {
+		r->atime.tv_sec = sqlite3_column_int64(st, 18);
+		r->atime.tv_nsec = sqlite3_column_int64(st, 19);
+	}
 }
 
 /* The visible row of (folder, name): the newest not deleted.  Caller holds
@@ -254,19 +281,83 @@ row_exec(struct agent *a, const char *sql, int nvals, int64_t v1, int64_t v2,
 	return rc;
 }
 
-/* Marks every row of (folder, name) except keep deleted. */
+static int64_t
+ts_ns(struct timespec t)
+{
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/*
+ * An entry of folder was added, removed or renamed: its mtime and ctime
+ * move to now, and never back (one ns past the last if the clock did).
+ * A conversation folder known only by its files gets its record here.
+ * Best effort (a failure only leaves the times as they were); caller holds
+ * no db lock.
+ */
+static void
+folder_touch(struct agent *a, const char *folder)
+{
+	int64_t now = ts_ns(now_ts());
+	sqlite3_stmt *st;
+
+	store_lock(a);
+	if (store_prepare(a->db, "INSERT INTO out_folder(name, ctime, mtime_ns, ctime_ns)"
+	    " VALUES(?1, ?2 / 1000000000, ?2, ?2) ON CONFLICT(name) DO UPDATE SET"
+	    " mtime_ns = max(?2, mtime_ns + 1), ctime_ns = max(?2, ctime_ns + 1)", &st) == SB_OK) {
+		sqlite3_bind_text(st, 1, folder, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 2, now);
+		store_step_done(a->db, st);
+		sqlite3_finalize(st);
+	}
+	store_unlock(a);
+}
+
+/* The same for outbox/ itself, when a conversation is made or removed. */
+static void
+box_touch(struct agent *a)
+{
+	int64_t now = ts_ns(now_ts());
+	sqlite3_stmt *st;
+
+	store_lock(a);
+	if (store_prepare(a->db, "INSERT INTO out_box(id, time_ns) VALUES(1, ?1)"
+	    " ON CONFLICT(id) DO UPDATE SET time_ns = max(?1, time_ns + 1)", &st) == SB_OK) {
+		sqlite3_bind_int64(st, 1, now);
+		store_step_done(a->db, st);
+		sqlite3_finalize(st);
+	}
+	store_unlock(a);
+}
+
+static struct timespec
+ns_ts(int64_t ns)
+{
+	struct timespec t = { (time_t)(ns / 1000000000), (long)(ns % 1000000000) };
+
+	return t;
+}
+
+/*
+ * Marks the rows of (folder, name) but keep deleted.  keep_queued: a new
+ * version was queued or took the name; the versions before it leave the
+ * listing except those still queued, which go out first, in order (one
+ * message per write session; send.c retires them once sent).  Otherwise
+ * (rm) every version goes, queued ones cancelled.  Caller holds db_lock.
+ */
 static int
-delete_name_rows(struct agent *a, const char *folder, const char *name, int64_t keep)
+retire_name_rows(struct agent *a, const char *folder, const char *name, int64_t keep,
+    int keep_queued)
 {
 	sqlite3_stmt *st;
 	int rc = store_prepare(a->db, "UPDATE out_msg SET deleted = 1 WHERE folder = ?"
-	    " AND name = ? AND id != ?", &st);
+	    " AND name = ? AND id != ? AND (state != 2 OR ? = 0)", &st);
 
 	if (rc != SB_OK)
 		return rc;
 	sqlite3_bind_text(st, 1, folder, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 3, keep);
+	sqlite3_bind_int(st, 4, keep_queued);
 	rc = store_step_done(a->db, st);
 	sqlite3_finalize(st);
 	return rc;
@@ -529,7 +620,13 @@ outbox_gc(struct agent *a)
 	int64_t ids[64];
 	char files[64][FILE_REF_BUF];
 	size_t n = 0;
+	int rc;
 
+	/* ob->lock only to choose: rows no handle holds and not being sent
+	 * (a removed row is no longer visible, so none can be opened after).
+	 * The deletes then run in one transaction without it, so an rm or a
+	 * release waits for no fsync of ours (issue 13: an rm right after
+	 * close must land within the settle time). */
 	pthread_mutex_lock(&ob->lock);
 	store_lock(a);
 	if (store_prepare(a->db, "SELECT id, file FROM out_msg WHERE deleted = 1"
@@ -539,6 +636,7 @@ outbox_gc(struct agent *a)
 			const char *f = (const char *)sqlite3_column_text(st, 1);
 			if (id == ob->inflight || entry_find(ob, id) || f == NULL)
 				continue;
+			/* (a folder's row has no content file: "") */
 			ids[n] = id;
 			snprintf(files[n], FILE_REF_BUF, "%s", f);
 			n++;
@@ -546,17 +644,41 @@ outbox_gc(struct agent *a)
 		sqlite3_finalize(st);
 	}
 	store_unlock(a);
-	for (size_t i = 0; i < n; i++) {
-		char *p = outbox_data_path(a, files[i]);
+	pthread_mutex_unlock(&ob->lock);
+	if (n == 0)
+		return;
+	store_lock(a);
+	rc = store_begin(a->db);
+	for (size_t i = 0; rc == SB_OK && i < n; i++) {
+		/* A removed row the relay never accepted: the blob of its last
+		 * attempt is nobody's (the sender deletes it at the relay). */
+		rc = store_prepare(a->db, "INSERT OR IGNORE INTO out_blob_gone(uri) SELECT"
+		    " blob_uri FROM out_msg WHERE id = ? AND blob_uri IS NOT NULL AND"
+		    " state != 3", &st);
+		if (rc == SB_OK) {
+			sqlite3_bind_int64(st, 1, ids[i]);
+			rc = store_step_done(a->db, st);
+			sqlite3_finalize(st);
+		}
+		if (rc == SB_OK)
+			rc = store_prepare(a->db, "DELETE FROM out_msg WHERE id = ?", &st);
+		if (rc == SB_OK) {
+			sqlite3_bind_int64(st, 1, ids[i]);
+			rc = store_step_done(a->db, st);
+			sqlite3_finalize(st);
+		}
+	}
+	rc = store_end(a->db, rc);
+	store_unlock(a);
+	for (size_t i = 0; rc == SB_OK && i < n; i++) {
+		char *p = files[i][0] ? outbox_data_path(a, files[i]) : NULL;
 		if (p) {
 			if (unlink(p) != 0 && errno != ENOENT)
 				fprintf(stderr, "sealbox: outbox: cannot delete %s: %s\n",
 				    files[i], strerror(errno));
 			free(p);
 		}
-		row_exec(a, "DELETE FROM out_msg WHERE id = ?", 0, 0, 0, ids[i]);
 	}
-	pthread_mutex_unlock(&ob->lock);
 }
 
 /* ---- folders ------------------------------------------------------------------ */
@@ -565,6 +687,8 @@ int
 outbox_box_attr(struct agent *a, struct agent_attr *out)
 {
 	struct stat sb;
+
+	int64_t t = 0;
 
 	memset(out, 0, sizeof(*out));
 	out->is_dir = 1;
@@ -575,6 +699,14 @@ outbox_box_attr(struct agent *a, struct agent_attr *out)
 	} else {
 		out->mtime = out->ctime = now_ts();
 	}
+	/* The later of data/'s times and the last mkdir or rmdir here. */
+	store_lock(a);
+	store_query_int(a->db, "SELECT time_ns FROM out_box WHERE id = 1", NULL, 0, &t);
+	store_unlock(a);
+	if (t > ts_ns(out->mtime))
+		out->mtime = ns_ts(t);
+	if (t > ts_ns(out->ctime))
+		out->ctime = ns_ts(t);
 	return SB_OK;
 }
 
@@ -633,14 +765,16 @@ int
 outbox_folder_attr(struct agent *a, const char *folder, struct agent_attr *out)
 {
 	sqlite3_stmt *st;
-	int64_t ct = -1, mt = -1;
+	int64_t ct = -1, mt = -1, mns = 0, cns = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	store_lock(a);
 	rc = store_prepare(a->db, "SELECT (SELECT ctime FROM out_folder WHERE name = ?1),"
 	    " (SELECT max(mtime_s) FROM out_msg WHERE folder = ?1 AND deleted = 0),"
-	    " (SELECT min(ctime_s) FROM out_msg WHERE folder = ?1 AND deleted = 0)", &st);
+	    " (SELECT min(ctime_s) FROM out_msg WHERE folder = ?1 AND deleted = 0),"
+	    " (SELECT mtime_ns FROM out_folder WHERE name = ?1),"
+	    " (SELECT ctime_ns FROM out_folder WHERE name = ?1)", &st);
 	if (rc == SB_OK) {
 		sqlite3_bind_text(st, 1, folder, -1, SQLITE_TRANSIENT);
 		if (sqlite3_step(st) == SQLITE_ROW) {
@@ -650,6 +784,8 @@ outbox_folder_attr(struct agent *a, const char *folder, struct agent_attr *out)
 				ct = sqlite3_column_int64(st, 2);
 			if (sqlite3_column_type(st, 1) != SQLITE_NULL)
 				mt = sqlite3_column_int64(st, 1);
+			mns = sqlite3_column_int64(st, 3);
+			cns = sqlite3_column_int64(st, 4);
 		}
 		sqlite3_finalize(st);
 	}
@@ -660,6 +796,13 @@ outbox_folder_attr(struct agent *a, const char *folder, struct agent_attr *out)
 		return SB_ERR_NOT_FOUND;
 	out->is_dir = 1;
 	out->mode = 0755;
+	if (mns > 0) {
+		/* Moved by every change of its entries (folder_touch). */
+		out->mtime = ns_ts(mns);
+		out->ctime = ns_ts(cns);
+		return SB_OK;
+	}
+	/* Untouched since before the times were kept: what it was. */
 	out->ctime.tv_sec = ct;
 	out->mtime.tv_sec = mt > ct ? mt : ct;
 	return SB_OK;
@@ -711,15 +854,17 @@ outbox_folder_create(struct agent *a, const char *folder)
 	if (rc == SB_OK) {
 		sqlite3_stmt *st;
 		store_lock(a);
-		rc = store_prepare(a->db, "INSERT OR IGNORE INTO out_folder(name, ctime)"
-		    " VALUES(?, ?)", &st);
+		rc = store_prepare(a->db, "INSERT OR IGNORE INTO out_folder(name, ctime,"
+		    " mtime_ns, ctime_ns) VALUES(?1, ?2 / 1000000000, ?2, ?2)", &st);
 		if (rc == SB_OK) {
 			sqlite3_bind_text(st, 1, folder, -1, SQLITE_TRANSIENT);
-			sqlite3_bind_int64(st, 2, (int64_t)time(NULL));
+			sqlite3_bind_int64(st, 2, ts_ns(now_ts()));
 			rc = store_step_done(a->db, st);
 			sqlite3_finalize(st);
 		}
 		store_unlock(a);
+		if (rc == SB_OK)
+			box_touch(a);
 	}
 out:
 	client_lookup_free(l);
@@ -756,6 +901,8 @@ outbox_folder_remove(struct agent *a, const char *folder)
 		sqlite3_finalize(st);
 	}
 	store_unlock(a);
+	if (rc == SB_OK)
+		box_touch(a);
 	return rc;
 }
 
@@ -772,6 +919,7 @@ row_attr(struct agent *a, const struct ob_row *r, struct agent_attr *out)
 	out->size = r->size;
 	out->mtime = r->mtime;
 	out->ctime = r->ctime;
+	out->atime = r->atime;
 	pthread_mutex_lock(&ob->lock);
 	if ((e = entry_find(ob, r->id)) != NULL && e->session) {
 		pthread_mutex_lock(&e->mu);
@@ -951,6 +1099,11 @@ session_new(struct agent *a, const char *folder, const char *name,
 		}
 		e->mtime = base->mtime;
 	}
+	/* The new version starts with the old one's times (its mtime above
+	 * once the content is copied; an atime utimensat set). */
+	if (rc == SB_OK && base && (base->atime.tv_sec != 0 || base->atime.tv_nsec != 0))
+		rc = row_exec(a, "UPDATE out_msg SET atime_s = ?, atime_ns = ? WHERE id = ?",
+		    2, base->atime.tv_sec, base->atime.tv_nsec, r.id);
 	if (rc != SB_OK) {
 		char *p = outbox_data_path(a, r.file);
 		entry_free(e);
@@ -961,6 +1114,8 @@ session_new(struct agent *a, const char *folder, const char *name,
 		row_exec(a, "DELETE FROM out_msg WHERE id = ?", 0, 0, 0, r.id);
 		return rc;
 	}
+	if (base == NULL)
+		folder_touch(a, folder);      /* a new entry */
 	e->size = cfile_size(e->cf);
 	e->next = ob->open;
 	ob->open = e;
@@ -1018,6 +1173,9 @@ outbox_file_open(struct agent *a, const char *folder, const char *name,
 			return SB_ERR_NOT_FOUND;
 		}
 		rc = session_new(a, folder, name, NULL, 1, &e);
+		if (rc == SB_OK && (flags & AGENT_OPEN_EXCL))
+			e->create = (flags & AGENT_OPEN_READ) && (flags & AGENT_OPEN_WRITE) ?
+			    OB_CREATE_MKSTEMP : OB_CREATE_EXCL;
 		if (rc == SB_OK)
 			rc = handle_new(a, e, 1, out);
 		pthread_mutex_unlock(&ob->lock);
@@ -1092,6 +1250,28 @@ mark_open(struct agent *a, struct ob_entry *e)
 	return rc;
 }
 
+/*
+ * SB_ERR_TOO_BIG (EFBIG) when bytes up to off + len would pass the relay's
+ * blob cap (docs/PROTOCOL.md 13.6): refused before a byte is encrypted,
+ * and the session will not be sent (a file cut short by the refusal is
+ * not what its writer meant).  No cap known yet: no check (the relay
+ * refuses the upload, the file fails then).  Caller holds e->mu.
+ */
+static int
+over_cap(struct agent *a, struct ob_entry *e, uint64_t off, uint64_t len)
+{
+	uint64_t cap = __atomic_load_n(&OB(a)->blob_cap, __ATOMIC_RELAXED);
+
+	if (cap == 0 || (off <= cap && len <= cap - off))
+		return SB_OK;
+	if (!e->too_big)
+		fprintf(stderr, "sealbox: outbox: row %lld: %llu bytes would pass the relay's"
+		    " blob cap of %llu: EFBIG, the file will not be sent\n", (long long)e->row,
+		    (unsigned long long)(off + len), (unsigned long long)cap);
+	e->too_big = 1;
+	return SB_ERR_TOO_BIG;
+}
+
 int
 outbox_file_write(struct agent_file *f, const void *buf, size_t size, uint64_t off)
 {
@@ -1102,7 +1282,9 @@ outbox_file_write(struct agent_file *f, const void *buf, size_t size, uint64_t o
 	if (!of->write)
 		return SB_ERR_PERMISSION;
 	pthread_mutex_lock(&e->mu);
-	rc = mark_open(f->a, e);
+	rc = over_cap(f->a, e, off, size);
+	if (rc == SB_OK)
+		rc = mark_open(f->a, e);
 	if (rc == SB_OK)
 		rc = cfile_pwrite(e->cf, buf, size, off);
 	if (rc == SB_OK) {
@@ -1120,7 +1302,9 @@ entry_truncate(struct agent *a, struct ob_entry *e, uint64_t size)
 	int rc;
 
 	pthread_mutex_lock(&e->mu);
-	rc = mark_open(a, e);
+	rc = over_cap(a, e, size, 0);
+	if (rc == SB_OK)
+		rc = mark_open(a, e);
 	if (rc == SB_OK)
 		rc = cfile_truncate(e->cf, size);
 	if (rc == SB_OK) {
@@ -1200,23 +1384,76 @@ session_end(struct agent *a, struct ob_entry *e)
 	struct ob_row r;
 	int rc = entry_flush(a, e);
 
+	struct timespec now = now_ts();
+	struct ob_session s;
+
 	e->session = 0;
 	if (rc != SB_OK)
 		return rc;
 	if ((rc = row_by_id(a, e->row, &r)) != SB_OK)
 		return rc;
-	switch (outbox_session_end(e->modified, e->base != 0, r.deleted, r.name)) {
+	/* Tentative is decided once, at the end of the session that created
+	 * the file, and holds until a rename (outbox_created_tentative). */
+	if (e->create != OB_CREATE_PLAIN && !r.tentative &&
+	    outbox_created_tentative(e->create, e->size)) {
+		r.tentative = 1;
+		rc = row_exec(a, "UPDATE out_msg SET tentative = 1 WHERE id = ?", 0, 0, 0, r.id);
+		if (rc != SB_OK)
+			return rc;
+	}
+	e->create = OB_CREATE_PLAIN;
+	rc = row_exec(a, "UPDATE out_msg SET closed_ns = ? WHERE id = ?", 1,
+	    (int64_t)now.tv_sec * 1000000000 + now.tv_nsec, 0, r.id);
+	if (rc != SB_OK)
+		return rc;
+	s.modified = e->modified;
+	s.replaces_row = e->base != 0;
+	s.deleted = r.deleted;
+	s.too_big = e->too_big;
+	s.tentative = r.tentative;
+	s.name = r.name;
+	switch (outbox_session_end(&s)) {
 	case OB_END_DISCARD:
 		/* Opened for writing, changed nothing: the old entry stays. */
 		rc = row_exec(a, "UPDATE out_msg SET deleted = 1 WHERE id = ?", 0, 0, 0, e->row);
 		break;
 	case OB_END_KEEP:
+		if (r.tentative && !r.deleted && !outbox_is_temp_name(r.name)) {
+			/* The sender queues it once it has been idle long enough. */
+			a->out->kick = 1;
+			pthread_cond_broadcast(&a->out->cond);
+		}
 		break;
+	case OB_END_FAIL: {
+		char why[REASON_BUF];
+		sqlite3_stmt *st;
+
+		snprintf(why, sizeof(why), "too big for the relay (its cap is %llu bytes)",
+		    (unsigned long long)__atomic_load_n(&a->out->blob_cap, __ATOMIC_RELAXED));
+		store_lock(a);
+		rc = store_begin(a->db);
+		if (rc == SB_OK)
+			rc = retire_name_rows(a, r.folder, r.name, r.id, 1);
+		if (rc == SB_OK)
+			rc = store_prepare(a->db, "UPDATE out_msg SET state = 4, reason = ?"
+			    " WHERE id = ?", &st);
+		if (rc == SB_OK) {
+			sqlite3_bind_text(st, 1, why, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_int64(st, 2, r.id);
+			rc = store_step_done(a->db, st);
+			sqlite3_finalize(st);
+		}
+		rc = store_end(a->db, rc);
+		store_unlock(a);
+		if (rc == SB_OK)
+			fprintf(stderr, "sealbox: outbox: %s/%s not sent: %s\n", r.folder, r.name, why);
+		break;
+	}
 	case OB_END_QUEUE:
 		store_lock(a);
 		rc = store_begin(a->db);
 		if (rc == SB_OK)
-			rc = delete_name_rows(a, r.folder, r.name, r.id);
+			rc = retire_name_rows(a, r.folder, r.name, r.id, 1);
 		if (rc == SB_OK) {
 			sqlite3_stmt *st;
 			rc = store_prepare(a->db, "UPDATE out_msg SET state = 2 WHERE id = ?", &st);
@@ -1238,6 +1475,7 @@ session_end(struct agent *a, struct ob_entry *e)
 		break;
 	}
 	e->modified = 0;
+	e->too_big = 0;
 	e->base = 0;
 	return rc;
 }
@@ -1296,27 +1534,67 @@ out:
 
 int
 outbox_set_times(struct agent *a, const char *folder, const char *name,
-    const struct timespec *mtime)
+    const struct timespec *atime, const struct timespec *mtime)
 {
 	struct outbox *ob = OB(a);
-	struct timespec t = mtime ? *mtime : now_ts();
+	struct timespec now = now_ts();
 	struct ob_entry *e;
 	struct ob_row r;
+	int64_t ids[2];
 	int rc;
 
 	pthread_mutex_lock(&ob->lock);
 	rc = row_visible(a, folder, name, &r);
-	if (rc == SB_OK) {
-		if ((e = entry_find(ob, r.id)) != NULL) {
-			pthread_mutex_lock(&e->mu);
-			e->mtime = t;
-			pthread_mutex_unlock(&e->mu);
-		}
-		rc = row_exec(a, "UPDATE out_msg SET mtime_s = ?, mtime_ns = ? WHERE id = ?",
-		    2, t.tv_sec, t.tv_nsec, r.id);
+	if (rc != SB_OK)
+		goto out;
+	ids[0] = r.id;
+	ids[1] = 0;
+	if ((e = entry_find(ob, r.id)) != NULL) {
+		pthread_mutex_lock(&e->mu);
+		if (mtime != NULL)
+			e->mtime = *mtime;
+		/* touch(1) opens the file for writing, then sets its times: the
+		 * session changes no byte and is dropped at its end, so the
+		 * version it would have replaced takes the times too. */
+		if (e->session)
+			ids[1] = e->base;
+		pthread_mutex_unlock(&e->mu);
 	}
+	for (int i = 0; i < 2 && rc == SB_OK && ids[i] != 0; i++) {
+		if (mtime != NULL)
+			rc = row_exec(a, "UPDATE out_msg SET mtime_s = ?, mtime_ns = ? WHERE id = ?",
+			    2, mtime->tv_sec, mtime->tv_nsec, ids[i]);
+		if (rc == SB_OK && atime != NULL)
+			rc = row_exec(a, "UPDATE out_msg SET atime_s = ?, atime_ns = ? WHERE id = ?",
+			    2, atime->tv_sec, atime->tv_nsec, ids[i]);
+		/* A change of times is a change of the inode: its ctime moves. */
+		if (rc == SB_OK)
+			rc = row_exec(a, "UPDATE out_msg SET ctime_s = ?, ctime_ns = ? WHERE id = ?",
+			    2, now.tv_sec, now.tv_nsec, ids[i]);
+	}
+out:
 	pthread_mutex_unlock(&ob->lock);
 	return rc;
+}
+
+/*
+ * The row being sent is removed (cancel) or renamed: tell the sender, and
+ * if its SEND is already on the wire, wait for the relay's answer, so the
+ * caller knows which side of the acceptance it is on.  Returns 1 if the
+ * relay accepted the row.  Caller holds ob->lock.
+ */
+static int
+inflight_settle(struct outbox *ob, int64_t row, int cancel)
+{
+	if (row != ob->inflight)
+		return ob->accepted_row == row;
+	if (cancel)
+		ob->inflight_cancel = 1;
+	else
+		ob->inflight_moved = 1;
+	while (ob->submitting && ob->inflight == row)
+		pthread_cond_wait(&ob->cond, &ob->lock);
+	return ob->accepted_row == row;
 }
 
 int
@@ -1329,16 +1607,23 @@ outbox_unlink(struct agent *a, const char *folder, const char *name)
 	pthread_mutex_lock(&ob->lock);
 	rc = row_visible(a, folder, name, &r);
 	if (rc == SB_OK) {
+		int accepted = inflight_settle(ob, r.id, 1) || r.state == OB_SENT;
+
 		store_lock(a);
-		rc = delete_name_rows(a, folder, name, 0);
+		rc = retire_name_rows(a, folder, name, 0, 0);
 		store_unlock(a);
-		if (r.state == OB_QUEUED)
-			fprintf(stderr, "sealbox: outbox: %s/%s removed before it was sent\n",
-			    folder, name);
+		if (rc == SB_OK && accepted)
+			fprintf(stderr, "sealbox: outbox: %s/%s removed here only (the relay had"
+			    " accepted it)\n", folder, name);
+		else if (rc == SB_OK && r.state == OB_QUEUED)
+			fprintf(stderr, "sealbox: outbox: %s/%s removed before it was sent:"
+			    " cancelled\n", folder, name);
 	}
 	pthread_mutex_unlock(&ob->lock);
-	if (rc == SB_OK)
+	if (rc == SB_OK) {
+		folder_touch(a, folder);
 		send_kick(a);  /* the sender collects the content file */
+	}
 	return rc;
 }
 
@@ -1363,20 +1648,22 @@ outbox_rename(struct agent *a, const char *from_folder, const char *from_name,
 		rc = SB_ERR_PERMISSION;
 		goto out;
 	}
+	inflight_settle(ob, r.id, 0);
 	e = entry_find(ob, r.id);
 	queue = r.state == OB_CLOSED && !outbox_is_temp_name(to_name) &&
 	    (e == NULL || e->writers == 0);
 	store_lock(a);
 	rc = store_begin(a->db);
 	if (rc == SB_OK)
-		rc = delete_name_rows(a, to_folder, to_name, r.id);
+		rc = retire_name_rows(a, to_folder, to_name, r.id, 1);
 	/* Older rows under the old name (a replaced version) go with it. */
 	if (rc == SB_OK)
-		rc = delete_name_rows(a, from_folder, from_name, r.id);
+		rc = retire_name_rows(a, from_folder, from_name, r.id, 1);
 	if (rc == SB_OK) {
 		sqlite3_stmt *st;
+		/* A rename is what a tentative file waited for. */
 		rc = store_prepare(a->db, "UPDATE out_msg SET folder = ?, name = ?,"
-		    " state = ? WHERE id = ?", &st);
+		    " state = ?, tentative = 0 WHERE id = ?", &st);
 		if (rc == SB_OK) {
 			sqlite3_bind_text(st, 1, to_folder, -1, SQLITE_TRANSIENT);
 			sqlite3_bind_text(st, 2, to_name, -1, SQLITE_TRANSIENT);
@@ -1393,8 +1680,12 @@ outbox_rename(struct agent *a, const char *from_folder, const char *from_name,
 		    to_folder, to_name, from_name);
 out:
 	pthread_mutex_unlock(&ob->lock);
-	if (rc == SB_OK)
+	if (rc == SB_OK) {
+		folder_touch(a, from_folder);
+		if (!same_folder)
+			folder_touch(a, to_folder);
 		send_kick(a);
+	}
 	return rc;
 }
 

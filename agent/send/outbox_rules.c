@@ -20,15 +20,40 @@ ends_with(const char *s, const char *suffix)
 }
 
 int
-outbox_is_temp_name(const char *name)
+outbox_is_temp_name(const char *path)
 {
-	if (name == NULL || name[0] == '\0')
+	const char *name, *slash;
+	size_t n;
+
+	if (path == NULL || path[0] == '\0')
 		return 0;
-	if (name[0] == '.' || name[0] == '#')
+	slash = strrchr(path, '/');
+	name = slash ? slash + 1 : path;
+	n = strlen(name);
+	if (n == 0)
+		return 0;
+	/* Hidden at the top of a conversation: a draft (the GLib, rsync and
+	 * editor habit).  Inside a folder a dot-file is content (.gitignore,
+	 * .git/HEAD): a tree travels whole. */
+	if (name[0] == '.' && slash == NULL)
 		return 1;
+	/* Emacs: #auto-save#, .#lock; vim: .name.swp, .swo, ... .swa. */
+	if (name[0] == '#' || (name[0] == '.' && name[1] == '#'))
+		return 1;
+	if (name[0] == '.' && n > 4 && memcmp(name + n - 4, ".sw", 3) == 0 &&
+	    name[n - 1] >= 'a' && name[n - 1] <= 'p')
+		return 1;
+	/* Backups (~), swap and partial downloads, SQLite's side files. */
 	return ends_with(name, "~") || ends_with(name, ".swp") ||
 	    ends_with(name, ".swx") || ends_with(name, ".tmp") ||
-	    ends_with(name, ".part");
+	    ends_with(name, ".part") || ends_with(name, "-journal") ||
+	    ends_with(name, "-wal") || ends_with(name, "-shm");
+}
+
+int
+outbox_created_tentative(int create, uint64_t size)
+{
+	return create == OB_CREATE_MKSTEMP || (create == OB_CREATE_EXCL && size == 0);
 }
 
 void
@@ -52,11 +77,15 @@ outbox_status_text(enum ob_state st, int writing, const char *reason,
 }
 
 enum ob_end
-outbox_session_end(int modified, int replaces_row, int deleted, const char *name)
+outbox_session_end(const struct ob_session *s)
 {
-	if (!modified && replaces_row)
+	if (!s->modified && s->replaces_row)
 		return OB_END_DISCARD;
-	if (deleted || outbox_is_temp_name(name))
+	if (s->deleted || outbox_is_temp_name(s->name))
+		return OB_END_KEEP;
+	if (s->too_big)
+		return OB_END_FAIL;
+	if (s->tentative)
 		return OB_END_KEEP;
 	return OB_END_QUEUE;
 }

@@ -49,7 +49,115 @@ struct job {
 	uint32_t limit;              /* inline limit; 0 = no check */
 	int too_big;                 /* a sealed payload exceeded limit */
 	char held[TRUST_LINE_BUF];   /* SB_ERR_HELD: the status text */
+	int cancelled, moved;        /* removed / renamed before submission */
+	char prev_uri[SB_MAX_URI + 1];  /* an earlier attempt's blob, "" if none */
 };
+
+/* send_row's outcomes besides SB_OK and the SB_ERR_* of the attempt. */
+#define SEND_CANCELLED 1     /* removed before the relay accepted it */
+#define SEND_MOVED     2     /* renamed meanwhile: send it again, at once */
+
+/*
+ * The last word before a payload goes out (client_send's reseal runs just
+ * before each SEND): a row removed or renamed since it was loaded stops
+ * here.  From here until submit_done() a remover waits for the relay's
+ * answer (outbox.c, inflight_settle).
+ */
+static int
+submit_check(struct job *j)
+{
+	struct outbox *ob = j->a->out;
+	int rc = SB_OK;
+
+	pthread_mutex_lock(&ob->lock);
+	if (ob->inflight_cancel)
+		j->cancelled = 1;
+	else if (ob->inflight_moved)
+		j->moved = 1;
+	else
+		ob->submitting = 1;
+	if (j->cancelled || j->moved)
+		rc = SB_ERR_NOT_FOUND;
+	pthread_mutex_unlock(&ob->lock);
+	return rc;
+}
+
+/* 1 if the row was removed or renamed since the job began (no lock kept). */
+static int
+job_stopped(struct job *j)
+{
+	struct outbox *ob = j->a->out;
+
+	pthread_mutex_lock(&ob->lock);
+	j->cancelled = ob->inflight_cancel;
+	j->moved = !j->cancelled && ob->inflight_moved;
+	pthread_mutex_unlock(&ob->lock);
+	return j->cancelled || j->moved;
+}
+
+static void
+submit_done(struct job *j, int rc)
+{
+	struct outbox *ob = j->a->out;
+
+	pthread_mutex_lock(&ob->lock);
+	ob->submitting = 0;
+	if (rc == SB_OK || rc == SB_ERR_EXISTS)
+		ob->accepted_row = j->row;
+	pthread_cond_broadcast(&ob->cond);
+	pthread_mutex_unlock(&ob->lock);
+}
+
+/* A blob no accepted message names: the sender deletes it at the relay
+ * (drain_gone), durably noted first so a crash does not forget it. */
+static void
+blob_gone(struct agent *a, const char *uri)
+{
+	sqlite3_stmt *st;
+
+	if (uri == NULL || uri[0] == '\0')
+		return;
+	store_lock(a);
+	if (store_prepare(a->db, "INSERT OR IGNORE INTO out_blob_gone(uri) VALUES(?)",
+	    &st) == SB_OK) {
+		sqlite3_bind_text(st, 1, uri, -1, SQLITE_TRANSIENT);
+		store_step_done(a->db, st);
+		sqlite3_finalize(st);
+	}
+	store_unlock(a);
+}
+
+static void
+set_blob_uri(struct agent *a, int64_t row, const char *uri)
+{
+	sqlite3_stmt *st;
+
+	store_lock(a);
+	if (store_prepare(a->db, "UPDATE out_msg SET blob_uri = ? WHERE id = ?", &st) == SB_OK) {
+		if (uri && uri[0])
+			sqlite3_bind_text(st, 1, uri, -1, SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_null(st, 1);
+		sqlite3_bind_int64(st, 2, row);
+		store_step_done(a->db, st);
+		sqlite3_finalize(st);
+	}
+	store_unlock(a);
+}
+
+/* client_send once, with the submission bracketed for removers. */
+static int
+submit(struct job *j, const char **to, size_t n_to, client_reseal_fn fn, uint64_t *ts)
+{
+	int rc = client_send(agent_client(j->a), j->msgid, to, n_to, fn, j, ts);
+
+	submit_done(j, rc);
+	if (j->cancelled)
+		return SEND_CANCELLED;
+	if (j->moved)
+		return SEND_MOVED;
+	return rc;
+}
 
 /* ---- sealing ------------------------------------------------------------------ */
 
@@ -104,8 +212,10 @@ reseal(void *arg, const struct client_device *devs, size_t n, struct sb_buf *pay
 {
 	struct job *j = arg;
 	struct agent *a = j->a;
-	int rc = SB_OK, verdict;
+	int rc = submit_check(j), verdict;
 
+	if (rc != SB_OK)
+		return rc;
 	/* Our own account first and always: a send set that lists none of
 	 * its other devices says they are gone. */
 	rc = observe(a, a->cfg->address, devs, n, &verdict);
@@ -222,6 +332,10 @@ upload(struct job *j, struct cfile *cf, char uri_buf[SB_MAX_URI + 1])
 		rc = SB_ERR_SYSTEM;
 		goto out;
 	}
+	if (job_stopped(j)) {          /* removed while it was encrypted */
+		rc = j->cancelled ? SEND_CANCELLED : SEND_MOVED;
+		goto out;
+	}
 	rc = client_blob_upload(agent_client(a), fd, j->size, uri_buf);
 	if (rc == SB_OK) {
 		j->m.kind = MESSAGE_ATTACHMENT;
@@ -248,7 +362,7 @@ load_job(struct agent *a, int64_t row, struct job *j)
 	j->row = row;
 	store_lock(a);
 	rc = store_prepare(a->db, "SELECT folder, name, file, msgid, size, mtime_s,"
-	    " mtime_ns FROM out_msg WHERE id = ?", &st);
+	    " mtime_ns, blob_uri FROM out_msg WHERE id = ?", &st);
 	if (rc == SB_OK) {
 		sqlite3_bind_int64(st, 1, row);
 		if (sqlite3_step(st) == SQLITE_ROW) {
@@ -260,6 +374,10 @@ load_job(struct agent *a, int64_t row, struct job *j)
 			j->size = (uint64_t)sqlite3_column_int64(st, 4);
 			j->mtime.tv_sec = sqlite3_column_int64(st, 5);
 			j->mtime.tv_nsec = sqlite3_column_int64(st, 6);
+			if (sqlite3_column_type(st, 7) == SQLITE_TEXT &&
+			    sqlite3_column_bytes(st, 7) <= (int)SB_MAX_URI)
+				snprintf(j->prev_uri, sizeof(j->prev_uri), "%s",
+				    (const char *)sqlite3_column_text(st, 7));
 		} else {
 			rc = SB_ERR_NOT_FOUND;
 		}
@@ -307,6 +425,8 @@ send_row(struct agent *a, int64_t row, uint64_t *ts, int *sys_errno, char *held)
 
 	if ((rc = load_job(a, row, &j)) != SB_OK)
 		return rc;
+	if (job_stopped(&j))
+		return j.cancelled ? SEND_CANCELLED : SEND_MOVED;
 	if ((rc = agent_keys_acquire(a)) != SB_OK)
 		return rc;
 	if (agent_client(a) == NULL)
@@ -378,7 +498,7 @@ send_row(struct agent *a, int64_t row, uint64_t *ts, int *sys_errno, char *held)
 		j.m.content_len = j.size;
 		if ((rc = message_encode(&j.m, &j.inner)) != SB_OK)
 			goto out;
-		rc = client_send(agent_client(a), j.msgid, to, n_to, reseal, &j, ts);
+		rc = submit(&j, to, n_to, reseal, ts);
 		if (rc != SB_ERR_TOO_BIG)
 			goto out;
 		fprintf(stderr, "sealbox: send: %s/%s: over the inline limit, sending as"
@@ -388,16 +508,37 @@ send_row(struct agent *a, int64_t row, uint64_t *ts, int *sys_errno, char *held)
 	}
 	if ((rc = upload(&j, cf, uri)) != SB_OK)
 		goto out;
+	/* Known before the SEND: after a crash the retry, whose key is new,
+	 * knows this blob is garbage unless the relay accepted this attempt. */
+	set_blob_uri(a, row, uri);
+	if (job_stopped(&j)) {
+		rc = j.cancelled ? SEND_CANCELLED : SEND_MOVED;
+		if (j.cancelled) {
+			blob_gone(a, uri);
+			blob_gone(a, j.prev_uri);
+		}
+		goto out;
+	}
 	j.m.content = NULL;
 	j.m.content_len = 0;
 	if ((rc = message_encode(&j.m, &j.inner)) != SB_OK)
 		goto out;
-	rc = client_send(agent_client(a), j.msgid, to, n_to, reseal, &j, ts);
+	rc = submit(&j, to, n_to, reseal, ts);
+	if (rc == SB_OK && strcmp(j.prev_uri, uri) != 0) {
+		blob_gone(a, j.prev_uri);               /* an earlier, refused attempt's */
+	} else if (rc == SB_ERR_EXISTS && strcmp(j.prev_uri, uri) != 0) {
+		blob_gone(a, uri);                      /* the earlier attempt went */
+		set_blob_uri(a, row, j.prev_uri);
+	} else if (rc == SEND_CANCELLED || (rc != SB_OK && outbox_err_permanent(rc))) {
+		blob_gone(a, uri);
+		blob_gone(a, j.prev_uri);
+	}
 out:
 	*sys_errno = rc == SB_ERR_SYSTEM ? errno : 0;
 	if (rc == SB_ERR_HELD)
 		memcpy(held, j.held, sizeof(j.held));
-	if (rc != SB_OK && rc != SB_ERR_EXISTS && rc != SB_ERR_HELD)
+	if (rc != SB_OK && rc != SB_ERR_EXISTS && rc != SB_ERR_HELD && rc != SEND_CANCELLED &&
+	    rc != SEND_MOVED)
 		fprintf(stderr, "sealbox: send: %s/%s: %s\n", j.folder, j.name,
 		    sb_strerror(rc));
 	crypto_wipe(j.m.att.key, sizeof(j.m.att.key));
@@ -426,16 +567,32 @@ reason_of(int err)
 	}
 }
 
+/* The oldest queued row (0: none), and how many ms are left of its
+ * settling time (OB_SETTLE_MS after its last close). */
 static int64_t
-next_queued(struct agent *a)
+next_queued(struct agent *a, unsigned *settle_ms)
 {
-	int64_t id = 0;
+	int64_t id = 0, closed = 0, now_ns, left;
+	struct timespec now;
+	sqlite3_stmt *st;
 
+	*settle_ms = 0;
 	store_lock(a);
 	/* Held rows wait for the user; the rest of the queue goes ahead. */
-	store_query_int(a->db, "SELECT id FROM out_msg WHERE state = 2 AND deleted = 0"
-	    " AND held IS NULL ORDER BY id LIMIT 1", NULL, 0, &id);
+	if (store_prepare(a->db, "SELECT id, closed_ns FROM out_msg WHERE state = 2 AND"
+	    " deleted = 0 AND held IS NULL ORDER BY id LIMIT 1", &st) == SB_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			id = sqlite3_column_int64(st, 0);
+			closed = sqlite3_column_int64(st, 1);
+		}
+		sqlite3_finalize(st);
+	}
 	store_unlock(a);
+	clock_gettime(CLOCK_REALTIME, &now);
+	now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+	left = closed + (int64_t)OB_SETTLE_MS * 1000000 - now_ns;
+	if (id != 0 && left > 0 && left <= (int64_t)OB_SETTLE_MS * 1000000)
+		*settle_ms = (unsigned)(left / 1000000) + 1;
 	return id;
 }
 
@@ -521,7 +678,24 @@ record(struct agent *a, int64_t row, int rc, uint64_t ts)
 			store_step_done(a->db, st);
 			sqlite3_finalize(st);
 		}
+		/* A version a newer one replaced while it waited: sent, it
+		 * leaves the outbox like the versions before it. */
+		if (store_prepare(a->db, "UPDATE out_msg SET deleted = 1 WHERE id = ?1 AND"
+		    " EXISTS (SELECT 1 FROM out_msg o, out_msg me WHERE me.id = ?1 AND"
+		    " o.folder = me.folder AND o.name = me.name AND o.id > me.id AND"
+		    " o.deleted = 0 AND o.state >= 2)", &st) == SB_OK) {
+			sqlite3_bind_int64(st, 1, row);
+			store_step_done(a->db, st);
+			sqlite3_finalize(st);
+		}
 	} else {
+		/* Never accepted: a blob it uploaded is nobody's. */
+		if (store_prepare(a->db, "INSERT OR IGNORE INTO out_blob_gone(uri) SELECT"
+		    " blob_uri FROM out_msg WHERE id = ? AND blob_uri IS NOT NULL", &st) == SB_OK) {
+			sqlite3_bind_int64(st, 1, row);
+			store_step_done(a->db, st);
+			sqlite3_finalize(st);
+		}
 		if (store_prepare(a->db, "UPDATE out_msg SET state = 4, reason = ?"
 		    " WHERE id = ?", &st) == SB_OK) {
 			sqlite3_bind_text(st, 1, reason_of(rc), -1, SQLITE_TRANSIENT);
@@ -592,6 +766,118 @@ wait_for(struct outbox *ob, unsigned ms)
 			break;
 	ob->kick = 0;
 	pthread_mutex_unlock(&ob->lock);
+}
+
+/* Learns the relay's blob cap once per session (it answers from memory
+ * after that); never waits for a relay that is not connected. */
+static void
+refresh_cap(struct agent *a)
+{
+	struct client *c = agent_client(a);
+	uint64_t cap;
+
+	if (c == NULL || client_link(c) != SB_OK || client_blob_cap(c, &cap) != SB_OK)
+		return;
+	if (__atomic_exchange_n(&a->out->blob_cap, cap, __ATOMIC_RELAXED) != cap)
+		fprintf(stderr, "sealbox: send: the relay's blob cap is %llu bytes%s\n",
+		    (unsigned long long)cap, cap ? "" : " (not announced: not checked early)");
+}
+
+/*
+ * Tentative files (outbox_created_tentative) that nobody renamed within
+ * OB_TENTATIVE_IDLE_S of their last close are files after all: queued
+ * under their own names.  Returns the ms until the next one is due (or
+ * 2000).
+ */
+static unsigned
+queue_idle(struct agent *a)
+{
+	int64_t idle_ns = (int64_t)OB_TENTATIVE_IDLE_S * 1000000000, now_ns, next = 0;
+	struct timespec now;
+	sqlite3_stmt *st;
+	int64_t ids[64];
+	char names[64][2 * NAMES_NAME_BUF];
+	size_t n = 0;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+	pthread_mutex_lock(&a->out->lock);
+	store_lock(a);
+	if (store_prepare(a->db, "SELECT id, name, closed_ns, folder FROM out_msg WHERE state = 1"
+	    " AND tentative = 1 AND deleted = 0 ORDER BY closed_ns", &st) == SB_OK) {
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			const char *nm = (const char *)sqlite3_column_text(st, 1);
+			int64_t closed = sqlite3_column_int64(st, 2);
+
+			if (nm == NULL || outbox_is_temp_name(nm))
+				continue;
+			if (closed > now_ns - idle_ns) {
+				next = closed + idle_ns - now_ns;
+				break;
+			}
+			if (n < 64) {
+				ids[n] = sqlite3_column_int64(st, 0);
+				snprintf(names[n], sizeof(names[n]), "%s/%s",
+				    (const char *)sqlite3_column_text(st, 3), nm);
+				n++;
+			}
+		}
+		sqlite3_finalize(st);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (store_prepare(a->db, "UPDATE out_msg SET state = 2 WHERE id = ? AND"
+		    " state = 1 AND tentative = 1", &st) != SB_OK)
+			break;
+		sqlite3_bind_int64(st, 1, ids[i]);
+		if (store_step_done(a->db, st) == SB_OK && sqlite3_changes(a->db) > 0)
+			fprintf(stderr, "sealbox: outbox: %s queued (idle %d s, never renamed)\n",
+			    names[i], OB_TENTATIVE_IDLE_S);
+		sqlite3_finalize(st);
+	}
+	store_unlock(a);
+	pthread_mutex_unlock(&a->out->lock);
+	if (next > 0 && next / 1000000 < 2000)
+		return (unsigned)(next / 1000000) + 1;
+	return 2000;
+}
+
+/* Deletes at the relay the blobs no accepted message names (cancelled
+ * sends, superseded attempts); kept for later while the relay is away. */
+static void
+drain_gone(struct agent *a)
+{
+	struct client *c = agent_client(a);
+	char uris[16][SB_MAX_URI + 1];
+	sqlite3_stmt *st;
+	size_t n = 0;
+
+	if (c == NULL || client_link(c) != SB_OK)
+		return;
+	store_lock(a);
+	if (store_prepare(a->db, "SELECT uri FROM out_blob_gone LIMIT 16", &st) == SB_OK) {
+		while (sqlite3_step(st) == SQLITE_ROW && n < 16)
+			if (sqlite3_column_bytes(st, 0) <= (int)SB_MAX_URI)
+				snprintf(uris[n++], SB_MAX_URI + 1, "%s",
+				    (const char *)sqlite3_column_text(st, 0));
+		sqlite3_finalize(st);
+	}
+	store_unlock(a);
+	for (size_t i = 0; i < n; i++) {
+		int rc = client_blob_delete(c, uris[i]);
+
+		if (rc != SB_OK && rc != SB_ERR_NOT_FOUND && rc != SB_ERR_PROTOCOL)
+			break;                  /* the relay went away: later */
+		fprintf(stderr, "sealbox: send: blob of a message that was never sent: %s\n",
+		    rc == SB_OK ? "deleted at the relay" : rc == SB_ERR_NOT_FOUND ?
+		    "gone at the relay already" : "the relay cannot delete it (left to expire)");
+		store_lock(a);
+		if (store_prepare(a->db, "DELETE FROM out_blob_gone WHERE uri = ?", &st) == SB_OK) {
+			sqlite3_bind_text(st, 1, uris[i], -1, SQLITE_TRANSIENT);
+			store_step_done(a->db, st);
+			sqlite3_finalize(st);
+		}
+		store_unlock(a);
+	}
 }
 
 /* How often the idle sender retries a keyring that failed. */
@@ -667,8 +953,16 @@ sender_main(void *arg)
 		for (size_t i = 0; i < n_want; i++)
 			refresh_status(a, want[i]);
 		recheck_held(a);
+		refresh_cap(a);
+		unsigned idle_ms = queue_idle(a);
+		drain_gone(a);
 
-		row = next_queued(a);
+		unsigned settle_ms;
+		row = next_queued(a, &settle_ms);
+		if (row != 0 && settle_ms > 0) {
+			wait_for(ob, settle_ms);
+			continue;
+		}
 		if (row == 0) {
 			/* Idle: a keyring that failed at mount is retried here too,
 			 * so receiving starts once it is unlocked, without waiting
@@ -679,11 +973,12 @@ sender_main(void *arg)
 			}
 			if (time(NULL) - monitored >= MONITOR_S && monitor_own(a))
 				monitored = time(NULL);
-			wait_for(ob, 2000);
+			wait_for(ob, idle_ms);
 			continue;
 		}
 		pthread_mutex_lock(&ob->lock);
 		ob->inflight = row;
+		ob->inflight_cancel = ob->inflight_moved = 0;
 		pthread_mutex_unlock(&ob->lock);
 
 		uint64_t ts = 0;
@@ -691,11 +986,18 @@ sender_main(void *arg)
 		int sys_errno = 0, rc = send_row(a, row, &ts, &sys_errno, held);
 		char why[OB_RETRY_REASON_BUF] = "";
 
-		if (rc == SB_ERR_HELD) {
-			/* Waits for the user, not for the relay: no backoff, the
-			 * queue behind it goes on. */
-			fprintf(stderr, "sealbox: send: row %lld %s\n", (long long)row, held);
-			set_held(a, row, held);
+		if (rc == SB_ERR_HELD || rc == SEND_CANCELLED || rc == SEND_MOVED) {
+			/* Held: waits for the user, not for the relay: no backoff,
+			 * the queue behind it goes on.  Removed: nothing went out
+			 * (outbox.c logged it).  Renamed: still queued, and goes
+			 * now under its new name. */
+			if (rc == SB_ERR_HELD) {
+				fprintf(stderr, "sealbox: send: row %lld %s\n", (long long)row, held);
+				set_held(a, row, held);
+			} else if (rc == SEND_CANCELLED) {
+				fprintf(stderr, "sealbox: send: row %lld cancelled before the"
+				    " relay accepted it\n", (long long)row);
+			}
 			pthread_mutex_lock(&ob->lock);
 			ob->inflight = 0;
 			pthread_mutex_unlock(&ob->lock);

@@ -306,6 +306,15 @@ folders(struct agent *a, enum agent_box box, struct entry **out)
 		    : rc == SQLITE_ROW ? SB_ERR_ALLOC : store_err(a->db, rc, "inbox folders");
 	}
 	sqlite3_finalize(st);
+	/* A removal moved the folder's times past its remaining messages'. */
+	for (e = head; rc == SB_OK && e != NULL; e = e->next) {
+		struct timespec rm = ns_time(msgstore_folder_time(a->db, (int)box, e->name), 0);
+
+		if (ts_after(&rm, &e->attr.mtime))
+			e->attr.mtime = rm;
+		if (ts_after(&rm, &e->attr.ctime))
+			e->attr.ctime = rm;
+	}
 	store_unlock(a);
 	if (rc != SB_OK) {
 		entries_free(head);
@@ -807,12 +816,21 @@ inbox_unlink(struct agent *a, enum agent_box box, const char *folder,
 	if (rc != SB_OK)
 		return rc;
 	store_lock(a);
-	rc = store_prepare(a->db, "DELETE FROM inbox_messages WHERE id = ?", &st);
+	rc = store_begin(a->db);
+	if (rc == SB_OK)
+		rc = store_prepare(a->db, "DELETE FROM inbox_messages WHERE id = ?", &st);
 	if (rc == SB_OK) {
+		struct timespec now;
+
 		sqlite3_bind_int64(st, 1, r.id);
 		rc = store_step_done(a->db, st);
+		clock_gettime(CLOCK_REALTIME, &now);
+		if (rc == SB_OK)
+			rc = msgstore_folder_touch(a->db, (int)box, folder,
+			    (int64_t)now.tv_sec * 1000000000 + now.tv_nsec);
 	}
 	sqlite3_finalize(st);
+	rc = store_end(a->db, rc);
 	store_unlock(a);
 	if (rc == SB_OK) {
 		msgstore_ref_release(a, r.payload);

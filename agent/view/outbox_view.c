@@ -215,10 +215,10 @@ outview_truncate(struct agent *a, const char *folder, const char *name, uint64_t
 
 int
 outview_set_times(struct agent *a, const char *folder, const char *name,
-    const struct timespec *mtime)
+    const struct timespec *atime, const struct timespec *mtime)
 {
 	struct agent_attr at;
-	int rc = outbox_set_times(a, folder, name, mtime);
+	int rc = outbox_set_times(a, folder, name, atime, mtime);
 
 	/* A synced copy keeps its sender's time; accept the call. */
 	if (rc == SB_ERR_NOT_FOUND)

@@ -63,7 +63,7 @@ int  outview_file_open(struct agent *a, const char *folder, const char *name,
          int flags, struct agent_file **out);
 int  outview_truncate(struct agent *a, const char *folder, const char *name, uint64_t size);
 int  outview_set_times(struct agent *a, const char *folder, const char *name,
-         const struct timespec *mtime);
+         const struct timespec *atime, const struct timespec *mtime);
 int  outview_unlink(struct agent *a, const char *folder, const char *name);
 int  outview_rename(struct agent *a, const char *from_folder, const char *from_name,
          const char *to_folder, const char *to_name);

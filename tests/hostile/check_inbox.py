@@ -17,7 +17,7 @@ def inbox(sent_dir, inbox_dir):
     got = collections.defaultdict(list)
     bad = []
     for f in os.listdir(inbox_dir):
-        m = re.match(r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{4,32}-(.*)$", f)
+        m = re.match(r"^[0-9]{8}T[0-9]{6}Z-[0-9]{4,}-[0-9a-f]{4,32}-(.*)$", f)
         if not m or m.group(1) not in want:
             bad.append(f)
             continue

@@ -28,7 +28,7 @@
 #   mb_umount NAME                 fusermount3 -u; the daemon must exit 0,
 #                                  leave nothing mounted, no sanitizer report
 #   mb_kill9 NAME                  SIGKILL the daemon, detach its dead mount
-#   mb_alice_to_bob                relay + alice and bob mounted, outbox/bob@ made;
+#   mb_alice_to_bob [relay opts]   relay + alice and bob mounted, outbox/bob@ made;
 #                                  sets A B O I
 #   mb_finish                      unmounts every device, stops the relay (all
 #                                  checked); the last line of every case
@@ -330,11 +330,12 @@ wait_for_file() {
 	echo "$out"
 }
 
-# The inbox name of a file called BASE: YYYYMMDDTHHMMSSZ-<short id>-BASE.
+# The inbox name of a file called BASE: YYYYMMDDTHHMMSSZ-<sequence within
+# that second>-<short id>-BASE.
 mb_inbox_re() {
 	local base
 	base=$(printf '%s' "$1" | sed 's/[][\.*^$+?(){}|]/\\&/g')
-	echo "^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{4,32}-$base\$"
+	echo "^[0-9]{8}T[0-9]{6}Z-[0-9]{4,}-[0-9a-f]{4,32}-$base\$"
 }
 
 mb_status() {
@@ -449,12 +450,12 @@ mb_fd_count() {
 	ls "/proc/${_mb_pid[$1]}/fd" | wc -l
 }
 
-# mb_alice_to_bob: the common opening of a case: a relay, alice and bob
-# enrolled and mounted, alice's conversation with bob started.  Sets
-# A, B (the mounts), O (alice's outbox/bob@example.com) and I (bob's
-# inbox/alice@example.com, which appears with the first delivery).
+# mb_alice_to_bob [relay init options]: the common opening of a case: a
+# relay, alice and bob enrolled and mounted, alice's conversation with bob
+# started.  Sets A, B (the mounts), O (alice's outbox/bob@example.com) and
+# I (bob's inbox/alice@example.com, which appears with the first delivery).
 mb_alice_to_bob() {
-	mb_relay
+	mb_relay "$@"
 	mb_device alice alice@example.com
 	mb_device bob bob@example.com
 	mb_mount alice

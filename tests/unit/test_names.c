@@ -522,9 +522,9 @@ test_names_sanitize_lookalikes(void **state)
 	assert_true(valid_utf8(out));
 	assert_null(strstr(out, "\xef\xbc\x8f"));
 	/* the incoming file name gets the same mapping */
-	assert_int_equal(names_incoming_file(0, (const uint8_t *)"\1\2\3\4", 4,
+	assert_int_equal(names_incoming_file(0, 1, (const uint8_t *)"\1\2\3\4", 4,
 	    "\xe2\x88\x95" "etc\xef\xbc\x8f" "shadow", 15, out, sizeof(out)), SB_OK);
-	assert_string_equal(out, "19700101T000000Z-01020304-_etc_shadow");
+	assert_string_equal(out, "19700101T000000Z-0001-01020304-_etc_shadow");
 }
 
 static void
@@ -627,7 +627,7 @@ check_file(int64_t t, const char *name, const char *want)
 {
 	char out[NAMES_NAME_BUF];
 
-	assert_int_equal(names_incoming_file(t, msgid, sizeof(msgid), name,
+	assert_int_equal(names_incoming_file(t, 1, msgid, sizeof(msgid), name,
 	    name == NULL ? 0 : strlen(name), out, sizeof(out)), SB_OK);
 	assert_string_equal(out, want);
 }
@@ -639,42 +639,55 @@ test_names_incoming_file(void **state)
 
 	(void)state;
 	/* DESIGN.md section 3's example */
-	check_file(1795413662, "note.txt", "20261123T060102Z-3f9a2c1e-note.txt");
-	check_file(0, "a", "19700101T000000Z-3f9a2c1e-a");
-	check_file(951868799, "leap", "20000229T235959Z-3f9a2c1e-leap");
-	check_file(4107542400, "x", "21000301T000000Z-3f9a2c1e-x");
-	check_file(NAMES_MAX_TIME, "end", "99991231T235959Z-3f9a2c1e-end");
+	check_file(1795413662, "note.txt", "20261123T060102Z-0001-3f9a2c1e-note.txt");
+	check_file(0, "a", "19700101T000000Z-0001-3f9a2c1e-a");
+	check_file(951868799, "leap", "20000229T235959Z-0001-3f9a2c1e-leap");
+	check_file(4107542400, "x", "21000301T000000Z-0001-3f9a2c1e-x");
+	check_file(NAMES_MAX_TIME, "end", "99991231T235959Z-0001-3f9a2c1e-end");
 	/* the sender's name is sanitised; a leading dot is harmless here */
-	check_file(0, "../../x", "19700101T000000Z-3f9a2c1e-.._.._x");
-	check_file(0, ".bashrc", "19700101T000000Z-3f9a2c1e-.bashrc");
-	check_file(0, "..", "19700101T000000Z-3f9a2c1e-" NAMES_PLACEHOLDER);
-	check_file(0, "", "19700101T000000Z-3f9a2c1e-" NAMES_PLACEHOLDER);
-	check_file(0, NULL, "19700101T000000Z-3f9a2c1e-" NAMES_PLACEHOLDER);
-	check_file(0, "a/b\nc", "19700101T000000Z-3f9a2c1e-a_b_c");
+	check_file(0, "../../x", "19700101T000000Z-0001-3f9a2c1e-.._.._x");
+	check_file(0, ".bashrc", "19700101T000000Z-0001-3f9a2c1e-.bashrc");
+	check_file(0, "..", "19700101T000000Z-0001-3f9a2c1e-" NAMES_PLACEHOLDER);
+	check_file(0, "", "19700101T000000Z-0001-3f9a2c1e-" NAMES_PLACEHOLDER);
+	check_file(0, NULL, "19700101T000000Z-0001-3f9a2c1e-" NAMES_PLACEHOLDER);
+	check_file(0, "a/b\nc", "19700101T000000Z-0001-3f9a2c1e-a_b_c");
 	/* bounded to 255 in all, extension kept */
 	memset(in, 'n', 396);
 	memcpy(in + 396, ".jpg", 4);
-	assert_int_equal(names_incoming_file(1, msgid, 4, in, 400, out,
+	assert_int_equal(names_incoming_file(1, 1, msgid, 4, in, 400, out,
 	    sizeof(out)), SB_OK);
 	assert_int_equal(strlen(out), NAMES_NAME_MAX);
 	assert_string_equal(out + NAMES_NAME_MAX - 4, ".jpg");
-	assert_memory_equal(out, "19700101T000001Z-3f9a2c1e-nnn", 29);
+	assert_memory_equal(out, "19700101T000001Z-0001-3f9a2c1e-nnn", 34);
+	/* the sequence: fixed width up to 9999, wider after (still bounded) */
+	assert_int_equal(names_incoming_file(1, 12, msgid, 4, "a", 1, out, sizeof(out)), SB_OK);
+	assert_string_equal(out, "19700101T000001Z-0012-3f9a2c1e-a");
+	assert_int_equal(names_incoming_file(1, NAMES_SEQ_MAX, msgid, 4, "a", 1, out,
+	    sizeof(out)), SB_OK);
+	assert_string_equal(out, "19700101T000001Z-9999-3f9a2c1e-a");
+	assert_int_equal(names_incoming_file(1, 4000000000u, msgid, 4, in, 400, out,
+	    sizeof(out)), SB_OK);
+	assert_int_equal(strlen(out), NAMES_NAME_MAX);
+	assert_memory_equal(out, "19700101T000001Z-4000000000-3f9a2c1e-nnn", 40);
 	/* bad arguments */
-	assert_int_equal(names_incoming_file(-1, msgid, 16, "a", 1, out,
+	assert_int_equal(names_incoming_file(-1, 1, msgid, 16, "a", 1, out,
 	    sizeof(out)), SB_ERR_INVALID_ARG);
-	assert_int_equal(names_incoming_file(NAMES_MAX_TIME + 1, msgid, 16, "a",
+	assert_int_equal(names_incoming_file(NAMES_MAX_TIME + 1, 1, msgid, 16, "a",
 	    1, out, sizeof(out)), SB_ERR_INVALID_ARG);
-	assert_int_equal(names_incoming_file(0, msgid, 3, "a", 1, out,
+	assert_int_equal(names_incoming_file(0, 1, msgid, 3, "a", 1, out,
 	    sizeof(out)), SB_ERR_INVALID_ARG);
-	assert_int_equal(names_incoming_file(0, NULL, 16, "a", 1, out,
+	assert_int_equal(names_incoming_file(0, 1, NULL, 16, "a", 1, out,
 	    sizeof(out)), SB_ERR_INVALID_ARG);
-	assert_int_equal(names_incoming_file(0, msgid, 16, "a", 1, out, 255),
+	assert_int_equal(names_incoming_file(0, 1, msgid, 16, "a", 1, out, 255),
 	    SB_ERR_INVALID_ARG);
+	assert_int_equal(names_incoming_file(0, 0, msgid, 16, "a", 1, out,
+	    sizeof(out)), SB_ERR_INVALID_ARG);
 }
 
 struct stamped {
 	char name[NAMES_NAME_BUF];
 	int64_t time;
+	unsigned seq;
 };
 
 static int
@@ -708,12 +721,20 @@ test_names_files_sort_in_time_order(void **state)
 			id[0] = 0x00; /* later second, smaller id */
 		else
 			id[0] = 0xff;
-		assert_int_equal(names_incoming_file(f[i].time, id, sizeof(id),
+		/* within a second: ranks 1..12, the later one with the
+		 * smaller id, so the id never decides either */
+		f[i].seq = 1 + (unsigned)(i % 12);
+		if (f[i].seq > 1 && i % 2 == 0)
+			f[i].time = f[i - 1].time;
+		assert_int_equal(names_incoming_file(f[i].time, f[i].seq, id, sizeof(id),
 		    "z.txt", 5, f[i].name, sizeof(f[i].name)), SB_OK);
 	}
 	qsort(f, N, sizeof(f[0]), cmp_name);
-	for (i = 1; i < N; i++)
+	for (i = 1; i < N; i++) {
 		assert_true(f[i - 1].time <= f[i].time);
+		if (f[i - 1].time == f[i].time)
+			assert_true(f[i - 1].seq < f[i].seq);
+	}
 }
 
 int

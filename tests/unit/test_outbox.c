@@ -24,11 +24,18 @@ test_temp_names(void **state)
 	static const char *temp[] = {
 		".hidden", ".note.txt.swp", "#autosave#", "note.txt~", "x.swp", "x.swx",
 		"x.tmp", "movie.mkv.part", ".rsync.AbC123", ".",
+		/* SQLite's side files, anywhere */
+		"db.sqlite-journal", "db.sqlite-wal", "db.sqlite-shm", "a/b/db-wal",
+		/* editors inside folders: vim's swap (.swp down to .swa), Emacs */
+		"d/.x.c.swo", "d/e/.x.c.swa", "d/#x.c#", "d/.#x.c", "d/x.c~",
 	};
 	static const char *visible[] = {
 		"note.txt", "a", "swp", "tmp", "x.tmpl", "x.partial", "x~y", "a#b",
 		"report.TMP",  /* case matters: only the lower-case suffixes */
-		"4913",
+		"4913",        /* vim's probe goes by how it is made (tentative) */
+		/* a tree's dot-files are content */
+		"proj/.gitignore", "proj/.git/HEAD", "proj/.git/objects/ab/cdef",
+		"d/x.swf", "d/.x.swz", "journal", "x-walk",
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(temp) / sizeof(temp[0]); i++)
@@ -80,17 +87,42 @@ test_session_end(void **state)
 {
 	(void)state;
 	/* A new file: sent once its last writer leaves. */
-	assert_int_equal(outbox_session_end(1, 0, 0, "a.txt"), OB_END_QUEUE);
+#define END(mod, rep, del, big, tent, nm) \
+	outbox_session_end(&(struct ob_session){ mod, rep, del, big, tent, nm })
+	assert_int_equal(END(1, 0, 0, 0, 0, "a.txt"), OB_END_QUEUE);
 	/* An empty new file (touch) is still a file the user made. */
-	assert_int_equal(outbox_session_end(0, 0, 0, "a.txt"), OB_END_QUEUE);
+	assert_int_equal(END(0, 0, 0, 0, 0, "a.txt"), OB_END_QUEUE);
 	/* Reopened for writing, nothing changed: the sent version stays. */
-	assert_int_equal(outbox_session_end(0, 1, 0, "a.txt"), OB_END_DISCARD);
+	assert_int_equal(END(0, 1, 0, 0, 0, "a.txt"), OB_END_DISCARD);
 	/* Rewritten: the new version goes out. */
-	assert_int_equal(outbox_session_end(1, 1, 0, "a.txt"), OB_END_QUEUE);
+	assert_int_equal(END(1, 1, 0, 0, 0, "a.txt"), OB_END_QUEUE);
 	/* Temporary names wait for their rename; deleted files never go. */
-	assert_int_equal(outbox_session_end(1, 0, 0, ".a.txt.XyZ"), OB_END_KEEP);
-	assert_int_equal(outbox_session_end(1, 0, 0, "a.txt.swp"), OB_END_KEEP);
-	assert_int_equal(outbox_session_end(1, 0, 1, "a.txt"), OB_END_KEEP);
+	assert_int_equal(END(1, 0, 0, 0, 0, ".a.txt.XyZ"), OB_END_KEEP);
+	assert_int_equal(END(1, 0, 0, 0, 0, "a.txt.swp"), OB_END_KEEP);
+	assert_int_equal(END(1, 0, 1, 0, 0, "a.txt"), OB_END_KEEP);
+	/* mkstemp's file waits for its rename (or the idle time). */
+	assert_int_equal(END(1, 0, 0, 0, 1, "sedAbC123"), OB_END_KEEP);
+	/* A write past the relay's cap: never sent, even when tentative. */
+	assert_int_equal(END(1, 0, 0, 1, 0, "big.iso"), OB_END_FAIL);
+	assert_int_equal(END(1, 0, 0, 1, 1, "tmpX1"), OB_END_FAIL);
+	assert_int_equal(END(1, 0, 1, 1, 0, "big.iso"), OB_END_KEEP);
+#undef END
+}
+
+static void
+test_created_tentative(void **state)
+{
+	(void)state;
+	/* mkstemp (O_EXCL|O_RDWR): always, whatever it holds */
+	assert_int_equal(outbox_created_tentative(OB_CREATE_MKSTEMP, 0), 1);
+	assert_int_equal(outbox_created_tentative(OB_CREATE_MKSTEMP, 5000), 1);
+	/* O_EXCL write-only: cp, install, tar go at once; an empty one is a
+	 * probe or a lock (vim's 4913) */
+	assert_int_equal(outbox_created_tentative(OB_CREATE_EXCL, 7), 0);
+	assert_int_equal(outbox_created_tentative(OB_CREATE_EXCL, 0), 1);
+	/* plain creates (shell >, touch, editors writing in place) */
+	assert_int_equal(outbox_created_tentative(OB_CREATE_PLAIN, 0), 0);
+	assert_int_equal(outbox_created_tentative(OB_CREATE_PLAIN, 9), 0);
 }
 
 static void
@@ -203,6 +235,7 @@ main(void)
 		cmocka_unit_test(test_temp_names),
 		cmocka_unit_test(test_status_text),
 		cmocka_unit_test(test_session_end),
+		cmocka_unit_test(test_created_tentative),
 		cmocka_unit_test(test_err_permanent),
 		cmocka_unit_test(test_retry_reason),
 		cmocka_unit_test(test_store_migrate),
