@@ -551,15 +551,46 @@ agent_folder_remove(struct agent *a, enum agent_box box, const char *folder)
 }
 
 int
-agent_list_files(struct agent *a, enum agent_box box, const char *folder,
-    agent_fill_fn fill, void *ctx)
+agent_list_dir(struct agent *a, enum agent_box box, const char *folder,
+    const char *dir, agent_fill_fn fill, void *ctx)
 {
 	char fb[NAMES_NAME_BUF];
 
 	if (box == AGENT_BOX_OUT)
-		return outview_list_files(a, out_folder(a, folder, fb), fill, ctx);
+		return outview_list_files(a, out_folder(a, folder, fb), dir, fill, ctx);
 	if (box == AGENT_BOX_IN)
-		return inbox_list_files(a, box, folder, fill, ctx);
+		return inbox_list_files(a, box, folder, dir, fill, ctx);
+	return SB_ERR_INVALID_ARG;
+}
+
+int
+agent_list_files(struct agent *a, enum agent_box box, const char *folder,
+    agent_fill_fn fill, void *ctx)
+{
+	return agent_list_dir(a, box, folder, NULL, fill, ctx);
+}
+
+int
+agent_dir_create(struct agent *a, enum agent_box box, const char *folder,
+    const char *path)
+{
+	char fb[NAMES_NAME_BUF];
+
+	if (box == AGENT_BOX_OUT)
+		return outview_dir_create(a, out_folder(a, folder, fb), path);
+	return box == AGENT_BOX_IN ? SB_ERR_READONLY : SB_ERR_INVALID_ARG;
+}
+
+int
+agent_dir_remove(struct agent *a, enum agent_box box, const char *folder,
+    const char *path)
+{
+	char fb[NAMES_NAME_BUF];
+
+	if (box == AGENT_BOX_OUT)
+		return outview_dir_remove(a, out_folder(a, folder, fb), path);
+	if (box == AGENT_BOX_IN)
+		return inbox_dir_remove(a, box, folder, path);
 	return SB_ERR_INVALID_ARG;
 }
 

@@ -106,6 +106,29 @@ int  agent_folder_create(struct agent *a, enum agent_box box, const char *folder
  * chosen by fs/); inbox: SB_ERR_READONLY. */
 int  agent_folder_remove(struct agent *a, enum agent_box box, const char *folder);
 
+/*
+ * Folders inside a conversation (issue 13, point 8; docs/PROTOCOL.md
+ * 11.1).  From here on a NAME may be a path below FOLDER, "a/b/c.txt":
+ * components of 1..NAME_MAX bytes joined by '/', at most AGENT_PATH_MAX
+ * bytes and AGENT_PATH_DEPTH components in all (fs/ refuses longer ones
+ * with ENAMETOOLONG).  agent_file_attr answers is_dir for such folders.
+ *   dir_create: outbox only; PATH's parent must exist; the folder is sent
+ *     (a folder message, so an empty folder arrives too); SB_ERR_EXISTS.
+ *   dir_remove: an empty folder (SB_ERR_EXISTS if not), locally only;
+ *     inbox/: a received tree's folder; SB_ERR_PERMISSION for a file.
+ *   list_dir: the entries of FOLDER/DIR (DIR NULL: of FOLDER itself).
+ * Files and folders of a path are refused by the calls of the other kind
+ * with SB_ERR_PERMISSION (fs/ says EISDIR or ENOTDIR, after a look).
+ */
+#define AGENT_PATH_MAX   1024
+#define AGENT_PATH_DEPTH 32
+int  agent_dir_create(struct agent *a, enum agent_box box, const char *folder,
+         const char *path);
+int  agent_dir_remove(struct agent *a, enum agent_box box, const char *folder,
+         const char *path);
+int  agent_list_dir(struct agent *a, enum agent_box box, const char *folder,
+         const char *dir, agent_fill_fn fill, void *ctx);
+
 /* ---- Files ---------------------------------------------------------------- */
 
 int  agent_list_files(struct agent *a, enum agent_box box, const char *folder,

@@ -102,8 +102,37 @@ check_message(const struct message *m)
 		return SB_OK;
 	case MESSAGE_ATTACHMENT:
 		return check_uri(&m->att.uri);
+	case MESSAGE_FOLDER:
+		return SB_OK;
 	}
 	return SB_ERR_FORMAT;
+}
+
+/* The path extension's value length (0: no extension). */
+static size_t
+path_value_len(const struct message *m)
+{
+	size_t n = 1, i;
+
+	if (m->depth == 0)
+		return 0;
+	for (i = 0; i < m->depth && i < MESSAGE_MAX_DEPTH; i++)
+		n += 1 + m->path[i].len;
+	return n;
+}
+
+static int
+check_path(const struct message *m)
+{
+	size_t i;
+	int rc;
+
+	if (m->depth > MESSAGE_MAX_DEPTH)
+		return SB_ERR_LENGTH;
+	for (i = 0; i < m->depth; i++)
+		if ((rc = check_component(&m->path[i])) != SB_OK)
+			return rc;
+	return path_value_len(m) <= MESSAGE_MAX_EXT_VALUE ? SB_OK : SB_ERR_LENGTH;
 }
 
 static int
@@ -127,7 +156,8 @@ message_encode(const struct message *m, struct sb_buf *out)
 		return SB_ERR_INVALID_ARG;
 	if (out->err != 0)
 		return out->err;
-	if ((rc = check_message(m)) != SB_OK || (rc = check_gossip(m)) != SB_OK)
+	if ((rc = check_message(m)) != SB_OK || (rc = check_gossip(m)) != SB_OK ||
+	    (rc = check_path(m)) != SB_OK)
 		return rc == SB_ERR_LENGTH ? SB_ERR_LENGTH : SB_ERR_INVALID_ARG;
 	start = out->len;
 	sb_put_u8(out, MESSAGE_VERSION);
@@ -144,6 +174,8 @@ message_encode(const struct message *m, struct sb_buf *out)
 	sb_put_u8(out, (uint8_t)m->kind);
 	if (m->kind == MESSAGE_INLINE) {
 		rc = sb_put_string32(out, m->content, m->content_len);
+	} else if (m->kind == MESSAGE_FOLDER) {
+		rc = out->err;
 	} else {
 		sb_put_bytes(out, m->att.key, sizeof(m->att.key));
 		sb_put_string8(out, m->att.uri.p, m->att.uri.len);
@@ -154,6 +186,13 @@ message_encode(const struct message *m, struct sb_buf *out)
 	if (rc == SB_OK && m->gossip_len > 0) {
 		sb_put_u8(out, MESSAGE_EXT_GOSSIP);
 		rc = sb_put_string16(out, m->gossip, m->gossip_len);
+	}
+	if (rc == SB_OK && m->depth > 0) {
+		sb_put_u8(out, MESSAGE_EXT_PATH);
+		sb_put_u16be(out, (uint16_t)path_value_len(m));
+		sb_put_u8(out, (uint8_t)m->depth);
+		for (i = 0; i < m->depth; i++)
+			rc = sb_put_string8(out, m->path[i].p, m->path[i].len);
 	}
 	if (rc != SB_OK) {
 		/* Nothing appended on failure (the buffer's error is sticky). */
@@ -174,11 +213,13 @@ message_encoded_size(const struct message *m)
 	n += 1 + m->folder.len + 1 + m->name.len + 8 + 4 + 1;
 	if (m->kind == MESSAGE_INLINE)
 		n += 4 + m->content_len;
-	else
+	else if (m->kind == MESSAGE_ATTACHMENT)
 		n += CRYPTO_ATTACH_KEY_LEN + 1 + m->att.uri.len + CRYPTO_SHA1_LEN +
 		    CRYPTO_SHA256_LEN + 8;
 	if (m->gossip_len > 0)
 		n += 1 + 2 + m->gossip_len;
+	if (m->depth > 0)
+		n += 1 + 2 + path_value_len(m);
 	return n;
 }
 
@@ -209,6 +250,29 @@ get_str8(struct sb_reader *r, struct message_str *s, size_t max)
 	return SB_OK;
 }
 
+/* Extension 2's value (PROTOCOL.md 11.1): a depth, then the folders. */
+static int
+parse_path(const uint8_t *v, size_t len, struct message *m)
+{
+	struct sb_reader r;
+	uint8_t depth;
+	size_t i;
+	int rc;
+
+	sb_reader_init(&r, v, len);
+	if ((rc = sb_get_u8(&r, &depth)) != SB_OK)
+		return rc;
+	if (depth == 0 || depth > MESSAGE_MAX_DEPTH)
+		return SB_ERR_LENGTH;
+	for (i = 0; i < depth; i++)
+		if ((rc = get_str8(&r, &m->path[i], MESSAGE_MAX_NAME)) != SB_OK)
+			return rc;
+	if ((rc = sb_reader_expect_end(&r)) != SB_OK)
+		return rc;
+	m->depth = depth;
+	return check_path(m);
+}
+
 /* The extensions after the kind's fields, to the end of the input. */
 static int
 parse_extensions(struct sb_reader *r, struct message *m)
@@ -230,6 +294,11 @@ parse_extensions(struct sb_reader *r, struct message *m)
 		if ((rc = sb_get_string16_direct(r, &v, &len, MESSAGE_MAX_EXT_VALUE)) != SB_OK)
 			return rc;
 		last = type;
+		if (type == MESSAGE_EXT_PATH) {
+			if ((rc = parse_path(v, len, m)) != SB_OK)
+				return rc;
+			continue;
+		}
 		if (type != MESSAGE_EXT_GOSSIP) {
 			m->skipped_len += 1 + 2 + len;   /* a later version's: skipped */
 			continue;
@@ -284,6 +353,8 @@ parse(struct sb_reader *r, struct message *m)
 		    (rc = sb_get_bytes(r, m->att.sha256, sizeof(m->att.sha256))) != SB_OK ||
 		    (rc = sb_get_u64be(r, &m->att.size)) != SB_OK)
 			return rc;
+	} else if (kind == MESSAGE_FOLDER) {
+		m->kind = MESSAGE_FOLDER;
 	} else {
 		return SB_ERR_FORMAT;
 	}

@@ -12,7 +12,7 @@
  *     str8    outbox folder name as the sender typed it (1..255 bytes)
  *     str8    file name (1..255 bytes)
  *     u64     file mtime, seconds;  u32 nanoseconds (< 1e9)
- *     u8      kind: 1 inline, 2 attachment
+ *     u8      kind: 1 inline, 2 attachment, 3 folder (no fields follow)
  *   inline:
  *     str32   content (0..MESSAGE_MAX_INLINE bytes)
  *   attachment:
@@ -24,8 +24,11 @@
  *   then zero or more extensions (docs/PROTOCOL.md section 11): u8 type
  *   (strictly ascending, 1..255), str16 value (<= MESSAGE_MAX_EXT_VALUE);
  *   at most MESSAGE_MAX_EXTENSIONS.  Type 1 is gossip: the sender's newest
- *   signed tree head (1..MESSAGE_MAX_GOSSIP bytes, section 14.9); other
- *   types are skipped (a later version's, still under the signature).
+ *   signed tree head (1..MESSAGE_MAX_GOSSIP bytes, section 14.9).  Type 2
+ *   is path (section 11.1): u8 depth (1..MESSAGE_MAX_DEPTH), then depth
+ *   str8 folder names, from the conversation folder down to the parent of
+ *   `name`.  Other types are skipped (a later version's, still under the
+ *   signature).
  *   end: no trailing bytes.
  * Folder and file names must not contain NUL or '/' and must not be "." or
  * "..".  No compression.
@@ -56,12 +59,16 @@
 #define MESSAGE_MAX_EXTENSIONS  8
 #define MESSAGE_MAX_EXT_VALUE   1024u
 #define MESSAGE_EXT_GOSSIP      1
+#define MESSAGE_EXT_PATH        2
+/* Folders above a file in one message (its own name makes it 32 levels). */
+#define MESSAGE_MAX_DEPTH       31
 /* tlog.h's TLOG_MAX_STH; repeated so this header stays light. */
 #define MESSAGE_MAX_GOSSIP      128u
 
 enum message_kind {
 	MESSAGE_INLINE     = 1,
 	MESSAGE_ATTACHMENT = 2,
+	MESSAGE_FOLDER     = 3,   /* a folder made in a conversation (11.1) */
 };
 
 /* A borrowed byte string (not NUL-terminated). */
@@ -96,6 +103,10 @@ struct message {
 	 * (checked by the receiver after the message passed every check). */
 	const uint8_t *gossip;             /* NULL / 0: none */
 	size_t gossip_len;
+	/* Extension 2: the folders above `name`, top first; depth 0 when the
+	 * file (or folder) is directly in the conversation (no extension). */
+	size_t depth;
+	struct message_str path[MESSAGE_MAX_DEPTH];
 	/* Parse only: bytes of extensions of unknown types that were skipped
 	 * (the encoding without them is message_encoded_size). */
 	size_t skipped_len;

@@ -497,6 +497,15 @@ sanitize(const char *in, size_t len, size_t max, int keep_leading_dot,
 }
 
 int
+names_sanitize_tree_component(const char *in, size_t len, char *out, size_t out_size)
+{
+	if (out == NULL || out_size <= NAMES_NAME_MAX)
+		return SB_ERR_INVALID_ARG;
+	sanitize(in, len, NAMES_NAME_MAX, 1, out);
+	return SB_OK;
+}
+
+int
 names_sanitize_component(const char *in, size_t len, size_t max, char *out,
     size_t out_size)
 {

@@ -159,6 +159,14 @@ int names_inbox_folder(const struct contacts *contacts, const char *sender,
  * Writes a NUL-terminated, valid UTF-8 string into out (out_size > max).
  * Returns SB_OK or SB_ERR_INVALID_ARG (bad max or out_size).
  */
+/*
+ * The same for a folder or file name below the first level of a tree a
+ * sender sent (docs/PROTOCOL.md 11.1), except that a leading '.' is kept:
+ * a tree keeps its dot-files (.git/HEAD, .gitignore); "." and ".." still
+ * become NAMES_PLACEHOLDER.  max is NAMES_NAME_MAX.
+ */
+int names_sanitize_tree_component(const char *in, size_t len, char *out,
+    size_t out_size);
 #define NAMES_EXT_MAX       16
 #define NAMES_SANITIZE_MIN  (NAMES_EXT_MAX + 8)
 int names_sanitize_component(const char *in, size_t len, size_t max,

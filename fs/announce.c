@@ -287,6 +287,11 @@ on_arrival(void *ctx, const struct agent_arrival *ev)
 	invalidate(an, box);
 	snprintf(path, sizeof(path), "%s/%s", box, ev->folder);
 	invalidate(an, path);
+	/* A file of a received tree: the folders on its way changed too. */
+	for (const char *s = strchr(ev->name, '/'); s != NULL; s = strchr(s + 1, '/'))
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s/%.*s", box, ev->folder,
+		    (int)(s - ev->name), ev->name) < sizeof(path))
+			invalidate(an, path);
 	if (ev->box == AGENT_BOX_IN && mail_folder_name(ev->folder, md, sizeof(md)) == SB_OK) {
 		invalidate(an, "/maildir");
 		snprintf(path, sizeof(path), "/maildir/%s", md);

@@ -3,8 +3,9 @@
  * agent_* function and maps the result with fs_errno(); nothing else.
  *
  * Paths: "/", "/outbox", "/inbox", "/BOX/FOLDER", "/BOX/FOLDER/NAME", and
- * the read-only file "/alerts".  Anything deeper does not exist
- * (conversation folders are flat).
+ * the read-only file "/alerts".  NAME may be a path inside the
+ * conversation, "a/b/c.txt" (issue 13, point 8): depth 3 is anything below
+ * a conversation folder, file or folder, and the agent says which.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,11 +27,11 @@
 
 /* A split path; components point into `buf`. */
 struct fspath {
-	int depth;              /* 0 root, 1 box, 2 folder, 3 file */
+	int depth;              /* 0 root, 1 box, 2 folder, 3 below a folder */
 	int alerts;             /* "/alerts" (depth 1, no box) */
 	enum agent_box box;
 	const char *folder;
-	const char *name;
+	const char *name;       /* the path below the folder, '/' between */
 	char buf[PATH_MAX];
 };
 
@@ -47,34 +48,51 @@ ctx_agent(void)
 }
 
 /*
- * Splits path into its components.  -ENOENT for an unknown box or a path
- * deeper than a file; -ENAMETOOLONG past PATH_MAX or for a component
- * longer than NAME_MAX.
+ * Splits path into box, folder and the path below the folder.  -ENOENT
+ * for an unknown box; -ENAMETOOLONG past PATH_MAX, for a component longer
+ * than NAME_MAX, or a path below the folder longer than AGENT_PATH_MAX
+ * bytes or AGENT_PATH_DEPTH components (what one message can carry,
+ * docs/PROTOCOL.md 11.1).
  */
 static int
 split(const char *path, struct fspath *p)
 {
-	char *save = NULL, *tok[4];
-	int n = 0;
+	char *s, *e, *tok[2] = { NULL, NULL };
+	size_t len = strlen(path);
+	int n = 0, below = 0;
 
 	memset(p, 0, sizeof(*p));
-	if (strlen(path) >= sizeof(p->buf))
+	if (len >= sizeof(p->buf))
 		return -ENAMETOOLONG;
-	memcpy(p->buf, path, strlen(path) + 1);
-	for (char *t = strtok_r(p->buf, "/", &save); t != NULL;
-	    t = strtok_r(NULL, "/", &save)) {
-		if (n == 3)
-			return -ENOENT;
+	memcpy(p->buf, path, len + 1);
+	for (s = p->buf; *s != '\0'; s = e) {
+		while (*s == '/')
+			s++;
+		if (*s == '\0')
+			break;
+		for (e = s; *e != '\0' && *e != '/'; e++)
+			;
 		/* FUSE passes names up to 1024 bytes; every other Linux file
-		 * system, and the inner message's str8 name, stop at 255. */
-		if (strlen(t) > NAME_MAX)
+		 * system, and the inner message's str8 names, stop at 255. */
+		if ((size_t)(e - s) > NAME_MAX)
 			return -ENAMETOOLONG;
-		tok[n++] = t;
+		if (n < 2) {
+			tok[n++] = s;
+			if (*e != '\0')
+				*e++ = '\0';
+			continue;
+		}
+		if (below++ == 0)
+			p->name = s;      /* the rest stays as it is, '/' and all */
+		if (below > AGENT_PATH_DEPTH)
+			return -ENAMETOOLONG;
 	}
-	p->depth = n;
+	p->depth = n + (below > 0);
+	if (p->name != NULL && strlen(p->name) > AGENT_PATH_MAX)
+		return -ENAMETOOLONG;
 	if (n == 0)
 		return 0;
-	if (n == 1 && strcmp(tok[0], AGENT_ALERTS_NAME) == 0) {
+	if (p->depth == 1 && strcmp(tok[0], AGENT_ALERTS_NAME) == 0) {
 		p->alerts = 1;
 		return 0;
 	}
@@ -85,8 +103,17 @@ split(const char *path, struct fspath *p)
 	else
 		return -ENOENT;
 	p->folder = n >= 2 ? tok[1] : NULL;
-	p->name = n >= 3 ? tok[2] : NULL;
 	return 0;
+}
+
+/* 1 if the path below a folder names one of its folders (not a file). */
+static int
+is_subdir(const struct fspath *p)
+{
+	struct agent_attr at = { 0 };
+
+	return p->depth == 3 &&
+	    agent_file_attr(ctx_agent(), p->box, p->folder, p->name, &at) == SB_OK && at.is_dir;
 }
 
 static int
@@ -104,7 +131,9 @@ fs_stat_fill(const struct agent_attr *at, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_mode = (at->is_dir ? S_IFDIR : S_IFREG) | (at->mode & 0700);
-	st->st_nlink = at->is_dir ? 2 : 1;
+	/* A folder's count of subfolders is not kept: 1, as btrfs says, tells
+	 * find(1) and others not to count on it. */
+	st->st_nlink = 1;
 	st->st_uid = ctx()->owner_uid;
 	st->st_gid = ctx()->owner_gid;
 	st->st_size = (off_t)at->size;
@@ -173,7 +202,7 @@ op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
 	(void)flags;
 	if ((rc = split(path, &p)) != 0)
 		return rc;
-	if (p.depth == 3 || p.alerts)
+	if ((p.depth == 3 && !is_subdir(&p)) || p.alerts)
 		return -ENOTDIR;
 	filler(buf, ".", NULL, 0, 0);
 	filler(buf, "..", NULL, 0, 0);
@@ -186,7 +215,7 @@ op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
 	case 1:
 		return neg(agent_list_folders(ctx_agent(), p.box, fs_fill_one, &c));
 	default:
-		return neg(agent_list_files(ctx_agent(), p.box, p.folder, fs_fill_one, &c));
+		return neg(agent_list_dir(ctx_agent(), p.box, p.folder, p.name, fs_fill_one, &c));
 	}
 }
 
@@ -204,7 +233,7 @@ op_mkdir(const char *path, mode_t mode)
 	if (p.box == AGENT_BOX_IN)
 		return -EROFS;
 	if (p.depth == 3)
-		return -EPERM;          /* conversation folders are flat */
+		return neg(agent_dir_create(ctx_agent(), p.box, p.folder, p.name));
 	return neg(agent_folder_create(ctx_agent(), p.box, p.folder));
 }
 
@@ -220,9 +249,14 @@ op_rmdir(const char *path)
 		return -ENOTDIR;
 	if (p.depth < 2)
 		return -EPERM;
-	if (p.depth == 3)
-		return -ENOTDIR;
-	rc = agent_folder_remove(ctx_agent(), p.box, p.folder);
+	if (p.depth == 3) {
+		if (!is_subdir(&p))
+			return agent_file_attr(ctx_agent(), p.box, p.folder, p.name,
+			    &(struct agent_attr){ 0 }) == SB_OK ? -ENOTDIR : -ENOENT;
+		rc = agent_dir_remove(ctx_agent(), p.box, p.folder, p.name);
+	} else {
+		rc = agent_folder_remove(ctx_agent(), p.box, p.folder);
+	}
 	return rc == SB_ERR_EXISTS ? -ENOTEMPTY : neg(rc);
 }
 
@@ -271,7 +305,7 @@ do_open(const char *path, int flags, struct fuse_file_info *fi)
 		return -EISDIR;
 	}
 	if ((rc = agent_file_open(ctx_agent(), p.box, p.folder, p.name, flags, &f)) != SB_OK)
-		return neg(rc);
+		return is_subdir(&p) ? -EISDIR : neg(rc);
 	fi->fh = (uint64_t)(uintptr_t)f;
 	/* Content is decrypted and verified by the agent on every read: keep
 	 * no stale plaintext in the page cache across opens. */
@@ -461,7 +495,9 @@ op_unlink(const char *path)
 		return -EROFS;
 	if (p.depth < 3)
 		return -EISDIR;
-	return neg(agent_unlink(ctx_agent(), p.box, p.folder, p.name));
+	if ((rc = agent_unlink(ctx_agent(), p.box, p.folder, p.name)) != SB_OK)
+		return is_subdir(&p) ? -EISDIR : neg(rc);
+	return 0;
 }
 
 static int
@@ -480,6 +516,12 @@ op_rename(const char *from, const char *to, unsigned int flags)
 		return -EPERM;          /* boxes and conversations are not renamed */
 	if (flags & RENAME_EXCHANGE)
 		return -EINVAL;
+	/* A folder inside a conversation: its files are messages under their
+	 * paths; mv copies it over (and removes the old one) on EXDEV. */
+	if (is_subdir(&a))
+		return -EXDEV;
+	if (is_subdir(&b))
+		return -EISDIR;
 	if ((flags & RENAME_NOREPLACE) &&
 	    agent_file_attr(ctx_agent(), b.box, b.folder, b.name, &at) == SB_OK)
 		return -EEXIST;

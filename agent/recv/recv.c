@@ -341,8 +341,9 @@ name_taken(sqlite3 *db, const char *name, int *taken)
 {
 	int64_t n;
 	sqlite3_stmt *st = NULL;
+	/* (a name is also taken by a received tree's first folder) */
 	int rc = store_prepare(db, "SELECT count(*) FROM inbox_messages"
-	    " WHERE box = ? AND name = ?", &st);
+	    " WHERE box = ?1 AND (name = ?2 OR (name >= ?2 || '/' AND name < ?2 || '0'))", &st);
 
 	*taken = 0;
 	if (rc != SB_OK)
@@ -364,8 +365,52 @@ name_taken(sqlite3 *db, const char *name, int *taken)
 /* Removes a synced copy of the same name (it is being replaced); its
  * files go into old[0] (payload) and old[1] (content) for deletion after
  * COMMIT. */
+/*
+ * Where a file or folder of a tree may go (docs/PROTOCOL.md 11.1), inside
+ * store_record's transaction: nothing on the way to it may be a file, and
+ * a file may not land where a folder holds entries.  SB_ERR_EXISTS (the
+ * message is refused) otherwise.  Caller holds db_lock.
+ */
 static int
-drop_synced(struct agent *a, const char *folder, const char *name,
+tree_room(sqlite3 *db, int box, const char *folder, const char *path, int is_folder)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t n = 0;
+	int rc;
+
+	for (const char *s = strchr(path, '/'); s != NULL; s = strchr(s + 1, '/')) {
+		rc = store_prepare(db, "SELECT count(*) FROM inbox_messages WHERE box = ?"
+		    " AND folder = ? AND name = ? AND kind != 3", &st);
+		if (rc != SB_OK)
+			return rc;
+		sqlite3_bind_int(st, 1, box);
+		sqlite3_bind_text(st, 2, folder, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, path, (int)(s - path), SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			n = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		if (n > 0)
+			return SB_ERR_EXISTS;          /* a file on the way */
+	}
+	if (is_folder)
+		return SB_OK;
+	rc = store_prepare(db, "SELECT count(*) FROM inbox_messages WHERE box = ?1 AND"
+	    " folder = ?2 AND name >= ?3 || '/' AND name < ?3 || '0'", &st);
+	if (rc != SB_OK)
+		return rc;
+	sqlite3_bind_int(st, 1, box);
+	sqlite3_bind_text(st, 2, folder, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, path, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n > 0 ? SB_ERR_EXISTS : SB_OK;   /* a folder with entries */
+}
+
+/* Removes the row of (box, folder, name), being replaced; its files go
+ * into old[0] (payload) and old[1] (content) for deletion after COMMIT. */
+static int
+drop_row(struct agent *a, int box, const char *folder, const char *name,
     char old[2][ATTACH_REF_BUF])
 {
 	sqlite3_stmt *st = NULL;
@@ -376,7 +421,7 @@ drop_synced(struct agent *a, const char *folder, const char *name,
 	old[0][0] = old[1][0] = '\0';
 	if (rc != SB_OK)
 		return rc;
-	sqlite3_bind_int(st, 1, AGENT_BOX_OUT);
+	sqlite3_bind_int(st, 1, box);
 	sqlite3_bind_text(st, 2, folder, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW) {
@@ -391,7 +436,7 @@ drop_synced(struct agent *a, const char *folder, const char *name,
 	    " WHERE box = ? AND folder = ? AND name = ?", &st);
 	if (rc != SB_OK)
 		return rc;
-	sqlite3_bind_int(st, 1, AGENT_BOX_OUT);
+	sqlite3_bind_int(st, 1, box);
 	sqlite3_bind_text(st, 2, folder, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
 	rc = store_step_done(a->db, st);
@@ -402,7 +447,9 @@ drop_synced(struct agent *a, const char *folder, const char *name,
 struct record {
 	int box;
 	char folder[NAMES_NAME_BUF];
-	char name[NAMES_NAME_BUF];
+	/* a stamped name, or the path of a file or folder of a tree */
+	char name[AGENT_PATH_MAX + NAMES_NAME_BUF];
+	int tree;                        /* placed at its path (PROTOCOL 11.1) */
 	const struct crypto_identity *sender_id;
 	uint64_t size;
 	uint64_t sent;                   /* the sender's timestamp */
@@ -471,7 +518,7 @@ store_record(struct agent *a, const struct inbox_item *it, struct record *r,
 	sqlite3_stmt *st = NULL;
 	const uint8_t *der;
 	size_t der_len;
-	char base[NAMES_NAME_BUF];
+	char base[sizeof(r->name)];
 	unsigned n;
 	int rc, taken;
 
@@ -488,16 +535,20 @@ store_record(struct agent *a, const struct inbox_item *it, struct record *r,
 	 * of it since process() found it (then: fetched afresh next time). */
 	if (rc == SB_OK && r->shared && !msgstore_ref_used(a->db, r->cfile))
 		rc = SB_ERR_STORAGE;
-	if (rc == SB_OK && r->box == AGENT_BOX_OUT)
-		rc = drop_synced(a, r->folder, r->name, old);
-	if (rc == SB_OK && r->box == AGENT_BOX_IN && r->m != NULL) {
+	/* A tree's path: room for it, then the newest arrival replaces the
+	 * one before (docs/PROTOCOL.md 11.1). */
+	if (rc == SB_OK && r->tree)
+		rc = tree_room(a->db, r->box, r->folder, r->name, r->kind == MESSAGE_FOLDER);
+	if (rc == SB_OK && (r->tree || r->box == AGENT_BOX_OUT))
+		rc = drop_row(a, r->box, r->folder, r->name, old);
+	if (rc == SB_OK && r->box == AGENT_BOX_IN && r->m != NULL && !r->tree) {
 		unsigned seq;
 
 		rc = next_seq(a->db, r->name, &seq);
 		if (rc == SB_OK)
 			rc = incoming_name(r->m, seq, r->name, sizeof(r->name));
 	}
-	if (rc == SB_OK && r->box == AGENT_BOX_IN) {
+	if (rc == SB_OK && r->box == AGENT_BOX_IN && !r->tree) {
 		/* Collisions are impossible by construction: a taken name
 		 * (same second, same short id, same file name) gets a counter. */
 		snprintf(base, sizeof(base), "%s", r->name);
@@ -557,6 +608,39 @@ store_record(struct agent *a, const struct inbox_item *it, struct record *r,
 	return rc;
 }
 
+/*
+ * The path of a file or folder of a tree, each component made safe to show
+ * (the first as names at the top always are, a leading '.' kept below it:
+ * .git/HEAD) and joined by '/'.  SB_ERR_LENGTH past AGENT_PATH_MAX (what
+ * the mount serves): such a message is refused.
+ */
+static int
+tree_path(const struct message *m, char *out, size_t out_size)
+{
+	char comp[NAMES_NAME_BUF];
+	size_t len = 0, i;
+	int rc;
+
+	for (i = 0; i <= m->depth; i++) {
+		const struct message_str *s = i < m->depth ? &m->path[i] : &m->name;
+		size_t n;
+
+		rc = i == 0 ? names_sanitize_component(s->p, s->len, NAMES_NAME_MAX, comp,
+		    sizeof(comp)) : names_sanitize_tree_component(s->p, s->len, comp, sizeof(comp));
+		if (rc != SB_OK)
+			return rc;
+		n = strlen(comp);
+		if (len + (i > 0) + n > AGENT_PATH_MAX || len + (i > 0) + n >= out_size)
+			return SB_ERR_LENGTH;
+		if (i > 0)
+			out[len++] = '/';
+		memcpy(out + len, comp, n);
+		len += n;
+	}
+	out[len] = '\0';
+	return SB_OK;
+}
+
 /* Where the message goes: inbox/<contact or address>/<stamped name>, or,
  * for our own other device's sent copy, outbox/<its folder>/<its name>. */
 static int
@@ -565,10 +649,13 @@ place(struct agent *a, const struct message *m, int is_sync, struct record *r)
 	char raw[NAMES_NAME_BUF];
 	int rc;
 
+	r->tree = m->depth > 0 || m->kind == MESSAGE_FOLDER;
 	if (is_sync) {
 		r->box = AGENT_BOX_OUT;
 		rc = names_sanitize_component(m->folder.p, m->folder.len, NAMES_NAME_MAX,
 		    r->folder, sizeof(r->folder));
+		if (rc == SB_OK && r->tree)
+			return tree_path(m, r->name, sizeof(r->name));
 		if (rc == SB_OK)
 			rc = names_sanitize_component(m->name.p, m->name.len, NAMES_NAME_MAX,
 			    r->name, sizeof(r->name));
@@ -581,6 +668,8 @@ place(struct agent *a, const struct message *m, int is_sync, struct record *r)
 	rc = names_inbox_folder(agent_contacts(a), raw, r->folder, sizeof(r->folder));
 	if (rc != SB_OK)
 		return rc;
+	if (r->tree)
+		return tree_path(m, r->name, sizeof(r->name));
 	/* The sequence is known only inside store_record's transaction. */
 	r->m = m;
 	return incoming_name(m, 1, r->name, sizeof(r->name));
@@ -796,6 +885,8 @@ process(struct agent *a, struct inbox_item *it)
 	r.kind = m->kind;
 	if (m->kind == MESSAGE_INLINE) {
 		r.size = m->content_len;
+	} else if (m->kind == MESSAGE_FOLDER) {
+		r.size = 0;                /* a folder of a tree: nothing to fetch */
 	} else {
 		r.size = m->att.size;
 		it->att_size = m->att.size;
@@ -842,6 +933,9 @@ process(struct agent *a, struct inbox_item *it)
 			msgstore_file_delete(a, r.payload);
 		if (rc == SB_ERR_REPLAY)      /* raced with a re-push of itself */
 			rc = reject(a, it, "replay (this device's message id, or the key block, seen before)");
+		else if (rc == SB_ERR_EXISTS) /* tree_room */
+			rc = reject(a, it, "its path runs into a file, or a folder with entries,"
+			    " of the tree already here");
 		goto out;
 	}
 	msgstore_ref_release(a, old[0]);
@@ -864,7 +958,9 @@ process(struct agent *a, struct inbox_item *it)
 			.msgid = it->msgid, .size = r.size, .sent = r.sent,
 			.arrived = r.arrived,
 		};
-		agent_arrived(a, &ev);
+		/* (a folder of a tree is no message: nothing to announce) */
+		if (m->kind != MESSAGE_FOLDER)
+			agent_arrived(a, &ev);
 	}
 	rc = ack(a, it);
 out:

@@ -67,7 +67,7 @@ struct ob_file {
 struct ob_row {
 	int64_t id;
 	char folder[NAMES_NAME_BUF];
-	char name[NAMES_NAME_BUF];
+	char name[AGENT_PATH_MAX + 1];      /* a path below the folder */
 	uint8_t msgid[PROTO_MSGID_LEN];
 	char file[FILE_REF_BUF];
 	uint64_t size;
@@ -75,6 +75,7 @@ struct ob_row {
 	int state;
 	int deleted;
 	int tentative;
+	int is_dir;               /* a folder inside the conversation */
 	char reason[REASON_BUF];
 	int64_t delivered, total, status_at;
 	char held[TRUST_LINE_BUF];   /* "held: ..." while a send waits on trust */
@@ -120,12 +121,16 @@ static const char *const schema[] = {
 	"ALTER TABLE out_folder ADD COLUMN mtime_ns INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE out_folder ADD COLUMN ctime_ns INTEGER NOT NULL DEFAULT 0;"
 	"CREATE TABLE out_box(id INTEGER PRIMARY KEY CHECK (id = 1),"
-	" time_ns INTEGER NOT NULL);",
+	" time_ns INTEGER NOT NULL);"
+	/* a folder made inside a conversation: a row with no content file,
+	 * sent as a folder message (docs/PROTOCOL.md 11.1); `name` of every
+	 * row may be a path below the conversation folder */
+	"ALTER TABLE out_msg ADD COLUMN is_dir INTEGER NOT NULL DEFAULT 0;",
 };
 
 #define ROW_COLS "id, folder, name, msgid, file, size, mtime_s, mtime_ns," \
 	" ctime_s, ctime_ns, state, deleted, reason, delivered, total, status_at," \
-	" held, tentative, atime_s, atime_ns"
+	" held, tentative, atime_s, atime_ns, is_dir"
 
 /* ---- small helpers ----------------------------------------------------------- */
 
@@ -202,6 +207,7 @@ row_from_stmt(sqlite3_stmt *st, struct ob_row *r)
 		r->atime.tv_sec = sqlite3_column_int64(st, 18);
 		r->atime.tv_nsec = sqlite3_column_int64(st, 19);
 	}
+	r->is_dir = sqlite3_column_int(st, 20);
 }
 
 /* The visible row of (folder, name): the newest not deleted.  Caller holds
@@ -323,6 +329,36 @@ box_touch(struct agent *a)
 	if (store_prepare(a->db, "INSERT INTO out_box(id, time_ns) VALUES(1, ?1)"
 	    " ON CONFLICT(id) DO UPDATE SET time_ns = max(?1, time_ns + 1)", &st) == SB_OK) {
 		sqlite3_bind_int64(st, 1, now);
+		store_step_done(a->db, st);
+		sqlite3_finalize(st);
+	}
+	store_unlock(a);
+}
+
+/*
+ * An entry was added, removed or renamed in FOLDER/dirname(name): the
+ * times of that folder move (a folder inside the conversation: its row's
+ * mtime and ctime).  Caller holds no db lock.
+ */
+static void
+entry_touch(struct agent *a, const char *folder, const char *name)
+{
+	const char *slash = strrchr(name, '/');
+	struct timespec now = now_ts();
+	sqlite3_stmt *st;
+
+	if (slash == NULL) {
+		folder_touch(a, folder);
+		return;
+	}
+	store_lock(a);
+	if (store_prepare(a->db, "UPDATE out_msg SET mtime_s = ?1, mtime_ns = ?2,"
+	    " ctime_s = ?1, ctime_ns = ?2 WHERE folder = ?3 AND name = ?4 AND is_dir = 1"
+	    " AND deleted = 0", &st) == SB_OK) {
+		sqlite3_bind_int64(st, 1, now.tv_sec);
+		sqlite3_bind_int64(st, 2, now.tv_nsec);
+		sqlite3_bind_text(st, 3, folder, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 4, name, (int)(slash - name), SQLITE_TRANSIENT);
 		store_step_done(a->db, st);
 		sqlite3_finalize(st);
 	}
@@ -906,6 +942,97 @@ outbox_folder_remove(struct agent *a, const char *folder)
 	return rc;
 }
 
+/* ---- folders inside a conversation ------------------------------------------- */
+
+static int inflight_settle(struct outbox *ob, int64_t row, int cancel);
+
+int
+outbox_dir_create(struct agent *a, const char *folder, const char *path)
+{
+	struct outbox *ob = OB(a);
+	struct timespec now = now_ts();
+	uint8_t msgid[PROTO_MSGID_LEN];
+	sqlite3_stmt *st;
+	struct ob_row r;
+	int rc;
+
+	pthread_mutex_lock(&ob->lock);
+	rc = row_visible(a, folder, path, &r);
+	if (rc == SB_OK)
+		rc = SB_ERR_EXISTS;
+	else if (rc == SB_ERR_NOT_FOUND)
+		rc = crypto_random(msgid, sizeof(msgid));
+	if (rc == SB_OK) {
+		/* Queued at once: a folder message has no write session.  It
+		 * settles like a file (closed_ns), so an rmdir right after the
+		 * mkdir (a tool's scratch folder) is not sent either. */
+		store_lock(a);
+		rc = store_prepare(a->db, "INSERT INTO out_msg(folder, name, msgid, file, size,"
+		    " mtime_s, mtime_ns, ctime_s, ctime_ns, state, is_dir, closed_ns)"
+		    " VALUES(?1, ?2, ?3, '', 0, ?4, ?5, ?4, ?5, 2, 1, ?6)", &st);
+		if (rc == SB_OK) {
+			sqlite3_bind_text(st, 1, folder, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(st, 2, path, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_blob(st, 3, msgid, sizeof(msgid), SQLITE_TRANSIENT);
+			sqlite3_bind_int64(st, 4, now.tv_sec);
+			sqlite3_bind_int64(st, 5, now.tv_nsec);
+			sqlite3_bind_int64(st, 6, ts_ns(now));
+			rc = store_step_done(a->db, st);
+			sqlite3_finalize(st);
+		}
+		store_unlock(a);
+	}
+	pthread_mutex_unlock(&ob->lock);
+	if (rc == SB_OK) {
+		fprintf(stderr, "sealbox: outbox: %s/%s/ queued (a folder)\n", folder, path);
+		entry_touch(a, folder, path);
+		send_kick(a);
+	}
+	return rc;
+}
+
+int
+outbox_dir_remove(struct agent *a, const char *folder, const char *path)
+{
+	struct outbox *ob = OB(a);
+	int64_t below = 0;
+	sqlite3_stmt *st;
+	struct ob_row r;
+	int rc;
+
+	pthread_mutex_lock(&ob->lock);
+	rc = row_visible(a, folder, path, &r);
+	if (rc == SB_OK && !r.is_dir)
+		rc = SB_ERR_PERMISSION;
+	if (rc == SB_OK) {
+		store_lock(a);
+		rc = store_prepare(a->db, "SELECT count(*) FROM out_msg WHERE folder = ?1 AND"
+		    " deleted = 0 AND substr(name, 1, length(?2) + 1) = ?2 || '/'", &st);
+		if (rc == SB_OK) {
+			sqlite3_bind_text(st, 1, folder, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(st, 2, path, -1, SQLITE_TRANSIENT);
+			if (sqlite3_step(st) == SQLITE_ROW)
+				below = sqlite3_column_int64(st, 0);
+			sqlite3_finalize(st);
+		}
+		store_unlock(a);
+		if (rc == SB_OK && below > 0)
+			rc = SB_ERR_EXISTS;
+	}
+	/* Local only, as rm is: a folder message already sent stays sent;
+	 * one not yet sent is not sent. */
+	if (rc == SB_OK) {
+		inflight_settle(ob, r.id, 1);
+		store_lock(a);
+		rc = retire_name_rows(a, folder, path, 0, 0);
+		store_unlock(a);
+	}
+	pthread_mutex_unlock(&ob->lock);
+	if (rc == SB_OK)
+		entry_touch(a, folder, path);
+	return rc;
+}
+
 /* ---- files ------------------------------------------------------------------ */
 
 static void
@@ -915,7 +1042,8 @@ row_attr(struct agent *a, const struct ob_row *r, struct agent_attr *out)
 	struct ob_entry *e;
 
 	memset(out, 0, sizeof(*out));
-	out->mode = 0644;
+	out->mode = r->is_dir ? 0755 : 0644;
+	out->is_dir = r->is_dir;
 	out->size = r->size;
 	out->mtime = r->mtime;
 	out->ctime = r->ctime;
@@ -933,19 +1061,28 @@ row_attr(struct agent *a, const struct ob_row *r, struct agent_attr *out)
 }
 
 int
-outbox_list_files(struct agent *a, const char *folder, agent_fill_fn fill, void *ctx)
+outbox_list_files(struct agent *a, const char *folder, const char *dir,
+    agent_fill_fn fill, void *ctx)
 {
 	struct ob_row *rows = NULL;
-	size_t n = 0, cap = 0;
+	size_t n = 0, cap = 0, skip = dir ? strlen(dir) + 1 : 0;
 	sqlite3_stmt *st;
 	int stopped = 0, rc;
 
 	store_lock(a);
+	/* The children of dir (of the folder itself when NULL): names right
+	 * below it, with no further '/'. */
 	rc = store_prepare(a->db, "SELECT " ROW_COLS " FROM out_msg m WHERE folder = ?1"
 	    " AND deleted = 0 AND id = (SELECT max(id) FROM out_msg WHERE folder = ?1"
-	    " AND name = m.name AND deleted = 0) ORDER BY name", &st);
+	    " AND name = m.name AND deleted = 0) AND (CASE WHEN ?2 IS NULL THEN"
+	    " instr(name, '/') = 0 ELSE substr(name, 1, length(?2) + 1) = ?2 || '/' AND"
+	    " instr(substr(name, length(?2) + 2), '/') = 0 END) ORDER BY name", &st);
 	if (rc == SB_OK) {
 		sqlite3_bind_text(st, 1, folder, -1, SQLITE_TRANSIENT);
+		if (dir != NULL)
+			sqlite3_bind_text(st, 2, dir, -1, SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_null(st, 2);
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			if (n == cap) {
 				size_t nc = cap ? cap * 2 : 16;
@@ -965,7 +1102,7 @@ outbox_list_files(struct agent *a, const char *folder, agent_fill_fn fill, void 
 	for (size_t i = 0; rc == SB_OK && i < n && !stopped; i++) {
 		struct agent_attr at;
 		row_attr(a, &rows[i], &at);
-		stopped = fill(ctx, rows[i].name, &at) != 0;
+		stopped = fill(ctx, rows[i].name + skip, &at) != 0;
 	}
 	free(rows);
 	return rc;
@@ -1115,7 +1252,7 @@ session_new(struct agent *a, const char *folder, const char *name,
 		return rc;
 	}
 	if (base == NULL)
-		folder_touch(a, folder);      /* a new entry */
+		entry_touch(a, folder, name);  /* a new entry */
 	e->size = cfile_size(e->cf);
 	e->next = ob->open;
 	ob->open = e;
@@ -1185,6 +1322,10 @@ outbox_file_open(struct agent *a, const char *folder, const char *name,
 		goto out;
 	if ((flags & AGENT_OPEN_CREATE) && (flags & AGENT_OPEN_EXCL)) {
 		rc = SB_ERR_EXISTS;
+		goto out;
+	}
+	if (r.is_dir) {
+		rc = SB_ERR_PERMISSION;          /* fs/ says EISDIR */
 		goto out;
 	}
 	if (!write) {
@@ -1606,6 +1747,8 @@ outbox_unlink(struct agent *a, const char *folder, const char *name)
 
 	pthread_mutex_lock(&ob->lock);
 	rc = row_visible(a, folder, name, &r);
+	if (rc == SB_OK && r.is_dir)
+		rc = SB_ERR_PERMISSION;          /* rmdir; fs/ says EISDIR */
 	if (rc == SB_OK) {
 		int accepted = inflight_settle(ob, r.id, 1) || r.state == OB_SENT;
 
@@ -1621,7 +1764,7 @@ outbox_unlink(struct agent *a, const char *folder, const char *name)
 	}
 	pthread_mutex_unlock(&ob->lock);
 	if (rc == SB_OK) {
-		folder_touch(a, folder);
+		entry_touch(a, folder, name);
 		send_kick(a);  /* the sender collects the content file */
 	}
 	return rc;
@@ -1643,6 +1786,10 @@ outbox_rename(struct agent *a, const char *from_folder, const char *from_name,
 	rc = row_visible(a, from_folder, from_name, &r);
 	if (rc != SB_OK)
 		goto out;
+	if (r.is_dir) {
+		rc = SB_ERR_PERMISSION;          /* fs/ says EXDEV first */
+		goto out;
+	}
 	if (!same_folder && r.state != OB_OPEN && r.state != OB_CLOSED) {
 		/* Already on its way to the first folder's recipients. */
 		rc = SB_ERR_PERMISSION;
@@ -1681,9 +1828,8 @@ outbox_rename(struct agent *a, const char *from_folder, const char *from_name,
 out:
 	pthread_mutex_unlock(&ob->lock);
 	if (rc == SB_OK) {
-		folder_touch(a, from_folder);
-		if (!same_folder)
-			folder_touch(a, to_folder);
+		entry_touch(a, from_folder, from_name);
+		entry_touch(a, to_folder, to_name);
 		send_kick(a);
 	}
 	return rc;

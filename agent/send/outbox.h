@@ -178,7 +178,14 @@ int  outbox_list_folders(struct agent *a, agent_fill_fn fill, void *ctx);
 int  outbox_folder_attr(struct agent *a, const char *folder, struct agent_attr *out);
 int  outbox_folder_create(struct agent *a, const char *folder);
 int  outbox_folder_remove(struct agent *a, const char *folder);
-int  outbox_list_files(struct agent *a, const char *folder, agent_fill_fn fill, void *ctx);
+/* The entries of FOLDER/DIR (DIR NULL: of FOLDER), names relative to it. */
+int  outbox_list_files(struct agent *a, const char *folder, const char *dir,
+         agent_fill_fn fill, void *ctx);
+/* Folders inside a conversation (agent.h): a row each, sent as a folder
+ * message; remove: an empty one, locally.  SB_ERR_NOT_FOUND when our spool
+ * has no such folder (a synced copy's may: the view decides). */
+int  outbox_dir_create(struct agent *a, const char *folder, const char *path);
+int  outbox_dir_remove(struct agent *a, const char *folder, const char *path);
 int  outbox_file_attr(struct agent *a, const char *folder, const char *name,
          struct agent_attr *out);
 int  outbox_file_open(struct agent *a, const char *folder, const char *name,

@@ -39,7 +39,7 @@ struct job {
 	struct agent *a;
 	int64_t row;
 	char folder[NAMES_NAME_BUF];
-	char name[NAMES_NAME_BUF];
+	char name[AGENT_PATH_MAX + 1];      /* a path below the folder */
 	char file[64];
 	uint8_t msgid[PROTO_MSGID_LEN];
 	uint64_t size;
@@ -49,6 +49,7 @@ struct job {
 	uint32_t limit;              /* inline limit; 0 = no check */
 	int too_big;                 /* a sealed payload exceeded limit */
 	char held[TRUST_LINE_BUF];   /* SB_ERR_HELD: the status text */
+	int is_dir;                  /* a folder message (PROTOCOL.md 11.1) */
 	int cancelled, moved;        /* removed / renamed before submission */
 	char prev_uri[SB_MAX_URI + 1];  /* an earlier attempt's blob, "" if none */
 };
@@ -351,6 +352,40 @@ out:
 	return rc;
 }
 
+/*
+ * The message's fixed fields from the job, and its name: a path below the
+ * conversation ("a/b/c.txt") travels as name "c.txt" and the path
+ * extension ["a", "b"] (docs/PROTOCOL.md 11.1).  The components borrow
+ * from j->name, which must not change afterwards.
+ */
+static int
+job_names(struct job *j)
+{
+	struct agent *a = j->a;
+	char *s = j->name, *slash;
+
+	memcpy(j->m.id, j->msgid, sizeof(j->m.id));
+	j->m.timestamp = (uint64_t)time(NULL);
+	j->m.sender.p = a->cfg->address;
+	j->m.sender.len = strlen(a->cfg->address);
+	j->m.folder.p = j->folder;
+	j->m.folder.len = strlen(j->folder);
+	j->m.mtime_sec = j->mtime.tv_sec > 0 ? (uint64_t)j->mtime.tv_sec : 0;
+	j->m.mtime_nsec = (uint32_t)j->mtime.tv_nsec;
+	j->m.depth = 0;
+	while ((slash = strchr(s, '/')) != NULL) {
+		if (j->m.depth == MESSAGE_MAX_DEPTH)
+			return SB_ERR_LENGTH;
+		j->m.path[j->m.depth].p = s;
+		j->m.path[j->m.depth].len = (size_t)(slash - s);
+		j->m.depth++;
+		s = slash + 1;
+	}
+	j->m.name.p = s;
+	j->m.name.len = strlen(s);
+	return SB_OK;
+}
+
 static int
 load_job(struct agent *a, int64_t row, struct job *j)
 {
@@ -362,7 +397,7 @@ load_job(struct agent *a, int64_t row, struct job *j)
 	j->row = row;
 	store_lock(a);
 	rc = store_prepare(a->db, "SELECT folder, name, file, msgid, size, mtime_s,"
-	    " mtime_ns, blob_uri FROM out_msg WHERE id = ?", &st);
+	    " mtime_ns, blob_uri, is_dir FROM out_msg WHERE id = ?", &st);
 	if (rc == SB_OK) {
 		sqlite3_bind_int64(st, 1, row);
 		if (sqlite3_step(st) == SQLITE_ROW) {
@@ -378,6 +413,7 @@ load_job(struct agent *a, int64_t row, struct job *j)
 			    sqlite3_column_bytes(st, 7) <= (int)SB_MAX_URI)
 				snprintf(j->prev_uri, sizeof(j->prev_uri), "%s",
 				    (const char *)sqlite3_column_text(st, 7));
+			j->is_dir = sqlite3_column_int(st, 8);
 		} else {
 			rc = SB_ERR_NOT_FOUND;
 		}
@@ -454,6 +490,15 @@ send_row(struct agent *a, int64_t row, uint64_t *ts, int *sys_errno, char *held)
 	 * the user costs nothing each time it is looked at again. */
 	if ((rc = held_check(a, to, n_to, j.held)) != SB_OK)
 		goto out;
+	if ((rc = job_names(&j)) != SB_OK)
+		goto out;
+	if (j.is_dir) {
+		/* A folder made in the conversation: no content, sent at once. */
+		j.m.kind = MESSAGE_FOLDER;
+		if ((rc = message_encode(&j.m, &j.inner)) == SB_OK)
+			rc = submit(&j, to, n_to, reseal, ts);
+		goto out;
+	}
 	if ((path = outbox_data_path(a, j.file)) == NULL) {
 		rc = SB_ERR_ALLOC;
 		goto out;
@@ -467,16 +512,6 @@ send_row(struct agent *a, int64_t row, uint64_t *ts, int *sys_errno, char *held)
 		j.size = cfile_size(cf);
 	}
 
-	memcpy(j.m.id, j.msgid, sizeof(j.m.id));
-	j.m.timestamp = (uint64_t)time(NULL);
-	j.m.sender.p = a->cfg->address;
-	j.m.sender.len = strlen(a->cfg->address);
-	j.m.folder.p = j.folder;
-	j.m.folder.len = strlen(j.folder);
-	j.m.name.p = j.name;
-	j.m.name.len = strlen(j.name);
-	j.m.mtime_sec = j.mtime.tv_sec > 0 ? (uint64_t)j.mtime.tv_sec : 0;
-	j.m.mtime_nsec = (uint32_t)j.mtime.tv_nsec;
 	j.limit = a->cfg->inline_limit ? a->cfg->inline_limit : CONFIG_INLINE_LIMIT_DEFAULT;
 
 	/* Inline when the content could fit: the payload is always larger than
@@ -796,7 +831,7 @@ queue_idle(struct agent *a)
 	struct timespec now;
 	sqlite3_stmt *st;
 	int64_t ids[64];
-	char names[64][2 * NAMES_NAME_BUF];
+	char names[64][NAMES_NAME_BUF + AGENT_PATH_MAX + 1];
 	size_t n = 0;
 
 	clock_gettime(CLOCK_REALTIME, &now);

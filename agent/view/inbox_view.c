@@ -192,7 +192,7 @@ static void
 fill_attr(enum agent_box box, const struct row *r, struct agent_attr *out)
 {
 	memset(out, 0, sizeof(*out));
-	out->is_dir = 0;
+	out->is_dir = r->kind == MESSAGE_FOLDER;
 	out->size = r->size;
 	if (box == AGENT_BOX_IN) {
 		out->mtime.tv_sec = (time_t)r->sent;
@@ -202,6 +202,10 @@ fill_attr(enum agent_box box, const struct row *r, struct agent_attr *out)
 		out->mtime.tv_nsec = (long)r->mtime_nsec;
 		out->mode = 0644;
 	}
+	/* A folder of a received tree: 0755, so rm of what is in it passes
+	 * the kernel's mode check (nothing can be created: EROFS). */
+	if (out->is_dir)
+		out->mode = 0755;
 	out->ctime = ns_time(r->arrived_ns, (time_t)r->received);
 }
 
@@ -358,15 +362,29 @@ inbox_folder_attr(struct agent *a, enum agent_box box, const char *folder,
 	return rc;
 }
 
+static int remove_row(struct agent *a, enum agent_box box, const char *folder,
+    const char *name);
+
+/* A folder seen only through the paths below it: the newest of them. */
+static void
+merge_dir_times(struct agent_attr *d, const struct agent_attr *child)
+{
+	if (ts_after(&child->mtime, &d->mtime))
+		d->mtime = child->mtime;
+	if (ts_after(&child->ctime, &d->ctime))
+		d->ctime = child->ctime;
+}
+
 int
 inbox_list_files(struct agent *a, enum agent_box box, const char *folder,
-    agent_fill_fn fill, void *ctx)
+    const char *dir, agent_fill_fn fill, void *ctx)
 {
 	const struct contacts *c;
 	sqlite3_stmt *st = NULL;
-	struct entry *head = NULL, **tail = &head, *e;
+	struct entry *head = NULL, **tail = &head, *e, *last = NULL;
 	const unsigned char *t;
 	char shown[NAMES_NAME_BUF];
+	size_t skip = dir ? strlen(dir) + 1 : 0;
 	struct row r;
 	int rc, any = 0;
 
@@ -374,19 +392,30 @@ inbox_list_files(struct agent *a, enum agent_box box, const char *folder,
 		return SB_ERR_NOT_FOUND;
 	c = contacts_now(a, box);
 	store_lock(a);
+	/* Names are paths for received trees (docs/PROTOCOL.md 11.1): the
+	 * entries of FOLDER/DIR are its files and folders, and the folders
+	 * seen only through deeper paths.  Sorted, a folder's paths are
+	 * neighbours, so one look at the last entry merges them. */
 	rc = store_prepare(a->db, "SELECT name, size, sent, received, mtime_sec, mtime_nsec,"
-	    " folder, sender, arrived_ns FROM inbox_messages WHERE box = ? ORDER BY name", &st);
+	    " folder, sender, arrived_ns, kind FROM inbox_messages WHERE box = ?1 AND"
+	    " (?2 IS NULL OR (name >= ?2 || '/' AND name < ?2 || '0')) ORDER BY name", &st);
 	if (rc == SB_OK) {
 		sqlite3_bind_int(st, 1, (int)box);
+		if (dir != NULL)
+			sqlite3_bind_text(st, 2, dir, -1, SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_null(st, 2);
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			const char *rel, *slash;
+			struct agent_attr at;
+
 			shown_folder(c, box, sqlite3_column_text(st, 6),
 			    sqlite3_column_text(st, 7), shown);
 			if (strcmp(shown, folder) != 0)
 				continue;
 			any = 1;
 			t = sqlite3_column_text(st, 0);
-			if ((e = entry_new(t ? (const char *)t : "")) == NULL)
-				break;
+			rel = t && strlen((const char *)t) >= skip ? (const char *)t + skip : "";
 			memset(&r, 0, sizeof(r));
 			r.size = (uint64_t)sqlite3_column_int64(st, 1);
 			r.sent = (uint64_t)sqlite3_column_int64(st, 2);
@@ -394,9 +423,35 @@ inbox_list_files(struct agent *a, enum agent_box box, const char *folder,
 			r.mtime_sec = (uint64_t)sqlite3_column_int64(st, 4);
 			r.mtime_nsec = (uint32_t)sqlite3_column_int(st, 5);
 			r.arrived_ns = sqlite3_column_int64(st, 8);
-			fill_attr(box, &r, &e->attr);
+			r.kind = sqlite3_column_int(st, 9);
+			fill_attr(box, &r, &at);
+			slash = strchr(rel, '/');
+			if (slash != NULL) {
+				/* deeper: its first folder is the entry */
+				size_t n = (size_t)(slash - rel);
+				if (last != NULL && last->attr.is_dir && strlen(last->name) == n &&
+				    memcmp(last->name, rel, n) == 0) {
+					merge_dir_times(&last->attr, &at);
+					continue;
+				}
+				if ((e = calloc(1, sizeof(*e) + n + 1)) == NULL)
+					break;
+				memcpy(e->name, rel, n);
+				e->attr = at;
+				e->attr.is_dir = 1;
+				e->attr.mode = 0755;
+				e->attr.size = 0;
+			} else {
+				if (last != NULL && last->attr.is_dir && at.is_dir &&
+				    strcmp(last->name, rel) == 0)
+					continue;
+				if ((e = entry_new(rel)) == NULL)
+					break;
+				e->attr = at;
+			}
 			*tail = e;
 			tail = &e->next;
+			last = e;
 		}
 		rc = rc == SQLITE_DONE ? SB_OK
 		    : rc == SQLITE_ROW ? SB_ERR_ALLOC : store_err(a->db, rc, "inbox list");
@@ -408,14 +463,65 @@ inbox_list_files(struct agent *a, enum agent_box box, const char *folder,
 	return emit(head, rc, fill, ctx);
 }
 
+/* A folder of a received tree known only by the paths below it. */
+struct implicit {
+	int any;
+	struct agent_attr at;
+};
+
+static int
+implicit_one(void *vctx, const char *name, const struct agent_attr *at)
+{
+	struct implicit *im = vctx;
+
+	(void)name;
+	if (!im->any)
+		im->at = *at;
+	im->any = 1;
+	merge_dir_times(&im->at, at);
+	return 0;
+}
+
+int
+inbox_dir_remove(struct agent *a, enum agent_box box, const char *folder,
+    const char *path)
+{
+	struct implicit im = { 0 };
+	struct row r;
+	int rc;
+
+	if (inbox_list_files(a, box, folder, path, implicit_one, &im) == SB_OK && im.any)
+		return SB_ERR_EXISTS;
+	rc = row_get(a, box, folder, path, 0, &r);
+	if (rc != SB_OK)
+		return rc;
+	rc = r.kind == MESSAGE_FOLDER ? SB_OK : SB_ERR_PERMISSION;
+	row_clear(&r);
+	if (rc != SB_OK)
+		return rc;
+	if (box != AGENT_BOX_IN)
+		return SB_ERR_PERMISSION;   /* a synced copy is read-only */
+	return remove_row(a, box, folder, path);
+}
+
 int
 inbox_file_attr(struct agent *a, enum agent_box box, const char *folder,
     const char *name, struct agent_attr *out)
 {
+	struct implicit im = { 0 };
 	struct row r;
 	int rc = row_get(a, box, folder, name, 0, &r);
 
 	memset(out, 0, sizeof(*out));
+	if (rc == SB_ERR_NOT_FOUND &&
+	    inbox_list_files(a, box, folder, name, implicit_one, &im) == SB_OK && im.any) {
+		/* a folder of a received tree that only its contents make */
+		*out = im.at;
+		out->is_dir = 1;
+		out->mode = 0755;
+		out->size = 0;
+		return SB_OK;
+	}
 	if (rc != SB_OK)
 		return rc;
 	fill_attr(box, &r, out);
@@ -462,8 +568,10 @@ inbox_each(struct agent *a, const char *folder, const uint8_t *msgid, uint64_t d
 	rc = store_prepare(a->db, msgid != NULL
 	    ? "SELECT folder, sender, name, sender_device, msgid, sent, arrived_ns, received,"
 	      " size FROM inbox_messages WHERE box = ?1 AND msgid = ?2 AND sender_device = ?3"
+	      " AND kind != 3"
 	    : "SELECT folder, sender, name, sender_device, msgid, sent, arrived_ns, received,"
-	      " size FROM inbox_messages WHERE box = ?1 ORDER BY name", &st);
+	      " size FROM inbox_messages WHERE box = ?1 AND kind != 3 ORDER BY name", &st);
+	/* (kind 3: a folder of a received tree, no message to show) */
 	if (rc == SB_OK) {
 		sqlite3_bind_int(st, 1, AGENT_BOX_IN);
 		if (msgid != NULL) {
@@ -633,6 +741,8 @@ inbox_file_open(struct agent *a, enum agent_box box, const char *folder,
 	f->head.kind = AGENT_FILE_IN;
 	f->head.a = a;
 	rc = row_get(a, box, folder, name, 1, &f->r);
+	if (rc == SB_OK && f->r.kind == MESSAGE_FOLDER)
+		rc = SB_ERR_PERMISSION;          /* fs/ says EISDIR */
 	if (rc == SB_OK)
 		rc = agent_keys_acquire(a);
 	if (rc == SB_OK)
@@ -800,18 +910,19 @@ inbox_xattr_list(struct agent *a, enum agent_box box, const char *folder,
 }
 
 /* inbox/ is read-only; a synced copy in outbox/ may be deleted locally. */
-int
-inbox_unlink(struct agent *a, enum agent_box box, const char *folder,
-    const char *name)
+/*
+ * A received message may be removed (issue 13: the inbox can be cleaned):
+ * its record and its files go; its entry in the replay cache (inbox_seen)
+ * stays, so the relay cannot bring it back.  A content file another
+ * message shares stays for that one.  The folder it was in moves its times.
+ */
+static int
+remove_row(struct agent *a, enum agent_box box, const char *folder, const char *name)
 {
 	struct row r;
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	/* A received message may be removed (issue 13: the inbox can be
-	 * cleaned): its record and its files go; its entry in the replay
-	 * cache (inbox_seen) stays, so the relay cannot bring it back.  A
-	 * content file another message shares stays for that one. */
 	rc = row_get(a, box, folder, name, 0, &r);
 	if (rc != SB_OK)
 		return rc;
@@ -840,4 +951,17 @@ inbox_unlink(struct agent *a, enum agent_box box, const char *folder,
 	}
 	row_clear(&r);
 	return rc;
+}
+
+int
+inbox_unlink(struct agent *a, enum agent_box box, const char *folder,
+    const char *name)
+{
+	struct row r;
+	int rc = row_get(a, box, folder, name, 0, &r);
+
+	if (rc == SB_OK && r.kind == MESSAGE_FOLDER)
+		rc = SB_ERR_PERMISSION;          /* rmdir; fs/ says EISDIR */
+	row_clear(&r);
+	return rc == SB_OK ? remove_row(a, box, folder, name) : rc;
 }

@@ -145,21 +145,59 @@ outview_folder_remove(struct agent *a, const char *folder)
 /* ---- files -------------------------------------------------------------------- */
 
 int
-outview_list_files(struct agent *a, const char *folder, agent_fill_fn fill, void *ctx)
+outview_list_files(struct agent *a, const char *folder, const char *dir,
+    agent_fill_fn fill, void *ctx)
 {
 	struct seen s = { .fill = fill, .ctx = ctx };
 	int rc;
 
 	if (!folder_known(a, folder))
 		return SB_ERR_NOT_FOUND;
-	rc = outbox_list_files(a, folder, seen_fill, &s);
+	rc = outbox_list_files(a, folder, dir, seen_fill, &s);
 	if (rc == SB_OK && !s.stopped) {
-		int r2 = inbox_list_files(a, AGENT_BOX_OUT, folder, seen_fill, &s);
+		int r2 = inbox_list_files(a, AGENT_BOX_OUT, folder, dir, seen_fill, &s);
 		if (r2 != SB_OK && r2 != SB_ERR_NOT_FOUND)
 			rc = r2;
 	}
 	seen_free(&s);
 	return rc;
+}
+
+int
+outview_dir_create(struct agent *a, const char *folder, const char *path)
+{
+	struct agent_attr at;
+
+	if (!folder_known(a, folder))
+		return SB_ERR_NOT_FOUND;
+	/* A synced copy's folder of that path exists already. */
+	if (inbox_file_attr(a, AGENT_BOX_OUT, folder, path, &at) == SB_OK)
+		return SB_ERR_EXISTS;
+	return outbox_dir_create(a, folder, path);
+}
+
+static int
+count_one(void *ctx, const char *name, const struct agent_attr *at)
+{
+	(void)name;
+	(void)at;
+	++*(int *)ctx;
+	return 1;
+}
+
+int
+outview_dir_remove(struct agent *a, const char *folder, const char *path)
+{
+	struct agent_attr at;
+	int synced = 0;
+
+	/* Not empty while a synced copy sits in it; a folder that only
+	 * synced copies make is theirs (read-only). */
+	inbox_list_files(a, AGENT_BOX_OUT, folder, path, count_one, &synced);
+	if (synced)
+		return outbox_file_attr(a, folder, path, &at) == SB_OK ? SB_ERR_EXISTS :
+		    SB_ERR_PERMISSION;
+	return outbox_dir_remove(a, folder, path);
 }
 
 int

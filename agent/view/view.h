@@ -26,8 +26,11 @@
 int  inbox_list_folders(struct agent *a, enum agent_box box, agent_fill_fn fill, void *ctx);
 int  inbox_folder_attr(struct agent *a, enum agent_box box, const char *folder,
          struct agent_attr *out);
+/* dir: a folder of a received tree below FOLDER, NULL for FOLDER itself */
 int  inbox_list_files(struct agent *a, enum agent_box box, const char *folder,
-         agent_fill_fn fill, void *ctx);
+         const char *dir, agent_fill_fn fill, void *ctx);
+int  inbox_dir_remove(struct agent *a, enum agent_box box, const char *folder,
+         const char *path);
 int  inbox_file_attr(struct agent *a, enum agent_box box, const char *folder,
          const char *name, struct agent_attr *out);
 int  inbox_file_open(struct agent *a, enum agent_box box, const char *folder,
@@ -53,7 +56,10 @@ int  outview_list_folders(struct agent *a, agent_fill_fn fill, void *ctx);
 int  outview_folder_attr(struct agent *a, const char *folder, struct agent_attr *out);
 int  outview_folder_create(struct agent *a, const char *folder);
 int  outview_folder_remove(struct agent *a, const char *folder);
-int  outview_list_files(struct agent *a, const char *folder, agent_fill_fn fill, void *ctx);
+int  outview_list_files(struct agent *a, const char *folder, const char *dir,
+         agent_fill_fn fill, void *ctx);
+int  outview_dir_create(struct agent *a, const char *folder, const char *path);
+int  outview_dir_remove(struct agent *a, const char *folder, const char *path);
 int  outview_file_attr(struct agent *a, const char *folder, const char *name,
          struct agent_attr *out);
 /* Opens our own file, or a synced copy (read-only: SB_ERR_PERMISSION for

@@ -7,7 +7,7 @@
  * tests/integration/attack_*.sh.  Not installed, not for users.
  *
  *   cosender --relay H:P --fp FP --keys DIR --to ADDR[,ADDR...]
- *            [--msgid HEX32] [--count N] [--name NAME]
+ *            [--msgid HEX32] [--count N] [--name NAME] [--path C1,C2,...]
  *            [--text TEXT | --bad-blob BYTES | --blob FILE]
  *
  * DIR is a key directory made by `relay_client keygen` + `register`
@@ -16,7 +16,11 @@
  * id is printed, one hex line per message.  --bad-blob uploads one random
  * blob of BYTES and sends attachment descriptors naming it with hashes
  * that do not match; --blob encrypts FILE once (one key, one upload) and
- * names that one blob, correctly, in every message.
+ * names that one blob, correctly, in every message.  --path puts the file
+ * in folders (the path extension, docs/PROTOCOL.md 11.1), the components
+ * given with ',' between them and written as they are - "..", "a/b",
+ * anything - which no sealbox sender can put there: the receiver's checks
+ * are what this is for.
  *
  * Exit status: 0 ok; the absolute SB_ERR_* on failure; 2 usage.
  */
@@ -36,7 +40,7 @@
 #include "proto/proto.h"
 
 struct opts {
-	const char *relay, *fp, *keys, *to, *msgid, *name, *text, *blob;
+	const char *relay, *fp, *keys, *to, *msgid, *name, *text, *blob, *path;
 	long count, bad_blob;
 };
 
@@ -45,6 +49,59 @@ struct seal_arg {
 	const struct crypto_identity *self;
 	const struct sb_buf *plain;
 };
+
+/* --path: placeholders of the components' lengths ('Z's) for the encoder. */
+static int
+path_placeholders(const char *path, struct message *m)
+{
+	static char zs[256];
+	const char *s = path;
+
+	memset(zs, 'Z', sizeof(zs));
+	m->depth = 0;
+	for (;;) {
+		const char *e = strchr(s, ',');
+		size_t n = e ? (size_t)(e - s) : strlen(s);
+
+		if (n == 0 || n > 255 || m->depth == MESSAGE_MAX_DEPTH)
+			return SB_ERR_INVALID_ARG;
+		m->path[m->depth].p = zs;
+		m->path[m->depth++].len = n;
+		if (e == NULL)
+			return SB_OK;
+		s = e + 1;
+	}
+}
+
+/* Overwrites the placeholders at the end of the encoding with the real
+ * component bytes. */
+static int
+path_patch(const char *path, struct sb_buf *plain)
+{
+	size_t tail = 0, at;
+	const char *s;
+
+	for (s = path; ; s++) {
+		const char *e = strchr(s, ',');
+		tail += 1 + (e ? (size_t)(e - s) : strlen(s));
+		if (e == NULL)
+			break;
+		s = e;
+	}
+	if (tail > plain->len)
+		return SB_ERR_INTERNAL;
+	at = plain->len - tail;
+	for (s = path; ; ) {
+		const char *e = strchr(s, ',');
+		size_t n = e ? (size_t)(e - s) : strlen(s);
+
+		memcpy(plain->d + at + 1, s, n);
+		at += 1 + n;
+		if (e == NULL)
+			return SB_OK;
+		s = e + 1;
+	}
+}
 
 static int
 fail(int rc, const char *what)
@@ -290,8 +347,14 @@ run(const struct opts *o)
 			m.content_len = strlen(o->text);
 		}
 		sb_buf_truncate(&plain, 0);
+		if (rc == SB_OK && o->path != NULL)
+			rc = path_placeholders(o->path, &m);
 		if (rc == SB_OK)
 			rc = message_encode(&m, &plain);
+		/* The encoder takes only good names: the placeholders it wrote
+		 * (the path extension is the last field) become the real ones. */
+		if (rc == SB_OK && o->path != NULL)
+			rc = path_patch(o->path, &plain);
 		if (rc == SB_OK)
 			rc = client_send(c, id, (const char *const *)to, n_to, reseal, &sa, NULL);
 		if (rc == SB_OK) {
@@ -321,6 +384,7 @@ main(int argc, char **argv)
 		{ "text", required_argument, NULL, 'x' },
 		{ "bad-blob", required_argument, NULL, 'b' },
 		{ "blob", required_argument, NULL, 'B' },
+		{ "path", required_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct opts o = { .count = 1, .name = "note.txt", .text = "hello" };
@@ -338,13 +402,15 @@ main(int argc, char **argv)
 		case 'x': o.text = optarg; break;
 		case 'b': o.bad_blob = strtol(optarg, NULL, 10); break;
 		case 'B': o.blob = optarg; break;
+		case 'P': o.path = optarg; break;
 		default: return 2;
 		}
 	}
 	if (o.relay == NULL || o.fp == NULL || o.keys == NULL || o.to == NULL ||
 	    o.count < 1 || o.bad_blob < 0) {
 		fprintf(stderr, "usage: cosender --relay H:P --fp FP --keys DIR --to ADDR[,ADDR]"
-		    " [--msgid HEX] [--count N] [--name NAME] [--text T | --bad-blob BYTES | --blob FILE]\n");
+		    " [--msgid HEX] [--count N] [--name NAME] [--path C1,C2,...]"
+		    " [--text T | --bad-blob BYTES | --blob FILE]\n");
 		return 2;
 	}
 	return run(&o);

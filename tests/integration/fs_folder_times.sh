@@ -72,4 +72,11 @@ touch -d '2012-01-01 UTC' "$O/times.txt"
 	fail "touch -d set atime/mtime to $(stat -c '%X %Y' "$O/times.txt")"
 cat "$O/times.txt" >/dev/null
 [ "$(stat -c %X "$O/times.txt")" = 1325376000 ] || fail "a read changed the atime (documented: it does not)"
+note "a subfolder (issue 13, point 8) and its parent"
+t=$(ns "$O"); sleep 0.01
+mkdir "$O/sub"
+forward "mkdir" "$O" "$t"
+t=$(ns "$O/sub"); sleep 0.01
+printf 'deep\n' >"$O/sub/deep.txt"
+forward "create in a subfolder" "$O/sub" "$t"
 mb_finish

@@ -637,7 +637,7 @@ test_init_and_namespace(void **state)
 	assert_string_equal(s.names[1], "alice@example.com");
 	assert_int_equal(s.attr[0].mtime.tv_sec, (time_t)(T0 + 5));    /* newest of both */
 	memset(&s, 0, sizeof(s));
-	assert_int_equal(inbox_list_files(&h.a, AGENT_BOX_IN, "Bob Smith", collect, &s), SB_OK);
+	assert_int_equal(inbox_list_files(&h.a, AGENT_BOX_IN, "Bob Smith", NULL, collect, &s), SB_OK);
 	assert_int_equal(s.n, 2);
 	assert_string_equal(s.names[0], "20270115T080002Z-03020304-c.txt");
 	assert_string_equal(s.names[1], "20270115T080003Z-04020304-d.txt");
@@ -654,7 +654,7 @@ test_init_and_namespace(void **state)
 	    "20270115T080002Z-03020304-c.txt", &at), SB_ERR_NOT_FOUND);
 
 	memset(&s, 0, sizeof(s));
-	assert_int_equal(inbox_list_files(&h.a, AGENT_BOX_IN, "alice@example.com", collect, &s),
+	assert_int_equal(inbox_list_files(&h.a, AGENT_BOX_IN, "alice@example.com", NULL, collect, &s),
 	    SB_OK);
 	assert_int_equal(s.n, 2);
 	assert_string_equal(s.names[0], "20270115T080000Z-01020304-a.txt");
@@ -662,7 +662,7 @@ test_init_and_namespace(void **state)
 	assert_int_equal(s.attr[0].mode, 0444);
 	assert_int_equal(s.attr[0].mtime.tv_sec, (time_t)T0);      /* sent time */
 	assert_int_equal(s.attr[1].size, 70000);
-	assert_int_equal(inbox_list_files(&h.a, AGENT_BOX_IN, "nobody@example.com", collect, &s),
+	assert_int_equal(inbox_list_files(&h.a, AGENT_BOX_IN, "nobody@example.com", NULL, collect, &s),
 	    SB_ERR_NOT_FOUND);
 	assert_int_equal(inbox_folder_attr(&h.a, AGENT_BOX_IN, "nobody@example.com", &at),
 	    SB_ERR_NOT_FOUND);

@@ -277,9 +277,10 @@ test_message_extensions(void **state)
 	/* Refusals, each alone. */
 	struct { uint8_t types[10]; size_t lens[10]; size_t n; int rc; } bad[] = {
 		{ { 0 }, { 4 }, 1, SB_ERR_FORMAT },                    /* type 0 */
-		{ { 3, 2 }, { 4, 4 }, 2, SB_ERR_FORMAT },              /* out of order */
-		{ { 2, 2 }, { 4, 4 }, 2, SB_ERR_FORMAT },              /* repeated */
-		{ { 2 }, { MESSAGE_MAX_EXT_VALUE + 1 }, 1, SB_ERR_LENGTH },
+		/* (types 3 and up are unknown here: 2 is the path, below) */
+		{ { 4, 3 }, { 4, 4 }, 2, SB_ERR_FORMAT },              /* out of order */
+		{ { 3, 3 }, { 4, 4 }, 2, SB_ERR_FORMAT },              /* repeated */
+		{ { 3 }, { MESSAGE_MAX_EXT_VALUE + 1 }, 1, SB_ERR_LENGTH },
 		{ { 1 }, { 0 }, 1, SB_ERR_LENGTH },                    /* empty gossip */
 		{ { 1 }, { MESSAGE_MAX_GOSSIP + 1 }, 1, SB_ERR_LENGTH },
 		{ { 1, 2, 3, 4, 5, 6, 7, 8, 9 }, { 4, 4, 4, 4, 4, 4, 4, 4, 4 }, 9,
@@ -295,9 +296,153 @@ test_message_extensions(void **state)
 	}
 	/* Eight are fine. */
 	assert_int_equal(sb_put_bytes(&b, base.d, base.len), SB_OK);
-	for (uint8_t t = 1; t <= 8; t++)
-		put_ext(&b, t, 4);
+	for (uint8_t t = 1; t <= 9; t++)
+		if (t != MESSAGE_EXT_PATH)
+			put_ext(&b, t, 4);
 	assert_int_equal(message_parse(b.d, b.len, &back), SB_OK);
+	sb_buf_free(&b);
+	sb_buf_free(&base);
+}
+
+static void expect_refused(const struct message *m, int enc_rc);
+
+/* Appends a path extension with a hand-made value to b. */
+static void
+put_path(struct sb_buf *b, const uint8_t *v, size_t len)
+{
+	assert_int_equal(sb_put_u8(b, MESSAGE_EXT_PATH), SB_OK);
+	assert_int_equal(sb_put_string16(b, v, len), SB_OK);
+}
+
+/* Files in folders (PROTOCOL.md 11.1): the path extension and kind 3. */
+static void
+test_message_paths(void **state)
+{
+	static struct message m, back;
+	struct sb_buf b = SB_BUF_INIT, base = SB_BUF_INIT, again = SB_BUF_INIT;
+	uint8_t head[121];
+	size_t n;
+	int kind, bit;
+
+	(void)state;
+	memset(head, 0xa7, sizeof(head));
+	for (kind = MESSAGE_INLINE; kind <= MESSAGE_FOLDER; kind++) {
+		fill(&m, (enum message_kind)kind);
+		if (kind == MESSAGE_FOLDER)
+			m.name = S("sub");
+		m.depth = 3;
+		m.path[0] = S("proj");
+		m.path[1] = S(".git");
+		m.path[2] = S("objects");
+		m.gossip = head;
+		m.gossip_len = sizeof(head);
+		assert_int_equal(message_encode(&m, &b), SB_OK);
+		assert_int_equal(b.len, message_encoded_size(&m));
+		assert_int_equal(message_parse(b.d, b.len, &back), SB_OK);
+		assert_int_equal(back.kind, kind);
+		assert_int_equal(back.depth, 3);
+		assert_true(str_eq(back.path[1], S(".git")));
+		assert_true(str_eq(back.path[2], S("objects")));
+		assert_int_equal(back.gossip_len, sizeof(head));
+		assert_int_equal(message_encode(&back, &again), SB_OK);
+		assert_int_equal(again.len, b.len);
+		assert_memory_equal(again.d, b.d, b.len);
+		sb_buf_free(&again);
+		/* every cut refused, but at an extension's end: a message with
+		 * fewer extensions (each one is whole or absent) */
+		for (n = 0; n < b.len; n++) {
+			int rc = message_parse(b.d, n, &back);
+			assert_true(rc == SB_ERR_TRUNCATED || (rc == SB_OK && back.depth == 0));
+		}
+		/* every bit flip: refused, or canonical (re-encodes the same), and
+		 * never a path with "..", "." or '/' */
+		for (n = 0; n < b.len; n++)
+			for (bit = 0; bit < 8; bit++) {
+				b.d[n] ^= (uint8_t)(1u << bit);
+				if (message_parse(b.d, b.len, &back) == SB_OK) {
+					for (size_t i = 0; i < back.depth; i++) {
+						assert_null(memchr(back.path[i].p, '/', back.path[i].len));
+						assert_false(str_eq(back.path[i], S("..")));
+						assert_false(str_eq(back.path[i], S(".")));
+					}
+					/* canonical, unless a flipped type made an
+					 * extension unknown (skipped, not re-encoded) */
+					assert_int_equal(message_encode(&back, &again), SB_OK);
+					if (back.skipped_len == 0) {
+						assert_int_equal(again.len, b.len);
+						assert_memory_equal(again.d, b.d, b.len);
+					}
+					sb_buf_free(&again);
+				}
+				b.d[n] ^= (uint8_t)(1u << bit);
+			}
+		sb_buf_free(&b);
+	}
+
+	/* A folder message carries no content fields. */
+	fill(&m, MESSAGE_FOLDER);
+	assert_int_equal(message_encode(&m, &b), SB_OK);
+	assert_int_equal(message_parse(b.d, b.len, &back), SB_OK);
+	assert_int_equal(back.kind, MESSAGE_FOLDER);
+	assert_int_equal(back.depth, 0);
+	sb_buf_free(&b);
+
+	/* Encoder refusals: what no receiver would take. */
+	fill(&m, MESSAGE_INLINE);
+	m.depth = 1;
+	m.path[0] = S("..");
+	expect_refused(&m, SB_ERR_INVALID_ARG);
+	m.path[0] = S("a/b");
+	expect_refused(&m, SB_ERR_INVALID_ARG);
+	m.path[0] = S("");
+	expect_refused(&m, SB_ERR_INVALID_ARG);
+	m.path[0] = S(".");
+	expect_refused(&m, SB_ERR_INVALID_ARG);
+	m.depth = MESSAGE_MAX_DEPTH + 1;
+	for (n = 0; n < MESSAGE_MAX_DEPTH + 1; n++)
+		m.path[n < MESSAGE_MAX_DEPTH ? n : 0] = S("d");
+	expect_refused(&m, SB_ERR_LENGTH);
+	m.depth = MESSAGE_MAX_DEPTH;
+	assert_int_equal(message_encode(&m, &b), SB_OK);      /* 31 folders: fine */
+	sb_buf_free(&b);
+	{
+		static char big[255];
+		memset(big, 'x', sizeof(big));
+		m.depth = 5;
+		for (n = 0; n < 5; n++)
+			m.path[n] = (struct message_str){ big, sizeof(big) };
+		expect_refused(&m, SB_ERR_LENGTH);          /* value over 1024 */
+	}
+
+	/* Parser refusals, each alone, on hand-made values. */
+	fill(&m, MESSAGE_INLINE);
+	assert_int_equal(message_encode(&m, &base), SB_OK);
+	struct { uint8_t v[12]; size_t len; int rc; } bad[] = {
+		{ { 0 }, 1, SB_ERR_LENGTH },                             /* depth 0 */
+		{ { 32, 1, 'a' }, 3, SB_ERR_LENGTH },                    /* depth 32 */
+		{ { 1, 2, '.', '.' }, 4, SB_ERR_FORMAT },                /* ".." */
+		{ { 1, 1, '.' }, 3, SB_ERR_FORMAT },                     /* "." */
+		{ { 1, 0 }, 2, SB_ERR_FORMAT },                          /* empty */
+		{ { 1, 3, 'a', '/', 'b' }, 5, SB_ERR_FORMAT },           /* '/' */
+		{ { 1, 3, 'a', 0, 'b' }, 5, SB_ERR_FORMAT },             /* NUL */
+		{ { 2, 1, 'a' }, 3, SB_ERR_TRUNCATED },                  /* one short */
+		{ { 1, 5, 'a', 'b' }, 4, SB_ERR_TRUNCATED },             /* cut */
+		{ { 1, 1, 'a', 'z' }, 4, SB_ERR_TRAILING },              /* left over */
+		{ { 0 }, 0, SB_ERR_TRUNCATED },                          /* no depth */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(sb_put_bytes(&b, base.d, base.len), SB_OK);
+		put_path(&b, bad[i].v, bad[i].len);
+		assert_int_equal(message_parse(b.d, b.len, &back), bad[i].rc);
+		assert_int_equal(back.n_recipients, 0);
+		sb_buf_free(&b);
+	}
+	/* The hand-made good one parses. */
+	assert_int_equal(sb_put_bytes(&b, base.d, base.len), SB_OK);
+	put_path(&b, (const uint8_t *)"\x02\x01" "a" "\x02" "bc", 6);
+	assert_int_equal(message_parse(b.d, b.len, &back), SB_OK);
+	assert_int_equal(back.depth, 2);
+	assert_true(str_eq(back.path[1], S("bc")));
 	sb_buf_free(&b);
 	sb_buf_free(&base);
 }
@@ -361,7 +506,7 @@ test_message_rules(void **state)
 	m.att.uri = S("");
 	expect_refused(&m, SB_ERR_INVALID_ARG);
 	fill(&m, MESSAGE_INLINE);
-	m.kind = (enum message_kind)3;
+	m.kind = (enum message_kind)4;
 	expect_refused(&m, SB_ERR_INVALID_ARG);
 
 	/* Recipient count cap: MESSAGE_MAX_RECIPIENTS encodes, one more is
@@ -414,6 +559,7 @@ main(void)
 		cmocka_unit_test(test_message_truncation_and_trailing),
 		cmocka_unit_test(test_message_bit_flips),
 		cmocka_unit_test(test_message_extensions),
+		cmocka_unit_test(test_message_paths),
 		cmocka_unit_test(test_message_rules),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -684,6 +684,28 @@ test_names_incoming_file(void **state)
 	    sizeof(out)), SB_ERR_INVALID_ARG);
 }
 
+/* Names inside a received tree keep a leading dot, nothing else unsafe. */
+static void
+test_names_tree_component(void **state)
+{
+	static const struct { const char *in, *want; } t[] = {
+		{ ".git", ".git" }, { ".gitignore", ".gitignore" }, { "HEAD", "HEAD" },
+		{ "..", NAMES_PLACEHOLDER }, { ".", NAMES_PLACEHOLDER }, { "", NAMES_PLACEHOLDER },
+		{ "a/b", "a_b" }, { "x\xe2\x80\xae" "fdp.exe", "x_fdp.exe" }, { "\x01z", "_z" },
+		{ " pad ", "pad" },
+	};
+	char out[NAMES_NAME_BUF];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		assert_int_equal(names_sanitize_tree_component(t[i].in, strlen(t[i].in), out,
+		    sizeof(out)), SB_OK);
+		assert_string_equal(out, t[i].want);
+	}
+	assert_int_equal(names_sanitize_tree_component("a", 1, out, NAMES_NAME_MAX),
+	    SB_ERR_INVALID_ARG);
+}
+
 struct stamped {
 	char name[NAMES_NAME_BUF];
 	int64_t time;
@@ -751,6 +773,7 @@ main(void)
 		cmocka_unit_test(test_names_sanitize_lookalikes),
 		cmocka_unit_test(test_names_escape_display),
 		cmocka_unit_test(test_names_incoming_file),
+		cmocka_unit_test(test_names_tree_component),
 		cmocka_unit_test(test_names_files_sort_in_time_order),
 	};
 	return cmocka_run_group_tests_name("names", tests, NULL, NULL);
