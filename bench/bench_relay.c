@@ -4,13 +4,17 @@
  *
  * Enrolls N devices (one address each, codes from `sealbox-relay invite`
  * read from a file) as N real clients of the client library in this one
- * process, every one on its own persistent TLS 1.3 connection.  Then:
+ * process, every one on its own persistent TLS 1.3 connection.  --relay
+ * may list several nodes of a relay cluster (H1:P1,H2:P2): device i then
+ * uses node i mod n only, so each message (to device i + 1) crosses from
+ * one node to another.  Then:
  *   --mode rate   each device sends 1 KiB payloads to the next one, from
  *                 several threads at once; the figure is messages pushed to
  *                 (and acknowledged by) their recipients per second;
  *   --mode idle   the devices stay connected and idle; the figure is the
  *                 relay's peak RSS (VmHWM of --relay-pid).
- * Prints `KEY RUN1 RUN2 ...` lines for bench/report.py.  Payloads are
+ * Prints `KEY RUN1 RUN2 ...` lines for bench/report.py (--key names the
+ * rate's line; default relay.rate).  Payloads are
  * random bytes: the relay never looks inside them, so nothing is sealed.
  */
 #include <errno.h>
@@ -41,7 +45,11 @@ struct dev {
 
 static struct dev *devs;
 static size_t n_devs;
-static const char *relay, *fp_hex;
+static const char *relay, *fp_hex, *rate_key = "relay.rate";
+/* The nodes named by --relay; device i uses node[i % n_nodes]. */
+#define MAX_NODES 8
+static char node[MAX_NODES][64];
+static size_t n_nodes;
 static atomic_long received, accepted, failures;
 static atomic_int stop;
 static atomic_size_t next_reg;
@@ -89,7 +97,7 @@ enroll(struct dev *d)
 	    (rc = crypto_key_generate_encrypt(CRYPTO_SUITE_EC, 0, &d->enc)) != SB_OK ||
 	    (rc = crypto_identity_from_keys(d->sign, d->enc, &id)) != SB_OK)
 		return rc;
-	cfg.relay = relay;
+	cfg.relay = node[(size_t)(d - devs) % n_nodes];
 	cfg.sign_key = d->sign;
 	cfg.address = d->address;
 	cfg.on_push = on_push;
@@ -215,7 +223,7 @@ run_rate(int runs, double secs)
 		pthread_join(th[i], NULL);
 	if (atomic_load(&failures) > 0)
 		die("sends failed", SB_ERR_NET);
-	printf("relay.rate");
+	printf("%s", rate_key);
 	for (run = 0; run < runs && run < 16; run++)
 		printf(" %.1f", rate[run]);
 	printf("\n");
@@ -241,10 +249,25 @@ main(int argc, char **argv)
 		else if (strcmp(argv[i], "--runs") == 0) runs = atoi(argv[i + 1]);
 		else if (strcmp(argv[i], "--secs") == 0) secs = atof(argv[i + 1]);
 		else if (strcmp(argv[i], "--relay-pid") == 0) relay_pid = atol(argv[i + 1]);
+		else if (strcmp(argv[i], "--key") == 0) rate_key = argv[i + 1];
 		else die(argv[i], SB_ERR_INVALID_ARG);
 	}
 	if (relay == NULL || fp_hex == NULL || codes == NULL)
-		die("usage: --relay H:P --fp HEX --codes FILE [--mode rate|idle]", SB_ERR_INVALID_ARG);
+		die("usage: --relay H:P[,H:P...] --fp HEX --codes FILE [--mode rate|idle] [--key K]",
+		    SB_ERR_INVALID_ARG);
+	for (const char *p = relay; n_nodes < MAX_NODES; n_nodes++) {
+		size_t l = strcspn(p, ",");
+
+		if (l == 0 || l >= sizeof(node[0]))
+			die("--relay", SB_ERR_INVALID_ARG);
+		memcpy(node[n_nodes], p, l);
+		node[n_nodes][l] = '\0';
+		if (p[l] == '\0') {
+			n_nodes++;
+			break;
+		}
+		p += l + 1;
+	}
 	/* One socket per device, plus the library's own descriptors. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;

@@ -187,6 +187,20 @@ def build(res):
     rr = Fig(res, "relay.rate")
     rows.append(("Relay", "messages/s routed between 100 connected devices, 1 KiB (sent, pushed, acked)",
                  rr.fmt(1), "(no reference)", ""))
+    # 1,000 devices: one SQLite node beside two nodes over one PostgreSQL
+    # (bench/relay.sh); the cluster's reference is the SQLite node.
+    nk = res.get("relay.k1.devices", ["?"])[0]
+    ks = Fig(res, "relay.k1.sqlite.rate")
+    kp = Fig(res, "relay.k1.pg.rate")
+    rows.append(("Relay", "messages/s routed between %s connected devices, 1 KiB: one SQLite node" % nk,
+                 ks.fmt(1), "", ""))
+    rows.append(("Relay", "the same on two nodes over one PostgreSQL (every message crosses nodes)",
+                 kp.fmt(1), "one SQLite node: " + ks.fmt(1), ratio(kp, ks)))
+    ksh = Fig(res, "relay.k1.sqlite.hwm_kb", 1 / 1024.0)
+    kah = Fig(res, "relay.k1.pg.a.hwm_kb", 1 / 1024.0)
+    kbh = Fig(res, "relay.k1.pg.b.hwm_kb", 1 / 1024.0)
+    rows.append(("Relay", "peak RSS per node in those runs (MiB): SQLite node; PostgreSQL nodes A, B",
+                 "%s; %s, %s" % (ksh.fmt(1), kah.fmt(1), kbh.fmt(1)), "", ""))
     ih = Fig(res, "relay.idle.hwm_kb", 1 / 1024.0)
     nd = res.get("relay.idle.devices", ["?"])[0]
     rows.append(("Relay", "peak RSS (VmHWM) with %s idle connected devices (MiB)" % nd, ih.fmt(1), "", ""))
