@@ -54,12 +54,12 @@ wait "$writer" || fail "writing into the outbox failed"
 [ "$before" -lt "$N" ] || fail "every send was over before the kill: nothing was in flight"
 
 note "every file in bob's inbox exactly once"
-all_in() { [ "$(mb_count "$I" 'Z-[0-9a-f]+-m[0-9]+\.txt$')" -ge "$N" ]; }
+all_in() { [ "$(mb_count "$I" '^[0-9]{8}T[0-9]{6}Z-.*-m[0-9]+\.txt$')" -ge "$N" ]; }
 wait_until "$(mb_secs 60)" all_in ||
-	fail "bob has $(mb_count "$I" 'Z-[0-9a-f]+-m[0-9]+\.txt$') of $N files"
+	fail "bob has $(mb_count "$I" '^[0-9]{8}T[0-9]{6}Z-.*-m[0-9]+\.txt$') of $N files"
 sleep 1   # a duplicate would come right behind
-[ "$(mb_count "$I" 'Z-[0-9a-f]+-m[0-9]+\.txt$')" -eq "$N" ] ||
-	fail "bob has $(mb_count "$I" 'Z-[0-9a-f]+-m[0-9]+\.txt$') files for $N sent: duplicates"
+[ "$(mb_count "$I" '^[0-9]{8}T[0-9]{6}Z-.*-m[0-9]+\.txt$')" -eq "$N" ] ||
+	fail "bob has $(mb_count "$I" '^[0-9]{8}T[0-9]{6}Z-.*-m[0-9]+\.txt$') files for $N sent: duplicates"
 for i in $(seq 1 "$N"); do
 	[ "$(mb_count "$I" "$(mb_inbox_re "m$i.txt")")" -eq 1 ] || fail "m$i.txt is not there exactly once"
 	f=$(_mb_find "$I" "$(mb_inbox_re "m$i.txt")")
