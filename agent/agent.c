@@ -31,6 +31,7 @@
 #include "client/client.h"
 #include "common/sberr.h"
 #include "keyring/keyring.h"
+#include "tlog/tlog.h"
 
 /* Requests that make no progress for this long fail (and are retried). */
 #define CLIENT_TIMEOUT_MS 10000
@@ -262,6 +263,46 @@ pins_cb(void *arg, const uint8_t fp[CLIENT_FP_LEN], const uint8_t *next)
 		    " fingerprint\n", hex);
 }
 
+/*
+ * The client pinned the log key (a home made before the log: on first
+ * use) or accepted a newer tree head (PROTOCOL.md 14.8): the key goes into
+ * the config like the relay's certificate pin, the head into store.db.
+ * On the thread that made the request, no client lock held; that thread
+ * holds neither a->lock nor db_lock across a request.
+ */
+static void
+log_state_cb(void *arg, const uint8_t key[TLOG_KEY_LEN], const uint8_t *head,
+    size_t head_len)
+{
+	struct agent *a = arg;
+	struct tlog_sth sth;
+	int rc = SB_OK;
+
+	if (!a->cfg->has_log_key) {
+		struct agent_config c = *a->cfg;
+
+		memcpy(c.log_key, key, TLOG_KEY_LEN);
+		c.has_log_key = 1;
+		if ((rc = config_save(a->home, &c, 0)) == SB_OK) {
+			memcpy(a->cfg->log_key, key, TLOG_KEY_LEN);
+			a->cfg->has_log_key = 1;
+			fprintf(stderr, "sealbox: log: pinned the relay's log key (a home made"
+			    " before the transparency log)\n");
+		} else {
+			fprintf(stderr, "sealbox: log: cannot pin the log key in the config: %s\n",
+			    sb_strerror(rc));
+		}
+	}
+	if (head == NULL || head_len == 0 || tlog_sth_parse(head, head_len, &sth) != SB_OK)
+		return;
+	store_lock(a);
+	rc = trust_log_head_put(a->db, head, head_len, sth.size, (int64_t)time(NULL));
+	store_unlock(a);
+	if (rc != SB_OK)
+		fprintf(stderr, "sealbox: log: cannot keep the tree head of size %llu: %s\n",
+		    (unsigned long long)sth.size, sb_strerror(rc));
+}
+
 /* Starts the relay client with the loaded signing key (a->lock held; the
  * client's thread never takes a->lock, so this cannot deadlock). */
 static void
@@ -274,16 +315,29 @@ client_start_locked(struct agent *a)
 		.device_id = a->cfg->device_id,
 		.on_push = inbox_on_push,
 		.on_pins = pins_cb,
+		.on_log_state = log_state_cb,
 		.arg = a,
 		.request_timeout_ms = CLIENT_TIMEOUT_MS,
 	};
+	struct sb_buf head = SB_BUF_INIT;
 	struct client *c = NULL;
 	int rc;
+
+	/* The log as this device knows it: the pinned key, the newest head. */
+	if (a->cfg->has_log_key)
+		cc.log_key = a->cfg->log_key;
+	store_lock(a);
+	if (trust_log_head_get(a->db, &head) == SB_OK) {
+		cc.log_head = head.d;
+		cc.log_head_len = head.len;
+	}
+	store_unlock(a);
 
 	memcpy(cc.fingerprint, a->cfg->fingerprint, CLIENT_FP_LEN);
 	memcpy(cc.next_fingerprint, a->cfg->next_fingerprint, CLIENT_FP_LEN);
 	cc.has_next = a->cfg->has_next;
 	rc = client_new(&cc, &c);
+	sb_buf_free(&head);
 	if (rc == SB_OK)
 		a->client = c;
 	else

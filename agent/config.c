@@ -26,12 +26,12 @@ _Static_assert(CONFIG_MAX_RELAYS == CLIENT_MAX_RELAYS, "one cap on relay address
 #define INLINE_LIMIT_MIN 256u
 
 enum { K_ADDRESS, K_DEVICE_ID, K_DEVICE_NAME, K_RELAY, K_FINGERPRINT, K_SUITE,
-       K_INLINE_LIMIT, K_NEXT_FINGERPRINT, K_COUNT };
+       K_INLINE_LIMIT, K_NEXT_FINGERPRINT, K_LOG_KEY, K_COUNT };
 static const char *const key_names[K_COUNT] = {
 	"address", "device_id", "device_name", "relay", "fingerprint", "suite",
-	"inline_limit", "next_fingerprint",
+	"inline_limit", "next_fingerprint", "log_key",
 };
-static const int key_required[K_COUNT] = { 1, 1, 1, 1, 1, 1, 0, 0 };
+static const int key_required[K_COUNT] = { 1, 1, 1, 1, 1, 1, 0, 0, 0 };
 
 static int
 fail(char *err, size_t err_size, const char *fmt, ...)
@@ -160,8 +160,9 @@ parse_u64(const char *s, uint64_t *v)
 	return SB_OK;
 }
 
+/* Exactly n bytes of hex (':' between digits allowed). */
 static int
-parse_fingerprint(const char *s, uint8_t fp[CONFIG_FP_LEN])
+parse_hex(const char *s, uint8_t *out, size_t n)
 {
 	size_t o = 0;
 	int hi = -1;
@@ -179,12 +180,18 @@ parse_fingerprint(const char *s, uint8_t fp[CONFIG_FP_LEN])
 			hi = v;
 			continue;
 		}
-		if (o == CONFIG_FP_LEN)
+		if (o == n)
 			return SB_ERR_INVALID_ARG;
-		fp[o++] = (uint8_t)(hi << 4 | v);
+		out[o++] = (uint8_t)(hi << 4 | v);
 		hi = -1;
 	}
-	return o == CONFIG_FP_LEN && hi < 0 ? SB_OK : SB_ERR_INVALID_ARG;
+	return o == n && hi < 0 ? SB_OK : SB_ERR_INVALID_ARG;
+}
+
+static int
+parse_fingerprint(const char *s, uint8_t fp[CONFIG_FP_LEN])
+{
+	return parse_hex(s, fp, CONFIG_FP_LEN);
 }
 
 /* host:port with a non-empty host (at most 253 bytes) and a port in
@@ -298,6 +305,15 @@ set_key(struct agent_config *cfg, int k, const char *v, char *err, size_t err_si
 			return fail(err, err_size,
 			    "next_fingerprint must be 64 hex digits (SHA-256)");
 		cfg->has_next = 1;
+		return SB_OK;
+	case K_LOG_KEY:
+		/* A P-256 point, uncompressed; whether it is on the curve is the
+		 * log's check (every tree head must verify under it). */
+		if (parse_hex(v, cfg->log_key, CONFIG_LOG_KEY_LEN) != SB_OK ||
+		    cfg->log_key[0] != 0x04)
+			return fail(err, err_size,
+			    "log_key must be 130 hex digits (an uncompressed P-256 point)");
+		cfg->has_log_key = 1;
 		return SB_OK;
 	case K_SUITE:
 		if (config_suite_parse(v, &cfg->suite) != SB_OK)
@@ -497,6 +513,12 @@ config_format(const struct agent_config *cfg, struct sb_buf *out)
 			snprintf(line, sizeof(line), "%02x", cfg->next_fingerprint[i]);
 			sb_put_bytes(out, line, 2);
 		}
+		rc = sb_put_bytes(out, "\n", 1);
+	}
+	if (rc == SB_OK && cfg->has_log_key) {
+		/* The transparency log's key (PROTOCOL.md 14.1). */
+		sb_put_bytes(out, "log_key = ", 10);
+		sb_put_hex(out, cfg->log_key, CONFIG_LOG_KEY_LEN);
 		rc = sb_put_bytes(out, "\n", 1);
 	}
 	return rc;

@@ -13,6 +13,10 @@
  *     inline_limit  optional, decimal, default CONFIG_INLINE_LIMIT_DEFAULT
  *     next_fingerprint  optional: the relay's announced next certificate
  *                   (PROTOCOL.md 13.10), accepted as well as fingerprint
+ *     log_key       optional: the relay's transparency-log key LK pinned
+ *                   at init (PROTOCOL.md 14.1), 130 hex digits (65 bytes);
+ *                   absent in a home made before the log (the mount then
+ *                   pins the key the relay gives on first use)
  * The home resolves as: --home, else $SEALBOX_HOME, else
  * $XDG_DATA_HOME/sealbox, else $HOME/.local/share/sealbox.
  *
@@ -36,6 +40,7 @@
 #define CONFIG_MAX_RELAYS           8      /* = client.h CLIENT_MAX_RELAYS */
 #define CONFIG_MAX_RELAY            (CONFIG_MAX_RELAYS * 262 - 1)
 #define CONFIG_FP_LEN               32
+#define CONFIG_LOG_KEY_LEN          65     /* tlog.h TLOG_KEY_LEN */
 #define CONFIG_INLINE_LIMIT_DEFAULT 4096u
 #define CONFIG_INLINE_LIMIT_MAX     65536u /* proto.h SB_MAX_PAYLOAD */
 
@@ -49,6 +54,8 @@ struct agent_config {
 	uint32_t inline_limit;
 	uint8_t next_fingerprint[CONFIG_FP_LEN];
 	int has_next;                 /* next_fingerprint is set */
+	uint8_t log_key[CONFIG_LOG_KEY_LEN];
+	int has_log_key;              /* log_key is set */
 };
 
 /*

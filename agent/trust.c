@@ -349,6 +349,28 @@ trust_held(sqlite3 *db, const char *const *addrs, size_t n, const char **which)
 
 /* *yes: a row of table (trust_approvals or trust_removed) names (addr,
  * id), and hash when given. */
+static uint64_t
+approver_of(const struct trust_seen *devs, size_t n, uint64_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (devs[i].id == id)
+			return devs[i].approver;
+	return 0;
+}
+
+/* Who signed the log's (last) removal of id: its signer, 0 for the relay's
+ * own word, -1 when the log shows none (not known). */
+static int64_t
+removal_signer(const struct trust_removal *rm, size_t n, uint64_t id)
+{
+	int64_t who = -1;
+
+	for (size_t i = 0; rm != NULL && i < n; i++)
+		if (rm[i].device == id)
+			who = (int64_t)rm[i].signer;
+	return who;
+}
+
 static int
 unapproved(const struct trust_seen *devs, size_t n, uint64_t id)
 {
@@ -378,12 +400,14 @@ dev_listed(sqlite3 *db, const char *sql, const char *addr, uint64_t id,
 	return rc;
 }
 
+/* By the identity: an approval is recorded before the relay has given the
+ * device its id (sealbox devices approve), so the id is not compared. */
 static int
 is_approved(sqlite3 *db, const char *addr, uint64_t id, const uint8_t h[CRYPTO_HASH_LEN],
     int *yes)
 {
-	return dev_listed(db, "SELECT count(*) FROM trust_approvals WHERE address = ?"
-	    " AND device_id = ? AND hash = ?", addr, id, h, yes);
+	return dev_listed(db, "SELECT count(*) FROM trust_approvals WHERE address = ?1"
+	    " AND ?2 = ?2 AND hash = ?3", addr, id, h, yes);
 }
 
 static int
@@ -518,7 +542,8 @@ settle(sqlite3 *db, const char *addr, const struct trust_dev *now_devs, size_t n
 
 int
 trust_observe(sqlite3 *db, const char *addr, const struct trust_seen *devs, size_t n,
-    enum trust_mode mode, int64_t now, int *verdict, FILE *logf)
+    const struct trust_removal *rm, size_t n_rm, enum trust_mode mode, int64_t now,
+    int *verdict, FILE *logf)
 {
 	struct trust_dev cur[TRUST_MAX_DEVICES];
 	struct trust_seen kept[TRUST_MAX_DEVICES];
@@ -589,8 +614,16 @@ trust_observe(sqlite3 *db, const char *addr, const struct trust_seen *devs, size
 			if ((rc = is_approved(db, addr, c->device_id, c->new_hash,
 			    &approved)) != SB_OK)
 				break;
+			approved |= approver_of(kept, n, c->device_id) == (uint64_t)self;
 			if (!approved)
 				al.event = TRUST_EV_UNAPPROVED;
+		} else if (c->event == TRUST_EV_REMOVED) {
+			int64_t signed_by = removal_signer(rm, n_rm, c->device_id);
+
+			if (signed_by == 0)
+				al.event = TRUST_EV_OPERATOR_REMOVED;
+			/* This device signed it: history (approved reads as closed). */
+			approved = self != 0 && signed_by == self;
 		}
 		if ((rc = alert_known(db, addr, c, al.event, &known)) != SB_OK)
 			break;
@@ -666,9 +699,44 @@ trust_observe_devices(sqlite3 *db, const char *addr, const struct client_device 
 			.id = devs[i].id,
 			.identity = devs[i].identity,
 			.identity_len = devs[i].identity_len,
+			.unapproved = devs[i].unapproved,
+			.approver = devs[i].approver,
 		};
 	}
-	return trust_observe(db, addr, seen, n, mode, now, verdict, logf);
+	return trust_observe(db, addr, seen, n, NULL, 0, mode, now, verdict, logf);
+}
+
+int
+trust_observe_lookup(sqlite3 *db, const char *addr, const struct client_lookup *l,
+    enum trust_mode mode, int64_t now, int *verdict, FILE *logf)
+{
+	struct trust_seen seen[TRUST_MAX_DEVICES];
+	struct trust_removal *rm = NULL;
+	size_t n = 0, n_rm = 0;
+	int rc;
+
+	for (size_t i = 0; i < l->n; i++) {
+		if (strcmp(l->devices[i].address, addr) != 0)
+			continue;
+		if (n == TRUST_MAX_DEVICES)
+			return SB_ERR_TOO_BIG;
+		seen[n++] = (struct trust_seen){
+			.id = l->devices[i].id,
+			.identity = l->devices[i].identity,
+			.identity_len = l->devices[i].identity_len,
+			.unapproved = l->devices[i].unapproved,
+			.approver = l->devices[i].approver,
+		};
+	}
+	if (l->n_events > 0 && (rm = calloc(l->n_events, sizeof(*rm))) == NULL)
+		return SB_ERR_ALLOC;
+	for (size_t i = 0; i < l->n_events; i++)
+		if (l->events[i].kind == TLOG_REMOVE && strcmp(l->events[i].address, addr) == 0)
+			rm[n_rm++] = (struct trust_removal){ l->events[i].device,
+			    l->events[i].signer };
+	rc = trust_observe(db, addr, seen, n, rm, n_rm, mode, now, verdict, logf);
+	free(rm);
+	return rc;
 }
 
 /* ---- what the user sees -------------------------------------------------- */
@@ -947,5 +1015,123 @@ trust_log_head_put(sqlite3 *db, const uint8_t *head, size_t len, uint64_t size,
 	sqlite3_bind_int64(st, 3, now);
 	rc = store_step_done(db, st);
 	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+trust_unapprove(sqlite3 *db, const char *addr, const uint8_t hash[CRYPTO_HASH_LEN])
+{
+	sqlite3_stmt *st = NULL;
+	int rc = store_prepare(db, "DELETE FROM trust_approvals WHERE address = ? AND hash = ?",
+	    &st);
+
+	if (rc != SB_OK)
+		return rc;
+	sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, hash, CRYPTO_HASH_LEN, SQLITE_STATIC);
+	rc = store_step_done(db, st);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+trust_pins_equal(sqlite3 *db, const char *addr, const struct client_device *devs,
+    size_t n, uint64_t self, const uint8_t self_hash[CRYPTO_HASH_LEN], int *equal)
+{
+	struct trust_dev cur[TRUST_MAX_DEVICES + 1];
+	struct trust_change ch[2 * TRUST_MAX_DEVICES + 2];
+	struct pinned p;
+	size_t k = 0, n_ch = 0;
+	int rc;
+
+	*equal = 0;
+	for (size_t i = 0; i < n; i++) {
+		int gone = 0;
+
+		if (strcmp(devs[i].address, addr) != 0)
+			continue;
+		if ((rc = is_removed(db, addr, devs[i].id, &gone)) != SB_OK)
+			return rc;
+		if (gone)
+			continue;
+		if (k == TRUST_MAX_DEVICES)
+			return SB_ERR_TOO_BIG;
+		cur[k].id = devs[i].id;
+		if ((rc = identity_hash(devs[i].identity, devs[i].identity_len,
+		    cur[k].hash)) != SB_OK)
+			return rc;
+		k++;
+	}
+	cur[k].id = self;
+	memcpy(cur[k].hash, self_hash, CRYPTO_HASH_LEN);
+	k++;
+	if ((rc = pins_load(db, addr, &p)) != SB_OK ||
+	    (rc = trust_diff(p.devs, p.n, cur, k, ch, sizeof(ch) / sizeof(ch[0]), &n_ch)) != SB_OK)
+		return rc;
+	*equal = n_ch == 0;
+	return SB_OK;
+}
+
+int
+trust_alert_once(sqlite3 *db, const struct trust_alert *al, struct sb_buf *log)
+{
+	struct trust_change c = {
+		.event = al->event, .device_id = al->n, .has_new = al->new_hash != NULL,
+	};
+	int known = 0, rc;
+
+	if (al->new_hash != NULL)
+		memcpy(c.new_hash, al->new_hash, CRYPTO_HASH_LEN);
+	if ((rc = alert_known(db, al->address, &c, al->event, &known)) != SB_OK || known)
+		return rc;
+	return trust_alert_add(db, al, 0, log);
+}
+
+int
+trust_log_failure(sqlite3 *db, struct client *c, const char *addr, int err, int64_t now,
+    FILE *logf)
+{
+	struct client_log_fault f;
+	struct trust_alert al = { .time = now, .address = addr, .event = TRUST_EV_PROOF };
+	struct tlog_sth ours, theirs;
+	struct sb_buf log = SB_BUF_INIT;
+	char hex[2 * TLOG_MAX_STH + 1];
+	int have = client_log_fault(c, &f) == SB_OK, rc;
+
+	if (err != SB_ERR_LOG_PROOF && err != SB_ERR_LOG_FORK)
+		return SB_OK;
+	if (err == SB_ERR_LOG_FORK) {
+		/* Both heads, or there is nothing to show. */
+		if (!have || f.ours_len == 0 || f.theirs_len == 0 ||
+		    tlog_sth_parse(f.ours, f.ours_len, &ours) != SB_OK ||
+		    tlog_sth_parse(f.theirs, f.theirs_len, &theirs) != SB_OK) {
+			if (logf != NULL)
+				fprintf(logf, "sealbox: log fork reported without both heads: %s\n",
+				    have ? f.why : "no reason given");
+			return SB_OK;
+		}
+		al.event = TRUST_EV_FORK;
+		al.n = theirs.size;
+		al.old_hash = ours.root;
+		al.new_hash = theirs.root;
+	}
+	if ((rc = trust_alert_once(db, &al, &log)) == SB_OK && logf != NULL) {
+		if (log.len > 0)
+			fwrite(log.d, 1, log.len, logf);
+		if (have)
+			fprintf(logf, "sealbox: log: %s\n", f.why);
+		if (err == SB_ERR_LOG_FORK) {
+			/* The evidence, for the user to publish: two heads the
+			 * log key signed that no honest log can both have. */
+			sb_hex(f.ours, f.ours_len, hex);
+			fprintf(logf, "sealbox: log fork: our tree head (size %llu): %s\n",
+			    (unsigned long long)ours.size, hex);
+			sb_hex(f.theirs, f.theirs_len, hex);
+			fprintf(logf, "sealbox: log fork: the other tree head (size %llu): %s\n",
+			    (unsigned long long)theirs.size, hex);
+		}
+		fflush(logf);
+	}
+	sb_buf_free(&log);
 	return rc;
 }

@@ -92,7 +92,7 @@ struct trust_alert {
 	int64_t time;                    /* s since the epoch */
 	const char *address;             /* canonical; for log events our own */
 	enum trust_event event;
-	uint64_t n;                      /* the device id; for FORK/PROOF the tree size */
+	uint64_t n;                      /* the device id; FORK: the tree size; PROOF: 0 */
 	const uint8_t *old_hash;         /* NULL: none ("-") */
 	const uint8_t *new_hash;
 };
@@ -103,6 +103,7 @@ struct trust_alert {
  *   2026-12-04T17:03:01Z bob@example.com device 7 changed OLDFP -> NEWFP
  *   2026-12-04T17:03:01Z bob@example.com device 9 added - -> NEWFP
  *   2026-12-04T17:03:01Z alice@example.com log forked at size 12 ROOT -> ROOT
+ *   2026-12-04T17:03:01Z bob@example.com log proof failed: directory answer not used - -> -
  * that is TIME ADDRESS WHAT OLD -> NEW, fingerprints per trust_fingerprint
  * (for log events, of the two tree heads' roots).  with_time 0 leaves the
  * time and its space out (the folder xattr).  SB_ERR_LENGTH when it does
@@ -164,6 +165,15 @@ struct trust_seen {
 	size_t identity_len;
 	int unapproved;                  /* the log: added without a countersignature
 	                                    to an account that had devices */
+	uint64_t approver;               /* the log: the device that countersigned
+	                                    it; 0: none or not known */
+};
+
+/* A removal the log shows (PROTOCOL.md 14.3): who signed it, 0 for the
+ * relay's own word (the operator, or an unsigned REMOVE). */
+struct trust_removal {
+	uint64_t device;
+	uint64_t signer;
 };
 
 enum trust_mode {
@@ -177,11 +187,16 @@ enum trust_verdict { TRUST_SEND = 0, TRUST_HOLD = 1 };
  * Applies the directory's answer for one address (devs: all of its
  * devices) to the pins, in one transaction:
  *   - an address seen for the first time: every device pinned, no alert;
- *   - a new device: an "added" alert, and pinned;
+ *   - a new device: an "added" alert, and pinned (our own account: one
+ *     this device approved, by trust_approve or as the log's approver, is
+ *     a closed line; any other "added without this device's approval");
  *   - a device the log shows nobody approved (unapproved): a "not
  *     approved by any device of its account: refused" alert, also on
  *     first contact, and pinned refused (trust_pin_get: SB_ERR_PERMISSION);
- *   - a device gone: a "removed" alert, unpinned;
+ *   - a device gone: a "removed" alert, unpinned; when rm (the log's
+ *     removals of addr, may be NULL) shows nobody of the account signed
+ *     it: "removed by the relay, not by its account"; when it shows this
+ *     device did (our own account): a closed line;
  *   - a device with another identity: a "changed" alert; the pin is NOT
  *     replaced (messages stay sealed to and verified against the pinned
  *     key) unless mode is ACCEPT or CONFIRM;
@@ -196,14 +211,28 @@ enum trust_verdict { TRUST_SEND = 0, TRUST_HOLD = 1 };
  * changed), SB_ERR_TOO_BIG past TRUST_MAX_DEVICES, SB_ERR_STORAGE.
  */
 int  trust_observe(struct sqlite3 *db, const char *addr, const struct trust_seen *devs,
-         size_t n, enum trust_mode mode, int64_t now, int *verdict, FILE *logf);
+         size_t n, const struct trust_removal *rm, size_t n_rm, enum trust_mode mode,
+         int64_t now, int *verdict, FILE *logf);
 
-/* trust_observe with the devices of addr among devs (a relay client's
- * lookup answer or send set, client.h; other addresses' are skipped). */
+/* trust_observe with the devices of addr among devs (a send set,
+ * client.h; other addresses' are skipped): no removals known. */
 struct client_device;
+struct client_lookup;
 int  trust_observe_devices(struct sqlite3 *db, const char *addr,
          const struct client_device *devs, size_t n, enum trust_mode mode,
          int64_t now, int *verdict, FILE *logf);
+/* The same with a lookup answer checked against the log: its devices'
+ * approvers and verdicts and addr's removals from its history. */
+int  trust_observe_lookup(struct sqlite3 *db, const char *addr,
+         const struct client_lookup *l, enum trust_mode mode, int64_t now,
+         int *verdict, FILE *logf);
+
+/* *equal: the pins of addr are exactly the devices of addr among devs
+ * (a send set) plus this device (self, self_hash), ids and identities,
+ * leaving out devices this one removed.  Reads only. */
+int  trust_pins_equal(struct sqlite3 *db, const char *addr,
+         const struct client_device *devs, size_t n, uint64_t self,
+         const uint8_t self_hash[CRYPTO_HASH_LEN], int *equal);
 
 /* The pinned identity of (addr, id): SB_ERR_NOT_FOUND when none,
  * SB_ERR_PERMISSION when it is pinned refused (nothing is sealed to it or
@@ -226,6 +255,23 @@ int  trust_held(struct sqlite3 *db, const char *const *addrs, size_t n,
 int  trust_alert_add(struct sqlite3 *db, const struct trust_alert *al, int64_t closed,
          struct sb_buf *log);
 
+/* trust_alert_add of an open alert, unless an open one already says the
+ * same (address, event, n, new hash): a fork seen in every message of a
+ * forked view is one alert. */
+int  trust_alert_once(struct sqlite3 *db, const struct trust_alert *al, struct sb_buf *log);
+
+/*
+ * A lookup or a gossiped head failed the log's checks (err
+ * SB_ERR_LOG_PROOF or SB_ERR_LOG_FORK; anything else is ignored): an
+ * alert on addr ("log proof failed: directory answer not used", or "log
+ * forked at size N OURROOT -> OTHERROOT" with both heads written to logf
+ * in hex), once while open, and the client's reason (client_log_fault)
+ * on logf.  The caller holds the store's lock.
+ */
+struct client;
+int  trust_log_failure(struct sqlite3 *db, struct client *c, const char *addr, int err,
+         int64_t now, FILE *logf);
+
 /* Every alert (open_only: the open ones) as lines, oldest first, each
  * after prefix (may be NULL) and ending in a newline, appended to out. */
 int  trust_alerts_text(struct sqlite3 *db, int open_only, const char *prefix,
@@ -240,7 +286,7 @@ int  trust_folder_state(struct sqlite3 *db, const char *const *addrs, size_t n,
  * Our own account.  trust_self_set marks addr as this device's account,
  * device_id as this device (idempotent; agent_open and init call it):
  * from then on a new device of addr that this device did not approve
- * (trust_approve: by id and identity hash) is an open "added without
+ * (trust_approve: by identity hash; the id is kept for the record) is an open "added without
  * this device's approval" alert, an approved one a closed "added" line,
  * this device itself nothing.  trust_unpin records that this device
  * removed one of its account's devices (a closed "removed" line), drops
@@ -250,6 +296,8 @@ int  trust_self_set(struct sqlite3 *db, const char *addr, uint64_t device_id);
 int  trust_approve(struct sqlite3 *db, const char *addr, uint64_t device_id,
          const uint8_t hash[CRYPTO_HASH_LEN], int64_t now);
 int  trust_unpin(struct sqlite3 *db, const char *addr, uint64_t device_id, int64_t now);
+/* Forgets an approval (by identity hash): the relay refused it. */
+int  trust_unapprove(struct sqlite3 *db, const char *addr, const uint8_t hash[CRYPTO_HASH_LEN]);
 /* *yes: this device removed (addr, device_id) (trust_unpin).  Such a
  * device in a directory answer is a stale answer: trust_observe skips it
  * and a sender seals nothing to it (the relay then says the set is

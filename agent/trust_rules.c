@@ -26,7 +26,7 @@ static const struct {
 	{ TRUST_EV_UNSIGNED, "not approved by any device of its account: refused" },
 	{ TRUST_EV_OPERATOR_REMOVED, "removed by the relay, not by its account" },
 	{ TRUST_EV_FORK, "forked" },
-	{ TRUST_EV_PROOF, "proof failed: answer not used" },
+	{ TRUST_EV_PROOF, "proof failed: directory answer not used" },
 };
 
 const char *
@@ -168,9 +168,11 @@ trust_alert_line(const struct trust_alert *al, int with_time, char *out, size_t 
 		out[0] = '\0';
 	if (name == NULL || al->address == NULL)
 		return SB_ERR_INVALID_ARG;
-	if (al->event == TRUST_EV_FORK || al->event == TRUST_EV_PROOF)
+	if (al->event == TRUST_EV_FORK)
 		snprintf(what, sizeof(what), "log %s at size %llu", name,
 		    (unsigned long long)al->n);
+	else if (al->event == TRUST_EV_PROOF)
+		snprintf(what, sizeof(what), "log %s", name);
 	else
 		snprintf(what, sizeof(what), "device %llu %s", (unsigned long long)al->n, name);
 	trust_fingerprint(al->old_hash, o);

@@ -54,25 +54,44 @@ int cli_code_read(const char *file, const char *address, char code[CLI_CODE_MAX 
 struct crypto_key;
 struct client;
 struct client_lookup;
+/* What a command's relay client knows of the transparency log: the home
+ * (NULL: keep nothing, as init before it has one) and the config whose
+ * log_key it pins (PROTOCOL.md 14.1).  Must outlive the client. */
+struct cli_log {
+	const char *home;
+	struct agent_config *cfg;
+};
 struct device_ctx {
 	char *home;
 	struct agent_config cfg;
 	struct crypto_key *sign;
 	struct client *c;
+	struct cli_log log;
 };
 /* Loads the config and the signing key; connects unless timeout_ms is 0.
  * Returns 0, or 1 after printing the command's one line. */
 int  device_ctx_open(const char *cmd, const char *home_arg, unsigned timeout_ms,
          struct device_ctx *d);
 void device_ctx_free(struct device_ctx *d);
+/*
+ * A command connects as the home's device, and so does the home's mount:
+ * the relay keeps one connection per device, so each replaces the other
+ * and a request on the wire can be lost (SB_ERR_CLOSED, or SB_ERR_NET
+ * while the client reconnects).  cli_lost says whether to try again (1,
+ * after a pause) or give up (0: another error, or CLI_RETRIES tries).
+ * Only for requests that are safe to repeat.
+ */
+#define CLI_RETRIES  8
+#define CLI_RETRY_MS 250u
+int  cli_lost(int rc, int *tries);
 /* The devices of one canonical address (at least one, else one line and
- * 1); *l freed with client_lookup_free. */
+ * 1); *l freed with client_lookup_free.  Retried as cli_lost says. */
 int  cli_lookup(const char *cmd, struct device_ctx *d, const char *address,
          struct client_lookup **l);
 /* in canonicalised into out, or exit status 2 after one line. */
 int  cli_canonical_arg(const char *cmd, const char *in, char out[NAMES_ADDR_BUF]);
 
-/* sealbox devices remove (cmd_link.c): argv[0] is the subcommand, after
+/* sealbox devices approve|remove (cmd_link.c): argv[0] is the subcommand, after
  * it its arguments; pre[0..n_pre) the options that came before it. */
 int cli_devices_manage(int argc, char **argv, char **pre, int n_pre);
 

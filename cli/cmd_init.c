@@ -39,6 +39,7 @@
 #include "../common/wire.h"
 #include "../crypto/crypto.h"
 #include "../keyring/keyring.h"
+#include "../tlog/tlog.h"
 #include "cli.h"
 
 #define EXIT_USAGE        2
@@ -65,8 +66,15 @@ keyring_fail(const char *cmd, int rc)
 
 struct init_opts {
 	const char *address, *relay, *fingerprint, *code_file, *suite, *name, *home;
+	const char *log_fingerprint;
 	unsigned bits;
+	int link;
 };
+
+/* How long init --link waits for an existing device's approval: as long
+ * as the relay keeps the offer (PROTOCOL.md 14.7). */
+#define LINK_WAIT_S   (15 * 60)
+#define LINK_RETRY_MS 1000
 
 /* Issue 12, finding 3: a code in argv is a code for every local user. */
 #define CODE_IN_ARGV_REFUSED \
@@ -87,6 +95,8 @@ init_parse(int argc, char **argv, struct init_opts *o)
 		{ "bits", required_argument, NULL, 'b' },
 		{ "device-name", required_argument, NULL, 'n' },
 		{ "home", required_argument, NULL, 'H' },
+		{ "link", no_argument, NULL, 'L' },
+		{ "log-fingerprint", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -107,6 +117,8 @@ init_parse(int argc, char **argv, struct init_opts *o)
 		case 's': o->suite = optarg; break;
 		case 'n': o->name = optarg; break;
 		case 'H': o->home = optarg; break;
+		case 'L': o->link = 1; break;
+		case 'F': o->log_fingerprint = optarg; break;
 		case 'b':
 			errno = 0;
 			o->bits = (unsigned)strtoul(optarg, &end, 10);
@@ -117,11 +129,13 @@ init_parse(int argc, char **argv, struct init_opts *o)
 			break;
 		case 'h':
 			printf("usage: sealbox init --address A --relay HOST:PORT[,...] --fingerprint SHA256\n"
-			    "                    [--code-file FILE|-] [--suite pair|ec] [--bits N]\n"
-			    "                    [--device-name NAME] [--home DIR]\n"
+			    "                    [--code-file FILE|- | --link] [--log-fingerprint SHA256]\n"
+			    "                    [--suite pair|ec] [--bits N] [--device-name NAME]\n"
+			    "                    [--home DIR]\n"
 			    "\n"
 			    "Creates this device: keys into the keyring, the device registered at the\n"
-			    "relay with the enrollment code, the config written into the home.\n"
+			    "relay with the enrollment code (an account's first device) or approved\n"
+			    "by one of the account's devices (--link), the config written into the home.\n"
 			    "\n"
 			    "  --address A          this account's e-mail address or +E.164 number\n"
 			    "  --relay HOST:PORT[,HOST:PORT...]\n"
@@ -131,6 +145,13 @@ init_parse(int argc, char **argv, struct init_opts *o)
 			    "                       init printed (64 hex digits): the only cert trusted\n"
 			    "  --code-file FILE|-   the enrollment code from FILE (mode 0600) or stdin;\n"
 			    "                       default: stdin (a prompt without echo on a terminal)\n"
+			    "  --link               join an account that has devices: prints a short\n"
+			    "                       code to approve on one of them (sealbox devices\n"
+			    "                       approve CODE) and waits up to 15 minutes for it;\n"
+			    "                       no enrollment code\n"
+			    "  --log-fingerprint SHA256  the SHA-256 of the relay's log key that\n"
+			    "                       sealbox-relay init printed: checked before the key is\n"
+			    "                       pinned (without it, the key the relay gives is pinned)\n"
 			    "  --suite pair|ec      how messages to this device are encrypted: ec (default)\n"
 			    "                       P-256 ECIES; pair RSA-OAEP as iMessage devices do\n"
 			    "  --bits N             RSA modulus size for --suite pair, %d..%d (default %d)\n"
@@ -141,7 +162,7 @@ init_parse(int argc, char **argv, struct init_opts *o)
 			    "  -h, --help           this help\n"
 			    "\n"
 			    "The code is never taken from the command line (--code is refused).\n"
-			    "Exit status: 0 registered, 1 failure, 2 usage.\n",
+			    "Exit status: 0 registered (or approved), 1 failure, 2 usage.\n",
 			    CRYPTO_RSA_BITS_MIN, CRYPTO_RSA_BITS_MAX, CRYPTO_RSA_BITS_DEFAULT);
 			exit(0);
 		default:
@@ -155,6 +176,94 @@ init_parse(int argc, char **argv, struct init_opts *o)
 		return usage_fail("init", "unexpected argument '%s'", argv[optind]);
 	if (o->address == NULL || o->relay == NULL || o->fingerprint == NULL)
 		return usage_fail("init", "--address, --relay and --fingerprint are required");
+	if (o->link && o->code_file != NULL)
+		return usage_fail("init", "--link takes no enrollment code (--code-file): an"
+		    " existing device approves it");
+	if (o->log_fingerprint != NULL &&
+	    client_parse_fingerprint(o->log_fingerprint, (uint8_t[CLIENT_FP_LEN]){ 0 }) != SB_OK)
+		return usage_fail("init", "--log-fingerprint must be 64 hex digits (SHA-256)");
+	return 0;
+}
+
+/*
+ * The relay's log key (PROTOCOL.md 14.1), fetched over the pinned TLS
+ * connection and compared with --log-fingerprint when the user gave it:
+ * pinned into cfg, written with the config.
+ */
+static int
+pin_log_key(struct client *c, const struct init_opts *o, struct agent_config *cfg)
+{
+	uint8_t key[TLOG_KEY_LEN], fp[TLOG_HASH_LEN], want[CLIENT_FP_LEN];
+	char got[2 * TLOG_HASH_LEN + 1];
+	int rc;
+
+	if ((rc = client_log_key(c, key)) != SB_OK)
+		return cli_fail("init", "the relay's log key: %s", sb_strerror(rc));
+	if ((rc = tlog_key_fingerprint(key, fp)) != SB_OK)
+		return cli_fail("init", "the relay's log key: %s", sb_strerror(rc));
+	if (o->log_fingerprint != NULL) {
+		(void)client_parse_fingerprint(o->log_fingerprint, want);
+		if (!crypto_ct_equal(want, fp, sizeof(fp))) {
+			sb_hex(fp, sizeof(fp), got);
+			return cli_fail("init", "log key fingerprint mismatch: expected %s, got %s",
+			    o->log_fingerprint, got);
+		}
+	}
+	memcpy(cfg->log_key, key, TLOG_KEY_LEN);
+	cfg->has_log_key = 1;
+	return 0;
+}
+
+/*
+ * init --link: offers this device's identity to the account and waits
+ * for one of its devices to approve it (PROTOCOL.md 14.4, 14.7), asking
+ * again on a fresh connection every second (each offer signs a fresh
+ * challenge).  Prints the link code once.  On approval cfg->device_id is
+ * set and the client is authenticated as the new device.
+ */
+static int
+link_wait(struct client *c, struct agent_config *cfg, const struct crypto_identity *id,
+    unsigned ready_ms)
+{
+	char code[TLOG_LINK_CODE_BUF];
+	const uint8_t *der;
+	size_t len;
+	time_t deadline = time(NULL) + LINK_WAIT_S;
+	uint64_t dev = 0;
+	int rc, shown = 0;
+
+	crypto_identity_der(id, &der, &len);
+	if ((rc = tlog_link_code(crypto_identity_hash(id), code)) != SB_OK)
+		return cli_fail("init", "link code: %s", sb_strerror(rc));
+	for (;;) {
+		rc = client_link_offer(c, cfg->address, der, len, cfg->suite, cfg->device_name,
+		    &dev);
+		if (rc == SB_ERR_NOT_FOUND)
+			return cli_fail("init", "%s has no device to approve this one: an"
+			    " account's first device joins with an enrollment code (without"
+			    " --link)", cfg->address);
+		if (rc != SB_OK)
+			return cli_fail("init", "offering this device to %s: %s", cfg->address,
+			    sb_strerror(rc));
+		if (dev != 0)
+			break;
+		if (!shown) {
+			printf("link code: %s\n"
+			    "approve it on a device of %s: sealbox devices approve %s\n"
+			    "(waiting up to %d minutes)\n", code, cfg->address, code,
+			    LINK_WAIT_S / 60);
+			fflush(stdout);
+			shown = 1;
+		}
+		if (time(NULL) >= deadline)
+			return cli_fail("init", "not approved within %d minutes; nothing kept",
+			    LINK_WAIT_S / 60);
+		usleep(LINK_RETRY_MS * 1000);
+		client_resync(c);
+		if ((rc = client_wait_ready(c, ready_ms)) != SB_OK && rc != SB_ERR_NET)
+			return cli_fail("init", "relay %s: %s", cfg->relay, sb_strerror(rc));
+	}
+	cfg->device_id = dev;
 	return 0;
 }
 
@@ -305,11 +414,38 @@ connect_timeout_ms(unsigned dflt)
  * fingerprint mismatch: expected X, got Y", "TLS handshake failed: R", or
  * "timed out after N s" when no attempt ended in time.
  */
+/*
+ * The client pinned the log key or accepted a newer tree head: the key
+ * into the config (saved when there is a home with one), the head into
+ * store.db, as the mount does (agent.c log_state_cb).
+ */
+static void
+cli_log_state(void *arg, const uint8_t key[TLOG_KEY_LEN], const uint8_t *head,
+    size_t head_len)
+{
+	struct cli_log *lg = arg;
+	struct tlog_sth sth;
+	sqlite3 *db = NULL;
+
+	if (!lg->cfg->has_log_key) {
+		memcpy(lg->cfg->log_key, key, TLOG_KEY_LEN);
+		lg->cfg->has_log_key = 1;
+		if (lg->home != NULL)
+			(void)config_save(lg->home, lg->cfg, 0);
+	}
+	if (lg->home == NULL || head == NULL || tlog_sth_parse(head, head_len, &sth) != SB_OK)
+		return;
+	if (trust_store_open(lg->home, &db) == SB_OK)
+		(void)trust_log_head_put(db, head, head_len, sth.size, (int64_t)time(NULL));
+	store_close(db);
+}
+
 static int
 connect_relay(const struct agent_config *cfg, const struct crypto_key *sign,
     uint64_t device_id, unsigned timeout_ms, struct client **out, char *why,
-    size_t why_size)
+    size_t why_size, struct cli_log *lg)
 {
+	struct sb_buf head = SB_BUF_INIT;
 	struct client_config cc;
 	int rc;
 
@@ -329,8 +465,29 @@ connect_relay(const struct agent_config *cfg, const struct crypto_key *sign,
 	 * connect timeout. */
 	cc.request_timeout_ms = timeout_ms > REQUEST_TIMEOUT_MS ? timeout_ms : REQUEST_TIMEOUT_MS;
 	cc.backoff_max_ms = 1000;
+	if (lg != NULL) {
+		sqlite3 *db = NULL;
+		char path[4096];
+
+		cc.on_log_state = cli_log_state;
+		cc.arg = lg;
+		if (cfg->has_log_key)
+			cc.log_key = cfg->log_key;
+		/* The newest head this home accepted: a command's lookups are
+		 * checked for consistency with it like the mount's. */
+		snprintf(path, sizeof(path), "%s/store.db", lg->home ? lg->home : "");
+		if (lg->home != NULL && access(path, F_OK) == 0 &&
+		    trust_store_open(lg->home, &db) == SB_OK &&
+		    trust_log_head_get(db, &head) == SB_OK) {
+			cc.log_head = head.d;
+			cc.log_head_len = head.len;
+		}
+		store_close(db);
+	}
 	snprintf(why, why_size, "%s", sb_strerror(SB_ERR_NET));
-	if ((rc = client_new(&cc, out)) != SB_OK) {
+	rc = client_new(&cc, out);
+	sb_buf_free(&head);
+	if (rc != SB_OK) {
 		snprintf(why, why_size, "%s", sb_strerror(rc));
 		return rc;
 	}
@@ -370,20 +527,31 @@ dir_empty(const char *dir)
  * an alert on this device (agent/trust.h).
  */
 static int
-pin_account(struct client *c, const char *home, const struct agent_config *cfg)
+pin_account(struct client *c, const char *home, const struct agent_config *cfg,
+    int *others)
 {
 	const char *addrs[1] = { cfg->address };
 	struct client_lookup *l = NULL;
+	struct sb_buf head = SB_BUF_INIT;
+	struct tlog_sth sth;
 	sqlite3 *db = NULL;
 	int rc = client_lookup(c, addrs, 1, &l);
 
+	*others = 0;
 	if (rc == SB_OK)
 		rc = trust_store_open(home, &db);
 	if (rc == SB_OK)
-		rc = trust_observe_devices(db, cfg->address, l->devices, l->n, TRUST_ACCEPT,
+		rc = trust_observe_lookup(db, cfg->address, l, TRUST_ACCEPT,
 		    (int64_t)time(NULL), NULL, NULL);
 	if (rc == SB_OK)
 		rc = trust_self_set(db, cfg->address, cfg->device_id);
+	/* The log as this lookup proved it: the mount goes on from there. */
+	if (rc == SB_OK && client_log_head(c, &head) == SB_OK &&
+	    tlog_sth_parse(head.d, head.len, &sth) == SB_OK)
+		rc = trust_log_head_put(db, head.d, head.len, sth.size, (int64_t)time(NULL));
+	for (size_t i = 0; rc == SB_OK && i < l->n; i++)
+		*others += l->devices[i].id != cfg->device_id;
+	sb_buf_free(&head);
 	store_close(db);
 	client_lookup_free(l);
 	return rc;
@@ -412,6 +580,8 @@ cmd_init(int argc, char **argv)
 	const uint8_t *idder;
 	size_t idlen;
 	int rc, status = 1, made_home = 0, stored = 0, registered = 0, made_store = 0;
+	int others = 0;
+	struct cli_log ilog;
 	struct stat st;
 
 	if ((rc = init_parse(argc, argv, &o)) != 0)
@@ -440,7 +610,7 @@ cmd_init(int argc, char **argv)
 		goto out;
 	}
 	/* After the checks that need no code, so nobody types it in vain. */
-	if ((rc = cli_code_read(o.code_file, cfg.address, code)) != 0) {
+	if (!o.link && (rc = cli_code_read(o.code_file, cfg.address, code)) != 0) {
 		status = rc;
 		goto out;
 	}
@@ -454,20 +624,29 @@ cmd_init(int argc, char **argv)
 		cli_fail("init", "key generation: %s", sb_strerror(rc));
 		goto out;
 	}
+	ilog.home = NULL;
+	ilog.cfg = &cfg;
 	if ((rc = connect_relay(&cfg, k.sign, 0, READY_TIMEOUT_MS, &c, why,
-	    sizeof(why))) != SB_OK) {
+	    sizeof(why), &ilog)) != SB_OK) {
 		cli_fail("init", "relay %s: %s", cfg.relay, why);
 		goto out;
 	}
-	crypto_identity_der(k.id, &idder, &idlen);
-	rc = client_register(c, cfg.address, code, idder, idlen, cfg.suite,
-	    cfg.device_name, &cfg.device_id);
-	OPENSSL_cleanse(code, sizeof(code));   /* one use, right or wrong */
-	if (rc != SB_OK) {
-		cli_fail("init", "registering %s at %s: %s", cfg.address, cfg.relay,
-		    rc == SB_ERR_ENROLL_CODE ? "enrollment code wrong, used or for another address" :
-		    sb_strerror(rc));
+	if (pin_log_key(c, &o, &cfg) != 0)
 		goto out;
+	if (o.link) {
+		if (link_wait(c, &cfg, k.id, connect_timeout_ms(READY_TIMEOUT_MS)) != 0)
+			goto out;
+	} else {
+		crypto_identity_der(k.id, &idder, &idlen);
+		rc = client_register(c, cfg.address, code, idder, idlen, cfg.suite,
+		    cfg.device_name, &cfg.device_id);
+		OPENSSL_cleanse(code, sizeof(code));   /* one use, right or wrong */
+		if (rc != SB_OK) {
+			cli_fail("init", "registering %s at %s: %s", cfg.address, cfg.relay,
+			    rc == SB_ERR_ENROLL_CODE ? "enrollment code wrong, used or for"
+			    " another address" : sb_strerror(rc));
+			goto out;
+		}
 	}
 	registered = 1;
 	snprintf(devid, sizeof(devid), "%llu", (unsigned long long)cfg.device_id);
@@ -477,7 +656,7 @@ cmd_init(int argc, char **argv)
 		goto out;
 	}
 	made_store = 1;
-	if ((rc = pin_account(c, home, &cfg)) != SB_OK) {
+	if ((rc = pin_account(c, home, &cfg, &others)) != SB_OK) {
 		cli_fail("init", "%s/store.db: pinning %s's devices: %s", home, cfg.address,
 		    sb_strerror(rc));
 		goto out;
@@ -487,9 +666,13 @@ cmd_init(int argc, char **argv)
 		    rc == SB_ERR_SYSTEM ? strerror(errno) : sb_strerror(rc));
 		goto out;
 	}
-	printf("%s: device %llu (%s, suite %s) registered at %s; home %s\n", cfg.address,
+	printf("%s: device %llu (%s, suite %s) %s at %s; home %s\n", cfg.address,
 	    (unsigned long long)cfg.device_id, cfg.device_name,
-	    config_suite_name(cfg.suite), cfg.relay, home);
+	    config_suite_name(cfg.suite), o.link ? "approved" : "registered", cfg.relay, home);
+	if (!o.link && others > 0)
+		printf("note: %s had %d device%s already, and none approved this one: they"
+		    " and every sender refuse it; a device joins an account with sealbox"
+		    " init --link\n", cfg.address, others, others == 1 ? "" : "s");
 	status = 0;
 out:
 	if (status != 0) {
@@ -547,8 +730,10 @@ device_ctx_open(const char *cmd, const char *home_arg, unsigned timeout_ms,
 	}
 	if (timeout_ms == 0)
 		return 0;
+	d->log.home = d->home;
+	d->log.cfg = &d->cfg;
 	if (connect_relay(&d->cfg, d->sign, d->cfg.device_id, timeout_ms, &d->c, why,
-	    sizeof(why)) != SB_OK) {
+	    sizeof(why), &d->log) != SB_OK) {
 		cli_fail(cmd, "relay %s: %s", d->cfg.relay, why);
 		device_ctx_free(d);
 		return 1;
@@ -566,8 +751,8 @@ addr_home_usage(const char *cmd, int need_addr)
 	    "Lists the devices of ADDRESS (default: this account) at the relay: id,\n"
 	    "name (\"-\" when the relay does not reveal another account's names),\n"
 	    "suite and key fingerprint (the first 16 bytes of its identity hash).\n"
-	    "sealbox devices remove ID removes one of this account's devices\n"
-	    "(sealbox devices remove --help).\n" :
+	    "sealbox devices approve CODE lets a new device join this account,\n"
+	    "sealbox devices remove ID removes one (sealbox devices remove --help).\n" :
 	    strcmp(cmd, "verify") == 0 ?
 	    "Prints the verification code of this account and ADDRESS: compare it\n"
 	    "with theirs in person; it changes whenever either side's devices do.\n"
@@ -653,12 +838,23 @@ key_fingerprint(const uint8_t *hash, char out[8 * 5])
 }
 
 int
+cli_lost(int rc, int *tries)
+{
+	if ((rc != SB_ERR_CLOSED && rc != SB_ERR_NET) || ++*tries > CLI_RETRIES)
+		return 0;
+	usleep(CLI_RETRY_MS * 1000u);
+	return 1;
+}
+
+int
 cli_lookup(const char *cmd, struct device_ctx *d, const char *address, struct client_lookup **l)
 {
 	const char *addrs[1] = { address };
-	int rc;
+	int rc, tries = 0;
 
-	if ((rc = client_lookup(d->c, addrs, 1, l)) != SB_OK)
+	while ((rc = client_lookup(d->c, addrs, 1, l)) != SB_OK && cli_lost(rc, &tries))
+		;
+	if (rc != SB_OK)
 		return cli_fail(cmd, "lookup %s: %s", address, sb_strerror(rc));
 	if ((*l)->n == 0) {
 		client_lookup_free(*l);
@@ -703,7 +899,8 @@ cmd_devices(int argc, char **argv)
 	size_t i;
 	int rc, status = 1;
 
-	if ((rc = subcommand(argc, argv, "remove")) > 0)
+	if ((rc = subcommand(argc, argv, "remove")) > 0 ||
+	    (rc = subcommand(argc, argv, "approve")) > 0)
 		return cli_devices_manage(argc - rc, argv + rc, argv + 1, rc - 1);
 	if ((rc = parse_addr_home("devices", argc, argv, 0, &addr_arg, &home_arg, NULL)) != 0)
 		return rc;
@@ -838,7 +1035,7 @@ confirm_code(struct device_ctx *d, const char *addr, const char *given,
 	if (rc != SB_OK)
 		return cli_fail("verify", "cannot compare the code: %s", sb_strerror(rc));
 	if ((rc = trust_store_open(d->home, &db)) == SB_OK)
-		rc = trust_observe_devices(db, addr, theirs->devices, theirs->n, TRUST_CONFIRM,
+		rc = trust_observe_lookup(db, addr, theirs, TRUST_CONFIRM,
 		    (int64_t)time(NULL), NULL, NULL);
 	store_close(db);
 	if (rc != SB_OK)
@@ -1079,7 +1276,7 @@ cmd_status(int argc, char **argv)
 	if (sign == NULL)
 		printf("relay:    %s (not checked: no signing key)\n", cfg.relay);
 	else if ((rc = connect_relay(&cfg, sign, cfg.device_id, STATUS_TIMEOUT_MS, &c, why,
-	    sizeof(why))) == SB_OK)
+	    sizeof(why), NULL)) == SB_OK)
 		printf("relay:    %s reachable, authenticated\n", cfg.relay);
 	else
 		printf("relay:    %s unreachable: %s\n", cfg.relay, why);

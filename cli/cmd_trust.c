@@ -113,7 +113,7 @@ trust_accept(const char *addr_arg, const char *home_arg)
 	if (cli_lookup("trust", &d, addr, &l) != 0)
 		goto out;
 	if ((rc = trust_store_open(d.home, &db)) == SB_OK)
-		rc = trust_observe_devices(db, addr, l->devices, l->n, TRUST_ACCEPT,
+		rc = trust_observe_lookup(db, addr, l, TRUST_ACCEPT,
 		    (int64_t)time(NULL), NULL, NULL);
 	store_close(db);
 	if (rc != SB_OK) {

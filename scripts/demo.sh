@@ -124,6 +124,31 @@ enroll() {
 		--relay "127.0.0.1:$port" --fingerprint "$fp" --device-name "$name" "$@"
 }
 
+# link NAME ADDRESS FIRST: a further device of ADDRESS, `sealbox init
+# --link` (no invitation), approved on the account's device FIRST with the
+# link code it prints (as its user would type it).
+link() {
+	local name=$1 address=$2 first=$3 i code=
+	mkdir -p "$d/$name/mnt"
+	show sealbox init --link --home "$name/home" --address "$address" \
+		--relay "127.0.0.1:$port" --fingerprint "${fp:0:16}..." --device-name "$name" "&"
+	"$sb" init --link --home "$d/$name/home" --address "$address" \
+		--relay "127.0.0.1:$port" --fingerprint "$fp" --device-name "$name" >"$d/$name.link" 2>&1 &
+	local pid=$!
+	pids[$name-link]=$pid
+	for ((i = 0; i < 200; i++)); do
+		code=$(sed -n 's/^link code: //p' "$d/$name.link")
+		[ -z "$code" ] || break
+		sleep 0.05
+	done
+	[ -n "$code" ] || { echo "demo: no link code: $(cat "$d/$name.link")" >&2; return 1; }
+	sed -n '1,2p' "$d/$name.link"
+	run sealbox devices approve "$code" --home "$first/home"
+	wait "$pid" || { echo "demo: init --link failed: $(cat "$d/$name.link")" >&2; return 1; }
+	unset "pids[$name-link]"
+	tail -1 "$d/$name.link"
+}
+
 # mount NAME: `sealbox mount -f` in the background, ready when outbox/ lists.
 mount_box() {
 	local mnt="$d/$1/mnt" i
@@ -182,7 +207,8 @@ mailbox_demo() {
 	say "enroll alice (laptop + phone), bob, carol: keys go into the keyring"
 	cd "$d"
 	enroll alice-laptop alice@example.com --suite pair
-	enroll alice-phone alice@example.com
+	echo "(alice's phone joins her account: no invitation; her laptop approves its code)"
+	link alice-phone alice@example.com alice-laptop
 	enroll bob bob@example.com
 	enroll carol carol@example.com
 	echo "(carol stays offline: the relay queues her messages)"
@@ -237,8 +263,8 @@ mailbox_demo() {
 	run sealbox verify --home alice-laptop/home bob@example.com --confirm "$code"
 	run getfattr --absolute-names -n user.sealbox.trust "$A1/outbox/bob@example.com"
 
-	say "bob gets a new device: alice's mailbox alerts and holds her next message"
-	enroll bob-tablet bob@example.com
+	say "bob gets a new device (his own approves it): alice's mailbox alerts and holds her next message"
+	link bob-tablet bob@example.com bob
 	printf 'Are you still you?\n' >"$A1/outbox/bob@example.com/later.txt"
 	echo "\$ echo 'Are you still you?' > outbox/bob@example.com/later.txt"
 	wait_status "$A1/outbox/bob@example.com/later.txt" '^held'

@@ -280,13 +280,49 @@ sender_identity(struct agent *a, const char *addr, uint64_t dev, int refresh,
 	rc = client_lookup(client_of(a), addrs, 1, &l);
 	if (rc == SB_ERR_UNKNOWN_RECIPIENT)
 		rc = SB_ERR_NOT_FOUND;
+	/* An answer the log does not back: an alert, and its keys unused. */
+	if (rc == SB_ERR_LOG_PROOF || rc == SB_ERR_LOG_FORK) {
+		store_lock(a);
+		(void)trust_log_failure(a->db, client_of(a), addr, rc, time(NULL), stderr);
+		store_unlock(a);
+	}
 	if (rc != SB_OK)
 		return rc;
 	store_lock(a);
-	rc = trust_observe_devices(a->db, addr, l->devices, l->n, TRUST_OBSERVE, time(NULL), NULL, stderr);
+	rc = trust_observe_lookup(a->db, addr, l, TRUST_OBSERVE, time(NULL), NULL, stderr);
 	store_unlock(a);
 	client_lookup_free(l);
 	return rc == SB_OK ? pin_get(a, addr, dev, out) : rc;
+}
+
+/* ---- Gossip (PROTOCOL.md 14.9) -------------------------------------------- */
+
+/*
+ * A sender's newest tree head, checked against ours: a fork (two heads of
+ * one log that no honest log can both have signed) is an alert on our own
+ * address, and both heads go to the log in hex for the user to publish
+ * (trust_log_failure).  A head of another log (a contact on another relay)
+ * is noted and ignored; a relay that cannot be asked now is asked with
+ * the next message.
+ */
+static void
+gossip_check(struct agent *a, const struct inbox_item *it, const uint8_t *head, size_t len)
+{
+	struct client *c = client_of(a);
+	int rc;
+
+	if (c == NULL || (rc = client_log_check_head(c, head, len)) == SB_OK)
+		return;
+	if (rc != SB_ERR_LOG_FORK) {
+		fprintf(stderr, "sealbox: log: tree head gossiped by %s/%016" PRIx64 " not"
+		    " checked: %s\n", it->sender, it->sender_device, sb_strerror(rc));
+		return;
+	}
+	fprintf(stderr, "sealbox: log: the tree head gossiped by %s/%016" PRIx64 " is not"
+	    " consistent with ours\n", it->sender, it->sender_device);
+	store_lock(a);
+	(void)trust_log_failure(a->db, c, a->cfg->address, rc, time(NULL), stderr);
+	store_unlock(a);
 }
 
 /* ---- One item -------------------------------------------------------------- */
@@ -963,6 +999,10 @@ process(struct agent *a, struct inbox_item *it)
 			agent_arrived(a, &ev);
 	}
 	rc = ack(a, it);
+	/* Only a message that passed every check has its gossip looked at
+	 * (PROTOCOL.md 11, 14.9). */
+	if (m->gossip_len > 0)
+		gossip_check(a, it, m->gossip, m->gossip_len);
 out:
 	if (m) {
 		crypto_wipe(m, sizeof(*m));

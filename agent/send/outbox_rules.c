@@ -124,6 +124,12 @@ outbox_retry_reason(int err, int sys_errno, char *out, size_t out_size)
 	case SB_ERR_TLS:
 		snprintf(out, out_size, "relay TLS handshake failed, retrying");
 		break;
+	case SB_ERR_LOG_PROOF:
+		snprintf(out, out_size, "directory answer fails the log's proofs, retrying");
+		break;
+	case SB_ERR_LOG_FORK:
+		snprintf(out, out_size, "the relay's log forked (see alerts), retrying");
+		break;
 	case SB_ERR_AUTH:
 		/* The client stops reconnecting: only a new enrollment helps. */
 		snprintf(out, out_size, "relay refused this device (enroll it again)");

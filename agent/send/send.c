@@ -162,41 +162,30 @@ submit(struct job *j, const char **to, size_t n_to, client_reseal_fn fn, uint64_
 
 /* ---- sealing ------------------------------------------------------------------ */
 
+static int monitor_own(struct agent *a);
+
 /*
- * Applies a send set's devices of addr to the pins.  A send set leaves
- * this device out; for our own address it is put back (as the identity
- * our keys make), or the pins would read it as removed.
+ * Applies a send set's devices of addr to the pins.  Our own account is
+ * another matter: a send set leaves this device out and says nothing of
+ * who signed a removal, so when it differs from the pins the account is
+ * looked up whole, with its log history (monitor_own), before sealing.
  */
 static int
 observe(struct agent *a, const char *addr, const struct client_device *devs, size_t n,
     int *verdict)
 {
-	struct client_device *all = NULL;
-	const uint8_t *der;
-	size_t len;
-	int rc;
+	int rc, equal = 0;
 
-	if (strcmp(addr, a->cfg->address) != 0) {
-		store_lock(a);
+	store_lock(a);
+	if (strcmp(addr, a->cfg->address) != 0)
 		rc = trust_observe_devices(a->db, addr, devs, n, TRUST_OBSERVE, time(NULL),
 		    verdict, stderr);
-		store_unlock(a);
-		return rc;
-	}
-	if ((all = calloc(n + 1, sizeof(*all))) == NULL)
-		return SB_ERR_ALLOC;
-	if (n > 0)
-		memcpy(all, devs, n * sizeof(*devs));
-	crypto_identity_der(a->identity, &der, &len);
-	all[n].id = a->cfg->device_id;
-	snprintf(all[n].address, sizeof(all[n].address), "%s", a->cfg->address);
-	all[n].identity = (uint8_t *)der;   /* borrowed, read only */
-	all[n].identity_len = len;
-	store_lock(a);
-	rc = trust_observe_devices(a->db, addr, all, n + 1, TRUST_OBSERVE, time(NULL),
-	    verdict, stderr);
+	else
+		rc = trust_pins_equal(a->db, addr, devs, n, a->cfg->device_id,
+		    crypto_identity_hash(a->identity), &equal);
 	store_unlock(a);
-	free(all);
+	if (rc == SB_OK && strcmp(addr, a->cfg->address) == 0 && !equal)
+		(void)monitor_own(a);
 	return rc;
 }
 
@@ -248,6 +237,13 @@ reseal(void *arg, const struct client_device *devs, size_t n, struct sb_buf *pay
 		 * approved it): nothing sealed to it either, the others get
 		 * the message. */
 		if ((rc == SB_OK && gone) || rc == SB_ERR_PERMISSION) {
+			rc = SB_OK;
+			continue;
+		}
+		/* A device of our own account we have not pinned even after
+		 * looking the account up (observe): a stale set; nothing sealed
+		 * to it, the relay says what the set is now. */
+		if (rc == SB_ERR_NOT_FOUND && strcmp(devs[i].address, a->cfg->address) == 0) {
 			rc = SB_OK;
 			continue;
 		}
@@ -454,9 +450,10 @@ send_row(struct agent *a, int64_t row, uint64_t *ts, int *sys_errno, char *held)
 	struct cfile *cf = NULL;
 	uint8_t *content = NULL;
 	char uri[SB_MAX_URI + 1];
+	struct sb_buf gossip = SB_BUF_INIT;
 	struct job j;
 	char *path = NULL;
-	size_t n_to;
+	size_t n_to = 0;
 	int rc;
 
 	if ((rc = load_job(a, row, &j)) != SB_OK)
@@ -513,6 +510,13 @@ send_row(struct agent *a, int64_t row, uint64_t *ts, int *sys_errno, char *held)
 	}
 
 	j.limit = a->cfg->inline_limit ? a->cfg->inline_limit : CONFIG_INLINE_LIMIT_DEFAULT;
+	/* Our newest tree head rides along inside the sealed message, where
+	 * the relay cannot see or strip it (PROTOCOL.md 14.9). */
+	if (client_log_head(agent_client(a), &gossip) == SB_OK &&
+	    gossip.len <= MESSAGE_MAX_GOSSIP) {
+		j.m.gossip = gossip.d;
+		j.m.gossip_len = gossip.len;
+	}
 
 	/* Inline when the content could fit: the payload is always larger than
 	 * the plaintext, so anything over the limit goes by attachment at once. */
@@ -570,6 +574,15 @@ send_row(struct agent *a, int64_t row, uint64_t *ts, int *sys_errno, char *held)
 	}
 out:
 	*sys_errno = rc == SB_ERR_SYSTEM ? errno : 0;
+	/* A directory answer the log does not back: an alert (on the
+	 * recipient when there is one, else on our own account, whose answer
+	 * every send includes); the send waits and is tried again. */
+	if ((rc == SB_ERR_LOG_PROOF || rc == SB_ERR_LOG_FORK) && agent_client(a) != NULL) {
+		store_lock(a);
+		(void)trust_log_failure(a->db, agent_client(a), to != NULL && n_to == 1 ?
+		    to[0] : a->cfg->address, rc, time(NULL), stderr);
+		store_unlock(a);
+	}
 	if (rc == SB_ERR_HELD)
 		memcpy(held, j.held, sizeof(j.held));
 	if (rc != SB_OK && rc != SB_ERR_EXISTS && rc != SB_ERR_HELD && rc != SEND_CANCELLED &&
@@ -584,6 +597,7 @@ out:
 	free(path);
 	free(to);
 	names_recipients_free(rcpt);
+	sb_buf_free(&gossip);
 	return rc;
 }
 
@@ -922,9 +936,9 @@ drain_gone(struct agent *a)
 #define MONITOR_S 60
 
 /*
- * Monitoring of our own account: the directory's list of its devices is
- * applied to the pins (trust_observe: alerts for what this device did not
- * do).  Only on a live session: an idle check must never sit in a
+ * Monitoring of our own account: the directory's list of its devices and
+ * the log's history of them are applied to the pins (trust_observe_lookup:
+ * alerts for what this device did not do).  Only on a live session: an idle check must never sit in a
  * request's timeout while a send waits behind it.  1 when it ran.
  */
 static int
@@ -939,10 +953,15 @@ monitor_own(struct agent *a)
 		return 0;
 	if ((rc = client_lookup(c, addrs, 1, &l)) == SB_OK) {
 		store_lock(a);
-		rc = trust_observe_devices(a->db, a->cfg->address, l->devices, l->n,
+		rc = trust_observe_lookup(a->db, a->cfg->address, l,
 		    TRUST_OBSERVE, time(NULL), NULL, stderr);
 		store_unlock(a);
 		client_lookup_free(l);
+	}
+	if (rc == SB_ERR_LOG_PROOF || rc == SB_ERR_LOG_FORK) {
+		store_lock(a);
+		(void)trust_log_failure(a->db, c, a->cfg->address, rc, time(NULL), stderr);
+		store_unlock(a);
 	}
 	if (rc == SB_OK)
 		return 1;

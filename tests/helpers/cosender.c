@@ -8,7 +8,7 @@
  *
  *   cosender --relay H:P --fp FP --keys DIR --to ADDR[,ADDR...]
  *            [--msgid HEX32] [--count N] [--name NAME] [--path C1,C2,...]
- *            [--text TEXT | --bad-blob BYTES | --blob FILE]
+ *            [--text TEXT | --bad-blob BYTES | --blob FILE] [--direct]
  *
  * DIR is a key directory made by `relay_client keygen` + `register`
  * (sign.der, identity.der, device_id, address).  Each message is sealed for
@@ -20,7 +20,12 @@
  * in folders (the path extension, docs/PROTOCOL.md 11.1), the components
  * given with ',' between them and written as they are - "..", "a/b",
  * anything - which no sealbox sender can put there: the receiver's checks
- * are what this is for.
+ * are what this is for.  --direct looks up the recipients only and
+ * submits the batch itself (client_send_batch): what whoever runs the
+ * relay can do with a key of their own under a real device id, whose
+ * account's log no longer backs it (PROTOCOL.md 14.8: a client_send would
+ * refuse its own account's answer).  The sender's account must have no
+ * other device.
  *
  * Exit status: 0 ok; the absolute SB_ERR_* on failure; 2 usage.
  */
@@ -42,6 +47,7 @@
 struct opts {
 	const char *relay, *fp, *keys, *to, *msgid, *name, *text, *blob, *path;
 	long count, bad_blob;
+	int direct;
 };
 
 struct seal_arg {
@@ -160,6 +166,37 @@ reseal(void *arg, const struct client_device *devs, size_t n, struct sb_buf *pay
 		crypto_identity_free(rid);
 		rid = NULL;
 	}
+	return rc;
+}
+
+/* --direct: the recipients' devices only, sealed and submitted as one batch. */
+static int
+send_direct(struct client *c, const uint8_t id[MESSAGE_ID_LEN], const char *const *to,
+    size_t n_to, const struct seal_arg *sa)
+{
+	struct client_lookup *l = NULL;
+	struct client_item items[SB_MAX_BATCH_DEVICES];
+	struct sb_buf payloads[SB_MAX_BATCH_DEVICES];
+	size_t i;
+	int rc = client_lookup(c, to, n_to, &l);
+
+	if (rc != SB_OK)
+		return rc;
+	if (l->n > SB_MAX_BATCH_DEVICES) {
+		client_lookup_free(l);
+		return SB_ERR_TOO_BIG;
+	}
+	for (i = 0; i < l->n; i++)
+		payloads[i] = (struct sb_buf)SB_BUF_INIT;
+	rc = reseal((void *)sa, l->devices, l->n, payloads);
+	for (i = 0; rc == SB_OK && i < l->n; i++)
+		items[i] = (struct client_item){ .device_id = l->devices[i].id,
+		    .payload = payloads[i].d, .payload_len = payloads[i].len };
+	if (rc == SB_OK)
+		rc = client_send_batch(c, id, to, n_to, items, l->n, NULL, NULL);
+	for (i = 0; i < l->n; i++)
+		sb_buf_free(&payloads[i]);
+	client_lookup_free(l);
 	return rc;
 }
 
@@ -355,7 +392,9 @@ run(const struct opts *o)
 		 * (the path extension is the last field) become the real ones. */
 		if (rc == SB_OK && o->path != NULL)
 			rc = path_patch(o->path, &plain);
-		if (rc == SB_OK)
+		if (rc == SB_OK && o->direct)
+			rc = send_direct(c, id, (const char *const *)to, n_to, &sa);
+		else if (rc == SB_OK)
 			rc = client_send(c, id, (const char *const *)to, n_to, reseal, &sa, NULL);
 		if (rc == SB_OK) {
 			sb_hex(id, sizeof(id), hex);
@@ -385,6 +424,7 @@ main(int argc, char **argv)
 		{ "bad-blob", required_argument, NULL, 'b' },
 		{ "blob", required_argument, NULL, 'B' },
 		{ "path", required_argument, NULL, 'P' },
+		{ "direct", no_argument, NULL, 'D' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct opts o = { .count = 1, .name = "note.txt", .text = "hello" };
@@ -403,6 +443,7 @@ main(int argc, char **argv)
 		case 'b': o.bad_blob = strtol(optarg, NULL, 10); break;
 		case 'B': o.blob = optarg; break;
 		case 'P': o.path = optarg; break;
+		case 'D': o.direct = 1; break;
 		default: return 2;
 		}
 	}
@@ -410,7 +451,7 @@ main(int argc, char **argv)
 	    o.count < 1 || o.bad_blob < 0) {
 		fprintf(stderr, "usage: cosender --relay H:P --fp FP --keys DIR --to ADDR[,ADDR]"
 		    " [--msgid HEX] [--count N] [--name NAME] [--path C1,C2,...]"
-		    " [--text T | --bad-blob BYTES | --blob FILE]\n");
+		    " [--text T | --bad-blob BYTES | --blob FILE] [--direct]\n");
 		return 2;
 	}
 	return run(&o);

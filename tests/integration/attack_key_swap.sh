@@ -4,14 +4,16 @@
 # message does not verify under a sender device's pinned identity, the
 # agent asks the directory once more; it used to overwrite the pinned key
 # with whatever came back, silently.  Here whoever runs the relay swaps
-# bob's device identity for a key of their own in relay.db and sends alice
-# a message as bob's device.  A device's keys never change in sealbox (a
+# bob's device identity for a key of their own in relay.db (logging the
+# change, PROTOCOL.md 14.3: relay_swap_identity) and sends alice a message
+# as bob's device.  A device's keys never change in sealbox (a
 # re-enrolled device gets a new id), so the change is recorded (an alert:
 # "sealbox: alert: TIME bob@example.com device N changed OLD -> NEW" and a
 # durable row in store.db's trust_alerts with both hashes), the pin stays,
-# and the message, which does not verify under it, is rejected.  A new
-# device of a pinned sender is recorded as "added" and its message is
-# accepted.
+# and the message, which does not verify under it, is rejected.  A device
+# the operator enrolls into bob's account with an invitation, which no
+# device of bob's approved (the log shows it unapproved), is recorded as
+# such and its message rejected.
 here=$(cd "$(dirname "$0")" && pwd); top=${here%/tests/integration*}
 [ -n "${SEALBOX_WITH_KEYRING_BUS:-}" ] || exec "$top/scripts/with-keyring" bash "$0" "$@"
 source "$top/tests/lib/common.sh"
@@ -19,7 +21,8 @@ source "$SB_TOP/tests/lib/mailbox.sh"
 
 events() {
 	python3 -c 'import sqlite3,sys; print("\n".join("%s %s" % (r[0], r[1]) for r in sqlite3.connect(sys.argv[1]).execute(
-		"SELECT CASE event WHEN 1 THEN \"changed\" WHEN 2 THEN \"added\" ELSE event END,"
+		"SELECT CASE event WHEN 1 THEN \"changed\" WHEN 2 THEN \"added\" WHEN 5 THEN \"unapproved\""
+		" ELSE event END,"
 		" coalesce(length(old_hash), 0) || \"/\" || coalesce(length(new_hash), 0) FROM trust_alerts ORDER BY id")))' \
 		"$(mb_home alice)/store.db"
 }
@@ -50,15 +53,18 @@ rj=$(grep -n "rejected message .* from bob@example.com/" "$(mb_log alice)" | hea
 ! grep -q "received message .* from bob@example.com/.*second.txt" "$(mb_log alice)" ||
 	fail "the operator's message was accepted under the swapped key"
 
-note "a new device for bob: recorded as added"
+note "a device the operator enrolls into bob's account: unapproved, refused"
 "$RELAY_CLIENT" keygen --keys "$T/bob2" >/dev/null || fail "keygen bob2"
 code=$("$SEALBOX_RELAY" invite --data "$RDATA" bob@example.com)
 rc register --keys "$T/bob2" --address bob@example.com --code "$code" --name bob2 >/dev/null ||
 	fail "register bob2"
 cs --keys "$T/bob2" --to alice@example.com \
-	--name third.txt --text "bob's new phone" >/dev/null || fail "bob2's send"
-wait_for_file 20 "$A/inbox/bob@example.com" "$(mb_inbox_re third.txt)" >/dev/null
-[ "$(events | tail -1)" = "added 0/32" ] || fail "trust_alerts: '$(events)'"
+	--name third.txt --text "not bob's new phone" >/dev/null || fail "bob2's send"
+wait_until "$(mb_secs 20)" grep -q "rejected message .* from bob@example.com/0*$(printf %x "$(dev_id bob2)"): sending device not approved" \
+	"$(mb_log alice)" || fail "bob2's message not rejected: $(tail -3 "$(mb_log alice)")"
+[ "$(events | tail -1)" = "unapproved 0/32" ] || fail "trust_alerts: '$(events)'"
+[ "$(mb_count "$A/inbox/bob@example.com" "$(mb_inbox_re third.txt)")" -eq 0 ] ||
+	fail "the unapproved device's message shows in alice's inbox"
 [ "$(mb_count "$A/inbox/bob@example.com" "$(mb_inbox_re second.txt)")" -eq 0 ] ||
 	fail "the operator's message shows in alice's inbox"
 mb_finish

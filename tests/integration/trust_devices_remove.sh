@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Revocation and the account's own devices (issue 14, points 4 and 5).
-# alice has three devices; a1 approved neither of the others, so a1's
-# mount alerts about both ("added without this device's approval").  a1
-# removes a3 (`sealbox devices remove`): a3 stops receiving at once (bob's
+# alice has three devices; a1 approved the other two (sealbox init --link,
+# sealbox devices approve), so a1's alerts file records both additions as
+# its own doing, while a2, which did not approve a3, alerts about it
+# ("added without this device's approval").  a1 removes a3 (`sealbox
+# devices remove`, a removal it signs): a3 stops receiving at once (bob's
 # next message is queued for a1 and a2 only, and a3 can no longer
 # connect); a1 records the removal as its own doing (a closed line in its
 # alerts file, nothing open in its status); a2, which did not do it,
-# alerts.  Then the operator removes a2 (sealbox-relay remove-device): a1
-# alerts about that removal too.
+# alerts.  Then the operator removes a2 (sealbox-relay remove-device, a
+# removal nobody of the account signed): a1 alerts "removed by the relay,
+# not by its account".
 here=$(cd "$(dirname "$0")" && pwd); top=${here%/tests/integration*}
 [ -n "${SEALBOX_WITH_KEYRING_BUS:-}" ] || exec "$top/scripts/with-keyring" bash "$0" "$@"
 source "$top/tests/lib/common.sh"
@@ -24,18 +27,19 @@ fp2=$(mb_fp a1 alice@example.com "$d2") fp3=$(mb_fp a1 alice@example.com "$d3")
 A1=$(mb_mnt a1) A2=$(mb_mnt a2)
 open_alerts() { "$SEALBOX" status --home "$(mb_home "$1")" | grep '^alert: ' || true; }
 
-note "a1 monitors its account: two devices it did not approve"
-unapproved() { echo "alice@example\.com device $1 added without this device's approval - -> $2"; }
-two_alerts() { [ "$(wc -l <"$A1/alerts")" -ge 2 ]; }
-wait_until "$(mb_secs 20)" two_alerts ||
-	fail "a1 alerts: $(cat "$A1/alerts")"
-re="^$mb_alert_re $(unapproved "$d2" "$fp2")\$"
-[[ "$(sed -n 1p "$A1/alerts")" =~ $re ]] ||
-	fail "a1's first alert: $(sed -n 1p "$A1/alerts")"
-re="^$mb_alert_re $(unapproved "$d3" "$fp3")\$"
-[[ "$(sed -n 2p "$A1/alerts")" =~ $re ]] ||
-	fail "a1's second alert: $(sed -n 2p "$A1/alerts")"
-[ "$(open_alerts a1 | wc -l)" -eq 2 ] || fail "a1's open alerts: $(open_alerts a1)"
+note "a1 approved both others: history; a2 did not approve a3: an alert"
+two_lines() { [ "$(wc -l <"$A1/alerts")" -ge 2 ]; }
+wait_until "$(mb_secs 20)" two_lines || fail "a1's alerts: $(cat "$A1/alerts")"
+re="^$mb_alert_re alice@example\.com device $d2 added - -> $fp2\$"
+[[ "$(sed -n 1p "$A1/alerts")" =~ $re ]] || fail "a1's first line: $(sed -n 1p "$A1/alerts")"
+re="^$mb_alert_re alice@example\.com device $d3 added - -> $fp3\$"
+[[ "$(sed -n 2p "$A1/alerts")" =~ $re ]] || fail "a1's second line: $(sed -n 2p "$A1/alerts")"
+[ -z "$(open_alerts a1)" ] || fail "a1's open alerts: $(open_alerts a1)"
+one_line() { [ "$(wc -l <"$A2/alerts")" -ge 1 ]; }
+wait_until "$(mb_secs 20)" one_line || fail "a2's alerts: $(cat "$A2/alerts")"
+re="^$mb_alert_re alice@example\.com device $d3 added without this device's approval - -> $fp3\$"
+[[ "$(cat "$A2/alerts")" =~ $re ]] || fail "a2's alerts: $(cat "$A2/alerts")"
+[ "$(open_alerts a2 | wc -l)" -eq 1 ] || fail "a2's open alerts: $(open_alerts a2)"
 
 note "bad input: one line, nothing removed"
 expect_fail 2 'is not a device id' "$SEALBOX" devices --home "$(mb_home a1)" remove 0
@@ -79,7 +83,7 @@ note "the operator removes a2 with its own tool: a1 alerts"
 echo "after the operator" >"$A1/outbox/bob@example.com/t.txt" 2>/dev/null ||
 	{ mkdir "$A1/outbox/bob@example.com"; echo "after the operator" >"$A1/outbox/bob@example.com/t.txt"; }
 wait_status 30 "$A1/outbox/bob@example.com/t.txt" '^(sent|delivered 1/1)$'
-re="^$mb_alert_re alice@example\.com device $d2 removed $fp2 -> -\$"
+re="^$mb_alert_re alice@example\.com device $d2 removed by the relay, not by its account $fp2 -> -\$"
 [[ "$(tail -1 "$A1/alerts")" =~ $re ]] || fail "a1's alerts: $(cat "$A1/alerts")"
-open_alerts a1 | grep -q "device $d2 removed" || fail "a1's open alerts: $(open_alerts a1)"
+open_alerts a1 | grep -q "device $d2 removed by the relay" || fail "a1's open alerts: $(open_alerts a1)"
 mb_finish

@@ -43,6 +43,10 @@
 #   mb_fp NAME ADDRESS DEVICE      DEVICE's key fingerprint (32 hex digits) as
 #                                  `sealbox devices ADDRESS` shows it to NAME
 #   mb_alert_re                    the regex of an alert line's time stamp
+#   mb_alert_shown NAME ADDR WHAT  NAME's newest alert is "TIME ADDR WHAT", in
+#                                  MNT/alerts, its log and `sealbox status`,
+#                                  and both ADDR folders read "changed: ADDR
+#                                  WHAT"; prints the line
 #   wait_status SECONDS FILE REGEX
 #   mb_errno OP PATH [ARG]         runs one syscall from python3, prints OK or
 #                                  the errno's name (EROFS, ENXIO, ...)
@@ -121,9 +125,25 @@ _mb_watchdog() {
 }
 
 # mb_device NAME ADDRESS [extra init options]
+# The account's first device enrolls with an invitation; a later one is
+# linked and approved by the first (PROTOCOL.md 14.4), as a user adds a
+# device: the account's devices and its correspondents accept it.
+# MB_UNLINKED=1 enrolls a later device with an invitation all the same
+# (the operator's word alone: approved by nobody).
+declare -A _mb_first=()
 mb_device() {
-	local name=$1 address=$2 code out
+	local name=$1 address=$2 code out first
 	shift 2
+	first=${_mb_first[$address]:-}
+	if [ -n "$first" ] && [ -z "${MB_UNLINKED:-}" ]; then
+		mb_link_start "$name" "$address" "$@"
+		code=$(mb_link_code "$name")
+		out=$("$SEALBOX" devices --home "$(mb_home "$first")" approve "$code" 2>&1) ||
+			fail "approving $name on $first: $out"
+		mb_link_wait "$name"
+		return 0
+	fi
+	[ -n "$first" ] || _mb_first[$address]=$name
 	mkdir -p "$T/$name/mnt"
 	code=$("$SEALBOX_RELAY" invite --data "$RDATA" "$address") || fail "invite $address"
 	# The code goes on stdin, never argv (issue 12, finding 3); printf is a
@@ -143,7 +163,7 @@ mb_link_start() {
 	shift 2
 	mkdir -p "$T/$name/mnt"
 	"$SEALBOX" init --link --home "$(mb_home "$name")" --address "$address" \
-		--relay "127.0.0.1:$RPORT" --fingerprint "$FP" --device-name "$name" "$@" \
+		--relay "${MB_RELAY:-127.0.0.1:$RPORT}" --fingerprint "$FP" --device-name "$name" "$@" \
 		>"$T/$name.link" 2>&1 &
 	_mb_link[$name]=$!
 	echo "$!" >>"$T/daemons.pids"
@@ -353,6 +373,23 @@ mb_fp() {
 
 # An alert line (MNT/alerts, `sealbox status`, the log) starts with its UTC time.
 mb_alert_re='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z'
+
+mb_alert_shown() {
+	local name=$1 addr=$2 what=$3 line mnt st
+	mnt=$(mb_mnt "$name")
+	line=$(tail -1 "$mnt/alerts")
+	[[ "${line%% *}" =~ ^$mb_alert_re$ && "${line#* }" = "$addr $what" ]] ||
+		fail "$name's newest alert: '$line', wanted 'TIME $addr $what'"
+	grep -qxF "sealbox: alert: $line" "$(mb_log "$name")" ||
+		fail "not in $name's log: sealbox: alert: $line"
+	st=$("$SEALBOX" status --home "$(mb_home "$name")") || true
+	grep -qxF "alert: $line" <<<"$st" || fail "sealbox status of $name does not list it: $st"
+	[ "$(mb_trust "$mnt/inbox/$addr")" = "changed: $addr $what" ] ||
+		fail "$name's inbox/$addr trust: '$(mb_trust "$mnt/inbox/$addr")'"
+	[ "$(mb_trust "$mnt/outbox/$addr")" = "changed: $addr $what" ] ||
+		fail "$name's outbox/$addr trust: '$(mb_trust "$mnt/outbox/$addr")'"
+	echo "$line"
+}
 
 # wait_status SECONDS FILE REGEX
 wait_status() {

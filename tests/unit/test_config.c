@@ -70,6 +70,16 @@ test_config_good_and_round_trip(void **state)
 	assert_non_null(strstr((const char *)b.d, "\nnext_fingerprint = 5c5c5c"));
 	assert_int_equal(parse((const char *)b.d, &back, err, sizeof(err)), SB_OK);
 	assert_memory_equal(&cfg, &back, sizeof(cfg));
+	/* The transparency log's key (PROTOCOL.md 14.1). */
+	cfg.log_key[0] = 0x04;
+	memset(cfg.log_key + 1, 0xa1, sizeof(cfg.log_key) - 1);
+	cfg.has_log_key = 1;
+	sb_buf_truncate(&b, 0);
+	assert_int_equal(config_format(&cfg, &b), SB_OK);
+	assert_int_equal(sb_put_u8(&b, 0), SB_OK);
+	assert_non_null(strstr((const char *)b.d, "\nlog_key = 04a1a1a1"));
+	assert_int_equal(parse((const char *)b.d, &back, err, sizeof(err)), SB_OK);
+	assert_memory_equal(&cfg, &back, sizeof(cfg));
 	sb_buf_free(&b);
 }
 
@@ -114,6 +124,11 @@ test_config_errors(void **state)
 	snprintf(text, sizeof(text), "%snext_fingerprint = %064d\nnext_fingerprint = %064d\n",
 	    base, 0, 1);
 	expect_err(text, "line 8: 'next_fingerprint' given twice");
+	expect_err("log_key = 04abcd\n", "line 1: log_key must be 130 hex digits");
+	snprintf(text, sizeof(text), "log_key = 05%0128d\n", 0);
+	expect_err(text, "line 1: log_key must be 130 hex digits (an uncompressed P-256 point)");
+	snprintf(text, sizeof(text), "log_key = 04%0130d\n", 0);
+	expect_err(text, "line 1: log_key must be 130 hex digits");
 	expect_err("suite = rsa\n", "line 1: suite");
 	expect_err("inline_limit = 100\n", "line 1: inline_limit");
 	expect_err("inline_limit = 65537\n", "line 1: inline_limit");

@@ -209,6 +209,17 @@ test_trust_alert_line(void **state)
 	assert_string_equal(line, "1970-01-01T00:00:00Z alice@example.com log forked at"
 	    " size 40 0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a -> b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1");
 
+	al.event = TRUST_EV_PROOF;
+	al.address = "bob@example.com";
+	al.old_hash = al.new_hash = NULL;
+	al.n = 0;
+	assert_int_equal(trust_alert_line(&al, 1, line, sizeof(line)), SB_OK);
+	assert_string_equal(line, "1970-01-01T00:00:00Z bob@example.com log proof failed:"
+	    " directory answer not used - -> -");
+	al.event = TRUST_EV_FORK;
+	al.old_hash = o;
+	al.new_hash = nw;
+
 	/* Too small: nothing half-written. */
 	assert_int_equal(trust_alert_line(&al, 1, line, 30), SB_ERR_LENGTH);
 	assert_string_equal(line, "");
@@ -383,8 +394,9 @@ observe(const char *addr, const uint64_t *ids, const int *idx, const int *unappr
 		seen[k].identity = fx.ids[idx[k]].d;
 		seen[k].identity_len = fx.ids[idx[k]].len;
 		seen[k].unapproved = unapproved ? unapproved[k] : 0;
+		seen[k].approver = 0;
 	}
-	return trust_observe(fx.db, addr, seen, n, mode, 1796403781, verdict, NULL);
+	return trust_observe(fx.db, addr, seen, n, NULL, 0, mode, 1796403781, verdict, NULL);
 }
 
 static char *
