@@ -52,6 +52,7 @@ struct job {
 	int is_dir;                  /* a folder message (PROTOCOL.md 11.1) */
 	int cancelled, moved;        /* removed / renamed before submission */
 	char prev_uri[SB_MAX_URI + 1];  /* an earlier attempt's blob, "" if none */
+	struct sb_buf gossip;        /* the tree head m.gossip points into */
 };
 
 /* send_row's outcomes besides SB_OK and the SB_ERR_* of the attempt. */
@@ -202,10 +203,26 @@ reseal(void *arg, const struct client_device *devs, size_t n, struct sb_buf *pay
 {
 	struct job *j = arg;
 	struct agent *a = j->a;
+	struct sb_buf head = SB_BUF_INIT;
 	int rc = submit_check(j), verdict;
 
 	if (rc != SB_OK)
 		return rc;
+	/* The lookups of this send may have brought a newer tree head than
+	 * the one the message was encoded with: gossip the newest. */
+	if (client_log_head(agent_client(a), &head) == SB_OK && head.len > 0 &&
+	    head.len <= MESSAGE_MAX_GOSSIP && (head.len != j->m.gossip_len ||
+	    memcmp(head.d, j->m.gossip, head.len) != 0)) {
+		sb_buf_free(&j->gossip);
+		j->gossip = head;
+		head = (struct sb_buf)SB_BUF_INIT;
+		j->m.gossip = j->gossip.d;
+		j->m.gossip_len = j->gossip.len;
+		sb_buf_free(&j->inner);
+		if ((rc = message_encode(&j->m, &j->inner)) != SB_OK)
+			return rc;
+	}
+	sb_buf_free(&head);
 	/* Our own account first and always: a send set that lists none of
 	 * its other devices says they are gone. */
 	rc = observe(a, a->cfg->address, devs, n, &verdict);
@@ -450,7 +467,6 @@ send_row(struct agent *a, int64_t row, uint64_t *ts, int *sys_errno, char *held)
 	struct cfile *cf = NULL;
 	uint8_t *content = NULL;
 	char uri[SB_MAX_URI + 1];
-	struct sb_buf gossip = SB_BUF_INIT;
 	struct job j;
 	char *path = NULL;
 	size_t n_to = 0;
@@ -511,11 +527,19 @@ send_row(struct agent *a, int64_t row, uint64_t *ts, int *sys_errno, char *held)
 
 	j.limit = a->cfg->inline_limit ? a->cfg->inline_limit : CONFIG_INLINE_LIMIT_DEFAULT;
 	/* Our newest tree head rides along inside the sealed message, where
-	 * the relay cannot see or strip it (PROTOCOL.md 14.9). */
-	if (client_log_head(agent_client(a), &gossip) == SB_OK &&
-	    gossip.len <= MESSAGE_MAX_GOSSIP) {
-		j.m.gossip = gossip.d;
-		j.m.gossip_len = gossip.len;
+	 * the relay cannot see or strip it (PROTOCOL.md 14.9): the client's,
+	 * or before its first lookup the one the store kept; reseal takes a
+	 * newer one the send's own lookups brought. */
+	if (client_log_head(agent_client(a), &j.gossip) != SB_OK) {
+		sb_buf_truncate(&j.gossip, 0);
+		store_lock(a);
+		if (trust_log_head_get(a->db, &j.gossip) != SB_OK)
+			sb_buf_truncate(&j.gossip, 0);
+		store_unlock(a);
+	}
+	if (j.gossip.len > 0 && j.gossip.len <= MESSAGE_MAX_GOSSIP) {
+		j.m.gossip = j.gossip.d;
+		j.m.gossip_len = j.gossip.len;
 	}
 
 	/* Inline when the content could fit: the payload is always larger than
@@ -597,7 +621,7 @@ out:
 	free(path);
 	free(to);
 	names_recipients_free(rcpt);
-	sb_buf_free(&gossip);
+	sb_buf_free(&j.gossip);
 	return rc;
 }
 

@@ -80,8 +80,8 @@ open_alerts a2 | grep -q "device $d3 removed" || fail "a2's open alerts: $(open_
 note "the operator removes a2 with its own tool: a1 alerts"
 "$SEALBOX_RELAY" remove-device --data "$RDATA" "$d2" >/dev/null 2>&1 ||
 	fail "sealbox-relay remove-device: $("$SEALBOX_RELAY" remove-device --data "$RDATA" "$d2" 2>&1)"
-echo "after the operator" >"$A1/outbox/bob@example.com/t.txt" 2>/dev/null ||
-	{ mkdir "$A1/outbox/bob@example.com"; echo "after the operator" >"$A1/outbox/bob@example.com/t.txt"; }
+mkdir -p "$A1/outbox/bob@example.com"
+echo "after the operator" >"$A1/outbox/bob@example.com/t.txt"
 wait_status 30 "$A1/outbox/bob@example.com/t.txt" '^(sent|delivered 1/1)$'
 re="^$mb_alert_re alice@example\.com device $d2 removed by the relay, not by its account $fp2 -> -\$"
 [[ "$(tail -1 "$A1/alerts")" =~ $re ]] || fail "a1's alerts: $(cat "$A1/alerts")"

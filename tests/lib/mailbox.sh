@@ -45,8 +45,9 @@
 #   mb_alert_re                    the regex of an alert line's time stamp
 #   mb_alert_shown NAME ADDR WHAT  NAME's newest alert is "TIME ADDR WHAT", in
 #                                  MNT/alerts, its log and `sealbox status`,
-#                                  and both ADDR folders read "changed: ADDR
-#                                  WHAT"; prints the line
+#                                  and the ADDR folders there are (inbox/,
+#                                  outbox/) read "changed: ADDR WHAT"; prints
+#                                  the line
 #   wait_status SECONDS FILE REGEX
 #   mb_errno OP PATH [ARG]         runs one syscall from python3, prints OK or
 #                                  the errno's name (EROFS, ENXIO, ...)
@@ -375,7 +376,7 @@ mb_fp() {
 mb_alert_re='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z'
 
 mb_alert_shown() {
-	local name=$1 addr=$2 what=$3 line mnt st
+	local name=$1 addr=$2 what=$3 line mnt st box
 	mnt=$(mb_mnt "$name")
 	line=$(tail -1 "$mnt/alerts")
 	[[ "${line%% *}" =~ ^$mb_alert_re$ && "${line#* }" = "$addr $what" ]] ||
@@ -384,10 +385,12 @@ mb_alert_shown() {
 		fail "not in $name's log: sealbox: alert: $line"
 	st=$("$SEALBOX" status --home "$(mb_home "$name")") || true
 	grep -qxF "alert: $line" <<<"$st" || fail "sealbox status of $name does not list it: $st"
-	[ "$(mb_trust "$mnt/inbox/$addr")" = "changed: $addr $what" ] ||
-		fail "$name's inbox/$addr trust: '$(mb_trust "$mnt/inbox/$addr")'"
-	[ "$(mb_trust "$mnt/outbox/$addr")" = "changed: $addr $what" ] ||
-		fail "$name's outbox/$addr trust: '$(mb_trust "$mnt/outbox/$addr")'"
+	[ -d "$mnt/inbox/$addr" ] || [ -d "$mnt/outbox/$addr" ] ||
+		fail "$name has no folder for $addr"
+	for box in inbox outbox; do
+		[ ! -d "$mnt/$box/$addr" ] || [ "$(mb_trust "$mnt/$box/$addr")" = "changed: $addr $what" ] ||
+			fail "$name's $box/$addr trust: '$(mb_trust "$mnt/$box/$addr")'"
+	done
 	echo "$line"
 }
 
