@@ -650,8 +650,12 @@ trust_observe(sqlite3 *db, const char *addr, const struct trust_seen *devs, size
 			.n = cur[i].id, .new_hash = cur[i].hash,
 		};
 
-		if (devs[i].unapproved)
+		if (devs[i].unapproved) {
 			rc = trust_alert_add(db, &al, 0, &log);
+		} else if (devs[i].changed) {
+			al.event = TRUST_EV_CHANGED;
+			rc = trust_alert_add(db, &al, 0, &log);
+		}
 	}
 	/* Pins: every device on first contact or when the user decides, a
 	 * new device always (refused when the log shows nobody approved it,
@@ -701,6 +705,7 @@ trust_observe_devices(sqlite3 *db, const char *addr, const struct client_device 
 			.identity_len = devs[i].identity_len,
 			.unapproved = devs[i].unapproved,
 			.approver = devs[i].approver,
+			.changed = devs[i].changed,
 		};
 	}
 	return trust_observe(db, addr, seen, n, NULL, 0, mode, now, verdict, logf);
@@ -726,6 +731,7 @@ trust_observe_lookup(sqlite3 *db, const char *addr, const struct client_lookup *
 			.identity_len = l->devices[i].identity_len,
 			.unapproved = l->devices[i].unapproved,
 			.approver = l->devices[i].approver,
+			.changed = l->devices[i].changed,
 		};
 	}
 	if (l->n_events > 0 && (rm = calloc(l->n_events, sizeof(*rm))) == NULL)

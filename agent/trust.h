@@ -167,6 +167,8 @@ struct trust_seen {
 	                                    to an account that had devices */
 	uint64_t approver;               /* the log: the device that countersigned
 	                                    it; 0: none or not known */
+	int changed;                     /* the log: a change entry replaced its
+	                                    identity (only an operator's tool makes one) */
 };
 
 /* A removal the log shows (PROTOCOL.md 14.3): who signed it, 0 for the
@@ -193,6 +195,8 @@ enum trust_verdict { TRUST_SEND = 0, TRUST_HOLD = 1 };
  *   - a device the log shows nobody approved (unapproved): a "not
  *     approved by any device of its account: refused" alert, also on
  *     first contact, and pinned refused (trust_pin_get: SB_ERR_PERMISSION);
+ *   - on first contact, a device whose identity the log shows replaced
+ *     (changed): a "changed" alert with no old fingerprint (pinned as is);
  *   - a device gone: a "removed" alert, unpinned; when rm (the log's
  *     removals of addr, may be NULL) shows nobody of the account signed
  *     it: "removed by the relay, not by its account"; when it shows this

@@ -395,6 +395,9 @@ observe(const char *addr, const uint64_t *ids, const int *idx, const int *unappr
 		seen[k].identity_len = fx.ids[idx[k]].len;
 		seen[k].unapproved = unapproved ? unapproved[k] : 0;
 		seen[k].approver = 0;
+		seen[k].changed = unapproved ? unapproved[k] == 2 : 0;
+		if (seen[k].changed)
+			seen[k].unapproved = 0;
 	}
 	return trust_observe(fx.db, addr, seen, n, NULL, 0, mode, 1796403781, verdict, NULL);
 }
@@ -589,6 +592,17 @@ test_trust_store_unapproved_first_contact_and_log_head(void **state)
 	/* The user accepts it: usable. */
 	assert_int_equal(observe(bob, ids, idx, un, 2, TRUST_ACCEPT, NULL), SB_OK);
 	assert_pin(bob, 8, 1);
+	/* First contact with a device the log shows changed (un 2): an alert
+	 * without an old fingerprint, pinned as it is. */
+	{
+		const char *carol = "carol@example.com";
+		uint64_t cid[1] = { 11 };
+		int cidx[1] = { 2 }, cun[1] = { 2 };
+
+		assert_int_equal(observe(carol, cid, cidx, cun, 1, TRUST_OBSERVE, NULL), SB_OK);
+		assert_non_null(strstr(alerts(1), "carol@example.com device 11 changed - -> "));
+		assert_pin(carol, 11, 2);
+	}
 
 	memset(head, 0x11, sizeof(head));
 	assert_int_equal(trust_log_head_get(fx.db, &h), SB_ERR_NOT_FOUND);
