@@ -132,10 +132,13 @@ fuzz:
 deps:
 	@scripts/deps.sh
 
+# The build under check uses every core (a fresh clone compiles ~150 files).
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
 # deps runs first and alone: the flags above are computed from pkg-config,
 # so a fresh machine re-enters make once the packages are there.
 check: deps
-	@$(MAKE) --no-print-directory SANITIZE=$(SANITIZE) run-tests
+	@$(MAKE) --no-print-directory -j$(JOBS) SANITIZE=$(SANITIZE) run-tests
 
 .PHONY: run-tests
 run-tests: all $(UNIT_BINS) $(HELPER_BINS) $(FUZZ_REPLAY)
