@@ -12,7 +12,6 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/kdf.h>
 #include <openssl/params.h>
 
 #include "../common/sberr.h"
@@ -33,27 +32,10 @@ static int
 derive(const uint8_t storage_key[CRYPTO_STORAGE_KEY_LEN],
     const uint8_t file_id[CRYPTO_ATREST_FILE_ID_LEN], uint8_t subkey[32])
 {
-	EVP_KDF *kdf = NULL;
-	EVP_KDF_CTX *kctx = NULL;
-	OSSL_PARAM params[5];
-	char digest[] = "SHA256";
-	char info[] = CRYPTO_ATREST_INFO;
-	int ok;
+	static const char info[] = CRYPTO_ATREST_INFO;
 
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0);
-	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
-	    (void *)storage_key, CRYPTO_STORAGE_KEY_LEN);
-	params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
-	    (void *)file_id, CRYPTO_ATREST_FILE_ID_LEN);
-	params[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
-	    info, sizeof(info) - 1);
-	params[4] = OSSL_PARAM_construct_end();
-	ok = (kdf = EVP_KDF_fetch(NULL, "HKDF", NULL)) != NULL &&
-	    (kctx = EVP_KDF_CTX_new(kdf)) != NULL &&
-	    EVP_KDF_derive(kctx, subkey, 32, params) == 1;
-	EVP_KDF_CTX_free(kctx);
-	EVP_KDF_free(kdf);
-	return ok ? SB_OK : crypto_ossl_fail(SB_ERR_CRYPTO);
+	return crypto_hkdf_sha256(storage_key, CRYPTO_STORAGE_KEY_LEN, file_id,
+	    CRYPTO_ATREST_FILE_ID_LEN, (const uint8_t *)info, sizeof(info) - 1, subkey, 32);
 }
 
 int

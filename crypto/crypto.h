@@ -218,6 +218,62 @@ int  crypto_atrest_seal(struct crypto_atrest *at, uint64_t index, int final,
 int  crypto_atrest_open(struct crypto_atrest *at, uint64_t index, int final,
          const uint8_t *in, size_t len, uint8_t *out);
 
+/* ---- At rest: small sealed records (the trust store) ---------------------
+ *
+ * docs/PROTOCOL.md "Sealed records".  One value of a database row (a pinned
+ * identity, a verified key set, an alert's fields) sealed on its own under
+ *     key   = HKDF-SHA256(IKM = storage key, salt = none, info = label, L = 32)
+ *     value = u8 version (1) || nonce (12, random) || AES-256-GCM ct || tag (16)
+ *     AAD   = u8 len || table || u8 len || column || u16be len || address ||
+ *             u64be row id
+ * so a value moved to another table, column, address or row id (or sealed
+ * under another home's key or label) does not open.  Replaying an older
+ * value of the same cell, or deleting a row, is not caught here (see
+ * docs/SECURITY.md section 7).  The SQL is agent/trust_store.c's.
+ */
+#define CRYPTO_RECORD_VERSION   1
+#define CRYPTO_RECORD_OVERHEAD  (1 + CRYPTO_ATREST_NONCE_LEN + CRYPTO_ATREST_TAG_LEN)
+#define CRYPTO_RECORD_MAX       4096    /* plaintext cap: a verified set is 2 KiB */
+#define CRYPTO_RECORD_NAME_MAX  64      /* table and column names */
+#define CRYPTO_RECORD_ADDR_MAX  1024    /* the address bound into the AAD */
+#define CRYPTO_RECORD_TRUST     "sealbox-trust-v1"
+
+/* A record key (OpenSSL secure heap) and a reusable cipher context.  Not
+ * thread-safe.  Free with crypto_record_free (NULL accepted; cleansed). */
+struct crypto_record;
+
+/* Derives the key of label (1..64 bytes of text) under storage_key. */
+int  crypto_record_new(const uint8_t storage_key[CRYPTO_STORAGE_KEY_LEN],
+         const char *label, struct crypto_record **out);
+void crypto_record_free(struct crypto_record *r);
+
+/* Where a value lives: bound into its AAD.  table and column are 1..64
+ * bytes, address 0..CRYPTO_RECORD_ADDR_MAX bytes (address_len counts; no
+ * NUL needed). */
+struct crypto_record_at {
+	const char *table;
+	const char *column;
+	const char *address;
+	size_t address_len;
+	uint64_t id;
+};
+
+/*
+ * Seals len (<= CRYPTO_RECORD_MAX, 0 allowed) bytes with a fresh nonce,
+ * appending len + CRYPTO_RECORD_OVERHEAD bytes to out (nothing on
+ * failure).  SB_ERR_INVALID_ARG for a name or length out of bounds.
+ */
+int  crypto_record_seal(struct crypto_record *r, const struct crypto_record_at *at,
+         const uint8_t *in, size_t len, struct sb_buf *out);
+/*
+ * Opens a sealed value expected at `at`, appending the plaintext to out only
+ * when it authenticates.  SB_ERR_FORMAT for another version byte,
+ * SB_ERR_LENGTH for a length outside the bounds, SB_ERR_TAG when the tag
+ * does not verify (tampered, moved, another key).
+ */
+int  crypto_record_open(struct crypto_record *r, const struct crypto_record_at *at,
+         const uint8_t *in, size_t len, struct sb_buf *out);
+
 /* ---- Small helpers ------------------------------------------------------ */
 
 /* Constant-time equality: 1 if equal, 0 otherwise. */

@@ -62,6 +62,12 @@ struct crypto_identity {
  * error queue, so one failed parse leaves nothing for unrelated code. */
 int crypto_ossl_fail(int err);
 
+/* HKDF-SHA256 (RFC 5869): out_len bytes from ikm, salt (NULL/0: none) and
+ * info. */
+int crypto_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt,
+        size_t salt_len, const uint8_t *info, size_t info_len, uint8_t *out,
+        size_t out_len);
+
 /* Uncompressed point (0x04 || X || Y) of a P-256 EVP_PKEY. */
 int crypto_p256_point(const EVP_PKEY *pkey, uint8_t out[CRYPTO_POINT_LEN]);
 /* Public P-256 key from an uncompressed point; validated (on curve).

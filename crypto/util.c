@@ -4,8 +4,11 @@
  * Never does I/O.  Secrets are compared only with CRYPTO_memcmp and erased
  * only with OPENSSL_cleanse, which the compiler may not optimise away.
  */
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include "../common/sberr.h"
@@ -49,4 +52,30 @@ crypto_ossl_fail(int err)
 {
 	ERR_clear_error();
 	return err;
+}
+
+int
+crypto_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt,
+    size_t salt_len, const uint8_t *info, size_t info_len, uint8_t *out, size_t out_len)
+{
+	EVP_KDF *kdf = NULL;
+	EVP_KDF_CTX *kctx = NULL;
+	OSSL_PARAM params[5], *p = params;
+	char digest[] = "SHA256";
+	int ok;
+
+	*p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0);
+	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)ikm, ikm_len);
+	/* No salt parameter: RFC 5869's default, HashLen zero bytes. */
+	if (salt != NULL && salt_len > 0)
+		*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt,
+		    salt_len);
+	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info, info_len);
+	*p = OSSL_PARAM_construct_end();
+	ok = (kdf = EVP_KDF_fetch(NULL, "HKDF", NULL)) != NULL &&
+	    (kctx = EVP_KDF_CTX_new(kdf)) != NULL &&
+	    EVP_KDF_derive(kctx, out, out_len, params) == 1;
+	EVP_KDF_CTX_free(kctx);
+	EVP_KDF_free(kdf);
+	return ok ? SB_OK : crypto_ossl_fail(SB_ERR_CRYPTO);
 }
