@@ -375,6 +375,23 @@ agent_keys_acquire(struct agent *a)
 	/* The keyring is a D-Bus round trip (or an activation timeout): never
 	 * under a->lock.  Two threads may both load; the second copy is freed. */
 	rc = keys_load(a, &sign, &enc, &id, &storage);
+	/* The trust store opens (and a home from before sealing is converted)
+	 * before anything can use the keys: the sender and the receiver seal
+	 * to and verify against its pins. */
+	if (rc == SB_OK) {
+		store_lock(a);
+		if ((rc = trust_store_key(a->db, storage)) == SB_OK &&
+		    (rc = trust_self_set(a->db, a->cfg->address, a->cfg->device_id)) == SB_OK)
+			rc = trust_store_scan(a->db, NULL, (int64_t)time(NULL), stderr);
+		store_unlock(a);
+		if (rc != SB_OK) {
+			fprintf(stderr, "sealbox: trust store: %s\n", sb_strerror(rc));
+			crypto_key_free(sign);
+			crypto_key_free(enc);
+			crypto_identity_free(id);
+			OPENSSL_secure_clear_free(storage, KEYRING_STORAGE_KEY_LEN);
+		}
+	}
 	if (rc == SB_OK) {
 		pthread_mutex_lock(&a->lock);
 		if (a->sign_key == NULL) {
@@ -452,9 +469,9 @@ agent_open(const char *home, struct agent **out)
 	}
 	if ((rc = store_open(db, &a->db)) != SB_OK)
 		goto fail;
-	/* Before either side starts: both seal to and verify against pins. */
-	if ((rc = trust_schema(a->db)) != SB_OK ||
-	    (rc = trust_self_set(a->db, a->cfg->address, a->cfg->device_id)) != SB_OK)
+	/* Locked until the keys are loaded (agent_keys_acquire binds the
+	 * storage key, before either side starts). */
+	if ((rc = trust_store_key(a->db, NULL)) != SB_OK)
 		goto fail;
 	if ((rc = outbox_init(a)) != SB_OK)
 		goto fail;
@@ -692,8 +709,8 @@ alerts_text(struct agent *a, struct sb_buf *out, int64_t *newest)
 	store_lock(a);
 	rc = trust_alerts_text(a->db, 0, NULL, out);
 	if (rc == SB_OK && newest != NULL)
-		rc = store_query_int(a->db, "SELECT max(time) FROM trust_alerts", NULL, 0,
-		    newest);
+		rc = store_query_int(a->db, "SELECT max(sb_open('trust_alerts', 'time', address,"
+		    " id, time)) FROM trust_alerts", NULL, 0, newest);
 	store_unlock(a);
 	return rc;
 }

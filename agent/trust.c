@@ -27,6 +27,24 @@
 #include "../common/sberr.h"
 #include "store.h"
 
+/*
+ * The sealed columns (trust_store.c): a value opens only at its own table,
+ * column, address and row id; sb_open gives NULL for one that does not.
+ * Pins and approvals are keyed (address, device_id), contacts (address,
+ * 0), alerts (address, id), the log head ('', 1).
+ */
+#define SEAL(t, c, a, id, v) "sb_seal('" t "', '" c "', " a ", " id ", " v ")"
+#define OPIN(c)   "sb_open('trust_pins', '" c "', address, device_id, " c ")"
+#define OCON(c)   "sb_open('trust_contacts', '" c "', address, 0, " c ")"
+#define OALERT(c) "sb_open('trust_alerts', '" c "', address, id, " c ")"
+#define OLOG(c)   "sb_open('trust_log', '" c "', '', id, " c ")"
+/* The alerts whose every field opens, as (t, address, e, n, o, nw, c, id). */
+#define ALERT_ROWS "(SELECT " OALERT("time") " AS t, address, " OALERT("event") " AS e, " \
+	OALERT("n") " AS n, " OALERT("old_hash") " AS o, " OALERT("new_hash") " AS nw, " \
+	OALERT("closed") " AS c, id FROM trust_alerts WHERE ?1 IS NULL OR address = ?1)" \
+	" WHERE t IS NOT NULL AND e IS NOT NULL AND n IS NOT NULL AND o IS NOT NULL" \
+	" AND nw IS NOT NULL AND c IS NOT NULL"
+
 static const char *const schema_steps[] = {
 	/* v1 (issue 14).  Events are enum trust_event values: never
 	 * renumbered.  n is the device id, or a tree size for log events;
@@ -63,6 +81,35 @@ static const char *const schema_steps[] = {
 	"CREATE TABLE trust_log("
 	" id INTEGER PRIMARY KEY CHECK (id = 1), head BLOB NOT NULL,"
 	" size INTEGER NOT NULL, updated INTEGER NOT NULL);",
+	/* v4: sealed at rest (trust_store.c).  Every value that decides
+	 * what is trusted becomes sb_seal(...) of itself, in place; the
+	 * times of pinning, approval and the head's update stay plain (they
+	 * decide nothing).  Needs the storage key: trust_schema runs it only
+	 * once the key is there (the first mount with the keyring). */
+	"UPDATE trust_pins SET"
+	" identity = " SEAL("trust_pins", "identity", "address", "device_id", "identity") ","
+	" hash = " SEAL("trust_pins", "hash", "address", "device_id", "hash") ","
+	" refused = " SEAL("trust_pins", "refused", "address", "device_id", "refused") ";"
+	"UPDATE trust_contacts SET"
+	" verified_set = " SEAL("trust_contacts", "verified_set", "address", "0", "verified_set") ","
+	" verified_at = " SEAL("trust_contacts", "verified_at", "address", "0", "verified_at") ","
+	" self = " SEAL("trust_contacts", "self", "address", "0", "self") ";"
+	"UPDATE trust_approvals SET"
+	" hash = " SEAL("trust_approvals", "hash", "address", "device_id", "hash") ";"
+	"UPDATE trust_removed SET"
+	" removed = " SEAL("trust_removed", "removed", "address", "device_id", "removed") ";"
+	"DROP INDEX trust_alerts_open;"
+	"CREATE INDEX trust_alerts_address ON trust_alerts(address);"
+	"UPDATE trust_alerts SET"
+	" time = " SEAL("trust_alerts", "time", "address", "id", "time") ","
+	" event = " SEAL("trust_alerts", "event", "address", "id", "event") ","
+	" n = " SEAL("trust_alerts", "n", "address", "id", "n") ","
+	" old_hash = " SEAL("trust_alerts", "old_hash", "address", "id", "old_hash") ","
+	" new_hash = " SEAL("trust_alerts", "new_hash", "address", "id", "new_hash") ","
+	" closed = " SEAL("trust_alerts", "closed", "address", "id", "closed") ";"
+	"UPDATE trust_log SET"
+	" head = " SEAL("trust_log", "head", "''", "id", "head") ","
+	" size = " SEAL("trust_log", "size", "''", "id", "size") ";",
 };
 
 static int
@@ -95,7 +142,10 @@ pin_put(sqlite3 *db, const char *addr, uint64_t id, const uint8_t *der, size_t l
 {
 	sqlite3_stmt *st = NULL;
 	int rc = store_prepare(db, "INSERT OR REPLACE INTO trust_pins(address, device_id,"
-	    " identity, hash, pinned, refused) VALUES (?, ?, ?, ?, ?, ?)", &st);
+	    " identity, hash, pinned, refused) VALUES (?1, ?2,"
+	    " " SEAL("trust_pins", "identity", "?1", "?2", "?3") ","
+	    " " SEAL("trust_pins", "hash", "?1", "?2", "?4") ", ?5,"
+	    " " SEAL("trust_pins", "refused", "?1", "?2", "?6") ")", &st);
 
 	if (rc != SB_OK)
 		return rc;
@@ -146,45 +196,49 @@ import_legacy(sqlite3 *db, int64_t now)
 	}
 	if ((rc = table_exists(db, "inbox_key_events", &have)) != SB_OK || !have)
 		return rc;
-	return store_exec(db, "INSERT INTO trust_alerts(time, address, event, n,"
-	    " old_hash, new_hash) SELECT time, address,"
-	    " CASE event WHEN 'changed' THEN 1 WHEN 'added' THEN 2 ELSE 3 END,"
-	    " device_id, old_hash, new_hash FROM inbox_key_events ORDER BY id");
+	/* Sealed under the old rows' ids: trust_alerts is empty here. */
+	return store_exec(db, "INSERT INTO trust_alerts(id, address, time, event, n,"
+	    " old_hash, new_hash, closed) SELECT id, address,"
+	    " " SEAL("trust_alerts", "time", "address", "id", "time") ","
+	    " " SEAL("trust_alerts", "event", "address", "id",
+	    "CASE event WHEN 'changed' THEN 1 WHEN 'added' THEN 2 ELSE 3 END") ","
+	    " " SEAL("trust_alerts", "n", "address", "id", "device_id") ","
+	    " " SEAL("trust_alerts", "old_hash", "address", "id", "old_hash") ","
+	    " " SEAL("trust_alerts", "new_hash", "address", "id", "new_hash") ","
+	    " " SEAL("trust_alerts", "closed", "address", "id", "0")
+	    " FROM inbox_key_events ORDER BY id");
 }
 
 int
 trust_schema(sqlite3 *db)
 {
+	const size_t n = sizeof(schema_steps) / sizeof(schema_steps[0]);
 	int64_t before = 0;
-	int rc = store_query_int(db, "SELECT version FROM store_schema WHERE component = ?",
-	    "trust", 0, &before);
+	int rc;
 
-	if (rc == SB_OK)
-		rc = store_migrate(db, "trust", schema_steps,
-		    sizeof(schema_steps) / sizeof(schema_steps[0]));
+	/* Without the storage key nothing is made or converted: a home whose
+	 * keyring has not answered yet gets its tables at the first mount
+	 * that has it (every trust_* call says SB_ERR_KEY_MISSING till then). */
+	if (trust_ready(db) != SB_OK)
+		return SB_OK;
+	if ((rc = store_query_int(db, "SELECT version FROM store_schema WHERE component = ?",
+	    "trust", 0, &before)) != SB_OK)
+		return rc;
+	/* Converting plain rows: their old bytes must not stay behind in
+	 * freed cells or in the WAL. */
+	if (before > 0 && (size_t)before < n)
+		(void)store_exec(db, "PRAGMA secure_delete = ON");
+	rc = store_migrate(db, "trust", schema_steps, n);
+	if (before > 0 && (size_t)before < n) {
+		(void)store_exec(db, "PRAGMA secure_delete = OFF");
+		if (rc == SB_OK)
+			(void)store_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)");
+	}
 	if (rc != SB_OK || before != 0)
 		return rc;
 	if ((rc = store_begin(db)) != SB_OK)
 		return rc;
 	return store_end(db, import_legacy(db, (int64_t)time(NULL)));
-}
-
-int
-trust_store_open(const char *home, sqlite3 **out)
-{
-	char *path = NULL;
-	int rc;
-
-	*out = NULL;
-	if (asprintf(&path, "%s/store.db", home) < 0)
-		return SB_ERR_ALLOC;
-	rc = store_open(path, out);
-	free(path);
-	if (rc == SB_OK && (rc = trust_schema(*out)) != SB_OK) {
-		store_close(*out);
-		*out = NULL;
-	}
-	return rc;
 }
 
 /* ---- reading ------------------------------------------------------------- */
@@ -198,8 +252,10 @@ static int
 pins_load(sqlite3 *db, const char *addr, struct pinned *p)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = store_prepare(db, "SELECT device_id, hash FROM trust_pins"
-	    " WHERE address = ? ORDER BY device_id", &st);
+	int rc = store_prepare(db, "SELECT device_id, h FROM (SELECT device_id,"
+	    " " OPIN("hash") " AS h, " OPIN("identity") " AS i, " OPIN("refused") " AS r"
+	    " FROM trust_pins WHERE address = ?) WHERE h IS NOT NULL AND i IS NOT NULL"
+	    " AND r IS NOT NULL ORDER BY device_id", &st);
 
 	p->n = 0;
 	if (rc != SB_OK)
@@ -223,11 +279,15 @@ int
 trust_pin_get(sqlite3 *db, const char *addr, uint64_t id, struct crypto_identity **out)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = store_prepare(db, "SELECT identity, refused FROM trust_pins"
-	    " WHERE address = ? AND device_id = ?", &st);
+	int rc;
 
 	*out = NULL;
-	if (rc != SB_OK)
+	if ((rc = trust_store_scan(db, addr, (int64_t)time(NULL), stderr)) != SB_OK)
+		return rc;
+	if ((rc = store_prepare(db, "SELECT i, r FROM (SELECT " OPIN("identity") " AS i,"
+	    " " OPIN("refused") " AS r, " OPIN("hash") " AS h FROM trust_pins"
+	    " WHERE address = ? AND device_id = ?) WHERE i IS NOT NULL AND r IS NOT NULL"
+	    " AND h IS NOT NULL", &st)) != SB_OK)
 		return rc;
 	sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)id);
@@ -248,8 +308,9 @@ static int
 verified_get(sqlite3 *db, const char *addr, uint8_t *buf, size_t *len)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = store_prepare(db, "SELECT verified_set FROM trust_contacts"
-	    " WHERE address = ?", &st);
+	int rc = store_prepare(db, "SELECT v FROM (SELECT " OCON("verified_set") " AS v,"
+	    " " OCON("verified_at") " AS t, " OCON("self") " AS s FROM trust_contacts"
+	    " WHERE address = ?) WHERE v IS NOT NULL AND t IS NOT NULL AND s IS NOT NULL", &st);
 
 	*len = 0;
 	if (rc != SB_OK)
@@ -295,8 +356,8 @@ static int
 count_open(sqlite3 *db, const char *addr, int event, int64_t *n)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = store_prepare(db, "SELECT count(*) FROM trust_alerts WHERE address = ?"
-	    " AND closed = 0 AND (?2 = 0 OR event = ?2)", &st);
+	int rc = store_prepare(db, "SELECT count(*) FROM " ALERT_ROWS
+	    " AND c = 0 AND (?2 = 0 OR e = ?2)", &st);
 
 	*n = 0;
 	if (rc != SB_OK)
@@ -318,6 +379,15 @@ held(sqlite3 *db, const char *addr, int *out)
 	int rc;
 
 	*out = 0;
+	/* A record that failed its check holds sends until the user settles
+	 * the contact (accept or confirm): it may have been the verified set. */
+	if ((rc = trust_store_scan(db, addr, (int64_t)time(NULL), stderr)) != SB_OK ||
+	    (rc = count_open(db, addr, TRUST_EV_INTEGRITY, &changed)) != SB_OK)
+		return rc;
+	if (changed > 0) {
+		*out = 1;
+		return SB_OK;
+	}
 	if ((rc = verified_get(db, addr, &set[0][0], &set_len)) != SB_OK || set_len == 0)
 		return rc;
 	if ((rc = pins_load(db, addr, &p)) != SB_OK ||
@@ -407,14 +477,16 @@ is_approved(sqlite3 *db, const char *addr, uint64_t id, const uint8_t h[CRYPTO_H
     int *yes)
 {
 	return dev_listed(db, "SELECT count(*) FROM trust_approvals WHERE address = ?1"
-	    " AND ?2 = ?2 AND hash = ?3", addr, id, h, yes);
+	    " AND ?2 = ?2 AND sb_open('trust_approvals', 'hash', address, device_id, hash)"
+	    " = ?3", addr, id, h, yes);
 }
 
 static int
 is_removed(sqlite3 *db, const char *addr, uint64_t id, int *yes)
 {
 	return dev_listed(db, "SELECT count(*) FROM trust_removed WHERE address = ?"
-	    " AND device_id = ?", addr, id, NULL, yes);
+	    " AND device_id = ? AND sb_open('trust_removed', 'removed', address,"
+	    " device_id, removed) IS NOT NULL", addr, id, NULL, yes);
 }
 
 int
@@ -433,8 +505,8 @@ alert_known(sqlite3 *db, const char *addr, const struct trust_change *c,
 {
 	sqlite3_stmt *st = NULL;
 	int64_t n = 0;
-	int rc = store_prepare(db, "SELECT count(*) FROM trust_alerts WHERE address = ?"
-	    " AND event = ? AND n = ? AND closed = 0 AND new_hash IS ?", &st);
+	int rc = store_prepare(db, "SELECT count(*) FROM " ALERT_ROWS
+	    " AND e = ?2 AND n = ?3 AND c = 0 AND nw = ?4", &st);
 
 	*known = 0;
 	if (rc != SB_OK)
@@ -442,10 +514,11 @@ alert_known(sqlite3 *db, const char *addr, const struct trust_change *c,
 	sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, (int)ev);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)c->device_id);
+	/* None is sealed as the empty blob. */
 	if (c->has_new)
 		sqlite3_bind_blob(st, 4, c->new_hash, CRYPTO_HASH_LEN, SQLITE_STATIC);
 	else
-		sqlite3_bind_null(st, 4);
+		sqlite3_bind_zeroblob(st, 4, 0);
 	rc = count_step(db, st, "known alert", &n);
 	*known = n > 0;
 	return rc;
@@ -457,14 +530,26 @@ trust_alert_add(sqlite3 *db, const struct trust_alert *al, int64_t closed,
 {
 	char line[TRUST_LINE_BUF];
 	sqlite3_stmt *st = NULL;
+	int64_t id = 0;
 	int rc = trust_alert_line(al, 1, line, sizeof(line));
 
 	if (rc != SB_OK)
 		return rc;
-	rc = store_prepare(db, "INSERT INTO trust_alerts(time, address, event, n,"
-	    " old_hash, new_hash, closed) VALUES (?, ?, ?, ?, ?, ?, ?)", &st);
+	/* The id is sealed into every field: chosen before the INSERT. */
+	if ((rc = store_query_int(db, "SELECT coalesce(max(id), 0) + 1 FROM trust_alerts",
+	    NULL, 1, &id)) != SB_OK)
+		return rc;
+	rc = store_prepare(db, "INSERT INTO trust_alerts(id, address, time, event, n,"
+	    " old_hash, new_hash, closed) VALUES (?8, ?2,"
+	    " " SEAL("trust_alerts", "time", "?2", "?8", "?1") ","
+	    " " SEAL("trust_alerts", "event", "?2", "?8", "?3") ","
+	    " " SEAL("trust_alerts", "n", "?2", "?8", "?4") ","
+	    " " SEAL("trust_alerts", "old_hash", "?2", "?8", "?5") ","
+	    " " SEAL("trust_alerts", "new_hash", "?2", "?8", "?6") ","
+	    " " SEAL("trust_alerts", "closed", "?2", "?8", "?7") ")", &st);
 	if (rc != SB_OK)
 		return rc;
+	sqlite3_bind_int64(st, 8, id);
 	sqlite3_bind_int64(st, 1, al->time);
 	sqlite3_bind_text(st, 2, al->address, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 3, (int)al->event);
@@ -514,13 +599,21 @@ settle(sqlite3 *db, const char *addr, const struct trust_dev *now_devs, size_t n
 	uint8_t set[TRUST_MAX_DEVICES][CRYPTO_HASH_LEN];
 	sqlite3_stmt *st = NULL;
 	size_t k;
-	int rc = exec_addr(db, "UPDATE trust_alerts SET closed = ?2 WHERE address = ?1"
-	    " AND closed = 0", addr, now);
+	int rc = exec_addr(db, "UPDATE trust_alerts SET closed = "
+	    SEAL("trust_alerts", "closed", "address", "id", "?2") " WHERE address = ?1"
+	    " AND " OALERT("closed") " = 0", addr, now);
 
-	if (rc != SB_OK)
+	/* Rows of addr that failed their check are dropped now that the user
+	 * decided (their alert was just closed): the pins were rewritten. */
+	if (rc != SB_OK || (rc = trust_store_purge(db, addr)) != SB_OK)
 		return rc;
-	if ((rc = store_prepare(db, "INSERT OR REPLACE INTO trust_contacts(address,"
-	    " verified_set, verified_at) VALUES (?, ?, ?)", &st)) != SB_OK)
+	if ((rc = store_prepare(db, "INSERT INTO trust_contacts(address, verified_set,"
+	    " verified_at, self) VALUES (?1,"
+	    " " SEAL("trust_contacts", "verified_set", "?1", "0", "?2") ","
+	    " " SEAL("trust_contacts", "verified_at", "?1", "0", "?3") ","
+	    " " SEAL("trust_contacts", "self", "?1", "0", "0") ")"
+	    " ON CONFLICT(address) DO UPDATE SET verified_set = excluded.verified_set,"
+	    " verified_at = excluded.verified_at", &st)) != SB_OK)
 		return rc;
 	sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
 	if (mode == TRUST_CONFIRM) {
@@ -560,6 +653,8 @@ trust_observe(sqlite3 *db, const char *addr, const struct trust_seen *devs, size
 		return SB_ERR_TOO_BIG;
 	if ((rc = store_begin(db)) != SB_OK)
 		return rc;
+	if ((rc = trust_store_scan(db, addr, now, logf)) != SB_OK)
+		goto out;
 	for (i = 0; i < n; i++) {
 		int gone = 0;
 
@@ -580,7 +675,7 @@ trust_observe(sqlite3 *db, const char *addr, const struct trust_seen *devs, size
 	if ((rc = pins_load(db, addr, &p)) != SB_OK ||
 	    (rc = store_query_int(db, "SELECT count(*) FROM trust_contacts WHERE"
 	    " address = ?", addr, 0, &known_addr)) != SB_OK ||
-	    (rc = store_query_int(db, "SELECT self FROM trust_contacts WHERE"
+	    (rc = store_query_int(db, "SELECT " OCON("self") " FROM trust_contacts WHERE"
 	    " address = ?", addr, 0, &self)) != SB_OK)
 		goto out;
 	/* First contact: what the directory says now is pinned, silently
@@ -588,7 +683,10 @@ trust_observe(sqlite3 *db, const char *addr, const struct trust_seen *devs, size
 	 * An address known before whose devices were all removed is not new. */
 	first = p.n == 0 && known_addr == 0;
 	if (first && (rc = exec_addr(db, "INSERT INTO trust_contacts(address,"
-	    " verified_set, verified_at) VALUES (?1, NULL, 0)", addr, 0)) != SB_OK)
+	    " verified_set, verified_at, self) VALUES (?1,"
+	    " " SEAL("trust_contacts", "verified_set", "?1", "0", "NULL") ","
+	    " " SEAL("trust_contacts", "verified_at", "?1", "0", "0") ","
+	    " " SEAL("trust_contacts", "self", "?1", "0", "0") ")", addr, 0)) != SB_OK)
 		goto out;
 	if (!first && (rc = trust_diff(p.devs, p.n, cur, n, ch, sizeof(ch) / sizeof(ch[0]),
 	    &n_ch)) != SB_OK)
@@ -772,12 +870,12 @@ trust_alerts_text(sqlite3 *db, int open_only, const char *prefix, struct sb_buf 
 {
 	char line[TRUST_LINE_BUF];
 	sqlite3_stmt *st = NULL;
-	int rc = store_prepare(db, "SELECT time, address, event, n, old_hash, new_hash"
-	    " FROM trust_alerts WHERE ?1 = 0 OR closed = 0 ORDER BY id", &st);
+	int rc = trust_store_scan(db, NULL, (int64_t)time(NULL), stderr);
 
-	if (rc != SB_OK)
+	if (rc != SB_OK || (rc = store_prepare(db, "SELECT t, address, e, n, o, nw FROM "
+	    ALERT_ROWS " AND (?2 = 0 OR c = 0) ORDER BY id", &st)) != SB_OK)
 		return rc;
-	sqlite3_bind_int(st, 1, open_only);
+	sqlite3_bind_int(st, 2, open_only);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		/* A row this version cannot word is skipped, not fatal. */
 		if (row_line(st, 1, line, sizeof(line)) != SB_OK)
@@ -818,16 +916,16 @@ trust_folder_state(sqlite3 *db, const char *const *addrs, size_t n, char *out,
 		size_t set_len;
 		int64_t open;
 
-		if ((rc = verified_get(db, addrs[i], set, &set_len)) != SB_OK ||
+		if ((rc = trust_store_scan(db, addrs[i], (int64_t)time(NULL), stderr)) != SB_OK ||
+		    (rc = verified_get(db, addrs[i], set, &set_len)) != SB_OK ||
 		    (rc = count_open(db, addrs[i], 0, &open)) != SB_OK)
 			break;
 		st[i].verified = set_len > 0;
 		st[i].open = (size_t)open;
 		if (open == 0)
 			continue;
-		if ((rc = store_prepare(db, "SELECT time, address, event, n, old_hash,"
-		    " new_hash, id FROM trust_alerts WHERE address = ? AND closed = 0"
-		    " ORDER BY id DESC LIMIT 1", &q)) != SB_OK)
+		if ((rc = store_prepare(db, "SELECT t, address, e, n, o, nw, id FROM "
+		    ALERT_ROWS " AND c = 0 ORDER BY id DESC LIMIT 1", &q)) != SB_OK)
 			break;
 		sqlite3_bind_text(q, 1, addrs[i], -1, SQLITE_STATIC);
 		if (sqlite3_step(q) == SQLITE_ROW && row_line(q, 0, lines[i], TRUST_LINE_BUF) == SB_OK) {
@@ -864,10 +962,10 @@ trust_list_text(sqlite3 *db, struct sb_buf *out)
 {
 	char state[TRUST_LINE_BUF + 32], fp[TRUST_FP_BUF], line[64];
 	sqlite3_stmt *st = NULL;
-	int rc = store_prepare(db, "SELECT address FROM trust_contacts UNION"
-	    " SELECT address FROM trust_pins ORDER BY 1", &st);
+	int rc = trust_store_scan(db, NULL, (int64_t)time(NULL), stderr);
 
-	if (rc != SB_OK)
+	if (rc != SB_OK || (rc = store_prepare(db, "SELECT address FROM trust_contacts UNION"
+	    " SELECT address FROM trust_pins ORDER BY 1", &st)) != SB_OK)
 		return rc;
 	while (rc == SB_OK && sqlite3_step(st) == SQLITE_ROW) {
 		const unsigned char *t = sqlite3_column_text(st, 0);
@@ -880,8 +978,8 @@ trust_list_text(sqlite3 *db, struct sb_buf *out)
 
 		if ((rc = trust_folder_state(db, one, 1, state, sizeof(state))) != SB_OK ||
 		    (rc = pins_load(db, addr, &p)) != SB_OK ||
-		    (rc = store_query_int(db, "SELECT self FROM trust_contacts WHERE"
-		    " address = ?", addr, 0, &self)) != SB_OK)
+		    (rc = store_query_int(db, "SELECT " OCON("self") " FROM trust_contacts"
+		    " WHERE address = ?", addr, 0, &self)) != SB_OK)
 			break;
 		/* Our own account is never "verified": it is ours. */
 		if (self != 0 && strcmp(state, "unverified") == 0)
@@ -907,8 +1005,11 @@ trust_self_set(sqlite3 *db, const char *addr, uint64_t device_id)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = store_prepare(db, "INSERT INTO trust_contacts(address, verified_set,"
-	    " verified_at, self) VALUES (?, NULL, 0, ?) ON CONFLICT(address) DO UPDATE"
-	    " SET self = excluded.self", &st);
+	    " verified_at, self) VALUES (?1,"
+	    " " SEAL("trust_contacts", "verified_set", "?1", "0", "NULL") ","
+	    " " SEAL("trust_contacts", "verified_at", "?1", "0", "0") ","
+	    " " SEAL("trust_contacts", "self", "?1", "0", "?2") ")"
+	    " ON CONFLICT(address) DO UPDATE SET self = excluded.self", &st);
 
 	if (rc != SB_OK)
 		return rc;
@@ -925,7 +1026,8 @@ trust_approve(sqlite3 *db, const char *addr, uint64_t device_id,
 {
 	sqlite3_stmt *st = NULL;
 	int rc = store_prepare(db, "INSERT OR REPLACE INTO trust_approvals(address,"
-	    " device_id, hash, approved) VALUES (?, ?, ?, ?)", &st);
+	    " device_id, hash, approved) VALUES (?1, ?2,"
+	    " " SEAL("trust_approvals", "hash", "?1", "?2", "?3") ", ?4)", &st);
 
 	if (rc != SB_OK)
 		return rc;
@@ -972,7 +1074,8 @@ trust_unpin(sqlite3 *db, const char *addr, uint64_t device_id, int64_t now)
 	sqlite3_finalize(st);
 	st = NULL;
 	if (rc == SB_OK && (rc = store_prepare(db, "INSERT OR REPLACE INTO trust_removed"
-	    "(address, device_id, removed) VALUES (?, ?, ?)", &st)) == SB_OK) {
+	    "(address, device_id, removed) VALUES (?1, ?2,"
+	    " " SEAL("trust_removed", "removed", "?1", "?2", "?3") ")", &st)) == SB_OK) {
 		sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, (sqlite3_int64)device_id);
 		sqlite3_bind_int64(st, 3, now);
@@ -987,7 +1090,9 @@ int
 trust_log_head_get(sqlite3 *db, struct sb_buf *out)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = store_prepare(db, "SELECT head FROM trust_log WHERE id = 1", &st);
+	int rc = store_prepare(db, "SELECT h FROM (SELECT " OLOG("head") " AS h, "
+	    OLOG("size") " AS s FROM trust_log WHERE id = 1) WHERE h IS NOT NULL"
+	    " AND s IS NOT NULL", &st);
 
 	if (rc != SB_OK)
 		return rc;
@@ -1011,9 +1116,13 @@ trust_log_head_put(sqlite3 *db, const uint8_t *head, size_t len, uint64_t size,
 	if (len == 0 || len > TRUST_MAX_HEAD)
 		return SB_ERR_LENGTH;
 	/* Never backwards: a smaller head than the stored one is dropped. */
+	/* (A stored head that does not open is replaced: it was never ours.) */
 	rc = store_prepare(db, "INSERT INTO trust_log(id, head, size, updated)"
-	    " VALUES (1, ?1, ?2, ?3) ON CONFLICT(id) DO UPDATE SET head = ?1,"
-	    " size = ?2, updated = ?3 WHERE ?2 >= trust_log.size", &st);
+	    " VALUES (1, " SEAL("trust_log", "head", "''", "1", "?1") ","
+	    " " SEAL("trust_log", "size", "''", "1", "?2") ", ?3) ON CONFLICT(id) DO UPDATE"
+	    " SET head = excluded.head, size = excluded.size, updated = excluded.updated"
+	    " WHERE ?2 >= coalesce(sb_open('trust_log', 'size', '', trust_log.id,"
+	    " trust_log.size), -1)", &st);
 	if (rc != SB_OK)
 		return rc;
 	sqlite3_bind_blob(st, 1, head, (int)len, SQLITE_STATIC);
@@ -1028,8 +1137,8 @@ int
 trust_unapprove(sqlite3 *db, const char *addr, const uint8_t hash[CRYPTO_HASH_LEN])
 {
 	sqlite3_stmt *st = NULL;
-	int rc = store_prepare(db, "DELETE FROM trust_approvals WHERE address = ? AND hash = ?",
-	    &st);
+	int rc = store_prepare(db, "DELETE FROM trust_approvals WHERE address = ? AND"
+	    " sb_open('trust_approvals', 'hash', address, device_id, hash) = ?", &st);
 
 	if (rc != SB_OK)
 		return rc;

@@ -40,6 +40,7 @@ enum trust_event {
 	TRUST_EV_OPERATOR_REMOVED, /* removed without a removal signed by its account */
 	TRUST_EV_FORK,             /* two tree heads that cannot both be honest */
 	TRUST_EV_PROOF,            /* a log proof failed: the answer was not used */
+	TRUST_EV_INTEGRITY,        /* a sealed trust row did not authenticate: not used */
 };
 
 /* The event's word(s) in an alert line; NULL for an unknown value. */
@@ -104,6 +105,7 @@ struct trust_alert {
  *   2026-12-04T17:03:01Z bob@example.com device 9 added - -> NEWFP
  *   2026-12-04T17:03:01Z alice@example.com log forked at size 12 ROOT -> ROOT
  *   2026-12-04T17:03:01Z bob@example.com log proof failed: directory answer not used - -> -
+ *   2026-12-04T17:03:01Z bob@example.com trust record failed its integrity check - -> -
  * that is TIME ADDRESS WHAT OLD -> NEW, fingerprints per trust_fingerprint
  * (for log events, of the two tree heads' roots).  with_time 0 leaves the
  * time and its space out (the folder xattr).  SB_ERR_LENGTH when it does
@@ -150,13 +152,42 @@ int  trust_code_shape(const char *given);
 struct sqlite3;
 struct sb_buf;
 
-/* Creates or upgrades the trust tables.  A home made before them keeps
- * what it knew: inbox_devices become the pins and inbox_key_events the
- * first alerts (once). */
+/*
+ * At rest (trust_store.c, docs/SECURITY.md section 7): every value that
+ * decides what is trusted is sealed under the home's storage key, bound to
+ * its table, column, address and row id.  A row that does not open is
+ * never used (not pinned, not verified, not approved, not removed) and is
+ * an alert "ADDRESS trust record failed its integrity check" (event
+ * TRUST_EV_INTEGRITY; sends to ADDRESS are held) until the user accepts or
+ * confirms ADDRESS again, which drops such rows.
+ *
+ * trust_store_key binds the storage key (32 bytes, copied into a derived
+ * key; NULL: none yet) to db and then creates, upgrades or converts the
+ * trust tables (trust_schema).  Without a key every other trust_* call on
+ * db answers SB_ERR_KEY_MISSING (trust_ready says which).  The caller
+ * holds db's lock and has no statement of db running.
+ */
+int  trust_store_key(struct sqlite3 *db, const uint8_t *storage_key);
+/* SB_OK when db has its storage key, else SB_ERR_KEY_MISSING. */
+int  trust_ready(struct sqlite3 *db);
+/* Creates or upgrades the trust tables (trust_store_key does): nothing
+ * without the key.  A home made before them keeps what it knew:
+ * inbox_devices become the pins and inbox_key_events the first alerts
+ * (once); a home from before sealing has its rows sealed in place, the
+ * plain bytes wiped (secure_delete, WAL truncated). */
 int  trust_schema(struct sqlite3 *db);
-/* Opens HOME/store.db (store_open) with the trust tables: for cli/, beside
- * a live mount or without one.  Close with store_close. */
-int  trust_store_open(const char *home, struct sqlite3 **out);
+/* Opens HOME/store.db (store_open) with the storage key of (address,
+ * device_id) from the keyring: for cli/, beside a live mount or without
+ * one.  keyring errors as keyring.h says.  Close with store_close. */
+int  trust_store_open(const char *home, const char *address, uint64_t device_id,
+         struct sqlite3 **out);
+/* Looks for rows of addr (every address when NULL; the log head only
+ * then) that do not open, and records an open integrity alert for each
+ * address with one (once while open; best effort: a read-only store
+ * records nothing), lines to logf (may be NULL). */
+int  trust_store_scan(struct sqlite3 *db, const char *addr, int64_t now, FILE *logf);
+/* Deletes the rows of addr that do not open. */
+int  trust_store_purge(struct sqlite3 *db, const char *addr);
 
 /* One device of a directory answer (borrowed). */
 struct trust_seen {

@@ -27,6 +27,7 @@ static const struct {
 	{ TRUST_EV_OPERATOR_REMOVED, "removed by the relay, not by its account" },
 	{ TRUST_EV_FORK, "forked" },
 	{ TRUST_EV_PROOF, "proof failed: directory answer not used" },
+	{ TRUST_EV_INTEGRITY, "failed its integrity check" },
 };
 
 const char *
@@ -173,6 +174,8 @@ trust_alert_line(const struct trust_alert *al, int with_time, char *out, size_t 
 		    (unsigned long long)al->n);
 	else if (al->event == TRUST_EV_PROOF)
 		snprintf(what, sizeof(what), "log %s", name);
+	else if (al->event == TRUST_EV_INTEGRITY)
+		snprintf(what, sizeof(what), "trust record %s", name);
 	else
 		snprintf(what, sizeof(what), "device %llu %s", (unsigned long long)al->n, name);
 	trust_fingerprint(al->old_hash, o);

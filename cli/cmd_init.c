@@ -435,7 +435,7 @@ cli_log_state(void *arg, const uint8_t key[TLOG_KEY_LEN], const uint8_t *head,
 	}
 	if (lg->home == NULL || head == NULL || tlog_sth_parse(head, head_len, &sth) != SB_OK)
 		return;
-	if (trust_store_open(lg->home, &db) == SB_OK)
+	if (trust_store_open(lg->home, lg->cfg->address, lg->cfg->device_id, &db) == SB_OK)
 		(void)trust_log_head_put(db, head, head_len, sth.size, (int64_t)time(NULL));
 	store_close(db);
 }
@@ -477,7 +477,7 @@ connect_relay(const struct agent_config *cfg, const struct crypto_key *sign,
 		 * checked for consistency with it like the mount's. */
 		snprintf(path, sizeof(path), "%s/store.db", lg->home ? lg->home : "");
 		if (lg->home != NULL && access(path, F_OK) == 0 &&
-		    trust_store_open(lg->home, &db) == SB_OK &&
+		    trust_store_open(lg->home, lg->cfg->address, lg->cfg->device_id, &db) == SB_OK &&
 		    trust_log_head_get(db, &head) == SB_OK) {
 			cc.log_head = head.d;
 			cc.log_head_len = head.len;
@@ -539,7 +539,7 @@ pin_account(struct client *c, const char *home, const struct agent_config *cfg,
 
 	*others = 0;
 	if (rc == SB_OK)
-		rc = trust_store_open(home, &db);
+		rc = trust_store_open(home, cfg->address, cfg->device_id, &db);
 	if (rc == SB_OK)
 		rc = trust_observe_lookup(db, cfg->address, l, TRUST_ACCEPT,
 		    (int64_t)time(NULL), NULL, NULL);
@@ -1034,7 +1034,7 @@ confirm_code(struct device_ctx *d, const char *addr, const char *given,
 		    " yours are not the ones they see; nothing recorded", addr);
 	if (rc != SB_OK)
 		return cli_fail("verify", "cannot compare the code: %s", sb_strerror(rc));
-	if ((rc = trust_store_open(d->home, &db)) == SB_OK)
+	if ((rc = trust_store_open(d->home, d->cfg.address, d->cfg.device_id, &db)) == SB_OK)
 		rc = trust_observe_lookup(db, addr, theirs, TRUST_CONFIRM,
 		    (int64_t)time(NULL), NULL, NULL);
 	store_close(db);
@@ -1137,7 +1137,7 @@ mib_up(int64_t bytes)
  * Returns 0, or -1 when store.db exists and cannot be read.
  */
 static int
-status_store(const char *home)
+status_store(const char *home, const struct agent_config *cfg)
 {
 	char path[4096], t[32], addr[NAMES_ESCAPE_BUF(SB_MAX_ADDRESS)];
 	sqlite3 *db = NULL;
@@ -1180,18 +1180,26 @@ status_store(const char *home)
 	printf("outbox:   %lld queued, %lld failed\n", (long long)queued, (long long)failed);
 
 	/* Open alerts (agent/trust.h), oldest first, as MNT/alerts words
-	 * them; a store made before issue 14 has none yet. */
+	 * them; a store made before issue 14 has none yet.  They are sealed
+	 * under the storage key: read through a connection that has it. */
 	if (sqlite3_prepare_v2(db, "SELECT 1 FROM trust_alerts", -1, &st, NULL) == SQLITE_OK) {
 		struct sb_buf al = SB_BUF_INIT;
+		sqlite3 *tdb = NULL;
+		int trc;
 
 		sqlite3_finalize(st);
 		st = NULL;
-		if (trust_alerts_text(db, 1, "alert: ", &al) == SB_OK) {
+		if ((trc = trust_store_open(home, cfg->address, cfg->device_id, &tdb)) == SB_OK)
+			trc = trust_alerts_text(tdb, 1, "alert: ", &al);
+		store_close(tdb);
+		if (trc == SB_OK) {
 			for (size_t i = 0; i < al.len; i++)
 				if ((al.d[i] < 0x20 && al.d[i] != '\n') || al.d[i] == 0x7f)
 					al.d[i] = '?';
 			if (al.len > 0)
 				fwrite(al.d, 1, al.len, stdout);
+		} else {
+			printf("alerts:   unavailable (%s)\n", sb_strerror(trc));
 		}
 		sb_buf_free(&al);
 	}
@@ -1280,7 +1288,7 @@ cmd_status(int argc, char **argv)
 		printf("relay:    %s reachable, authenticated\n", cfg.relay);
 	else
 		printf("relay:    %s unreachable: %s\n", cfg.relay, why);
-	(void)status_store(home);
+	(void)status_store(home, &cfg);
 	client_free(c);
 	crypto_key_free(sign);
 	free(home);

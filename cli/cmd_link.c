@@ -130,7 +130,7 @@ devices_approve(const char *code, const char *home_arg)
 	}
 	/* Recorded before the relay adds it, so that this device's own
 	 * monitoring never reads the addition as someone else's. */
-	if ((rc = trust_store_open(d.home, &db)) == SB_OK)
+	if ((rc = trust_store_open(d.home, d.cfg.address, d.cfg.device_id, &db)) == SB_OK)
 		rc = trust_approve(db, d.cfg.address, 0, o->hash, (int64_t)time(NULL));
 	if (rc != SB_OK) {
 		cli_fail("devices", "%s/store.db: %s", d.home, sb_strerror(rc));
@@ -218,7 +218,7 @@ devices_remove(const char *id_arg, const char *home_arg)
 	}
 	/* Recorded as this device's doing, so that its own mount does not
 	 * alert about it; the relay has already dropped the device. */
-	if ((rc = trust_store_open(d.home, &db)) == SB_OK)
+	if ((rc = trust_store_open(d.home, d.cfg.address, d.cfg.device_id, &db)) == SB_OK)
 		rc = trust_unpin(db, d.cfg.address, id, (int64_t)time(NULL));
 	store_close(db);
 	if (rc != SB_OK) {

@@ -74,7 +74,7 @@ trust_list(const char *home_arg)
 		return 0;
 	}
 	free(path);
-	if ((rc = trust_store_open(home, &db)) == SB_OK)
+	if ((rc = trust_store_open(home, cfg.address, cfg.device_id, &db)) == SB_OK)
 		rc = trust_list_text(db, &out);
 	store_close(db);
 	if (rc == SB_OK) {
@@ -112,7 +112,7 @@ trust_accept(const char *addr_arg, const char *home_arg)
 	}
 	if (cli_lookup("trust", &d, addr, &l) != 0)
 		goto out;
-	if ((rc = trust_store_open(d.home, &db)) == SB_OK)
+	if ((rc = trust_store_open(d.home, d.cfg.address, d.cfg.device_id, &db)) == SB_OK)
 		rc = trust_observe_lookup(db, addr, l, TRUST_ACCEPT,
 		    (int64_t)time(NULL), NULL, NULL);
 	store_close(db);

@@ -19,12 +19,17 @@ here=$(cd "$(dirname "$0")" && pwd); top=${here%/tests/integration*}
 source "$top/tests/lib/common.sh"
 source "$SB_TOP/tests/lib/mailbox.sh"
 
+# events: each alert of alice's (MNT/alerts, oldest first, closed ones
+# too) as "WHAT OLD/NEW", OLD and NEW 32 when the alert names that
+# identity hash, else 0.
 events() {
-	python3 -c 'import sqlite3,sys; print("\n".join("%s %s" % (r[0], r[1]) for r in sqlite3.connect(sys.argv[1]).execute(
-		"SELECT CASE event WHEN 1 THEN \"changed\" WHEN 2 THEN \"added\" WHEN 5 THEN \"unapproved\""
-		" ELSE event END,"
-		" coalesce(length(old_hash), 0) || \"/\" || coalesce(length(new_hash), 0) FROM trust_alerts ORDER BY id")))' \
-		"$(mb_home alice)/store.db"
+	python3 - "$(mb_mnt alice)/alerts" <<'PY'
+import re, sys
+words = {"not approved by any device of its account: refused": "unapproved"}
+for line in open(sys.argv[1]):
+    what, o, n = re.match(r"\S+ \S+ device \d+ (.*) (\S+) -> (\S+)$", line.rstrip("\n")).groups()
+    print(words.get(what, what), "%d/%d" % (0 if o == "-" else 32, 0 if n == "-" else 32))
+PY
 }
 
 mb_alice_to_bob    # relay, alice and bob mounted

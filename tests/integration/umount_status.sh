@@ -89,18 +89,18 @@ g=$(wait_for_file 30 "$(mb_mnt bob)/inbox/alice@example.com" "$(mb_inbox_re held
 [ "$(cat "$g")" = 'written while umount waits' ] || fail "bob got: $(cat "$g")"
 
 note "open alerts and waiting attachments, as the agent records them in store.db"
+# Events per agent/trust.h: 1 changed, 2 added; a closed alert (the user
+# accepted or confirmed) is history, not listed.  Sealed under alice's
+# storage key by the agent's own code (tests/helpers/trust_alert.c).
+o=$(python3 -c 'print(bytes(range(32)).hex())') n=$(python3 -c 'print(bytes(range(100, 132)).hex())')
+alert() { TRUST_ALERT_ADDR=$1 "$SB_BUILD/tests/helpers/trust_alert" "$H" alice@example.com \
+	"$(mb_device_id alice)" "${@:2}" || fail "trust_alert $*"; }
+alert bob@example.com 1764860000 1 7 "$o" "$n" 0
+alert carol@example.com 1764865000 3 4 "$o" - 1764866000
+alert bob@example.com 1764870000 2 9 - "$n" 0
 python3 - "$H/store.db" <<'PY'
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
-o, n = bytes(range(32)), bytes(range(100, 132))
-# Events per agent/trust.h: 1 changed, 2 added; a closed alert (the user
-# accepted or confirmed) is history, not listed.
-db.execute("INSERT INTO trust_alerts(time, address, event, n, old_hash, new_hash)"
-           " VALUES (1764860000, 'bob@example.com', 1, 7, ?, ?)", (o, n))
-db.execute("INSERT INTO trust_alerts(time, address, event, n, old_hash, new_hash, closed)"
-           " VALUES (1764865000, 'carol@example.com', 3, 4, ?, NULL, 1764866000)", (o,))
-db.execute("INSERT INTO trust_alerts(time, address, event, n, old_hash, new_hash)"
-           " VALUES (1764870000, 'bob@example.com', 2, 9, NULL, ?)", (n,))
 db.execute("INSERT INTO inbox_waiting(item_id, sender, size, need, avail, since, tries)"
            " VALUES (42, 'bob@example.com', 3*1048576+1, 12*1048576, 5*1048576+7, 1764870000, 3)")
 db.commit()

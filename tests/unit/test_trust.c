@@ -37,7 +37,7 @@ static void
 test_trust_event_names(void **state)
 {
 	(void)state;
-	for (int ev = TRUST_EV_CHANGED; ev <= TRUST_EV_PROOF; ev++) {
+	for (int ev = TRUST_EV_CHANGED; ev <= TRUST_EV_INTEGRITY; ev++) {
 		const char *n = trust_event_name((enum trust_event)ev);
 		assert_non_null(n);
 		assert_int_equal(trust_event_parse(n), ev);
@@ -359,7 +359,15 @@ store_setup(void **state)
 	(void)state;
 	snprintf(fx.dir, sizeof(fx.dir), "/tmp/test_trust.XXXXXX");
 	assert_non_null(mkdtemp(fx.dir));
-	assert_int_equal(trust_store_open(fx.dir, &fx.db), SB_OK);
+	{
+		char path[128];
+		uint8_t key[CRYPTO_STORAGE_KEY_LEN];
+
+		memset(key, 0x5b, sizeof(key));
+		snprintf(path, sizeof(path), "%s/store.db", fx.dir);
+		assert_int_equal(store_open(path, &fx.db), SB_OK);
+		assert_int_equal(trust_store_key(fx.db, key), SB_OK);
+	}
 	for (int i = 0; i < 6; i++)
 		if (fx.ids[i].len == 0)
 			make_identity(i);
