@@ -630,6 +630,102 @@ test_trust_store_unapproved_first_contact_and_log_head(void **state)
 	assert_int_equal(trust_log_head_put(fx.db, head, 0, 13, 4), SB_ERR_LENGTH);
 }
 
+/* A home from before sealing (trust schema 3, plain rows) is converted at
+ * the first open with the key: the pin, the verified state and the log
+ * head still read, and the plain hash is nowhere in the file. */
+static void
+test_trust_store_converts_plain_rows(void **state)
+{
+	static const char *const v3 =
+	    "CREATE TABLE trust_pins(address TEXT NOT NULL, device_id INTEGER NOT NULL,"
+	    " identity BLOB NOT NULL, hash BLOB NOT NULL, pinned INTEGER NOT NULL,"
+	    " refused INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(address, device_id));"
+	    "CREATE TABLE trust_alerts(id INTEGER PRIMARY KEY, time INTEGER NOT NULL,"
+	    " address TEXT NOT NULL, event INTEGER NOT NULL, n INTEGER NOT NULL,"
+	    " old_hash BLOB, new_hash BLOB, closed INTEGER NOT NULL DEFAULT 0);"
+	    "CREATE INDEX trust_alerts_open ON trust_alerts(address, closed);"
+	    "CREATE TABLE trust_contacts(address TEXT PRIMARY KEY, verified_set BLOB,"
+	    " verified_at INTEGER NOT NULL, self INTEGER NOT NULL DEFAULT 0);"
+	    "CREATE TABLE trust_approvals(address TEXT NOT NULL, device_id INTEGER NOT NULL,"
+	    " hash BLOB NOT NULL, approved INTEGER NOT NULL, PRIMARY KEY(address, device_id));"
+	    "CREATE TABLE trust_removed(address TEXT NOT NULL, device_id INTEGER NOT NULL,"
+	    " removed INTEGER NOT NULL, PRIMARY KEY(address, device_id));"
+	    "CREATE TABLE trust_log(id INTEGER PRIMARY KEY CHECK (id = 1), head BLOB NOT NULL,"
+	    " size INTEGER NOT NULL, updated INTEGER NOT NULL);"
+	    "INSERT INTO store_schema(component, version) VALUES ('trust', 3);";
+	const char *to[1] = { "bob@example.com" };
+	uint8_t key[CRYPTO_STORAGE_KEY_LEN], head[100];
+	struct crypto_identity *got = NULL;
+	struct sb_buf h = SB_BUF_INIT;
+	sqlite3_stmt *st = NULL;
+	char dir[64], path[128], t[TRUST_LINE_BUF];
+	FILE *f;
+
+	(void)state;
+	memset(key, 0x5b, sizeof(key));
+	memset(head, 0x33, sizeof(head));
+	snprintf(dir, sizeof(dir), "/tmp/test_trust_v3.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/store.db", dir);
+	store_close(fx.db);
+	assert_int_equal(store_open(path, &fx.db), SB_OK);
+	assert_int_equal(store_exec(fx.db, v3), SB_OK);
+	assert_int_equal(sqlite3_prepare_v2(fx.db, "INSERT INTO trust_pins VALUES"
+	    " ('bob@example.com', 7, ?1, ?2, 1, 0)", -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_blob(st, 1, fx.ids[0].d, (int)fx.ids[0].len, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, fx.hash[0], CRYPTO_HASH_LEN, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
+	assert_int_equal(sqlite3_prepare_v2(fx.db, "INSERT INTO trust_contacts VALUES"
+	    " ('bob@example.com', ?1, 5, 0)", -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_blob(st, 1, fx.hash[0], CRYPTO_HASH_LEN, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
+	assert_int_equal(sqlite3_prepare_v2(fx.db, "INSERT INTO trust_log VALUES"
+	    " (1, ?1, 10, 1)", -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_blob(st, 1, head, sizeof(head), SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
+	assert_int_equal(store_exec(fx.db, "INSERT INTO trust_alerts(time, address, event,"
+	    " n, old_hash, new_hash, closed) VALUES (4, 'bob@example.com', 2, 7, NULL,"
+	    " x'00', 5)"), SB_OK);
+
+	/* Locked: nothing converted, nothing answered. */
+	assert_int_equal(trust_store_key(fx.db, NULL), SB_OK);
+	assert_int_equal(trust_pin_get(fx.db, "bob@example.com", 7, &got), SB_ERR_KEY_MISSING);
+	assert_int_equal(trust_store_key(fx.db, key), SB_OK);
+	assert_int_equal(trust_pin_get(fx.db, "bob@example.com", 7, &got), SB_OK);
+	assert_memory_equal(crypto_identity_hash(got), fx.hash[0], CRYPTO_HASH_LEN);
+	crypto_identity_free(got);
+	assert_int_equal(trust_folder_state(fx.db, to, 1, t, sizeof(t)), SB_OK);
+	assert_string_equal(t, "verified");
+	assert_int_equal(trust_log_head_get(fx.db, &h), SB_OK);
+	assert_int_equal(h.len, sizeof(head));
+	sb_buf_free(&h);
+	store_close(fx.db);
+	fx.db = NULL;
+	/* Nowhere in the file in clear (WAL truncated after converting). */
+	assert_non_null(f = fopen(path, "rb"));
+	{
+		static uint8_t all[1 << 20];
+		size_t n = fread(all, 1, sizeof(all), f);
+
+		assert_null(memmem(all, n, fx.hash[0], CRYPTO_HASH_LEN));
+		assert_null(memmem(all, n, fx.ids[0].d, fx.ids[0].len));
+	}
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/store.db-wal", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/store.db-shm", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/store.db", dir);
+	unlink(path);
+	rmdir(dir);
+	/* The teardown closes a db: give it the fixture's again. */
+	snprintf(path, sizeof(path), "%s/store.db", fx.dir);
+	assert_int_equal(store_open(path, &fx.db), SB_OK);
+}
+
 int
 main(void)
 {
@@ -652,6 +748,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_trust_store_own_account, store_setup,
 		    store_teardown),
 		cmocka_unit_test_setup_teardown(test_trust_store_unapproved_first_contact_and_log_head,
+		    store_setup, store_teardown),
+		cmocka_unit_test_setup_teardown(test_trust_store_converts_plain_rows,
 		    store_setup, store_teardown),
 	};
 
