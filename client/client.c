@@ -76,8 +76,10 @@ struct req {
 	uint8_t *resp;                  /* a copy of the answer frame */
 	size_t resp_len;
 	struct timespec progress;       /* last sign of life (blob streaming) */
-	/* blob streaming */
+	/* blob streaming: an upload's bytes come from fill(fill_arg, ...) */
 	int fd;
+	client_blob_fill_fn fill;
+	void *fill_arg;
 	uint64_t left, max;             /* max: largest download accepted */
 	struct req *next;
 };
@@ -504,24 +506,25 @@ pump_upload(struct client *c)
 	uint8_t chunk[SB_MAX_BLOB_CHUNK];
 	struct sb_buf b = SB_BUF_INIT;
 	struct req *r = c->upload;
-	ssize_t n;
-	size_t want;
+	size_t want, n;
+	int rc;
 
 	while (r != NULL && r->left > 0 && c->bev != NULL && out_len(c) < (int)OUT_HIGH) {
 		want = r->left < sizeof(chunk) ? (size_t)r->left : sizeof(chunk);
-		n = read(r->fd, chunk, want);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
+		n = 0;
+		rc = r->fill(r->fill_arg, chunk, want, &n);
+		if (rc == SB_OK && (n == 0 || n > want))
+			rc = SB_ERR_TRUNCATED;
+		if (rc != SB_OK) {
 			/* The relay holds a partial upload: only a reset clears it. */
 			unlink_req(&c->inflight, r);
-			finish(c, r, n == 0 ? SB_ERR_TRUNCATED : SB_ERR_SYSTEM);
+			finish(c, r, rc);
 			conn_drop(c, SB_ERR_CLOSED);
 			break;
 		}
 		sb_buf_truncate(&b, 0);
 		b.err = SB_OK;
-		if (proto_encode_blob_data(r->rid, chunk, (size_t)n, &b) != SB_OK ||
+		if (proto_encode_blob_data(r->rid, chunk, n, &b) != SB_OK ||
 		    write_frame(c, &b) != SB_OK) {
 			conn_drop(c, SB_ERR_ALLOC);
 			break;
@@ -2377,8 +2380,31 @@ client_remove(struct client *c, uint64_t device_id)
 	return rc;
 }
 
+/* client_blob_upload's producer: read(2) from the caller's fd. */
+static int
+fill_from_fd(void *arg, uint8_t *buf, size_t want, size_t *got)
+{
+	int fd = *(const int *)arg;
+	ssize_t n;
+
+	do
+		n = read(fd, buf, want);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return SB_ERR_SYSTEM;
+	*got = (size_t)n;
+	return SB_OK;
+}
+
 int
 client_blob_upload(struct client *c, int fd, uint64_t size, char uri[SB_MAX_URI + 1])
+{
+	return client_blob_upload_fill(c, size, fill_from_fd, &fd, uri);
+}
+
+int
+client_blob_upload_fill(struct client *c, uint64_t size, client_blob_fill_fn fill,
+    void *arg, char uri[SB_MAX_URI + 1])
 {
 	struct req *r = req_new(PROTO_BLOB_PUT, NEED_AUTH);
 	struct proto_msg m, a;
@@ -2387,11 +2413,12 @@ client_blob_upload(struct client *c, int fd, uint64_t size, char uri[SB_MAX_URI 
 	uri[0] = '\0';
 	if (r == NULL)
 		return SB_ERR_ALLOC;
-	if (size == 0) {
+	if (size == 0 || fill == NULL) {
 		req_free(r);
 		return SB_ERR_INVALID_ARG;
 	}
-	r->fd = fd;
+	r->fill = fill;
+	r->fill_arg = arg;
 	r->left = size;
 	memset(&m, 0, sizeof(m));
 	memset(&a, 0, sizeof(a));

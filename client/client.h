@@ -343,6 +343,22 @@ int  client_remove(struct client *c, uint64_t device_id);
 int  client_blob_upload(struct client *c, int fd, uint64_t size,
          char uri[SB_MAX_URI + 1]);
 /*
+ * The producer of an upload's bytes (client_blob_upload_fill): puts the
+ * next 1..want bytes of the blob into buf (want > 0) and their count into
+ * *got.  It runs on the client's I/O thread with the client's lock held,
+ * one BLOB_DATA frame's worth at a time, only while the call that gave it
+ * waits (never after that call returned): it must not call the client and
+ * should not block for long.  Anything but SB_OK, or *got == 0, abandons
+ * the upload (the connection is reset, which drops the relay's partial
+ * blob) and the upload returns that error (SB_ERR_TRUNCATED for *got == 0;
+ * SB_ERR_SYSTEM with errno as the producer left it).
+ */
+typedef int (*client_blob_fill_fn)(void *arg, uint8_t *buf, size_t want, size_t *got);
+/* client_blob_upload with the bytes from fill(arg, ...) instead of an fd:
+ * the blob streams straight from its producer, no copy on disk. */
+int  client_blob_upload_fill(struct client *c, uint64_t size, client_blob_fill_fn fill,
+         void *arg, char uri[SB_MAX_URI + 1]);
+/*
  * The largest blob this device may upload at all (docs/PROTOCOL.md 13.6,
  * BLOB_PUT of size 0): asked once per authenticated session, then
  * answered from memory.  SB_OK with *cap, 0 when the relay announces none

@@ -9,13 +9,13 @@
  * locked, disk busy): it stays "queued" and is retried with backoff, with
  * the same message id, so the relay's duplicate check (SB_ERR_EXISTS) keeps
  * it from arriving twice.  Never writes plaintext to disk: the blob
- * ciphertext goes to an unnamed temp file in HOME/data; the attachment key
- * lives only in memory and is wiped.
+ * streams from the spool to the relay, encrypted and hashed on the way,
+ * with no copy on disk; the attachment key lives only in memory and is
+ * wiped.
  */
 #include "agent/send/outbox.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -283,74 +283,70 @@ reseal(void *arg, const struct client_device *devs, size_t n, struct sb_buf *pay
 	return rc;
 }
 
-/* Encrypts the row's content with a fresh key into an unnamed temp file,
- * hashing the ciphertext, and uploads it.  Fills j->m's descriptor (uri
- * points into uri_buf). */
+/*
+ * The blob's producer (client_blob_upload_fill, on the client's I/O
+ * thread): the next piece of the spooled content, decrypted into the
+ * secure heap, AES-256-CTR encrypted into the frame and hashed there.  One
+ * pass from the spool to the relay: no copy of the blob on disk.
+ */
+struct blob_src {
+	struct job *j;
+	struct cfile *cf;
+	struct crypto_hasher *h;
+	uint8_t *plain;              /* CHUNK bytes, secure heap */
+	uint64_t off;
+};
+
+static int
+blob_fill(void *arg, uint8_t *buf, size_t want, size_t *got)
+{
+	struct blob_src *s = arg;
+	int rc;
+
+	if (want > CHUNK)
+		want = CHUNK;
+	if ((rc = cfile_pread(s->cf, s->plain, want, s->off, got)) != SB_OK)
+		return rc;
+	if (*got == 0)
+		return SB_ERR_TRUNCATED;
+	if ((rc = crypto_attach_xor(s->j->m.att.key, s->off, s->plain, buf, *got)) != SB_OK ||
+	    (rc = crypto_hasher_update(s->h, buf, *got)) != SB_OK)
+		return rc;
+	s->off += *got;
+	return SB_OK;
+}
+
+/* Encrypts the row's content with a fresh key as it streams to the relay,
+ * hashing the ciphertext on the way.  Fills j->m's descriptor (uri points
+ * into uri_buf). */
 static int
 upload(struct job *j, struct cfile *cf, char uri_buf[SB_MAX_URI + 1])
 {
-	struct agent *a = j->a;
-	struct crypto_hasher *h = NULL;
-	uint8_t *buf = NULL;
-	uint64_t off = 0;
-	int fd, rc;
+	struct blob_src s = { .j = j, .cf = cf };
+	int rc;
 
-	fd = open(a->out->data_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		char *tmpl = NULL;
-		if (asprintf(&tmpl, "%s/.blob-XXXXXX", a->out->data_dir) < 0)
-			return SB_ERR_ALLOC;
-		fd = mkostemp(tmpl, O_CLOEXEC);
-		if (fd >= 0)
-			unlink(tmpl);
-		free(tmpl);
-		if (fd < 0)
-			return SB_ERR_SYSTEM;
-	}
-	if ((rc = crypto_attach_key_generate(j->m.att.key)) != SB_OK)
+	if ((rc = crypto_attach_key_generate(j->m.att.key)) != SB_OK ||
+	    (rc = crypto_hasher_new(&s.h)) != SB_OK)
 		goto out;
-	if ((rc = crypto_hasher_new(&h)) != SB_OK)
-		goto out;
-	if ((buf = OPENSSL_secure_malloc(CHUNK)) == NULL) {
+	if ((s.plain = OPENSSL_secure_malloc(CHUNK)) == NULL) {
 		rc = SB_ERR_ALLOC;
 		goto out;
 	}
-	while (off < j->size) {
-		size_t got = 0;
-		if ((rc = cfile_pread(cf, buf, CHUNK, off, &got)) != SB_OK)
-			goto out;
-		if (got == 0)
-			break;
-		if ((rc = crypto_attach_xor(j->m.att.key, off, buf, buf, got)) != SB_OK ||
-		    (rc = crypto_hasher_update(h, buf, got)) != SB_OK)
-			goto out;
-		for (size_t done = 0; done < got;) {
-			ssize_t w = write(fd, buf + done, got - done);
-			if (w < 0) {
-				if (errno == EINTR)
-					continue;
-				rc = SB_ERR_SYSTEM;
-				goto out;
-			}
-			done += (size_t)w;
-		}
-		off += got;
-	}
-	if (off != j->size) {
-		rc = SB_ERR_TRUNCATED;
-		goto out;
-	}
-	if ((rc = crypto_hasher_final(h, j->m.att.sha1, j->m.att.sha256)) != SB_OK)
-		goto out;
-	if (lseek(fd, 0, SEEK_SET) != 0) {
-		rc = SB_ERR_SYSTEM;
-		goto out;
-	}
-	if (job_stopped(j)) {          /* removed while it was encrypted */
+	if (job_stopped(j)) {
 		rc = j->cancelled ? SEND_CANCELLED : SEND_MOVED;
 		goto out;
 	}
-	rc = client_blob_upload(agent_client(a), fd, j->size, uri_buf);
+	rc = client_blob_upload_fill(agent_client(j->a), j->size, blob_fill, &s, uri_buf);
+	if (job_stopped(j)) {          /* removed or renamed while it went */
+		if (rc == SB_OK)
+			blob_gone(j->a, uri_buf);   /* nobody's: a retry uploads anew */
+		rc = j->cancelled ? SEND_CANCELLED : SEND_MOVED;
+		goto out;
+	}
+	if (rc == SB_OK && s.off != j->size)
+		rc = SB_ERR_TRUNCATED;
+	if (rc == SB_OK)
+		rc = crypto_hasher_final(s.h, j->m.att.sha1, j->m.att.sha256);
 	if (rc == SB_OK) {
 		j->m.kind = MESSAGE_ATTACHMENT;
 		j->m.att.uri.p = uri_buf;
@@ -358,10 +354,9 @@ upload(struct job *j, struct cfile *cf, char uri_buf[SB_MAX_URI + 1])
 		j->m.att.size = j->size;
 	}
 out:
-	if (buf)
-		OPENSSL_secure_clear_free(buf, CHUNK);
-	crypto_hasher_free(h);
-	close(fd);
+	if (s.plain)
+		OPENSSL_secure_clear_free(s.plain, CHUNK);
+	crypto_hasher_free(s.h);
 	return rc;
 }
 

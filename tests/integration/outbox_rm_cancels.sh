@@ -46,13 +46,9 @@ note "a 64 MiB file removed while its blob is being uploaded"
 # The relay is stopped (SIGSTOP) the moment it logs the upload's start, so
 # the rm lands while the blob is on its way, whatever the machine's speed.
 mb_data $((64 << 20)) 6 >"$T/huge.bin"
-{ timeout "$(mb_secs 60)" tail -n0 -F "$RLOG" 2>/dev/null || true; } |
-	{ grep -m1 -q 'blob upload conn=' && kill -STOP "$RPID"; } &
-watcher=$!
-sleep 0.3
+mb_relay_stop_at_upload
 cp "$T/huge.bin" "$O/huge.bin"
-_stopped() { [ "$(awk '{print $3}' "/proc/$RPID/stat")" = T ]; }
-wait_until "$(mb_secs 30)" _stopped || fail "the upload of huge.bin never started"
+mb_relay_stopped_wait 30 || fail "the upload of huge.bin never started"
 rm "$O/huge.bin"
 kill -CONT "$RPID"
 _deleted() { grep -q 'blob deleted' "$RLOG"; }
@@ -65,7 +61,7 @@ printf 'offline\n' >"$O/offline.txt"
 rm "$O/offline.txt"
 relay_start
 
-wait "$watcher" 2>/dev/null || true
+wait "$MB_UPLOAD_WATCHER" 2>/dev/null || true
 note "a marker sent last: everything before it was decided by then"
 printf 'marker\n' >"$O/marker.txt"
 wait_for_file 30 "$I" "$(mb_inbox_re marker.txt)" >/dev/null

@@ -49,6 +49,11 @@
 #                                  outbox/) read "changed: ADDR WHAT"; prints
 #                                  the line
 #   wait_status SECONDS FILE REGEX
+#   mb_relay_stop_at_upload        arms a watcher that SIGSTOPs the relay the
+#                                  moment it logs its next blob upload's start;
+#                                  mb_relay_stopped_wait SECONDS waits for that
+#                                  (then kill -CONT "$RPID" lets it go on;
+#                                  the watcher's pid: $MB_UPLOAD_WATCHER)
 #   mb_errno OP PATH [ARG]         runs one syscall from python3, prints OK or
 #                                  the errno's name (EROFS, ENXIO, ...)
 #   mb_vmhwm_kb NAME, mb_fd_count NAME   the mount's peak RSS (kB), open fds
@@ -393,6 +398,16 @@ mb_alert_shown() {
 	done
 	echo "$line"
 }
+
+mb_relay_stop_at_upload() {
+	{ timeout "$(mb_secs 60)" tail -n0 -F "$RLOG" 2>/dev/null || true; } |
+		{ grep -m1 -q 'blob upload conn=' && kill -STOP "$RPID"; } &
+	MB_UPLOAD_WATCHER=$!
+	# (tail must be reading before the upload can start)
+	sleep 0.3
+}
+_mb_relay_stopped() { [ "$(awk '{print $3}' "/proc/$RPID/stat")" = T ]; }
+mb_relay_stopped_wait() { wait_until "$(mb_secs "$1")" _mb_relay_stopped; }
 
 # wait_status SECONDS FILE REGEX
 wait_status() {
