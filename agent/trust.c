@@ -26,91 +26,8 @@
 #include "../client/client.h"
 #include "../common/sberr.h"
 #include "store.h"
+#include "trust_sql.h"
 
-/*
- * The sealed columns (trust_store.c): a value opens only at its own table,
- * column, address and row id; sb_open gives NULL for one that does not.
- * Pins and approvals are keyed (address, device_id), contacts (address,
- * 0), alerts (address, id), the log head ('', 1).
- */
-#define SEAL(t, c, a, id, v) "sb_seal('" t "', '" c "', " a ", " id ", " v ")"
-#define OPIN(c)   "sb_open('trust_pins', '" c "', address, device_id, " c ")"
-#define OCON(c)   "sb_open('trust_contacts', '" c "', address, 0, " c ")"
-#define OALERT(c) "sb_open('trust_alerts', '" c "', address, id, " c ")"
-#define OLOG(c)   "sb_open('trust_log', '" c "', '', id, " c ")"
-/* The alerts whose every field opens, as (t, address, e, n, o, nw, c, id). */
-#define ALERT_ROWS "(SELECT " OALERT("time") " AS t, address, " OALERT("event") " AS e, " \
-	OALERT("n") " AS n, " OALERT("old_hash") " AS o, " OALERT("new_hash") " AS nw, " \
-	OALERT("closed") " AS c, id FROM trust_alerts WHERE ?1 IS NULL OR address = ?1)" \
-	" WHERE t IS NOT NULL AND e IS NOT NULL AND n IS NOT NULL AND o IS NOT NULL" \
-	" AND nw IS NOT NULL AND c IS NOT NULL"
-
-static const char *const schema_steps[] = {
-	/* v1 (issue 14).  Events are enum trust_event values: never
-	 * renumbered.  n is the device id, or a tree size for log events;
-	 * closed is when the user accepted or confirmed (0 while open). */
-	"CREATE TABLE trust_pins("
-	" address TEXT NOT NULL, device_id INTEGER NOT NULL,"
-	" identity BLOB NOT NULL, hash BLOB NOT NULL, pinned INTEGER NOT NULL,"
-	" PRIMARY KEY(address, device_id));"
-	"CREATE TABLE trust_alerts("
-	" id INTEGER PRIMARY KEY, time INTEGER NOT NULL, address TEXT NOT NULL,"
-	" event INTEGER NOT NULL, n INTEGER NOT NULL, old_hash BLOB, new_hash BLOB,"
-	" closed INTEGER NOT NULL DEFAULT 0);"
-	"CREATE INDEX trust_alerts_open ON trust_alerts(address, closed);"
-	"CREATE TABLE trust_contacts("
-	" address TEXT PRIMARY KEY, verified_set BLOB, verified_at INTEGER NOT NULL);",
-	/* v2: our own account (self: this device's id on the row of our own
-	 * address, 0 on every other) and the devices this one approved, so
-	 * that a device of our account that we did not approve is an alert. */
-	"ALTER TABLE trust_contacts ADD COLUMN self INTEGER NOT NULL DEFAULT 0;"
-	"CREATE TABLE trust_approvals("
-	" address TEXT NOT NULL, device_id INTEGER NOT NULL, hash BLOB NOT NULL,"
-	" approved INTEGER NOT NULL, PRIMARY KEY(address, device_id));"
-	/* Devices this one removed: ids are never reused by the relay, so
-	 * one named again is a stale answer (a cache), never news. */
-	"CREATE TABLE trust_removed("
-	" address TEXT NOT NULL, device_id INTEGER NOT NULL, removed INTEGER NOT NULL,"
-	" PRIMARY KEY(address, device_id));",
-	/* v3: the transparency log (docs/PROTOCOL.md section 14).  A device
-	 * the log shows added without any countersignature to an account
-	 * that had devices is pinned refused: nothing is sealed to it and
-	 * nothing from it is shown until the user accepts it.  trust_log
-	 * keeps the newest tree head this device accepted (one row). */
-	"ALTER TABLE trust_pins ADD COLUMN refused INTEGER NOT NULL DEFAULT 0;"
-	"CREATE TABLE trust_log("
-	" id INTEGER PRIMARY KEY CHECK (id = 1), head BLOB NOT NULL,"
-	" size INTEGER NOT NULL, updated INTEGER NOT NULL);",
-	/* v4: sealed at rest (trust_store.c).  Every value that decides
-	 * what is trusted becomes sb_seal(...) of itself, in place; the
-	 * times of pinning, approval and the head's update stay plain (they
-	 * decide nothing).  Needs the storage key: trust_schema runs it only
-	 * once the key is there (the first mount with the keyring). */
-	"UPDATE trust_pins SET"
-	" identity = " SEAL("trust_pins", "identity", "address", "device_id", "identity") ","
-	" hash = " SEAL("trust_pins", "hash", "address", "device_id", "hash") ","
-	" refused = " SEAL("trust_pins", "refused", "address", "device_id", "refused") ";"
-	"UPDATE trust_contacts SET"
-	" verified_set = " SEAL("trust_contacts", "verified_set", "address", "0", "verified_set") ","
-	" verified_at = " SEAL("trust_contacts", "verified_at", "address", "0", "verified_at") ","
-	" self = " SEAL("trust_contacts", "self", "address", "0", "self") ";"
-	"UPDATE trust_approvals SET"
-	" hash = " SEAL("trust_approvals", "hash", "address", "device_id", "hash") ";"
-	"UPDATE trust_removed SET"
-	" removed = " SEAL("trust_removed", "removed", "address", "device_id", "removed") ";"
-	"DROP INDEX trust_alerts_open;"
-	"CREATE INDEX trust_alerts_address ON trust_alerts(address);"
-	"UPDATE trust_alerts SET"
-	" time = " SEAL("trust_alerts", "time", "address", "id", "time") ","
-	" event = " SEAL("trust_alerts", "event", "address", "id", "event") ","
-	" n = " SEAL("trust_alerts", "n", "address", "id", "n") ","
-	" old_hash = " SEAL("trust_alerts", "old_hash", "address", "id", "old_hash") ","
-	" new_hash = " SEAL("trust_alerts", "new_hash", "address", "id", "new_hash") ","
-	" closed = " SEAL("trust_alerts", "closed", "address", "id", "closed") ";"
-	"UPDATE trust_log SET"
-	" head = " SEAL("trust_log", "head", "''", "id", "head") ","
-	" size = " SEAL("trust_log", "size", "''", "id", "size") ";",
-};
 
 static int
 table_exists(sqlite3 *db, const char *name, int *yes)
@@ -166,8 +83,8 @@ pin_put(sqlite3 *db, const char *addr, uint64_t id, const uint8_t *der, size_t l
  * cache): they become the first pins and alerts, once.  Rows whose
  * identity does not parse are left behind (they were never usable).
  */
-static int
-import_legacy(sqlite3 *db, int64_t now)
+int
+trust_import_legacy(sqlite3 *db, int64_t now)
 {
 	sqlite3_stmt *st = NULL;
 	int have, rc;
@@ -206,39 +123,9 @@ import_legacy(sqlite3 *db, int64_t now)
 	    " " SEAL("trust_alerts", "old_hash", "address", "id", "old_hash") ","
 	    " " SEAL("trust_alerts", "new_hash", "address", "id", "new_hash") ","
 	    " " SEAL("trust_alerts", "closed", "address", "id", "0")
-	    " FROM inbox_key_events ORDER BY id");
-}
-
-int
-trust_schema(sqlite3 *db)
-{
-	const size_t n = sizeof(schema_steps) / sizeof(schema_steps[0]);
-	int64_t before = 0;
-	int rc;
-
-	/* Without the storage key nothing is made or converted: a home whose
-	 * keyring has not answered yet gets its tables at the first mount
-	 * that has it (every trust_* call says SB_ERR_KEY_MISSING till then). */
-	if (trust_ready(db) != SB_OK)
-		return SB_OK;
-	if ((rc = store_query_int(db, "SELECT version FROM store_schema WHERE component = ?",
-	    "trust", 0, &before)) != SB_OK)
-		return rc;
-	/* Converting plain rows: their old bytes must not stay behind in
-	 * freed cells or in the WAL. */
-	if (before > 0 && (size_t)before < n)
-		(void)store_exec(db, "PRAGMA secure_delete = ON");
-	rc = store_migrate(db, "trust", schema_steps, n);
-	if (before > 0 && (size_t)before < n) {
-		(void)store_exec(db, "PRAGMA secure_delete = OFF");
-		if (rc == SB_OK)
-			(void)store_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)");
-	}
-	if (rc != SB_OK || before != 0)
-		return rc;
-	if ((rc = store_begin(db)) != SB_OK)
-		return rc;
-	return store_end(db, import_legacy(db, (int64_t)time(NULL)));
+	    " FROM inbox_key_events ORDER BY id;"
+	    "UPDATE trust_meta SET alerts = " SEAL("trust_meta", "alerts", "''", "1",
+	    "(SELECT coalesce(max(id), 0) FROM trust_alerts)") " WHERE id = 1");
 }
 
 /* ---- reading ------------------------------------------------------------- */
@@ -565,6 +452,10 @@ trust_alert_add(sqlite3 *db, const struct trust_alert *al, int64_t closed,
 	sqlite3_bind_int64(st, 7, closed);
 	rc = store_step_done(db, st);
 	sqlite3_finalize(st);
+	/* After the row, never before it: a reader between the two sees a
+	 * newest id above the mark (fine), never a mark above it (deleted). */
+	if (rc == SB_OK)
+		rc = trust_store_alerts_mark(db, id);
 	/* Logged by the caller once the transaction committed. */
 	if (rc == SB_OK && log != NULL) {
 		sb_put_bytes(log, "sealbox: alert: ", 16);

@@ -159,7 +159,9 @@ struct sb_buf;
  * never used (not pinned, not verified, not approved, not removed) and is
  * an alert "ADDRESS trust record failed its integrity check" (event
  * TRUST_EV_INTEGRITY; sends to ADDRESS are held) until the user accepts or
- * confirms ADDRESS again, which drops such rows.
+ * confirms ADDRESS again, which drops such rows.  Alerts deleted from the
+ * table (a gap in their ids, or the newest gone: trust_meta keeps the
+ * newest id sealed) are the same alert on our own account.
  *
  * trust_store_key binds the storage key (32 bytes, copied into a derived
  * key; NULL: none yet) to db and then creates, upgrades or converts the
@@ -186,8 +188,11 @@ int  trust_store_open(const char *home, const char *address, uint64_t device_id,
  * address with one (once while open; best effort: a read-only store
  * records nothing), lines to logf (may be NULL). */
 int  trust_store_scan(struct sqlite3 *db, const char *addr, int64_t now, FILE *logf);
-/* Deletes the rows of addr that do not open. */
+/* Deletes the rows of addr that do not open (an alert's id is kept, as a
+ * placeholder no listing shows). */
 int  trust_store_purge(struct sqlite3 *db, const char *addr);
+/* Records id as the newest alert's (trust_alert_add, after its INSERT). */
+int  trust_store_alerts_mark(struct sqlite3 *db, int64_t id);
 
 /* One device of a directory answer (borrowed). */
 struct trust_seen {

@@ -21,6 +21,10 @@
  * Addresses and device ids stay in clear: they are the SQL lookup keys,
  * as the conversation folders' names are in the rest of the home.
  *
+ * Also here: the trust schema (its steps 4 and 5 seal an older home in
+ * place and start the alert mark), the scan for rows that do not open,
+ * and the check that no alert was deleted (trust_meta).
+ *
  * Never logs a value or a key.
  */
 #include "trust.h"
@@ -36,6 +40,7 @@
 #include "../keyring/keyring.h"
 #include "../proto/proto.h"
 #include "store.h"
+#include "trust_sql.h"
 
 /* The plaintext of a sealed value: a type byte, then the value. */
 #define SEALED_INT   1   /* u64be */
@@ -231,6 +236,113 @@ trust_ready(sqlite3 *db)
 	return ready ? SB_OK : SB_ERR_KEY_MISSING;
 }
 
+/* ---- the schema ------------------------------------------------------------ */
+
+static const char *const schema_steps[] = {
+	/* v1 (issue 14).  Events are enum trust_event values: never
+	 * renumbered.  n is the device id, or a tree size for log events;
+	 * closed is when the user accepted or confirmed (0 while open). */
+	"CREATE TABLE trust_pins("
+	" address TEXT NOT NULL, device_id INTEGER NOT NULL,"
+	" identity BLOB NOT NULL, hash BLOB NOT NULL, pinned INTEGER NOT NULL,"
+	" PRIMARY KEY(address, device_id));"
+	"CREATE TABLE trust_alerts("
+	" id INTEGER PRIMARY KEY, time INTEGER NOT NULL, address TEXT NOT NULL,"
+	" event INTEGER NOT NULL, n INTEGER NOT NULL, old_hash BLOB, new_hash BLOB,"
+	" closed INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX trust_alerts_open ON trust_alerts(address, closed);"
+	"CREATE TABLE trust_contacts("
+	" address TEXT PRIMARY KEY, verified_set BLOB, verified_at INTEGER NOT NULL);",
+	/* v2: our own account (self: this device's id on the row of our own
+	 * address, 0 on every other) and the devices this one approved, so
+	 * that a device of our account that we did not approve is an alert. */
+	"ALTER TABLE trust_contacts ADD COLUMN self INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE trust_approvals("
+	" address TEXT NOT NULL, device_id INTEGER NOT NULL, hash BLOB NOT NULL,"
+	" approved INTEGER NOT NULL, PRIMARY KEY(address, device_id));"
+	/* Devices this one removed: ids are never reused by the relay, so
+	 * one named again is a stale answer (a cache), never news. */
+	"CREATE TABLE trust_removed("
+	" address TEXT NOT NULL, device_id INTEGER NOT NULL, removed INTEGER NOT NULL,"
+	" PRIMARY KEY(address, device_id));",
+	/* v3: the transparency log (docs/PROTOCOL.md section 14).  A device
+	 * the log shows added without any countersignature to an account
+	 * that had devices is pinned refused: nothing is sealed to it and
+	 * nothing from it is shown until the user accepts it.  trust_log
+	 * keeps the newest tree head this device accepted (one row). */
+	"ALTER TABLE trust_pins ADD COLUMN refused INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE trust_log("
+	" id INTEGER PRIMARY KEY CHECK (id = 1), head BLOB NOT NULL,"
+	" size INTEGER NOT NULL, updated INTEGER NOT NULL);",
+	/* v4: sealed at rest (trust_store.c).  Every value that decides
+	 * what is trusted becomes sb_seal(...) of itself, in place; the
+	 * times of pinning, approval and the head's update stay plain (they
+	 * decide nothing).  Needs the storage key: trust_schema runs it only
+	 * once the key is there (the first mount with the keyring). */
+	"UPDATE trust_pins SET"
+	" identity = " SEAL("trust_pins", "identity", "address", "device_id", "identity") ","
+	" hash = " SEAL("trust_pins", "hash", "address", "device_id", "hash") ","
+	" refused = " SEAL("trust_pins", "refused", "address", "device_id", "refused") ";"
+	"UPDATE trust_contacts SET"
+	" verified_set = " SEAL("trust_contacts", "verified_set", "address", "0", "verified_set") ","
+	" verified_at = " SEAL("trust_contacts", "verified_at", "address", "0", "verified_at") ","
+	" self = " SEAL("trust_contacts", "self", "address", "0", "self") ";"
+	"UPDATE trust_approvals SET"
+	" hash = " SEAL("trust_approvals", "hash", "address", "device_id", "hash") ";"
+	"UPDATE trust_removed SET"
+	" removed = " SEAL("trust_removed", "removed", "address", "device_id", "removed") ";"
+	"DROP INDEX trust_alerts_open;"
+	"CREATE INDEX trust_alerts_address ON trust_alerts(address);"
+	"UPDATE trust_alerts SET"
+	" time = " SEAL("trust_alerts", "time", "address", "id", "time") ","
+	" event = " SEAL("trust_alerts", "event", "address", "id", "event") ","
+	" n = " SEAL("trust_alerts", "n", "address", "id", "n") ","
+	" old_hash = " SEAL("trust_alerts", "old_hash", "address", "id", "old_hash") ","
+	" new_hash = " SEAL("trust_alerts", "new_hash", "address", "id", "new_hash") ","
+	" closed = " SEAL("trust_alerts", "closed", "address", "id", "closed") ";"
+	"UPDATE trust_log SET"
+	" head = " SEAL("trust_log", "head", "''", "id", "head") ","
+	" size = " SEAL("trust_log", "size", "''", "id", "size") ";",
+	/* v5: the newest alert id, sealed (trust_store.c): alerts are never
+	 * deleted and their ids run 1, 2, ..., so a gap or a newest one gone
+	 * shows that someone deleted alerts. */
+	"CREATE TABLE trust_meta(id INTEGER PRIMARY KEY CHECK (id = 1), alerts BLOB NOT NULL);"
+	"INSERT INTO trust_meta(id, alerts) SELECT 1, "
+	SEAL("trust_meta", "alerts", "''", "1", "coalesce(max(id), 0)") " FROM trust_alerts;",
+};
+
+int
+trust_schema(sqlite3 *db)
+{
+	const size_t n = sizeof(schema_steps) / sizeof(schema_steps[0]);
+	int64_t before = 0;
+	int rc;
+
+	/* Without the storage key nothing is made or converted: a home whose
+	 * keyring has not answered yet gets its tables at the first mount
+	 * that has it (every trust_* call says SB_ERR_KEY_MISSING till then). */
+	if (trust_ready(db) != SB_OK)
+		return SB_OK;
+	if ((rc = store_query_int(db, "SELECT version FROM store_schema WHERE component = ?",
+	    "trust", 0, &before)) != SB_OK)
+		return rc;
+	/* Converting plain rows: their old bytes must not stay behind in
+	 * freed cells or in the WAL. */
+	if (before > 0 && (size_t)before < n)
+		(void)store_exec(db, "PRAGMA secure_delete = ON");
+	rc = store_migrate(db, "trust", schema_steps, n);
+	if (before > 0 && (size_t)before < n) {
+		(void)store_exec(db, "PRAGMA secure_delete = OFF");
+		if (rc == SB_OK)
+			(void)store_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)");
+	}
+	if (rc != SB_OK || before != 0)
+		return rc;
+	if ((rc = store_begin(db)) != SB_OK)
+		return rc;
+	return store_end(db, trust_import_legacy(db, (int64_t)time(NULL)));
+}
+
 int
 trust_store_open(const char *home, const char *address, uint64_t device_id,
     sqlite3 **out)
@@ -315,6 +427,105 @@ bad_sql(const struct sealed_table *t, int del, char *sql, size_t size)
 	return n > 0 && (size_t)n < size ? SB_OK : SB_ERR_INTERNAL;
 }
 
+/* ---- alerts deleted -------------------------------------------------------- */
+
+int
+trust_store_alerts_mark(sqlite3 *db, int64_t id)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = store_prepare(db, "UPDATE trust_meta SET alerts = sb_seal('trust_meta',"
+	    " 'alerts', '', 1, ?1) WHERE id = 1", &st);
+
+	if (rc != SB_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	rc = store_step_done(db, st);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Fills every missing alert id up to top with a placeholder (address "",
+ * event 0: sealed like any alert, worded by no listing), so that a gap
+ * found once is not found again. */
+static int
+fill_gaps(sqlite3 *db, int64_t top, int64_t now)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = store_prepare(db, "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL"
+	    " SELECT i + 1 FROM k WHERE i < ?1) INSERT INTO trust_alerts(id, address,"
+	    " time, event, n, old_hash, new_hash, closed) SELECT i, '',"
+	    " sb_seal('trust_alerts', 'time', '', i, ?2),"
+	    " sb_seal('trust_alerts', 'event', '', i, 0),"
+	    " sb_seal('trust_alerts', 'n', '', i, 0),"
+	    " sb_seal('trust_alerts', 'old_hash', '', i, NULL),"
+	    " sb_seal('trust_alerts', 'new_hash', '', i, NULL),"
+	    " sb_seal('trust_alerts', 'closed', '', i, ?2)"
+	    " FROM k WHERE i NOT IN (SELECT id FROM trust_alerts)", &st);
+
+	if (rc != SB_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, top);
+	sqlite3_bind_int64(st, 2, now);
+	rc = store_step_done(db, st);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/*
+ * *gone: alerts were deleted (a gap in the ids, the newest one gone, or
+ * the sealed mark itself gone or not opening).  Then the gaps are filled
+ * and the mark set again, so the loss is reported once.
+ */
+static int
+alerts_check(sqlite3 *db, int64_t now, int *gone)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t rows = 0, top = 0, mark = -1;
+	int rc, have = 0;
+
+	*gone = 0;
+	if ((rc = store_prepare(db, "SELECT count(*), coalesce(max(id), 0),"
+	    " (SELECT count(*) FROM trust_meta), (SELECT sb_open('trust_meta', 'alerts',"
+	    " '', id, alerts) FROM trust_meta WHERE id = 1) FROM trust_alerts", &st)) != SB_OK)
+		return rc;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rows = sqlite3_column_int64(st, 0);
+		top = sqlite3_column_int64(st, 1);
+		have = sqlite3_column_int64(st, 2) > 0;
+		if (sqlite3_column_type(st, 3) == SQLITE_INTEGER)
+			mark = sqlite3_column_int64(st, 3);
+		rc = SB_OK;
+	} else {
+		rc = store_err(db, rc, "trust alerts mark");
+	}
+	sqlite3_finalize(st);
+	if (rc != SB_OK || (have && mark >= 0 && mark <= top && rows == top))
+		return rc;
+	*gone = 1;
+	if (mark > top)
+		top = mark;
+	if ((rc = fill_gaps(db, top, now)) != SB_OK)
+		return rc;
+	if (!have && (rc = store_exec(db, "INSERT INTO trust_meta(id, alerts)"
+	    " VALUES (1, x'')")) != SB_OK)
+		return rc;
+	return trust_store_alerts_mark(db, top);
+}
+
+/* Our own address (the trust_contacts row with self), or "-". */
+static void
+self_address(sqlite3 *db, char out[SB_MAX_ADDRESS + 1])
+{
+	sqlite3_stmt *st = NULL;
+
+	snprintf(out, SB_MAX_ADDRESS + 1, "-");
+	if (store_prepare(db, "SELECT address FROM trust_contacts WHERE"
+	    " sb_open('trust_contacts', 'self', address, 0, self) != 0 LIMIT 1", &st) == SB_OK &&
+	    sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) != NULL)
+		snprintf(out, SB_MAX_ADDRESS + 1, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+}
+
 int
 trust_store_scan(sqlite3 *db, const char *addr, int64_t now, FILE *logf)
 {
@@ -323,8 +534,13 @@ trust_store_scan(sqlite3 *db, const char *addr, int64_t now, FILE *logf)
 	size_t n_found = 0;
 	int rc = trust_ready(db);
 
+	int gone = 0;
+
 	if (rc != SB_OK)
 		return rc;
+	/* Best effort too: a read-only store cannot mend the gaps. */
+	if (alerts_check(db, now, &gone) == SB_OK && gone)
+		self_address(db, found[n_found++]);
 	for (size_t i = 0; rc == SB_OK && i < sizeof(sealed) / sizeof(sealed[0]); i++) {
 		sqlite3_stmt *st = NULL;
 
@@ -378,6 +594,15 @@ trust_store_purge(sqlite3 *db, const char *addr)
 		sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
 		rc = store_step_done(db, st);
 		sqlite3_finalize(st);
+	}
+	/* Alert ids stay taken: the ones just deleted become placeholders. */
+	if (rc == SB_OK) {
+		int64_t top = 0;
+
+		if ((rc = store_query_int(db, "SELECT max((SELECT coalesce(max(id), 0) FROM"
+		    " trust_alerts), coalesce((SELECT sb_open('trust_meta', 'alerts', '', id,"
+		    " alerts) FROM trust_meta WHERE id = 1), 0))", NULL, 0, &top)) == SB_OK)
+			rc = fill_gaps(db, top, (int64_t)time(NULL));
 	}
 	return rc;
 }

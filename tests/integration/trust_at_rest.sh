@@ -9,7 +9,9 @@
 # copying bob's verified row onto carol's address, or putting carol's pin
 # in place of bob's each gives the alert "ADDRESS trust record failed its
 # integrity check", and the contact is not `verified`.  `sealbox trust
-# accept` then re-pins the contact from the directory.
+# accept` then re-pins the contact from the directory.  Deleting alerts
+# (the newest, or an older one) is that alert on alice's own account,
+# once while it is open.
 here=$(cd "$(dirname "$0")" && pwd); top=${here%/tests/integration*}
 [ -n "${SEALBOX_WITH_KEYRING_BUS:-}" ] || exec "$top/scripts/with-keyring" bash "$0" "$@"
 source "$top/tests/lib/common.sh"
@@ -135,4 +137,29 @@ wait_status 20 "$O/a.txt" '^delivered 1/1$'
 mb_umount alice
 mb_mount alice
 [ "$(mb_trust "$O")" = unverified ] || fail "after accept and a remount: '$(mb_trust "$O")'"
+
+note "alerts deleted from store.db: the newest, then one before it"
+# del_alert WHICH: deletes the alert at id WHICH (an SQL aggregate) while
+# alice's mount is down.
+del_alert() {
+	mb_umount alice
+	sql "DELETE FROM trust_alerts WHERE id = (SELECT $1 FROM trust_alerts WHERE address != '')"
+	mb_mount alice
+}
+n=$(wc -l <"$A/alerts")
+[ "$n" -ge 2 ] || fail "alerts to delete: $(cat "$A/alerts")"
+del_alert "max(id)"
+line=$(tail -1 "$A/alerts")
+[[ "$line" =~ ^$mb_alert_re\ alice@example\.com\ $integrity$ ]] ||
+	fail "after deleting the newest alert: '$(cat "$A/alerts")'"
+grep -qxF "sealbox: alert: $line" "$(mb_log alice)" || fail "not in the log: $line"
+grep -qxF "alert: $line" <<<"$("$SEALBOX" status --home "$HA")" || fail "status: no '$line'"
+[ "$(wc -l <"$A/alerts")" -eq "$n" ] || fail "alerts: $(cat "$A/alerts")"
+# The same alert, still open, covers an older one deleted too: once.
+del_alert "min(id)"
+[ "$(tail -1 "$A/alerts")" = "$line" ] && [ "$(wc -l <"$A/alerts")" -eq $((n - 1)) ] ||
+	fail "after deleting an older alert: $(cat "$A/alerts")"
+mb_umount alice
+mb_mount alice
+[ "$(wc -l <"$A/alerts")" -eq $((n - 1)) ] || fail "a remount found it again: $(cat "$A/alerts")"
 mb_finish
