@@ -105,6 +105,13 @@ relay_metrics_render(const struct relay_snapshot *s, struct sb_buf *out)
 	    "Queued items pushed to devices (again after a reconnect).", s->c.pushed);
 	metric(out, "sealbox_relay_messages_acked_total", "counter",
 	    "Queued items acknowledged, hence deleted.", s->c.acked);
+	metric(out, "sealbox_relay_commits_total", "counter",
+	    "Group commits: one transaction and one fsync each, for every SEND"
+	    " and ACK of one turn of the event loop.", s->c.commits);
+	metric(out, "sealbox_relay_committed_ops_total", "counter",
+	    "SENDs and ACKs those group commits held.", s->c.committed_ops);
+	metric(out, "sealbox_relay_commit_ops_max", "gauge",
+	    "The most SENDs and ACKs one group commit held since start.", s->c.commit_ops_max);
 	metric(out, "sealbox_relay_blobs_uploaded_total", "counter",
 	    "Blobs stored since start.", s->c.blobs_uploaded);
 	metric(out, "sealbox_relay_blob_bytes_uploaded_total", "counter",

@@ -28,6 +28,9 @@ struct relay_counters {
 	uint64_t accepted;            /* SEND batches committed */
 	uint64_t pushed;              /* PUSH frames written */
 	uint64_t acked;               /* items deleted by ACK */
+	uint64_t commits;             /* store groups committed (group commit) */
+	uint64_t committed_ops;       /* SENDs and ACKs those groups held */
+	uint64_t commit_ops_max;      /* the most one group held */
 	uint64_t blobs_uploaded, blob_bytes_uploaded;
 	uint64_t errors[RELAY_EC_COUNT];
 };

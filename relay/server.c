@@ -79,6 +79,7 @@ struct session {
 	uint64_t device;                /* 0 until authenticated */
 	char address[SB_MAX_ADDRESS + 1];
 	uint64_t push_cursor;           /* last item id pushed on this connection */
+	int queue_more;                 /* the queue may hold items past the cursor */
 	uint64_t authed_ms;             /* wall clock at authentication (cluster) */
 	int read_paused;
 	/* one blob upload at a time; up_err != 0: the upload failed (disk
@@ -92,7 +93,31 @@ struct session {
 	struct relay_download *down;
 	uint32_t down_rid;
 	uint64_t down_left;
+	/* Group commit: the answers held until the group commits, in request
+	 * order (held: on srv->held), pushes to produce once it has, and why
+	 * the session must close at the end of the turn (a failed write). */
+	struct pend *pend, **pend_tail;
+	struct session *held_next;
+	int held, produce_later;
+	const char *doomed;
 	struct session *prev, *next;
+};
+
+/*
+ * One answer held back by the open group (docs/RELAY.md "Group commit"):
+ * a SEND's or ACK's success, sent only once the group's commit is on
+ * disk, or any frame for the same connection queued after one (answers
+ * leave in request order).
+ */
+enum { PEND_SEND = 1, PEND_ACK, PEND_FRAME };
+struct pend {
+	struct pend *next;
+	int kind;
+	uint32_t rid;
+	uint64_t v;                      /* SEND: its time; ACK: the item */
+	uint8_t msgid[PROTO_MSGID_LEN];  /* SEND: for the log line */
+	size_t n;                        /* SEND: recipients; FRAME: bytes */
+	uint8_t frame[];                 /* FRAME */
 };
 
 struct server {
@@ -125,6 +150,17 @@ struct server {
 	uint64_t start_time;
 	double accept_logged;           /* when the last accept failure was logged */
 	uint64_t accept_fails;          /* failures since then */
+	/* Group commit: a group is open from the first SEND or ACK of a loop
+	 * turn to turn_ev, which libevent runs after every callback already
+	 * due in that turn; held lists the sessions with answers waiting for
+	 * the commit, kick the devices whose queues it fills. */
+	int group_open;
+	size_t group_ops;
+	struct event *turn_ev;
+	struct session *held;
+	uint64_t *kick;
+	size_t n_kick, cap_kick;
+	int turn_work;                  /* produce_later or doomed sessions */
 };
 
 /* ---- clock ------------------------------------------------------------- */
@@ -172,6 +208,29 @@ cutoff_of(const struct server *srv)
 
 /* ---- session lifetime ---------------------------------------------------- */
 
+/* Forgets the answers s holds and takes s off srv->held. */
+static void
+held_drop(struct session *s)
+{
+	struct session **pp;
+	struct pend *p;
+
+	while ((p = s->pend) != NULL) {
+		s->pend = p->next;
+		free(p);
+	}
+	s->pend_tail = &s->pend;
+	if (!s->held)
+		return;
+	for (pp = &s->srv->held; *pp != NULL; pp = &(*pp)->held_next)
+		if (*pp == s) {
+			*pp = s->held_next;
+			break;
+		}
+	s->held = 0;
+	s->held_next = NULL;
+}
+
 static void
 session_close(struct session *s, const char *reason)
 {
@@ -187,6 +246,8 @@ session_close(struct session *s, const char *reason)
 		(void)srv->store->ops->device_seen(srv->store, s->device, now_of(srv));
 	relay_upload_abort(s->up);
 	relay_download_close(s->down);
+	/* Its held answers go nowhere; what it sent stays in the group. */
+	held_drop(s);
 	if (s->auth_timer != NULL)
 		event_free(s->auth_timer);
 	if (s->bev != NULL)
@@ -206,18 +267,44 @@ out_len(struct session *s)
 	return evbuffer_get_length(bufferevent_get_output(s->bev));
 }
 
-/* Queues one frame; a failure here is memory exhaustion. */
+/* Appends p to the answers s holds. */
+static void
+hold(struct session *s, struct pend *p)
+{
+	p->next = NULL;
+	if (s->pend_tail == NULL)
+		s->pend_tail = &s->pend;
+	*s->pend_tail = p;
+	s->pend_tail = &p->next;
+	if (!s->held) {
+		s->held = 1;
+		s->held_next = s->srv->held;
+		s->srv->held = s;
+	}
+}
+
+/* Queues one frame (behind the answers s holds, if any); a failure here
+ * is memory exhaustion. */
 static int
 send_msg(struct session *s, const struct proto_msg *m)
 {
 	struct sb_buf *b = &s->srv->scratch;
+	struct pend *p;
 	int rc;
 
 	sb_buf_truncate(b, 0);
 	b->err = SB_OK;
 	if ((rc = proto_encode(m, b)) != SB_OK)
 		return rc;
-	return bufferevent_write(s->bev, b->d, b->len) == 0 ? SB_OK : SB_ERR_ALLOC;
+	if (s->pend == NULL)
+		return bufferevent_write(s->bev, b->d, b->len) == 0 ? SB_OK : SB_ERR_ALLOC;
+	if ((p = calloc(1, sizeof(*p) + b->len)) == NULL)
+		return SB_ERR_ALLOC;
+	p->kind = PEND_FRAME;
+	p->n = b->len;
+	memcpy(p->frame, b->d, b->len);
+	hold(s, p);
+	return SB_OK;
 }
 
 static int
@@ -294,11 +381,15 @@ pump_pushes(struct session *s)
 	struct proto_msg m;
 	int rc;
 
-	while (s->device != 0 && out_len(s) < OUT_HIGH) {
+	/* Once the queue is found empty, it is not read again (each time the
+	 * socket drains) until a commit or the cluster's news adds to it. */
+	while (s->device != 0 && s->queue_more && out_len(s) < OUT_HIGH) {
 		rc = srv->store->ops->queue_next(srv->store, s->device, s->push_cursor,
 		    cutoff_of(srv), &it);
-		if (rc == SB_ERR_NOT_FOUND)
+		if (rc == SB_ERR_NOT_FOUND) {
+			s->queue_more = 0;
 			return SB_OK;
+		}
 		if (rc != SB_OK)
 			return rc;
 		memset(&m, 0, sizeof(m));
@@ -360,10 +451,17 @@ pump_download(struct session *s)
 	return SB_OK;
 }
 
-/* Returns 0, or -1 when the session was closed. */
+/* Returns 0, or -1 when the session was closed.  While a group is open
+ * its reads would see rows not yet committed: the session produces at the
+ * end of the turn instead, after the commit (turn_cb). */
 static int
 produce(struct session *s)
 {
+	if (s->srv->group_open) {
+		s->produce_later = 1;
+		s->srv->turn_work = 1;
+		return 0;
+	}
 	if (pump_download(s) != SB_OK) {
 		session_close(s, "blob read failed");
 		return -1;
@@ -381,9 +479,197 @@ kick_device(struct server *srv, uint64_t device)
 {
 	struct session *s = session_of_device(srv, device, NULL);
 
+	if (s != NULL)
+		s->queue_more = 1;
 	if (s != NULL && !s->read_paused)
 		produce(s);
 	/* A paused session resumes producing from its write callback. */
+}
+
+/* ---- group commit (docs/RELAY.md "Group commit") ------------------------- */
+
+/*
+ * Every SEND and ACK of one turn of the loop joins one store group: its
+ * rows are written at once, in a savepoint each, and its answer is held
+ * (struct pend).  turn_ev, made active when the group opens, runs after
+ * every callback libevent already had due in this turn (read callbacks of
+ * many connections, each with several frames): it commits the group -
+ * ONE transaction, one fsync - and only then sends the held answers and
+ * pushes what was queued.  Any other request first ends the open group
+ * (group_flush), so what it reads or answers comes after, as before.
+ * Nothing here waits on a timer: the group ends when the turn does.
+ */
+static int
+group_join(struct server *srv)
+{
+	struct relay_store *st = srv->store;
+	int rc;
+
+	if (srv->group_open || st->ops->group_begin == NULL)
+		return SB_OK;
+	if ((rc = st->ops->group_begin(st)) != SB_OK)
+		return rc;
+	srv->group_open = 1;
+	event_active(srv->turn_ev, EV_TIMEOUT, 0);
+	return SB_OK;
+}
+
+/* A held answer goes out: rc is the group's commit. */
+static int
+held_emit(struct session *s, const struct pend *p, int rc)
+{
+	char h[17];
+
+	if (p->kind == PEND_FRAME)
+		return bufferevent_write(s->bev, p->frame, p->n) == 0 ? SB_OK : SB_ERR_ALLOC;
+	if (p->kind == PEND_SEND) {
+		sb_hex(p->msgid, 8, h);
+		if (rc != SB_OK) {
+			relay_log("send refused conn=%llu device=%llu msg=%s: %s",
+			    (unsigned long long)s->conn, (unsigned long long)s->device, h,
+			    sb_strerror(rc));
+			return send_err(s, p->rid, rc, NULL);
+		}
+		/* Durable now (the group's commit returned): only then "accepted". */
+		relay_log("send accepted conn=%llu device=%llu msg=%s devices=%zu",
+		    (unsigned long long)s->conn, (unsigned long long)s->device, h, p->n);
+		s->srv->counters.accepted++;
+		return send_ok(s, p->rid, p->v);
+	}
+	relay_log("ack conn=%llu device=%llu item=%llu: %s", (unsigned long long)s->conn,
+	    (unsigned long long)s->device, (unsigned long long)p->v,
+	    rc == SB_OK ? "deleted" : sb_strerror(rc));
+	if (rc != SB_OK)
+		return send_err(s, p->rid, rc, NULL);
+	s->srv->counters.acked++;
+	return send_ok(s, p->rid, p->v);
+}
+
+/*
+ * Ends the open group: one commit, then every held answer in request
+ * order (success for what the commit made durable, the commit's error
+ * otherwise), and the recipients of what it queued are marked to push.
+ * Never closes a session - it may run inside a handler - a failed write
+ * dooms the session, closed by turn_cb.
+ */
+static void
+group_flush(struct server *srv)
+{
+	struct relay_store *st = srv->store;
+	struct session *s, *next;
+	struct pend *p, *pn;
+	int rc = SB_OK;
+	size_t i;
+
+	if (srv->group_open) {
+		srv->group_open = 0;
+		rc = st->ops->group_end(st, 1);
+		if (rc != SB_OK)
+			relay_log("commit failed ops=%zu: %s", srv->group_ops, sb_strerror(rc));
+		/* A group whose ops all failed (an ACK of an item already gone)
+		 * wrote nothing: no fsync, not counted. */
+		if (rc == SB_OK && srv->group_ops > 0) {
+			srv->counters.commits++;
+			srv->counters.committed_ops += srv->group_ops;
+			if (srv->group_ops > srv->counters.commit_ops_max)
+				srv->counters.commit_ops_max = srv->group_ops;
+		}
+		srv->group_ops = 0;
+	}
+	for (s = srv->held; s != NULL; s = next) {
+		next = s->held_next;
+		s->held = 0;
+		s->held_next = NULL;
+		p = s->pend;
+		s->pend = NULL;
+		s->pend_tail = &s->pend;
+		for (; p != NULL; p = pn) {
+			pn = p->next;
+			if (s->doomed == NULL && held_emit(s, p, rc) != SB_OK) {
+				s->doomed = "cannot queue a reply";
+				srv->turn_work = 1;
+			}
+			free(p);
+		}
+	}
+	srv->held = NULL;
+	for (i = 0; rc == SB_OK && i < srv->n_kick; i++)
+		if ((s = session_of_device(srv, srv->kick[i], NULL)) != NULL) {
+			s->queue_more = 1;
+			s->produce_later = 1;
+			srv->turn_work = 1;
+		}
+	srv->n_kick = 0;
+	if (srv->turn_work)
+		event_active(srv->turn_ev, EV_TIMEOUT, 0);
+}
+
+/* Holds the answer of a SEND or ACK that joined the group; -1: s closed
+ * (out of memory: its op commits unanswered, as if the connection had
+ * dropped, and a retry is safe). */
+static int
+hold_op(struct session *s, int kind, uint32_t rid, uint64_t v,
+    const uint8_t *msgid, const struct proto_item *items, size_t n)
+{
+	struct server *srv = s->srv;
+	struct pend *p = calloc(1, sizeof(*p));
+	size_t i;
+
+	if (p != NULL && srv->n_kick + n > srv->cap_kick) {
+		size_t cap = (srv->n_kick + n) * 2;
+		uint64_t *k = realloc(srv->kick, cap * sizeof(*k));
+
+		if (k == NULL) {
+			free(p);
+			p = NULL;
+		} else {
+			srv->kick = k;
+			srv->cap_kick = cap;
+		}
+	}
+	if (p == NULL) {
+		session_close(s, "out of memory");
+		return -1;
+	}
+	p->kind = kind;
+	p->rid = rid;
+	p->v = v;
+	p->n = n;
+	if (msgid != NULL)
+		memcpy(p->msgid, msgid, PROTO_MSGID_LEN);
+	for (i = 0; i < n; i++)
+		srv->kick[srv->n_kick++] = items[i].device_id;
+	hold(s, p);
+	srv->group_ops++;
+	/* With no group (a store without one) the op is durable already;
+	 * its answer still leaves at the end of the turn, in order. */
+	event_active(srv->turn_ev, EV_TIMEOUT, 0);
+	return 0;
+}
+
+/* The end of a turn: commit, answer, then push and close what waits. */
+static void
+turn_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	struct session *s, *next;
+
+	(void)fd;
+	(void)what;
+	group_flush(srv);
+	if (!srv->turn_work)
+		return;
+	srv->turn_work = 0;
+	for (s = srv->sessions; s != NULL; s = next) {
+		next = s->next;
+		if (s->doomed != NULL) {
+			session_close(s, s->doomed);
+		} else if (s->produce_later) {
+			s->produce_later = 0;
+			if (!s->read_paused)
+				produce(s);
+		}
+	}
 }
 
 /* ---- handlers ------------------------------------------------------------ */
@@ -469,6 +755,7 @@ become(struct session *s, const struct relay_device *d)
 		    (unsigned long long)d->id);
 	memcpy(s->address, d->address, sizeof(s->address));
 	s->push_cursor = 0;
+	s->queue_more = 1;
 	if (s->auth_timer != NULL) {
 		event_free(s->auth_timer);
 		s->auth_timer = NULL;
@@ -863,37 +1150,34 @@ h_send(struct session *s, const struct proto_msg *m)
 		e[i].payload_len = m->items[i].payload.len;
 	}
 	now = now_of(srv);
-	rc = srv->store->ops->batch_commit(srv->store, m->msgid, s->address, s->device,
-	    now, e, m->n_items);
+	if ((rc = group_join(srv)) == SB_OK)
+		rc = srv->store->ops->batch_commit(srv->store, m->msgid, s->address,
+		    s->device, now, e, m->n_items);
 	if (rc != SB_OK) {
 		relay_log("send refused conn=%llu device=%llu msg=%s: %s",
 		    (unsigned long long)s->conn, (unsigned long long)s->device, h, sb_strerror(rc));
 		return reply(s, send_err(s, m->rid, rc, NULL));
 	}
-	/* Durable now (one committed transaction): only then "accepted". */
-	relay_log("send accepted conn=%llu device=%llu msg=%s devices=%zu",
-	    (unsigned long long)s->conn, (unsigned long long)s->device, h, m->n_items);
-	srv->counters.accepted++;
-	if (reply(s, send_ok(s, m->rid, now)) != 0)
-		return -1;
-	for (i = 0; i < m->n_items; i++)
-		kick_device(srv, m->items[i].device_id);
-	return 0;
+	/* In the group, not durable yet: "accepted" (and the pushes) once
+	 * the group has committed, at the end of this turn (group_flush). */
+	return hold_op(s, PEND_SEND, m->rid, now, m->msgid, m->items, m->n_items);
 }
 
 static int
 h_ack(struct session *s, const struct proto_msg *m)
 {
 	struct relay_store *st = s->srv->store;
-	int rc = st->ops->queue_ack(st, s->device, m->u64);
+	int rc = group_join(s->srv);
 
-	relay_log("ack conn=%llu device=%llu item=%llu: %s", (unsigned long long)s->conn,
-	    (unsigned long long)s->device, (unsigned long long)m->u64,
-	    rc == SB_OK ? "deleted" : sb_strerror(rc));
-	if (rc != SB_OK)
+	if (rc == SB_OK)
+		rc = st->ops->queue_ack(st, s->device, m->u64);
+	if (rc != SB_OK) {
+		relay_log("ack conn=%llu device=%llu item=%llu: %s", (unsigned long long)s->conn,
+		    (unsigned long long)s->device, (unsigned long long)m->u64, sb_strerror(rc));
 		return reply(s, send_err(s, m->rid, rc, NULL));
-	s->srv->counters.acked++;
-	return reply(s, send_ok(s, m->rid, m->u64));
+	}
+	/* Deleted in the group: answered once the group has committed. */
+	return hold_op(s, PEND_ACK, m->rid, m->u64, NULL, NULL, 0);
 }
 
 static int
@@ -1346,6 +1630,14 @@ dispatch(struct session *s, const struct proto_msg *m)
 		session_close(s, "frame before the handshake finished");
 		return -1;
 	}
+	/* SEND and ACK join the turn's group; anything else comes after it
+	 * (its reads and its answer follow the commit, as before). */
+	if (m->type != PROTO_SEND && m->type != PROTO_ACK &&
+	    (s->srv->group_open || s->srv->held != NULL)) {
+		group_flush(s->srv);
+		if (s->doomed != NULL)
+			return -1;   /* closed by turn_cb */
+	}
 	switch (m->type) {
 	case PROTO_REGISTER: return h_register(s, m);
 	case PROTO_AUTH:     return h_auth(s, m);
@@ -1683,6 +1975,7 @@ sweep(struct server *srv)
 	struct relay_store *st = srv->store;
 	int rc;
 
+	group_flush(srv);   /* the sweep's own transactions come after the group */
 	relay_rates_prune(srv->rates, mono_now(), refill_s(&srv->cfg));
 	/* A cluster sweeps once per interval, on whichever node claims it. */
 	if (st->ops->sweep_claim != NULL &&
@@ -1744,6 +2037,7 @@ news_retry_cb(evutil_socket_t fd, short what, void *arg)
 	/* What was committed while we were deaf: every queue served here. */
 	for (s = srv->sessions; s != NULL; s = next) {
 		next = s->next;
+		s->queue_more = 1;
 		if (s->device != 0 && !s->read_paused)
 			produce(s);
 	}
@@ -1860,6 +2154,7 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 
 	(void)sig;
 	(void)what;
+	group_flush(srv);
 	relay_log("reload");
 	tls_reload(srv);
 	for (s = srv->sessions; s != NULL; s = next) {
@@ -1973,6 +2268,8 @@ listen_on(struct server *srv, const char *host, uint16_t port)
 static void
 server_free(struct server *srv)
 {
+	if (srv->turn_ev != NULL)
+		group_flush(srv);   /* a group left open is committed, not lost */
 	while (srv->sessions != NULL)
 		session_close(srv->sessions, "relay stopping");
 	if (srv->metrics) evhttp_free(srv->metrics);
@@ -1980,6 +2277,8 @@ server_free(struct server *srv)
 	if (srv->accept_ev) event_free(srv->accept_ev);
 	relay_rates_free(srv->rates);
 	if (srv->sweep_ev) event_free(srv->sweep_ev);
+	if (srv->turn_ev) event_free(srv->turn_ev);
+	free(srv->kick);
 	if (srv->news_ev) event_free(srv->news_ev);
 	if (srv->news_retry_ev) event_free(srv->news_retry_ev);
 	if (srv->sigint_ev) event_free(srv->sigint_ev);
@@ -2060,10 +2359,11 @@ relay_serve(const char *datadir, const struct relay_serve_opts *o)
 	if (o->metrics != NULL && (rc = metrics_on(&srv, o->metrics)) != SB_OK)
 		goto out;
 	srv.sweep_ev = event_new(srv.base, -1, EV_PERSIST, sweep_cb, &srv);
+	srv.turn_ev = event_new(srv.base, -1, 0, turn_cb, &srv);
 	srv.sigint_ev = evsignal_new(srv.base, SIGINT, signal_cb, &srv);
 	srv.sigterm_ev = evsignal_new(srv.base, SIGTERM, signal_cb, &srv);
 	srv.sighup_ev = evsignal_new(srv.base, SIGHUP, reload_cb, &srv);
-	if (srv.sweep_ev == NULL || srv.sigint_ev == NULL || srv.sigterm_ev == NULL ||
+	if (srv.sweep_ev == NULL || srv.turn_ev == NULL || srv.sigint_ev == NULL || srv.sigterm_ev == NULL ||
 	    srv.sighup_ev == NULL) {
 		rc = SB_ERR_ALLOC;
 		goto out;

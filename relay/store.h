@@ -11,7 +11,8 @@
  * plaintext, never interprets a payload.  Blob contents live in the blob
  * folder on one node (relay/blob.c) and in the store itself in a cluster
  * (the blob_* content ops below, NULL in SQLite).  Every call that changes
- * state is one transaction, durable when it returns SB_OK.
+ * state is one transaction, durable when it returns SB_OK - except inside
+ * a group (group_begin below), where it is durable when the group commits.
  *
  * EVERY BACKEND IMPLEMENTS EVERY OP: whoever adds an op to this table adds
  * it to store_sqlite.c AND store_pg.c (with a case in
@@ -286,6 +287,23 @@ struct relay_store_ops {
 	int (*events_fd)(struct relay_store *s, int *fd);
 	int (*events_read)(struct relay_store *s,
 	    void (*cb)(void *arg, int kind, uint64_t device, uint64_t at), void *arg);
+
+	/*
+	 * Group commit (docs/RELAY.md "Group commit").  group_begin opens one
+	 * transaction; until group_end every op that changes state joins it
+	 * instead of committing on its own, each in a savepoint of its own
+	 * (a failed op - SB_ERR_EXISTS, NOT_FOUND - rolls back alone and
+	 * returns its error as usual; the others stay).  Nothing of the
+	 * group is durable, and the caller answers nothing of it, before
+	 * group_end(s, 1) returns SB_OK: ONE commit, one fsync, for all of
+	 * them.  On a failed commit (or group_end(s, 0)) nothing of the
+	 * group is kept, and group_end returns why (SB_ERR_NO_SPACE for a
+	 * full disk, else SB_ERR_STORAGE).  Reads inside a group see its
+	 * uncommitted writes (quotas count them).  Groups do not nest; a
+	 * group lasts one turn of the caller's event loop.
+	 */
+	int (*group_begin)(struct relay_store *s);
+	int (*group_end)(struct relay_store *s, int commit);
 };
 
 enum { RELAY_EV_QUEUED = 1, RELAY_EV_CONNECTED, RELAY_EV_REMOVED };

@@ -2,7 +2,8 @@
  * store_pg.c - the relay store (store.h) on PostgreSQL, shared by every
  * node of a cluster (docs/RELAY.md "Running a cluster").
  *
- * Durability: every op that changes state is one transaction committed
+ * Durability: every op that changes state is one transaction (or, in a
+ * group, a savepoint of the group's one transaction: pg_group_begin) committed
  * with synchronous_commit on (the server's default, which we never lower
  * for queue, directory or status rows), so COMMIT has returned - the WAL
  * flushed - before the relay says "accepted" or an ack is answered.
@@ -55,12 +56,14 @@
 #define LOCK_ADDRESS 2
 #define LOCK_SWEEP   3
 #define LOCK_LOG     4
+#define LOCK_GROUP   5
 
 struct pg_store {
 	struct relay_store base;   /* first: the ops table */
 	PGconn *db;                /* every request */
 	PGconn *lsn;               /* LISTEN only (serve) */
 	char *conninfo;
+	int group;                 /* a group (group_begin) is open */
 };
 
 static PGconn *
@@ -538,6 +541,11 @@ connect_db(const char *conninfo, char *why, size_t cap)
 static int
 alive(struct pg_store *s)
 {
+	/* In a group: the group's transaction, still healthy, or nothing
+	 * (a failed statement outside a savepoint lost it: COMMIT will say so). */
+	if (s->group)
+		return PQstatus(s->db) == CONNECTION_OK &&
+		    PQtransactionStatus(s->db) == PQTRANS_INTRANS ? SB_OK : SB_ERR_STORAGE;
 	if (PQstatus(s->db) == CONNECTION_OK && PQtransactionStatus(s->db) == PQTRANS_IDLE)
 		return SB_OK;
 	if (PQstatus(s->db) == CONNECTION_OK) {
@@ -551,13 +559,17 @@ alive(struct pg_store *s)
 	return SB_OK;
 }
 
+/* An op's own transaction, or inside a group its savepoint (a failed op,
+ * deadlock included, rolls back alone and may be retried). */
 static int
 begin(struct relay_store *st)
 {
 	struct pg_store *s = (struct pg_store *)st;
 	int rc = alive(s);
 
-	return rc == SB_OK ? simple(s->db, "BEGIN") : rc;
+	if (rc != SB_OK)
+		return rc;
+	return simple(s->db, s->group ? "SAVEPOINT op" : "BEGIN");
 }
 
 /* Commits on SB_OK, else rolls back.  SB_ERR_CLOSED from failed() means
@@ -568,10 +580,75 @@ end(struct relay_store *st, int rc)
 {
 	PGconn *db = db_of(st);
 
+	if (((struct pg_store *)st)->group) {
+		if (rc == SB_OK)
+			rc = simple(db, "RELEASE op");
+		if (rc != SB_OK) {
+			PQclear(PQexec(db, "ROLLBACK TO op"));
+			PQclear(PQexec(db, "RELEASE op"));
+		}
+		return rc;
+	}
 	if (rc == SB_OK)
 		rc = simple(db, "COMMIT");
 	if (rc != SB_OK)
 		PQclear(PQexec(db, "ROLLBACK"));
+	return rc;
+}
+
+static int final(int rc);
+
+/*
+ * A group: one transaction for every SEND and ACK of the node's loop turn.
+ * Groups of all nodes take one advisory lock first, so they never wait on
+ * each other's device rows in a cycle (two groups each holding the row
+ * the other's next send locks would deadlock; one at a time cannot).
+ */
+static int
+pg_group_begin(struct relay_store *st)
+{
+	struct pg_store *s = (struct pg_store *)st;
+	PGresult *r;
+	int rc;
+
+	if (s->group)
+		return SB_ERR_INVALID_ARG;
+	if ((rc = alive(s)) != SB_OK || (rc = simple(s->db, "BEGIN")) != SB_OK)
+		return rc;
+	r = PQexec(s->db, "SELECT pg_advisory_xact_lock(5, 0)");
+	_Static_assert(LOCK_GROUP == 5, "the SQL above");
+	rc = PQresultStatus(r) == PGRES_TUPLES_OK ? SB_OK : failed(r);
+	PQclear(r);
+	if (rc != SB_OK) {
+		PQclear(PQexec(s->db, "ROLLBACK"));
+		return final(rc);
+	}
+	s->group = 1;
+	return SB_OK;
+}
+
+/* COMMIT of a transaction that failed answers "ROLLBACK": not committed. */
+static int
+pg_group_end(struct relay_store *st, int commit)
+{
+	struct pg_store *s = (struct pg_store *)st;
+	PGresult *r;
+	int rc = SB_OK;
+
+	if (!s->group)
+		return SB_ERR_INVALID_ARG;
+	s->group = 0;
+	if (commit) {
+		r = PQexec(s->db, "COMMIT");
+		if (PQresultStatus(r) != PGRES_COMMAND_OK)
+			rc = final(failed(r));
+		else if (strcmp(PQcmdStatus(r), "COMMIT") != 0)
+			rc = SB_ERR_STORAGE;
+		PQclear(r);
+	}
+	if ((!commit || rc != SB_OK) && PQstatus(s->db) == CONNECTION_OK &&
+	    PQtransactionStatus(s->db) != PQTRANS_IDLE)
+		PQclear(PQexec(s->db, "ROLLBACK"));
 	return rc;
 }
 
@@ -1231,12 +1308,16 @@ pg_queue_ack(struct relay_store *s, uint64_t device_id, uint64_t item_id)
 	int rc, t;
 
 	for (t = 0; ; t++) {
-		if ((rc = ready(s)) != SB_OK)
+		int grp = ((struct pg_store *)s)->group;
+
+		if ((rc = grp ? begin(s) : ready(s)) != SB_OK)
 			return rc;
 		memset(&p, 0, sizeof(p));
 		p_u64(&p, item_id);
 		p_u64(&p, device_id);
 		rc = q_u64(db_of(s), S_ACK, &p, &n);
+		if (grp)
+			rc = end(s, rc);
 		if (!retried(rc, t))
 			break;
 	}
@@ -1479,6 +1560,14 @@ pg_device_seen(struct relay_store *s, uint64_t id, uint64_t now)
 	struct params p = { 0 };
 	int rc;
 
+	if (((struct pg_store *)s)->group) {
+		/* in a group: a failure must not take the group with it */
+		if ((rc = begin(s)) != SB_OK)
+			return rc;
+		p_u64(&p, now);
+		p_u64(&p, id);
+		return final(end(s, q(db_of(s), S_DEVICE_SEEN, &p, NULL)));
+	}
 	if ((rc = ready(s)) != SB_OK)
 		return rc;
 	p_u64(&p, now);
@@ -1860,6 +1949,8 @@ static const struct relay_store_ops pg_ops = {
 	.announce = pg_announce,
 	.events_fd = pg_events_fd,
 	.events_read = pg_events_read,
+	.group_begin = pg_group_begin,
+	.group_end = pg_group_end,
 };
 
 /* The schema version a database holds: 0 for an empty one. */

@@ -3,7 +3,9 @@
  *
  * Durability: journal_mode=WAL with synchronous=FULL, so a COMMIT has been
  * fsync'd to the WAL before sqlite3_step returns; "accepted" is only sent
- * after that (DESIGN.md section 5).  busy_timeout lets `sealbox-relay
+ * after that (DESIGN.md section 5).  A group (group_begin) is one such
+ * COMMIT for every SEND and ACK of one turn of the relay's loop, each op
+ * in a savepoint of its own.  busy_timeout lets `sealbox-relay
  * invite` write while `serve` runs.  Every statement binds its parameters;
  * no SQL is ever built from input.  Payloads are stored as opaque BLOBs.
  */
@@ -19,9 +21,18 @@
 _Static_assert(RELAY_LOG_ENTRY_MAX == TLOG_MAX_ENTRY, "one cap for a log entry");
 _Static_assert(SB_MAX_LOG_ENTRIES == TLOG_MAX_ADDR_ENTRIES, "one cap per address");
 
+#define STMT_CACHE 16
+
 struct sqlite_store {
 	struct relay_store base;   /* first: the ops table */
 	sqlite3 *db;
+	int group;                 /* a group (group_begin) is open */
+	int group_lost;            /* ...and SQLite rolled it back under us */
+	/* The statements of the message path, prepared once (cprep). */
+	struct {
+		const char *sql;
+		sqlite3_stmt *st;
+	} cache[STMT_CACHE];
 };
 
 static const char schema[] =
@@ -157,6 +168,50 @@ run(sqlite3_stmt *st)
 	return rc == SQLITE_DONE ? SB_OK : failed(rc);
 }
 
+/*
+ * A statement of the message path (SEND, push, ACK), prepared once for the
+ * connection's life and found again by its SQL literal's address: parsing
+ * the SQL each time was most of the relay's instructions per message
+ * (bench/NOTES.md).  The caller gives it back with cdone, never finalizes it.
+ */
+static int
+cprep(struct relay_store *st, const char *sql, sqlite3_stmt **out)
+{
+	struct sqlite_store *s = (struct sqlite_store *)st;
+	size_t i;
+
+	*out = NULL;
+	for (i = 0; i < STMT_CACHE && s->cache[i].sql != NULL; i++)
+		if (s->cache[i].sql == sql) {
+			*out = s->cache[i].st;
+			return SB_OK;
+		}
+	if (i == STMT_CACHE ||
+	    sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL) != SQLITE_OK)
+		return SB_ERR_STORAGE;   /* STMT_CACHE too small: a bug, caught by the tests */
+	s->cache[i].sql = sql;
+	s->cache[i].st = *out;
+	return SB_OK;
+}
+
+/* Ends a use of a cached statement (its read, if any, is over). */
+static void
+cdone(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+/* Runs a cached statement that returns no rows. */
+static int
+crun(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	cdone(st);
+	return rc == SQLITE_DONE ? SB_OK : failed(rc);
+}
+
 static int
 begin(sqlite3 *db)
 {
@@ -175,6 +230,79 @@ end(sqlite3 *db, int rc)
 	return rc;
 }
 
+/*
+ * An op's own transaction, or inside a group its savepoint.  SQLite may
+ * roll a whole transaction back by itself after SQLITE_FULL, IOERR or
+ * NOMEM (autocommit is then on again): the group is lost, and every op
+ * after that fails instead of committing on its own.
+ */
+static int
+tx_begin(struct relay_store *st)
+{
+	struct sqlite_store *s = (struct sqlite_store *)st;
+
+	if (!s->group)
+		return begin(s->db);
+	if (s->group_lost || sqlite3_get_autocommit(s->db)) {
+		s->group_lost = 1;
+		return SB_ERR_STORAGE;
+	}
+	return exec(s->db, "SAVEPOINT op");
+}
+
+static int
+tx_end(struct relay_store *st, int rc)
+{
+	struct sqlite_store *s = (struct sqlite_store *)st;
+
+	if (!s->group)
+		return end(s->db, rc);
+	if (rc == SB_OK)
+		rc = exec(s->db, "RELEASE op");
+	if (rc != SB_OK && !sqlite3_get_autocommit(s->db)) {
+		exec(s->db, "ROLLBACK TO op");
+		exec(s->db, "RELEASE op");
+	}
+	if (sqlite3_get_autocommit(s->db))
+		s->group_lost = 1;
+	return rc;
+}
+
+static int
+sq_group_begin(struct relay_store *st)
+{
+	struct sqlite_store *s = (struct sqlite_store *)st;
+	int rc;
+
+	if (s->group)
+		return SB_ERR_INVALID_ARG;
+	if ((rc = begin(s->db)) != SB_OK)
+		return rc;
+	s->group = 1;
+	s->group_lost = 0;
+	return SB_OK;
+}
+
+/* COMMIT in WAL mode with synchronous=FULL: one fsync of the WAL for the
+ * whole group. */
+static int
+sq_group_end(struct relay_store *st, int commit)
+{
+	struct sqlite_store *s = (struct sqlite_store *)st;
+	int rc = SB_OK;
+
+	if (!s->group)
+		return SB_ERR_INVALID_ARG;
+	s->group = 0;
+	if (s->group_lost || sqlite3_get_autocommit(s->db))
+		return commit ? SB_ERR_STORAGE : SB_OK;
+	if (commit)
+		rc = exec(s->db, "COMMIT");
+	if ((!commit || rc != SB_OK) && !sqlite3_get_autocommit(s->db))
+		exec(s->db, "ROLLBACK");
+	return rc;
+}
+
 static void
 copy_text(char *dst, size_t cap, const unsigned char *src)
 {
@@ -189,8 +317,13 @@ copy_text(char *dst, size_t cap, const unsigned char *src)
 static void
 sq_close(struct relay_store *s)
 {
+	struct sqlite_store *q = (struct sqlite_store *)s;
+	size_t i;
+
 	if (s == NULL)
 		return;
+	for (i = 0; i < STMT_CACHE; i++)
+		sqlite3_finalize(q->cache[i].st);
 	sqlite3_close(db_of(s));
 	free(s);
 }
@@ -336,7 +469,7 @@ sq_enroll(struct relay_store *s, const char *address,
 	int rc;
 
 	*device_id = 0;
-	if ((rc = begin(db)) != SB_OK)
+	if ((rc = tx_begin(s)) != SB_OK)
 		return rc;
 	rc = consume_code(db, address, code_hash, not_before);
 	if (rc == SB_OK)
@@ -359,7 +492,7 @@ sq_enroll(struct relay_store *s, const char *address,
 		rc = log_append(db, TLOG_ADD, address, *device_id, identity, identity_len,
 		    NULL, now);
 	}
-	rc = end(db, rc);
+	rc = tx_end(s, rc);
 	if (rc != SB_OK)
 		*device_id = 0;
 	return rc;
@@ -394,13 +527,13 @@ sq_device_get(struct relay_store *s, uint64_t id, struct relay_device *out)
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (prep(db_of(s), "SELECT " DEVICE_COLS " FROM devices WHERE id=?", &st) != SB_OK)
+	if (cprep(s, "SELECT " DEVICE_COLS " FROM devices WHERE id=?", &st) != SB_OK)
 		return SB_ERR_STORAGE;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		row_to_device(st, out);
-	sqlite3_finalize(st);
+	cdone(st);
 	return rc == SQLITE_ROW ? SB_OK : rc == SQLITE_DONE ? SB_ERR_NOT_FOUND : SB_ERR_STORAGE;
 }
 
@@ -415,10 +548,13 @@ sq_devices_of(struct relay_store *s, const char *address,
 
 	*out = NULL;
 	*n = 0;
-	v = calloc(SB_MAX_DEVICES_PER_ADDR, sizeof(*v));
+	/* Not calloc: zeroing 32 records of 2 KiB identities per SEND was a
+	 * third of the relay's instructions; row_to_device clears each row
+	 * it fills, and only those are read. */
+	v = malloc(SB_MAX_DEVICES_PER_ADDR * sizeof(*v));
 	if (v == NULL)
 		return SB_ERR_ALLOC;
-	if (prep(db_of(s), "SELECT " DEVICE_COLS " FROM devices WHERE address=?"
+	if (cprep(s, "SELECT " DEVICE_COLS " FROM devices WHERE address=?"
 	    " ORDER BY id LIMIT ?", &st) != SB_OK) {
 		free(v);
 		return SB_ERR_STORAGE;
@@ -427,7 +563,7 @@ sq_devices_of(struct relay_store *s, const char *address,
 	sqlite3_bind_int(st, 2, SB_MAX_DEVICES_PER_ADDR);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		row_to_device(st, &v[cnt++]);
-	sqlite3_finalize(st);
+	cdone(st);
 	if (rc != SQLITE_DONE || cnt == 0) {
 		free(v);
 		return rc == SQLITE_DONE ? SB_OK : SB_ERR_STORAGE;
@@ -456,7 +592,7 @@ sq_device_remove(struct relay_store *s, uint64_t id, const struct relay_log_sign
 	struct relay_device d;
 	int rc;
 
-	if ((rc = begin(db)) != SB_OK)
+	if ((rc = tx_begin(s)) != SB_OK)
 		return rc;
 	/* The entry names the identity that leaves (PROTOCOL 14.3). */
 	rc = sq_device_get(s, id, &d);
@@ -471,7 +607,7 @@ sq_device_remove(struct relay_store *s, uint64_t id, const struct relay_log_sign
 		rc = bind_run_id(db, "UPDATE status SET state=4 WHERE device_id=? AND state=1", id);
 	if (rc == SB_OK)
 		rc = bind_run_id(db, "DELETE FROM queue WHERE device_id=?", id);
-	return end(db, rc);
+	return tx_end(s, rc);
 }
 
 static int
@@ -479,11 +615,11 @@ sq_device_seen(struct relay_store *s, uint64_t id, uint64_t now)
 {
 	sqlite3_stmt *st;
 
-	if (prep(db_of(s), "UPDATE devices SET last_seen=? WHERE id=?", &st) != SB_OK)
+	if (cprep(s, "UPDATE devices SET last_seen=? WHERE id=?", &st) != SB_OK)
 		return SB_ERR_STORAGE;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)id);
-	return run(st);
+	return crun(st);
 }
 
 static int
@@ -511,7 +647,7 @@ sq_link_offer_put(struct relay_store *s, const char *address, uint8_t suite,
 	int64_t others = 0;
 	int rc;
 
-	if ((rc = begin(db)) != SB_OK)
+	if ((rc = tx_begin(s)) != SB_OK)
 		return rc;
 	if ((rc = prep(db, "DELETE FROM link_offers WHERE created<?", &st)) == SB_OK) {
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)not_before);
@@ -538,7 +674,7 @@ sq_link_offer_put(struct relay_store *s, const char *address, uint8_t suite,
 		sqlite3_bind_int64(st, 5, (sqlite3_int64)now);
 		rc = run(st);
 	}
-	return end(db, rc);
+	return tx_end(s, rc);
 }
 
 static int
@@ -597,7 +733,7 @@ sq_link_approve(struct relay_store *s, const char *address, const uint8_t *ident
 	int suite = 0, rc;
 
 	*device_id = 0;
-	if ((rc = begin(db)) != SB_OK)
+	if ((rc = tx_begin(s)) != SB_OK)
 		return rc;
 	if ((rc = prep(db, "SELECT suite,name FROM link_offers WHERE address=? AND"
 	    " identity=? AND created>=?", &st)) == SB_OK) {
@@ -637,7 +773,7 @@ sq_link_approve(struct relay_store *s, const char *address, const uint8_t *ident
 		sqlite3_bind_blob(st, 2, identity, (int)identity_len, SQLITE_STATIC);
 		rc = run(st);
 	}
-	rc = end(db, rc);
+	rc = tx_end(s, rc);
 	if (rc != SB_OK)
 		*device_id = 0;
 	return rc;
@@ -729,13 +865,16 @@ insert_entry(sqlite3 *db, sqlite3_stmt *qi, sqlite3_stmt *si,
 	sqlite3_reset(qi);
 	sqlite3_bind_int64(qi, 1, (sqlite3_int64)e->device_id);
 	sqlite3_bind_blob(qi, 6, e->payload, (int)e->payload_len, SQLITE_STATIC);
-	if ((rc = sqlite3_step(qi)) != SQLITE_DONE)
+	rc = sqlite3_step(qi);
+	sqlite3_reset(qi);
+	if (rc != SQLITE_DONE)
 		return failed(rc);
 	item = sqlite3_last_insert_rowid(db);
 	sqlite3_reset(si);
 	sqlite3_bind_int64(si, 3, (sqlite3_int64)e->device_id);
 	sqlite3_bind_int64(si, 4, item);
 	rc = sqlite3_step(si);
+	sqlite3_reset(si);
 	if (rc == SQLITE_CONSTRAINT)
 		return SB_ERR_EXISTS;
 	return rc == SQLITE_DONE ? SB_OK : failed(rc);
@@ -751,12 +890,12 @@ sq_batch_commit(struct relay_store *s, const uint8_t msgid[PROTO_MSGID_LEN],
 	size_t i;
 	int rc;
 
-	if ((rc = begin(db)) != SB_OK)
+	if ((rc = tx_begin(s)) != SB_OK)
 		return rc;
-	rc = prep(db, "INSERT INTO queue(device_id,msgid,sender,sender_device,ts,payload)"
+	rc = cprep(s, "INSERT INTO queue(device_id,msgid,sender,sender_device,ts,payload)"
 	    " VALUES(?,?,?,?,?,?)", &qi);
 	if (rc == SB_OK)
-		rc = prep(db, "INSERT INTO status(sender_device,msgid,device_id,item_id,state,ts)"
+		rc = cprep(s, "INSERT INTO status(sender_device,msgid,device_id,item_id,state,ts)"
 		    " VALUES(?,?,?,?,1,?)", &si);
 	if (rc == SB_OK) {
 		sqlite3_bind_blob(qi, 2, msgid, PROTO_MSGID_LEN, SQLITE_STATIC);
@@ -769,11 +908,13 @@ sq_batch_commit(struct relay_store *s, const uint8_t msgid[PROTO_MSGID_LEN],
 	}
 	for (i = 0; rc == SB_OK && i < n; i++)
 		rc = insert_entry(db, qi, si, &e[i]);
-	sqlite3_finalize(qi);
-	sqlite3_finalize(si);
+	if (qi != NULL)
+		cdone(qi);
+	if (si != NULL)
+		cdone(si);
 	/* A repeated (sender device, message id, device) hits the status
 	 * primary key: SB_ERR_EXISTS, and the whole batch rolls back. */
-	return end(db, rc);
+	return tx_end(s, rc);
 }
 
 static int
@@ -786,7 +927,7 @@ sq_queue_next(struct relay_store *s, uint64_t device_id, uint64_t after,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (prep(db_of(s), "SELECT id,msgid,sender,sender_device,ts,payload FROM queue"
+	if (cprep(s, "SELECT id,msgid,sender,sender_device,ts,payload FROM queue"
 	    " WHERE device_id=? AND id>? AND ts>=? ORDER BY id LIMIT 1", &st) != SB_OK)
 		return SB_ERR_STORAGE;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)device_id);
@@ -794,7 +935,7 @@ sq_queue_next(struct relay_store *s, uint64_t device_id, uint64_t after,
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)not_before);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
-		sqlite3_finalize(st);
+		cdone(st);
 		return rc == SQLITE_DONE ? SB_ERR_NOT_FOUND : SB_ERR_STORAGE;
 	}
 	out->id = (uint64_t)sqlite3_column_int64(st, 0);
@@ -808,13 +949,13 @@ sq_queue_next(struct relay_store *s, uint64_t device_id, uint64_t after,
 	n = (size_t)sqlite3_column_bytes(st, 5);
 	out->payload = malloc(n > 0 ? n : 1);
 	if (out->payload == NULL) {
-		sqlite3_finalize(st);
+		cdone(st);
 		return SB_ERR_ALLOC;
 	}
 	if (n > 0)
 		memcpy(out->payload, p, n);
 	out->payload_len = n;
-	sqlite3_finalize(st);
+	cdone(st);
 	return SB_OK;
 }
 
@@ -825,19 +966,23 @@ sq_queue_ack(struct relay_store *s, uint64_t device_id, uint64_t item_id)
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = begin(db)) != SB_OK)
+	if ((rc = tx_begin(s)) != SB_OK)
 		return rc;
-	rc = prep(db, "DELETE FROM queue WHERE id=? AND device_id=?", &st);
+	rc = cprep(s, "DELETE FROM queue WHERE id=? AND device_id=?", &st);
 	if (rc == SB_OK) {
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)item_id);
 		sqlite3_bind_int64(st, 2, (sqlite3_int64)device_id);
-		rc = run(st);
+		rc = crun(st);
 	}
 	if (rc == SB_OK && sqlite3_changes(db) != 1)
 		rc = SB_ERR_NOT_FOUND;
 	if (rc == SB_OK)
-		rc = bind_run_id(db, "UPDATE status SET state=2 WHERE item_id=?", item_id);
-	return end(db, rc);
+		rc = cprep(s, "UPDATE status SET state=2 WHERE item_id=?", &st);
+	if (rc == SB_OK) {
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)item_id);
+		rc = crun(st);
+	}
+	return tx_end(s, rc);
 }
 
 static int
@@ -885,7 +1030,7 @@ sq_expire(struct relay_store *s, uint64_t item_cutoff, uint64_t status_cutoff,
 	int rc;
 
 	*n_expired = 0;
-	if ((rc = begin(db)) != SB_OK)
+	if ((rc = tx_begin(s)) != SB_OK)
 		return rc;
 	rc = bind_run_id(db, "UPDATE status SET state=3 WHERE state=1 AND item_id IN"
 	    " (SELECT id FROM queue WHERE ts<?)", item_cutoff);
@@ -897,7 +1042,7 @@ sq_expire(struct relay_store *s, uint64_t item_cutoff, uint64_t status_cutoff,
 		rc = bind_run_id(db, "DELETE FROM status WHERE ts<?", status_cutoff);
 	if (rc == SB_OK)
 		rc = bind_run_id(db, "DELETE FROM invites WHERE created<?", item_cutoff);
-	rc = end(db, rc);
+	rc = tx_end(s, rc);
 	if (rc != SB_OK)
 		*n_expired = 0;
 	return rc;
@@ -963,7 +1108,7 @@ sq_blob_expire(struct relay_store *s, uint64_t cutoff,
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = begin(db)) != SB_OK)
+	if ((rc = tx_begin(s)) != SB_OK)
 		return rc;
 	rc = prep(db, "SELECT uri FROM blobs WHERE created<?", &st);
 	if (rc == SB_OK) {
@@ -973,7 +1118,7 @@ sq_blob_expire(struct relay_store *s, uint64_t cutoff,
 		sqlite3_finalize(st);
 		rc = bind_run_id(db, "DELETE FROM blobs WHERE created<?", cutoff);
 	}
-	return end(db, rc);
+	return tx_end(s, rc);
 }
 
 static int
@@ -985,7 +1130,7 @@ sq_blob_drop_owner(struct relay_store *s, uint64_t owner,
 	int rc;
 
 	*n = *bytes = 0;
-	if ((rc = begin(db)) != SB_OK)
+	if ((rc = tx_begin(s)) != SB_OK)
 		return rc;
 	rc = prep(db, "SELECT uri,size FROM blobs WHERE owner=?", &st);
 	if (rc == SB_OK) {
@@ -998,7 +1143,7 @@ sq_blob_drop_owner(struct relay_store *s, uint64_t owner,
 		sqlite3_finalize(st);
 		rc = bind_run_id(db, "DELETE FROM blobs WHERE owner=?", owner);
 	}
-	rc = end(db, rc);
+	rc = tx_end(s, rc);
 	if (rc != SB_OK)
 		*n = *bytes = 0;
 	return rc;
@@ -1006,12 +1151,13 @@ sq_blob_drop_owner(struct relay_store *s, uint64_t owner,
 
 /* One row of up to two integer columns for a single text parameter. */
 static int
-sum_query(sqlite3 *db, const char *sql, const char *text, uint64_t *a, uint64_t *b)
+sum_query(struct relay_store *s, const char *sql, const char *text, uint64_t *a,
+    uint64_t *b)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if (prep(db, sql, &st) != SB_OK)
+	if (cprep(s, sql, &st) != SB_OK)
 		return SB_ERR_STORAGE;
 	sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st) == SQLITE_ROW ? SB_OK : SB_ERR_STORAGE;
@@ -1020,7 +1166,7 @@ sum_query(sqlite3 *db, const char *sql, const char *text, uint64_t *a, uint64_t 
 		if (b != NULL)
 			*b = (uint64_t)sqlite3_column_int64(st, 1);
 	}
-	sqlite3_finalize(st);
+	cdone(st);
 	return rc;
 }
 
@@ -1028,16 +1174,15 @@ static int
 sq_usage(struct relay_store *s, const char *address, uint64_t *items,
     uint64_t *bytes, uint64_t *blob_bytes)
 {
-	sqlite3 *db = db_of(s);
 	int rc;
 
 	*items = *bytes = *blob_bytes = 0;
 	/* Expired rows still count until the sweep deletes them: at most one
 	 * sweep interval of over-charging, never under-charging. */
-	rc = sum_query(db, "SELECT coalesce(sum(items),0), coalesce(sum(bytes),0)"
+	rc = sum_query(s, "SELECT coalesce(sum(items),0), coalesce(sum(bytes),0)"
 	    " FROM sender_usage WHERE sender=?", address, items, bytes);
 	if (rc == SB_OK)
-		rc = sum_query(db, "SELECT coalesce(sum(bytes),0) FROM blob_usage WHERE owner IN"
+		rc = sum_query(s, "SELECT coalesce(sum(bytes),0) FROM blob_usage WHERE owner IN"
 		    " (SELECT id FROM devices WHERE address=?)", address, blob_bytes, NULL);
 	return rc;
 }
@@ -1049,13 +1194,13 @@ sq_queue_count(struct relay_store *s, uint64_t device_id, uint64_t *n)
 	int rc;
 
 	*n = 0;
-	if (prep(db_of(s), device_id == 0 ? "SELECT count(*) FROM queue WHERE ?=0" :
+	if (cprep(s, device_id == 0 ? "SELECT count(*) FROM queue WHERE ?=0" :
 	    "SELECT coalesce(sum(items),0) FROM device_usage WHERE device_id=?", &st) != SB_OK)
 		return SB_ERR_STORAGE;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)device_id);
 	rc = sqlite3_step(st) == SQLITE_ROW ? SB_OK : SB_ERR_STORAGE;
 	*n = (uint64_t)sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	cdone(st);
 	return rc;
 }
 
@@ -1164,6 +1309,8 @@ static const struct relay_store_ops sqlite_ops = {
 	.totals = sq_totals,
 	.blob_each = sq_blob_each,
 	.backup = sq_backup,
+	.group_begin = sq_group_begin,
+	.group_end = sq_group_end,
 };
 
 /* A database from before devices.last_seen: add the column (0: never). */

@@ -53,10 +53,11 @@ struct opts {
 	const char *relay, *fp, *keys, *address, *code, *name, *to, *msgid, *text,
 	    *devices, *ready_file, *suite, *device, *hook;
 	long count, timeout, size, ping;
-	int ack, stall;
+	int ack, stall, print_acks, until_idle;
 };
 
 static long stall_s;   /* recv --stall: the push callback blocks this long */
+static int print_got;  /* recv --print-acks: each push as it arrives, too */
 
 static int
 fail(int rc, const char *what)
@@ -71,7 +72,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: %s keygen|register|lookup|send|send-raw|recv|ack|status|"
 	    "remove|blob-put|blob-get|auth-as|garbage|send-many|stress|log-key|log-head|"
-	    "check-head|events|link-offer|link-list|link-approve [options]\n", prog);
+	    "check-head|events|link-offer|link-list|link-approve|flood [options]\n", prog);
 	return 2;
 }
 
@@ -206,6 +207,10 @@ on_push(void *arg, const struct client_push *p)
 		free(q);
 		return;
 	}
+	/* On arrival (the I/O thread), not when main() gets to it: a push
+	 * that arrives after an ack's answer shows after its "acked" line. */
+	if (print_got)
+		printf("got item=%llu\n", (unsigned long long)p->item_id);
 	q->p = *p;
 	snprintf(q->sender, sizeof(q->sender), "%s", p->sender);
 	memcpy(q->payload, p->payload, p->payload_len);
@@ -772,6 +777,7 @@ struct stress_arg {
 	long rounds;
 	int rc;
 	long sent;
+	long timeout_s;      /* flood: how long one message may keep failing */
 };
 
 static void *
@@ -818,7 +824,7 @@ c_stress(const struct opts *o)
 	if ((rc = device_load(o, &d, 1)) == SB_OK)
 		rc = device_connect(o, &d);
 	for (i = 0; rc == SB_OK && i < THREADS; i++) {
-		a[i] = (struct stress_arg){ d.c, o->to, o->count, SB_OK, 0 };
+		a[i] = (struct stress_arg){ d.c, o->to, o->count, SB_OK, 0, 0 };
 		if (pthread_create(&t[i], NULL, stress_thread, &a[i]) != 0)
 			return fail(SB_ERR_SYSTEM, "pthread_create");
 	}
@@ -879,17 +885,92 @@ c_send_raw(const struct opts *o)
 	return rc == SB_OK ? 0 : fail(rc, NULL);
 }
 
+/*
+ * flood --to ADDR --count N: 8 threads share ONE client (several SENDs in
+ * flight on one connection) and send N messages each, riding out relay
+ * restarts: a send that fails is sent again with the same message id
+ * until the relay answers it (for --timeout seconds).  Prints
+ * "accepted MSGID" once per message the relay accepted; "exists" marks
+ * one whose earlier attempt had been committed, its answer lost.
+ */
+static pthread_mutex_t flood_out = PTHREAD_MUTEX_INITIALIZER;
+
+static void *
+flood_thread(void *p)
+{
+	struct stress_arg *a = p;
+	struct reseal_arg ra = { "flood", 0, 0, NULL };
+	const char *to[1] = { a->to };
+	uint8_t msgid[PROTO_MSGID_LEN];
+	struct timespec t0, now;
+	long i;
+	int rc;
+
+	for (i = 0; a->rc == SB_OK && i < a->rounds; i++) {
+		if ((a->rc = crypto_random(msgid, sizeof(msgid))) != SB_OK)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		while ((rc = client_send(a->c, msgid, to, 1, reseal, &ra, NULL)) != SB_OK &&
+		    rc != SB_ERR_EXISTS) {
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			if (now.tv_sec - t0.tv_sec > a->timeout_s) {
+				a->rc = rc;
+				break;
+			}
+			usleep(50000);
+		}
+		if (a->rc != SB_OK)
+			break;
+		pthread_mutex_lock(&flood_out);
+		printf("accepted ");
+		print_hex(stdout, msgid, sizeof(msgid));
+		printf("%s\n", rc == SB_ERR_EXISTS ? " exists" : "");
+		pthread_mutex_unlock(&flood_out);
+		a->sent++;
+	}
+	return NULL;
+}
+
+static int
+c_flood(const struct opts *o)
+{
+	enum { THREADS = 8 };
+	struct stress_arg a[THREADS];
+	pthread_t t[THREADS];
+	struct device d;
+	int i, n = 0, rc;
+
+	if (o->to == NULL || o->count <= 0)
+		return usage();
+	if ((rc = device_load(o, &d, 1)) == SB_OK)
+		rc = device_connect(o, &d);
+	for (i = 0; rc == SB_OK && i < THREADS; i++, n++) {
+		a[i] = (struct stress_arg){ d.c, o->to, o->count, SB_OK, 0,
+		    o->timeout > 0 ? o->timeout : 60 };
+		if (pthread_create(&t[i], NULL, flood_thread, &a[i]) != 0)
+			return fail(SB_ERR_SYSTEM, "pthread_create");
+	}
+	for (i = 0; i < n; i++) {
+		pthread_join(t[i], NULL);
+		if (a[i].rc != SB_OK)
+			rc = a[i].rc;
+	}
+	device_free(&d);
+	return rc == SB_OK ? 0 : fail(rc, NULL);
+}
+
 static int
 c_recv(const struct opts *o)
 {
 	struct device d;
 	struct qitem *q;
-	long got = 0, want = o->count > 0 ? o->count : 1;
+	long got = 0, want = o->until_idle ? LONG_MAX : o->count > 0 ? o->count : 1;
 	long tmo = o->timeout > 0 ? o->timeout : 10;
 	int rc;
 
 	if (o->stall)
 		stall_s = tmo;
+	print_got = o->print_acks;
 	if ((rc = device_load(o, &d, 1)) == SB_OK)
 		rc = device_connect(o, &d);
 	if (rc != SB_OK) {
@@ -900,24 +981,35 @@ c_recv(const struct opts *o)
 		write_file(o->ready_file[0] == '/' ? "" : ".", o->ready_file, "ready\n", 6, 0644);
 	fprintf(stderr, "%s: recv: connected as device %llu\n", prog, (unsigned long long)d.id);
 	while (got < want && (q = next_push(tmo)) != NULL) {
+		flockfile(stdout);   /* one line, whatever on_push prints meanwhile */
 		printf("push item=%llu msg=", (unsigned long long)q->p.item_id);
 		print_hex(stdout, q->p.msgid, PROTO_MSGID_LEN);
 		printf(" from=%s dev=%llu ts=%llu len=%zu payload=%.60s\n", q->sender,
 		    (unsigned long long)q->p.sender_device, (unsigned long long)q->p.timestamp,
 		    q->p.payload_len, (const char *)q->payload);
 		fflush(stdout);
+		funlockfile(stdout);
 		/* In the agent: store durably first, then acknowledge. */
-		if (o->ack && (rc = client_ack(d.c, q->p.item_id)) != SB_OK) {
+		rc = o->ack ? client_ack(d.c, q->p.item_id) : SB_OK;
+		/* --until-idle rides out relay restarts: an ack lost with the
+		 * connection is not an error, the item comes back. */
+		if (rc != SB_OK && !o->until_idle) {
 			free(q->payload);
 			free(q);
 			device_free(&d);
 			return fail(rc, "ack");
 		}
+		/* --print-acks: the relay answered the ack, so it has deleted
+		 * the item durably; it must never be pushed again. */
+		if (o->ack && o->print_acks && rc == SB_OK)
+			printf("acked item=%llu\n", (unsigned long long)q->p.item_id);
 		free(q->payload);
 		free(q);
 		got++;
 	}
 	device_free(&d);
+	if (o->until_idle)
+		return 0;                    /* quiet for --timeout: done */
 	if (o->count == 0)
 		return got == 0 ? 0 : 1;     /* --count 0: expect nothing */
 	if (got < want) {
@@ -1151,6 +1243,8 @@ main(int argc, char **argv)
 		{ "on-first-seal", required_argument, NULL, 'H' },
 		{ "ping", required_argument, NULL, 'P' },
 		{ "stall", no_argument, NULL, 'W' },
+		{ "print-acks", no_argument, NULL, 'K' },
+		{ "until-idle", no_argument, NULL, 'I' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts o;
@@ -1184,6 +1278,8 @@ main(int argc, char **argv)
 		case 'H': o.hook = optarg; break;
 		case 'P': o.ping = atol(optarg); break;
 		case 'W': o.stall = 1; break;
+		case 'K': o.print_acks = 1; break;
+		case 'I': o.until_idle = 1; break;
 		default: return usage();
 		}
 	}
@@ -1197,6 +1293,7 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "send-raw") == 0) return c_send_raw(&o);
 	if (strcmp(cmd, "send-many") == 0) return c_send_many(&o);
 	if (strcmp(cmd, "stress") == 0) return c_stress(&o);
+	if (strcmp(cmd, "flood") == 0) return c_flood(&o);
 	if (strcmp(cmd, "recv") == 0) return c_recv(&o);
 	if (strcmp(cmd, "ack") == 0) return c_u64_request(&o, argc, argv, client_ack);
 	if (strcmp(cmd, "status") == 0) return c_status(&o);

@@ -384,6 +384,82 @@ test_relay_store_admin_ops(void **state)
 	assert_int_equal(t.blob_bytes, 300);
 }
 
+/* Closes and opens again the fixture's SQLite store. */
+static struct relay_store *
+reopen_sqlite(struct fx *f)
+{
+	relay_store_close(f->s);
+	f->s = NULL;
+	assert_int_equal(relay_store_open_sqlite(f->path, &f->s), SB_OK);
+	return f->s;
+}
+
+/*
+ * Group commit (store.h group_begin): SENDs and ACKs join one transaction,
+ * a failed op rolls back alone, reads see the group's rows, nothing is
+ * kept without the commit and all of it after (after a reopen, too).
+ */
+static void
+test_relay_store_group(void **state)
+{
+	struct fx *f = *state;
+	struct relay_store *s = f->s;
+	uint64_t a = enroll(s, "alice@example.com", code_a);
+	uint64_t b = enroll(s, "bob@example.com", code_b), n = 0, items, bytes, blobs;
+	uint8_t m1[PROTO_MSGID_LEN], m2[PROTO_MSGID_LEN];
+	struct relay_batch_entry e = { b, (const uint8_t *)"to bob", 6 };
+	struct proto_status_entry *st;
+	struct relay_item it;
+	uint64_t first;
+	size_t ns;
+
+	memset(m1, 1, sizeof(m1));
+	memset(m2, 2, sizeof(m2));
+	/* rolled back: nothing of it is kept */
+	assert_int_equal(s->ops->group_begin(s), SB_OK);
+	assert_int_equal(s->ops->batch_commit(s, m1, "alice@example.com", a, 2000, &e, 1), SB_OK);
+	assert_int_equal(s->ops->queue_count(s, b, &n), SB_OK);
+	assert_true(n == 1);
+	assert_int_equal(s->ops->group_end(s, 0), SB_OK);
+	assert_int_equal(s->ops->queue_count(s, b, &n), SB_OK);
+	assert_true(n == 0);
+
+	/* committed: every op that succeeded, none that failed */
+	assert_int_equal(s->ops->group_begin(s), SB_OK);
+	assert_int_not_equal(s->ops->group_begin(s), SB_OK);   /* no nesting */
+	assert_int_equal(s->ops->batch_commit(s, m1, "alice@example.com", a, 2000, &e, 1), SB_OK);
+	assert_int_equal(s->ops->batch_commit(s, m1, "alice@example.com", a, 2000, &e, 1),
+	    SB_ERR_EXISTS);
+	assert_int_equal(s->ops->batch_commit(s, m2, "alice@example.com", a, 2001, &e, 1), SB_OK);
+	assert_int_equal(s->ops->queue_next(s, b, 0, 0, &it), SB_OK);
+	first = it.id;
+	assert_memory_equal(it.msgid, m1, PROTO_MSGID_LEN);
+	relay_item_clear(&it);
+	assert_int_equal(s->ops->queue_ack(s, b, first), SB_OK);
+	assert_int_equal(s->ops->queue_ack(s, b, first), SB_ERR_NOT_FOUND);
+	assert_int_equal(s->ops->usage(s, "alice@example.com", &items, &bytes, &blobs), SB_OK);
+	assert_true(items == 1 && bytes == 6);
+	assert_int_equal(s->ops->device_seen(s, a, 3000), SB_OK);
+	assert_int_equal(s->ops->group_end(s, 1), SB_OK);
+	assert_int_not_equal(s->ops->group_end(s, 1), SB_OK);   /* none open */
+
+	if (f->dir[0] != '\0')
+		s = reopen_sqlite(f);   /* on disk, not only in this connection */
+	assert_int_equal(s->ops->queue_count(s, b, &n), SB_OK);
+	assert_true(n == 1);
+	assert_int_equal(s->ops->queue_next(s, b, 0, 0, &it), SB_OK);
+	assert_memory_equal(it.msgid, m2, PROTO_MSGID_LEN);
+	first = it.id;
+	relay_item_clear(&it);
+	assert_int_equal(s->ops->status(s, a, m1, &st, &ns), SB_OK);
+	assert_true(ns == 1 && st[0].state == PROTO_STATE_DELIVERED);
+	free(st);
+	/* and a store outside a group commits each op on its own again */
+	assert_int_equal(s->ops->queue_ack(s, b, first), SB_OK);
+	assert_int_equal(s->ops->queue_count(s, b, &n), SB_OK);
+	assert_true(n == 0);
+}
+
 static void
 test_relay_store_durable_wal(void **state)
 {
@@ -396,10 +472,7 @@ test_relay_store_durable_wal(void **state)
 	sqlite3_stmt *st;
 
 	assert_int_equal(s->ops->batch_commit(s, m, "alice@example.com", 1, 1000, &e, 1), SB_OK);
-	relay_store_close(f->s);
-	f->s = NULL;
-	assert_int_equal(relay_store_open_sqlite(f->path, &f->s), SB_OK);
-	s = f->s;
+	s = reopen_sqlite(f);
 	assert_int_equal(s->ops->queue_count(s, b, &n), SB_OK);
 	assert_true(n == 1);
 
@@ -933,6 +1006,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_relay_store_expire_and_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_store_blobs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_store_admin_ops, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_store_group, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_store_durable_wal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_store_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_store_log_backfill, setup, teardown),
@@ -945,6 +1019,7 @@ main(void)
 		BOTH(test_relay_store_blobs),
 		BOTH(test_relay_store_admin_ops),
 		BOTH(test_relay_store_log),
+		BOTH(test_relay_store_group),
 		BOTH(test_relay_store_pg_durable),
 		BOTH(test_relay_store_pg_blob_chunks),
 		BOTH(test_relay_store_pg_blob_stale_upload),
