@@ -8,9 +8,12 @@
  * may list several nodes of a relay cluster (H1:P1,H2:P2): device i then
  * uses node i mod n only, so each message (to device i + 1) crosses from
  * one node to another.  Then:
- *   --mode rate   each device sends 1 KiB payloads to the next one, from
- *                 several threads at once; the figure is messages pushed to
- *                 (and acknowledged by) their recipients per second;
+ *   --mode rate   each device sends 1 KiB payloads to the next one; a
+ *                 window of --window messages (default 256) is in flight at
+ *                 once, one sender thread each (so the relay's capacity is
+ *                 measured, not one round trip's latency); the figure is
+ *                 messages pushed to (and acknowledged by) their recipients
+ *                 per second - every one sent, pushed and acked durably;
  *   --mode idle   the devices stay connected and idle; the figure is the
  *                 relay's peak RSS (VmHWM of --relay-pid).
  * Prints `KEY RUN1 RUN2 ...` lines for bench/report.py (--key names the
@@ -33,7 +36,7 @@
 
 #define PAYLOAD_LEN 1024
 #define REG_THREADS 4
-#define SEND_THREADS 16
+#define MAX_WINDOW 1024
 
 struct dev {
 	char address[SB_MAX_ADDRESS + 1];
@@ -53,6 +56,10 @@ static size_t n_nodes;
 static atomic_long received, accepted, failures;
 static atomic_int stop;
 static atomic_size_t next_reg;
+/* Messages in flight at once: one sender thread each, every one blocked
+ * in client_send_batch on a different device (the client library matches
+ * answers by request id, so a device's connection carries several). */
+static size_t window = 256;
 
 static void
 die(const char *what, int rc)
@@ -125,7 +132,7 @@ enroll_thread(void *arg)
 	return NULL;
 }
 
-/* Sender thread t drives devices t, t + SEND_THREADS, ... in turn. */
+/* Sender thread t drives devices t, t + window, ... in turn. */
 static void *
 send_thread(void *arg)
 {
@@ -138,7 +145,7 @@ send_thread(void *arg)
 	if (crypto_random(payload, sizeof(payload)) != SB_OK)
 		die("random", SB_ERR_CRYPTO);
 	while (!atomic_load(&stop)) {
-		for (i = t; i < n_devs && !atomic_load(&stop); i += SEND_THREADS) {
+		for (i = t % n_devs; i < n_devs && !atomic_load(&stop); i += window) {
 			struct dev *r = &devs[(i + 1) % n_devs];
 
 			to[0] = r->address;
@@ -202,13 +209,13 @@ load_codes(const char *path)
 static void
 run_rate(int runs, double secs)
 {
-	pthread_t th[SEND_THREADS];
+	pthread_t th[MAX_WINDOW];
 	double rate[16], t0;
 	long r0;
 	size_t i;
 	int run;
 
-	for (i = 0; i < SEND_THREADS; i++)
+	for (i = 0; i < window; i++)
 		if (pthread_create(&th[i], NULL, send_thread, (void *)i) != 0)
 			die("pthread_create", 0);
 	sleep(1);       /* warm-up: connections busy, caches filled */
@@ -219,7 +226,7 @@ run_rate(int runs, double secs)
 		rate[run] = (double)(atomic_load(&received) - r0) / (now_s() - t0);
 	}
 	atomic_store(&stop, 1);
-	for (i = 0; i < SEND_THREADS; i++)
+	for (i = 0; i < window; i++)
 		pthread_join(th[i], NULL);
 	if (atomic_load(&failures) > 0)
 		die("sends failed", SB_ERR_NET);
@@ -250,11 +257,14 @@ main(int argc, char **argv)
 		else if (strcmp(argv[i], "--secs") == 0) secs = atof(argv[i + 1]);
 		else if (strcmp(argv[i], "--relay-pid") == 0) relay_pid = atol(argv[i + 1]);
 		else if (strcmp(argv[i], "--key") == 0) rate_key = argv[i + 1];
+		else if (strcmp(argv[i], "--window") == 0) window = (size_t)atol(argv[i + 1]);
 		else die(argv[i], SB_ERR_INVALID_ARG);
 	}
 	if (relay == NULL || fp_hex == NULL || codes == NULL)
-		die("usage: --relay H:P[,H:P...] --fp HEX --codes FILE [--mode rate|idle] [--key K]",
-		    SB_ERR_INVALID_ARG);
+		die("usage: --relay H:P[,H:P...] --fp HEX --codes FILE [--mode rate|idle] [--key K]"
+		    " [--window N]", SB_ERR_INVALID_ARG);
+	if (window < 1 || window > MAX_WINDOW)
+		die("--window: 1..1024", SB_ERR_INVALID_ARG);
 	for (const char *p = relay; n_nodes < MAX_NODES; n_nodes++) {
 		size_t l = strcspn(p, ",");
 

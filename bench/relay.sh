@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # relay.sh RESULTS - the relay benchmarks of `make bench` (docs/BENCHMARKS.md):
-# messages/s routed between 100 connected devices (1 KiB payloads); the same
+# messages/s routed between 100 connected devices (1 KiB payloads, 256 in
+# flight: bench_relay --window); the same
 # between 1,000 connected devices on one SQLite node and on two nodes over
 # one PostgreSQL server, side by side, with each node's peak RSS; and the
 # relay's peak RSS with 1,000 idle connected devices.  All through
@@ -61,11 +62,17 @@ rm -rf "$RDATA"
 note "relay rate: $N_K devices on one SQLite node"
 echo "relay.k1.devices $N_K" >>"$RES"
 relay_init
-relay_start
+MPORT=$(free_port)
+relay_start --metrics "127.0.0.1:$MPORT"
 invites "$N_K" "$T/codes"
 "$BENCH_RELAY" --relay "127.0.0.1:$RPORT" --fp "$FP" --codes "$T/codes" \
 	--mode rate --runs 3 --secs 3 --key relay.k1.sqlite.rate >>"$RES"
 echo "relay.k1.sqlite.hwm_kb $(relay_vmhwm_kb)" >>"$RES"
+# The group commit's batch: SENDs and ACKs per commit (one fsync each).
+curl -fsS "http://127.0.0.1:$MPORT/metrics" | awk '
+	$1 == "sealbox_relay_commits_total" { c = $2 }
+	$1 == "sealbox_relay_committed_ops_total" { o = $2 }
+	END { if (c > 0) printf "relay.k1.sqlite.ops_per_commit %.1f\n", o / c }' >>"$RES"
 relay_stop
 rm -rf "$RDATA"
 
