@@ -5,7 +5,8 @@
  *
  * Never writes plaintext to disk, never keeps the storage key (only the
  * file's subkey, inside crypto_atrest) and never allocates more than three
- * chunk-sized buffers per open file, whatever its size.
+ * chunk-sized buffers per open file, whatever its size (seven, and one
+ * worker thread, while cfile_blob_begin's attachment form is being made).
  *
  * The on-disk state between syncs is tracked by three numbers:
  *   disk_chunks  chunks present on disk (indices 0 .. disk_chunks-1);
@@ -19,11 +20,14 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
+
+#include <openssl/crypto.h>
 
 #include "../common/sberr.h"
 #include "../common/wire.h"
@@ -45,7 +49,234 @@ struct cfile {
 	int dirty;
 	uint8_t *scratch;       /* CFILE_CHUNK bytes, for re-sealing another chunk */
 	uint8_t *sealed;        /* CFILE_CHUNK_DISK bytes */
+	struct blobform *bf;    /* cfile_blob_begin: the attachment form, or NULL */
 };
+
+/*
+ * The attachment form made while the file is written (cfile_blob_begin).
+ * Chunks 0 .. next-1 have been handed to the worker, as AES-256-CTR
+ * ciphertext under key at their stream offsets, in order; the worker
+ * hashes them.  Only the owning thread touches key, next and dead; the
+ * ring is shared with the worker under mu.
+ */
+#define BF_RING 4
+struct blobform {
+	uint8_t *key;           /* CRYPTO_ATTACH_KEY_LEN bytes, secure heap */
+	struct crypto_hasher *h;
+	uint64_t next;
+	int dead;               /* stopped: a write behind next, an error */
+	pthread_t thread;
+	int started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint8_t *ring[BF_RING]; /* CFILE_CHUNK bytes of ciphertext each */
+	unsigned head, count;
+	int stop, err;
+};
+
+/* The attachment forms of closed files, for the sender (cfile_blob_take):
+ * by file id, at most BF_DONE_MAX (a burst of files queued behind one
+ * another), the oldest dropped first. */
+#define BF_DONE_MAX 256
+struct blob_done {
+	struct blob_done *next;
+	uint8_t id[CRYPTO_ATREST_FILE_ID_LEN];
+	uint64_t size;
+	uint8_t *key;           /* secure heap */
+	uint8_t sha1[CRYPTO_SHA1_LEN], sha256[CRYPTO_SHA256_LEN];
+};
+static pthread_mutex_t done_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct blob_done *done_list;
+static unsigned done_n;
+
+static void
+done_free(struct blob_done *d)
+{
+	if (d == NULL)
+		return;
+	OPENSSL_secure_clear_free(d->key, CRYPTO_ATTACH_KEY_LEN);
+	crypto_wipe(d, sizeof(*d));
+	free(d);
+}
+
+/* Unlinks and returns the entry for id (done_mu held), NULL if none. */
+static struct blob_done *
+done_unlink(const uint8_t id[CRYPTO_ATREST_FILE_ID_LEN])
+{
+	for (struct blob_done **pp = &done_list; *pp != NULL; pp = &(*pp)->next)
+		if (memcmp((*pp)->id, id, CRYPTO_ATREST_FILE_ID_LEN) == 0) {
+			struct blob_done *d = *pp;
+
+			*pp = d->next;
+			done_n--;
+			return d;
+		}
+	return NULL;
+}
+
+static void
+done_forget(const uint8_t id[CRYPTO_ATREST_FILE_ID_LEN])
+{
+	struct blob_done *d;
+
+	pthread_mutex_lock(&done_mu);
+	d = done_unlink(id);
+	pthread_mutex_unlock(&done_mu);
+	done_free(d);
+}
+
+static void
+done_add(struct blob_done *d)
+{
+	struct blob_done *old, **pp;
+
+	pthread_mutex_lock(&done_mu);
+	old = done_unlink(d->id);
+	d->next = done_list;
+	done_list = d;
+	done_n++;
+	if (done_n > BF_DONE_MAX) {
+		for (pp = &done_list; (*pp)->next != NULL; pp = &(*pp)->next)
+			;
+		done_free(*pp);
+		*pp = NULL;
+		done_n--;
+	}
+	pthread_mutex_unlock(&done_mu);
+	done_free(old);
+}
+
+static void *
+bf_worker(void *arg)
+{
+	struct blobform *bf = arg;
+
+	pthread_mutex_lock(&bf->mu);
+	for (;;) {
+		while (bf->count == 0 && !bf->stop)
+			pthread_cond_wait(&bf->cv, &bf->mu);
+		if (bf->count == 0)
+			break;
+		uint8_t *p = bf->ring[bf->head];
+
+		pthread_mutex_unlock(&bf->mu);
+		/* Every queued chunk is full: only those go to the worker. */
+		int rc = crypto_hasher_update(bf->h, p, CFILE_CHUNK);
+		pthread_mutex_lock(&bf->mu);
+		if (rc != SB_OK && bf->err == SB_OK)
+			bf->err = rc;
+		bf->head = (bf->head + 1) % BF_RING;
+		bf->count--;
+		pthread_cond_broadcast(&bf->cv);
+	}
+	pthread_mutex_unlock(&bf->mu);
+	return NULL;
+}
+
+/* Waits until the worker hashed everything queued; its error, if any. */
+static int
+bf_drain(struct blobform *bf)
+{
+	int rc;
+
+	pthread_mutex_lock(&bf->mu);
+	while (bf->count > 0)
+		pthread_cond_wait(&bf->cv, &bf->mu);
+	rc = bf->err;
+	pthread_mutex_unlock(&bf->mu);
+	return rc;
+}
+
+static void
+bf_free(struct blobform *bf)
+{
+	if (bf == NULL)
+		return;
+	if (bf->started) {
+		pthread_mutex_lock(&bf->mu);
+		bf->stop = 1;
+		pthread_cond_broadcast(&bf->cv);
+		pthread_mutex_unlock(&bf->mu);
+		pthread_join(bf->thread, NULL);
+	}
+	pthread_mutex_destroy(&bf->mu);
+	pthread_cond_destroy(&bf->cv);
+	for (unsigned i = 0; i < BF_RING; i++)
+		free(bf->ring[i]);
+	crypto_hasher_free(bf->h);
+	OPENSSL_secure_clear_free(bf->key, CRYPTO_ATTACH_KEY_LEN);
+	free(bf);
+}
+
+/* Stops the attachment form for good (a write behind what was hashed):
+ * the sender encrypts and hashes at upload instead. */
+static void
+bf_kill(struct cfile *cf)
+{
+	if (cf->bf != NULL && !cf->bf->dead) {
+		cf->bf->dead = 1;
+		done_forget(cf->file_id);
+	}
+}
+
+/* Chunk idx was sealed with len bytes of pt: the next one in order and
+ * full goes to the worker as ciphertext (waiting while the ring is full). */
+static void
+bf_sealed(struct cfile *cf, uint64_t idx, const uint8_t *pt, size_t len)
+{
+	struct blobform *bf = cf->bf;
+	unsigned slot;
+
+	if (bf == NULL || bf->dead || idx != bf->next || len != CFILE_CHUNK)
+		return;
+	if (!bf->started) {
+		for (unsigned i = 0; i < BF_RING; i++)
+			if ((bf->ring[i] = malloc(CFILE_CHUNK)) == NULL) {
+				bf_kill(cf);
+				return;
+			}
+		if (pthread_create(&bf->thread, NULL, bf_worker, bf) != 0) {
+			bf_kill(cf);
+			return;
+		}
+		bf->started = 1;
+	}
+	pthread_mutex_lock(&bf->mu);
+	while (bf->count == BF_RING)
+		pthread_cond_wait(&bf->cv, &bf->mu);
+	slot = (bf->head + bf->count) % BF_RING;
+	pthread_mutex_unlock(&bf->mu);
+	/* The slot is ours until counted in: the worker reads only counted ones. */
+	if (crypto_attach_xor(bf->key, idx * CFILE_CHUNK, pt, bf->ring[slot],
+	    CFILE_CHUNK) != SB_OK) {
+		bf_kill(cf);
+		return;
+	}
+	pthread_mutex_lock(&bf->mu);
+	bf->count++;
+	pthread_cond_broadcast(&bf->cv);
+	pthread_mutex_unlock(&bf->mu);
+	bf->next++;
+}
+
+/* Truncation to nothing: the form starts over (the key has encrypted
+ * nothing that left this process). */
+static int
+bf_restart(struct blobform *bf)
+{
+	int rc;
+
+	if (bf->dead)
+		return SB_ERR_INVALID_ARG;
+	if (bf->started && (rc = bf_drain(bf)) != SB_OK)
+		return rc;
+	crypto_hasher_free(bf->h);
+	bf->h = NULL;
+	if ((rc = crypto_hasher_new(&bf->h)) != SB_OK)
+		return rc;
+	bf->next = 0;
+	return SB_OK;
+}
 
 /* ---- Geometry ------------------------------------------------------------ */
 
@@ -127,6 +358,7 @@ write_chunk(struct cfile *cf, uint64_t idx, int final, const uint8_t *pt, size_t
 		return rc;
 	if ((rc = pwrite_full(cf->fd, cf->sealed, len + CRYPTO_ATREST_OVERHEAD, pos)) != SB_OK)
 		return rc;
+	bf_sealed(cf, idx, pt, len);
 	if (idx >= cf->disk_chunks)
 		cf->disk_chunks = idx + 1;
 	/* A short final chunk re-sealed full makes the file longer. */
@@ -285,6 +517,101 @@ finalize(struct cfile *cf)
 	return flush_cache(cf);
 }
 
+/*
+ * At close, the file on disk being final (finalize): hashes the chunks
+ * the worker did not get (the last, short one; any sealed out of order)
+ * and keeps key, size and hashes for cfile_blob_take.  On any failure
+ * nothing is kept (the sender then does it all at upload).
+ */
+static void
+bf_finish(struct cfile *cf)
+{
+	struct blobform *bf = cf->bf;
+	struct blob_done *d = NULL;
+	uint64_t k, last = last_index(cf->size);
+	int rc = bf_drain(bf);
+
+	for (k = bf->next; rc == SB_OK && k <= last && cf->size > 0; k++) {
+		size_t len = chunk_len(cf->size, k);
+		const uint8_t *pt = cf->cache;
+
+		if (k != cf->cidx) {
+			if ((rc = ensure_scratch(cf)) != SB_OK ||
+			    (rc = read_chunk(cf, k, cf->scratch)) != SB_OK)
+				break;
+			pt = cf->scratch;
+		}
+		/* cf->sealed is free once the file is final: the ciphertext. */
+		rc = crypto_attach_xor(bf->key, k * CFILE_CHUNK, pt, cf->sealed, len);
+		if (rc == SB_OK)
+			rc = crypto_hasher_update(bf->h, cf->sealed, len);
+	}
+	if (cf->scratch != NULL)
+		crypto_wipe(cf->scratch, CFILE_CHUNK);
+	if (rc == SB_OK && (d = calloc(1, sizeof(*d))) == NULL)
+		rc = SB_ERR_ALLOC;
+	if (rc == SB_OK)
+		rc = crypto_hasher_final(bf->h, d->sha1, d->sha256);
+	if (rc != SB_OK) {
+		free(d);
+		return;
+	}
+	memcpy(d->id, cf->file_id, sizeof(d->id));
+	d->size = cf->size;
+	d->key = bf->key;       /* handed over */
+	bf->key = NULL;
+	done_add(d);
+}
+
+int
+cfile_blob_begin(struct cfile *cf)
+{
+	struct blobform *bf;
+	int rc;
+
+	if (cf == NULL || !cf->writable || cf->size != 0 || cf->bf != NULL)
+		return SB_ERR_INVALID_ARG;
+	if ((bf = calloc(1, sizeof(*bf))) == NULL)
+		return SB_ERR_ALLOC;
+	pthread_mutex_init(&bf->mu, NULL);
+	pthread_cond_init(&bf->cv, NULL);
+	if ((bf->key = OPENSSL_secure_malloc(CRYPTO_ATTACH_KEY_LEN)) == NULL)
+		rc = SB_ERR_ALLOC;
+	else if ((rc = crypto_attach_key_generate(bf->key)) == SB_OK)
+		rc = crypto_hasher_new(&bf->h);
+	if (rc != SB_OK) {
+		bf_free(bf);
+		return rc;
+	}
+	cf->bf = bf;
+	return SB_OK;
+}
+
+int
+cfile_blob_take(struct cfile *cf, uint8_t key[CRYPTO_ATTACH_KEY_LEN],
+    uint8_t sha1[CRYPTO_SHA1_LEN], uint8_t sha256[CRYPTO_SHA256_LEN])
+{
+	struct blob_done *d;
+
+	if (cf == NULL || key == NULL || sha1 == NULL || sha256 == NULL)
+		return SB_ERR_INVALID_ARG;
+	pthread_mutex_lock(&done_mu);
+	d = done_unlink(cf->file_id);
+	pthread_mutex_unlock(&done_mu);
+	if (d == NULL)
+		return SB_ERR_NOT_FOUND;
+	/* Taken whatever the answer: a key encrypts one upload at most. */
+	if (d->size != cf->size) {
+		done_free(d);
+		return SB_ERR_NOT_FOUND;
+	}
+	memcpy(key, d->key, CRYPTO_ATTACH_KEY_LEN);
+	memcpy(sha1, d->sha1, CRYPTO_SHA1_LEN);
+	memcpy(sha256, d->sha256, CRYPTO_SHA256_LEN);
+	done_free(d);
+	return SB_OK;
+}
+
 /* ---- Lifecycle -------------------------------------------------------------- */
 
 static int
@@ -426,6 +753,9 @@ cfile_open(const char *path, const uint8_t storage_key[CRYPTO_STORAGE_KEY_LEN],
 	}
 	if ((rc = alloc_cfile(fd, writable, storage_key, id, &cf)) != SB_OK)
 		goto fail_fd;
+	/* A file that may change no longer matches its attachment form. */
+	if (writable)
+		done_forget(cf->file_id);
 	if ((rc = geometry(cf, (uint64_t)st.st_size)) != SB_OK ||
 	    (rc = load(cf, cf->disk_final)) != SB_OK) {
 		/* A tampered or cut file is refused before anyone reads it. */
@@ -452,6 +782,9 @@ cfile_close(struct cfile *cf)
 		return SB_OK;
 	if (cf->fd >= 0 && cf->at != NULL && (rc = finalize(cf)) != SB_OK)
 		saved = errno;
+	if (rc == SB_OK && cf->bf != NULL && cf->bf->started && !cf->bf->dead)
+		bf_finish(cf);
+	bf_free(cf->bf);
 	if (cf->fd >= 0 && close(cf->fd) != 0 && rc == SB_OK) {
 		rc = SB_ERR_SYSTEM;
 		saved = errno;
@@ -521,6 +854,9 @@ cfile_pwrite(struct cfile *cf, const void *buf, size_t n, uint64_t off)
 		return SB_OK;
 	if (off > CFILE_MAX_SIZE || n > CFILE_MAX_SIZE - off)
 		return SB_ERR_TOO_BIG;
+	/* Bytes already hashed in their attachment form change: it stops. */
+	if (cf->bf != NULL && off < cf->bf->next * CFILE_CHUNK)
+		bf_kill(cf);
 	if (off + n > cf->size)
 		cf->size = off + n;
 	while (done < n) {
@@ -556,6 +892,9 @@ cfile_truncate(struct cfile *cf, uint64_t size)
 		cf->size = size;
 		return SB_OK;
 	}
+	if (cf->bf != NULL && size < cf->bf->next * CFILE_CHUNK &&
+	    (size > 0 || bf_restart(cf->bf) != SB_OK))
+		bf_kill(cf);
 	if ((rc = flush_cache(cf)) != SB_OK)
 		return rc;
 	last = last_index(size);

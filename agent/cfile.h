@@ -93,6 +93,32 @@ uint64_t cfile_size(const struct cfile *cf);
  * record it and compare after open to notice two content files swapped. */
 const uint8_t *cfile_file_id(const struct cfile *cf);
 
+/*
+ * The attachment form, made while the file is written (issue 15, docs/
+ * ARCHITECTURE.md "Attachments in one pass"): on a cfile just made by
+ * cfile_create, cfile_blob_begin draws a fresh attachment key (held in the
+ * OpenSSL secure heap, never on disk) and from then on every chunk sealed
+ * full and in order (0, 1, 2, ...) is AES-256-CTR encrypted at its stream
+ * offset (docs/PROTOCOL.md 6) and its ciphertext hashed (SHA-1, SHA-256)
+ * on a worker thread, started at the first full chunk (a small file never
+ * starts one; four chunk buffers while it runs).  A write or truncation
+ * behind what was hashed stops it for good (truncation to 0 starts it
+ * over).  At cfile_close, if it never stopped, the rest is hashed and the
+ * key, size and hashes are kept in memory by file id (at most 256 files,
+ * the oldest dropped) until cfile_blob_take hands them out; a writable
+ * cfile_open of the same file forgets them.  The spool itself is
+ * unchanged: AES-256-GCM chunks as always.
+ *
+ * cfile_blob_take: SB_OK with the key and hashes of cf's content as it is
+ * now (the size must match), once: the entry is gone afterwards, so a key
+ * encrypts at most one upload.  SB_ERR_NOT_FOUND when there is none (the
+ * file was rewritten, the mount restarted, the form never ran): the
+ * caller encrypts and hashes itself.
+ */
+int  cfile_blob_begin(struct cfile *cf);
+int  cfile_blob_take(struct cfile *cf, uint8_t key[CRYPTO_ATTACH_KEY_LEN],
+         uint8_t sha1[CRYPTO_SHA1_LEN], uint8_t sha256[CRYPTO_SHA256_LEN]);
+
 /* Seals what is cached and fsyncs: afterwards the file on disk is a
  * complete, consistent cfile and durable. */
 int  cfile_sync(struct cfile *cf);

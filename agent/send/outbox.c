@@ -1219,6 +1219,11 @@ session_new(struct agent *a, const char *folder, const char *name,
 		rc = cfile_create(path, key, &e->cf);
 		free(path);
 	}
+	/* The blob form is made as it is written (issue 15); the sender
+	 * falls back to a pass of its own when it could not be. */
+	if (rc == SB_OK && cfile_blob_begin(e->cf) != SB_OK)
+		fprintf(stderr, "sealbox: outbox: row %lld: no blob form while written\n",
+		    (long long)r.id);
 	if (rc == SB_OK && base && !trunc) {
 		struct ob_entry *be = entry_find(ob, base->id);
 		if (be) {

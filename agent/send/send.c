@@ -292,7 +292,7 @@ reseal(void *arg, const struct client_device *devs, size_t n, struct sb_buf *pay
 struct blob_src {
 	struct job *j;
 	struct cfile *cf;
-	struct crypto_hasher *h;
+	struct crypto_hasher *h;     /* NULL: hashed while it was written */
 	uint8_t *plain;              /* CHUNK bytes, secure heap */
 	uint64_t off;
 };
@@ -310,23 +310,31 @@ blob_fill(void *arg, uint8_t *buf, size_t want, size_t *got)
 	if (*got == 0)
 		return SB_ERR_TRUNCATED;
 	if ((rc = crypto_attach_xor(s->j->m.att.key, s->off, s->plain, buf, *got)) != SB_OK ||
-	    (rc = crypto_hasher_update(s->h, buf, *got)) != SB_OK)
+	    (s->h != NULL && (rc = crypto_hasher_update(s->h, buf, *got)) != SB_OK))
 		return rc;
 	s->off += *got;
 	return SB_OK;
 }
 
-/* Encrypts the row's content with a fresh key as it streams to the relay,
- * hashing the ciphertext on the way.  Fills j->m's descriptor (uri points
- * into uri_buf). */
+/*
+ * Encrypts the row's content as it streams to the relay.  Key and hashes
+ * come from the spool when it made them while the file was written
+ * (cfile_blob_take: once per key); else a fresh key, and the ciphertext is
+ * hashed on the way.  Fills j->m's descriptor (uri points into uri_buf).
+ */
 static int
 upload(struct job *j, struct cfile *cf, char uri_buf[SB_MAX_URI + 1])
 {
 	struct blob_src s = { .j = j, .cf = cf };
 	int rc;
 
-	if ((rc = crypto_attach_key_generate(j->m.att.key)) != SB_OK ||
-	    (rc = crypto_hasher_new(&s.h)) != SB_OK)
+	if (cfile_blob_take(cf, j->m.att.key, j->m.att.sha1, j->m.att.sha256) == SB_OK) {
+		fprintf(stderr, "sealbox: send: %s/%s: blob key and hashes made while"
+		    " it was written\n", j->folder, j->name);
+		rc = SB_OK;
+	} else if ((rc = crypto_attach_key_generate(j->m.att.key)) == SB_OK)
+		rc = crypto_hasher_new(&s.h);
+	if (rc != SB_OK)
 		goto out;
 	if ((s.plain = OPENSSL_secure_malloc(CHUNK)) == NULL) {
 		rc = SB_ERR_ALLOC;
@@ -345,7 +353,7 @@ upload(struct job *j, struct cfile *cf, char uri_buf[SB_MAX_URI + 1])
 	}
 	if (rc == SB_OK && s.off != j->size)
 		rc = SB_ERR_TRUNCATED;
-	if (rc == SB_OK)
+	if (rc == SB_OK && s.h != NULL)
 		rc = crypto_hasher_final(s.h, j->m.att.sha1, j->m.att.sha256);
 	if (rc == SB_OK) {
 		j->m.kind = MESSAGE_ATTACHMENT;

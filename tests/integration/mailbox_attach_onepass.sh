@@ -45,6 +45,40 @@ for d in "$AH" "$BH" "$RDATA"; do
 	fi
 done
 
+# (each send logs whether the blob's key and hashes were made while the
+# file was written, or by a pass of the sender's own)
+made_while_written() { grep -c "$1: blob key and hashes made while it was written" "$(mb_log alice)" || true; }
+[ "$(made_while_written canary.txt)" -eq 1 ] ||
+	fail "canary.txt, written in order, was not encrypted and hashed as it was written"
+
+note "in order but not simply: a sync half-way, appends after it, a hole"
+python3 - "$O/appended.bin" "$O/sparse.bin" "$T" <<'PY'
+import os, sys, random
+rnd = random.Random(16)
+def blk(n):
+    return bytes(rnd.getrandbits(8) for _ in range(n))
+app, sparse, t = sys.argv[1], sys.argv[2], sys.argv[3]
+a = blk(100000) + blk(1 << 20) + blk(77777)
+fd = os.open(app, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+os.write(fd, a[:100000])
+os.fsync(fd)                 # the short last chunk sealed final ...
+os.write(fd, a[100000:])     # ... then extended
+os.close(fd)
+open(os.path.join(t, "appended.want"), "wb").write(a)
+head, tail = blk(70000), blk(5000)
+fd = os.open(sparse, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+os.write(fd, head)
+os.pwrite(fd, tail, 5 << 20) # a hole of zeros in between
+os.close(fd)
+open(os.path.join(t, "sparse.want"), "wb").write(head + bytes((5 << 20) - 70000) + tail)
+PY
+for f in appended.bin sparse.bin; do
+	got=$(wait_for_file 60 "$I" "$(mb_inbox_re "$f")")
+	cmp "$T/${f%.bin}.want" "$got" || fail "bob's $f differs"
+	wait_status 30 "$O/$f" '^(sent|delivered .*)$'
+	[ "$(made_while_written "$f")" -eq 1 ] || fail "$f was not encrypted and hashed as it was written"
+done
+
 note "rewrites at earlier offsets while the file is written"
 python3 - "$O/patched.bin" "$T/patched.want" <<'PY'
 import os, sys, random
@@ -78,4 +112,7 @@ PY
 got=$(wait_for_file 60 "$I" "$(mb_inbox_re patched.bin)")
 cmp "$T/patched.want" "$got" || fail "bob's patched.bin is not the final content"
 cmp "$T/patched.want" "$O/patched.bin" || fail "alice's patched.bin reads back wrong"
+# Its first bytes changed after they were hashed: the sender's own pass.
+[ "$(made_while_written patched.bin)" -eq 0 ] ||
+	fail "patched.bin went with the hashes of bytes it no longer has"
 mb_finish

@@ -93,6 +93,34 @@ check_all(struct cfile *cf, const uint8_t *model, uint64_t size)
 	assert_int_equal(got, 0);
 }
 
+/* Writes n random bytes at off (both clamped to MODEL_MAX) into cf and
+ * into model, whose size was size; returns the new size. */
+static uint64_t
+model_write(struct cfile *cf, uint8_t *model, uint64_t size, uint64_t off, size_t n,
+    uint32_t *st)
+{
+	static uint8_t data[3 * CFILE_CHUNK];
+	size_t j;
+
+	if (off > MODEL_MAX - 1)
+		off = MODEL_MAX - 1;
+	if (n > MODEL_MAX - off)
+		n = (size_t)(MODEL_MAX - off);
+	if (n > sizeof(data))
+		n = sizeof(data);
+	for (j = 0; j < n; j++)
+		data[j] = (uint8_t)xorshift(st);
+	assert_int_equal(cfile_pwrite(cf, data, n, off), SB_OK);
+	if (n > 0) {
+		if (off > size)
+			memset(model + size, 0, off - size);
+		memcpy(model + off, data, n);
+		if (off + n > size)
+			size = off + n;
+	}
+	return size;
+}
+
 static void
 test_cfile_random_model(void **state)
 {
@@ -110,27 +138,13 @@ test_cfile_random_model(void **state)
 		if (op < 7) {               /* write */
 			uint64_t off = xorshift(&st) % (MODEL_MAX - 1);
 			size_t n = xorshift(&st) % (op == 0 ? sizeof(data) : 9000);
-			size_t j;
 
 			if (n > MODEL_MAX - off)
 				n = (size_t)(MODEL_MAX - off);
 			if (xorshift(&st) % 3 == 0)   /* near a chunk boundary */
 				off = (off / CFILE_CHUNK) * CFILE_CHUNK - (off % 3 ? 1 : 0) +
 				    (off % 2);
-			if (off > MODEL_MAX - 1)
-				off = MODEL_MAX - 1;
-			if (n > MODEL_MAX - off)
-				n = (size_t)(MODEL_MAX - off);
-			for (j = 0; j < n; j++)
-				data[j] = (uint8_t)xorshift(&st);
-			assert_int_equal(cfile_pwrite(cf, data, n, off), SB_OK);
-			if (n > 0) {
-				if (off > size)
-					memset(model + size, 0, off - size);
-				memcpy(model + off, data, n);
-				if (off + n > size)
-					size = off + n;
-			}
+			size = model_write(cf, model, size, off, n, &st);
 		} else if (op < 11) {       /* read */
 			uint64_t off = xorshift(&st) % (MODEL_MAX + 100);
 			size_t n = xorshift(&st) % sizeof(buf), got = 7, want;
@@ -172,6 +186,123 @@ test_cfile_random_model(void **state)
 	assert_int_equal(cfile_open(path, key, 0, &cf), SB_OK);
 	check_all(cf, model, size);
 	assert_int_equal(cfile_close(cf), SB_OK);
+}
+
+/* SHA-1 and SHA-256 of the AES-256-CTR form of model under k. */
+static void
+blob_of(const uint8_t *model, uint64_t size, const uint8_t k[CRYPTO_ATTACH_KEY_LEN],
+    uint8_t sha1[CRYPTO_SHA1_LEN], uint8_t sha256[CRYPTO_SHA256_LEN])
+{
+	static uint8_t ct[MODEL_MAX];
+	struct crypto_hasher *h = NULL;
+
+	assert_int_equal(crypto_attach_xor(k, 0, model, ct, (size_t)size), SB_OK);
+	assert_int_equal(crypto_hasher_new(&h), SB_OK);
+	assert_int_equal(crypto_hasher_update(h, ct, (size_t)size), SB_OK);
+	assert_int_equal(crypto_hasher_final(h, sha1, sha256), SB_OK);
+	crypto_hasher_free(h);
+}
+
+/* Takes cf's attachment form; when there is one, it must be the blob of
+ * model.  Returns 1 if there was one. */
+static int
+take_matches(struct cfile *cf, const uint8_t *model, uint64_t size)
+{
+	uint8_t k[CRYPTO_ATTACH_KEY_LEN], sha1[CRYPTO_SHA1_LEN], sha256[CRYPTO_SHA256_LEN];
+	uint8_t w1[CRYPTO_SHA1_LEN], w256[CRYPTO_SHA256_LEN];
+	int rc = cfile_blob_take(cf, k, sha1, sha256);
+
+	if (rc == SB_ERR_NOT_FOUND)
+		return 0;
+	assert_int_equal(rc, SB_OK);
+	blob_of(model, size, k, w1, w256);
+	assert_memory_equal(sha1, w1, sizeof(w1));
+	assert_memory_equal(sha256, w256, sizeof(w256));
+	/* Once only: a key encrypts one upload. */
+	assert_int_equal(cfile_blob_take(cf, k, sha1, sha256), SB_ERR_NOT_FOUND);
+	return 1;
+}
+
+/*
+ * The attachment form made while writing (cfile_blob_begin) against the
+ * model: in-order writes of every shape (syncs between, a short last
+ * chunk extended, holes, truncation to 0) keep it and it is exactly the
+ * blob of the content; random writes, shrinks and growth either keep it
+ * right or lose it, never a wrong hash.
+ */
+static void
+test_cfile_blob_form(void **state)
+{
+	static uint8_t model[MODEL_MAX], data[2 * CFILE_CHUNK];
+	uint32_t st = 0x9e3779b9;
+	int round, kept = 0, lost = 0;
+
+	(void)state;
+	for (round = 0; round < 60; round++) {
+		struct cfile *cf = NULL;
+		uint64_t size = 0;
+		int in_order = round % 2 == 0, i, ops = 1 + (int)(xorshift(&st) % 12);
+
+		unlink(path);
+		assert_int_equal(cfile_create(path, key, &cf), SB_OK);
+		assert_int_equal(cfile_blob_begin(cf), SB_OK);
+		assert_int_equal(cfile_blob_begin(cf), SB_ERR_INVALID_ARG);
+		for (i = 0; i < ops; i++) {
+			uint32_t op = xorshift(&st) % 10;
+			uint64_t off = in_order ? size : xorshift(&st) % (MODEL_MAX - 1);
+			size_t n = xorshift(&st) % sizeof(data);
+
+			if (op == 8) {
+				assert_int_equal(cfile_sync(cf), SB_OK);
+				continue;
+			}
+			if (op == 9) {
+				uint64_t ns = in_order ? (xorshift(&st) % 4 == 0 ? 0 : size +
+				    xorshift(&st) % 70000) : xorshift(&st) % MODEL_MAX;
+
+				if (ns > MODEL_MAX)
+					ns = MODEL_MAX;
+				assert_int_equal(cfile_truncate(cf, ns), SB_OK);
+				if (ns > size)
+					memset(model + size, 0, ns - size);
+				size = ns;
+				continue;
+			}
+			if (in_order && op == 7)
+				off = size + xorshift(&st) % (3 * CFILE_CHUNK);   /* a hole */
+			size = model_write(cf, model, size, off, n, &st);
+		}
+		assert_int_equal(cfile_close(cf), SB_OK);
+		assert_int_equal(cfile_open(path, key, 0, &cf), SB_OK);
+		check_all(cf, model, size);
+		if (take_matches(cf, model, size)) {
+			kept++;
+		} else {
+			/* Written in order past the first chunk: it must be there. */
+			assert_false(in_order && size >= CFILE_CHUNK);
+			lost++;
+		}
+		assert_int_equal(cfile_close(cf), SB_OK);
+	}
+	assert_true(kept > 10);
+	assert_true(lost > 0);
+
+	/* A writable open forgets it: the content may change. */
+	{
+		struct cfile *cf = NULL, *w = NULL;
+
+		unlink(path);
+		memset(data, 7, sizeof(data));
+		assert_int_equal(cfile_create(path, key, &cf), SB_OK);
+		assert_int_equal(cfile_blob_begin(cf), SB_OK);
+		assert_int_equal(cfile_pwrite(cf, data, sizeof(data), 0), SB_OK);
+		assert_int_equal(cfile_close(cf), SB_OK);
+		assert_int_equal(cfile_open(path, key, 1, &w), SB_OK);
+		assert_int_equal(cfile_open(path, key, 0, &cf), SB_OK);
+		assert_int_equal(take_matches(cf, data, sizeof(data)), 0);
+		assert_int_equal(cfile_close(cf), SB_OK);
+		assert_int_equal(cfile_close(w), SB_OK);
+	}
 }
 
 static void
@@ -482,6 +613,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_cfile_no_plaintext_on_disk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cfile_errno_preserved, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cfile_huge_gap_enospc, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cfile_blob_form, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
