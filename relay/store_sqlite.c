@@ -21,7 +21,7 @@
 _Static_assert(RELAY_LOG_ENTRY_MAX == TLOG_MAX_ENTRY, "one cap for a log entry");
 _Static_assert(SB_MAX_LOG_ENTRIES == TLOG_MAX_ADDR_ENTRIES, "one cap per address");
 
-#define STMT_CACHE 16
+#define STMT_CACHE 24
 
 struct sqlite_store {
 	struct relay_store base;   /* first: the ops table */
@@ -230,6 +230,18 @@ end(sqlite3 *db, int rc)
 	return rc;
 }
 
+/* A cached statement without parameters or rows (the savepoints, one per
+ * op of a group). */
+static int
+cexec(struct relay_store *st, const char *sql)
+{
+	sqlite3_stmt *q;
+
+	if (cprep(st, sql, &q) != SB_OK)
+		return SB_ERR_STORAGE;
+	return crun(q);
+}
+
 /*
  * An op's own transaction, or inside a group its savepoint.  SQLite may
  * roll a whole transaction back by itself after SQLITE_FULL, IOERR or
@@ -247,7 +259,7 @@ tx_begin(struct relay_store *st)
 		s->group_lost = 1;
 		return SB_ERR_STORAGE;
 	}
-	return exec(s->db, "SAVEPOINT op");
+	return cexec(st, "SAVEPOINT op");
 }
 
 static int
@@ -258,10 +270,10 @@ tx_end(struct relay_store *st, int rc)
 	if (!s->group)
 		return end(s->db, rc);
 	if (rc == SB_OK)
-		rc = exec(s->db, "RELEASE op");
+		rc = cexec(st, "RELEASE op");
 	if (rc != SB_OK && !sqlite3_get_autocommit(s->db)) {
-		exec(s->db, "ROLLBACK TO op");
-		exec(s->db, "RELEASE op");
+		cexec(st, "ROLLBACK TO op");
+		cexec(st, "RELEASE op");
 	}
 	if (sqlite3_get_autocommit(s->db))
 		s->group_lost = 1;
