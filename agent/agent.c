@@ -382,7 +382,7 @@ agent_keys_acquire(struct agent *a)
 		store_lock(a);
 		if ((rc = trust_store_key(a->db, storage)) == SB_OK &&
 		    (rc = trust_self_set(a->db, a->cfg->address, a->cfg->device_id)) == SB_OK)
-			rc = trust_store_scan(a->db, NULL, (int64_t)time(NULL), stderr);
+			rc = trust_store_scan(a->db, (int64_t)time(NULL), stderr);
 		store_unlock(a);
 		if (rc != SB_OK) {
 			fprintf(stderr, "sealbox: trust store: %s\n", sb_strerror(rc));

@@ -169,7 +169,7 @@ trust_pin_get(sqlite3 *db, const char *addr, uint64_t id, struct crypto_identity
 	int rc;
 
 	*out = NULL;
-	if ((rc = trust_store_scan(db, addr, (int64_t)time(NULL), stderr)) != SB_OK)
+	if ((rc = trust_store_scan(db, (int64_t)time(NULL), stderr)) != SB_OK)
 		return rc;
 	if ((rc = store_prepare(db, "SELECT i, r FROM (SELECT " OPIN("identity") " AS i,"
 	    " " OPIN("refused") " AS r, " OPIN("hash") " AS h FROM trust_pins"
@@ -243,8 +243,10 @@ static int
 count_open(sqlite3 *db, const char *addr, int event, int64_t *n)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = store_prepare(db, "SELECT count(*) FROM " ALERT_ROWS
-	    " AND c = 0 AND (?2 = 0 OR e = ?2)", &st);
+	/* Only the fields that decide (another field that does not open is
+	 * the scan's to report; the alert still counts as open). */
+	int rc = store_prepare(db, "SELECT count(*) FROM trust_alerts WHERE address = ?1"
+	    " AND " OALERT("closed") " = 0 AND (?2 = 0 OR " OALERT("event") " = ?2)", &st);
 
 	*n = 0;
 	if (rc != SB_OK)
@@ -268,7 +270,7 @@ held(sqlite3 *db, const char *addr, int *out)
 	*out = 0;
 	/* A record that failed its check holds sends until the user settles
 	 * the contact (accept or confirm): it may have been the verified set. */
-	if ((rc = trust_store_scan(db, addr, (int64_t)time(NULL), stderr)) != SB_OK ||
+	if ((rc = trust_store_scan(db, (int64_t)time(NULL), stderr)) != SB_OK ||
 	    (rc = count_open(db, addr, TRUST_EV_INTEGRITY, &changed)) != SB_OK)
 		return rc;
 	if (changed > 0) {
@@ -544,7 +546,7 @@ trust_observe(sqlite3 *db, const char *addr, const struct trust_seen *devs, size
 		return SB_ERR_TOO_BIG;
 	if ((rc = store_begin(db)) != SB_OK)
 		return rc;
-	if ((rc = trust_store_scan(db, addr, now, logf)) != SB_OK)
+	if ((rc = trust_store_scan(db, now, logf)) != SB_OK)
 		goto out;
 	for (i = 0; i < n; i++) {
 		int gone = 0;
@@ -761,7 +763,7 @@ trust_alerts_text(sqlite3 *db, int open_only, const char *prefix, struct sb_buf 
 {
 	char line[TRUST_LINE_BUF];
 	sqlite3_stmt *st = NULL;
-	int rc = trust_store_scan(db, NULL, (int64_t)time(NULL), stderr);
+	int rc = trust_store_scan(db, (int64_t)time(NULL), stderr);
 
 	if (rc != SB_OK || (rc = store_prepare(db, "SELECT t, address, e, n, o, nw FROM "
 	    ALERT_ROWS " AND (?2 = 0 OR c = 0) ORDER BY id", &st)) != SB_OK)
@@ -807,7 +809,7 @@ trust_folder_state(sqlite3 *db, const char *const *addrs, size_t n, char *out,
 		size_t set_len;
 		int64_t open;
 
-		if ((rc = trust_store_scan(db, addrs[i], (int64_t)time(NULL), stderr)) != SB_OK ||
+		if ((rc = trust_store_scan(db, (int64_t)time(NULL), stderr)) != SB_OK ||
 		    (rc = verified_get(db, addrs[i], set, &set_len)) != SB_OK ||
 		    (rc = count_open(db, addrs[i], 0, &open)) != SB_OK)
 			break;
@@ -853,7 +855,7 @@ trust_list_text(sqlite3 *db, struct sb_buf *out)
 {
 	char state[TRUST_LINE_BUF + 32], fp[TRUST_FP_BUF], line[64];
 	sqlite3_stmt *st = NULL;
-	int rc = trust_store_scan(db, NULL, (int64_t)time(NULL), stderr);
+	int rc = trust_store_scan(db, (int64_t)time(NULL), stderr);
 
 	if (rc != SB_OK || (rc = store_prepare(db, "SELECT address FROM trust_contacts UNION"
 	    " SELECT address FROM trust_pins ORDER BY 1", &st)) != SB_OK)

@@ -183,11 +183,12 @@ int  trust_schema(struct sqlite3 *db);
  * one.  keyring errors as keyring.h says.  Close with store_close. */
 int  trust_store_open(const char *home, const char *address, uint64_t device_id,
          struct sqlite3 **out);
-/* Looks for rows of addr (every address when NULL; the log head only
- * then) that do not open, and records an open integrity alert for each
- * address with one (once while open; best effort: a read-only store
- * records nothing), lines to logf (may be NULL). */
-int  trust_store_scan(struct sqlite3 *db, const char *addr, int64_t now, FILE *logf);
+/* Looks for rows that do not open, and for deleted alerts, and records an
+ * open integrity alert for each address with one (once while open; best
+ * effort: a read-only store records nothing), lines to logf (may be
+ * NULL).  Skipped (SB_OK at once) while nobody but db itself has written
+ * store.db since its last scan (PRAGMA data_version). */
+int  trust_store_scan(struct sqlite3 *db, int64_t now, FILE *logf);
 /* Deletes the rows of addr that do not open (an alert's id is kept, as a
  * placeholder no listing shows). */
 int  trust_store_purge(struct sqlite3 *db, const char *addr);

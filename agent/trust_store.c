@@ -48,6 +48,7 @@
 
 struct trust_keys {
 	struct crypto_record *rec;   /* NULL: locked */
+	int64_t scanned;             /* data_version of the last scan; -1: none */
 };
 
 static void
@@ -180,6 +181,22 @@ fn_open(sqlite3_context *ctx, int argc, sqlite3_value **v)
 	sb_buf_free(&out);
 }
 
+/* sb_scanned(DATA_VERSION): 1 when this connection last scanned at that
+ * data_version (nobody else has written since), else 0 and DATA_VERSION
+ * is remembered as scanned (the caller scans now). */
+static void
+fn_scanned(sqlite3_context *ctx, int argc, sqlite3_value **v)
+{
+	struct trust_keys *k = sqlite3_user_data(ctx);
+	int64_t dv = sqlite3_value_int64(v[0]);
+
+	(void)argc;
+	if (locked(ctx, k))
+		return;
+	sqlite3_result_int(ctx, k->scanned == dv);
+	k->scanned = dv;
+}
+
 static void
 fn_ready(sqlite3_context *ctx, int argc, sqlite3_value **v)
 {
@@ -199,6 +216,7 @@ trust_store_key(sqlite3 *db, const uint8_t *storage_key)
 
 	if (k == NULL)
 		return SB_ERR_ALLOC;
+	k->scanned = -1;
 	if (storage_key != NULL &&
 	    (rc = crypto_record_new(storage_key, CRYPTO_RECORD_TRUST, &k->rec)) != SB_OK) {
 		free(k);
@@ -213,10 +231,14 @@ trust_store_key(sqlite3 *db, const uint8_t *storage_key)
 	if (sqlite3_create_function_v2(db, "sb_open", 5, flags, k, fn_open, NULL, NULL,
 	    NULL) != SQLITE_OK ||
 	    sqlite3_create_function_v2(db, "sb_ready", 0, flags, k, fn_ready, NULL, NULL,
+	    NULL) != SQLITE_OK ||
+	    sqlite3_create_function_v2(db, "sb_scanned", 1, flags, k, fn_scanned, NULL, NULL,
 	    NULL) != SQLITE_OK) {
 		(void)sqlite3_create_function_v2(db, "sb_open", 5, flags, NULL, NULL, NULL,
 		    NULL, NULL);
 		(void)sqlite3_create_function_v2(db, "sb_ready", 0, flags, NULL, NULL, NULL,
+		    NULL, NULL);
+		(void)sqlite3_create_function_v2(db, "sb_scanned", 1, flags, NULL, NULL, NULL,
 		    NULL, NULL);
 		return store_err(db, SQLITE_ERROR, "trust store key");
 	}
@@ -526,17 +548,46 @@ self_address(sqlite3 *db, char out[SB_MAX_ADDRESS + 1])
 	sqlite3_finalize(st);
 }
 
+/*
+ * 1 when nobody but this connection wrote store.db since its last scan:
+ * its own writes go through trust.c, which seals what it writes, so only
+ * another writer (a command beside the mount, or someone editing the
+ * file) can have left a row that does not open.  Saves the scan's SQL on
+ * every send and every received message.
+ */
+static int
+scan_needed(sqlite3 *db, int *needed)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*needed = 1;
+	if (sqlite3_prepare_v2(db, "SELECT sb_scanned(data_version) FROM pragma_data_version",
+	    -1, &st, NULL) != SQLITE_OK) {
+		sqlite3_finalize(st);
+		return SB_ERR_KEY_MISSING;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*needed = sqlite3_column_int(st, 0) == 0;
+		rc = SB_OK;
+	} else {
+		rc = rc == SQLITE_AUTH ? SB_ERR_KEY_MISSING : store_err(db, rc, "trust scan");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
 int
-trust_store_scan(sqlite3 *db, const char *addr, int64_t now, FILE *logf)
+trust_store_scan(sqlite3 *db, int64_t now, FILE *logf)
 {
 	char sql[2048], found[8][SB_MAX_ADDRESS + 1];
 	struct sb_buf log = SB_BUF_INIT;
 	size_t n_found = 0;
-	int rc = trust_ready(db);
+	int needed = 1, gone = 0;
+	int rc = scan_needed(db, &needed);
 
-	int gone = 0;
-
-	if (rc != SB_OK)
+	if (rc != SB_OK || !needed)
 		return rc;
 	/* Best effort too: a read-only store cannot mend the gaps. */
 	if (alerts_check(db, now, &gone) == SB_OK && gone)
@@ -547,8 +598,6 @@ trust_store_scan(sqlite3 *db, const char *addr, int64_t now, FILE *logf)
 		if ((rc = bad_sql(&sealed[i], 0, sql, sizeof(sql))) != SB_OK ||
 		    (rc = store_prepare(db, sql, &st)) != SB_OK)
 			break;
-		if (addr != NULL)
-			sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 			const char *a = (const char *)sqlite3_column_text(st, 0);
 			size_t k;
@@ -575,6 +624,9 @@ trust_store_scan(sqlite3 *db, const char *addr, int64_t now, FILE *logf)
 		fwrite(log.d, 1, log.len, logf);
 		fflush(logf);
 	}
+	/* Not looked at everything: the next call looks again. */
+	if (rc != SB_OK)
+		(void)store_exec(db, "SELECT sb_scanned(-2)");
 	sb_buf_free(&log);
 	return rc;
 }
