@@ -34,6 +34,15 @@
 #include "cfile.h"
 
 #define NONE UINT64_MAX
+/*
+ * A large file's pages go to the disk while it is written, not all at its
+ * cfile_sync: every WRITEBACK_EVERY bytes the kernel is asked to start
+ * writing back what is dirty (sync_file_range, SYNC_FILE_RANGE_WRITE: it
+ * waits for nothing and promises nothing; the fsync still does).  Without
+ * it a machine with much memory keeps a whole 1 GiB file dirty until the
+ * fsync of its close, which then writes it all while the writer waits.
+ */
+#define WRITEBACK_EVERY (8u << 20)
 
 struct cfile {
 	int fd;
@@ -50,6 +59,7 @@ struct cfile {
 	uint8_t *scratch;       /* CFILE_CHUNK bytes, for re-sealing another chunk */
 	uint8_t *sealed;        /* CFILE_CHUNK_DISK bytes */
 	struct blobform *bf;    /* cfile_blob_begin: the attachment form, or NULL */
+	uint64_t unsynced;      /* bytes written since writeback was last started */
 };
 
 /*
@@ -359,6 +369,11 @@ write_chunk(struct cfile *cf, uint64_t idx, int final, const uint8_t *pt, size_t
 	if ((rc = pwrite_full(cf->fd, cf->sealed, len + CRYPTO_ATREST_OVERHEAD, pos)) != SB_OK)
 		return rc;
 	bf_sealed(cf, idx, pt, len);
+	cf->unsynced += len + CRYPTO_ATREST_OVERHEAD;
+	if (cf->unsynced >= WRITEBACK_EVERY) {
+		cf->unsynced = 0;
+		(void)sync_file_range(cf->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	}
 	if (idx >= cf->disk_chunks)
 		cf->disk_chunks = idx + 1;
 	/* A short final chunk re-sealed full makes the file longer. */
@@ -940,5 +955,6 @@ cfile_sync(struct cfile *cf)
 		return rc;
 	if (cf->writable && fsync(cf->fd) != 0)
 		return SB_ERR_SYSTEM;
+	cf->unsynced = 0;
 	return SB_OK;
 }

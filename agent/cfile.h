@@ -22,6 +22,10 @@
  * SB_ERR_TRUNCATED): read a file being written through the writing handle,
  * or after its cfile_sync.
  *
+ * A large file goes to the disk while it is written: every 8 MiB the
+ * kernel is asked to start writing back its dirty pages (no wait, no
+ * promise), so the fsync of cfile_sync finds little left to write.
+ *
  * Never writes plaintext to disk; never holds the storage key (only the
  * file's subkey, in the OpenSSL secure heap).
  *
