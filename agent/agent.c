@@ -859,6 +859,14 @@ agent_file_flush(struct agent_file *f)
 }
 
 int
+agent_file_fsync(struct agent_file *f)
+{
+	if (f->kind == AGENT_FILE_OUT)
+		return outbox_file_fsync(f);
+	return SB_OK;
+}
+
+int
 agent_file_release(struct agent_file *f)
 {
 	if (f == NULL)

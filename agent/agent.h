@@ -18,8 +18,9 @@
  *
  * Sending rules:
  *   - A file created (or opened for writing) in an outbox folder is a draft
- *     for that write session.  agent_file_flush() makes what was written
- *     durable (spooled, encrypted) before close() returns; the last
+ *     for that write session.  agent_file_flush() spools what was written
+ *     (encrypted; safe from a crash of the process) before close()
+ *     returns, agent_file_fsync() makes it durable on disk; the last
  *     agent_file_release() of the session queues it for sending, exactly
  *     once.
  *   - A temporary name (starts with '.' or '#', ends with '~', ".swp",
@@ -157,9 +158,13 @@ int  agent_file_read(struct agent_file *f, void *buf, size_t size, uint64_t off,
 /* Writes at off, encrypting into the spool as it goes (flat memory). */
 int  agent_file_write(struct agent_file *f, const void *buf, size_t size, uint64_t off);
 int  agent_file_truncate(struct agent_file *f, uint64_t size);
-/* Makes everything written so far durable; idempotent (flush may run twice).
- * Errors here are what close(2) returns. */
+/* Spools everything written so far: it survives a crash (kill -9) of the
+ * agent, and power loss once the spool's next round of syncs has run
+ * (docs/ARCHITECTURE.md "Durability of the outbox"); idempotent (flush may
+ * run twice).  Errors here are what close(2) returns. */
 int  agent_file_flush(struct agent_file *f);
+/* fsync(2): everything written so far is on disk when it returns SB_OK. */
+int  agent_file_fsync(struct agent_file *f);
 /* The handle's last close: a finished write session is queued for sending
  * (once).  Frees f (NULL accepted). */
 int  agent_file_release(struct agent_file *f);

@@ -945,6 +945,14 @@ cfile_file_id(const struct cfile *cf)
 }
 
 int
+cfile_seal(struct cfile *cf)
+{
+	if (cf == NULL)
+		return SB_ERR_INVALID_ARG;
+	return finalize(cf);
+}
+
+int
 cfile_sync(struct cfile *cf)
 {
 	int rc;

@@ -123,6 +123,11 @@ int  cfile_blob_begin(struct cfile *cf);
 int  cfile_blob_take(struct cfile *cf, uint8_t key[CRYPTO_ATTACH_KEY_LEN],
          uint8_t sha1[CRYPTO_SHA1_LEN], uint8_t sha256[CRYPTO_SHA256_LEN]);
 
+/* Seals what is cached, without fsync: afterwards the file in the kernel
+ * is a complete, consistent cfile (it survives a crash of the process, not
+ * yet a power loss). */
+int  cfile_seal(struct cfile *cf);
+
 /* Seals what is cached and fsyncs: afterwards the file on disk is a
  * complete, consistent cfile and durable. */
 int  cfile_sync(struct cfile *cf);

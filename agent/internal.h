@@ -61,6 +61,7 @@ struct agent {
 	struct contacts *contacts;         /* contacts.vcf; reloaded on change */
 	struct sqlite3 *db;                /* store.db */
 	pthread_mutex_t db_lock;
+	int db_lazy;                       /* store.c: synchronous=NORMAL now */
 	struct client *client;             /* relay connection (may be NULL while keys are missing) */
 
 	struct outbox *out;                /* send/ */

@@ -69,9 +69,49 @@ void store_close(sqlite3 *db)
 		sqlite3_close(db);
 }
 
+/*
+ * The connection runs synchronous=FULL (every COMMIT waits for the disk)
+ * except while a store_lock_lazy() holder uses it: then NORMAL, and the
+ * WAL frames of its commits are written (kill -9 safe: they are in the
+ * kernel) but not synced.  The mode is switched only when the next holder
+ * wants the other one, so a run of lazy users pays no PRAGMA; a FULL
+ * commit after lazy ones syncs the whole WAL, theirs included.
+ */
+static void
+set_lazy(struct agent *a, int lazy)
+{
+	if (a->db_lazy == lazy)
+		return;
+	if (store_exec(a->db, lazy ? "PRAGMA synchronous=NORMAL" :
+	    "PRAGMA synchronous=FULL") == SB_OK)
+		a->db_lazy = lazy;
+}
+
 void store_lock(struct agent *a)
 {
 	pthread_mutex_lock(&a->db_lock);
+	set_lazy(a, 0);
+}
+
+void store_lock_lazy(struct agent *a)
+{
+	pthread_mutex_lock(&a->db_lock);
+	set_lazy(a, 1);
+}
+
+int store_sync(struct agent *a)
+{
+	sqlite3_file *f = NULL;
+	int rc = SQLITE_OK;
+
+	pthread_mutex_lock(&a->db_lock);
+	/* In WAL mode the "journal" is the WAL (sqlite3PagerJrnlFile); not
+	 * open yet (nothing read or written): nothing to sync. */
+	if (sqlite3_file_control(a->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &f) ==
+	    SQLITE_OK && f != NULL && f->pMethods != NULL)
+		rc = f->pMethods->xSync(f, SQLITE_SYNC_NORMAL);
+	pthread_mutex_unlock(&a->db_lock);
+	return store_err(a->db, rc, "sync");
 }
 
 void store_unlock(struct agent *a)

@@ -7,8 +7,11 @@
  * ciphertext; rows hold names, ids, times, states.
  *
  * Durability: journal_mode=WAL with synchronous=FULL, so a COMMIT that has
- * returned survives a crash or power loss (the outbox's "durable before
- * close returns", the inbox's "stored before ACK").
+ * returned survives a crash or power loss (the inbox's "stored before
+ * ACK").  Under store_lock_lazy() a COMMIT survives a crash of the process
+ * (kill -9) but reaches the disk only with the next store_sync() or FULL
+ * commit: the outbox's close path (docs/ARCHITECTURE.md "Durability of the
+ * outbox").
  *
  * Connection and locking policy: ONE connection per agent (a->db), opened
  * by agent_open, used by every thread under a->db_lock.  Take the lock with
@@ -44,9 +47,16 @@ int  store_open(const char *path, sqlite3 **out);
 /* Closes db (NULL accepted); the caller has finalized its statements. */
 void store_close(sqlite3 *db);
 
-/* a->db_lock. */
+/* a->db_lock.  Commits under store_lock() are synced before they return
+ * (synchronous=FULL); under store_lock_lazy() they are not (NORMAL: safe
+ * against a crash of the process, not against power loss, until
+ * store_sync()). */
 void store_lock(struct agent *a);
+void store_lock_lazy(struct agent *a);
 void store_unlock(struct agent *a);
+/* Takes db_lock and syncs the WAL: every commit made so far, lazy or not,
+ * is on disk when it returns SB_OK. */
+int  store_sync(struct agent *a);
 
 /* Runs one or more SQL statements without results (sqlite3_exec). */
 int  store_exec(sqlite3 *db, const char *sql);

@@ -369,12 +369,14 @@ op_flush(const char *path, struct fuse_file_info *fi)
 	return neg(agent_file_flush(fh(fi)));
 }
 
+/* close(2) spools (safe from a crash of the agent); fsync(2) makes it
+ * durable on disk, as on any file system (docs/ARCHITECTURE.md). */
 static int
 op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 {
 	(void)path;
 	(void)datasync;
-	return neg(agent_file_flush(fh(fi)));
+	return neg(agent_file_fsync(fh(fi)));
 }
 
 static int

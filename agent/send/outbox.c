@@ -26,14 +26,13 @@
 #include <openssl/crypto.h>
 
 #include "client/client.h"
-#include "common/durable.h"
 #include "common/sberr.h"
 #include "agent/cfile.h"
 #include "agent/names.h"
 #include "agent/store.h"
 #include "agent/trust.h"
 
-#define FILE_REF_BUF 64
+#define FILE_REF_BUF OB_FILE_REF_BUF
 #define REASON_BUF   160
 #define COPY_CHUNK   65536
 
@@ -50,7 +49,9 @@ struct ob_entry {
 	int modified;             /* the session changed something */
 	int dirty;                /* written since the last flush */
 	int db_open;              /* the row says OPEN in store.db */
-	int new_file;             /* the data/ entry is not yet fsynced */
+	int new_file;             /* the data/ entry is not yet noted for a sync */
+	int fsynced;              /* fsync(2) since the last change: sent at once */
+	char file[FILE_REF_BUF];  /* the content file (data/ name) */
 	int64_t base;             /* row this session replaces, 0 if none */
 	int create;               /* enum ob_create of the session that made the row */
 	int too_big;              /* a write or truncate passed the relay's cap */
@@ -218,7 +219,7 @@ row_visible(struct agent *a, const char *folder, const char *name, struct ob_row
 	sqlite3_stmt *st;
 	int rc;
 
-	store_lock(a);
+	spool_lock(a);
 	rc = store_prepare(a->db, "SELECT " ROW_COLS " FROM out_msg WHERE folder = ?"
 	    " AND name = ? AND deleted = 0 ORDER BY id DESC LIMIT 1", &st);
 	if (rc == SB_OK) {
@@ -235,7 +236,7 @@ row_visible(struct agent *a, const char *folder, const char *name, struct ob_row
 		}
 		sqlite3_finalize(st);
 	}
-	store_unlock(a);
+	spool_unlock(a);
 	return rc;
 }
 
@@ -245,7 +246,7 @@ row_by_id(struct agent *a, int64_t id, struct ob_row *r)
 	sqlite3_stmt *st;
 	int rc;
 
-	store_lock(a);
+	spool_lock(a);
 	rc = store_prepare(a->db, "SELECT " ROW_COLS " FROM out_msg WHERE id = ?", &st);
 	if (rc == SB_OK) {
 		sqlite3_bind_int64(st, 1, id);
@@ -258,7 +259,7 @@ row_by_id(struct agent *a, int64_t id, struct ob_row *r)
 		}
 		sqlite3_finalize(st);
 	}
-	store_unlock(a);
+	spool_unlock(a);
 	return rc;
 }
 
@@ -271,7 +272,7 @@ row_exec(struct agent *a, const char *sql, int nvals, int64_t v1, int64_t v2,
 	sqlite3_stmt *st;
 	int rc;
 
-	store_lock(a);
+	spool_lock(a);
 	rc = store_prepare(a->db, sql, &st);
 	if (rc == SB_OK) {
 		int i = 1;
@@ -283,7 +284,7 @@ row_exec(struct agent *a, const char *sql, int nvals, int64_t v1, int64_t v2,
 		rc = store_step_done(a->db, st);
 		sqlite3_finalize(st);
 	}
-	store_unlock(a);
+	spool_unlock(a);
 	return rc;
 }
 
@@ -306,7 +307,7 @@ folder_touch(struct agent *a, const char *folder)
 	int64_t now = ts_ns(now_ts());
 	sqlite3_stmt *st;
 
-	store_lock(a);
+	spool_lock(a);
 	if (store_prepare(a->db, "INSERT INTO out_folder(name, ctime, mtime_ns, ctime_ns)"
 	    " VALUES(?1, ?2 / 1000000000, ?2, ?2) ON CONFLICT(name) DO UPDATE SET"
 	    " mtime_ns = max(?2, mtime_ns + 1), ctime_ns = max(?2, ctime_ns + 1)", &st) == SB_OK) {
@@ -315,7 +316,7 @@ folder_touch(struct agent *a, const char *folder)
 		store_step_done(a->db, st);
 		sqlite3_finalize(st);
 	}
-	store_unlock(a);
+	spool_unlock(a);
 }
 
 /* The same for outbox/ itself, when a conversation is made or removed. */
@@ -325,14 +326,14 @@ box_touch(struct agent *a)
 	int64_t now = ts_ns(now_ts());
 	sqlite3_stmt *st;
 
-	store_lock(a);
+	spool_lock(a);
 	if (store_prepare(a->db, "INSERT INTO out_box(id, time_ns) VALUES(1, ?1)"
 	    " ON CONFLICT(id) DO UPDATE SET time_ns = max(?1, time_ns + 1)", &st) == SB_OK) {
 		sqlite3_bind_int64(st, 1, now);
 		store_step_done(a->db, st);
 		sqlite3_finalize(st);
 	}
-	store_unlock(a);
+	spool_unlock(a);
 }
 
 /*
@@ -351,7 +352,7 @@ entry_touch(struct agent *a, const char *folder, const char *name)
 		folder_touch(a, folder);
 		return;
 	}
-	store_lock(a);
+	spool_lock(a);
 	if (store_prepare(a->db, "UPDATE out_msg SET mtime_s = ?1, mtime_ns = ?2,"
 	    " ctime_s = ?1, ctime_ns = ?2 WHERE folder = ?3 AND name = ?4 AND is_dir = 1"
 	    " AND deleted = 0", &st) == SB_OK) {
@@ -362,7 +363,7 @@ entry_touch(struct agent *a, const char *folder, const char *name)
 		store_step_done(a->db, st);
 		sqlite3_finalize(st);
 	}
-	store_unlock(a);
+	spool_unlock(a);
 }
 
 static struct timespec
@@ -405,7 +406,7 @@ outbox_folder_known(struct agent *a, const char *folder)
 	int64_t n = 0;
 	sqlite3_stmt *st;
 
-	store_lock(a);
+	spool_lock(a);
 	if (store_prepare(a->db, "SELECT (SELECT count(*) FROM out_folder WHERE name = ?1)"
 	    " + (SELECT count(*) FROM out_msg WHERE folder = ?1 AND deleted = 0)", &st) == SB_OK) {
 		sqlite3_bind_text(st, 1, folder, -1, SQLITE_TRANSIENT);
@@ -413,7 +414,7 @@ outbox_folder_known(struct agent *a, const char *folder)
 			n = sqlite3_column_int64(st, 0);
 		sqlite3_finalize(st);
 	}
-	store_unlock(a);
+	spool_unlock(a);
 	return n > 0;
 }
 
@@ -491,6 +492,7 @@ entry_get(struct agent *a, const struct ob_row *r, int writable, struct ob_entry
 		e->size = r->size;
 		e->mtime = r->mtime;
 		e->db_open = r->state == OB_OPEN;
+		snprintf(e->file, sizeof(e->file), "%s", r->file);
 		pthread_mutex_lock(&e->mu);
 		rc = entry_ensure_cf(a, e, r->file, writable);
 		pthread_mutex_unlock(&e->mu);
@@ -528,7 +530,7 @@ drop_unborn_drafts(struct agent *a)
 	int64_t ids[256];
 	size_t n = 0;
 
-	store_lock(a);
+	spool_lock(a);
 	if (store_prepare(a->db, "SELECT id, file FROM out_msg WHERE state = 0 AND"
 	    " deleted = 0", &st) == SB_OK) {
 		while (sqlite3_step(st) == SQLITE_ROW && n < 256) {
@@ -543,7 +545,7 @@ drop_unborn_drafts(struct agent *a)
 		}
 		sqlite3_finalize(st);
 	}
-	store_unlock(a);
+	spool_unlock(a);
 	for (size_t i = 0; i < n; i++) {
 		fprintf(stderr, "sealbox: outbox: row %lld was created but never written"
 		    " before a crash: dropped\n", (long long)ids[i]);
@@ -562,13 +564,13 @@ drop_unfinished_rewrites(struct agent *a)
 {
 	int64_t n = 0;
 
-	store_lock(a);
+	spool_lock(a);
 	if (store_exec(a->db, "UPDATE out_msg SET deleted = 1 WHERE state = 0 AND"
 	    " deleted = 0 AND EXISTS (SELECT 1 FROM out_msg o WHERE o.folder ="
 	    " out_msg.folder AND o.name = out_msg.name AND o.id < out_msg.id AND"
 	    " o.deleted = 0 AND o.state IN (2, 3, 4))") == SB_OK)
 		n = sqlite3_changes(a->db);
-	store_unlock(a);
+	spool_unlock(a);
 	if (n > 0)
 		fprintf(stderr, "sealbox: outbox: %lld rewrite(s) unfinished before a"
 		    " crash: dropped, the earlier versions stay\n", (long long)n);
@@ -592,9 +594,11 @@ outbox_init(struct agent *a)
 	a->out = ob;
 	if (mkdir(ob->data_dir, 0700) != 0 && errno != EEXIST)
 		return SB_ERR_SYSTEM;
-	store_lock(a);
+	if ((rc = spool_start(a)) != SB_OK)
+		return rc;
+	spool_lock(a);
 	rc = store_migrate(a->db, "outbox", schema, sizeof(schema) / sizeof(schema[0]));
-	store_unlock(a);
+	spool_unlock(a);
 	if (rc != SB_OK)
 		return rc;
 
@@ -603,7 +607,7 @@ outbox_init(struct agent *a)
 	sqlite3_stmt *st;
 	int64_t ids[256];
 	size_t n = 0;
-	store_lock(a);
+	spool_lock(a);
 	rc = store_prepare(a->db, "SELECT id, name FROM out_msg WHERE state = 1 AND"
 	    " deleted = 0", &st);
 	if (rc == SB_OK) {
@@ -614,7 +618,7 @@ outbox_init(struct agent *a)
 		}
 		sqlite3_finalize(st);
 	}
-	store_unlock(a);
+	spool_unlock(a);
 	for (size_t i = 0; i < n; i++) {
 		fprintf(stderr, "sealbox: outbox: row %lld was closed before a restart:"
 		    " queued\n", (long long)ids[i]);
@@ -641,6 +645,7 @@ outbox_free(struct agent *a)
 			cfile_sync(e->cf);
 		entry_free(e);
 	}
+	spool_stop(a);
 	pthread_mutex_destroy(&ob->lock);
 	pthread_cond_destroy(&ob->cond);
 	free(ob->data_dir);
@@ -664,7 +669,7 @@ outbox_gc(struct agent *a)
 	 * release waits for no fsync of ours (issue 13: an rm right after
 	 * close must land within the settle time). */
 	pthread_mutex_lock(&ob->lock);
-	store_lock(a);
+	spool_lock(a);
 	if (store_prepare(a->db, "SELECT id, file FROM out_msg WHERE deleted = 1"
 	    " LIMIT 64", &st) == SB_OK) {
 		while (sqlite3_step(st) == SQLITE_ROW && n < 64) {
@@ -679,11 +684,11 @@ outbox_gc(struct agent *a)
 		}
 		sqlite3_finalize(st);
 	}
-	store_unlock(a);
+	spool_unlock(a);
 	pthread_mutex_unlock(&ob->lock);
 	if (n == 0)
 		return;
-	store_lock(a);
+	spool_lock(a);
 	rc = store_begin(a->db);
 	for (size_t i = 0; rc == SB_OK && i < n; i++) {
 		/* A removed row the relay never accepted: the blob of its last
@@ -705,7 +710,7 @@ outbox_gc(struct agent *a)
 		}
 	}
 	rc = store_end(a->db, rc);
-	store_unlock(a);
+	spool_unlock(a);
 	for (size_t i = 0; rc == SB_OK && i < n; i++) {
 		char *p = files[i][0] ? outbox_data_path(a, files[i]) : NULL;
 		if (p) {
@@ -736,9 +741,9 @@ outbox_box_attr(struct agent *a, struct agent_attr *out)
 		out->mtime = out->ctime = now_ts();
 	}
 	/* The later of data/'s times and the last mkdir or rmdir here. */
-	store_lock(a);
+	spool_lock(a);
 	store_query_int(a->db, "SELECT time_ns FROM out_box WHERE id = 1", NULL, 0, &t);
-	store_unlock(a);
+	spool_unlock(a);
 	if (t > ts_ns(out->mtime))
 		out->mtime = ns_ts(t);
 	if (t > ts_ns(out->ctime))
@@ -757,7 +762,7 @@ outbox_list_folders(struct agent *a, agent_fill_fn fill, void *ctx)
 	size_t n = 0, cap = 0;
 	int rc;
 
-	store_lock(a);
+	spool_lock(a);
 	rc = store_prepare(a->db, "SELECT name, ctime FROM out_folder UNION"
 	    " SELECT DISTINCT folder, 0 FROM out_msg WHERE deleted = 0", &st);
 	if (rc == SB_OK) {
@@ -782,7 +787,7 @@ outbox_list_folders(struct agent *a, agent_fill_fn fill, void *ctx)
 		}
 		sqlite3_finalize(st);
 	}
-	store_unlock(a);
+	spool_unlock(a);
 	for (size_t i = 0; rc == SB_OK && i < n && !stopped; i++) {
 		struct agent_attr at = { .is_dir = 1, .mode = 0755 };
 		if (outbox_folder_attr(a, names[i], &at) != SB_OK) {
@@ -805,7 +810,7 @@ outbox_folder_attr(struct agent *a, const char *folder, struct agent_attr *out)
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	store_lock(a);
+	spool_lock(a);
 	rc = store_prepare(a->db, "SELECT (SELECT ctime FROM out_folder WHERE name = ?1),"
 	    " (SELECT max(mtime_s) FROM out_msg WHERE folder = ?1 AND deleted = 0),"
 	    " (SELECT min(ctime_s) FROM out_msg WHERE folder = ?1 AND deleted = 0),"
@@ -825,7 +830,7 @@ outbox_folder_attr(struct agent *a, const char *folder, struct agent_attr *out)
 		}
 		sqlite3_finalize(st);
 	}
-	store_unlock(a);
+	spool_unlock(a);
 	if (rc != SB_OK)
 		return rc;
 	if (ct < 0)
@@ -889,7 +894,7 @@ outbox_folder_create(struct agent *a, const char *folder)
 	}
 	if (rc == SB_OK) {
 		sqlite3_stmt *st;
-		store_lock(a);
+		spool_lock(a);
 		rc = store_prepare(a->db, "INSERT OR IGNORE INTO out_folder(name, ctime,"
 		    " mtime_ns, ctime_ns) VALUES(?1, ?2 / 1000000000, ?2, ?2)", &st);
 		if (rc == SB_OK) {
@@ -898,7 +903,7 @@ outbox_folder_create(struct agent *a, const char *folder)
 			rc = store_step_done(a->db, st);
 			sqlite3_finalize(st);
 		}
-		store_unlock(a);
+		spool_unlock(a);
 		if (rc == SB_OK)
 			box_touch(a);
 	}
@@ -916,27 +921,27 @@ outbox_folder_remove(struct agent *a, const char *folder)
 	sqlite3_stmt *st;
 	int rc;
 
-	store_lock(a);
+	spool_lock(a);
 	rc = store_query_int(a->db, "SELECT count(*) FROM out_folder WHERE name = ?",
 	    folder, 0, &f);
 	if (rc == SB_OK)
 		rc = store_query_int(a->db, "SELECT count(*) FROM out_msg WHERE folder = ?"
 		    " AND deleted = 0", folder, 0, &n);
-	store_unlock(a);
+	spool_unlock(a);
 	if (rc != SB_OK)
 		return rc;
 	if (n > 0)
 		return SB_ERR_EXISTS;
 	if (f == 0)
 		return SB_ERR_NOT_FOUND;
-	store_lock(a);
+	spool_lock(a);
 	rc = store_prepare(a->db, "DELETE FROM out_folder WHERE name = ?", &st);
 	if (rc == SB_OK) {
 		sqlite3_bind_text(st, 1, folder, -1, SQLITE_TRANSIENT);
 		rc = store_step_done(a->db, st);
 		sqlite3_finalize(st);
 	}
-	store_unlock(a);
+	spool_unlock(a);
 	if (rc == SB_OK)
 		box_touch(a);
 	return rc;
@@ -966,7 +971,7 @@ outbox_dir_create(struct agent *a, const char *folder, const char *path)
 		/* Queued at once: a folder message has no write session.  It
 		 * settles like a file (closed_ns), so an rmdir right after the
 		 * mkdir (a tool's scratch folder) is not sent either. */
-		store_lock(a);
+		spool_lock(a);
 		rc = store_prepare(a->db, "INSERT INTO out_msg(folder, name, msgid, file, size,"
 		    " mtime_s, mtime_ns, ctime_s, ctime_ns, state, is_dir, closed_ns)"
 		    " VALUES(?1, ?2, ?3, '', 0, ?4, ?5, ?4, ?5, 2, 1, ?6)", &st);
@@ -980,7 +985,7 @@ outbox_dir_create(struct agent *a, const char *folder, const char *path)
 			rc = store_step_done(a->db, st);
 			sqlite3_finalize(st);
 		}
-		store_unlock(a);
+		spool_unlock(a);
 	}
 	pthread_mutex_unlock(&ob->lock);
 	if (rc == SB_OK) {
@@ -1005,7 +1010,7 @@ outbox_dir_remove(struct agent *a, const char *folder, const char *path)
 	if (rc == SB_OK && !r.is_dir)
 		rc = SB_ERR_PERMISSION;
 	if (rc == SB_OK) {
-		store_lock(a);
+		spool_lock(a);
 		rc = store_prepare(a->db, "SELECT count(*) FROM out_msg WHERE folder = ?1 AND"
 		    " deleted = 0 AND substr(name, 1, length(?2) + 1) = ?2 || '/'", &st);
 		if (rc == SB_OK) {
@@ -1015,7 +1020,7 @@ outbox_dir_remove(struct agent *a, const char *folder, const char *path)
 				below = sqlite3_column_int64(st, 0);
 			sqlite3_finalize(st);
 		}
-		store_unlock(a);
+		spool_unlock(a);
 		if (rc == SB_OK && below > 0)
 			rc = SB_ERR_EXISTS;
 	}
@@ -1023,9 +1028,9 @@ outbox_dir_remove(struct agent *a, const char *folder, const char *path)
 	 * one not yet sent is not sent. */
 	if (rc == SB_OK) {
 		inflight_settle(ob, r.id, 1);
-		store_lock(a);
+		spool_lock(a);
 		rc = retire_name_rows(a, folder, path, 0, 0);
-		store_unlock(a);
+		spool_unlock(a);
 	}
 	pthread_mutex_unlock(&ob->lock);
 	if (rc == SB_OK)
@@ -1069,7 +1074,7 @@ outbox_list_files(struct agent *a, const char *folder, const char *dir,
 	sqlite3_stmt *st;
 	int stopped = 0, rc;
 
-	store_lock(a);
+	spool_lock(a);
 	/* The children of dir (of the folder itself when NULL): names right
 	 * below it, with no further '/'. */
 	rc = store_prepare(a->db, "SELECT " ROW_COLS " FROM out_msg m WHERE folder = ?1"
@@ -1098,7 +1103,7 @@ outbox_list_files(struct agent *a, const char *folder, const char *dir,
 		}
 		sqlite3_finalize(st);
 	}
-	store_unlock(a);
+	spool_unlock(a);
 	for (size_t i = 0; rc == SB_OK && i < n && !stopped; i++) {
 		struct agent_attr at;
 		row_attr(a, &rows[i], &at);
@@ -1140,7 +1145,7 @@ new_row(struct agent *a, const char *folder, const char *name, struct ob_row *r)
 	snprintf(r->name, sizeof(r->name), "%s", name);
 	r->mtime = r->ctime = now;
 	r->state = OB_OPEN;
-	store_lock(a);
+	spool_lock(a);
 	rc = store_prepare(a->db, "INSERT INTO out_msg(folder, name, msgid, file, size,"
 	    " mtime_s, mtime_ns, ctime_s, ctime_ns, state) VALUES(?,?,?,?,0,?,?,?,?,0)", &st);
 	if (rc == SB_OK) {
@@ -1156,7 +1161,7 @@ new_row(struct agent *a, const char *folder, const char *name, struct ob_row *r)
 		sqlite3_finalize(st);
 		r->id = sqlite3_last_insert_rowid(a->db);
 	}
-	store_unlock(a);
+	spool_unlock(a);
 	return rc;
 }
 
@@ -1209,6 +1214,7 @@ session_new(struct agent *a, const char *folder, const char *name,
 	e->mtime = r.mtime;
 	e->db_open = 1;
 	e->new_file = 1;
+	snprintf(e->file, sizeof(e->file), "%s", r.file);
 	e->session = 1;
 	e->writable = 1;
 	e->modified = base == NULL || trunc;
@@ -1349,6 +1355,7 @@ outbox_file_open(struct agent *a, const char *folder, const char *name,
 			if (rc == SB_OK) {
 				e->size = 0;
 				e->dirty = e->modified = 1;
+				e->fsynced = 0;
 				e->mtime = now_ts();
 			}
 			pthread_mutex_unlock(&e->mu);
@@ -1437,6 +1444,7 @@ outbox_file_write(struct agent_file *f, const void *buf, size_t size, uint64_t o
 		e->size = cfile_size(e->cf);
 		e->mtime = now_ts();
 		e->dirty = e->modified = 1;
+		e->fsynced = 0;
 	}
 	pthread_mutex_unlock(&e->mu);
 	return rc;
@@ -1457,6 +1465,7 @@ entry_truncate(struct agent *a, struct ob_entry *e, uint64_t size)
 		e->size = cfile_size(e->cf);
 		e->mtime = now_ts();
 		e->dirty = e->modified = 1;
+		e->fsynced = 0;
 	}
 	pthread_mutex_unlock(&e->mu);
 	return rc;
@@ -1472,8 +1481,13 @@ outbox_file_truncate(struct agent_file *f, uint64_t size)
 	return entry_truncate(f->a, of->e, size);
 }
 
-/* Makes the entry's content and record durable: cfile_sync, the directory
- * entry on first use, then size/mtime and state CLOSED in one commit. */
+/*
+ * Makes the entry's content and record safe from a crash of the process
+ * (outbox.h "Durability of the outbox"): the content sealed into the
+ * kernel (cfile_seal), then size/mtime and state CLOSED in one lazy
+ * commit; the file (and data/, the first time) noted for the spool's next
+ * round of syncs, which makes both durable against power loss.
+ */
 static int
 entry_flush(struct agent *a, struct ob_entry *e)
 {
@@ -1481,15 +1495,14 @@ entry_flush(struct agent *a, struct ob_entry *e)
 
 	pthread_mutex_lock(&e->mu);
 	if (e->dirty || e->db_open || e->new_file) {
-		rc = cfile_sync(e->cf);
-		if (rc == SB_OK && e->new_file) {
-			rc = sb_fsync_dir(OB(a)->data_dir);
-			if (rc == SB_OK)
-				e->new_file = 0;
+		rc = cfile_seal(e->cf);
+		if (rc == SB_OK) {
+			spool_note_file(a, e->file, e->new_file);
+			e->new_file = 0;
 		}
 		if (rc == SB_OK) {
 			sqlite3_stmt *st;
-			store_lock(a);
+			spool_lock(a);
 			rc = store_prepare(a->db, "UPDATE out_msg SET size = ?, mtime_s = ?,"
 			    " mtime_ns = ?, state = CASE state WHEN 0 THEN 1 ELSE state END"
 			    " WHERE id = ?", &st);
@@ -1501,7 +1514,7 @@ entry_flush(struct agent *a, struct ob_entry *e)
 				rc = store_step_done(a->db, st);
 				sqlite3_finalize(st);
 			}
-			store_unlock(a);
+			spool_unlock(a);
 		}
 		if (rc == SB_OK) {
 			e->dirty = 0;
@@ -1522,6 +1535,25 @@ outbox_file_flush(struct agent_file *f)
 	return entry_flush(f->a, of->e);
 }
 
+int
+outbox_file_fsync(struct agent_file *f)
+{
+	struct ob_file *of = (struct ob_file *)f;
+	struct ob_entry *e = of->e;
+	int rc = SB_OK;
+
+	if (of->write && e->session)
+		rc = entry_flush(f->a, e);
+	if (rc == SB_OK)
+		rc = spool_sync_wait(f->a, e->file, 0);
+	if (rc == SB_OK && of->write && e->session) {
+		pthread_mutex_lock(&e->mu);
+		e->fsynced = !e->dirty;
+		pthread_mutex_unlock(&e->mu);
+	}
+	return rc;
+}
+
 /* The last writer left: queue, keep as a draft, or drop the session
  * (caller holds ob->lock). */
 static int
@@ -1532,6 +1564,7 @@ session_end(struct agent *a, struct ob_entry *e)
 
 	struct timespec now = now_ts();
 	struct ob_session s;
+	int64_t closed_ns;
 
 	e->session = 0;
 	if (rc != SB_OK)
@@ -1548,17 +1581,25 @@ session_end(struct agent *a, struct ob_entry *e)
 			return rc;
 	}
 	e->create = OB_CREATE_PLAIN;
-	rc = row_exec(a, "UPDATE out_msg SET closed_ns = ? WHERE id = ?", 1,
-	    (int64_t)now.tv_sec * 1000000000 + now.tv_nsec, 0, r.id);
-	if (rc != SB_OK)
-		return rc;
+	/* closed_ns is where the settle time counts from: a file its writer
+	 * fsynced after the last change is meant to be kept, and is due at
+	 * once (outbox.h, OB_SETTLE_MS). */
+	closed_ns = ts_ns(now);
+	if (e->fsynced)
+		closed_ns -= (int64_t)OB_SETTLE_MS * 1000000;
+	e->fsynced = 0;
 	s.modified = e->modified;
 	s.replaces_row = e->base != 0;
 	s.deleted = r.deleted;
 	s.too_big = e->too_big;
 	s.tentative = r.tentative;
 	s.name = r.name;
-	switch (outbox_session_end(&s)) {
+	enum ob_end end = outbox_session_end(&s);
+	/* (OB_END_QUEUE sets it in its own transaction) */
+	if (end != OB_END_QUEUE && (rc = row_exec(a, "UPDATE out_msg SET closed_ns = ?"
+	    " WHERE id = ?", 1, closed_ns, 0, r.id)) != SB_OK)
+		return rc;
+	switch (end) {
 	case OB_END_DISCARD:
 		/* Opened for writing, changed nothing: the old entry stays. */
 		rc = row_exec(a, "UPDATE out_msg SET deleted = 1 WHERE id = ?", 0, 0, 0, e->row);
@@ -1576,7 +1617,7 @@ session_end(struct agent *a, struct ob_entry *e)
 
 		snprintf(why, sizeof(why), "too big for the relay (its cap is %llu bytes)",
 		    (unsigned long long)__atomic_load_n(&a->out->blob_cap, __ATOMIC_RELAXED));
-		store_lock(a);
+		spool_lock(a);
 		rc = store_begin(a->db);
 		if (rc == SB_OK)
 			rc = retire_name_rows(a, r.folder, r.name, r.id, 1);
@@ -1590,27 +1631,29 @@ session_end(struct agent *a, struct ob_entry *e)
 			sqlite3_finalize(st);
 		}
 		rc = store_end(a->db, rc);
-		store_unlock(a);
+		spool_unlock(a);
 		if (rc == SB_OK)
 			fprintf(stderr, "sealbox: outbox: %s/%s not sent: %s\n", r.folder, r.name, why);
 		break;
 	}
 	case OB_END_QUEUE:
-		store_lock(a);
+		spool_lock(a);
 		rc = store_begin(a->db);
 		if (rc == SB_OK)
 			rc = retire_name_rows(a, r.folder, r.name, r.id, 1);
 		if (rc == SB_OK) {
 			sqlite3_stmt *st;
-			rc = store_prepare(a->db, "UPDATE out_msg SET state = 2 WHERE id = ?", &st);
+			rc = store_prepare(a->db, "UPDATE out_msg SET state = 2, closed_ns = ?"
+			    " WHERE id = ?", &st);
 			if (rc == SB_OK) {
-				sqlite3_bind_int64(st, 1, r.id);
+				sqlite3_bind_int64(st, 1, closed_ns);
+				sqlite3_bind_int64(st, 2, r.id);
 				rc = store_step_done(a->db, st);
 				sqlite3_finalize(st);
 			}
 		}
 		rc = store_end(a->db, rc);
-		store_unlock(a);
+		spool_unlock(a);
 		if (rc == SB_OK) {
 			fprintf(stderr, "sealbox: outbox: %s/%s queued (%llu bytes)\n",
 			    r.folder, r.name, (unsigned long long)r.size);
@@ -1757,9 +1800,9 @@ outbox_unlink(struct agent *a, const char *folder, const char *name)
 	if (rc == SB_OK) {
 		int accepted = inflight_settle(ob, r.id, 1) || r.state == OB_SENT;
 
-		store_lock(a);
+		spool_lock(a);
 		rc = retire_name_rows(a, folder, name, 0, 0);
-		store_unlock(a);
+		spool_unlock(a);
 		if (rc == SB_OK && accepted)
 			fprintf(stderr, "sealbox: outbox: %s/%s removed here only (the relay had"
 			    " accepted it)\n", folder, name);
@@ -1804,7 +1847,7 @@ outbox_rename(struct agent *a, const char *from_folder, const char *from_name,
 	e = entry_find(ob, r.id);
 	queue = r.state == OB_CLOSED && !outbox_is_temp_name(to_name) &&
 	    (e == NULL || e->writers == 0);
-	store_lock(a);
+	spool_lock(a);
 	rc = store_begin(a->db);
 	if (rc == SB_OK)
 		rc = retire_name_rows(a, to_folder, to_name, r.id, 1);
@@ -1826,7 +1869,7 @@ outbox_rename(struct agent *a, const char *from_folder, const char *from_name,
 		}
 	}
 	rc = store_end(a->db, rc);
-	store_unlock(a);
+	spool_unlock(a);
 	if (rc == SB_OK && queue)
 		fprintf(stderr, "sealbox: outbox: %s/%s queued (renamed from %s)\n",
 		    to_folder, to_name, from_name);

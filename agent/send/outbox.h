@@ -47,7 +47,20 @@ enum ob_state {
 #define OB_BACKOFF_MIN_MS    500
 #define OB_BACKOFF_MAX_MS    15000
 
+/*
+ * Durability of the outbox (docs/ARCHITECTURE.md "Durability of the
+ * outbox"): when close(2) returns, the file's content and records are
+ * written (a kill -9 of the agent loses nothing, and it is sent exactly
+ * once); they are on disk (power loss) within OB_SYNC_WINDOW_MS of the
+ * close, or when fsync(2) on the file returns.  One round of syncs (each
+ * content file written, data/ once, the WAL once) serves every file closed
+ * in the window (spool.c).
+ */
+#define OB_SYNC_WINDOW_MS 50
+#define OB_FILE_REF_BUF   64
+
 struct ob_entry;
+struct ob_sync_file { char name[OB_FILE_REF_BUF]; };
 
 struct outbox {
 	pthread_mutex_t lock;       /* the open table, the sender's fields */
@@ -75,6 +88,21 @@ struct outbox {
 	 * shown as "queued: REASON" on every queued row; "" once a send
 	 * gets through */
 	char retry_reason[OB_RETRY_REASON_BUF];
+
+	/* the spool's syncer (spool.c), under sync_mu */
+	pthread_mutex_t sync_mu;
+	pthread_cond_t sync_cond;    /* CLOCK_MONOTONIC */
+	pthread_t syncer;
+	int sync_init, sync_started_thread, sync_stop;
+	int sync_dirty;              /* something to sync since sync_first */
+	int sync_now;                /* an fsync(2) waits: no window */
+	int sync_dir;                /* data/ has new entries */
+	struct timespec sync_first;
+	struct ob_sync_file *sync_files;   /* content files written */
+	size_t n_sync, cap_sync;
+	uint64_t sync_started, sync_done;  /* rounds */
+	int sync_rc;                 /* the last round's result */
+	int64_t db_changes;          /* spool_lock's sqlite3_total_changes64 */
 
 	/* keyring retry pacing (agent.c) */
 	struct timespec keys_next_try;
@@ -195,6 +223,10 @@ int  outbox_file_read(struct agent_file *f, void *buf, size_t size, uint64_t off
 int  outbox_file_write(struct agent_file *f, const void *buf, size_t size, uint64_t off);
 int  outbox_file_truncate(struct agent_file *f, uint64_t size);
 int  outbox_file_flush(struct agent_file *f);
+/* fsync(2): flush, then a round of the spool's syncs (spool_sync_wait); a
+ * write session fsynced after its last change is sent without the settle
+ * time when it ends. */
+int  outbox_file_fsync(struct agent_file *f);
 int  outbox_file_release(struct agent_file *f);
 int  outbox_truncate(struct agent *a, const char *folder, const char *name, uint64_t size);
 int  outbox_set_times(struct agent *a, const char *folder, const char *name,
@@ -206,6 +238,21 @@ int  outbox_xattr_get(struct agent *a, const char *folder, const char *name,
          const char *attr, struct sb_buf *out);
 int  outbox_xattr_list(struct agent *a, const char *folder, const char *name,
          struct sb_buf *out);
+
+/* ---- spool.c: group commit of the spool --------------------------------------- */
+
+/* db_lock for the outbox's own commits: lazy (store_lock_lazy), and a
+ * change made under it is synced by the next round. */
+void spool_lock(struct agent *a);
+void spool_unlock(struct agent *a);
+/* Content file `file` (data/ name) was written; new_entry: it was created
+ * (data/ is synced too).  Synced by the next round. */
+void spool_note_file(struct agent *a, const char *file, int new_entry);
+/* Asks for a round now (file and new_entry as above; file may be NULL)
+ * and waits for it: SB_OK when everything noted before is on disk. */
+int  spool_sync_wait(struct agent *a, const char *file, int new_entry);
+int  spool_start(struct agent *a);   /* in outbox_init */
+void spool_stop(struct agent *a);    /* in outbox_free: a last round */
 
 /* ---- send.c ---------------------------------------------------------------- */
 

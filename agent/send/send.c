@@ -243,11 +243,11 @@ reseal(void *arg, const struct client_device *devs, size_t n, struct sb_buf *pay
 		struct crypto_identity *id = NULL;
 		int gone = 0;
 
-		store_lock(a);
+		spool_lock(a);          /* reads only: no need to switch modes */
 		rc = trust_is_removed(a->db, devs[i].address, devs[i].id, &gone);
 		if (rc == SB_OK && !gone)
 			rc = trust_pin_get(a->db, devs[i].address, devs[i].id, &id);
-		store_unlock(a);
+		spool_unlock(a);
 		/* A device this one removed, named by a stale cache: nothing
 		 * sealed to it; the relay answers STALE and the set is fetched
 		 * again.  A device pinned refused (nobody of its account
@@ -411,7 +411,7 @@ load_job(struct agent *a, int64_t row, struct job *j)
 	memset(j, 0, sizeof(*j));
 	j->a = a;
 	j->row = row;
-	store_lock(a);
+	spool_lock(a);
 	rc = store_prepare(a->db, "SELECT folder, name, file, msgid, size, mtime_s,"
 	    " mtime_ns, blob_uri, is_dir FROM out_msg WHERE id = ?", &st);
 	if (rc == SB_OK) {
@@ -435,7 +435,7 @@ load_job(struct agent *a, int64_t row, struct job *j)
 		}
 		sqlite3_finalize(st);
 	}
-	store_unlock(a);
+	spool_unlock(a);
 	return rc;
 }
 
@@ -447,9 +447,9 @@ held_check(struct agent *a, const char *const *to, size_t n_to, char *held)
 	const char *which = NULL;
 	int rc;
 
-	store_lock(a);
+	spool_lock(a);
 	rc = trust_held(a->db, to, n_to, &which);
-	store_unlock(a);
+	spool_unlock(a);
 	if (rc == SB_ERR_HELD)
 		trust_held_text(which, held, TRUST_LINE_BUF);
 	return rc;
@@ -653,7 +653,7 @@ next_queued(struct agent *a, unsigned *settle_ms)
 	sqlite3_stmt *st;
 
 	*settle_ms = 0;
-	store_lock(a);
+	spool_lock(a);
 	/* Held rows wait for the user; the rest of the queue goes ahead. */
 	if (store_prepare(a->db, "SELECT id, closed_ns FROM out_msg WHERE state = 2 AND"
 	    " deleted = 0 AND held IS NULL ORDER BY id LIMIT 1", &st) == SB_OK) {
@@ -663,7 +663,7 @@ next_queued(struct agent *a, unsigned *settle_ms)
 		}
 		sqlite3_finalize(st);
 	}
-	store_unlock(a);
+	spool_unlock(a);
 	clock_gettime(CLOCK_REALTIME, &now);
 	now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
 	left = closed + (int64_t)OB_SETTLE_MS * 1000000 - now_ns;
@@ -677,7 +677,7 @@ set_held(struct agent *a, int64_t row, const char *held)
 {
 	sqlite3_stmt *st;
 
-	store_lock(a);
+	spool_lock(a);
 	if (store_prepare(a->db, "UPDATE out_msg SET held = ? WHERE id = ?", &st) == SB_OK) {
 		if (held)
 			sqlite3_bind_text(st, 1, held, -1, SQLITE_TRANSIENT);
@@ -687,7 +687,7 @@ set_held(struct agent *a, int64_t row, const char *held)
 		store_step_done(a->db, st);
 		sqlite3_finalize(st);
 	}
-	store_unlock(a);
+	spool_unlock(a);
 }
 
 /*
@@ -705,7 +705,7 @@ recheck_held(struct agent *a)
 	size_t n = 0;
 	sqlite3_stmt *st;
 
-	store_lock(a);
+	spool_lock(a);
 	if (store_prepare(a->db, "SELECT id, folder FROM out_msg WHERE held IS NOT NULL"
 	    " AND state = 2 AND deleted = 0 ORDER BY id LIMIT 64", &st) == SB_OK) {
 		while (n < 64 && sqlite3_step(st) == SQLITE_ROW) {
@@ -717,7 +717,7 @@ recheck_held(struct agent *a)
 		}
 		sqlite3_finalize(st);
 	}
-	store_unlock(a);
+	spool_unlock(a);
 	for (size_t i = 0; i < n; i++) {
 		struct names_recipients *rcpt = NULL;
 		const char *to[SB_MAX_LOOKUP_ADDRS];
@@ -745,7 +745,7 @@ record(struct agent *a, int64_t row, int rc, uint64_t ts)
 {
 	sqlite3_stmt *st;
 
-	store_lock(a);
+	spool_lock(a);
 	if (rc == SB_OK || rc == SB_ERR_EXISTS) {
 		if (store_prepare(a->db, "UPDATE out_msg SET state = 3, sent_ts = ?,"
 		    " reason = NULL WHERE id = ?", &st) == SB_OK) {
@@ -780,7 +780,7 @@ record(struct agent *a, int64_t row, int rc, uint64_t ts)
 			sqlite3_finalize(st);
 		}
 	}
-	store_unlock(a);
+	spool_unlock(a);
 }
 
 static void
@@ -793,7 +793,7 @@ refresh_status(struct agent *a, int64_t row)
 	sqlite3_stmt *st;
 	int rc, have = 0;
 
-	store_lock(a);
+	spool_lock(a);
 	if (store_prepare(a->db, "SELECT msgid, state FROM out_msg WHERE id = ?", &st) == SB_OK) {
 		sqlite3_bind_int64(st, 1, row);
 		if (sqlite3_step(st) == SQLITE_ROW &&
@@ -804,7 +804,7 @@ refresh_status(struct agent *a, int64_t row)
 		}
 		sqlite3_finalize(st);
 	}
-	store_unlock(a);
+	spool_unlock(a);
 	if (!have || state != OB_SENT || agent_client(a) == NULL)
 		return;
 	rc = client_status(agent_client(a), msgid, &e, &n);
@@ -817,7 +817,7 @@ refresh_status(struct agent *a, int64_t row)
 		if (e[i].state == PROTO_STATE_DELIVERED)
 			delivered++;
 	free(e);
-	store_lock(a);
+	spool_lock(a);
 	if (store_prepare(a->db, "UPDATE out_msg SET delivered = ?, total = ?,"
 	    " status_at = ? WHERE id = ?", &st) == SB_OK) {
 		sqlite3_bind_int64(st, 1, delivered);
@@ -827,7 +827,7 @@ refresh_status(struct agent *a, int64_t row)
 		store_step_done(a->db, st);
 		sqlite3_finalize(st);
 	}
-	store_unlock(a);
+	spool_unlock(a);
 }
 
 static void
@@ -878,7 +878,7 @@ queue_idle(struct agent *a)
 	clock_gettime(CLOCK_REALTIME, &now);
 	now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
 	pthread_mutex_lock(&a->out->lock);
-	store_lock(a);
+	spool_lock(a);
 	if (store_prepare(a->db, "SELECT id, name, closed_ns, folder FROM out_msg WHERE state = 1"
 	    " AND tentative = 1 AND deleted = 0 ORDER BY closed_ns", &st) == SB_OK) {
 		while (sqlite3_step(st) == SQLITE_ROW) {
@@ -910,7 +910,7 @@ queue_idle(struct agent *a)
 			    names[i], OB_TENTATIVE_IDLE_S);
 		sqlite3_finalize(st);
 	}
-	store_unlock(a);
+	spool_unlock(a);
 	pthread_mutex_unlock(&a->out->lock);
 	if (next > 0 && next / 1000000 < 2000)
 		return (unsigned)(next / 1000000) + 1;
@@ -929,7 +929,7 @@ drain_gone(struct agent *a)
 
 	if (c == NULL || client_link(c) != SB_OK)
 		return;
-	store_lock(a);
+	spool_lock(a);
 	if (store_prepare(a->db, "SELECT uri FROM out_blob_gone LIMIT 16", &st) == SB_OK) {
 		while (sqlite3_step(st) == SQLITE_ROW && n < 16)
 			if (sqlite3_column_bytes(st, 0) <= (int)SB_MAX_URI)
@@ -937,7 +937,7 @@ drain_gone(struct agent *a)
 				    (const char *)sqlite3_column_text(st, 0));
 		sqlite3_finalize(st);
 	}
-	store_unlock(a);
+	spool_unlock(a);
 	for (size_t i = 0; i < n; i++) {
 		int rc = client_blob_delete(c, uris[i]);
 
@@ -946,13 +946,13 @@ drain_gone(struct agent *a)
 		fprintf(stderr, "sealbox: send: blob of a message that was never sent: %s\n",
 		    rc == SB_OK ? "deleted at the relay" : rc == SB_ERR_NOT_FOUND ?
 		    "gone at the relay already" : "the relay cannot delete it (left to expire)");
-		store_lock(a);
+		spool_lock(a);
 		if (store_prepare(a->db, "DELETE FROM out_blob_gone WHERE uri = ?", &st) == SB_OK) {
 			sqlite3_bind_text(st, 1, uris[i], -1, SQLITE_TRANSIENT);
 			store_step_done(a->db, st);
 			sqlite3_finalize(st);
 		}
-		store_unlock(a);
+		spool_unlock(a);
 	}
 }
 
