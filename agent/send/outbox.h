@@ -139,16 +139,20 @@ enum ob_create {
  */
 #define OB_TENTATIVE_IDLE_S 3
 /*
- * A queued file goes OB_SETTLE_MS after its last close, not at once, so
- * that an rm right after the close (a program cleaning up after itself)
- * finds it unsent and cancels it.  Measured (100 files each, python's
- * close + unlink back to back / a shell's printf > f; rm f): with no delay
- * 73 / 99 of them still reached the relay, 2 ms 39 / 98, 5 ms 7 / 96,
- * 20 ms 0 / 2, 50 ms 0 / 0; with 25 ms, 1 of 20 went while a build ran
- * beside the test.  It delays a lone send by that much; a burst (rsync,
- * tar) is not slowed, its files settle while earlier ones go.
+ * A queued file's SEND leaves OB_SETTLE_MS after its last close at the
+ * earliest, so that an rm right after the close (a program cleaning up
+ * after itself) finds it unsent and cancels it.  The sender takes the row
+ * at once and does everything else meanwhile (the recipients' devices,
+ * an attachment's upload, the sealing: send.c, submit_check), so the wait
+ * costs only what that work does not fill.  A file its writer fsynced
+ * after its last change goes without it.  Measured (100 files each,
+ * python's close + unlink back to back / a shell's printf > f; rm f; how
+ * many still reached the relay): when the close path waited for fsyncs
+ * (issue 13), 0 ms 73 / 99, 2 ms 39 / 98, 5 ms 7 / 96, 20 ms 0 / 2, 50 ms
+ * 0 / 0; since it does not (issue 15, load average 5.6), 0 ms 61 / 97,
+ * 2 ms 0 / 2, 5, 10 and 20 ms 0 / 0.
  */
-#define OB_SETTLE_MS 50
+#define OB_SETTLE_MS 5
 int  outbox_created_tentative(int create, uint64_t size);
 
 /* The status xattr text for a row (no NUL), into out (out_size >= 64 +

@@ -53,6 +53,7 @@ struct job {
 	int cancelled, moved;        /* removed / renamed before submission */
 	char prev_uri[SB_MAX_URI + 1];  /* an earlier attempt's blob, "" if none */
 	struct sb_buf gossip;        /* the tree head m.gossip points into */
+	int64_t due_ns;              /* its last close + OB_SETTLE_MS (realtime) */
 };
 
 /* send_row's outcomes besides SB_OK and the SB_ERR_* of the attempt. */
@@ -60,18 +61,26 @@ struct job {
 #define SEND_MOVED     2     /* renamed meanwhile: send it again, at once */
 
 /*
- * The last word before a payload goes out (client_send's reseal runs just
- * before each SEND): a row removed or renamed since it was loaded stops
- * here.  From here until submit_done() a remover waits for the relay's
- * answer (outbox.c, inflight_settle).
+ * The last word before a payload goes out (client_send's reseal ends with
+ * it, just before each SEND).  It first waits out the row's settle time
+ * (OB_SETTLE_MS after its last close: the lookups, the upload and the
+ * sealing ran meanwhile, so the wait costs only what they did not fill),
+ * waking early for a remover or a rename; then a row removed or renamed
+ * since it was loaded stops here.  From here until submit_done() a
+ * remover waits for the relay's answer (outbox.c, inflight_settle).
  */
 static int
 submit_check(struct job *j)
 {
 	struct outbox *ob = j->a->out;
+	struct timespec due = { (time_t)(j->due_ns / 1000000000),
+	    (long)(j->due_ns % 1000000000) };
 	int rc = SB_OK;
 
 	pthread_mutex_lock(&ob->lock);
+	while (j->due_ns > 0 && !ob->inflight_cancel && !ob->inflight_moved && !ob->stop &&
+	    pthread_cond_timedwait(&ob->cond, &ob->lock, &due) == 0)
+		;
 	if (ob->inflight_cancel)
 		j->cancelled = 1;
 	else if (ob->inflight_moved)
@@ -204,10 +213,10 @@ reseal(void *arg, const struct client_device *devs, size_t n, struct sb_buf *pay
 	struct job *j = arg;
 	struct agent *a = j->a;
 	struct sb_buf head = SB_BUF_INIT;
-	int rc = submit_check(j), verdict;
+	int rc = SB_OK, verdict;
 
-	if (rc != SB_OK)
-		return rc;
+	if (job_stopped(j))
+		return SB_ERR_NOT_FOUND;
 	/* The lookups of this send may have brought a newer tree head than
 	 * the one the message was encoded with: gossip the newest. */
 	if (client_log_head(agent_client(a), &head) == SB_OK && head.len > 0 &&
@@ -280,6 +289,8 @@ reseal(void *arg, const struct client_device *devs, size_t n, struct sb_buf *pay
 			return SB_ERR_TOO_BIG;
 		}
 	}
+	if (rc == SB_OK)
+		rc = submit_check(j);
 	return rc;
 }
 
@@ -413,7 +424,7 @@ load_job(struct agent *a, int64_t row, struct job *j)
 	j->row = row;
 	spool_lock(a);
 	rc = store_prepare(a->db, "SELECT folder, name, file, msgid, size, mtime_s,"
-	    " mtime_ns, blob_uri, is_dir FROM out_msg WHERE id = ?", &st);
+	    " mtime_ns, blob_uri, is_dir, closed_ns, deleted FROM out_msg WHERE id = ?", &st);
 	if (rc == SB_OK) {
 		sqlite3_bind_int64(st, 1, row);
 		if (sqlite3_step(st) == SQLITE_ROW) {
@@ -430,6 +441,11 @@ load_job(struct agent *a, int64_t row, struct job *j)
 				snprintf(j->prev_uri, sizeof(j->prev_uri), "%s",
 				    (const char *)sqlite3_column_text(st, 7));
 			j->is_dir = sqlite3_column_int(st, 8);
+			j->due_ns = sqlite3_column_int64(st, 9) +
+			    (int64_t)OB_SETTLE_MS * 1000000;
+			/* Removed between next_queued and the sender's
+			 * inflight mark (the remover saw no inflight row). */
+			j->cancelled = sqlite3_column_int(st, 10) != 0;
 		} else {
 			rc = SB_ERR_NOT_FOUND;
 		}
@@ -477,7 +493,7 @@ send_row(struct agent *a, int64_t row, uint64_t *ts, int *sys_errno, char *held)
 
 	if ((rc = load_job(a, row, &j)) != SB_OK)
 		return rc;
-	if (job_stopped(&j))
+	if (j.cancelled || job_stopped(&j))
 		return j.cancelled ? SEND_CANCELLED : SEND_MOVED;
 	if ((rc = agent_keys_acquire(a)) != SB_OK)
 		return rc;
@@ -643,32 +659,23 @@ reason_of(int err)
 	}
 }
 
-/* The oldest queued row (0: none), and how many ms are left of its
- * settling time (OB_SETTLE_MS after its last close). */
+/* The oldest queued row (0: none).  Taken at once: its settle time runs
+ * while it is prepared (submit_check). */
 static int64_t
-next_queued(struct agent *a, unsigned *settle_ms)
+next_queued(struct agent *a)
 {
-	int64_t id = 0, closed = 0, now_ns, left;
-	struct timespec now;
+	int64_t id = 0;
 	sqlite3_stmt *st;
 
-	*settle_ms = 0;
 	spool_lock(a);
 	/* Held rows wait for the user; the rest of the queue goes ahead. */
-	if (store_prepare(a->db, "SELECT id, closed_ns FROM out_msg WHERE state = 2 AND"
+	if (store_prepare(a->db, "SELECT id FROM out_msg WHERE state = 2 AND"
 	    " deleted = 0 AND held IS NULL ORDER BY id LIMIT 1", &st) == SB_OK) {
-		if (sqlite3_step(st) == SQLITE_ROW) {
+		if (sqlite3_step(st) == SQLITE_ROW)
 			id = sqlite3_column_int64(st, 0);
-			closed = sqlite3_column_int64(st, 1);
-		}
 		sqlite3_finalize(st);
 	}
 	spool_unlock(a);
-	clock_gettime(CLOCK_REALTIME, &now);
-	now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
-	left = closed + (int64_t)OB_SETTLE_MS * 1000000 - now_ns;
-	if (id != 0 && left > 0 && left <= (int64_t)OB_SETTLE_MS * 1000000)
-		*settle_ms = (unsigned)(left / 1000000) + 1;
 	return id;
 }
 
@@ -1038,12 +1045,7 @@ sender_main(void *arg)
 		unsigned idle_ms = queue_idle(a);
 		drain_gone(a);
 
-		unsigned settle_ms;
-		row = next_queued(a, &settle_ms);
-		if (row != 0 && settle_ms > 0) {
-			wait_for(ob, settle_ms);
-			continue;
-		}
+		row = next_queued(a);
 		if (row == 0) {
 			/* Idle: a keyring that failed at mount is retried here too,
 			 * so receiving starts once it is unlocked, without waiting
