@@ -71,6 +71,10 @@ struct req {
 	size_t reg_identity_len;
 	uint8_t reg_suite;
 	int detached;                   /* nobody waits: free when answered */
+	/* Called once the frame is queued, behind every request queued
+	 * before it (client_send_ex); outside c->lock. */
+	void (*queued)(void *arg);
+	void *queued_arg;
 	int done, rc;
 	int sys_errno;                  /* rc == SB_ERR_SYSTEM: the I/O thread's errno */
 	uint8_t *resp;                  /* a copy of the answer frame */
@@ -1298,6 +1302,14 @@ submit(struct client *c, struct req *r, struct proto_msg *m)
 	mono_now(&r->progress);
 	append(&c->pending, r);
 	event_active(c->wake_ev, EV_READ, 0);
+	if (r->queued != NULL) {
+		/* The I/O thread writes pending frames in order: whoever queues
+		 * after this call returns goes on the wire after us.  r stays
+		 * ours (freed by the caller) whatever the I/O thread does. */
+		pthread_mutex_unlock(&c->lock);
+		r->queued(r->queued_arg);
+		pthread_mutex_lock(&c->lock);
+	}
 	while (!r->done) {
 		deadline_in(&dl, 100);
 		pthread_cond_timedwait(&c->cond, &c->lock, &dl);
@@ -1997,10 +2009,11 @@ copy_ids(uint64_t **dst, size_t *n_dst, const uint64_t *src, size_t n)
 	return SB_OK;
 }
 
-int
-client_send_batch(struct client *c, const uint8_t msgid[PROTO_MSGID_LEN],
+static int
+send_batch(struct client *c, const uint8_t msgid[PROTO_MSGID_LEN],
     const char *const *to, size_t n_to, const struct client_item *items,
-    size_t n_items, uint64_t *timestamp, struct client_stale *stale)
+    size_t n_items, uint64_t *timestamp, struct client_stale *stale,
+    void (*queued)(void *), void *queued_arg)
 {
 	struct proto_bytes b[SB_MAX_LOOKUP_ADDRS];
 	struct proto_item it[SB_MAX_BATCH_DEVICES];
@@ -2024,6 +2037,8 @@ client_send_batch(struct client *c, const uint8_t msgid[PROTO_MSGID_LEN],
 	}
 	if ((r = req_new(PROTO_SEND, NEED_AUTH)) == NULL)
 		return SB_ERR_ALLOC;
+	r->queued = queued;
+	r->queued_arg = queued_arg;
 	memset(&m, 0, sizeof(m));
 	memset(&a, 0, sizeof(a));
 	m.type = PROTO_SEND;
@@ -2046,6 +2061,14 @@ client_send_batch(struct client *c, const uint8_t msgid[PROTO_MSGID_LEN],
 	proto_msg_clear(&a);
 	req_free(r);
 	return rc;
+}
+
+int
+client_send_batch(struct client *c, const uint8_t msgid[PROTO_MSGID_LEN],
+    const char *const *to, size_t n_to, const struct client_item *items,
+    size_t n_items, uint64_t *timestamp, struct client_stale *stale)
+{
+	return send_batch(c, msgid, to, n_to, items, n_items, timestamp, stale, NULL, NULL);
 }
 
 /* Appends deep copies of src's devices (those of `address`, or all when
@@ -2207,6 +2230,14 @@ client_send(struct client *c, const uint8_t msgid[PROTO_MSGID_LEN],
     const char *const *to, size_t n_to, client_reseal_fn reseal, void *arg,
     uint64_t *timestamp)
 {
+	return client_send_ex(c, msgid, to, n_to, reseal, NULL, arg, timestamp);
+}
+
+int
+client_send_ex(struct client *c, const uint8_t msgid[PROTO_MSGID_LEN],
+    const char *const *to, size_t n_to, client_reseal_fn reseal,
+    void (*queued)(void *arg), void *arg, uint64_t *timestamp)
+{
 	struct client_item items[SB_MAX_BATCH_DEVICES];
 	struct sb_buf payloads[SB_MAX_BATCH_DEVICES];
 	const char *addrs[SB_MAX_LOOKUP_ADDRS];
@@ -2242,7 +2273,8 @@ client_send(struct client *c, const uint8_t msgid[PROTO_MSGID_LEN],
 				rc = payloads[i].err;
 		}
 		if (rc == SB_OK)
-			rc = client_send_batch(c, msgid, to, n_to, items, l->n, timestamp, NULL);
+			rc = send_batch(c, msgid, to, n_to, items, l->n, timestamp, NULL,
+			    queued, arg);
 		for (i = 0; i < l->n; i++)
 			sb_buf_free(&payloads[i]);
 		client_lookup_free(l);

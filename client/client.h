@@ -285,6 +285,14 @@ typedef int (*client_reseal_fn)(void *arg, const struct client_device *devs,
 int  client_send(struct client *c, const uint8_t msgid[PROTO_MSGID_LEN],
          const char *const *to, size_t n_to, client_reseal_fn reseal, void *arg,
          uint64_t *timestamp);
+/* client_send, and queued(arg) is called (in the calling thread, no lock
+ * held) as soon as the SEND frame is queued: every request queued after
+ * that goes on the wire after it, so threads that take turns in queued()
+ * keep their SENDs in order while several are in flight.  Called once per
+ * round (again after a stale set), never when no SEND was queued. */
+int  client_send_ex(struct client *c, const uint8_t msgid[PROTO_MSGID_LEN],
+         const char *const *to, size_t n_to, client_reseal_fn reseal,
+         void (*queued)(void *arg), void *arg, uint64_t *timestamp);
 
 /* The stale-set answer of client_send_batch: device ids, malloc'd. */
 struct client_stale {

@@ -675,7 +675,10 @@ outbox_gc(struct agent *a)
 		while (sqlite3_step(st) == SQLITE_ROW && n < 64) {
 			int64_t id = sqlite3_column_int64(st, 0);
 			const char *f = (const char *)sqlite3_column_text(st, 1);
-			if (id == ob->inflight || entry_find(ob, id) || f == NULL)
+			int busy = 0;
+			for (size_t k = 0; k < OB_SENDERS; k++)
+				busy |= ob->slot[k].inflight == id;
+			if (busy || entry_find(ob, id) || f == NULL)
 				continue;
 			/* (a folder's row has no content file: "") */
 			ids[n] = id;
@@ -1607,7 +1610,7 @@ session_end(struct agent *a, struct ob_entry *e)
 	case OB_END_KEEP:
 		if (r.tentative && !r.deleted && !outbox_is_temp_name(r.name)) {
 			/* The sender queues it once it has been idle long enough. */
-			a->out->kick = 1;
+			a->out->kick++;
 			pthread_cond_broadcast(&a->out->cond);
 		}
 		break;
@@ -1658,7 +1661,7 @@ session_end(struct agent *a, struct ob_entry *e)
 			fprintf(stderr, "sealbox: outbox: %s/%s queued (%llu bytes)\n",
 			    r.folder, r.name, (unsigned long long)r.size);
 			/* send_kick() takes ob->lock, which we hold: kick inline. */
-			a->out->kick = 1;
+			a->out->kick++;
 			pthread_cond_broadcast(&a->out->cond);
 		}
 		break;
@@ -1775,15 +1778,25 @@ out:
 static int
 inflight_settle(struct outbox *ob, int64_t row, int cancel)
 {
-	if (row != ob->inflight)
-		return ob->accepted_row == row;
-	if (cancel)
-		ob->inflight_cancel = 1;
-	else
-		ob->inflight_moved = 1;
-	while (ob->submitting && ob->inflight == row)
-		pthread_cond_wait(&ob->cond, &ob->lock);
-	return ob->accepted_row == row;
+	struct ob_slot *sl = NULL;
+	int accepted = 0;
+
+	for (size_t k = 0; k < OB_SENDERS; k++)
+		if (ob->slot[k].inflight == row)
+			sl = &ob->slot[k];
+	if (sl != NULL) {
+		if (cancel)
+			sl->cancel = 1;
+		else
+			sl->moved = 1;
+		/* A slot waiting out the settle time wakes up and stops. */
+		pthread_cond_broadcast(&ob->cond);
+		while (sl->submitting && sl->inflight == row)
+			pthread_cond_wait(&ob->cond, &ob->lock);
+	}
+	for (size_t k = 0; k < OB_SENDERS; k++)
+		accepted |= ob->slot[k].accepted_row == row;
+	return accepted;
 }
 
 int

@@ -46,6 +46,15 @@ enum ob_state {
 #define OB_RETRY_REASON_BUF  96
 #define OB_BACKOFF_MIN_MS    500
 #define OB_BACKOFF_MAX_MS    15000
+/*
+ * Messages in flight from this device: each sender slot seals and submits
+ * one row, so the next ones are sealed while earlier ones are on the wire
+ * and the relay can commit several SENDs in one transaction.  The slots
+ * take rows in queue order and queue their SENDs on the one connection in
+ * that order too (send.c, submit_check), so the relay accepts them, and
+ * recipients list them, in the order they were written.
+ */
+#define OB_SENDERS           4
 
 /*
  * Durability of the outbox (docs/ARCHITECTURE.md "Durability of the
@@ -68,16 +77,27 @@ struct outbox {
 	struct ob_entry *open;      /* open content, one per row */
 	char *data_dir;             /* HOME/data */
 
-	/* sender (send.c) */
-	pthread_t thread;
-	int started, stop, kick;
-	int64_t inflight;           /* row being sent: not garbage-collected */
-	/* The inflight row was removed (do not submit it; delete its blob)
-	 * or renamed (submit it again under its new name); its SEND is on
-	 * the wire (removers wait for the answer); the last row the relay
-	 * accepted. */
-	int inflight_cancel, inflight_moved, submitting;
-	int64_t accepted_row;
+	/* sender (send.c): OB_SENDERS slots, each a thread with one row in
+	 * flight, so several messages are on the wire at once. */
+	struct ob_slot {
+		pthread_t thread;
+		int started;
+		int64_t inflight;   /* row being sent: not garbage-collected */
+		int queued;         /* its SEND is queued in the client (its
+		                     * turn is over: later rows may queue) */
+		/* The inflight row was removed (do not submit it; delete its
+		 * blob) or renamed (submit it again under its new name); its
+		 * SEND is on the wire (removers wait for the answer); the last
+		 * row the relay accepted from this slot. */
+		int cancel, moved, submitting;
+		int64_t accepted_row;
+	} slot[OB_SENDERS];
+	int stop;
+	unsigned kick;              /* bumped (under lock) to wake the slots */
+	/* After a transient failure no slot takes a row before retry_ns
+	 * (CLOCK_REALTIME); backoff_ms doubles per failure, 0 after a success. */
+	int64_t retry_ns;
+	unsigned backoff_ms;
 	/* The relay's blob cap (client_blob_cap), 0 while unknown: writes
 	 * past it fail with EFBIG at once.  Written by the sender, read
 	 * atomically by writers. */

@@ -54,6 +54,7 @@ struct job {
 	char prev_uri[SB_MAX_URI + 1];  /* an earlier attempt's blob, "" if none */
 	struct sb_buf gossip;        /* the tree head m.gossip points into */
 	int64_t due_ns;              /* its last close + OB_SETTLE_MS (realtime) */
+	struct ob_slot *slot;        /* the sender slot it is in flight in */
 };
 
 /* send_row's outcomes besides SB_OK and the SB_ERR_* of the attempt. */
@@ -70,6 +71,18 @@ struct job {
  * remover waits for the relay's answer (outbox.c, inflight_settle).
  */
 static int
+my_turn(const struct outbox *ob, const struct job *j)
+{
+	for (size_t k = 0; k < OB_SENDERS; k++) {
+		const struct ob_slot *o = &ob->slot[k];
+
+		if (o != j->slot && o->inflight != 0 && o->inflight < j->row && !o->queued)
+			return 0;
+	}
+	return 1;
+}
+
+static int
 submit_check(struct job *j)
 {
 	struct outbox *ob = j->a->out;
@@ -78,15 +91,19 @@ submit_check(struct job *j)
 	int rc = SB_OK;
 
 	pthread_mutex_lock(&ob->lock);
-	while (j->due_ns > 0 && !ob->inflight_cancel && !ob->inflight_moved && !ob->stop &&
+	while (j->due_ns > 0 && !j->slot->cancel && !j->slot->moved && !ob->stop &&
 	    pthread_cond_timedwait(&ob->cond, &ob->lock, &due) == 0)
 		;
-	if (ob->inflight_cancel)
+	/* Our turn: every older row in another slot has queued its SEND (or
+	 * given up), so ours goes on the wire after theirs (slot_queued). */
+	while (!j->slot->cancel && !j->slot->moved && !ob->stop && !my_turn(ob, j))
+		pthread_cond_wait(&ob->cond, &ob->lock);
+	if (j->slot->cancel)
 		j->cancelled = 1;
-	else if (ob->inflight_moved)
+	else if (j->slot->moved)
 		j->moved = 1;
 	else
-		ob->submitting = 1;
+		j->slot->submitting = 1;
 	if (j->cancelled || j->moved)
 		rc = SB_ERR_NOT_FOUND;
 	pthread_mutex_unlock(&ob->lock);
@@ -100,8 +117,8 @@ job_stopped(struct job *j)
 	struct outbox *ob = j->a->out;
 
 	pthread_mutex_lock(&ob->lock);
-	j->cancelled = ob->inflight_cancel;
-	j->moved = !j->cancelled && ob->inflight_moved;
+	j->cancelled = j->slot->cancel;
+	j->moved = !j->cancelled && j->slot->moved;
 	pthread_mutex_unlock(&ob->lock);
 	return j->cancelled || j->moved;
 }
@@ -112,9 +129,9 @@ submit_done(struct job *j, int rc)
 	struct outbox *ob = j->a->out;
 
 	pthread_mutex_lock(&ob->lock);
-	ob->submitting = 0;
+	j->slot->submitting = 0;
 	if (rc == SB_OK || rc == SB_ERR_EXISTS)
-		ob->accepted_row = j->row;
+		j->slot->accepted_row = j->row;
 	pthread_cond_broadcast(&ob->cond);
 	pthread_mutex_unlock(&ob->lock);
 }
@@ -156,11 +173,25 @@ set_blob_uri(struct agent *a, int64_t row, const char *uri)
 	store_unlock(a);
 }
 
+/* client_send_ex's queued callback: our SEND is queued in order; the
+ * next row's slot may queue its own. */
+static void
+slot_queued(void *arg)
+{
+	struct job *j = arg;
+	struct outbox *ob = j->a->out;
+
+	pthread_mutex_lock(&ob->lock);
+	j->slot->queued = 1;
+	pthread_cond_broadcast(&ob->cond);
+	pthread_mutex_unlock(&ob->lock);
+}
+
 /* client_send once, with the submission bracketed for removers. */
 static int
 submit(struct job *j, const char **to, size_t n_to, client_reseal_fn fn, uint64_t *ts)
 {
-	int rc = client_send(agent_client(j->a), j->msgid, to, n_to, fn, j, ts);
+	int rc = client_send_ex(agent_client(j->a), j->msgid, to, n_to, fn, slot_queued, j, ts);
 
 	submit_done(j, rc);
 	if (j->cancelled)
@@ -479,7 +510,8 @@ held_check(struct agent *a, const char *const *to, size_t n_to, char *held)
  * call's errno (saved before the cleanup below can change it); on
  * SB_ERR_HELD, held (TRUST_LINE_BUF bytes) is the row's status text. */
 static int
-send_row(struct agent *a, int64_t row, uint64_t *ts, int *sys_errno, char *held)
+send_row(struct agent *a, struct ob_slot *sl, int64_t row, uint64_t *ts, int *sys_errno,
+    char *held)
 {
 	struct names_recipients *rcpt = NULL;
 	const char **to = NULL;
@@ -493,6 +525,7 @@ send_row(struct agent *a, int64_t row, uint64_t *ts, int *sys_errno, char *held)
 
 	if ((rc = load_job(a, row, &j)) != SB_OK)
 		return rc;
+	j.slot = sl;
 	if (j.cancelled || job_stopped(&j))
 		return j.cancelled ? SEND_CANCELLED : SEND_MOVED;
 	if ((rc = agent_keys_acquire(a)) != SB_OK)
@@ -659,24 +692,43 @@ reason_of(int err)
 	}
 }
 
-/* The oldest queued row (0: none).  Taken at once: its settle time runs
- * while it is prepared (submit_check). */
+/*
+ * Claims the oldest queued row no slot has for slot sl (caller holds
+ * ob->lock); 0: none now.  Rows are taken in queue order and their SENDs
+ * queued in that order (submit_check), so versions of one name, a folder
+ * and what it holds, and all of a conversation reach the relay in the
+ * order they were written.  The row is taken at once: its settle time runs
+ * while it is prepared.
+ */
 static int64_t
-next_queued(struct agent *a)
+claim(struct agent *a, struct ob_slot *sl)
 {
-	int64_t id = 0;
+	struct outbox *ob = a->out;
+	int64_t got = 0;
 	sqlite3_stmt *st;
 
 	spool_lock(a);
 	/* Held rows wait for the user; the rest of the queue goes ahead. */
-	if (store_prepare(a->db, "SELECT id FROM out_msg WHERE state = 2 AND"
-	    " deleted = 0 AND held IS NULL ORDER BY id LIMIT 1", &st) == SB_OK) {
-		if (sqlite3_step(st) == SQLITE_ROW)
-			id = sqlite3_column_int64(st, 0);
+	if (store_prepare(a->db, "SELECT id FROM out_msg WHERE state = 2 AND deleted = 0"
+	    " AND held IS NULL ORDER BY id LIMIT ?", &st) == SB_OK) {
+		sqlite3_bind_int(st, 1, OB_SENDERS + 1);
+		while (got == 0 && sqlite3_step(st) == SQLITE_ROW) {
+			int64_t id = sqlite3_column_int64(st, 0);
+			int taken = 0;
+
+			for (size_t k = 0; k < OB_SENDERS; k++)
+				taken |= ob->slot[k].inflight == id;
+			if (!taken)
+				got = id;
+		}
 		sqlite3_finalize(st);
 	}
 	spool_unlock(a);
-	return id;
+	if (got != 0) {
+		sl->inflight = got;
+		sl->cancel = sl->moved = sl->submitting = sl->queued = 0;
+	}
+	return got;
 }
 
 static void
@@ -837,18 +889,22 @@ refresh_status(struct agent *a, int64_t row)
 	spool_unlock(a);
 }
 
-static void
-wait_for(struct outbox *ob, unsigned ms)
+/* Waits up to ms for a kick newer than *seen (or the stop); 1 if kicked. */
+static int
+wait_for(struct outbox *ob, unsigned ms, unsigned *seen)
 {
 	struct timespec dl;
+	int kicked;
 
 	sb_deadline(CLOCK_REALTIME, ms, &dl);
 	pthread_mutex_lock(&ob->lock);
-	while (!ob->stop && !ob->kick)
+	while (!ob->stop && ob->kick == *seen)
 		if (pthread_cond_timedwait(&ob->cond, &ob->lock, &dl) != 0)
 			break;
-	ob->kick = 0;
+	kicked = *seen != ob->kick;
+	*seen = ob->kick;
 	pthread_mutex_unlock(&ob->lock);
+	return kicked;
 }
 
 /* Learns the relay's blob cap once per session (it answers from memory
@@ -1015,84 +1071,120 @@ keys_missing(struct agent *a)
 	return missing;
 }
 
+struct slot_arg {
+	struct agent *a;
+	size_t k;
+};
+static struct slot_arg slot_args[OB_SENDERS];
+
+static int64_t
+now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/*
+ * One sender slot.  Slot 0 also keeps house between rows (collection,
+ * delivery status, held rows, the relay's cap, tentative files, blobs to
+ * delete, the idle keyring retry and monitoring); every slot claims rows
+ * (claim) and sends them, each with its own SEND in flight.
+ */
 static void *
 sender_main(void *arg)
 {
-	struct agent *a = arg;
+	struct slot_arg *sa = arg;
+	struct agent *a = sa->a;
 	struct outbox *ob = a->out;
-	unsigned backoff = 0;
+	struct ob_slot *sl = &ob->slot[sa->k];
+	int house = sa->k == 0;
 	time_t keys_tried = 0, monitored = 0;
+	unsigned seen = 0;
 
 	for (;;) {
-		int64_t row, want[OB_WANT_MAX];
-		size_t n_want;
+		int64_t row = 0, want[OB_WANT_MAX], wait_ns = 0;
+		size_t n_want = 0;
+		unsigned idle_ms = 2000;
 
 		pthread_mutex_lock(&ob->lock);
 		if (ob->stop) {
 			pthread_mutex_unlock(&ob->lock);
 			break;
 		}
-		n_want = ob->n_want;
-		memcpy(want, ob->want, n_want * sizeof(*want));
-		ob->n_want = 0;
+		seen = ob->kick;
+		if (house) {
+			n_want = ob->n_want;
+			memcpy(want, ob->want, n_want * sizeof(*want));
+			ob->n_want = 0;
+		}
 		pthread_mutex_unlock(&ob->lock);
 
-		outbox_gc(a);
-		for (size_t i = 0; i < n_want; i++)
-			refresh_status(a, want[i]);
-		recheck_held(a);
-		refresh_cap(a);
-		unsigned idle_ms = queue_idle(a);
-		drain_gone(a);
-
-		row = next_queued(a);
+		if (house) {
+			outbox_gc(a);
+			for (size_t i = 0; i < n_want; i++)
+				refresh_status(a, want[i]);
+			recheck_held(a);
+			refresh_cap(a);
+			idle_ms = queue_idle(a);
+			drain_gone(a);
+		}
+		pthread_mutex_lock(&ob->lock);
+		wait_ns = ob->retry_ns - now_ns();
+		if (wait_ns <= 0)
+			row = claim(a, sl);
+		pthread_mutex_unlock(&ob->lock);
+		if (wait_ns > 0) {
+			/* After a transient failure every slot waits, until the
+			 * backoff is over or something new happens (a file
+			 * queued, a status asked for): then it tries at once. */
+			if (wait_for(ob, (unsigned)(wait_ns / 1000000) + 1, &seen)) {
+				pthread_mutex_lock(&ob->lock);
+				ob->retry_ns = 0;
+				pthread_mutex_unlock(&ob->lock);
+			}
+			continue;
+		}
 		if (row == 0) {
 			/* Idle: a keyring that failed at mount is retried here too,
 			 * so receiving starts once it is unlocked, without waiting
 			 * for someone to open a file. */
-			if (keys_missing(a) && time(NULL) - keys_tried >= IDLE_KEYS_RETRY_S) {
+			if (house && keys_missing(a) && time(NULL) - keys_tried >= IDLE_KEYS_RETRY_S) {
 				keys_tried = time(NULL);
 				agent_keys_acquire(a);
 			}
-			if (time(NULL) - monitored >= MONITOR_S && monitor_own(a))
+			if (house && time(NULL) - monitored >= MONITOR_S && monitor_own(a))
 				monitored = time(NULL);
-			wait_for(ob, idle_ms);
+			wait_for(ob, idle_ms, &seen);
 			continue;
 		}
-		pthread_mutex_lock(&ob->lock);
-		ob->inflight = row;
-		ob->inflight_cancel = ob->inflight_moved = 0;
-		pthread_mutex_unlock(&ob->lock);
 
 		uint64_t ts = 0;
 		char held[TRUST_LINE_BUF] = "";
-		int sys_errno = 0, rc = send_row(a, row, &ts, &sys_errno, held);
+		int sys_errno = 0, rc = send_row(a, sl, row, &ts, &sys_errno, held);
 		char why[OB_RETRY_REASON_BUF] = "";
+		int transient = rc != SB_OK && rc != SB_ERR_EXISTS && rc != SB_ERR_HELD &&
+		    rc != SEND_CANCELLED && rc != SEND_MOVED && !outbox_err_permanent(rc);
 
-		if (rc == SB_ERR_HELD || rc == SEND_CANCELLED || rc == SEND_MOVED) {
+		if (rc == SB_ERR_HELD) {
 			/* Held: waits for the user, not for the relay: no backoff,
-			 * the queue behind it goes on.  Removed: nothing went out
-			 * (outbox.c logged it).  Renamed: still queued, and goes
-			 * now under its new name. */
-			if (rc == SB_ERR_HELD) {
-				fprintf(stderr, "sealbox: send: row %lld %s\n", (long long)row, held);
-				set_held(a, row, held);
-			} else if (rc == SEND_CANCELLED) {
-				fprintf(stderr, "sealbox: send: row %lld cancelled before the"
-				    " relay accepted it\n", (long long)row);
-			}
+			 * the queue behind it goes on. */
+			fprintf(stderr, "sealbox: send: row %lld %s\n", (long long)row, held);
+			set_held(a, row, held);
+		} else if (rc == SEND_CANCELLED) {
+			/* Removed: nothing went out (outbox.c logged it). */
+			fprintf(stderr, "sealbox: send: row %lld cancelled before the"
+			    " relay accepted it\n", (long long)row);
+		} else if (rc != SEND_MOVED) {
+			/* (Renamed: still queued, and goes now under its new name.) */
+			if (transient)
+				outbox_retry_reason(rc, sys_errno, why, sizeof(why));
 			pthread_mutex_lock(&ob->lock);
-			ob->inflight = 0;
+			memcpy(ob->retry_reason, why, sizeof(why));
 			pthread_mutex_unlock(&ob->lock);
-			continue;
 		}
-
-		if (rc != SB_OK && rc != SB_ERR_EXISTS && !outbox_err_permanent(rc))
-			outbox_retry_reason(rc, sys_errno, why, sizeof(why));
-		pthread_mutex_lock(&ob->lock);
-		memcpy(ob->retry_reason, why, sizeof(why));
-		pthread_mutex_unlock(&ob->lock);
-		if (rc == SB_OK || rc == SB_ERR_EXISTS || outbox_err_permanent(rc)) {
+		if (!transient && rc != SB_ERR_HELD && rc != SEND_CANCELLED && rc != SEND_MOVED) {
 			if (rc == SB_ERR_EXISTS)
 				ts = (uint64_t)time(NULL);
 			record(a, row, rc, ts);
@@ -1102,20 +1194,28 @@ sender_main(void *arg)
 			else
 				fprintf(stderr, "sealbox: send: row %lld failed: %s\n",
 				    (long long)row, reason_of(rc));
-			backoff = 0;
 		}
 		pthread_mutex_lock(&ob->lock);
-		ob->inflight = 0;
-		pthread_mutex_unlock(&ob->lock);
-		if (rc != SB_OK && rc != SB_ERR_EXISTS && !outbox_err_permanent(rc)) {
-			/* Relay down, keyring locked, ...: keep it queued, retry. */
-			backoff = backoff ? backoff * 2 : OB_BACKOFF_MIN_MS;
-			if (backoff > OB_BACKOFF_MAX_MS)
-				backoff = OB_BACKOFF_MAX_MS;
+		sl->inflight = 0;
+		/* (wakes a slot waiting for its turn behind this row too) */
+		pthread_cond_broadcast(&ob->cond);
+		if (transient) {
+			/* Relay down, keyring locked, ...: keep it queued, retry;
+			 * the other slots wait as well (their rows would fail alike). */
+			unsigned b = ob->backoff_ms ? ob->backoff_ms * 2 : OB_BACKOFF_MIN_MS;
+
+			ob->backoff_ms = b > OB_BACKOFF_MAX_MS ? OB_BACKOFF_MAX_MS : b;
+			ob->retry_ns = now_ns() + (int64_t)ob->backoff_ms * 1000000;
 			fprintf(stderr, "sealbox: send: row %lld stays queued: %s; retry in"
-			    " %u ms\n", (long long)row, sb_strerror(rc), backoff);
-			wait_for(ob, backoff);
+			    " %u ms\n", (long long)row, sb_strerror(rc), ob->backoff_ms);
+		} else {
+			if (rc == SB_OK || rc == SB_ERR_EXISTS || outbox_err_permanent(rc))
+				ob->backoff_ms = 0;
+			/* A row behind this one (same name, a folder) may go now. */
+			ob->kick++;
+			pthread_cond_broadcast(&ob->cond);
 		}
+		pthread_mutex_unlock(&ob->lock);
 	}
 	return NULL;
 }
@@ -1125,9 +1225,13 @@ send_start(struct agent *a)
 {
 	struct outbox *ob = a->out;
 
-	if (pthread_create(&ob->thread, NULL, sender_main, a) != 0)
-		return SB_ERR_SYSTEM;
-	ob->started = 1;
+	for (size_t k = 0; k < OB_SENDERS; k++) {
+		slot_args[k].a = a;
+		slot_args[k].k = k;
+		if (pthread_create(&ob->slot[k].thread, NULL, sender_main, &slot_args[k]) != 0)
+			return SB_ERR_SYSTEM;
+		ob->slot[k].started = 1;
+	}
 	return SB_OK;
 }
 
@@ -1136,14 +1240,17 @@ send_stop(struct agent *a)
 {
 	struct outbox *ob = a ? a->out : NULL;
 
-	if (ob == NULL || !ob->started)
+	if (ob == NULL)
 		return;
 	pthread_mutex_lock(&ob->lock);
 	ob->stop = 1;
 	pthread_cond_broadcast(&ob->cond);
 	pthread_mutex_unlock(&ob->lock);
-	pthread_join(ob->thread, NULL);
-	ob->started = 0;
+	for (size_t k = 0; k < OB_SENDERS; k++)
+		if (ob->slot[k].started) {
+			pthread_join(ob->slot[k].thread, NULL);
+			ob->slot[k].started = 0;
+		}
 }
 
 void
@@ -1152,7 +1259,7 @@ send_kick(struct agent *a)
 	struct outbox *ob = a->out;
 
 	pthread_mutex_lock(&ob->lock);
-	ob->kick = 1;
+	ob->kick++;
 	pthread_cond_broadcast(&ob->cond);
 	pthread_mutex_unlock(&ob->lock);
 }
@@ -1168,7 +1275,7 @@ send_want_status(struct agent *a, int64_t row)
 		dup |= ob->want[i] == row;
 	if (!dup && ob->n_want < OB_WANT_MAX)
 		ob->want[ob->n_want++] = row;
-	ob->kick = 1;
+	ob->kick++;
 	pthread_cond_broadcast(&ob->cond);
 	pthread_mutex_unlock(&ob->lock);
 }
