@@ -7,7 +7,11 @@ FUSE, so polling is the only honest clock.  Prints results as
 `KEY V1 V2 ...` lines for bench/report.py.  Never reads or writes anything
 outside the paths it is given.
 
-  mbtool.py latency OUTBOX INBOX N KEY     per-message close() -> listable (ms)
+  mbtool.py latency OUTBOX INBOX N KEY [fsync]
+                                           per-message close() -> listable (ms);
+                                           fsync: fsync(2) before close, inside
+                                           the clock (a file fsynced is sent
+                                           without the outbox's settle time)
   mbtool.py small OUTBOX INBOX SRCDIR RUNS KEY   files/s, RUNS runs over SRCDIR
   mbtool.py fanout OUTBOX RUNS KEY         close() -> status leaves "queued" (ms)
 """
@@ -46,15 +50,17 @@ def write_file(path, data):
         os.close(fd)
 
 
-def latency(outbox, inbox, n, key):
+def latency(outbox, inbox, n, key, sync=False):
     lat = []
     data = b"x" * 100
     have = count(inbox)
     for i in range(n):
-        path = os.path.join(outbox, "lat%05d.txt" % i)
+        path = os.path.join(outbox, "lat%s%05d.txt" % ("f" if sync else "", i))
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         os.write(fd, data)
         t0 = time.monotonic()   # close() itself (the durable spool) counts
+        if sync:
+            os.fsync(fd)
         os.close(fd)
         have = wait_count(inbox, have + 1, t0 + POLL_LIMIT_S)
         lat.append((time.monotonic() - t0) * 1e3)
@@ -106,8 +112,8 @@ def main(argv):
     if len(argv) < 2:
         fail(__doc__)
     cmd = argv[1]
-    if cmd == "latency" and len(argv) == 6:
-        latency(argv[2], argv[3], int(argv[4]), argv[5])
+    if cmd == "latency" and len(argv) in (6, 7) and argv[6:] in ([], ["fsync"]):
+        latency(argv[2], argv[3], int(argv[4]), argv[5], argv[6:] == ["fsync"])
     elif cmd == "small" and len(argv) == 7:
         small(argv[2], argv[3], argv[4], int(argv[5]), argv[6])
     elif cmd == "fanout" and len(argv) == 5:

@@ -173,6 +173,13 @@ enum ob_create {
  * 2 ms 0 / 2, 5, 10 and 20 ms 0 / 0.
  */
 #define OB_SETTLE_MS 5
+/*
+ * A folder made in a conversation settles longer: a scratch folder made and
+ * removed by two commands (mkdir d; ...; rmdir d, each a fork and exec)
+ * takes more than 5 ms on a busy machine, and a folder message carries
+ * nothing a reader waits for (outbox_trees.sh: mkdir + rmdir sends nothing).
+ */
+#define OB_DIR_SETTLE_MS 50
 int  outbox_created_tentative(int create, uint64_t size);
 
 /* The status xattr text for a row (no NUL), into out (out_size >= 64 +

@@ -472,8 +472,8 @@ load_job(struct agent *a, int64_t row, struct job *j)
 				snprintf(j->prev_uri, sizeof(j->prev_uri), "%s",
 				    (const char *)sqlite3_column_text(st, 7));
 			j->is_dir = sqlite3_column_int(st, 8);
-			j->due_ns = sqlite3_column_int64(st, 9) +
-			    (int64_t)OB_SETTLE_MS * 1000000;
+			j->due_ns = sqlite3_column_int64(st, 9) + (int64_t)1000000 *
+			    (j->is_dir ? OB_DIR_SETTLE_MS : OB_SETTLE_MS);
 			/* Removed between next_queued and the sender's
 			 * inflight mark (the remover saw no inflight row). */
 			j->cancelled = sqlite3_column_int(st, 10) != 0;
