@@ -1229,8 +1229,10 @@ session_new(struct agent *a, const char *folder, const char *name,
 		free(path);
 	}
 	/* The blob form is made as it is written (issue 15); the sender
-	 * falls back to a pass of its own when it could not be. */
-	if (rc == SB_OK && cfile_blob_begin(e->cf) != SB_OK)
+	 * falls back to a pass of its own when it could not be.  Not for a
+	 * copy of the old version: that copy runs under ob->lock, which
+	 * the hashing would hold twice as long. */
+	if (rc == SB_OK && (base == NULL || trunc) && cfile_blob_begin(e->cf) != SB_OK)
 		fprintf(stderr, "sealbox: outbox: row %lld: no blob form while written\n",
 		    (long long)r.id);
 	if (rc == SB_OK && base && !trunc) {
