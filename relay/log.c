@@ -393,6 +393,35 @@ relay_log_render(int json, const char *ts, const char *fmt, va_list args, struct
 	return rc;
 }
 
+#define HOLD_MAX (64u * 1024u)
+
+static struct sb_buf held;           /* relay_log_hold: lines not yet written */
+static void (*held_first)(void *arg);
+static void *held_arg;
+
+void
+relay_log_flush(void)
+{
+	if (held.len == 0)
+		return;
+	flockfile(stderr);
+	fwrite(held.d, 1, held.len, stderr);
+	fflush(stderr);
+	funlockfile(stderr);
+	sb_buf_truncate(&held, 0);
+	held.err = SB_OK;
+}
+
+void
+relay_log_hold(void (*first)(void *arg), void *arg)
+{
+	relay_log_flush();
+	held_first = first;
+	held_arg = arg;
+	if (first == NULL)
+		sb_buf_free(&held);
+}
+
 void
 relay_log(const char *fmt, ...)
 {
@@ -408,6 +437,18 @@ relay_log(const char *fmt, ...)
 	va_start(ap, fmt);
 	rc = relay_log_render(log_json, ts, fmt, ap, &b);
 	va_end(ap);
+	if (held_first != NULL && rc == SB_OK) {
+		int was_empty = held.len == 0;
+
+		sb_put_bytes(&held, b.d, b.len);
+		sb_buf_free(&b);
+		if (held.err != SB_OK || held.len >= HOLD_MAX)
+			relay_log_flush();   /* (a line lost to ENOMEM is lost) */
+		else if (was_empty)
+			held_first(held_arg);
+		return;
+	}
+	relay_log_flush();   /* keep the order of the lines */
 	flockfile(stderr);
 	if (rc == SB_OK)
 		fwrite(b.d, 1, b.len, stderr);

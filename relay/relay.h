@@ -215,6 +215,17 @@ void relay_rates_prune(struct relay_rates *r, double now, double refill);
  */
 void relay_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void relay_log_set_json(int json);
+/*
+ * serve's loop (server.c): relay_log_hold(first, arg) keeps the lines in
+ * memory, calling first(arg) when one arrives into an empty buffer, until
+ * relay_log_flush() writes them all with one write - at the end of each
+ * turn of the loop, before any answer of that turn reaches the network
+ * (three lines per routed message were three system calls).  Past 64 KiB
+ * held, a line flushes at once.  relay_log_hold(NULL, NULL) flushes and
+ * writes each line again as it comes.
+ */
+void relay_log_hold(void (*first)(void *arg), void *arg);
+void relay_log_flush(void);
 /* The line relay_log writes, appended to out (tests).  SB_ERR_ALLOC. */
 struct sb_buf;
 int  relay_log_render(int json, const char *ts, const char *fmt, va_list ap,

@@ -667,19 +667,31 @@ turn_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	group_flush(srv);
-	if (!srv->turn_work)
-		return;
-	srv->turn_work = 0;
-	for (s = srv->sessions; s != NULL; s = next) {
-		next = s->next;
-		if (s->doomed != NULL) {
-			session_close(s, s->doomed);
-		} else if (s->produce_later) {
-			s->produce_later = 0;
-			if (!s->read_paused)
-				produce(s);
+	if (srv->turn_work) {
+		srv->turn_work = 0;
+		for (s = srv->sessions; s != NULL; s = next) {
+			next = s->next;
+			if (s->doomed != NULL) {
+				session_close(s, s->doomed);
+			} else if (s->produce_later) {
+				s->produce_later = 0;
+				if (!s->read_paused)
+					produce(s);
+			}
 		}
 	}
+	/* The turn's log lines, in one write, before its answers and pushes
+	 * leave (the sockets are written on the next turn). */
+	relay_log_flush();
+}
+
+/* A log line is held (relay_log_hold): the end of the turn writes it. */
+static void
+log_held(void *arg)
+{
+	struct server *srv = arg;
+
+	event_active(srv->turn_ev, EV_TIMEOUT, 0);
 }
 
 /* ---- handlers ------------------------------------------------------------ */
@@ -2280,6 +2292,7 @@ server_free(struct server *srv)
 {
 	if (srv->turn_ev != NULL)
 		group_flush(srv);   /* a group left open is committed, not lost */
+	relay_log_hold(NULL, NULL);
 	while (srv->sessions != NULL)
 		session_close(srv->sessions, "relay stopping");
 	if (srv->metrics) evhttp_free(srv->metrics);
@@ -2403,6 +2416,7 @@ relay_serve(const char *datadir, const struct relay_serve_opts *o)
 	    (unsigned long long)srv.cfg.blob_max, srv.nofile, srv.unauth_cap,
 	    srv.cfg.max_unauth_per_ip, o->test_clock_file ? "TEST-CLOCK" : "real",
 	    srv.cfg.store[0] ? "postgresql" : "sqlite");
+	relay_log_hold(log_held, &srv);
 	rc = event_base_dispatch(srv.base) == 0 ? SB_OK : SB_ERR_SYSTEM;
 out:
 	server_free(&srv);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "common/sberr.h"
@@ -95,12 +96,69 @@ test_relay_log_json(void **state)
 	    "{\"time\":\"2026-12-04T10:00:00Z\",\"event\":\"expire failed\",\"detail\":\"disk\"}");
 }
 
+static int held_calls;
+
+static void
+count_held(void *arg)
+{
+	(void)arg;
+	held_calls++;
+}
+
+/* How many lines the file under stderr holds now. */
+static int
+lines_in(FILE *f)
+{
+	int c, n = 0;
+
+	fflush(stderr);
+	rewind(f);
+	while ((c = fgetc(f)) != EOF)
+		n += c == '\n';
+	return n;
+}
+
+/* serve's hold: lines wait in memory (first() once per empty -> not
+ * empty) until relay_log_flush writes them, in order; unheld, each line
+ * is written at once again. */
+static void
+test_relay_log_hold(void **state)
+{
+	FILE *f = tmpfile();
+	int saved = dup(fileno(stderr));
+
+	(void)state;
+	assert_non_null(f);
+	assert_true(saved >= 0);
+	fflush(stderr);
+	assert_true(dup2(fileno(f), fileno(stderr)) >= 0);
+	relay_log_hold(count_held, NULL);
+	relay_log("send accepted conn=%d", 1);
+	relay_log("push conn=%d", 1);
+	assert_int_equal(held_calls, 1);
+	assert_int_equal(lines_in(f), 0);
+	relay_log_flush();
+	assert_int_equal(lines_in(f), 2);
+	relay_log("ack conn=%d: deleted", 1);
+	assert_int_equal(held_calls, 2);
+	relay_log_hold(NULL, NULL);          /* flushes */
+	assert_int_equal(lines_in(f), 3);
+	relay_log("close conn=%d", 1);       /* unheld: at once */
+	assert_int_equal(lines_in(f), 4);
+	assert_int_equal(held_calls, 2);
+	fflush(stderr);
+	dup2(saved, fileno(stderr));
+	close(saved);
+	fclose(f);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_relay_log_text),
 		cmocka_unit_test(test_relay_log_json),
+		cmocka_unit_test(test_relay_log_hold),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
