@@ -220,7 +220,7 @@ row_visible(struct agent *a, const char *folder, const char *name, struct ob_row
 	int rc;
 
 	spool_lock(a);
-	rc = store_prepare(a->db, "SELECT " ROW_COLS " FROM out_msg WHERE folder = ?"
+	rc = spool_prepare(a, "SELECT " ROW_COLS " FROM out_msg WHERE folder = ?"
 	    " AND name = ? AND deleted = 0 ORDER BY id DESC LIMIT 1", &st);
 	if (rc == SB_OK) {
 		sqlite3_bind_text(st, 1, folder, -1, SQLITE_TRANSIENT);
@@ -234,7 +234,7 @@ row_visible(struct agent *a, const char *folder, const char *name, struct ob_row
 		} else {
 			rc = store_err(a->db, s, "outbox row");
 		}
-		sqlite3_finalize(st);
+		spool_finalize(a, st);
 	}
 	spool_unlock(a);
 	return rc;
@@ -247,7 +247,7 @@ row_by_id(struct agent *a, int64_t id, struct ob_row *r)
 	int rc;
 
 	spool_lock(a);
-	rc = store_prepare(a->db, "SELECT " ROW_COLS " FROM out_msg WHERE id = ?", &st);
+	rc = spool_prepare(a, "SELECT " ROW_COLS " FROM out_msg WHERE id = ?", &st);
 	if (rc == SB_OK) {
 		sqlite3_bind_int64(st, 1, id);
 		int s = sqlite3_step(st);
@@ -257,7 +257,7 @@ row_by_id(struct agent *a, int64_t id, struct ob_row *r)
 		} else {
 			rc = s == SQLITE_DONE ? SB_ERR_NOT_FOUND : store_err(a->db, s, "row");
 		}
-		sqlite3_finalize(st);
+		spool_finalize(a, st);
 	}
 	spool_unlock(a);
 	return rc;
@@ -273,7 +273,7 @@ row_exec(struct agent *a, const char *sql, int nvals, int64_t v1, int64_t v2,
 	int rc;
 
 	spool_lock(a);
-	rc = store_prepare(a->db, sql, &st);
+	rc = spool_prepare(a, sql, &st);
 	if (rc == SB_OK) {
 		int i = 1;
 		if (nvals >= 1)
@@ -282,7 +282,7 @@ row_exec(struct agent *a, const char *sql, int nvals, int64_t v1, int64_t v2,
 			sqlite3_bind_int64(st, i++, v2);
 		sqlite3_bind_int64(st, i, id);
 		rc = store_step_done(a->db, st);
-		sqlite3_finalize(st);
+		spool_finalize(a, st);
 	}
 	spool_unlock(a);
 	return rc;
@@ -308,13 +308,13 @@ folder_touch(struct agent *a, const char *folder)
 	sqlite3_stmt *st;
 
 	spool_lock(a);
-	if (store_prepare(a->db, "INSERT INTO out_folder(name, ctime, mtime_ns, ctime_ns)"
+	if (spool_prepare(a, "INSERT INTO out_folder(name, ctime, mtime_ns, ctime_ns)"
 	    " VALUES(?1, ?2 / 1000000000, ?2, ?2) ON CONFLICT(name) DO UPDATE SET"
 	    " mtime_ns = max(?2, mtime_ns + 1), ctime_ns = max(?2, ctime_ns + 1)", &st) == SB_OK) {
 		sqlite3_bind_text(st, 1, folder, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(st, 2, now);
 		store_step_done(a->db, st);
-		sqlite3_finalize(st);
+		spool_finalize(a, st);
 	}
 	spool_unlock(a);
 }
@@ -327,11 +327,11 @@ box_touch(struct agent *a)
 	sqlite3_stmt *st;
 
 	spool_lock(a);
-	if (store_prepare(a->db, "INSERT INTO out_box(id, time_ns) VALUES(1, ?1)"
+	if (spool_prepare(a, "INSERT INTO out_box(id, time_ns) VALUES(1, ?1)"
 	    " ON CONFLICT(id) DO UPDATE SET time_ns = max(?1, time_ns + 1)", &st) == SB_OK) {
 		sqlite3_bind_int64(st, 1, now);
 		store_step_done(a->db, st);
-		sqlite3_finalize(st);
+		spool_finalize(a, st);
 	}
 	spool_unlock(a);
 }
@@ -353,7 +353,7 @@ entry_touch(struct agent *a, const char *folder, const char *name)
 		return;
 	}
 	spool_lock(a);
-	if (store_prepare(a->db, "UPDATE out_msg SET mtime_s = ?1, mtime_ns = ?2,"
+	if (spool_prepare(a, "UPDATE out_msg SET mtime_s = ?1, mtime_ns = ?2,"
 	    " ctime_s = ?1, ctime_ns = ?2 WHERE folder = ?3 AND name = ?4 AND is_dir = 1"
 	    " AND deleted = 0", &st) == SB_OK) {
 		sqlite3_bind_int64(st, 1, now.tv_sec);
@@ -361,7 +361,7 @@ entry_touch(struct agent *a, const char *folder, const char *name)
 		sqlite3_bind_text(st, 3, folder, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(st, 4, name, (int)(slash - name), SQLITE_TRANSIENT);
 		store_step_done(a->db, st);
-		sqlite3_finalize(st);
+		spool_finalize(a, st);
 	}
 	spool_unlock(a);
 }
@@ -386,7 +386,7 @@ retire_name_rows(struct agent *a, const char *folder, const char *name, int64_t 
     int keep_queued)
 {
 	sqlite3_stmt *st;
-	int rc = store_prepare(a->db, "UPDATE out_msg SET deleted = 1 WHERE folder = ?"
+	int rc = spool_prepare(a, "UPDATE out_msg SET deleted = 1 WHERE folder = ?"
 	    " AND name = ? AND id != ? AND (state != 2 OR ? = 0)", &st);
 
 	if (rc != SB_OK)
@@ -396,7 +396,7 @@ retire_name_rows(struct agent *a, const char *folder, const char *name, int64_t 
 	sqlite3_bind_int64(st, 3, keep);
 	sqlite3_bind_int(st, 4, keep_queued);
 	rc = store_step_done(a->db, st);
-	sqlite3_finalize(st);
+	spool_finalize(a, st);
 	return rc;
 }
 
@@ -407,12 +407,12 @@ outbox_folder_known(struct agent *a, const char *folder)
 	sqlite3_stmt *st;
 
 	spool_lock(a);
-	if (store_prepare(a->db, "SELECT (SELECT count(*) FROM out_folder WHERE name = ?1)"
+	if (spool_prepare(a, "SELECT (SELECT count(*) FROM out_folder WHERE name = ?1)"
 	    " + (SELECT count(*) FROM out_msg WHERE folder = ?1 AND deleted = 0)", &st) == SB_OK) {
 		sqlite3_bind_text(st, 1, folder, -1, SQLITE_TRANSIENT);
 		if (sqlite3_step(st) == SQLITE_ROW)
 			n = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
+		spool_finalize(a, st);
 	}
 	spool_unlock(a);
 	return n > 0;
@@ -531,7 +531,7 @@ drop_unborn_drafts(struct agent *a)
 	size_t n = 0;
 
 	spool_lock(a);
-	if (store_prepare(a->db, "SELECT id, file FROM out_msg WHERE state = 0 AND"
+	if (spool_prepare(a, "SELECT id, file FROM out_msg WHERE state = 0 AND"
 	    " deleted = 0", &st) == SB_OK) {
 		while (sqlite3_step(st) == SQLITE_ROW && n < 256) {
 			const char *f = (const char *)sqlite3_column_text(st, 1);
@@ -543,7 +543,7 @@ drop_unborn_drafts(struct agent *a)
 				ids[n++] = sqlite3_column_int64(st, 0);
 			free(p);
 		}
-		sqlite3_finalize(st);
+		spool_finalize(a, st);
 	}
 	spool_unlock(a);
 	for (size_t i = 0; i < n; i++) {
@@ -608,7 +608,7 @@ outbox_init(struct agent *a)
 	int64_t ids[256];
 	size_t n = 0;
 	spool_lock(a);
-	rc = store_prepare(a->db, "SELECT id, name FROM out_msg WHERE state = 1 AND"
+	rc = spool_prepare(a, "SELECT id, name FROM out_msg WHERE state = 1 AND"
 	    " deleted = 0", &st);
 	if (rc == SB_OK) {
 		while (sqlite3_step(st) == SQLITE_ROW && n < 256) {
@@ -616,7 +616,7 @@ outbox_init(struct agent *a)
 			if (nm && !outbox_is_temp_name(nm))
 				ids[n++] = sqlite3_column_int64(st, 0);
 		}
-		sqlite3_finalize(st);
+		spool_finalize(a, st);
 	}
 	spool_unlock(a);
 	for (size_t i = 0; i < n; i++) {
@@ -646,6 +646,7 @@ outbox_free(struct agent *a)
 		entry_free(e);
 	}
 	spool_stop(a);
+	spool_cache_free(a);
 	pthread_mutex_destroy(&ob->lock);
 	pthread_cond_destroy(&ob->cond);
 	free(ob->data_dir);
@@ -670,7 +671,7 @@ outbox_gc(struct agent *a)
 	 * close must land within the settle time). */
 	pthread_mutex_lock(&ob->lock);
 	spool_lock(a);
-	if (store_prepare(a->db, "SELECT id, file FROM out_msg WHERE deleted = 1"
+	if (spool_prepare(a, "SELECT id, file FROM out_msg WHERE deleted = 1"
 	    " LIMIT 64", &st) == SB_OK) {
 		while (sqlite3_step(st) == SQLITE_ROW && n < 64) {
 			int64_t id = sqlite3_column_int64(st, 0);
@@ -685,7 +686,7 @@ outbox_gc(struct agent *a)
 			snprintf(files[n], FILE_REF_BUF, "%s", f);
 			n++;
 		}
-		sqlite3_finalize(st);
+		spool_finalize(a, st);
 	}
 	spool_unlock(a);
 	pthread_mutex_unlock(&ob->lock);
@@ -696,20 +697,20 @@ outbox_gc(struct agent *a)
 	for (size_t i = 0; rc == SB_OK && i < n; i++) {
 		/* A removed row the relay never accepted: the blob of its last
 		 * attempt is nobody's (the sender deletes it at the relay). */
-		rc = store_prepare(a->db, "INSERT OR IGNORE INTO out_blob_gone(uri) SELECT"
+		rc = spool_prepare(a, "INSERT OR IGNORE INTO out_blob_gone(uri) SELECT"
 		    " blob_uri FROM out_msg WHERE id = ? AND blob_uri IS NOT NULL AND"
 		    " state != 3", &st);
 		if (rc == SB_OK) {
 			sqlite3_bind_int64(st, 1, ids[i]);
 			rc = store_step_done(a->db, st);
-			sqlite3_finalize(st);
+			spool_finalize(a, st);
 		}
 		if (rc == SB_OK)
-			rc = store_prepare(a->db, "DELETE FROM out_msg WHERE id = ?", &st);
+			rc = spool_prepare(a, "DELETE FROM out_msg WHERE id = ?", &st);
 		if (rc == SB_OK) {
 			sqlite3_bind_int64(st, 1, ids[i]);
 			rc = store_step_done(a->db, st);
-			sqlite3_finalize(st);
+			spool_finalize(a, st);
 		}
 	}
 	rc = store_end(a->db, rc);
@@ -766,7 +767,7 @@ outbox_list_folders(struct agent *a, agent_fill_fn fill, void *ctx)
 	int rc;
 
 	spool_lock(a);
-	rc = store_prepare(a->db, "SELECT name, ctime FROM out_folder UNION"
+	rc = spool_prepare(a, "SELECT name, ctime FROM out_folder UNION"
 	    " SELECT DISTINCT folder, 0 FROM out_msg WHERE deleted = 0", &st);
 	if (rc == SB_OK) {
 		while (sqlite3_step(st) == SQLITE_ROW) {
@@ -788,7 +789,7 @@ outbox_list_folders(struct agent *a, agent_fill_fn fill, void *ctx)
 			times[n].tv_nsec = 0;
 			n++;
 		}
-		sqlite3_finalize(st);
+		spool_finalize(a, st);
 	}
 	spool_unlock(a);
 	for (size_t i = 0; rc == SB_OK && i < n && !stopped; i++) {
@@ -814,7 +815,7 @@ outbox_folder_attr(struct agent *a, const char *folder, struct agent_attr *out)
 
 	memset(out, 0, sizeof(*out));
 	spool_lock(a);
-	rc = store_prepare(a->db, "SELECT (SELECT ctime FROM out_folder WHERE name = ?1),"
+	rc = spool_prepare(a, "SELECT (SELECT ctime FROM out_folder WHERE name = ?1),"
 	    " (SELECT max(mtime_s) FROM out_msg WHERE folder = ?1 AND deleted = 0),"
 	    " (SELECT min(ctime_s) FROM out_msg WHERE folder = ?1 AND deleted = 0),"
 	    " (SELECT mtime_ns FROM out_folder WHERE name = ?1),"
@@ -831,7 +832,7 @@ outbox_folder_attr(struct agent *a, const char *folder, struct agent_attr *out)
 			mns = sqlite3_column_int64(st, 3);
 			cns = sqlite3_column_int64(st, 4);
 		}
-		sqlite3_finalize(st);
+		spool_finalize(a, st);
 	}
 	spool_unlock(a);
 	if (rc != SB_OK)
@@ -898,13 +899,13 @@ outbox_folder_create(struct agent *a, const char *folder)
 	if (rc == SB_OK) {
 		sqlite3_stmt *st;
 		spool_lock(a);
-		rc = store_prepare(a->db, "INSERT OR IGNORE INTO out_folder(name, ctime,"
+		rc = spool_prepare(a, "INSERT OR IGNORE INTO out_folder(name, ctime,"
 		    " mtime_ns, ctime_ns) VALUES(?1, ?2 / 1000000000, ?2, ?2)", &st);
 		if (rc == SB_OK) {
 			sqlite3_bind_text(st, 1, folder, -1, SQLITE_TRANSIENT);
 			sqlite3_bind_int64(st, 2, ts_ns(now_ts()));
 			rc = store_step_done(a->db, st);
-			sqlite3_finalize(st);
+			spool_finalize(a, st);
 		}
 		spool_unlock(a);
 		if (rc == SB_OK)
@@ -938,11 +939,11 @@ outbox_folder_remove(struct agent *a, const char *folder)
 	if (f == 0)
 		return SB_ERR_NOT_FOUND;
 	spool_lock(a);
-	rc = store_prepare(a->db, "DELETE FROM out_folder WHERE name = ?", &st);
+	rc = spool_prepare(a, "DELETE FROM out_folder WHERE name = ?", &st);
 	if (rc == SB_OK) {
 		sqlite3_bind_text(st, 1, folder, -1, SQLITE_TRANSIENT);
 		rc = store_step_done(a->db, st);
-		sqlite3_finalize(st);
+		spool_finalize(a, st);
 	}
 	spool_unlock(a);
 	if (rc == SB_OK)
@@ -975,7 +976,7 @@ outbox_dir_create(struct agent *a, const char *folder, const char *path)
 		 * settles like a file (closed_ns), so an rmdir right after the
 		 * mkdir (a tool's scratch folder) is not sent either. */
 		spool_lock(a);
-		rc = store_prepare(a->db, "INSERT INTO out_msg(folder, name, msgid, file, size,"
+		rc = spool_prepare(a, "INSERT INTO out_msg(folder, name, msgid, file, size,"
 		    " mtime_s, mtime_ns, ctime_s, ctime_ns, state, is_dir, closed_ns)"
 		    " VALUES(?1, ?2, ?3, '', 0, ?4, ?5, ?4, ?5, 2, 1, ?6)", &st);
 		if (rc == SB_OK) {
@@ -986,7 +987,7 @@ outbox_dir_create(struct agent *a, const char *folder, const char *path)
 			sqlite3_bind_int64(st, 5, now.tv_nsec);
 			sqlite3_bind_int64(st, 6, ts_ns(now));
 			rc = store_step_done(a->db, st);
-			sqlite3_finalize(st);
+			spool_finalize(a, st);
 		}
 		spool_unlock(a);
 	}
@@ -1014,14 +1015,14 @@ outbox_dir_remove(struct agent *a, const char *folder, const char *path)
 		rc = SB_ERR_PERMISSION;
 	if (rc == SB_OK) {
 		spool_lock(a);
-		rc = store_prepare(a->db, "SELECT count(*) FROM out_msg WHERE folder = ?1 AND"
+		rc = spool_prepare(a, "SELECT count(*) FROM out_msg WHERE folder = ?1 AND"
 		    " deleted = 0 AND substr(name, 1, length(?2) + 1) = ?2 || '/'", &st);
 		if (rc == SB_OK) {
 			sqlite3_bind_text(st, 1, folder, -1, SQLITE_TRANSIENT);
 			sqlite3_bind_text(st, 2, path, -1, SQLITE_TRANSIENT);
 			if (sqlite3_step(st) == SQLITE_ROW)
 				below = sqlite3_column_int64(st, 0);
-			sqlite3_finalize(st);
+			spool_finalize(a, st);
 		}
 		spool_unlock(a);
 		if (rc == SB_OK && below > 0)
@@ -1080,7 +1081,7 @@ outbox_list_files(struct agent *a, const char *folder, const char *dir,
 	spool_lock(a);
 	/* The children of dir (of the folder itself when NULL): names right
 	 * below it, with no further '/'. */
-	rc = store_prepare(a->db, "SELECT " ROW_COLS " FROM out_msg m WHERE folder = ?1"
+	rc = spool_prepare(a, "SELECT " ROW_COLS " FROM out_msg m WHERE folder = ?1"
 	    " AND deleted = 0 AND id = (SELECT max(id) FROM out_msg WHERE folder = ?1"
 	    " AND name = m.name AND deleted = 0) AND (CASE WHEN ?2 IS NULL THEN"
 	    " instr(name, '/') = 0 ELSE substr(name, 1, length(?2) + 1) = ?2 || '/' AND"
@@ -1104,7 +1105,7 @@ outbox_list_files(struct agent *a, const char *folder, const char *dir,
 			}
 			row_from_stmt(st, &rows[n++]);
 		}
-		sqlite3_finalize(st);
+		spool_finalize(a, st);
 	}
 	spool_unlock(a);
 	for (size_t i = 0; rc == SB_OK && i < n && !stopped; i++) {
@@ -1149,7 +1150,7 @@ new_row(struct agent *a, const char *folder, const char *name, struct ob_row *r)
 	r->mtime = r->ctime = now;
 	r->state = OB_OPEN;
 	spool_lock(a);
-	rc = store_prepare(a->db, "INSERT INTO out_msg(folder, name, msgid, file, size,"
+	rc = spool_prepare(a, "INSERT INTO out_msg(folder, name, msgid, file, size,"
 	    " mtime_s, mtime_ns, ctime_s, ctime_ns, state) VALUES(?,?,?,?,0,?,?,?,?,0)", &st);
 	if (rc == SB_OK) {
 		sqlite3_bind_text(st, 1, folder, -1, SQLITE_TRANSIENT);
@@ -1161,7 +1162,7 @@ new_row(struct agent *a, const char *folder, const char *name, struct ob_row *r)
 		sqlite3_bind_int64(st, 7, now.tv_sec);
 		sqlite3_bind_int64(st, 8, now.tv_nsec);
 		rc = store_step_done(a->db, st);
-		sqlite3_finalize(st);
+		spool_finalize(a, st);
 		r->id = sqlite3_last_insert_rowid(a->db);
 	}
 	spool_unlock(a);
@@ -1508,7 +1509,7 @@ entry_flush(struct agent *a, struct ob_entry *e)
 		if (rc == SB_OK) {
 			sqlite3_stmt *st;
 			spool_lock(a);
-			rc = store_prepare(a->db, "UPDATE out_msg SET size = ?, mtime_s = ?,"
+			rc = spool_prepare(a, "UPDATE out_msg SET size = ?, mtime_s = ?,"
 			    " mtime_ns = ?, state = CASE state WHEN 0 THEN 1 ELSE state END"
 			    " WHERE id = ?", &st);
 			if (rc == SB_OK) {
@@ -1517,7 +1518,7 @@ entry_flush(struct agent *a, struct ob_entry *e)
 				sqlite3_bind_int64(st, 3, e->mtime.tv_nsec);
 				sqlite3_bind_int64(st, 4, e->row);
 				rc = store_step_done(a->db, st);
-				sqlite3_finalize(st);
+				spool_finalize(a, st);
 			}
 			spool_unlock(a);
 		}
@@ -1627,13 +1628,13 @@ session_end(struct agent *a, struct ob_entry *e)
 		if (rc == SB_OK)
 			rc = retire_name_rows(a, r.folder, r.name, r.id, 1);
 		if (rc == SB_OK)
-			rc = store_prepare(a->db, "UPDATE out_msg SET state = 4, reason = ?"
+			rc = spool_prepare(a, "UPDATE out_msg SET state = 4, reason = ?"
 			    " WHERE id = ?", &st);
 		if (rc == SB_OK) {
 			sqlite3_bind_text(st, 1, why, -1, SQLITE_TRANSIENT);
 			sqlite3_bind_int64(st, 2, r.id);
 			rc = store_step_done(a->db, st);
-			sqlite3_finalize(st);
+			spool_finalize(a, st);
 		}
 		rc = store_end(a->db, rc);
 		spool_unlock(a);
@@ -1648,13 +1649,13 @@ session_end(struct agent *a, struct ob_entry *e)
 			rc = retire_name_rows(a, r.folder, r.name, r.id, 1);
 		if (rc == SB_OK) {
 			sqlite3_stmt *st;
-			rc = store_prepare(a->db, "UPDATE out_msg SET state = 2, closed_ns = ?"
+			rc = spool_prepare(a, "UPDATE out_msg SET state = 2, closed_ns = ?"
 			    " WHERE id = ?", &st);
 			if (rc == SB_OK) {
 				sqlite3_bind_int64(st, 1, closed_ns);
 				sqlite3_bind_int64(st, 2, r.id);
 				rc = store_step_done(a->db, st);
-				sqlite3_finalize(st);
+				spool_finalize(a, st);
 			}
 		}
 		rc = store_end(a->db, rc);
@@ -1872,7 +1873,7 @@ outbox_rename(struct agent *a, const char *from_folder, const char *from_name,
 	if (rc == SB_OK) {
 		sqlite3_stmt *st;
 		/* A rename is what a tentative file waited for. */
-		rc = store_prepare(a->db, "UPDATE out_msg SET folder = ?, name = ?,"
+		rc = spool_prepare(a, "UPDATE out_msg SET folder = ?, name = ?,"
 		    " state = ?, tentative = 0 WHERE id = ?", &st);
 		if (rc == SB_OK) {
 			sqlite3_bind_text(st, 1, to_folder, -1, SQLITE_TRANSIENT);
@@ -1880,7 +1881,7 @@ outbox_rename(struct agent *a, const char *from_folder, const char *from_name,
 			sqlite3_bind_int(st, 3, queue ? OB_QUEUED : r.state);
 			sqlite3_bind_int64(st, 4, r.id);
 			rc = store_step_done(a->db, st);
-			sqlite3_finalize(st);
+			spool_finalize(a, st);
 		}
 	}
 	rc = store_end(a->db, rc);

@@ -70,6 +70,9 @@ enum ob_state {
 
 struct ob_entry;
 struct ob_sync_file { char name[OB_FILE_REF_BUF]; };
+#define OB_STMT_CACHE 64
+struct sqlite3_stmt;
+struct ob_stmt { const char *sql; struct sqlite3_stmt *st; int busy; };
 
 struct outbox {
 	pthread_mutex_t lock;       /* the open table, the sender's fields */
@@ -123,6 +126,7 @@ struct outbox {
 	uint64_t sync_started, sync_done;  /* rounds */
 	int sync_rc;                 /* the last round's result */
 	int64_t db_changes;          /* spool_lock's sqlite3_total_changes64 */
+	struct ob_stmt stmts[OB_STMT_CACHE];   /* spool_prepare, under db_lock */
 
 	/* keyring retry pacing (agent.c) */
 	struct timespec keys_next_try;
@@ -276,6 +280,13 @@ int  outbox_xattr_list(struct agent *a, const char *folder, const char *name,
  * change made under it is synced by the next round. */
 void spool_lock(struct agent *a);
 void spool_unlock(struct agent *a);
+/* store_prepare through the outbox's statement cache (sql: a literal, its
+ * address is the key); spool_finalize resets a cached statement instead of
+ * finalizing it.  Caller holds db_lock for both. */
+int  spool_prepare(struct agent *a, const char *sql, struct sqlite3_stmt **out);
+void spool_finalize(struct agent *a, struct sqlite3_stmt *st);
+/* Finalizes the cached statements (outbox_free, before store_close). */
+void spool_cache_free(struct agent *a);
 /* Content file `file` (data/ name) was written; new_entry: it was created
  * (data/ is synced too).  Synced by the next round. */
 void spool_note_file(struct agent *a, const char *file, int new_entry);

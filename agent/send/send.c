@@ -454,7 +454,7 @@ load_job(struct agent *a, int64_t row, struct job *j)
 	j->a = a;
 	j->row = row;
 	spool_lock(a);
-	rc = store_prepare(a->db, "SELECT folder, name, file, msgid, size, mtime_s,"
+	rc = spool_prepare(a, "SELECT folder, name, file, msgid, size, mtime_s,"
 	    " mtime_ns, blob_uri, is_dir, closed_ns, deleted FROM out_msg WHERE id = ?", &st);
 	if (rc == SB_OK) {
 		sqlite3_bind_int64(st, 1, row);
@@ -480,7 +480,7 @@ load_job(struct agent *a, int64_t row, struct job *j)
 		} else {
 			rc = SB_ERR_NOT_FOUND;
 		}
-		sqlite3_finalize(st);
+		spool_finalize(a, st);
 	}
 	spool_unlock(a);
 	return rc;
@@ -709,7 +709,7 @@ claim(struct agent *a, struct ob_slot *sl)
 
 	spool_lock(a);
 	/* Held rows wait for the user; the rest of the queue goes ahead. */
-	if (store_prepare(a->db, "SELECT id FROM out_msg WHERE state = 2 AND deleted = 0"
+	if (spool_prepare(a, "SELECT id FROM out_msg WHERE state = 2 AND deleted = 0"
 	    " AND held IS NULL ORDER BY id LIMIT ?", &st) == SB_OK) {
 		sqlite3_bind_int(st, 1, OB_SENDERS + 1);
 		while (got == 0 && sqlite3_step(st) == SQLITE_ROW) {
@@ -721,7 +721,7 @@ claim(struct agent *a, struct ob_slot *sl)
 			if (!taken)
 				got = id;
 		}
-		sqlite3_finalize(st);
+		spool_finalize(a, st);
 	}
 	spool_unlock(a);
 	if (got != 0) {
@@ -737,14 +737,14 @@ set_held(struct agent *a, int64_t row, const char *held)
 	sqlite3_stmt *st;
 
 	spool_lock(a);
-	if (store_prepare(a->db, "UPDATE out_msg SET held = ? WHERE id = ?", &st) == SB_OK) {
+	if (spool_prepare(a, "UPDATE out_msg SET held = ? WHERE id = ?", &st) == SB_OK) {
 		if (held)
 			sqlite3_bind_text(st, 1, held, -1, SQLITE_TRANSIENT);
 		else
 			sqlite3_bind_null(st, 1);
 		sqlite3_bind_int64(st, 2, row);
 		store_step_done(a->db, st);
-		sqlite3_finalize(st);
+		spool_finalize(a, st);
 	}
 	spool_unlock(a);
 }
@@ -765,7 +765,7 @@ recheck_held(struct agent *a)
 	sqlite3_stmt *st;
 
 	spool_lock(a);
-	if (store_prepare(a->db, "SELECT id, folder FROM out_msg WHERE held IS NOT NULL"
+	if (spool_prepare(a, "SELECT id, folder FROM out_msg WHERE held IS NOT NULL"
 	    " AND state = 2 AND deleted = 0 ORDER BY id LIMIT 64", &st) == SB_OK) {
 		while (n < 64 && sqlite3_step(st) == SQLITE_ROW) {
 			const unsigned char *f = sqlite3_column_text(st, 1);
@@ -774,7 +774,7 @@ recheck_held(struct agent *a)
 			snprintf(folders[n], sizeof(folders[n]), "%s", f ? (const char *)f : "");
 			n++;
 		}
-		sqlite3_finalize(st);
+		spool_finalize(a, st);
 	}
 	spool_unlock(a);
 	for (size_t i = 0; i < n; i++) {
@@ -806,37 +806,37 @@ record(struct agent *a, int64_t row, int rc, uint64_t ts)
 
 	spool_lock(a);
 	if (rc == SB_OK || rc == SB_ERR_EXISTS) {
-		if (store_prepare(a->db, "UPDATE out_msg SET state = 3, sent_ts = ?,"
+		if (spool_prepare(a, "UPDATE out_msg SET state = 3, sent_ts = ?,"
 		    " reason = NULL WHERE id = ?", &st) == SB_OK) {
 			sqlite3_bind_int64(st, 1, (int64_t)ts);
 			sqlite3_bind_int64(st, 2, row);
 			store_step_done(a->db, st);
-			sqlite3_finalize(st);
+			spool_finalize(a, st);
 		}
 		/* A version a newer one replaced while it waited: sent, it
 		 * leaves the outbox like the versions before it. */
-		if (store_prepare(a->db, "UPDATE out_msg SET deleted = 1 WHERE id = ?1 AND"
+		if (spool_prepare(a, "UPDATE out_msg SET deleted = 1 WHERE id = ?1 AND"
 		    " EXISTS (SELECT 1 FROM out_msg o, out_msg me WHERE me.id = ?1 AND"
 		    " o.folder = me.folder AND o.name = me.name AND o.id > me.id AND"
 		    " o.deleted = 0 AND o.state >= 2)", &st) == SB_OK) {
 			sqlite3_bind_int64(st, 1, row);
 			store_step_done(a->db, st);
-			sqlite3_finalize(st);
+			spool_finalize(a, st);
 		}
 	} else {
 		/* Never accepted: a blob it uploaded is nobody's. */
-		if (store_prepare(a->db, "INSERT OR IGNORE INTO out_blob_gone(uri) SELECT"
+		if (spool_prepare(a, "INSERT OR IGNORE INTO out_blob_gone(uri) SELECT"
 		    " blob_uri FROM out_msg WHERE id = ? AND blob_uri IS NOT NULL", &st) == SB_OK) {
 			sqlite3_bind_int64(st, 1, row);
 			store_step_done(a->db, st);
-			sqlite3_finalize(st);
+			spool_finalize(a, st);
 		}
-		if (store_prepare(a->db, "UPDATE out_msg SET state = 4, reason = ?"
+		if (spool_prepare(a, "UPDATE out_msg SET state = 4, reason = ?"
 		    " WHERE id = ?", &st) == SB_OK) {
 			sqlite3_bind_text(st, 1, reason_of(rc), -1, SQLITE_TRANSIENT);
 			sqlite3_bind_int64(st, 2, row);
 			store_step_done(a->db, st);
-			sqlite3_finalize(st);
+			spool_finalize(a, st);
 		}
 	}
 	spool_unlock(a);
@@ -853,7 +853,7 @@ refresh_status(struct agent *a, int64_t row)
 	int rc, have = 0;
 
 	spool_lock(a);
-	if (store_prepare(a->db, "SELECT msgid, state FROM out_msg WHERE id = ?", &st) == SB_OK) {
+	if (spool_prepare(a, "SELECT msgid, state FROM out_msg WHERE id = ?", &st) == SB_OK) {
 		sqlite3_bind_int64(st, 1, row);
 		if (sqlite3_step(st) == SQLITE_ROW &&
 		    sqlite3_column_bytes(st, 0) == PROTO_MSGID_LEN) {
@@ -861,7 +861,7 @@ refresh_status(struct agent *a, int64_t row)
 			state = sqlite3_column_int(st, 1);
 			have = 1;
 		}
-		sqlite3_finalize(st);
+		spool_finalize(a, st);
 	}
 	spool_unlock(a);
 	if (!have || state != OB_SENT || agent_client(a) == NULL)
@@ -877,14 +877,14 @@ refresh_status(struct agent *a, int64_t row)
 			delivered++;
 	free(e);
 	spool_lock(a);
-	if (store_prepare(a->db, "UPDATE out_msg SET delivered = ?, total = ?,"
+	if (spool_prepare(a, "UPDATE out_msg SET delivered = ?, total = ?,"
 	    " status_at = ? WHERE id = ?", &st) == SB_OK) {
 		sqlite3_bind_int64(st, 1, delivered);
 		sqlite3_bind_int64(st, 2, (int64_t)n);
 		sqlite3_bind_int64(st, 3, (int64_t)time(NULL));
 		sqlite3_bind_int64(st, 4, row);
 		store_step_done(a->db, st);
-		sqlite3_finalize(st);
+		spool_finalize(a, st);
 	}
 	spool_unlock(a);
 }
@@ -942,7 +942,7 @@ queue_idle(struct agent *a)
 	now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
 	pthread_mutex_lock(&a->out->lock);
 	spool_lock(a);
-	if (store_prepare(a->db, "SELECT id, name, closed_ns, folder FROM out_msg WHERE state = 1"
+	if (spool_prepare(a, "SELECT id, name, closed_ns, folder FROM out_msg WHERE state = 1"
 	    " AND tentative = 1 AND deleted = 0 ORDER BY closed_ns", &st) == SB_OK) {
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			const char *nm = (const char *)sqlite3_column_text(st, 1);
@@ -961,17 +961,17 @@ queue_idle(struct agent *a)
 				n++;
 			}
 		}
-		sqlite3_finalize(st);
+		spool_finalize(a, st);
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (store_prepare(a->db, "UPDATE out_msg SET state = 2 WHERE id = ? AND"
+		if (spool_prepare(a, "UPDATE out_msg SET state = 2 WHERE id = ? AND"
 		    " state = 1 AND tentative = 1", &st) != SB_OK)
 			break;
 		sqlite3_bind_int64(st, 1, ids[i]);
 		if (store_step_done(a->db, st) == SB_OK && sqlite3_changes(a->db) > 0)
 			fprintf(stderr, "sealbox: outbox: %s queued (idle %d s, never renamed)\n",
 			    names[i], OB_TENTATIVE_IDLE_S);
-		sqlite3_finalize(st);
+		spool_finalize(a, st);
 	}
 	spool_unlock(a);
 	pthread_mutex_unlock(&a->out->lock);
@@ -993,12 +993,12 @@ drain_gone(struct agent *a)
 	if (c == NULL || client_link(c) != SB_OK)
 		return;
 	spool_lock(a);
-	if (store_prepare(a->db, "SELECT uri FROM out_blob_gone LIMIT 16", &st) == SB_OK) {
+	if (spool_prepare(a, "SELECT uri FROM out_blob_gone LIMIT 16", &st) == SB_OK) {
 		while (sqlite3_step(st) == SQLITE_ROW && n < 16)
 			if (sqlite3_column_bytes(st, 0) <= (int)SB_MAX_URI)
 				snprintf(uris[n++], SB_MAX_URI + 1, "%s",
 				    (const char *)sqlite3_column_text(st, 0));
-		sqlite3_finalize(st);
+		spool_finalize(a, st);
 	}
 	spool_unlock(a);
 	for (size_t i = 0; i < n; i++) {
@@ -1010,10 +1010,10 @@ drain_gone(struct agent *a)
 		    rc == SB_OK ? "deleted at the relay" : rc == SB_ERR_NOT_FOUND ?
 		    "gone at the relay already" : "the relay cannot delete it (left to expire)");
 		spool_lock(a);
-		if (store_prepare(a->db, "DELETE FROM out_blob_gone WHERE uri = ?", &st) == SB_OK) {
+		if (spool_prepare(a, "DELETE FROM out_blob_gone WHERE uri = ?", &st) == SB_OK) {
 			sqlite3_bind_text(st, 1, uris[i], -1, SQLITE_TRANSIENT);
 			store_step_done(a->db, st);
-			sqlite3_finalize(st);
+			spool_finalize(a, st);
 		}
 		spool_unlock(a);
 	}
