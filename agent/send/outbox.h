@@ -173,10 +173,12 @@ enum ob_create {
  * python's close + unlink back to back / a shell's printf > f; rm f; how
  * many still reached the relay): when the close path waited for fsyncs
  * (issue 13), 0 ms 73 / 99, 2 ms 39 / 98, 5 ms 7 / 96, 20 ms 0 / 2, 50 ms
- * 0 / 0; since it does not (issue 15, load average 5.6), 0 ms 61 / 97,
- * 2 ms 0 / 2, 5, 10 and 20 ms 0 / 0.
+ * 0 / 0; since it does not (issue 15, load average 4.8), 0 ms 43 / 91,
+ * 2 ms 1 / 2, 5, 10 and 20 ms 0 / 0; but at load 7, with a 3 MiB upload
+ * beside it, 1 of outbox_rm_cancels' 20 back-to-back unlinks came 5 ms
+ * late: 10 ms.
  */
-#define OB_SETTLE_MS 5
+#define OB_SETTLE_MS 10
 /*
  * A folder made in a conversation settles longer: a scratch folder made and
  * removed by two commands (mkdir d; ...; rmdir d, each a fork and exec)

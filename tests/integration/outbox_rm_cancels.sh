@@ -5,7 +5,7 @@
 # after its close (small: inline; large: its blob, uploaded already, is
 # deleted at the relay), nor one removed while the relay is down.  After
 # the relay accepted a file, rm removes alice's copy only: bob keeps his.
-# It counts on the settle time (OB_SETTLE_MS, 5 ms since issue 15;
+# It counts on the settle time (OB_SETTLE_MS, 10 ms since issue 15;
 # docs/ARCHITECTURE.md): run alone.
 # sealbox-test: alone
 here=$(cd "$(dirname "$0")" && pwd); top=${here%/tests/integration*}
