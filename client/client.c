@@ -128,6 +128,11 @@ struct client {
 	uint32_t auth_rid;
 	struct req *pending, *inflight;
 	struct req *upload, *download;  /* streaming now (also in inflight) */
+	/* The BLOB_DATA frame being built: kept between frames, so a 1 GiB
+	 * upload does not allocate, grow and free 16,384 frame buffers (the
+	 * I/O thread's arena would hand their pages back and fault them in
+	 * again each time). */
+	struct sb_buf up_frame;
 	/* Authenticated sessions so far, and the blob cap the relay announced
 	 * in session cap_session (0: none announced); under lock. */
 	unsigned sessions, cap_session;
@@ -508,7 +513,7 @@ static void
 pump_upload(struct client *c)
 {
 	uint8_t chunk[SB_MAX_BLOB_CHUNK];
-	struct sb_buf b = SB_BUF_INIT;
+	struct sb_buf *b = &c->up_frame;
 	struct req *r = c->upload;
 	size_t want, n;
 	int rc;
@@ -526,10 +531,10 @@ pump_upload(struct client *c)
 			conn_drop(c, SB_ERR_CLOSED);
 			break;
 		}
-		sb_buf_truncate(&b, 0);
-		b.err = SB_OK;
-		if (proto_encode_blob_data(r->rid, chunk, n, &b) != SB_OK ||
-		    write_frame(c, &b) != SB_OK) {
+		sb_buf_truncate(b, 0);
+		b->err = SB_OK;
+		if (proto_encode_blob_data(r->rid, chunk, n, b) != SB_OK ||
+		    write_frame(c, b) != SB_OK) {
 			conn_drop(c, SB_ERR_ALLOC);
 			break;
 		}
@@ -538,7 +543,6 @@ pump_upload(struct client *c)
 	}
 	if (r != NULL && c->upload == r && r->left == 0)
 		c->upload = NULL;   /* all sent; the BLOB_URI answer completes it */
-	sb_buf_free(&b);
 }
 
 /* ---- incoming frames ------------------------------------------------------- */
@@ -1158,6 +1162,7 @@ client_free(struct client *c)
 	pthread_mutex_destroy(&c->log_lock);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cond);
+	sb_buf_free(&c->up_frame);
 	free(c->relay);
 	free(c->address);
 	free(c);
