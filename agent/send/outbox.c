@@ -586,6 +586,7 @@ outbox_init(struct agent *a)
 		return SB_ERR_ALLOC;
 	pthread_mutex_init(&ob->lock, NULL);
 	pthread_cond_init(&ob->cond, NULL);
+	pthread_cond_init(&ob->idle, NULL);
 	if (asprintf(&ob->data_dir, "%s/data", a->home) < 0) {
 		ob->data_dir = NULL;
 		free(ob);
@@ -649,6 +650,7 @@ outbox_free(struct agent *a)
 	spool_cache_free(a);
 	pthread_mutex_destroy(&ob->lock);
 	pthread_cond_destroy(&ob->cond);
+	pthread_cond_destroy(&ob->idle);
 	free(ob->data_dir);
 	free(ob);
 	a->out = NULL;
@@ -1612,9 +1614,10 @@ session_end(struct agent *a, struct ob_entry *e)
 		break;
 	case OB_END_KEEP:
 		if (r.tentative && !r.deleted && !outbox_is_temp_name(r.name)) {
-			/* The sender queues it once it has been idle long enough. */
+			/* The sender queues it once it has been idle long enough
+			 * (slot 0 does: every idle slot wakes). */
 			a->out->kick++;
-			pthread_cond_broadcast(&a->out->cond);
+			pthread_cond_broadcast(&a->out->idle);
 		}
 		break;
 	case OB_END_FAIL: {
@@ -1663,9 +1666,11 @@ session_end(struct agent *a, struct ob_entry *e)
 		if (rc == SB_OK) {
 			fprintf(stderr, "sealbox: outbox: %s/%s queued (%llu bytes)\n",
 			    r.folder, r.name, (unsigned long long)r.size);
-			/* send_kick() takes ob->lock, which we hold: kick inline. */
+			/* send_kick() takes ob->lock, which we hold: kick inline;
+			 * one idle slot is enough (it wakes another if it finds a
+			 * row). */
 			a->out->kick++;
-			pthread_cond_broadcast(&a->out->cond);
+			pthread_cond_signal(&a->out->idle);
 		}
 		break;
 	}

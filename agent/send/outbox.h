@@ -76,7 +76,8 @@ struct ob_stmt { const char *sql; struct sqlite3_stmt *st; int busy; };
 
 struct outbox {
 	pthread_mutex_t lock;       /* the open table, the sender's fields */
-	pthread_cond_t cond;        /* wakes the sender */
+	pthread_cond_t cond;        /* a slot's row: cancelled, renamed, its turn */
+	pthread_cond_t idle;        /* wakes idle sender slots (kick) */
 	struct ob_entry *open;      /* open content, one per row */
 	char *data_dir;             /* HOME/data */
 

@@ -899,7 +899,7 @@ wait_for(struct outbox *ob, unsigned ms, unsigned *seen)
 	sb_deadline(CLOCK_REALTIME, ms, &dl);
 	pthread_mutex_lock(&ob->lock);
 	while (!ob->stop && ob->kick == *seen)
-		if (pthread_cond_timedwait(&ob->cond, &ob->lock, &dl) != 0)
+		if (pthread_cond_timedwait(&ob->idle, &ob->lock, &dl) != 0)
 			break;
 	kicked = *seen != ob->kick;
 	*seen = ob->kick;
@@ -1134,6 +1134,10 @@ sender_main(void *arg)
 		wait_ns = ob->retry_ns - now_ns();
 		if (wait_ns <= 0)
 			row = claim(a, sl);
+		/* One more idle slot looks for a row behind this one: a burst
+		 * spreads over the slots one wake-up at a time, not a herd. */
+		if (row != 0)
+			pthread_cond_signal(&ob->idle);
 		pthread_mutex_unlock(&ob->lock);
 		if (wait_ns > 0) {
 			/* After a transient failure every slot waits, until the
@@ -1208,12 +1212,8 @@ sender_main(void *arg)
 			ob->retry_ns = now_ns() + (int64_t)ob->backoff_ms * 1000000;
 			fprintf(stderr, "sealbox: send: row %lld stays queued: %s; retry in"
 			    " %u ms\n", (long long)row, sb_strerror(rc), ob->backoff_ms);
-		} else {
-			if (rc == SB_OK || rc == SB_ERR_EXISTS || outbox_err_permanent(rc))
-				ob->backoff_ms = 0;
-			/* A row behind this one (same name, a folder) may go now. */
-			ob->kick++;
-			pthread_cond_broadcast(&ob->cond);
+		} else if (rc == SB_OK || rc == SB_ERR_EXISTS || outbox_err_permanent(rc)) {
+			ob->backoff_ms = 0;
 		}
 		pthread_mutex_unlock(&ob->lock);
 	}
@@ -1245,6 +1245,7 @@ send_stop(struct agent *a)
 	pthread_mutex_lock(&ob->lock);
 	ob->stop = 1;
 	pthread_cond_broadcast(&ob->cond);
+	pthread_cond_broadcast(&ob->idle);
 	pthread_mutex_unlock(&ob->lock);
 	for (size_t k = 0; k < OB_SENDERS; k++)
 		if (ob->slot[k].started) {
@@ -1260,7 +1261,7 @@ send_kick(struct agent *a)
 
 	pthread_mutex_lock(&ob->lock);
 	ob->kick++;
-	pthread_cond_broadcast(&ob->cond);
+	pthread_cond_broadcast(&ob->idle);
 	pthread_mutex_unlock(&ob->lock);
 }
 
@@ -1276,6 +1277,6 @@ send_want_status(struct agent *a, int64_t row)
 	if (!dup && ob->n_want < OB_WANT_MAX)
 		ob->want[ob->n_want++] = row;
 	ob->kick++;
-	pthread_cond_broadcast(&ob->cond);
+	pthread_cond_broadcast(&ob->idle);
 	pthread_mutex_unlock(&ob->lock);
 }
