@@ -859,6 +859,12 @@ agent_file_flush(struct agent_file *f)
 }
 
 int
+agent_sync(struct agent *a)
+{
+	return spool_sync_wait(a, NULL, 1);
+}
+
+int
 agent_file_fsync(struct agent_file *f)
 {
 	if (f->kind == AGENT_FILE_OUT)

@@ -165,6 +165,9 @@ int  agent_file_truncate(struct agent_file *f, uint64_t size);
 int  agent_file_flush(struct agent_file *f);
 /* fsync(2): everything written so far is on disk when it returns SB_OK. */
 int  agent_file_fsync(struct agent_file *f);
+/* fsync(2) of a folder: every change made in the outbox so far (files
+ * closed, renamed, removed; folders) is on disk when it returns SB_OK. */
+int  agent_sync(struct agent *a);
 /* The handle's last close: a finished write session is queued for sending
  * (once).  Frees f (NULL accepted). */
 int  agent_file_release(struct agent_file *f);

@@ -74,6 +74,9 @@ g_fsync(const char *p, int d, struct fuse_file_info *fi)
 /* release is not guarded: it only ends what a guarded open began, and its
  * result is dropped by the kernel anyway. */
 static int
+g_fsyncdir(const char *p, int d, struct fuse_file_info *fi)
+{ GUARD(inner_ops->fsyncdir(p, d, fi)); }
+static int
 g_truncate(const char *p, off_t s, struct fuse_file_info *fi)
 { GUARD(inner_ops->truncate(p, s, fi)); }
 static int
@@ -133,6 +136,7 @@ fs_guard_table(const struct fuse_operations *inner, struct fuse_operations *out)
 	.write       = g_write,
 	.flush       = g_flush,
 	.fsync       = g_fsync,
+	.fsyncdir    = g_fsyncdir,
 	.truncate    = g_truncate,
 	.utimens     = g_utimens,
 	.chmod       = g_chmod,

@@ -379,6 +379,18 @@ op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 	return neg(agent_file_fsync(fh(fi)));
 }
 
+/* fsync(2) on a folder: what changed in the mount (files created, renamed,
+ * removed) is on disk when it returns, as a mail tool's fsync of the
+ * directory after its rename expects. */
+static int
+op_fsyncdir(const char *path, int datasync, struct fuse_file_info *fi)
+{
+	(void)path;
+	(void)datasync;
+	(void)fi;
+	return neg(agent_sync(ctx_agent()));
+}
+
 static int
 op_release(const char *path, struct fuse_file_info *fi)
 {
@@ -678,6 +690,7 @@ const struct fuse_operations fs_ops = {
 	.write       = op_write,
 	.flush       = op_flush,
 	.fsync       = op_fsync,
+	.fsyncdir    = op_fsyncdir,
 	.release     = op_release,
 	.truncate    = op_truncate,
 	.utimens     = op_utimens,

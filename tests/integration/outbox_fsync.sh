@@ -8,6 +8,8 @@
 #     only writes), and the spool's group commit syncs it shortly after
 #     (within OB_SYNC_WINDOW_MS; a generous deadline here, for a busy
 #     machine);
+#   - fsync(2) of the folder returns only after data/ and the WAL were
+#     synced (what a mail tool's directory fsync after its rename expects);
 #   - both arrive, once each.
 here=$(cd "$(dirname "$0")" && pwd); top=${here%/tests/integration*}
 [ -n "${SEALBOX_WITH_KEYRING_BUS:-}" ] || exec "$top/scripts/with-keyring" bash "$0" "$@"
@@ -55,9 +57,14 @@ os.write(fd, b"only closed\n")
 t2 = time.time()
 os.close(fd)
 t3 = time.time()
-print("%.6f %.6f %.6f %.6f" % (t0, t1, t2, t3))
+fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+t4 = time.time()
+os.fsync(fd)
+t5 = time.time()
+os.close(fd)
+print("%.6f %.6f %.6f %.6f %.6f %.6f" % (t0, t1, t2, t3, t4, t5))
 PY
-read -r t0 t1 t2 t3 <"$T/times"
+read -r t0 t1 t2 t3 t4 t5 <"$T/times"
 for f in synced.txt closed.txt; do
 	g=$(wait_for_file 30 "$I" "$(mb_inbox_re "$f")")
 	[ "$(mb_count "$I" "$(mb_inbox_re "$f")")" -eq 1 ] || fail "$f arrived more than once"
@@ -79,10 +86,10 @@ mb_finish
 # Syncs (time, what) that completed with 0; calls another thread
 # interrupted are joined by strace's "resumed" line, whose time is later:
 # the entry line's time is the one used (the sync began then).
-python3 - "$T/alice.strace" "$home" "$f_synced" "$f_closed" "$t0" "$t1" "$t2" "$t3" <<'PY' ||
+python3 - "$T/alice.strace" "$home" "$f_synced" "$f_closed" "$t0" "$t1" "$t2" "$t3" "$t4" "$t5" <<'PY' ||
 import re, sys
 log, home, fs, fc = sys.argv[1:5]
-t0, t1, t2, t3 = map(float, sys.argv[5:9])
+t0, t1, t2, t3, t4, t5 = map(float, sys.argv[5:11])
 calls = {}
 order = []
 for line in open(log):
@@ -116,6 +123,8 @@ if synced(data + "/" + fc, 0, t3, lambda tid: tid not in syncer):
     bad.append("close of closed.txt waited for a sync of its content file")
 if not synced(data + "/" + fc, t3, 1e12):
     bad.append("closed.txt's content file was not synced after its close")
+if not synced(data, t4, t5) or not synced(home + "/store.db-wal", t4, t5):
+    bad.append("fsync of the folder returned before data/ and the WAL were synced")
 for b in bad:
     print(b, file=sys.stderr)
 sys.exit(1 if bad else 0)
