@@ -1033,10 +1033,13 @@ agent_arrived(struct agent *a, struct agent_arrival *ev)
 	size_t i;
 	int n = 0;
 
-	/* As the folder is listed now: a contact's folder may gather several
-	 * senders, and outbox/ merges our own files with synced copies. */
-	agent_list_files(a, ev->box, ev->folder, count_one, &n);
-	ev->new_folder = n <= 1;
+	/* inbox/: the receiver looked inside the transaction that stored the
+	 * message (before the others of its batch).  outbox/ merges our own
+	 * files with synced copies: as the folder is listed now. */
+	if (ev->box != AGENT_BOX_IN) {
+		agent_list_files(a, ev->box, ev->folder, count_one, &n);
+		ev->new_folder = n <= 1;
+	}
 	pthread_mutex_lock(&a->sub_lock);
 	while (!a->sub_ready)
 		pthread_cond_wait(&a->sub_ready_cond, &a->sub_lock);

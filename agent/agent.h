@@ -282,7 +282,9 @@ struct agent_arrival {
 	enum agent_box box;         /* AGENT_BOX_IN, or _OUT: a synced copy */
 	const char *folder;
 	const char *name;
-	int new_folder;             /* the folder had nothing else in it */
+	int new_folder;             /* the folder had nothing else in it (inbox/:
+	                             * set by the receiver; outbox/: by
+	                             * agent_arrived, as listed) */
 	const char *sender;
 	uint64_t sender_device;
 	const uint8_t *msgid;       /* 16 bytes */

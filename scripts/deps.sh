@@ -51,6 +51,8 @@ need_bin sqlite3 sqlite3
 need_bin systemd-analyze systemd
 need_bin mandoc mandoc
 need_bin man man-db
+# mailbox_batch_kill9 counts the receiving mount's fsyncs with strace.
+need_bin strace strace
 # The cluster tests start a real PostgreSQL 15 server (tests/lib/pg.sh).
 [ -x /usr/lib/postgresql/15/bin/postgres ] || pkgs_needed+=(postgresql)
 # codec_cli opens CLI-sealed payloads with the independent Python

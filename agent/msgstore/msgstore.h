@@ -2,10 +2,11 @@
  * msgstore.h - the store of received messages (the agent's STORE part).
  *
  * What it owns: the tables of received messages in store.db (their schema:
- * records, the replay cache, key events, the waiting table, the directory
- * cache) and their files in HOME/data ("in-*": sealed payloads exactly as
- * they arrived, attachment content files), with the rule that a file is
- * deleted only once no record names it.
+ * records with their sealed payloads exactly as they arrived, the replay
+ * cache, key events, the waiting table, the directory cache) and their
+ * files in HOME/data ("in-*": attachment content files, and the payloads of
+ * rows stored before schema v9), with the rule that a file is deleted only
+ * once no record names it.
  *
  * It knows nothing of namespaces (inbox/, outbox/), of the push queue or
  * of sending: recv/ writes into it, view/ reads from it, send/ never uses
@@ -98,15 +99,16 @@ int  msgstore_new_ref(char *ref, const char *suffix);
 void msgstore_file_delete(struct agent *a, const char *ref);
 
 /*
- * The sealed payload of a received message, exactly as it arrived, kept as
- * its own file in HOME/data ("in-<hex>.msg": ciphertext only, opened and
- * verified again on every read).  save: written, fsynced and its directory
- * fsynced before it returns; ref_size >= MSGSTORE_REF_BUF.  load: *buf
- * malloc'd (caller frees), at most MSGSTORE_PAYLOAD_MAX bytes
- * (SB_ERR_FORMAT beyond).
+ * The sealed payload of a received message, exactly as it arrived
+ * (ciphertext only, opened and verified again on every read).  Since
+ * schema v9 it is kept in its row (column payload_data, the row's payload
+ * ref is ''), written by the receiver's transaction: read takes the row id,
+ * caller holds db_lock.  Rows stored before keep it as a file of its own in
+ * HOME/data ("in-<hex>.msg", the row's payload ref): load reads that.
+ * Either way *buf is malloc'd (caller frees), at most MSGSTORE_PAYLOAD_MAX
+ * bytes (SB_ERR_FORMAT beyond, or when the row or its payload is gone).
  */
-int  msgstore_payload_save(struct agent *a, const uint8_t *p, size_t len,
-         char *ref, size_t ref_size);
+int  msgstore_payload_read(sqlite3 *db, int64_t id, uint8_t **buf, size_t *len);
 int  msgstore_payload_load(struct agent *a, const char *ref, uint8_t **buf, size_t *len);
 
 #endif

@@ -8,6 +8,10 @@
  * encryption key, the inner message, its checks against the envelope, the
  * replay cache, the attachment (fetched and hash-checked before any
  * plaintext exists), then ONE transaction storing the record, then the ACK.
+ * Items go in batches: everything pushed and due (up to INBOX_BATCH_MAX)
+ * is verified, then stored in one transaction, one fsync (the payload is
+ * in the row), then announced, then acknowledged back to back (one round
+ * trip for the batch); see run_batch.
  * A verdict against the message is logged with its reason and the item is
  * acknowledged and dropped; a transient failure (keyring, network, disk)
  * leaves the item unacknowledged and retries it later.
@@ -73,6 +77,15 @@ item_free(struct inbox_item *it)
 
 static void log_reject(const struct inbox_item *it, const char *why);
 
+static int64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /* Runs on the client's I/O thread: copy, enqueue, wake the worker. */
 void
 inbox_on_push(void *arg, const struct client_push *p)
@@ -89,6 +102,7 @@ inbox_on_push(void *arg, const struct client_push *p)
 	if (it == NULL)
 		return;            /* unacked: the relay pushes it again */
 	it->item_id = p->item_id;
+	it->pushed_ns = mono_ns();
 	memcpy(it->msgid, p->msgid, INBOX_MSGID_LEN);
 	it->sender = strdup(p->sender ? p->sender : "");
 	it->sender_device = p->sender_device;
@@ -337,18 +351,63 @@ log_reject(const struct inbox_item *it, const char *why)
 	    idhex, it->sender, it->sender_device, why);
 }
 
+/*
+ * Acknowledges an item that is stored durably, or rejected.  The worker's
+ * ACKs are gathered (in->acks) and sent by acks_send once its batch is
+ * committed; without an inbox (shut down meanwhile) it goes at once.  A
+ * lost ACK is harmless: the item comes again and the replay cache
+ * acknowledges it then.
+ */
 static int
 ack(struct agent *a, const struct inbox_item *it)
 {
-	struct client *c = client_of(a);
-	int rc = c ? client_ack(c, it->item_id) : SB_ERR_NET;
+	struct client *c;
+	struct inbox *in;
+	int rc;
 
-	/* A lost ACK is harmless: the item comes again and the replay cache
-	 * acknowledges it then. */
+	pthread_mutex_lock(&a->lock);
+	in = a->in;
+	if (in != NULL && in->n_acks < INBOX_BATCH_MAX) {
+		in->acks[in->n_acks++] = it->item_id;   /* the worker's own */
+		pthread_mutex_unlock(&a->lock);
+		return DONE;
+	}
+	pthread_mutex_unlock(&a->lock);
+	c = client_of(a);
+	rc = c ? client_ack_async(c, it->item_id) : SB_ERR_NET;
 	if (rc != SB_OK)
 		fprintf(stderr, "sealbox: inbox: ack of item %" PRIu64 " failed: %s\n",
 		    it->item_id, sb_strerror(rc));
 	return DONE;
+}
+
+/*
+ * Sends the gathered ACKs back to back and waits for the last one's
+ * answer: one round trip for the batch instead of one per item.  The
+ * relay handles one connection's requests in order (PROTOCOL.md 13.6), so
+ * once the last is answered every one before it was handled, and the
+ * worker may forget the items: a resync that follows cannot bring them
+ * back as replays.
+ */
+static void
+acks_send(struct agent *a, struct inbox *in)
+{
+	struct client *c = client_of(a);
+	size_t i;
+	int rc = SB_OK;
+
+	if (in->n_acks == 0)
+		return;
+	for (i = 0; c != NULL && rc == SB_OK && i + 1 < in->n_acks; i++)
+		rc = client_ack_async(c, in->acks[i]);
+	if (c == NULL)
+		rc = SB_ERR_NET;
+	else if (rc == SB_OK)
+		rc = client_ack(c, in->acks[in->n_acks - 1]);
+	if (rc != SB_OK)
+		fprintf(stderr, "sealbox: inbox: ack of %zu item(s) up to %" PRIu64 " failed: %s\n",
+		    in->n_acks, in->acks[in->n_acks - 1], sb_strerror(rc));
+	in->n_acks = 0;
 }
 
 static int
@@ -492,13 +551,15 @@ struct record {
 	uint64_t mtime_sec;
 	uint32_t mtime_nsec;
 	int kind;
-	const char *payload;             /* the sealed payload's file ref */
+	const uint8_t *payload;          /* the sealed payload, kept in the row */
+	size_t payload_len;
 	const char *cfile;               /* attachments: content file ref */
 	const uint8_t *cfile_id;         /* ... and its file id */
 	int shared;                      /* ... named by an earlier row too */
 	const uint8_t *blob_id;          /* attachments: blob_id() */
 	uint8_t keyhash[INBOX_KEYHASH_LEN];
-	struct timespec arrived;         /* set by store_record: the row's arrived_ns */
+	struct timespec arrived;         /* set by store_one: the row's arrived_ns */
+	int new_folder;                  /* set by store_one (inbox/): its folder was empty */
 	const struct message *m;         /* inbox/: named in the transaction */
 };
 
@@ -546,10 +607,63 @@ incoming_name(const struct message *m, unsigned seq, char *out, size_t out_size)
 	    m->name.p, m->name.len, out, out_size);
 }
 
-/* The ONE transaction: replay check + record, durable at COMMIT. */
+/*
+ * Whether the inbox/ folder r->folder (the sender's contact name, or the
+ * address) shows nothing yet, looked up inside the transaction before the
+ * row goes in, so the first of several messages a batch brings into a new
+ * folder is the one that says so (the announcer's mkdir for inotify,
+ * fs/announce.c).  A folder gathers one sender's messages, and those of
+ * the contact's other addresses: a row of the same sender answers at once
+ * (index inbox_messages_sender); only a sender's first message looks at
+ * the other senders.  Caller holds db_lock; ct are the contacts place()
+ * named the folder with.
+ */
 static int
-store_record(struct agent *a, const struct inbox_item *it, struct record *r,
-    char old[2][ATTACH_REF_BUF])
+folder_is_new(sqlite3 *db, const struct contacts *ct, const struct record *r,
+    const char *sender, int *is_new)
+{
+	sqlite3_stmt *st = NULL;
+	char shown[NAMES_NAME_BUF], sql[128];
+	int64_t seen = 0;
+	int rc;
+
+	*is_new = 1;
+	snprintf(sql, sizeof(sql), "SELECT EXISTS(SELECT 1 FROM inbox_messages WHERE"
+	    " box = %d AND sender = ?)", (int)AGENT_BOX_IN);
+	rc = store_query_int(db, sql, sender, 0, &seen);
+	if (rc != SB_OK || seen) {
+		*is_new = !seen;
+		return rc;
+	}
+	rc = store_prepare(db, "SELECT DISTINCT sender FROM inbox_messages WHERE box = ?", &st);
+	if (rc != SB_OK)
+		return rc;
+	sqlite3_bind_int(st, 1, AGENT_BOX_IN);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(st, 0);
+		if (t != NULL && names_inbox_folder(ct, (const char *)t, shown,
+		    sizeof(shown)) == SB_OK && strcmp(shown, r->folder) == 0) {
+			*is_new = 0;
+			break;
+		}
+	}
+	rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? SB_OK : store_err(db, rc, "inbox folder");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/*
+ * One item's rows inside the batch's transaction (commit_batch; caller
+ * holds db_lock): the replay check again (an earlier item of the same batch
+ * counts), the name, the replay cache entry and the record.  Under a
+ * SAVEPOINT, so that an item refused here (SB_ERR_REPLAY, SB_ERR_EXISTS
+ * from tree_room, SB_ERR_NOT_FOUND: its shared content file went) leaves
+ * the others of the batch as they were.  Files of a replaced row go into
+ * old[0] (payload) and old[1] (content), deleted after COMMIT.
+ */
+static int
+store_one(struct agent *a, const struct contacts *ct, const struct inbox_item *it,
+    struct record *r, char old[2][ATTACH_REF_BUF])
 {
 	sqlite3_stmt *st = NULL;
 	const uint8_t *der;
@@ -563,14 +677,14 @@ store_record(struct agent *a, const struct inbox_item *it, struct record *r,
 
 	crypto_identity_der(r->sender_id, &der, &der_len);
 	old[0][0] = old[1][0] = '\0';
-	store_lock(a);
-	rc = store_begin(a->db);
-	if (rc == SB_OK)
-		rc = msgstore_replay_check(a->db, &seen);
+	rc = store_exec(a->db, "SAVEPOINT item");
+	if (rc != SB_OK)
+		return rc;
+	rc = msgstore_replay_check(a->db, &seen);
 	/* A shared content file must still be there: a row may have let go
-	 * of it since process() found it (then: fetched afresh next time). */
+	 * of it since verify() found it (then: fetched afresh next time). */
 	if (rc == SB_OK && r->shared && !msgstore_ref_used(a->db, r->cfile))
-		rc = SB_ERR_STORAGE;
+		rc = SB_ERR_NOT_FOUND;
 	/* A tree's path: room for it, then the newest arrival replaces the
 	 * one before (docs/PROTOCOL.md 11.1). */
 	if (rc == SB_OK && r->tree)
@@ -595,13 +709,15 @@ store_record(struct agent *a, const struct inbox_item *it, struct record *r,
 			rc = inbox_name_variant(base, n, r->name, sizeof(r->name));
 		}
 	}
+	if (rc == SB_OK && r->box == AGENT_BOX_IN)
+		rc = folder_is_new(a->db, ct, r, it->sender, &r->new_folder);
 	if (rc == SB_OK)
 		rc = msgstore_replay_add(a->db, &seen, (uint64_t)time(NULL));
 	if (rc == SB_OK)
 		rc = store_prepare(a->db, "INSERT INTO inbox_messages(box, folder, name,"
 		    " msgid, sender, sender_device, identity, sent, received, size,"
-		    " mtime_sec, mtime_nsec, kind, payload, cfile, cfile_id, blob_id, arrived_ns)"
-		    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &st);
+		    " mtime_sec, mtime_nsec, kind, payload, cfile, cfile_id, blob_id, arrived_ns,"
+		    " payload_data) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,'',?,?,?,?,?)", &st);
 	if (rc == SB_OK) {
 		sqlite3_bind_int(st, 1, r->box);
 		sqlite3_bind_text(st, 2, r->folder, -1, SQLITE_STATIC);
@@ -616,31 +732,33 @@ store_record(struct agent *a, const struct inbox_item *it, struct record *r,
 		sqlite3_bind_int64(st, 11, (sqlite3_int64)r->mtime_sec);
 		sqlite3_bind_int(st, 12, (int)r->mtime_nsec);
 		sqlite3_bind_int(st, 13, r->kind);
-		sqlite3_bind_text(st, 14, r->payload, -1, SQLITE_STATIC);
 		if (r->cfile)
-			sqlite3_bind_text(st, 15, r->cfile, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 14, r->cfile, -1, SQLITE_STATIC);
 		else
-			sqlite3_bind_null(st, 15);
+			sqlite3_bind_null(st, 14);
 		if (r->cfile_id)
-			sqlite3_bind_blob(st, 16, r->cfile_id, CRYPTO_ATREST_FILE_ID_LEN,
+			sqlite3_bind_blob(st, 15, r->cfile_id, CRYPTO_ATREST_FILE_ID_LEN,
 			    SQLITE_STATIC);
 		else
-			sqlite3_bind_null(st, 16);
+			sqlite3_bind_null(st, 15);
 		if (r->blob_id)
-			sqlite3_bind_blob(st, 17, r->blob_id, CRYPTO_SHA256_LEN, SQLITE_STATIC);
+			sqlite3_bind_blob(st, 16, r->blob_id, CRYPTO_SHA256_LEN, SQLITE_STATIC);
 		else
-			sqlite3_bind_null(st, 17);
+			sqlite3_bind_null(st, 16);
 		/* The arrival, to the ns: the file's ctime (view/inbox_view.c). */
 		clock_gettime(CLOCK_REALTIME, &now);
 		r->arrived = now;
-		sqlite3_bind_int64(st, 18, (sqlite3_int64)now.tv_sec * 1000000000 + now.tv_nsec);
+		sqlite3_bind_int64(st, 17, (sqlite3_int64)now.tv_sec * 1000000000 + now.tv_nsec);
+		sqlite3_bind_blob(st, 18, r->payload, (int)r->payload_len, SQLITE_STATIC);
 		rc = store_step_done(a->db, st);
 	}
 	sqlite3_finalize(st);
-	rc = store_end(a->db, rc);
-	store_unlock(a);
-	if (rc != SB_OK)
-		old[0][0] = old[1][0] = '\0';
+	if (rc == SB_OK)
+		return store_exec(a->db, "RELEASE item");
+	/* (after an error that ended the transaction there is no savepoint
+	 * left: commit_batch sees that and gives up the batch) */
+	(void)sqlite3_exec(a->db, "ROLLBACK TO item; RELEASE item", NULL, NULL, NULL);
+	old[0][0] = old[1][0] = '\0';
 	return rc;
 }
 
@@ -819,197 +937,367 @@ space_later(struct agent *a, struct inbox_item *it, uint64_t need, uint64_t avai
 	return LATER;
 }
 
+/* ---- A batch of items ------------------------------------------------------ */
+
+/* Where an item of a batch stands. */
+enum stage {
+	S_NONE,          /* not looked at (a transient error stopped the batch) */
+	S_READY,         /* verified, its attachment in place: to be stored */
+	S_STORED,        /* committed (after commit_batch) */
+	S_REFUSED,       /* refused inside the transaction: why says why */
+	S_AGAIN,         /* its shared content file went: tried again, unacked */
+	S_DONE,          /* rejected before the transaction, acknowledged */
+	S_LATER,         /* its blob is fetched again later (blob_next_ms) */
+};
+
+/* One item of a batch, from verification to its ACK. */
+struct staged {
+	struct inbox_item *it;
+	enum stage stage;
+	const char *why;
+	struct crypto_identity *sid;
+	struct sb_buf plain;
+	struct message *m;
+	int is_sync;
+	struct record r;
+	char ref[ATTACH_REF_BUF], old[2][ATTACH_REF_BUF];
+	uint8_t file_id[CRYPTO_ATREST_FILE_ID_LEN], bid[CRYPTO_SHA256_LEN];
+};
+
+static void
+staged_clear(struct staged *s)
+{
+	if (s->m) {
+		crypto_wipe(s->m, sizeof(*s->m));
+		free(s->m);
+	}
+	sb_buf_free(&s->plain);
+	crypto_identity_free(s->sid);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Returned by verify(): its attachment must be downloaded first. */
+#define FETCH 3
+#define READY 4
+
 /*
- * Verifies, stores and acknowledges one item.  Returns DONE (acknowledged:
- * stored, or rejected), LATER (its blob failed its checks: fetched again
- * later) or a transient SB_ERR_* (not acknowledged).
+ * Everything about one item that needs no write: the sender's identity,
+ * crypto_open, the inner message, its envelope, the replay cache (before
+ * any download: a replayed attachment is not even fetched), its place.
+ * Returns READY (s->r filled), FETCH (an attachment stored nowhere yet),
+ * DONE (rejected and acknowledged) or a transient SB_ERR_* (unacked).
  */
 static int
-process(struct agent *a, struct inbox_item *it)
+verify(struct agent *a, struct inbox_item *it, struct staged *s)
 {
-	struct crypto_identity *sid = NULL;
-	struct sb_buf plain = SB_BUF_INIT;
-	struct message *m = NULL;
 	struct inbox_envelope env;
-	struct record r;
-	char ref[ATTACH_REF_BUF], pref[ATTACH_REF_BUF], old[2][ATTACH_REF_BUF];
-	uint8_t file_id[CRYPTO_ATREST_FILE_ID_LEN], bid[CRYPTO_SHA256_LEN];
+	struct message *m;
 	const char *why = NULL;
-	uint64_t need = 0, avail = 0;
-	int rc, cached = 0, is_sync = 0, blob_bad = 0;
+	int rc, cached = 0;
 
-	memset(&r, 0, sizeof(r));
-	rc = agent_keys_acquire(a);
-	if (rc != SB_OK)
-		return rc;
 	if (names_kind(it->sender, strlen(it->sender)) == NAMES_NOT_ADDRESS)
 		return reject(a, it, "envelope sender is not an address");
-
-	rc = sender_identity(a, it->sender, it->sender_device, 0, &sid, &cached);
+	rc = sender_identity(a, it->sender, it->sender_device, 0, &s->sid, &cached);
 	if (rc == SB_OK)
-		rc = crypto_open(a->enc_key, a->identity, sid, it->payload,
-		    it->payload_len, &plain);
+		rc = crypto_open(a->enc_key, a->identity, s->sid, it->payload,
+		    it->payload_len, &s->plain);
 	if (rc != SB_OK && cached && !inbox_err_transient(rc)) {
 		/* The device may have re-enrolled: ask the directory once. */
-		crypto_identity_free(sid);
-		sid = NULL;
-		rc = sender_identity(a, it->sender, it->sender_device, 1, &sid, &cached);
+		crypto_identity_free(s->sid);
+		s->sid = NULL;
+		rc = sender_identity(a, it->sender, it->sender_device, 1, &s->sid, &cached);
 		if (rc == SB_OK)
-			rc = crypto_open(a->enc_key, a->identity, sid, it->payload,
-			    it->payload_len, &plain);
+			rc = crypto_open(a->enc_key, a->identity, s->sid, it->payload,
+			    it->payload_len, &s->plain);
 	}
 	if (rc != SB_OK) {
-		if (!inbox_err_transient(rc)) {
-			why = rc == SB_ERR_NOT_FOUND ? "sending device not in the directory" :
-			    rc == SB_ERR_PERMISSION ? "sending device not approved by any"
-			    " device of its account" : sb_strerror(rc);
-			rc = reject(a, it, why);
-		}
-		goto out;
+		if (inbox_err_transient(rc))
+			return rc;
+		why = rc == SB_ERR_NOT_FOUND ? "sending device not in the directory" :
+		    rc == SB_ERR_PERMISSION ? "sending device not approved by any"
+		    " device of its account" : sb_strerror(rc);
+		return reject(a, it, why);
 	}
-
-	m = malloc(sizeof(*m));
-	if (m == NULL) {
-		rc = SB_ERR_ALLOC;
-		goto out;
-	}
-	rc = message_parse(plain.d, plain.len, m);
+	if ((m = s->m = malloc(sizeof(*m))) == NULL)
+		return SB_ERR_ALLOC;
+	rc = message_parse(s->plain.d, s->plain.len, m);
 	if (rc != SB_OK) {
 		char buf[160];
 		snprintf(buf, sizeof(buf), "inner message: %s", sb_strerror(rc));
-		rc = reject(a, it, buf);
-		goto out;
+		return reject(a, it, buf);
 	}
 	env.msgid = it->msgid;
 	env.sender = it->sender;
 	env.time = it->timestamp;
-	rc = inbox_check_envelope(&env, m, a->cfg->address, &is_sync, &why);
-	if (rc != SB_OK) {
-		rc = reject(a, it, why);
-		goto out;
-	}
-	rc = inbox_keyblock_hash(it->payload, it->payload_len, r.keyhash);
+	rc = inbox_check_envelope(&env, m, a->cfg->address, &s->is_sync, &why);
 	if (rc != SB_OK)
-		goto out;
-	/* Before any download: a replayed attachment is not even fetched. */
+		return reject(a, it, why);
+	rc = inbox_keyblock_hash(it->payload, it->payload_len, s->r.keyhash);
+	if (rc != SB_OK)
+		return rc;
 	store_lock(a);
 	{
-		struct msgstore_seen seen = { it->sender, it->sender_device, it->msgid, r.keyhash };
+		struct msgstore_seen seen = { it->sender, it->sender_device, it->msgid, s->r.keyhash };
 		rc = msgstore_replay_check(a->db, &seen);
 	}
 	store_unlock(a);
-	if (rc == SB_ERR_REPLAY) {
-		rc = reject(a, it, "replay (this device's message id, or the key block, seen before)");
-		goto out;
-	}
+	if (rc == SB_ERR_REPLAY)
+		return reject(a, it, "replay (this device's message id, or the key block, seen before)");
 	if (rc != SB_OK)
-		goto out;
-	rc = place(a, m, is_sync, &r);
-	if (rc != SB_OK) {
-		rc = reject(a, it, "unusable folder or file name");
-		goto out;
-	}
-	r.sender_id = sid;
-	r.sent = m->timestamp;
-	r.mtime_sec = m->timestamp;
-	r.mtime_nsec = 0;
-	if (is_sync) {
+		return rc;
+	if (place(a, m, s->is_sync, &s->r) != SB_OK)
+		return reject(a, it, "unusable folder or file name");
+	s->r.sender_id = s->sid;
+	s->r.sent = m->timestamp;
+	s->r.mtime_sec = m->timestamp;
+	s->r.mtime_nsec = 0;
+	if (s->is_sync) {
 		/* Our own sent copy keeps the file's time, as on the sending device. */
-		r.mtime_sec = m->mtime_sec;
-		r.mtime_nsec = m->mtime_nsec;
+		s->r.mtime_sec = m->mtime_sec;
+		s->r.mtime_nsec = m->mtime_nsec;
 	}
-	r.kind = m->kind;
+	s->r.kind = m->kind;
+	s->r.payload = it->payload;
+	s->r.payload_len = it->payload_len;
 	if (m->kind == MESSAGE_INLINE) {
-		r.size = m->content_len;
-	} else if (m->kind == MESSAGE_FOLDER) {
-		r.size = 0;                /* a folder of a tree: nothing to fetch */
-	} else {
-		r.size = m->att.size;
-		it->att_size = m->att.size;
-		rc = blob_id(m, bid);
-		if (rc != SB_OK)
-			goto out;
-		r.blob_id = bid;
-		rc = blob_stored(a, bid, ref, sizeof(ref), file_id);
-		if (rc == SB_OK) {
-			r.shared = 1;       /* stored already: not fetched again */
-		} else if (rc == SB_ERR_NOT_FOUND) {
-			rc = attach_space(a, m->att.size, &need, &avail);
-			if (rc == SB_OK)
-				rc = attach_fetch(a, m, ref, sizeof(ref), file_id, &blob_bad);
-		}
-		if (rc == SB_ERR_SYSTEM && (errno == ENOSPC || errno == EDQUOT)) {
-			rc = space_later(a, it, need, avail);
-			goto out;
-		}
-		if (rc != SB_OK && blob_bad && blob_later(it, rc) == LATER) {
-			rc = LATER;            /* not acknowledged: fetched again */
-			goto out;
-		}
-		if (rc != SB_OK) {
-			if (!inbox_err_transient(rc)) {
-				char buf[160];
-				snprintf(buf, sizeof(buf), "attachment: %s", sb_strerror(rc));
-				rc = reject(a, it, buf);
-			}
-			goto out;
-		}
-		r.cfile = ref;
-		r.cfile_id = file_id;
+		s->r.size = m->content_len;
+		return READY;
 	}
-	rc = msgstore_payload_save(a, it->payload, it->payload_len, pref, sizeof(pref));
+	if (m->kind == MESSAGE_FOLDER) {
+		s->r.size = 0;             /* a folder of a tree: nothing to fetch */
+		return READY;
+	}
+	s->r.size = m->att.size;
+	it->att_size = m->att.size;
+	rc = blob_id(m, s->bid);
+	if (rc != SB_OK)
+		return rc;
+	s->r.blob_id = s->bid;
+	rc = blob_stored(a, s->bid, s->ref, sizeof(s->ref), s->file_id);
+	if (rc == SB_ERR_NOT_FOUND)
+		return FETCH;
+	if (rc != SB_OK)
+		return rc;
+	s->r.shared = 1;                   /* stored already: not fetched again */
+	s->r.cfile = s->ref;
+	s->r.cfile_id = s->file_id;
+	return READY;
+}
+
+/* The attachment of an item verify() answered FETCH for, once what was
+ * ready before it is committed: READY, LATER (its blob, or the space for
+ * it, is tried again later), DONE or transient. */
+static int
+fetch(struct agent *a, struct inbox_item *it, struct staged *s)
+{
+	uint64_t need = 0, avail = 0;
+	int rc, blob_bad = 0;
+
+	/* An item just committed may have stored the same content (twenty
+	 * messages naming one blob in one batch): shared, not fetched again. */
+	rc = blob_stored(a, s->bid, s->ref, sizeof(s->ref), s->file_id);
 	if (rc == SB_OK) {
-		r.payload = pref;
-		rc = store_record(a, it, &r, old);
+		s->r.shared = 1;
+		s->r.cfile = s->ref;
+		s->r.cfile_id = s->file_id;
+		return READY;
 	}
+	if (rc != SB_ERR_NOT_FOUND)
+		return rc;
+	rc = attach_space(a, s->m->att.size, &need, &avail);
+	if (rc == SB_OK)
+		rc = attach_fetch(a, s->m, s->ref, sizeof(s->ref), s->file_id, &blob_bad);
+	if (rc == SB_ERR_SYSTEM && (errno == ENOSPC || errno == EDQUOT))
+		return space_later(a, it, need, avail);
+	if (rc != SB_OK && blob_bad && blob_later(it, rc) == LATER)
+		return LATER;              /* not acknowledged: fetched again */
 	if (rc != SB_OK) {
-		if (r.cfile && !r.shared)
-			msgstore_file_delete(a, r.cfile);
-		if (r.payload)
-			msgstore_file_delete(a, r.payload);
-		if (rc == SB_ERR_REPLAY)      /* raced with a re-push of itself */
-			rc = reject(a, it, "replay (this device's message id, or the key block, seen before)");
-		else if (rc == SB_ERR_EXISTS) /* tree_room */
-			rc = reject(a, it, "its path runs into a file, or a folder with entries,"
-			    " of the tree already here");
-		goto out;
+		char buf[160];
+
+		if (inbox_err_transient(rc))
+			return rc;
+		snprintf(buf, sizeof(buf), "attachment: %s", sb_strerror(rc));
+		return reject(a, it, buf);
 	}
-	msgstore_ref_release(a, old[0]);
-	msgstore_ref_release(a, old[1]);
-	{
-		char idhex[2 * INBOX_MSGID_LEN + 1];
-		sb_hex(it->msgid, INBOX_MSGID_LEN, idhex);
-		fprintf(stderr, "sealbox: received message %s from %s/%016" PRIx64
-		    " -> %s/%s/%s (%" PRIu64 " bytes%s)\n", idhex, it->sender,
-		    it->sender_device, r.box == AGENT_BOX_IN ? "inbox" : "outbox",
-		    r.folder, r.name, r.size, r.shared ? "; its content was stored already" : "");
+	s->r.cfile = s->ref;
+	s->r.cfile_id = s->file_id;
+	return READY;
+}
+
+/*
+ * The ONE transaction of a batch: every READY item's rows, one COMMIT,
+ * one fsync (WAL, synchronous=FULL) for all of them.  Each item ends
+ * S_STORED, S_REFUSED or S_AGAIN (store_one's savepoint); SB_OK, or a
+ * transient error after which nothing of the batch is stored (all back to
+ * S_READY, their own new content files deleted, as they are fetched again).
+ */
+static int
+commit_batch(struct agent *a, struct staged *s, size_t n)
+{
+	size_t i, ready = 0;
+	int rc, one;
+
+	const struct contacts *ct;
+
+	for (i = 0; i < n; i++)
+		ready += s[i].stage == S_READY;
+	if (ready == 0)
+		return SB_OK;
+	ct = agent_contacts(a);           /* before db_lock (lock order) */
+	store_lock(a);
+	rc = store_begin(a->db);
+	for (i = 0; rc == SB_OK && i < n; i++) {
+		if (s[i].stage != S_READY)
+			continue;
+		one = store_one(a, ct, s[i].it, &s[i].r, s[i].old);
+		if (one == SB_OK) {
+			s[i].stage = S_STORED;
+		} else if (one == SB_ERR_REPLAY && !sqlite3_get_autocommit(a->db)) {
+			/* raced with a re-push of itself, or its twin is earlier in
+			 * this batch */
+			s[i].stage = S_REFUSED;
+			s[i].why = "replay (this device's message id, or the key block, seen before)";
+		} else if (one == SB_ERR_EXISTS && !sqlite3_get_autocommit(a->db)) {
+			s[i].stage = S_REFUSED;
+			s[i].why = "its path runs into a file, or a folder with entries,"
+			    " of the tree already here";
+		} else if (one == SB_ERR_NOT_FOUND && !sqlite3_get_autocommit(a->db)) {
+			s[i].stage = S_AGAIN;
+		} else {
+			rc = one;
+		}
 	}
+	rc = store_end(a->db, rc);
+	store_unlock(a);
+	if (rc == SB_OK)
+		return SB_OK;
+	for (i = 0; i < n; i++) {
+		if (s[i].stage != S_STORED && s[i].stage != S_REFUSED && s[i].stage != S_AGAIN)
+			continue;
+		s[i].stage = S_READY;
+		s[i].old[0][0] = s[i].old[1][0] = '\0';
+	}
+	return rc;
+}
+
+/* After commit_batch: what the user and the relay learn of each item.
+ * Listed from its COMMIT on; the ACK follows its announcement. */
+static void
+finish(struct agent *a, struct staged *s, int committed, size_t together)
+{
+	struct inbox_item *it = s->it;
+	char idhex[2 * INBOX_MSGID_LEN + 1];
+
+	if (s->stage == S_READY || s->stage == S_REFUSED || s->stage == S_AGAIN) {
+		/* not stored: a content file fetched for it alone goes */
+		if (s->r.cfile && !s->r.shared)
+			msgstore_file_delete(a, s->r.cfile);
+		if (s->stage == S_REFUSED) {
+			reject(a, it, s->why);
+			s->stage = S_DONE;
+		}
+		if (!committed || s->stage == S_AGAIN)
+			s->stage = S_NONE;
+		return;
+	}
+	if (s->stage != S_STORED)
+		return;
+	msgstore_ref_release(a, s->old[0]);
+	msgstore_ref_release(a, s->old[1]);
+	sb_hex(it->msgid, INBOX_MSGID_LEN, idhex);
+	fprintf(stderr, "sealbox: received message %s from %s/%016" PRIx64
+	    " -> %s/%s/%s (%" PRIu64 " bytes%s; stored %.3f ms after its push,"
+	    " in a batch of %zu)\n", idhex, it->sender, it->sender_device,
+	    s->r.box == AGENT_BOX_IN ? "inbox" : "outbox", s->r.folder, s->r.name, s->r.size,
+	    s->r.shared ? "; its content was stored already" : "",
+	    (double)(mono_ns() - it->pushed_ns) / 1e6, together);
 	{
 		/* Listed from now on: tell the watchers (fs/ for the kernel's
 		 * caches and inotify, watch/ for `sealbox watch` and the hook).
 		 * They only queue; the ACK does not wait for them. */
 		struct agent_arrival ev = {
-			.box = (enum agent_box)r.box, .folder = r.folder, .name = r.name,
-			.sender = it->sender, .sender_device = it->sender_device,
-			.msgid = it->msgid, .size = r.size, .sent = r.sent,
-			.arrived = r.arrived,
+			.box = (enum agent_box)s->r.box, .folder = s->r.folder,
+			.name = s->r.name, .sender = it->sender,
+			.sender_device = it->sender_device, .msgid = it->msgid,
+			.size = s->r.size, .sent = s->r.sent, .arrived = s->r.arrived,
+			.new_folder = s->r.new_folder,
 		};
 		/* (a folder of a tree is no message: nothing to announce) */
-		if (m->kind != MESSAGE_FOLDER)
+		if (s->m->kind != MESSAGE_FOLDER)
 			agent_arrived(a, &ev);
 	}
-	rc = ack(a, it);
+	ack(a, it);
+	s->stage = S_DONE;
 	/* Only a message that passed every check has its gossip looked at
 	 * (PROTOCOL.md 11, 14.9). */
-	if (m->gossip_len > 0)
-		gossip_check(a, it, m->gossip, m->gossip_len);
-out:
-	if (m) {
-		crypto_wipe(m, sizeof(*m));
-		free(m);
+	if (s->m->gossip_len > 0)
+		gossip_check(a, it, s->m->gossip, s->m->gossip_len);
+}
+
+/* Commits the READY items of s[0..n), finishes every item there and sends
+ * the ACKs gathered so far (rejections before them included). */
+static int
+flush(struct agent *a, struct inbox *in, struct staged *s, size_t n)
+{
+	int rc = commit_batch(a, s, n);
+	size_t i, stored = 0;
+
+	for (i = 0; i < n; i++)
+		stored += s[i].stage == S_STORED;
+	for (i = 0; i < n; i++)
+		finish(a, &s[i], rc == SB_OK, stored);
+	acks_send(a, in);
+	return rc;
+}
+
+/*
+ * Verifies, stores and acknowledges the items of batch[0..n), in order:
+ * one transaction for all that are ready, then their announcements and
+ * ACKs.  An attachment to download first commits what is ready before it
+ * (a download may take long; the messages verified meanwhile need not
+ * wait for it).  A transient error stops the batch there: what is ready
+ * is committed, the rest stays queued, unacked.  done[i] is set for each
+ * item that was acknowledged (stored or rejected); SB_OK or that error.
+ */
+static int
+run_batch(struct agent *a, struct inbox *in, struct inbox_item **batch, size_t n, int *done)
+{
+	struct staged *s = calloc(n, sizeof(*s));
+	size_t i, first = 0;
+	int rc = SB_OK, one;
+
+	if (s == NULL)
+		return SB_ERR_ALLOC;
+	rc = agent_keys_acquire(a);
+	for (i = 0; rc == SB_OK && i < n; i++) {
+		s[i].it = batch[i];
+		one = verify(a, batch[i], &s[i]);
+		if (one == FETCH) {
+			rc = flush(a, in, s + first, i - first);
+			first = i;
+			if (rc != SB_OK)
+				break;
+			one = fetch(a, batch[i], &s[i]);
+		}
+		if (one == READY)
+			s[i].stage = S_READY;
+		else if (one == DONE)
+			s[i].stage = S_DONE;
+		else if (one == LATER)
+			s[i].stage = S_LATER;
+		else
+			rc = one;                    /* transient: stop here */
 	}
-	sb_buf_free(&plain);
-	crypto_identity_free(sid);
+	if (first < n) {
+		int frc = flush(a, in, s + first, n - first);
+		if (rc == SB_OK)
+			rc = frc;
+	}
+	for (i = 0; i < n; i++) {
+		done[i] = s[i].stage == S_DONE;
+		staged_clear(&s[i]);
+	}
+	free(s);
 	return rc;
 }
 
@@ -1037,7 +1325,8 @@ wait_until(struct inbox *in, int64_t deadline_ms)
  * *next_ms the soonest time one falls due (0: none is waiting).  Taking
  * turns means a sender with many slow items (attachments, fetches again)
  * delays another sender's message by one item at most per turn.  Order
- * within one sender's items is kept.  Under in->lock.
+ * within one sender's items is kept.  Items already in the batch being
+ * gathered are skipped.  Under in->lock.
  */
 static struct inbox_item *
 next_due(struct inbox *in, int64_t now, int64_t *next_ms)
@@ -1046,6 +1335,8 @@ next_due(struct inbox *in, int64_t now, int64_t *next_ms)
 
 	*next_ms = 0;
 	for (it = in->head; it != NULL; it = it->next) {
+		if (it->in_batch)
+			continue;
 		if (it->blob_next_ms <= now) {
 			if (strcmp(it->sender, in->last_sender) != 0)
 				return it;
@@ -1106,9 +1397,11 @@ worker(void *arg)
 {
 	struct inbox *in = arg;
 	struct agent *a = in->a;
-	struct inbox_item *it = NULL;
+	struct inbox_item *it = NULL, *batch[INBOX_BATCH_MAX];
+	int done[INBOX_BATCH_MAX];
 	unsigned backoff = RETRY_MIN_MS;
 	int64_t next_ms, resync_ms;
+	size_t n, i;
 	int rc, last = SB_OK;
 
 	for (;;) {
@@ -1131,19 +1424,46 @@ worker(void *arg)
 			pthread_mutex_unlock(&in->lock);
 			break;
 		}
-		snprintf(in->last_sender, sizeof(in->last_sender), "%s", it->sender);
-		/* it stays queued while processed: dedup sees it */
+		/* The batch: everything due now, up to INBOX_BATCH_MAX, taken in
+		 * turns between senders as one item at a time would be.  The
+		 * items stay queued while processed: dedup sees them. */
+		n = 0;
+		do {
+			snprintf(in->last_sender, sizeof(in->last_sender), "%s", it->sender);
+			it->in_batch = 1;
+			batch[n++] = it;
+		} while (n < INBOX_BATCH_MAX && (it = next_due(in, sb_mono_ms(), &next_ms)) != NULL);
 		pthread_mutex_unlock(&in->lock);
 
-		rc = process(a, it);
-		if (rc == LATER)
-			continue;
-		if (rc != DONE) {
+		rc = run_batch(a, in, batch, n, done);
+		for (i = 0; i < n; i++) {
+			it = batch[i];
+			if (done[i] && it->space_tries > 0) {
+				store_lock(a);
+				msgstore_waiting_clear(a->db, it->item_id);   /* best effort: status only */
+				store_unlock(a);
+			}
+		}
+		pthread_mutex_lock(&in->lock);
+		for (i = 0; i < n; i++) {
+			batch[i]->in_batch = 0;
+			if (!done[i])
+				continue;
+			unqueue(in, batch[i]);
+			item_free(batch[i]);
+		}
+		if (in->n == 0)
+			in->resync_backoff_ms = 0;   /* drained: the next resync may be prompt */
+		pthread_mutex_unlock(&in->lock);
+		if (rc != SB_OK) {
 			/* Transient (keyring, network, disk): nothing behind it would
 			 * fare better; keep it (unacked) and try again later. */
+			for (i = 0; i < n && done[i]; i++)
+				;
 			if (rc != last)
 				fprintf(stderr, "sealbox: inbox: cannot store item %" PRIu64
-				    " now (%s); will retry\n", it->item_id, sb_strerror(rc));
+				    " now (%s); will retry\n", i < n ? batch[i]->item_id : 0,
+				    sb_strerror(rc));
 			last = rc;
 			wait_until(in, sb_mono_ms() + backoff);
 			backoff = backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : backoff * 2;
@@ -1151,17 +1471,6 @@ worker(void *arg)
 		}
 		last = SB_OK;
 		backoff = RETRY_MIN_MS;
-		if (it->space_tries > 0) {
-			store_lock(a);
-			msgstore_waiting_clear(a->db, it->item_id);   /* best effort: status only */
-			store_unlock(a);
-		}
-		pthread_mutex_lock(&in->lock);
-		unqueue(in, it);
-		if (in->n == 0)
-			in->resync_backoff_ms = 0;   /* drained: the next resync may be prompt */
-		pthread_mutex_unlock(&in->lock);
-		item_free(it);
 	}
 	return NULL;
 }

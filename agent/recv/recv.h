@@ -44,6 +44,11 @@
  * finding 1): filling it now takes INBOX_QUEUE_MAX / INBOX_SENDER_MAX
  * accounts. */
 #define INBOX_SENDER_MAX    256
+/* Items verified and stored in one transaction, one fsync, then
+ * acknowledged together: everything the relay pushed that is waiting, up
+ * to this many (a batch holds at most this many payloads in memory, which
+ * the queue holds anyway). */
+#define INBOX_BATCH_MAX     64
 /* Senders whose pushes were dropped, remembered for the resync; more than
  * this and the resync waits for the whole queue to drain instead. */
 #define INBOX_DROPPED_MAX   16
@@ -71,6 +76,11 @@ struct inbox_item {
 	 * its announced size */
 	unsigned space_tries;
 	uint64_t att_size;
+	/* taken into the batch being processed (recv.c next_due skips it) */
+	int in_batch;
+	/* when the push reached us (CLOCK_MONOTONIC, ns): the log line of
+	 * its arrival says how long it took to be listed (bench/recv.sh) */
+	int64_t pushed_ns;
 };
 
 struct inbox {
@@ -92,6 +102,10 @@ struct inbox {
 	unsigned resync_backoff_ms;
 	/* The sender served last: the worker takes turns between senders. */
 	char last_sender[NAMES_ADDR_BUF];
+	/* ACKs of the batch being processed, sent once it is committed
+	 * (recv.c acks_send); the worker's alone. */
+	uint64_t acks[INBOX_BATCH_MAX];
+	size_t n_acks;
 };
 
 /* ---- Pure rules (unit-tested) ------------------------------------------- */

@@ -6,8 +6,9 @@
  * writes new ones.
  *
  * Records live in store.db (table inbox_messages): names, ids, times and
- * the sender's identity as it was verified.  The sealed payload, exactly as
- * it arrived (never its plaintext), is a file of its own in HOME/data; an
+ * the sender's identity as it was verified, and the sealed payload exactly
+ * as it arrived (never its plaintext; rows older than schema v9 keep it as
+ * a file of its own in HOME/data, msgstore.h); an
  * attachment's plaintext lives only in its encrypted content file (cfile)
  * there.  Every open re-opens (signature, unwrap, tag) the stored payload;
  * every read of an inline message reads and opens it again, every read of
@@ -48,7 +49,7 @@ struct row {
 	int64_t arrived_ns;
 	uint8_t *identity;            /* malloc'd (with_blobs) */
 	size_t identity_len;
-	char payload[MSGSTORE_REF_BUF];  /* the sealed payload's file */
+	char payload[MSGSTORE_REF_BUF];  /* the sealed payload's file ("": in the row) */
 	char cfile[MSGSTORE_REF_BUF];
 	uint8_t cfile_id[CRYPTO_ATREST_FILE_ID_LEN];
 };
@@ -93,6 +94,36 @@ shown_folder(const struct contacts *c, enum agent_box box, const unsigned char *
 	if (sender == NULL || names_inbox_folder(c, (const char *)sender, out,
 	    NAMES_NAME_BUF) != SB_OK)
 		out[0] = '\0';
+}
+
+/*
+ * shown_folder, remembering its last answer: a listing walks rows in name
+ * order, which come in long runs of one sender, and asking the contacts
+ * again for each row made a listing of a long folder cost one contacts
+ * lookup per message (issue 15: the poll that sees an arrival is one
+ * listing, under db_lock, which the receiver waits for).
+ */
+struct shown_memo {
+	int valid;
+	char folder[NAMES_NAME_BUF], sender[NAMES_ADDR_BUF], shown[NAMES_NAME_BUF];
+};
+
+static const char *
+shown_memo(struct shown_memo *mm, const struct contacts *c, enum agent_box box,
+    const unsigned char *folder, const unsigned char *sender)
+{
+	const char *f = folder ? (const char *)folder : "";
+	const char *s = sender ? (const char *)sender : "";
+
+	if (mm->valid && strcmp(mm->folder, f) == 0 && strcmp(mm->sender, s) == 0)
+		return mm->shown;
+	shown_folder(c, box, folder, sender, mm->shown);
+	mm->valid = strlen(f) < sizeof(mm->folder) && strlen(s) < sizeof(mm->sender);
+	if (mm->valid) {
+		memcpy(mm->folder, f, strlen(f) + 1);
+		memcpy(mm->sender, s, strlen(s) + 1);
+	}
+	return mm->shown;
 }
 
 /* The contacts for one operation; taken before db_lock (lock order). */
@@ -383,13 +414,15 @@ inbox_list_files(struct agent *a, enum agent_box box, const char *folder,
 	sqlite3_stmt *st = NULL;
 	struct entry *head = NULL, **tail = &head, *e, *last = NULL;
 	const unsigned char *t;
-	char shown[NAMES_NAME_BUF];
+	struct shown_memo *mm = calloc(1, sizeof(*mm));
 	size_t skip = dir ? strlen(dir) + 1 : 0;
 	struct row r;
 	int rc, any = 0;
 
-	if (folder == NULL)
-		return SB_ERR_NOT_FOUND;
+	if (folder == NULL || mm == NULL) {
+		free(mm);
+		return folder == NULL ? SB_ERR_NOT_FOUND : SB_ERR_ALLOC;
+	}
 	c = contacts_now(a, box);
 	store_lock(a);
 	/* Names are paths for received trees (docs/PROTOCOL.md 11.1): the
@@ -409,9 +442,8 @@ inbox_list_files(struct agent *a, enum agent_box box, const char *folder,
 			const char *rel, *slash;
 			struct agent_attr at;
 
-			shown_folder(c, box, sqlite3_column_text(st, 6),
-			    sqlite3_column_text(st, 7), shown);
-			if (strcmp(shown, folder) != 0)
+			if (strcmp(shown_memo(mm, c, box, sqlite3_column_text(st, 6),
+			    sqlite3_column_text(st, 7)), folder) != 0)
 				continue;
 			any = 1;
 			t = sqlite3_column_text(st, 0);
@@ -458,6 +490,7 @@ inbox_list_files(struct agent *a, enum agent_box box, const char *folder,
 	}
 	sqlite3_finalize(st);
 	store_unlock(a);
+	free(mm);
 	if (rc == SB_OK && !any)
 		rc = SB_ERR_NOT_FOUND;      /* no such folder */
 	return emit(head, rc, fill, ctx);
@@ -658,8 +691,15 @@ reverify(struct agent *a, struct in_file *f, struct sb_buf *plain, struct messag
 
 	if (rc != SB_OK)
 		return rc;
-	/* From disk each time: what is verified is what is there now. */
-	rc = msgstore_payload_load(a, f->r.payload, &payload, &len);
+	/* From disk each time: what is verified is what is there now (the
+	 * row's own copy, or the file of a row stored before schema v9). */
+	if (f->r.payload[0] == '\0') {
+		store_lock(a);
+		rc = msgstore_payload_read(a->db, f->r.id, &payload, &len);
+		store_unlock(a);
+	} else {
+		rc = msgstore_payload_load(a, f->r.payload, &payload, &len);
+	}
 	if (rc == SB_ERR_SYSTEM && errno == ENOENT)
 		rc = SB_ERR_FORMAT;           /* the record's payload is gone */
 	if (rc == SB_OK)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The inbox can be cleaned (issue 13, point 7): rm of a received message
-# removes it - its record, its sealed payload and its content file - for
+# removes it - its record, its sealed payload (in its row of store.db, or
+# a data/ file for rows stored before schema v9) and its content file - for
 # good: it is not listed again after a remount, and a replay of it by the
 # relay is still refused.  Everything else in inbox/ stays read-only
 # (mailbox_errno_readonly_unknown.sh).  A content file that two messages
@@ -12,6 +13,18 @@ source "$top/tests/lib/common.sh"
 source "$SB_TOP/tests/lib/mailbox.sh"
 
 files() { find "$(mb_home bob)/data" -name 'in-*' | wc -l; }
+# The sealed payloads bob keeps: in their rows of store.db (schema v9 on),
+# or as data/in-*.msg files (rows stored before).
+payloads() {
+	local rows
+	rows=$(python3 - "$(mb_home bob)/store.db" <<'PY'
+import sqlite3, sys
+con = sqlite3.connect(sys.argv[1], timeout=10)
+print(con.execute("SELECT count(*) FROM inbox_messages WHERE length(payload_data) > 0").fetchone()[0])
+PY
+	) || fail "cannot read bob's store.db"
+	echo $((rows + $(find "$(mb_home bob)/data" -name 'in-*.msg' | wc -l)))
+}
 
 mb_alice_to_bob
 mb_umount bob
@@ -34,10 +47,11 @@ mb_mount bob
 keep=$(wait_for_file 20 "$I" "$(mb_inbox_re keep.txt)")
 gone=$(wait_for_file 20 "$I" "$(mb_inbox_re gone.txt)")
 wait_queue_empty 20 bob
-n0=$(files)
+n0=$(files) p0=$(payloads)
 rm "$gone" || fail "rm of a received message failed"
 [ ! -e "$gone" ] || fail "still there after rm"
-[ "$(files)" -eq $((n0 - 1)) ] || fail "data/ has $(files) in- files, wanted $((n0 - 1))"
+[ "$(payloads)" -eq $((p0 - 1)) ] || fail "bob keeps $(payloads) sealed payloads, wanted $((p0 - 1))"
+[ "$(files)" -eq "$n0" ] || fail "data/ has $(files) in- files, wanted $n0 (a text has no content file)"
 [ "$(cat "$keep")" = "keep me" ] || fail "the other message changed"
 grep -q "removed inbox/alice@example.com/$(basename "$gone")" "$(mb_log bob)" || fail "no log line for the rm"
 (echo x >"$I/new.txt") 2>/dev/null && fail "created a file in the inbox"
@@ -72,11 +86,13 @@ M="$B/inbox/mallory@example.com"
 _two() { [ "$(mb_count "$M" "$(mb_inbox_re twice.bin)")" -eq 2 ]; }
 wait_until "$(mb_secs 20)" _two || fail "$(mb_count "$M" .) of 2 listed"
 wait_queue_empty 20 bob
-n1=$(files)
+n1=$(files) p1=$(payloads)
 first=$(ls "$M" | head -1) second=$(ls "$M" | tail -1)
 rm "$M/$first"
-[ "$(files)" -eq $((n1 - 1)) ] || fail "removing one sharer left $(files) files, wanted $((n1 - 1)) (only its payload goes)"
+[ "$(payloads)" -eq $((p1 - 1)) ] || fail "removing one sharer left $(payloads) payloads, wanted $((p1 - 1))"
+[ "$(files)" -eq "$n1" ] || fail "removing one sharer left $(files) files, wanted $n1 (only its payload goes)"
 cmp "$M/$second" "$T/blob.bin" || fail "the other message lost its content"
 rm "$M/$second"
-[ "$(files)" -eq $((n1 - 3)) ] || fail "removing the last sharer left $(files) files, wanted $((n1 - 3))"
+[ "$(payloads)" -eq $((p1 - 2)) ] || fail "removing the last sharer left $(payloads) payloads, wanted $((p1 - 2))"
+[ "$(files)" -eq $((n1 - 1)) ] || fail "removing the last sharer left $(files) files, wanted $((n1 - 1))"
 mb_finish

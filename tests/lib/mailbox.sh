@@ -20,6 +20,8 @@
 #                                  127.0.0.1:$RPORT
 #   mb_mount NAME                  `sealbox mount $T/NAME/mnt -f`, stderr to
 #                                  $T/NAME.log, waits until outbox/ lists
+#   mb_mount_under NAME CMD...     mb_mount NAME with its `sealbox mount` run
+#                                  under CMD (strace, valgrind: exec CMD sealbox ...)
 #   mb_link_start NAME ADDRESS     `sealbox init --link` into $T/NAME/home in the
 #                                  background (a new device of an account
 #                                  that has devices: waits for approval)
@@ -230,6 +232,15 @@ mb_mount() {
 			fail "sealbox mount $name not ready within $(mb_secs 30) s: $(tail -5 "$(mb_log "$name")")"
 		sleep 0.05
 	done
+}
+
+mb_mount_under() {
+	local name=$1 real=$SEALBOX w
+	shift
+	w="$T/sealbox-under-$name"
+	{ printf '#!/bin/sh\nexec'; printf ' %q' "$@" "$real"; printf ' "$@"\n'; } >"$w"
+	chmod +x "$w"
+	SEALBOX=$w mb_mount "$name"
 }
 
 _mb_sanitizer_check() {

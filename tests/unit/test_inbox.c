@@ -452,28 +452,57 @@ exists(const struct home *h, const char *name)
 	return access(path, F_OK) == 0;
 }
 
+/* Sealed payloads: in the row since schema v9 (msgstore_payload_read),
+ * as a file of its own in HOME/data for rows stored before (load). */
 static void
 test_payload_files(void **state)
 {
 	struct home h;
 	uint8_t p[300], *back = NULL;
-	char ref[MSGSTORE_REF_BUF], path[256];
+	const char *ref = "in-0123456789abcdef0123456789abcdef.msg";
+	char path[256];
+	sqlite3_stmt *st = NULL;
 	size_t len = 0, i;
-	struct stat st;
+	int64_t id;
 	FILE *f;
 
 	(void)state;
 	home_open(&h);
+	assert_int_equal(msgstore_schema(h.a.db), SB_OK);
 	for (i = 0; i < sizeof(p); i++)
 		p[i] = (uint8_t)i;
-	assert_int_equal(msgstore_payload_save(&h.a, p, sizeof(p), ref, sizeof(ref)), SB_OK);
-	assert_int_equal(strncmp(ref, "in-", 3), 0);
-	assert_non_null(strstr(ref, ".msg"));
-	assert_null(strchr(ref, '/'));
+
+	/* In the row. */
+	assert_int_equal(store_exec(h.a.db, "INSERT INTO inbox_messages(box, folder, name,"
+	    " msgid, sender, sender_device, identity, sent, received, size, mtime_sec,"
+	    " mtime_nsec, kind, payload) VALUES (1, 'f', 'n', x'00', 's', 1, x'00', 1, 1,"
+	    " 1, 1, 0, 1, '')"), SB_OK);
+	id = sqlite3_last_insert_rowid(h.a.db);
+	assert_int_equal(msgstore_payload_read(h.a.db, id, &back, &len), SB_ERR_FORMAT);
+	assert_null(back);
+	assert_int_equal(store_prepare(h.a.db, "UPDATE inbox_messages SET payload_data = ?"
+	    " WHERE id = ?", &st), SB_OK);
+	sqlite3_bind_blob(st, 1, p, sizeof(p), SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, id);
+	assert_int_equal(store_step_done(h.a.db, st), SB_OK);
+	sqlite3_finalize(st);
+	assert_int_equal(msgstore_payload_read(h.a.db, id, &back, &len), SB_OK);
+	assert_int_equal(len, sizeof(p));
+	assert_memory_equal(back, p, sizeof(p));
+	free(back);
+	back = NULL;
+	/* A row that is gone has no payload. */
+	assert_int_equal(msgstore_payload_read(h.a.db, id + 1, &back, &len), SB_ERR_FORMAT);
+	assert_null(back);
+
+	/* A file, as rows before v9 have it. */
+	snprintf(path, sizeof(path), "%s/data", h.dir);
+	assert_int_equal(mkdir(path, 0700), 0);
 	snprintf(path, sizeof(path), "%s/data/%s", h.dir, ref);
-	assert_int_equal(stat(path, &st), 0);
-	assert_int_equal(st.st_mode & 0777, 0600);
-	assert_int_equal(st.st_size, sizeof(p));
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(p, 1, sizeof(p), f), sizeof(p));
+	fclose(f);
 	assert_int_equal(msgstore_payload_load(&h.a, ref, &back, &len), SB_OK);
 	assert_int_equal(len, sizeof(p));
 	assert_memory_equal(back, p, sizeof(p));
@@ -493,9 +522,6 @@ test_payload_files(void **state)
 	assert_int_equal(msgstore_payload_load(&h.a, "in-missing.msg", &back, &len), SB_ERR_SYSTEM);
 	msgstore_file_delete(&h.a, ref);
 	assert_false(exists(&h, ref));
-	/* Oversized payloads are not saved. */
-	assert_int_equal(msgstore_payload_save(&h.a, p, MSGSTORE_PAYLOAD_MAX + 1, ref, sizeof(ref)),
-	    SB_ERR_INVALID_ARG);
 	home_close(&h);
 }
 
