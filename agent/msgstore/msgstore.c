@@ -6,6 +6,7 @@
  * msgstore.h says what it owns and what it never knows about.
  */
 #include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -91,11 +92,111 @@ static const char *const schema_steps[] = {
 	"CREATE INDEX inbox_messages_sender ON inbox_messages(box, sender);",
 };
 
+/* ---- Prepared statements, kept ----------------------------------------- */
+
+/*
+ * The receiver runs the same dozen statements for every message, and a
+ * listing one per row run: prepared once per connection and reset after
+ * use instead of parsed again each time (issue 15).  Keyed by the SQL
+ * text's address (callers pass string literals) and the connection; a
+ * statement in use (a nested use) is prepared afresh.  The table has its
+ * own lock; each statement is used under its connection's db_lock.
+ */
+#define STMT_CACHE 32
+
+static struct {
+	sqlite3 *db;
+	const char *sql;
+	sqlite3_stmt *st;
+	int busy;
+} stmts[STMT_CACHE];
+static pthread_mutex_t stmts_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int
+msgstore_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **out)
+{
+	int i, free_slot = -1, rc;
+
+	pthread_mutex_lock(&stmts_lock);
+	for (i = 0; i < STMT_CACHE; i++) {
+		if (stmts[i].st != NULL && stmts[i].db == db && stmts[i].sql == sql) {
+			if (stmts[i].busy)
+				break;
+			stmts[i].busy = 1;
+			*out = stmts[i].st;
+			pthread_mutex_unlock(&stmts_lock);
+			return SB_OK;
+		}
+		if (stmts[i].st == NULL && free_slot < 0)
+			free_slot = i;
+	}
+	if (i < STMT_CACHE)
+		free_slot = -1;           /* in use: a fresh one, not kept */
+	rc = store_prepare(db, sql, out);
+	if (rc == SB_OK && free_slot >= 0) {
+		stmts[free_slot].db = db;
+		stmts[free_slot].sql = sql;
+		stmts[free_slot].st = *out;
+		stmts[free_slot].busy = 1;
+	}
+	pthread_mutex_unlock(&stmts_lock);
+	return rc;
+}
+
+void
+msgstore_finalize(sqlite3_stmt *st)
+{
+	int i;
+
+	if (st == NULL)
+		return;
+	pthread_mutex_lock(&stmts_lock);
+	for (i = 0; i < STMT_CACHE; i++) {
+		if (stmts[i].st == st) {
+			/* (reset also ends its read transaction) */
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			stmts[i].busy = 0;
+			pthread_mutex_unlock(&stmts_lock);
+			return;
+		}
+	}
+	pthread_mutex_unlock(&stmts_lock);
+	sqlite3_finalize(st);
+}
+
+int
+msgstore_exec(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = msgstore_prepare(db, sql, &st);
+
+	if (rc == SB_OK)
+		rc = store_step_done(db, st);
+	msgstore_finalize(st);
+	return rc;
+}
+
+void
+msgstore_stmts_free(sqlite3 *db)
+{
+	int i;
+
+	pthread_mutex_lock(&stmts_lock);
+	for (i = 0; i < STMT_CACHE; i++) {
+		if (stmts[i].st != NULL && stmts[i].db == db) {
+			sqlite3_finalize(stmts[i].st);
+			memset(&stmts[i], 0, sizeof(stmts[i]));
+		}
+	}
+	pthread_mutex_unlock(&stmts_lock);
+}
+
 int
 msgstore_folder_touch(sqlite3 *db, int box, const char *folder, int64_t now_ns)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = store_prepare(db, "INSERT INTO inbox_folder_times(box, folder, time_ns)"
+	int rc = msgstore_prepare(db, "INSERT INTO inbox_folder_times(box, folder, time_ns)"
 	    " VALUES(?1, ?2, ?3) ON CONFLICT(box, folder) DO UPDATE SET"
 	    " time_ns = max(?3, time_ns + 1)", &st);
 
@@ -105,7 +206,7 @@ msgstore_folder_touch(sqlite3 *db, int box, const char *folder, int64_t now_ns)
 	sqlite3_bind_text(st, 2, folder, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 3, now_ns);
 	rc = store_step_done(db, st);
-	sqlite3_finalize(st);
+	msgstore_finalize(st);
 	return rc;
 }
 
@@ -115,14 +216,14 @@ msgstore_folder_time(sqlite3 *db, int box, const char *folder)
 	sqlite3_stmt *st = NULL;
 	int64_t t = 0;
 
-	if (store_prepare(db, "SELECT time_ns FROM inbox_folder_times WHERE box = ? AND"
+	if (msgstore_prepare(db, "SELECT time_ns FROM inbox_folder_times WHERE box = ? AND"
 	    " folder = ?", &st) != SB_OK)
 		return 0;
 	sqlite3_bind_int(st, 1, box);
 	sqlite3_bind_text(st, 2, folder, -1, SQLITE_TRANSIENT);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		t = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	msgstore_finalize(st);
 	return t;
 }
 
@@ -146,7 +247,7 @@ int
 msgstore_replay_check(sqlite3 *db, const struct msgstore_seen *s)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = store_prepare(db, "SELECT count(*) FROM inbox_seen"
+	int rc = msgstore_prepare(db, "SELECT count(*) FROM inbox_seen"
 	    " WHERE (sender = ?1 AND sender_device = ?2 AND msgid = ?3)"
 	    " OR keyhash = ?4", &st);
 
@@ -158,7 +259,7 @@ msgstore_replay_check(sqlite3 *db, const struct msgstore_seen *s)
 		rc = sqlite3_column_int64(st, 0) > 0 ? SB_ERR_REPLAY : SB_OK;
 	else
 		rc = store_err(db, rc, "replay check");
-	sqlite3_finalize(st);
+	msgstore_finalize(st);
 	return rc;
 }
 
@@ -166,7 +267,7 @@ int
 msgstore_replay_add(sqlite3 *db, const struct msgstore_seen *s, uint64_t now)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = store_prepare(db, "INSERT INTO inbox_seen(sender, sender_device,"
+	int rc = msgstore_prepare(db, "INSERT INTO inbox_seen(sender, sender_device,"
 	    " msgid, keyhash, seen) VALUES (?1, ?2, ?3, ?4, ?5)", &st);
 
 	if (rc != SB_OK)
@@ -178,7 +279,7 @@ msgstore_replay_add(sqlite3 *db, const struct msgstore_seen *s, uint64_t now)
 		rc = SB_ERR_REPLAY;
 	else
 		rc = store_err(db, rc, "replay add");
-	sqlite3_finalize(st);
+	msgstore_finalize(st);
 	return rc;
 }
 
@@ -228,14 +329,14 @@ msgstore_ref_used(sqlite3 *db, const char *ref)
 	int64_t n = 1;
 
 	sqlite3_stmt *st = NULL;
-	if (store_prepare(db, "SELECT count(*) FROM inbox_messages"
+	if (msgstore_prepare(db, "SELECT count(*) FROM inbox_messages"
 	    " WHERE payload = ? OR cfile = ?", &st) != SB_OK)
 		return 1;      /* when in doubt, keep it */
 	sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, ref, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	msgstore_finalize(st);
 	return n > 0;
 }
 
@@ -351,7 +452,7 @@ msgstore_payload_read(sqlite3 *db, int64_t id, uint8_t **buf, size_t *len)
 
 	*buf = NULL;
 	*len = 0;
-	rc = store_prepare(db, "SELECT payload_data FROM inbox_messages WHERE id = ?", &st);
+	rc = msgstore_prepare(db, "SELECT payload_data FROM inbox_messages WHERE id = ?", &st);
 	if (rc != SB_OK)
 		return rc;
 	sqlite3_bind_int64(st, 1, id);
@@ -371,7 +472,7 @@ msgstore_payload_read(sqlite3 *db, int64_t id, uint8_t **buf, size_t *len)
 	} else {
 		rc = rc == SQLITE_DONE ? SB_ERR_FORMAT : store_err(db, rc, "payload read");
 	}
-	sqlite3_finalize(st);
+	msgstore_finalize(st);
 	return rc;
 }
 

@@ -41,6 +41,20 @@ struct agent;
 int  msgstore_open(struct agent *a);
 
 /*
+ * Statements kept prepared, per connection (issue 15: parsing them again
+ * for every message was a fixed cost of each).  prepare: like
+ * store_prepare, sql a string literal (its address is the key); finalize:
+ * resets a kept one, finalizes any other; exec: one statement without
+ * results (SAVEPOINT, RELEASE).  Caller holds db_lock.  stmts_free
+ * finalizes db's kept statements: before the connection closes
+ * (inbox_shutdown).
+ */
+int  msgstore_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **out);
+void msgstore_finalize(sqlite3_stmt *st);
+int  msgstore_exec(sqlite3 *db, const char *sql);
+void msgstore_stmts_free(sqlite3 *db);
+
+/*
  * The schema steps, registered as component "inbox" of store_schema: the
  * component keeps its old name so that every existing home opens with its
  * version as it is (renaming it would re-run step 1 on tables that exist).

@@ -437,7 +437,7 @@ name_taken(sqlite3 *db, const char *name, int *taken)
 	int64_t n;
 	sqlite3_stmt *st = NULL;
 	/* (a name is also taken by a received tree's first folder) */
-	int rc = store_prepare(db, "SELECT count(*) FROM inbox_messages"
+	int rc = msgstore_prepare(db, "SELECT count(*) FROM inbox_messages"
 	    " WHERE box = ?1 AND (name = ?2 OR (name >= ?2 || '/' AND name < ?2 || '0'))", &st);
 
 	*taken = 0;
@@ -453,7 +453,7 @@ name_taken(sqlite3 *db, const char *name, int *taken)
 	} else {
 		rc = store_err(db, rc, "inbox name");
 	}
-	sqlite3_finalize(st);
+	msgstore_finalize(st);
 	return rc;
 }
 
@@ -474,7 +474,7 @@ tree_room(sqlite3 *db, int box, const char *folder, const char *path, int is_fol
 	int rc;
 
 	for (const char *s = strchr(path, '/'); s != NULL; s = strchr(s + 1, '/')) {
-		rc = store_prepare(db, "SELECT count(*) FROM inbox_messages WHERE box = ?"
+		rc = msgstore_prepare(db, "SELECT count(*) FROM inbox_messages WHERE box = ?"
 		    " AND folder = ? AND name = ? AND kind != 3", &st);
 		if (rc != SB_OK)
 			return rc;
@@ -483,13 +483,13 @@ tree_room(sqlite3 *db, int box, const char *folder, const char *path, int is_fol
 		sqlite3_bind_text(st, 3, path, (int)(s - path), SQLITE_STATIC);
 		if (sqlite3_step(st) == SQLITE_ROW)
 			n = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
+		msgstore_finalize(st);
 		if (n > 0)
 			return SB_ERR_EXISTS;          /* a file on the way */
 	}
 	if (is_folder)
 		return SB_OK;
-	rc = store_prepare(db, "SELECT count(*) FROM inbox_messages WHERE box = ?1 AND"
+	rc = msgstore_prepare(db, "SELECT count(*) FROM inbox_messages WHERE box = ?1 AND"
 	    " folder = ?2 AND name >= ?3 || '/' AND name < ?3 || '0'", &st);
 	if (rc != SB_OK)
 		return rc;
@@ -498,7 +498,7 @@ tree_room(sqlite3 *db, int box, const char *folder, const char *path, int is_fol
 	sqlite3_bind_text(st, 3, path, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	msgstore_finalize(st);
 	return n > 0 ? SB_ERR_EXISTS : SB_OK;   /* a folder with entries */
 }
 
@@ -509,7 +509,7 @@ drop_row(struct agent *a, int box, const char *folder, const char *name,
     char old[2][ATTACH_REF_BUF])
 {
 	sqlite3_stmt *st = NULL;
-	int rc = store_prepare(a->db, "SELECT payload, cfile FROM inbox_messages"
+	int rc = msgstore_prepare(a->db, "SELECT payload, cfile FROM inbox_messages"
 	    " WHERE box = ? AND folder = ? AND name = ?", &st);
 	int i;
 
@@ -526,8 +526,8 @@ drop_row(struct agent *a, int box, const char *folder, const char *name,
 				snprintf(old[i], ATTACH_REF_BUF, "%s", (const char *)r);
 		}
 	}
-	sqlite3_finalize(st);
-	rc = store_prepare(a->db, "DELETE FROM inbox_messages"
+	msgstore_finalize(st);
+	rc = msgstore_prepare(a->db, "DELETE FROM inbox_messages"
 	    " WHERE box = ? AND folder = ? AND name = ?", &st);
 	if (rc != SB_OK)
 		return rc;
@@ -535,7 +535,7 @@ drop_row(struct agent *a, int box, const char *folder, const char *name,
 	sqlite3_bind_text(st, 2, folder, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
 	rc = store_step_done(a->db, st);
-	sqlite3_finalize(st);
+	msgstore_finalize(st);
 	return rc;
 }
 
@@ -579,7 +579,7 @@ next_seq(sqlite3 *db, const char *name, unsigned *seq)
 	*seq = 1;
 	snprintf(stamp, sizeof(stamp), "%.*s", NAMES_STAMP_LEN + 1, name);
 	snprintf(pat, sizeof(pat), "%s[0-9][0-9][0-9][0-9]*", stamp);
-	rc = store_prepare(db, "SELECT max(CAST(substr(name, ?1, instr(substr(name, ?1),"
+	rc = msgstore_prepare(db, "SELECT max(CAST(substr(name, ?1, instr(substr(name, ?1),"
 	    " '-') - 1) AS INTEGER)) FROM inbox_messages WHERE box = ?2 AND name GLOB ?3", &st);
 	if (rc != SB_OK)
 		return rc;
@@ -595,7 +595,7 @@ next_seq(sqlite3 *db, const char *name, unsigned *seq)
 	} else {
 		rc = store_err(db, rc, "inbox sequence");
 	}
-	sqlite3_finalize(st);
+	msgstore_finalize(st);
 	return rc;
 }
 
@@ -635,7 +635,7 @@ folder_is_new(sqlite3 *db, const struct contacts *ct, const struct record *r,
 		*is_new = !seen;
 		return rc;
 	}
-	rc = store_prepare(db, "SELECT DISTINCT sender FROM inbox_messages WHERE box = ?", &st);
+	rc = msgstore_prepare(db, "SELECT DISTINCT sender FROM inbox_messages WHERE box = ?", &st);
 	if (rc != SB_OK)
 		return rc;
 	sqlite3_bind_int(st, 1, AGENT_BOX_IN);
@@ -648,7 +648,7 @@ folder_is_new(sqlite3 *db, const struct contacts *ct, const struct record *r,
 		}
 	}
 	rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? SB_OK : store_err(db, rc, "inbox folder");
-	sqlite3_finalize(st);
+	msgstore_finalize(st);
 	return rc;
 }
 
@@ -677,7 +677,7 @@ store_one(struct agent *a, const struct contacts *ct, const struct inbox_item *i
 
 	crypto_identity_der(r->sender_id, &der, &der_len);
 	old[0][0] = old[1][0] = '\0';
-	rc = store_exec(a->db, "SAVEPOINT item");
+	rc = msgstore_exec(a->db, "SAVEPOINT item");
 	if (rc != SB_OK)
 		return rc;
 	rc = msgstore_replay_check(a->db, &seen);
@@ -714,7 +714,7 @@ store_one(struct agent *a, const struct contacts *ct, const struct inbox_item *i
 	if (rc == SB_OK)
 		rc = msgstore_replay_add(a->db, &seen, (uint64_t)time(NULL));
 	if (rc == SB_OK)
-		rc = store_prepare(a->db, "INSERT INTO inbox_messages(box, folder, name,"
+		rc = msgstore_prepare(a->db, "INSERT INTO inbox_messages(box, folder, name,"
 		    " msgid, sender, sender_device, identity, sent, received, size,"
 		    " mtime_sec, mtime_nsec, kind, payload, cfile, cfile_id, blob_id, arrived_ns,"
 		    " payload_data) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,'',?,?,?,?,?)", &st);
@@ -752,9 +752,9 @@ store_one(struct agent *a, const struct contacts *ct, const struct inbox_item *i
 		sqlite3_bind_blob(st, 18, r->payload, (int)r->payload_len, SQLITE_STATIC);
 		rc = store_step_done(a->db, st);
 	}
-	sqlite3_finalize(st);
+	msgstore_finalize(st);
 	if (rc == SB_OK)
-		return store_exec(a->db, "RELEASE item");
+		return msgstore_exec(a->db, "RELEASE item");
 	/* (after an error that ended the transaction there is no savepoint
 	 * left: commit_batch sees that and gives up the batch) */
 	(void)sqlite3_exec(a->db, "ROLLBACK TO item; RELEASE item", NULL, NULL, NULL);
@@ -870,7 +870,7 @@ blob_stored(struct agent *a, const uint8_t id[CRYPTO_SHA256_LEN], char *ref,
 	int rc;
 
 	store_lock(a);
-	rc = store_prepare(a->db, "SELECT cfile, cfile_id FROM inbox_messages"
+	rc = msgstore_prepare(a->db, "SELECT cfile, cfile_id FROM inbox_messages"
 	    " WHERE blob_id = ? AND cfile IS NOT NULL AND cfile_id IS NOT NULL LIMIT 1", &st);
 	if (rc == SB_OK) {
 		sqlite3_bind_blob(st, 1, id, CRYPTO_SHA256_LEN, SQLITE_STATIC);
@@ -886,7 +886,7 @@ blob_stored(struct agent *a, const uint8_t id[CRYPTO_SHA256_LEN], char *ref,
 			rc = store_err(a->db, rc, "blob lookup");
 		}
 	}
-	sqlite3_finalize(st);
+	msgstore_finalize(st);
 	store_unlock(a);
 	return rc;
 }
@@ -1632,12 +1632,19 @@ inbox_shutdown(struct agent *a)
 	in = a->in;
 	a->in = NULL;
 	pthread_mutex_unlock(&a->lock);
-	if (in == NULL)
-		return;
-	recv_stop(in);
-	pthread_cond_destroy(&in->cond);
-	pthread_mutex_destroy(&in->lock);
-	free(in);
+	if (in != NULL) {
+		recv_stop(in);
+		pthread_cond_destroy(&in->cond);
+		pthread_mutex_destroy(&in->lock);
+		free(in);
+	}
+	/* The statements msgstore kept go before the connection (store_close
+	 * follows: agent_close, after the mount's threads are gone). */
+	if (a->db != NULL) {
+		store_lock(a);
+		msgstore_stmts_free(a->db);
+		store_unlock(a);
+	}
 }
 
 /* ---- Names ---------------------------------------------------------------------------- */

@@ -151,7 +151,7 @@ row_get(struct agent *a, enum agent_box box, const char *folder, const char *nam
 		return SB_ERR_NOT_FOUND;
 	c = contacts_now(a, box);
 	store_lock(a);
-	rc = store_prepare(a->db, "SELECT id, kind, msgid, sender, sender_device, sent,"
+	rc = msgstore_prepare(a->db, "SELECT id, kind, msgid, sender, sender_device, sent,"
 	    " received, size, mtime_sec, mtime_nsec, cfile, cfile_id, identity, payload,"
 	    " folder, arrived_ns FROM inbox_messages WHERE box = ? AND name = ? ORDER BY id", &st);
 	if (rc == SB_OK) {
@@ -193,7 +193,7 @@ row_get(struct agent *a, enum agent_box box, const char *folder, const char *nam
 			rc = store_err(a->db, rc, "inbox row");
 		}
 	}
-	sqlite3_finalize(st);
+	msgstore_finalize(st);
 	store_unlock(a);
 	if (rc != SB_OK)
 		row_clear(r);
@@ -302,7 +302,7 @@ folders(struct agent *a, enum agent_box box, struct entry **out)
 
 	*out = NULL;
 	store_lock(a);
-	rc = store_prepare(a->db, "SELECT folder, sender, max(sent), max(arrived_ns)"
+	rc = msgstore_prepare(a->db, "SELECT folder, sender, max(sent), max(arrived_ns)"
 	    " FROM inbox_messages WHERE box = ? GROUP BY folder, sender", &st);
 	if (rc == SB_OK) {
 		sqlite3_bind_int(st, 1, (int)box);
@@ -340,7 +340,7 @@ folders(struct agent *a, enum agent_box box, struct entry **out)
 		rc = rc == SQLITE_DONE ? SB_OK
 		    : rc == SQLITE_ROW ? SB_ERR_ALLOC : store_err(a->db, rc, "inbox folders");
 	}
-	sqlite3_finalize(st);
+	msgstore_finalize(st);
 	/* A removal moved the folder's times past its remaining messages'. */
 	for (e = head; rc == SB_OK && e != NULL; e = e->next) {
 		struct timespec rm = ns_time(msgstore_folder_time(a->db, (int)box, e->name), 0);
@@ -429,7 +429,7 @@ inbox_list_files(struct agent *a, enum agent_box box, const char *folder,
 	 * entries of FOLDER/DIR are its files and folders, and the folders
 	 * seen only through deeper paths.  Sorted, a folder's paths are
 	 * neighbours, so one look at the last entry merges them. */
-	rc = store_prepare(a->db, "SELECT name, size, sent, received, mtime_sec, mtime_nsec,"
+	rc = msgstore_prepare(a->db, "SELECT name, size, sent, received, mtime_sec, mtime_nsec,"
 	    " folder, sender, arrived_ns, kind FROM inbox_messages WHERE box = ?1 AND"
 	    " (?2 IS NULL OR (name >= ?2 || '/' AND name < ?2 || '0')) ORDER BY name", &st);
 	if (rc == SB_OK) {
@@ -488,7 +488,7 @@ inbox_list_files(struct agent *a, enum agent_box box, const char *folder,
 		rc = rc == SQLITE_DONE ? SB_OK
 		    : rc == SQLITE_ROW ? SB_ERR_ALLOC : store_err(a->db, rc, "inbox list");
 	}
-	sqlite3_finalize(st);
+	msgstore_finalize(st);
 	store_unlock(a);
 	free(mm);
 	if (rc == SB_OK && !any)

@@ -263,6 +263,8 @@ test_replay_cache(void **state)
 		assert_int_equal(msgstore_replay_check(db, &c1d8), SB_ERR_REPLAY);
 		/* k2 is mallory's key block now: carol's id2 with it is a replay. */
 		assert_int_equal(msgstore_replay_check(db, &c2k2), SB_ERR_REPLAY);
+		/* (its kept statements go before the connection does) */
+		msgstore_stmts_free(db);
 		store_close(db);
 
 		/* It survives reopening (durable, not an in-memory cache). */
@@ -270,6 +272,7 @@ test_replay_cache(void **state)
 		assert_int_equal(msgstore_schema(db), SB_OK);
 		assert_int_equal(msgstore_replay_check(db, &c1k2), SB_ERR_REPLAY);
 		assert_int_equal(msgstore_replay_check(db, &m1), SB_ERR_REPLAY);
+		msgstore_stmts_free(db);
 		store_close(db);
 	}
 
