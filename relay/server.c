@@ -57,7 +57,6 @@ _Static_assert(PROTO_HASH_LEN == TLOG_HASH_LEN && PROTO_LOG_KEY_LEN == TLOG_KEY_
 
 #define OUT_HIGH      (256u * 1024u)   /* stop producing output past this */
 #define OUT_LOW       (64u * 1024u)    /* resume below this */
-#define OUT_CHUNK     4096u            /* a turn's small frames, in one record */
 #define IN_HIGH       (SB_MAX_FRAME + SB_MAX_BLOB_CHUNK + 64u)
 #define MAX_AUTH_FAILS 3               /* wrong code / signature per connection */
 #define FD_RESERVE    16u              /* listener, loop, database, std streams */
@@ -297,17 +296,8 @@ send_msg(struct session *s, const struct proto_msg *m)
 	b->err = SB_OK;
 	if ((rc = proto_encode(m, b)) != SB_OK)
 		return rc;
-	if (s->pend == NULL) {
-		struct evbuffer *out = bufferevent_get_output(s->bev);
-
-		/* The frames of one turn for this connection (an ACK's OK and
-		 * the next PUSH, several answers of a group) in one buffer
-		 * chunk: the TLS layer writes a chunk as one record and one
-		 * system call, not one per frame. */
-		if (evbuffer_get_length(out) == 0)
-			(void)evbuffer_expand(out, OUT_CHUNK);
-		return evbuffer_add(out, b->d, b->len) == 0 ? SB_OK : SB_ERR_ALLOC;
-	}
+	if (s->pend == NULL)
+		return bufferevent_write(s->bev, b->d, b->len) == 0 ? SB_OK : SB_ERR_ALLOC;
 	if ((p = calloc(1, sizeof(*p) + b->len)) == NULL)
 		return SB_ERR_ALLOC;
 	p->kind = PEND_FRAME;
