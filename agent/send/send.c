@@ -1126,10 +1126,12 @@ sender_main(void *arg)
 			for (size_t i = 0; i < n_want; i++)
 				refresh_status(a, want[i]);
 			recheck_held(a);
-			refresh_cap(a);
 			idle_ms = queue_idle(a);
 			drain_gone(a);
 		}
+		/* Every slot, before it sends: once a message went out, the
+		 * relay's blob cap is known (writes past it fail at once). */
+		refresh_cap(a);
 		pthread_mutex_lock(&ob->lock);
 		wait_ns = ob->retry_ns - now_ns();
 		if (wait_ns <= 0)
