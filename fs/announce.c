@@ -36,6 +36,19 @@
  * and checks that the path is still our mount before and after each
  * create: after an unmount it would reach the folder beneath, where a
  * file it made by mistake is removed again.
+ *
+ * Those system calls are made by a child process, never by a thread of
+ * the daemon.  A thread of ours inside open() on our own mount cannot be
+ * killed: once its request has been read, the kernel waits for the answer
+ * uninterruptibly, and the answer could only come from the process being
+ * killed; a kill -9 of the mount at that moment left a process that never
+ * died and a mount that hung (fault_kill9 caught it).  The child holds no
+ * descriptor of /dev/fuse, so when the daemon dies the connection is
+ * aborted and the child's call fails with ENOTCONN; it then reads EOF on
+ * its socket (or gets PR_SET_PDEATHSIG) and exits.  It was forked from a
+ * threaded process, so it only makes async-signal-safe system calls on
+ * paths the daemon composed; it says what happened in one int and the
+ * daemon's thread logs it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -43,9 +56,15 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <fuse_lowlevel.h>
 
 #include "common/sberr.h"
 #include "common/workq.h"
@@ -70,6 +89,8 @@ struct fs_announcer {
 	dev_t under;                  /* st_dev of the folder beneath the mount */
 	struct sb_workq *q;           /* the announcer: its one thread */
 	unsigned dropped;
+	pid_t child;                  /* makes the calls on the mount */
+	int sock;                     /* to the child: requests and answers */
 
 	pthread_mutex_t lock;
 	pid_t tid;                    /* the announcer's thread id */
@@ -196,6 +217,18 @@ fs_announce_table(const struct fuse_operations *inner, struct fuse_operations *o
 
 /* ---- The announcer thread ------------------------------------------------------ */
 
+/* ---- The child: the calls on our own mount -------------------------------- */
+
+/* A request to the child: one name to create on the mount. */
+enum { REQ_MKDIR = 1, REQ_CREATE = 2 };
+struct req {
+	int op;
+	char path[2 * PATH_MAX];      /* absolute, under the mount point */
+};
+/* Its answer: 0 done, -errno failed, or one of these. */
+#define ANS_NOT_MOUNTED 1         /* the mount point is not ours any more */
+#define ANS_REMOVED     2         /* made beneath the mount: removed again */
+
 /* 1 while mnt is still our mount: not the folder beneath it.  (The
  * first call may wait for the FUSE loop to start serving.) */
 static int
@@ -206,14 +239,145 @@ still_mounted(const struct fs_announcer *an)
 	return stat(an->mnt, &st) == 0 && st.st_dev != an->under;
 }
 
+/* In the child: one request, only async-signal-safe calls. */
+static int
+child_do(const struct fs_announcer *an, const struct req *r)
+{
+	struct stat st;
+	int fd;
+
+	if (!still_mounted(an))
+		return ANS_NOT_MOUNTED;
+	if (r->op == REQ_MKDIR) {
+		if (mkdir(r->path, 0700) != 0)
+			return -errno;
+		if (stat(r->path, &st) != 0 || st.st_dev == an->under) {
+			rmdir(r->path);         /* beneath the mount: ours, empty */
+			return ANS_REMOVED;
+		}
+		return 0;
+	}
+	fd = open(r->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0400);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) != 0 || st.st_dev == an->under) {
+		/* Not our mount any more: the file is ours (O_EXCL). */
+		unlink(r->path);
+		close(fd);
+		return ANS_REMOVED;
+	}
+	close(fd);
+	return 0;
+}
+
+static void __attribute__((noreturn))
+child_main(const struct fs_announcer *an, pid_t parent, int sock, int fuse_fd)
+{
+	struct req r;
+	int s, null, ans;
+
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(0);
+	(void)prctl(PR_SET_NAME, "sealbox-announ");
+	/* Keep stderr (unless it is the device) and the socket, as fd 3;
+	 * above all, close our copy of /dev/fuse. */
+	if ((s = fcntl(sock, F_DUPFD_CLOEXEC, 10)) < 0 ||
+	    (null = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+		_exit(1);
+	if (dup2(null, 0) < 0 || dup2(null, 1) < 0 ||
+	    (fuse_fd == 2 && dup2(null, 2) < 0) || dup2(s, 3) < 0 ||
+	    close_range(4, ~0U, 0) != 0)
+		_exit(1);
+	for (;;) {
+		ssize_t n = read(3, &r, sizeof(r));
+
+		if (n != (ssize_t)sizeof(r))
+			_exit(0);               /* EOF: the daemon is gone or done */
+		r.path[sizeof(r.path) - 1] = '\0';
+		ans = child_do(an, &r);
+		if (write(3, &ans, sizeof(ans)) != (ssize_t)sizeof(ans))
+			_exit(0);
+	}
+}
+
+/* Starts the child; SB_OK or SB_ERR_SYSTEM. */
+static int
+child_start(struct fs_announcer *an, int fuse_fd)
+{
+	int sv[2];
+	pid_t parent = getpid(), pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+		return SB_ERR_SYSTEM;
+	if ((pid = fork()) < 0) {
+		int e = errno;
+
+		close(sv[0]);
+		close(sv[1]);
+		errno = e;
+		return SB_ERR_SYSTEM;
+	}
+	if (pid == 0)
+		child_main(an, parent, sv[1], fuse_fd);
+	close(sv[1]);
+	an->child = pid;
+	an->sock = sv[0];
+	return SB_OK;
+}
+
+/* The child's answer to one request (-EPIPE if it is gone). */
+static int
+ask_child(struct fs_announcer *an, int op, const char *path)
+{
+	struct req r;
+	int ans;
+
+	memset(&r, 0, sizeof(r));
+	r.op = op;
+	if ((size_t)snprintf(r.path, sizeof(r.path), "%s", path) >= sizeof(r.path))
+		return -ENAMETOOLONG;
+	if (an->sock < 0 || write(an->sock, &r, sizeof(r)) != (ssize_t)sizeof(r) ||
+	    read(an->sock, &ans, sizeof(ans)) != (ssize_t)sizeof(ans)) {
+		if (an->sock >= 0)
+			fprintf(stderr, "sealbox: the announcer process is gone; arrivals"
+			    " are no longer announced to inotify\n");
+		if (an->sock >= 0)
+			close(an->sock);
+		an->sock = -1;
+		return -EPIPE;
+	}
+	return ans;
+}
+
 static void
 set_pending(struct fs_announcer *an, const char *path)
 {
 	pthread_mutex_lock(&an->lock);
-	an->tid = gettid();           /* always the queue's one thread */
+	an->tid = an->child;          /* one thread: tid == pid */
 	snprintf(an->pending, sizeof(an->pending), "%s", path);
 	an->state = path[0] != '\0' ? HIDDEN : 0;
 	pthread_mutex_unlock(&an->lock);
+}
+
+/* One name announced through the child, what went wrong logged. */
+static void
+announce_one(struct fs_announcer *an, int op, const char *rel)
+{
+	char path[2 * PATH_MAX];
+	int ans;
+
+	snprintf(path, sizeof(path), "%s%s", an->mnt, rel);
+	set_pending(an, rel);
+	ans = ask_child(an, op, path);
+	set_pending(an, "");
+	if (ans == ANS_REMOVED)
+		fprintf(stderr, "sealbox: %s is no longer mounted: removed %s again\n",
+		    an->mnt, path);
+	/* EEXIST: the kernel saw it already; ENOENT: removed meanwhile. */
+	else if (ans < 0 && ans != -EEXIST && ans != -ENOENT && ans != -EPIPE)
+		fprintf(stderr, "sealbox: could not announce %s: %s\n", rel,
+		    strerror(-ans));
 }
 
 /* The announcer (sb_workq's thread): one arrival. */
@@ -222,47 +386,11 @@ announce(void *ctx, void *item)
 {
 	struct fs_announcer *an = ctx;
 	struct item *it = item;
-	char path[2 * PATH_MAX];
-	struct stat st;
-	int fd;
 
-	if (it->new_folder && still_mounted(an)) {
-		snprintf(path, sizeof(path), "%s%s", an->mnt, it->folder);
-		set_pending(an, it->folder);
-		/* EEXIST: the kernel had the folder already; nothing to tell. */
-		if (mkdir(path, 0700) == 0) {
-			if (stat(path, &st) != 0 || st.st_dev == an->under) {
-				rmdir(path);        /* beneath the mount: ours, empty */
-				fprintf(stderr, "sealbox: %s is no longer mounted: removed %s"
-				    " again\n", an->mnt, path);
-			}
-		} else if (errno != EEXIST && errno != ENOENT) {
-			fprintf(stderr, "sealbox: could not announce %s: %s\n", it->folder,
-			    strerror(errno));
-		}
-		set_pending(an, "");
-	}
-	if (it->file[0] == '\0' || !still_mounted(an)) {
-		free(it);
-		return;
-	}
-	snprintf(path, sizeof(path), "%s%s", an->mnt, it->file);
-	set_pending(an, it->file);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0400);
-	if (fd >= 0) {
-		if (fstat(fd, &st) != 0 || st.st_dev == an->under) {
-			/* Not our mount any more: the file is ours (O_EXCL). */
-			unlink(path);
-			fprintf(stderr, "sealbox: %s is no longer mounted: removed %s again\n",
-			    an->mnt, path);
-		}
-		close(fd);
-	} else if (errno != EEXIST && errno != ENOENT) {
-		/* ENOENT: removed meanwhile; EEXIST: the kernel saw it already. */
-		fprintf(stderr, "sealbox: could not announce %s: %s\n", it->file,
-		    strerror(errno));
-	}
-	set_pending(an, "");
+	if (it->new_folder)
+		announce_one(an, REQ_MKDIR, it->folder);
+	if (it->file[0] != '\0')
+		announce_one(an, REQ_CREATE, it->file);
 	free(it);
 }
 
@@ -335,9 +463,16 @@ fs_announcer_start(struct agent *a, struct fuse *fuse, const char *mountpoint,
 	an->fuse = fuse;
 	an->under = under;
 	memcpy(an->mnt, mountpoint, strlen(mountpoint) + 1);
+	an->sock = -1;
+	if ((rc = child_start(an, fuse_session_fd(fuse_get_session(fuse)))) != SB_OK) {
+		free(an);
+		return rc;
+	}
 	pthread_mutex_init(&an->lock, NULL);
 	if ((rc = sb_workq_start(ANNOUNCE_QUEUE_MAX, announce, free, an, &an->q)) != SB_OK) {
 		pthread_mutex_destroy(&an->lock);
+		close(an->sock);
+		waitpid(an->child, NULL, 0);
 		free(an);
 		return rc;
 	}
@@ -356,6 +491,12 @@ fs_announcer_stop(struct fs_announcer *an)
 		return;
 	agent_unsubscribe(an->a, on_arrival, an);
 	sb_workq_stop(an->q);
+	/* EOF tells the child to exit; the mount is gone by now (fs_free), so
+	 * a call of its on the mount has failed and it is reading. */
+	if (an->sock >= 0)
+		close(an->sock);
+	while (waitpid(an->child, NULL, 0) < 0 && errno == EINTR)
+		;
 	pthread_mutex_destroy(&an->lock);
 	free(an);
 }
