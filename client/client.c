@@ -932,7 +932,15 @@ connect_now(struct client *c)
 	}
 	c->state = ST_TLS;
 	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
-	bufferevent_setwatermark(c->bev, EV_READ, 0, IN_HIGH);
+	/* No read high-watermark: libevent 2.1's socket-based OpenSSL
+	 * bufferevent stops at it with decrypted bytes left inside the SSL
+	 * object, and re-enabling reading only waits for the socket, which
+	 * stays quiet when the relay has sent everything: the last pushes of
+	 * a burst sat there until the idle timeout (libevent issues 690 and
+	 * 854; seen in fault_kill9 after the relay's group commit made pushes
+	 * come in bursts).  read_cb consumes every whole frame at once, so
+	 * the input never holds more than one partial frame (<= IN_HIGH)
+	 * plus one read's worth anyway. */
 	bufferevent_setwatermark(c->bev, EV_WRITE, OUT_LOW, 0);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	if (bufferevent_socket_connect(c->bev, ai->ai_addr, (int)ai->ai_addrlen) != 0) {
